@@ -1,0 +1,159 @@
+"""Lockgate's exceptions: one root, structured fields, a ``retryable`` flag.
+
+The tree::
+
+    LockgateError                   root; ``code``, ``retryable``, ``fields``
+    ├── ConfigError                 a configuration value is invalid (names the key)
+    ├── FunctionNotFoundError       no function by that name
+    ├── RouteNotFoundError          no route matches the method and path
+    ├── InvalidRequestError         a request is malformed (bad JSON, bad header)
+    ├── RequestTooLargeError        a request body is over the limit
+    ├── TooManyRequestsError        the wait queue is full or would outlast the deadline
+    └── InvocationError             an invocation could not complete
+        ├── InvocationTimeoutError  the function's deadline passed; the worker was killed
+        ├── WorkerCrashedError      the worker process died or broke the protocol
+        ├── FunctionInitError       the handler failed to import or initialise
+        ├── CircuitOpenError        the function's circuit breaker is open
+        ├── PoolClosedError         the function's pool is shutting down
+        └── HandlerResponseError    the handler's output cannot be mapped to a response
+
+HTTP status codes live in one table in ``controllers/http/errors.py``; nothing here knows them.
+Messages never contain secret values or payloads, only names and shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "CircuitOpenError",
+    "ConfigError",
+    "FunctionInitError",
+    "FunctionNotFoundError",
+    "HandlerResponseError",
+    "InvalidRequestError",
+    "InvocationError",
+    "InvocationTimeoutError",
+    "LockgateError",
+    "PoolClosedError",
+    "RequestTooLargeError",
+    "RouteNotFoundError",
+    "TooManyRequestsError",
+    "WorkerCrashedError",
+]
+
+
+class LockgateError(Exception):
+    """Root of every error Lockgate raises on purpose.
+
+    Attributes:
+        code: A stable, machine-readable name (AWS-style where one exists).
+        retryable: True when repeating the same call later may succeed without any change.
+        fields: Structured context (names, limits, counts), safe to log and to return.
+    """
+
+    code = "LockgateError"
+    retryable = False
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields: Mapping[str, Any] = fields
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigError(LockgateError, ValueError):
+    """A configuration value is invalid; ``fields["key"]`` names it."""
+
+    code = "ConfigError"
+
+
+class FunctionNotFoundError(LockgateError, LookupError):
+    code = "ResourceNotFoundException"
+
+
+class RouteNotFoundError(LockgateError, LookupError):
+    code = "RouteNotFound"
+
+
+class InvalidRequestError(LockgateError, ValueError):
+    code = "InvalidRequestContentException"
+
+
+class RequestTooLargeError(LockgateError, ValueError):
+    code = "RequestTooLargeException"
+
+
+class TooManyRequestsError(LockgateError):
+    """Shed before the handler ran; ``retry_after`` is a whole number of seconds."""
+
+    code = "TooManyRequestsException"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int, **fields: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **fields)
+        self.retry_after = retry_after
+
+
+class InvocationError(LockgateError):
+    """An invocation could not complete.
+
+    ``counts_as_failure`` tells the circuit breaker whether this is an infrastructure
+    failure (worker crash, start failure) rather than the handler's own doing.
+    """
+
+    code = "ServiceException"
+    counts_as_failure = False
+
+
+class InvocationTimeoutError(InvocationError):
+    code = "Sandbox.Timedout"
+
+
+class WorkerCrashedError(InvocationError):
+    """The worker died or broke the protocol.
+
+    ``reached_handler`` is False only when the request provably never reached the handler
+    (the worker was gone before the request was written); only then is a retry safe.
+    """
+
+    code = "Runtime.ExitError"
+    counts_as_failure = True
+
+    def __init__(self, message: str, *, reached_handler: bool, **fields: Any) -> None:
+        super().__init__(message, reached_handler=reached_handler, **fields)
+        self.reached_handler = reached_handler
+        self.retryable = not reached_handler
+
+
+class FunctionInitError(InvocationError):
+    """The handler could not be imported or initialised; ``error_type`` is AWS-style."""
+
+    code = "Runtime.ImportModuleError"
+    counts_as_failure = True
+
+    def __init__(self, message: str, *, error_type: str = "Runtime.ImportModuleError",
+                 **fields: Any) -> None:
+        super().__init__(message, error_type=error_type, **fields)
+        self.error_type = error_type
+
+
+class CircuitOpenError(InvocationError):
+    code = "ServiceException"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int, **fields: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **fields)
+        self.retry_after = retry_after
+
+
+class PoolClosedError(InvocationError):
+    code = "ServiceException"
+    retryable = True
+
+
+class HandlerResponseError(InvocationError):
+    code = "HandlerResponseError"

@@ -1,0 +1,51 @@
+"""The framework-free view of an HTTP request that the gateway routes to a function."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["HttpResponse", "InputContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class InputContext:
+    """An incoming HTTP request, stripped of any web framework.
+
+    Attributes:
+        path: The decoded request path, without the query string.
+        method: Upper-case HTTP method.
+        headers: Lower-case names; repeated headers joined with ``,`` (API Gateway v2 style).
+        query_params: Repeated parameters joined with ``,`` (API Gateway v2 style).
+        body: The raw request body.
+        user_id: The authenticated principal, if any authentication ran.
+        request_id: Unique per request; becomes ``requestContext.requestId``.
+        raw_headers: Every header in arrival order, names lower-case, repeats kept.
+        raw_query_string: The query string exactly as received.
+        source_ip: The client's address.
+        protocol: ``HTTP/1.1`` and the like.
+        received_at: Epoch seconds when the gateway received the request.
+    """
+
+    path: str
+    method: str
+    headers: Mapping[str, str]
+    query_params: Mapping[str, str]
+    body: bytes
+    user_id: str | None
+    request_id: str
+    raw_headers: tuple[tuple[str, str], ...] = ()
+    raw_query_string: str = ""
+    source_ip: str = "127.0.0.1"
+    protocol: str = "HTTP/1.1"
+    received_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A response to send back; ``headers`` keep repeats (``Set-Cookie``) as separate pairs."""
+
+    status_code: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes

@@ -1,0 +1,91 @@
+"""One invocation's request to a worker, the worker's reply, and the gateway's result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lockgate.errors import LockgateError
+
+__all__ = ["HandlerError", "InvocationResult", "WorkerInvocation", "WorkerReply"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInvocation:
+    """What a worker needs to run the handler once.
+
+    Attributes:
+        request_id: ``context.aws_request_id``.
+        payload: The event, JSON-encoded.
+        deadline_epoch_ms: Wall-clock deadline, for ``get_remaining_time_in_millis()``.
+        invoked_function_arn: ``context.invoked_function_arn``.
+        client_context: Base64 JSON from ``X-Amz-Client-Context``, if any.
+    """
+
+    request_id: str
+    payload: bytes
+    deadline_epoch_ms: int
+    invoked_function_arn: str
+    client_context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerError:
+    """An exception raised by the handler, in the shape Lambda reports it."""
+
+    error_message: str
+    error_type: str
+    stack_trace: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "errorMessage": self.error_message,
+            "errorType": self.error_type,
+            "stackTrace": list(self.stack_trace),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReply:
+    """What a worker sends back after one invocation.
+
+    Attributes:
+        payload: The handler's return value, JSON-encoded (empty when it raised).
+        error: The handler's exception, if it raised.
+        logs: The tail of what the invocation wrote to stdout/stderr, bounded.
+        logs_dropped: Bytes of earlier output left out of ``logs``.
+        duration_ms: Time spent in the handler, measured in the worker.
+    """
+
+    payload: bytes
+    error: HandlerError | None
+    logs: bytes
+    logs_dropped: int
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    """The outcome of one invocation, as the gateway reports it.
+
+    ``success`` is True only when the handler returned normally. A handler exception is
+    ``success=False`` with ``function_error="Unhandled"`` and the error object as payload, as
+    Lambda reports it; an infrastructure failure carries ``error`` instead.
+    """
+
+    success: bool
+    status_code: int
+    payload: bytes | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    error: LockgateError | None = None
+    function_error: str | None = None
+    logs: bytes = b""
+    handler_ms: float = 0.0
+    cold_start: bool = False
+
+    @property
+    def is_retryable(self) -> bool:
+        """True only when the failure provably happened before the handler ran."""
+        return self.error is not None and self.error.retryable
