@@ -17,7 +17,7 @@ The tree::
         ├── PoolClosedError         the function's pool is shutting down
         └── HandlerResponseError    the handler's output cannot be mapped to a response
 
-HTTP status codes live in one table in ``controllers/http/errors.py``; nothing here knows them.
+``http_status`` at the bottom is the one table from these errors to HTTP status codes.
 Messages never contain secret values or payloads, only names and shapes.
 """
 
@@ -41,6 +41,7 @@ __all__ = [
     "RouteNotFoundError",
     "TooManyRequestsError",
     "WorkerCrashedError",
+    "http_status",
 ]
 
 
@@ -157,3 +158,28 @@ class PoolClosedError(InvocationError):
 
 class HandlerResponseError(InvocationError):
     code = "HandlerResponseError"
+
+
+# The one table from errors to HTTP status codes; the most specific class listed wins.
+_HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
+    (ConfigError, 500),
+    (FunctionNotFoundError, 404),
+    (RouteNotFoundError, 404),
+    (InvalidRequestError, 400),
+    (RequestTooLargeError, 413),
+    (TooManyRequestsError, 429),
+    (InvocationTimeoutError, 504),
+    (WorkerCrashedError, 502),
+    (FunctionInitError, 502),
+    (HandlerResponseError, 502),
+    (CircuitOpenError, 503),
+    (PoolClosedError, 503),
+)
+
+
+def http_status(error: LockgateError) -> int:
+    """The HTTP status code that reports ``error``; 500 for anything unlisted."""
+    for error_type, status in _HTTP_STATUS:
+        if isinstance(error, error_type):
+            return status
+    return 500

@@ -44,8 +44,13 @@ class InputContext:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """A response to send back; ``headers`` keep repeats (``Set-Cookie``) as separate pairs."""
+    """A response to send back; ``headers`` keep repeats (``Set-Cookie``) as separate pairs.
+
+    ``handler_ms`` is the time the handler itself took, so the gateway can report what it
+    added on top.
+    """
 
     status_code: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    handler_ms: float = 0.0

@@ -1,0 +1,5 @@
+"""``python -m lockgate`` is the ``lockgate`` command."""
+
+from lockgate.controllers.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""The ``lockgate`` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from lockgate.bootstrap import build
+from lockgate.controllers.http.app import create_app
+from lockgate.controllers.log_setup import configure_logging
+from lockgate.errors import ConfigError
+from lockgate.settings import load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="Lockgate: functions, workflows and modules behind one gateway.",
+                  no_args_is_help=True)
+logger = logging.getLogger("lockgate")
+
+
+@app.callback()
+def _root() -> None:
+    """Lockgate's commands."""
+
+
+@app.command()
+def serve(
+    config: Annotated[Path | None, typer.Option(help="The lockgate.toml to serve.")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING ...")] = None,
+) -> None:
+    """Serve the functions and routes declared in a lockgate.toml."""
+    try:
+        settings, gateway_config = load_settings(
+            config, host=host, port=port, log_format=log_format, log_level=log_level
+        )
+    except ConfigError as exc:
+        typer.echo(f"lockgate: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_format, settings.log_level)
+    application = build(settings, gateway_config)
+    logger.info(
+        "serving %d functions and %d routes on http://%s:%d",
+        len(gateway_config.functions), len(gateway_config.routes), settings.host, settings.port,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(application),
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
+        )
+    )
+    server.run()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,304 @@
+"""Workers as operating-system processes: ``python -m lockgate.worker`` over two pipes.
+
+Each worker is its own process group (so killing it kills whatever the handler started) and
+asks Linux to kill it if the gateway dies, so no worker outlives its gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lockgate
+from lockgate.errors import FunctionInitError, WorkerCrashedError
+from lockgate.models.function import FunctionEntity
+from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
+from lockgate.worker.protocol import HEADER, decode_header, encode_frame
+
+__all__ = ["ProcessWorker", "ProcessWorkerLauncher"]
+
+# Variables a worker inherits from the gateway; everything else it sees is declared.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
+_EARLY_STDERR_LIMIT = 8192
+_Frame = tuple[dict[str, Any], bytes, bytes]
+_ids = itertools.count(1)
+
+
+class _WorkerGoneError(Exception):
+    pass
+
+
+class _WorkerProtocol(asyncio.SubprocessProtocol):
+    """Parses frames off the worker's stdout and hands each to whoever waits for it."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[_Frame] | None = None
+        self._early_stderr = bytearray()
+        self.exited = asyncio.Event()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd == 2:  # only before the worker redirects fd 2 to its capture pipe
+            self._early_stderr += data[: _EARLY_STDERR_LIMIT - len(self._early_stderr)]
+            return
+        self._buffer += data
+        while len(self._buffer) >= HEADER.size:
+            try:
+                meta_len, body_len, logs_len = decode_header(bytes(self._buffer[: HEADER.size]))
+            except ValueError as exc:
+                self._fail(_WorkerGoneError(f"garbled frame: {exc}"))
+                return
+            end = HEADER.size + meta_len + body_len + logs_len
+            if len(self._buffer) < end:
+                return
+            meta_end = HEADER.size + meta_len
+            try:
+                meta = json.loads(self._buffer[HEADER.size : meta_end])
+            except ValueError:
+                self._fail(_WorkerGoneError("garbled frame metadata"))
+                return
+            body = bytes(self._buffer[meta_end : meta_end + body_len])
+            logs = bytes(self._buffer[meta_end + body_len : end])
+            del self._buffer[:end]
+            waiter, self._waiter = self._waiter, None
+            if waiter is None or waiter.done():
+                self._fail(_WorkerGoneError("worker sent a frame nobody asked for"))
+                return
+            waiter.set_result((meta, body, logs))
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._fail(_WorkerGoneError("worker closed its control pipe"))
+
+    def process_exited(self) -> None:
+        self._fail(_WorkerGoneError("worker exited"))
+        self.exited.set()
+
+    def _fail(self, exc: Exception) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def expect_frame(self) -> asyncio.Future[_Frame]:
+        waiter: asyncio.Future[_Frame] = asyncio.get_running_loop().create_future()
+        if self.exited.is_set():
+            waiter.set_exception(_WorkerGoneError("worker exited"))
+        self._waiter = waiter
+        return waiter
+
+    @property
+    def early_stderr(self) -> str:
+        return self._early_stderr.decode(errors="replace").strip()
+
+
+class ProcessWorker:
+    """One worker process; see ``IWorker``."""
+
+    def __init__(
+        self,
+        transport: asyncio.SubprocessTransport,
+        protocol: _WorkerProtocol,
+        function: FunctionEntity,
+    ) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._function = function
+        self._pid: int = transport.get_pid()
+        self._worker_id = f"{function.name}-{next(_ids)}"
+        self._killed = False
+
+    @property
+    def worker_id(self) -> str:
+        return self._worker_id
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    @property
+    def alive(self) -> bool:
+        return not self._killed and not self._protocol.exited.is_set()
+
+    async def invoke(self, invocation: WorkerInvocation) -> WorkerReply:
+        stdin = self._transport.get_pipe_transport(0)
+        if not self.alive or stdin is None or stdin.is_closing():
+            raise WorkerCrashedError(
+                f"worker {self._worker_id} was gone before the request was sent",
+                reached_handler=False,
+                function=self._function.name,
+            )
+        reply = self._protocol.expect_frame()
+        meta = {
+            "type": "invoke",
+            "request_id": invocation.request_id,
+            "deadline_ms": invocation.deadline_epoch_ms,
+            "arn": invocation.invoked_function_arn,
+            "client_context": invocation.client_context,
+        }
+        stdin.write(encode_frame(meta, invocation.payload))  # type: ignore[attr-defined]
+        try:
+            meta_in, body, logs = await reply
+        except _WorkerGoneError as exc:
+            self.kill()
+            raise WorkerCrashedError(
+                f"worker {self._worker_id} of function {self._function.name!r} died during "
+                f"the invocation ({exc}{self._exit_status()})",
+                reached_handler=True,
+                function=self._function.name,
+            ) from None
+        error = meta_in.get("error")
+        return WorkerReply(
+            payload=body,
+            error=_handler_error(error) if error else None,
+            logs=logs,
+            logs_dropped=int(meta_in.get("logs_dropped", 0)),
+            duration_ms=float(meta_in.get("duration_ms", 0.0)),
+        )
+
+    def kill(self) -> None:
+        if self._killed:
+            return
+        self._killed = True
+        if not self._protocol.exited.is_set():
+            try:
+                os.killpg(self._pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._transport.close()
+
+    async def wait_closed(self) -> None:
+        await self._protocol.exited.wait()
+        self._transport.close()
+
+    def _exit_status(self) -> str:
+        code = self._transport.get_returncode()
+        if code is None:
+            return ""
+        if code < 0:
+            return f", killed by signal {signal.Signals(-code).name}"
+        return f", exit code {code}"
+
+
+def _handler_error(error: Mapping[str, Any]) -> HandlerError:
+    trace = error.get("stackTrace") or []
+    return HandlerError(
+        error_message=str(error.get("errorMessage", "")),
+        error_type=str(error.get("errorType", "Error")),
+        stack_trace=tuple(str(line) for line in trace),
+    )
+
+
+class ProcessWorkerLauncher:
+    """Starts ``ProcessWorker``s; see ``IWorkerLauncher``.
+
+    Args:
+        log_capture_bytes: Output kept per invocation (its tail).
+        init_timeout: Seconds the handler's import may take, at least.
+        python: The interpreter workers run; the gateway's own by default.
+    """
+
+    def __init__(
+        self,
+        *,
+        log_capture_bytes: int = 64 * 1024,
+        init_timeout: float = 10.0,
+        python: str = sys.executable,
+    ) -> None:
+        self._log_capture_bytes = log_capture_bytes
+        self._init_timeout = init_timeout
+        self._python = python
+
+    async def launch(self, function: FunctionEntity) -> ProcessWorker:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                _WorkerProtocol,
+                self._python,
+                "-m",
+                "lockgate.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self._environment(function),
+                cwd=str(function.code_dir),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise WorkerCrashedError(
+                f"could not start a worker for function {function.name!r}: {exc.strerror}",
+                reached_handler=False,
+                function=function.name,
+            ) from exc
+        worker = ProcessWorker(transport, protocol, function)
+        try:
+            async with asyncio.timeout(max(self._init_timeout, function.timeout_seconds)):
+                meta, _, logs = await protocol.expect_frame()
+        except TimeoutError:
+            worker.kill()
+            raise FunctionInitError(
+                f"function {function.name!r} did not finish initialising in time",
+                error_type="Runtime.InitTimeout",
+                function=function.name,
+            ) from None
+        except _WorkerGoneError:
+            worker.kill()
+            detail = protocol.early_stderr.splitlines()[-1:] or ["no output"]
+            raise WorkerCrashedError(
+                f"worker for function {function.name!r} exited before it was ready: {detail[0]}",
+                reached_handler=False,
+                function=function.name,
+            ) from None
+        except BaseException:
+            worker.kill()
+            raise
+        if meta.get("type") == "init_error":
+            worker.kill()
+            error = _handler_error(meta.get("error") or {})
+            raise FunctionInitError(
+                f"function {function.name!r} failed to initialise: "
+                f"{error.error_type}: {error.error_message}",
+                error_type=error.error_type,
+                function=function.name,
+                logs=logs.decode(errors="replace")[-4096:],
+            )
+        return worker
+
+    def _environment(self, function: FunctionEntity) -> dict[str, str]:
+        env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+        package_root = str(Path(lockgate.__file__).resolve().parent.parent)
+        env.update(
+            {
+                "TZ": ":UTC",
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size_mb),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(function.timeout_seconds)),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"lockgate/{function.config_hash}",
+                "LAMBDA_TASK_ROOT": str(function.code_dir),
+            }
+        )
+        env.update(function.environment)
+        # Set last: the worker's own wiring is not something a function can override.
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p
+                ),
+                "LOCKGATE_HANDLER": function.handler,
+                "LOCKGATE_CODE_DIR": str(function.code_dir),
+                "LOCKGATE_LOG_LIMIT": str(self._log_capture_bytes),
+                "LOCKGATE_PARENT_PID": str(os.getpid()),
+            }
+        )
+        return env

@@ -1,0 +1,100 @@
+"""``GatewayRequestProcessor``: an HTTP request in, through a function, an HTTP response out.
+
+Knows API Gateway's rules, not any web framework: the controller turns its request into an
+``InputContext`` and sends back the ``HttpResponse`` this returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+
+from lockgate.errors import (
+    CircuitOpenError,
+    HandlerResponseError,
+    InvocationTimeoutError,
+    LockgateError,
+    TooManyRequestsError,
+)
+from lockgate.models.context import HttpResponse, InputContext
+from lockgate.models.invocation import InvocationResult
+from lockgate.models.routing import PayloadFormat, RouteTable
+from lockgate.use_cases.event_builder import EventBuilder
+from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.response_mapper import map_response
+
+__all__ = ["GatewayRequestProcessor", "json_response"]
+
+logger = logging.getLogger(__name__)
+
+
+def json_response(
+    status: int, body: object, headers: tuple[tuple[str, str], ...] = ()
+) -> HttpResponse:
+    return HttpResponse(
+        status, (("content-type", "application/json"), *headers), json.dumps(body).encode()
+    )
+
+
+class GatewayRequestProcessor:
+    """Routes an ``InputContext`` to its function and maps the result back.
+
+    Args:
+        invoker: Runs the function.
+        event_builder: Builds the API Gateway proxy event.
+        routes: The route table.
+        max_body_bytes: Requests with a larger body are refused with 413.
+    """
+
+    def __init__(
+        self,
+        invoker: LambdaInvoker,
+        event_builder: EventBuilder,
+        routes: RouteTable,
+        *,
+        max_body_bytes: int = 6 * 1024 * 1024,
+    ) -> None:
+        self._invoker = invoker
+        self._events = event_builder
+        self._routes = routes
+        self.max_body_bytes = max_body_bytes
+
+    async def process(self, context: InputContext) -> HttpResponse:
+        if len(context.body) > self.max_body_bytes:
+            return json_response(413, {"message": "Request Entity Too Large"})
+        match = self._routes.match(context.method, context.path)
+        if match is None:
+            return json_response(404, {"message": "Not Found"})
+        event = self._events.build(context, match)
+        result = await self._invoker.invoke_function(
+            match.route.function, event, request_id=context.request_id
+        )
+        response = self._to_http(result, match.route.payload_format, match.route.function)
+        return dataclasses.replace(response, handler_ms=result.handler_ms)
+
+    @staticmethod
+    def _to_http(result: InvocationResult, payload_format: PayloadFormat, function: str) -> HttpResponse:
+        if result.error is not None:
+            return _error_response(result.error, result.status_code)
+        if result.function_error is not None or result.payload is None:
+            logger.warning("function %s raised; answering 502", function)
+            return json_response(502, {"message": "Internal server error"})
+        try:
+            return map_response(result.payload, payload_format)
+        except HandlerResponseError as exc:
+            logger.warning("function %s returned a malformed response: %s", function, exc.message)
+            return json_response(502, {"message": "Internal server error"})
+
+
+def _error_response(error: LockgateError, status: int) -> HttpResponse:
+    """API Gateway's messages for each failure; details go to the log, not the client."""
+    if isinstance(error, TooManyRequestsError | CircuitOpenError):
+        message = "Too Many Requests" if status == 429 else "Service Unavailable"
+        return json_response(status, {"message": message}, (("retry-after", str(error.retry_after)),))
+    if isinstance(error, InvocationTimeoutError):
+        return json_response(504, {"message": "Endpoint request timed out"})
+    logger.warning("invocation failed: %s", error.message)
+    if status >= 500:
+        return json_response(status, {"message": "Internal server error"})
+    return json_response(status, {"message": error.message})

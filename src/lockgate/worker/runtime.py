@@ -1,0 +1,218 @@
+"""The worker's loop: import the handler, then read an invocation, run it, reply, repeat."""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lockgate.worker.capture import OutputCapture
+from lockgate.worker.context import ClientContext, LambdaContext
+from lockgate.worker.protocol import HEADER, decode_header, encode_frame
+
+__all__ = ["serve"]
+
+Handler = Callable[[Any, LambdaContext], Any]
+
+
+class _ControlClosedError(Exception):
+    """The gateway closed the control pipe: time to exit."""
+
+
+def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
+    _die_with_parent(env.get("LOCKGATE_PARENT_PID"))
+    capture = OutputCapture(int(env.get("LOCKGATE_LOG_LIMIT", "65536")))
+    runtime = _Runtime(control_out, capture, env)
+    try:
+        handler = _load_handler(env["LOCKGATE_HANDLER"], env.get("LOCKGATE_CODE_DIR", "."))
+    except BaseException as exc:  # noqa: BLE001 - any import-time failure is an init error
+        logs, _ = capture.collect()
+        runtime.send({"type": "init_error", "error": _error_dict(exc, _init_error_type(exc))},
+                     logs=logs)
+        return 1
+    runtime.send({"type": "ready"})
+    try:
+        while True:
+            meta, body = _read_frame(control_in)
+            if runtime.invoke(handler, meta, body):
+                return 0
+    except _ControlClosedError:
+        return 0
+
+
+class _Runtime:
+    def __init__(self, control_out: int, capture: OutputCapture, env: Mapping[str, str]) -> None:
+        self._out = control_out
+        self._capture = capture
+        self._loop: Any = None  # an asyncio loop, made on the first async handler call
+        self._function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "function")
+        self._version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self._memory = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self._log_group = env.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{self._function_name}")
+        self._log_stream = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "lockgate")
+
+    def send(self, meta: dict[str, Any], body: bytes = b"", logs: bytes = b"") -> None:
+        frame = memoryview(encode_frame(meta, body, logs))
+        while frame:
+            written = os.write(self._out, frame)
+            frame = frame[written:]
+
+    def invoke(self, handler: Handler, meta: dict[str, Any], body: bytes) -> bool:
+        """Run one invocation and reply; True when the worker must exit afterwards."""
+        request_id = str(meta["request_id"])
+        context = LambdaContext(
+            aws_request_id=request_id,
+            function_name=self._function_name,
+            function_version=self._version,
+            memory_limit_in_mb=self._memory,
+            invoked_function_arn=str(meta["arn"]),
+            log_group_name=self._log_group,
+            log_stream_name=self._log_stream,
+            deadline_ms=int(meta["deadline_ms"]),
+            client_context=ClientContext.decode(meta.get("client_context")),
+        )
+        started = time.perf_counter()
+        payload, error, must_exit = self._run(handler, body, context)
+        duration_ms = (time.perf_counter() - started) * 1000
+        max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        output, dropped = self._capture.collect()
+        # Lambda's START/END/REPORT lines, added here rather than written to the pipe: two
+        # fewer pipe writes and drain-thread wake-ups per invocation.
+        logs = b"".join(
+            (
+                f"START RequestId: {request_id} Version: {self._version}\n".encode(),
+                output,
+                f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
+                f"Duration: {duration_ms:.2f} ms\tMemory Size: {self._memory} MB\t"
+                f"Max Memory Used: {max_rss_mb} MB\n".encode(),
+            )
+        )
+        self.send(
+            {"type": "result", "error": error, "duration_ms": duration_ms, "logs_dropped": dropped},
+            body=payload,
+            logs=logs,
+        )
+        return must_exit
+
+    def _run(
+        self, handler: Handler, body: bytes, context: LambdaContext
+    ) -> tuple[bytes, dict[str, Any] | None, bool]:
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as exc:
+            return b"", _error_dict(exc, "Runtime.UnmarshalError"), False
+        try:
+            result = handler(event, context)
+            if hasattr(type(result), "__await__"):  # inspect is too heavy to import here
+                result = self._event_loop().run_until_complete(_await(result))
+        except SystemExit as exc:
+            # sys.exit() in a handler ends the worker, as it ends a Lambda sandbox.
+            return b"", _error_dict(exc, "Runtime.ExitError"), True
+        except Exception as exc:  # noqa: BLE001 - the handler's exception is the result
+            traceback.print_exc()
+            return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False
+        try:
+            return json.dumps(result, default=_json_default).encode(), None, False
+        except (TypeError, ValueError) as exc:
+            return b"", _error_dict(
+                TypeError(f"Unable to marshal response: {exc}"), "Runtime.MarshalError"
+            ), False
+
+    def _event_loop(self) -> Any:
+        # One loop for the worker's life, so async handlers can keep clients across calls.
+        # asyncio is imported only here: sync-only workers stay a few MB smaller.
+        if self._loop is None:
+            import asyncio  # noqa: PLC0415
+
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        return self._loop
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _load_handler(spec: str, code_dir: str) -> Handler:
+    module_name, _, attribute = spec.partition(":")
+    sys.path.insert(0, os.path.abspath(code_dir))
+    module = importlib.import_module(module_name)
+    try:
+        handler = getattr(module, attribute)
+    except AttributeError:
+        raise _HandlerNotFoundError(
+            f"Handler '{attribute}' missing on module '{module_name}'"
+        ) from None
+    if not callable(handler):
+        raise _HandlerNotFoundError(f"Handler '{attribute}' on module '{module_name}' is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+class _HandlerNotFoundError(Exception):
+    pass
+
+
+def _init_error_type(exc: BaseException) -> str:
+    if isinstance(exc, _HandlerNotFoundError):
+        return "Runtime.HandlerNotFound"
+    if isinstance(exc, ImportError | SyntaxError):
+        return "Runtime.ImportModuleError"
+    return "Runtime.InitError"
+
+
+def _error_dict(exc: BaseException, error_type: str, skip_frames: int = 0) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)[skip_frames:]
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type,
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, remaining)
+        if not chunk:
+            raise _ControlClosedError
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd: int) -> tuple[dict[str, Any], bytes]:
+    meta_len, body_len, logs_len = decode_header(_read_exact(fd, HEADER.size))
+    meta = json.loads(_read_exact(fd, meta_len))
+    body = _read_exact(fd, body_len) if body_len else b""
+    if logs_len:
+        _read_exact(fd, logs_len)
+    return meta, body
+
+
+def _die_with_parent(parent_pid: str | None) -> None:
+    """Ask Linux to SIGKILL this worker when the gateway dies, however it dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # noqa: PLC0415 - only needed on Linux, and only once
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    # The parent may have died before prctl ran; then nobody would ever kill us.
+    if parent_pid is not None and os.getppid() != int(parent_pid):
+        os._exit(1)

@@ -1,0 +1,76 @@
+"""Handlers the end-to-end tests call through a real gateway and real worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+STARTED_AT = time.time()
+
+
+def echo(event: Any, context: Any) -> Any:
+    return {"event": event, "request_id": context.aws_request_id}
+
+
+async def async_echo(event: Any, context: Any) -> Any:
+    await asyncio.sleep(0)
+    return {"async": True, "event": event}
+
+
+def context_fields(event: Any, context: Any) -> Any:
+    client_context = context.client_context
+    return {
+        "aws_request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "invoked_function_arn": context.invoked_function_arn,
+        "log_stream_name": context.log_stream_name,
+        "client_context_custom": client_context.custom if client_context else None,
+        "greeting": os.environ.get("GREETING"),
+        "pid": os.getpid(),
+        "started_at": STARTED_AT,
+    }
+
+
+def raises(event: Any, context: Any) -> Any:
+    print("about to fail")
+    raise ValueError("the handler refused")
+
+
+def sleeps(event: Any, context: Any) -> Any:
+    time.sleep(float(event.get("seconds", 3600)) if isinstance(event, dict) else 3600)
+    return {"slept": True, "pid": os.getpid()}
+
+
+def exits(event: Any, context: Any) -> Any:
+    os._exit(3)
+
+
+def killed(event: Any, context: Any) -> Any:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return None
+
+
+def chatty(event: Any, context: Any) -> Any:
+    chunk = "x" * 1023 + "\n"
+    for _ in range(4 * 1024):  # 4 MB through print
+        sys.stdout.write(chunk)
+    print("the last line")
+    return {"printed": 4 * 1024 * 1024}
+
+
+def malformed(event: Any, context: Any) -> Any:
+    return {"body": "no status code here"}  # invalid for payload format 1.0
+
+
+def pid(event: Any, context: Any) -> Any:
+    return {"pid": os.getpid()}
+
+
+def not_json(event: Any, context: Any) -> Any:
+    return {"value": object()}
