@@ -20,7 +20,7 @@ class ManualClock:
         self.now += seconds
 
 
-def make_function(name: str = "fn", **scaling: int | float) -> FunctionEntity:
+def make_function(name: str = "fn", /, **scaling: int | float) -> FunctionEntity:
     return FunctionEntity(
         name=name,
         handler="handlers:handler",

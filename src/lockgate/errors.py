@@ -136,8 +136,9 @@ class FunctionInitError(InvocationError):
     code = "Runtime.ImportModuleError"
     counts_as_failure = True
 
-    def __init__(self, message: str, *, error_type: str = "Runtime.ImportModuleError",
-                 **fields: Any) -> None:
+    def __init__(
+        self, message: str, *, error_type: str = "Runtime.ImportModuleError", **fields: Any
+    ) -> None:
         super().__init__(message, error_type=error_type, **fields)
         self.error_type = error_type
 

@@ -54,7 +54,9 @@ def alive(pid: int) -> bool:
 class GatewayProcess:
     """``with GatewayProcess(config) as gateway:`` starts, waits until ready, and stops it."""
 
-    def __init__(self, config: Path = APP_DIR / "lockgate.toml", *, ready_timeout: float = 30) -> None:
+    def __init__(
+        self, config: Path = APP_DIR / "lockgate.toml", *, ready_timeout: float = 30
+    ) -> None:
         self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -65,8 +67,18 @@ class GatewayProcess:
     def __enter__(self) -> GatewayProcess:
         env = dict(os.environ, LOCKGATE_LOG_LEVEL="WARNING")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lockgate", "serve", "--config", str(self.config),
-             "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "lockgate",
+                "serve",
+                "--config",
+                str(self.config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,

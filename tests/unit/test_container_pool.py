@@ -109,7 +109,7 @@ async def test_idle_workers_are_reused_most_recent_first() -> None:
 
 async def test_a_full_queue_is_shed_with_retry_after() -> None:
     pool, _ = make_pool(max_capacity=1, max_queue=2)
-    worker, _ = await pool.acquire(far())
+    _worker, _ = await pool.acquire(far())
     waiters = [asyncio.create_task(pool.acquire(far())) for _ in range(2)]
     await asyncio.sleep(0)
     with pytest.raises(TooManyRequestsError) as caught:
@@ -131,7 +131,9 @@ async def test_a_wait_past_the_deadline_is_shed_not_hung() -> None:
     await pool.close()
 
 
-async def test_a_wait_that_would_outlast_the_deadline_is_refused_at_once(clock: ManualClock) -> None:
+async def test_a_wait_that_would_outlast_the_deadline_is_refused_at_once(
+    clock: ManualClock,
+) -> None:
     launcher = InMemoryWorkerLauncher(_instant)
     pool = ContainerPool(make_function(max_capacity=1), launcher, asyncio.Semaphore(4), clock=clock)
     worker, _ = await pool.acquire(clock() + 30)
@@ -195,19 +197,21 @@ async def test_an_unusable_worker_is_replaced_for_the_waiters() -> None:
     await asyncio.sleep(0)
     pool.release(worker, reusable=False)
     replacement, cold = await asyncio.wait_for(waiter, 1)
-    assert replacement is not worker and cold
+    assert replacement is not worker
+    assert cold
     assert not worker.alive
     assert len(launcher.launched) == 2
     await pool.close()
 
 
 async def test_a_worker_that_died_while_idle_is_never_handed_out() -> None:
-    pool, launcher = make_pool(max_capacity=2)
+    pool, _launcher = make_pool(max_capacity=2)
     worker, _ = await pool.acquire(far())
     pool.release(worker)
     worker.kill()
     fresh, _ = await pool.acquire(far())
-    assert fresh is not worker and fresh.alive
+    assert fresh is not worker
+    assert fresh.alive
     await pool.close()
 
 
@@ -224,7 +228,9 @@ async def test_the_janitor_transition_reaps_only_expired_idle_workers_above_min_
     busy = workers[2]
     clock.advance(31)  # workers[0] idle 61 s, workers[1] idle 31 s
     assert pool.reap_idle() == 1
-    assert not workers[0].alive and workers[1].alive and busy.alive
+    assert not workers[0].alive
+    assert workers[1].alive
+    assert busy.alive
     clock.advance(100)
     assert pool.reap_idle() == 1  # workers[1] goes; the busy one keeps min_warm satisfied
     pool.release(busy)
@@ -251,7 +257,8 @@ async def test_drain_discards_idle_workers_and_waits_for_busy_ones() -> None:
     pool.release(idle)
     drained = asyncio.create_task(pool.drain(5))
     await asyncio.sleep(0)
-    assert not idle.alive and not drained.done()
+    assert not idle.alive
+    assert not drained.done()
     pool.release(busy)
     assert await drained
     assert not busy.alive
@@ -260,7 +267,7 @@ async def test_drain_discards_idle_workers_and_waits_for_busy_ones() -> None:
 
 async def test_close_fails_waiters_and_kills_every_worker() -> None:
     pool, launcher = make_pool(max_capacity=1)
-    worker, _ = await pool.acquire(far())
+    _worker, _ = await pool.acquire(far())
     waiter = asyncio.create_task(pool.acquire(far()))
     await asyncio.sleep(0)
     await pool.close()

@@ -64,18 +64,23 @@ def make_invoker(backend: ScriptedBackend) -> LambdaInvoker:
 
 async def test_a_returned_value_is_a_success() -> None:
     result = await make_invoker(ScriptedBackend(OK)).invoke_function("fn", b"{}", request_id="r1")
-    assert result.success and result.status_code == 200
+    assert result.success
+    assert result.status_code == 200
     assert result.payload == b'{"ok": true}'
-    assert result.handler_ms == 1.5 and result.logs == b"log line\n"
+    assert result.handler_ms == 1.5
+    assert result.logs == b"log line\n"
     assert not result.is_retryable
 
 
 async def test_a_handler_exception_is_an_unhandled_function_error() -> None:
     result = await make_invoker(ScriptedBackend(RAISED)).invoke_function("fn", b"{}")
-    assert not result.success and result.status_code == 200
+    assert not result.success
+    assert result.status_code == 200
     assert result.function_error == "Unhandled"
     assert json.loads(result.payload or b"") == {
-        "errorMessage": "boom", "errorType": "ValueError", "stackTrace": ["trace"],
+        "errorMessage": "boom",
+        "errorType": "ValueError",
+        "stackTrace": ["trace"],
     }
 
 
@@ -95,7 +100,8 @@ async def test_a_failure_before_the_handler_is_retried() -> None:
 async def test_a_failure_after_the_request_reached_the_handler_is_never_retried() -> None:
     backend = ScriptedBackend(crashed(reached=True), OK)
     result = await make_invoker(backend).invoke_function("fn", b"{}")
-    assert not result.success and result.status_code == 502
+    assert not result.success
+    assert result.status_code == 502
     assert isinstance(result.error, WorkerCrashedError)
     assert len(backend.calls) == 1
 
@@ -137,14 +143,17 @@ async def test_crashes_open_the_breaker_and_then_calls_are_refused_without_runni
     assert invoker.breaker_state("fn") is BreakerState.OPEN
     result = await invoker.invoke_function("fn", b"{}")
     assert isinstance(result.error, CircuitOpenError)
-    assert result.status_code == 503 and result.error.retry_after >= 1
+    assert result.status_code == 503
+    assert result.error.retry_after >= 1
     assert len(backend.calls) == 2
 
 
 async def test_a_backend_bug_is_contained_and_counted() -> None:
     invoker = make_invoker(ScriptedBackend(RuntimeError("acquire_worker exploded")))
     result = await invoker.invoke_function("fn", b"{}")
-    assert not result.success and result.status_code == 500
-    assert result.error is not None and "RuntimeError" in result.error.message
+    assert not result.success
+    assert result.status_code == 500
+    assert result.error is not None
+    assert "RuntimeError" in result.error.message
     await invoker.invoke_function("fn", b"{}")
     assert invoker.breaker_state("fn") is BreakerState.OPEN

@@ -17,8 +17,9 @@ from lockgate.settings import load_settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Lockgate: functions, workflows and modules behind one gateway.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Lockgate: functions, workflows and modules behind one gateway.", no_args_is_help=True
+)
 logger = logging.getLogger("lockgate")
 
 
@@ -47,7 +48,10 @@ def serve(
     application = build(settings, gateway_config)
     logger.info(
         "serving %d functions and %d routes on http://%s:%d",
-        len(gateway_config.functions), len(gateway_config.routes), settings.host, settings.port,
+        len(gateway_config.functions),
+        len(gateway_config.routes),
+        settings.host,
+        settings.port,
     )
     server = uvicorn.Server(
         uvicorn.Config(

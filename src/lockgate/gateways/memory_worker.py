@@ -52,7 +52,7 @@ class InMemoryWorker:
         event = json.loads(invocation.payload) if invocation.payload else {}
         try:
             result = await self._handler(event)
-        except Exception as exc:  # noqa: BLE001 - the handler's exception is the result
+        except Exception as exc:
             error = HandlerError(str(exc), type(exc).__name__)
             return WorkerReply(b"", error, b"", 0, 0.0)
         return WorkerReply(json.dumps(result).encode(), None, b"", 0, 0.0)

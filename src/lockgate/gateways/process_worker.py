@@ -7,6 +7,7 @@ asks Linux to kill it if the gateway dies, so no worker outlives its gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -73,7 +74,7 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
                 return
             waiter.set_result((meta, body, logs))
 
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:  # noqa: ARG002
         if fd == 1:
             self._fail(_WorkerGoneError("worker closed its control pipe"))
 
@@ -167,10 +168,8 @@ class ProcessWorker:
             return
         self._killed = True
         if not self._protocol.exited.is_set():
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self._transport.close()
 
     async def wait_closed(self) -> None:

@@ -21,24 +21,35 @@ class PrometheusMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._invocations = Counter(
-            "lockgate_invocations", "Invocations by function and outcome.",
-            ("function", "outcome"), registry=self.registry,
+            "lockgate_invocations",
+            "Invocations by function and outcome.",
+            ("function", "outcome"),
+            registry=self.registry,
         )
         self._duration = Histogram(
             "lockgate_invocation_duration_seconds",
             "Time the gateway spent on an invocation, queueing included.",
-            ("function",), buckets=_DURATION_BUCKETS, registry=self.registry,
+            ("function",),
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
         )
         self._cold_starts = Counter(
-            "lockgate_cold_starts", "Worker starts that succeeded.", ("function",),
+            "lockgate_cold_starts",
+            "Worker starts that succeeded.",
+            ("function",),
             registry=self.registry,
         )
         self._cold_start_duration = Histogram(
-            "lockgate_cold_start_duration_seconds", "Time from spawn to a ready worker.",
-            ("function",), buckets=_DURATION_BUCKETS, registry=self.registry,
+            "lockgate_cold_start_duration_seconds",
+            "Time from spawn to a ready worker.",
+            ("function",),
+            buckets=_DURATION_BUCKETS,
+            registry=self.registry,
         )
         self._timeouts = Counter(
-            "lockgate_timeouts", "Invocations that ran past their deadline.", ("function",),
+            "lockgate_timeouts",
+            "Invocations that ran past their deadline.",
+            ("function",),
             registry=self.registry,
         )
 

@@ -25,8 +25,9 @@ class GatewayConfig:
                 raise ValueError(f"function registered as {name!r} is named {function.name!r}")
         for route in self.routes:
             if route.function not in self.functions:
+                declared = ", ".join(sorted(self.functions)) or "none"
                 raise ValueError(
                     f"route {route.route_key!r} names function {route.function!r}, "
-                    f"which is not declared (declared: {', '.join(sorted(self.functions)) or 'none'})"
+                    f"which is not declared (declared: {declared})"
                 )
         object.__setattr__(self, "functions", MappingProxyType(dict(self.functions)))

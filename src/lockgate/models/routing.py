@@ -64,7 +64,7 @@ class _Compiled:
 def _compile(path: str) -> tuple[re.Pattern[str], tuple[int, int, int]]:
     if not path.startswith("/"):
         raise ValueError(f"route path {path!r} must start with '/'")
-    segments = [s for s in path.split("/")[1:]]
+    segments = list(path.split("/")[1:])
     if path == "/":
         segments = []
     parts: list[str] = []
@@ -85,7 +85,9 @@ def _compile(path: str) -> tuple[re.Pattern[str], tuple[int, int, int]]:
         seen.add(name)
         if plus:
             if index != len(segments) - 1:
-                raise ValueError(f"route path {path!r}: greedy {{{name}+}} must be the last segment")
+                raise ValueError(
+                    f"route path {path!r}: greedy {{{name}+}} must be the last segment"
+                )
             parts.append(f"(?P<{name}>.+)")
             greedy = 1
         else:
@@ -123,7 +125,9 @@ class RouteTable:
         for compiled in self._compiled:
             route = compiled.route
             # HEAD is served by a GET route, as most HTTP stacks do.
-            if route.method not in ("ANY", method) and not (method == "HEAD" and route.method == "GET"):
+            if route.method not in ("ANY", method) and not (
+                method == "HEAD" and route.method == "GET"
+            ):
                 continue
             found = compiled.pattern.match(path)
             if found is not None:

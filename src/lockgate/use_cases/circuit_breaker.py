@@ -45,7 +45,10 @@ class CircuitBreaker:
 
     @property
     def state(self) -> BreakerState:
-        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self._reset_timeout:
+        if (
+            self._state is BreakerState.OPEN
+            and self._clock() - self._opened_at >= self._reset_timeout
+        ):
             self._state = BreakerState.HALF_OPEN
             self._probe_out = False
         return self._state

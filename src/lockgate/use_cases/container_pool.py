@@ -19,6 +19,7 @@ The rules, each paid for by somebody else's bug (see the research notes on pools
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -160,17 +161,14 @@ class ContainerPool:
             self._give(worker)
             return
         waiter.cancel()
-        try:
+        with contextlib.suppress(ValueError):
             self._waiters.remove(waiter)
-        except ValueError:
-            pass
 
     def _check_admission(self, deadline: float) -> None:
         live_waiters = sum(1 for w in self._waiters if not w.done())
         if live_waiters >= self.function.scaling.max_queue:
             raise self._throttled(
-                f"{live_waiters} callers already wait (max_queue "
-                f"{self.function.scaling.max_queue})"
+                f"{live_waiters} callers already wait (max_queue {self.function.scaling.max_queue})"
             )
         remaining = deadline - self._clock()
         if self._live < self.function.scaling.max_capacity:
@@ -238,7 +236,7 @@ class ContainerPool:
                 worker = await self._launcher.launch(self.function)
         except LockgateError as exc:
             failure: LockgateError | None = exc
-        except Exception as exc:  # noqa: BLE001 - a launcher bug must not strand the waiters
+        except Exception as exc:
             failure = WorkerCrashedError(
                 f"starting a worker for {self.function.name!r} failed: {exc!r}",
                 reached_handler=False,
@@ -301,7 +299,7 @@ class ContainerPool:
             self._discard(worker)
         return len(reaped)
 
-    async def drain(self, timeout: float | None = None) -> bool:
+    async def drain(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
         """Stop keeping workers: idle ones go now, busy ones when released. True if idle."""
         self._draining = True
         for worker, _ in self._idle:

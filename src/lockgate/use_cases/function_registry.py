@@ -30,9 +30,7 @@ class FunctionRegistry:
         try:
             return self._functions[name]
         except KeyError:
-            raise FunctionNotFoundError(
-                f"Function not found: {name}", function=name
-            ) from None
+            raise FunctionNotFoundError(f"Function not found: {name}", function=name) from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._functions

@@ -109,11 +109,11 @@ class LambdaInvoker:
         except Exception as exc:  # a backend bug: the caller gets a 500, the breaker a failure
             logger.exception("invoking function %s failed unexpectedly", name)
             breaker.record_failure()
-            error = InvocationError(
+            internal = InvocationError(
                 f"invoking function {name!r} failed: internal error ({type(exc).__name__})",
                 function=name,
             )
-            return self._finish(name, started, self._failure(error), "error")
+            return self._finish(name, started, self._failure(internal), "error")
         except BaseException:
             breaker.release()
             raise
@@ -131,7 +131,11 @@ class LambdaInvoker:
             except InvocationError as error:
                 retry_safe = error.retryable and not isinstance(error, CircuitOpenError)
                 pause = _RETRY_BACKOFF_S * attempt
-                if not retry_safe or attempt == _MAX_ATTEMPTS or time.monotonic() + pause >= deadline:
+                if (
+                    not retry_safe
+                    or attempt == _MAX_ATTEMPTS
+                    or time.monotonic() + pause >= deadline
+                ):
                     raise
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -149,8 +153,12 @@ class LambdaInvoker:
     def _to_result(reply: WorkerReply, cold: bool) -> InvocationResult:
         if reply.error is None:
             return InvocationResult(
-                success=True, status_code=200, payload=reply.payload, logs=reply.logs,
-                handler_ms=reply.duration_ms, cold_start=cold,
+                success=True,
+                status_code=200,
+                payload=reply.payload,
+                logs=reply.logs,
+                handler_ms=reply.duration_ms,
+                cold_start=cold,
             )
         return InvocationResult(
             success=False,

@@ -56,14 +56,14 @@ class PoolManager:
             return pool
         if self._closed:
             raise RuntimeError("the pool manager is closed")
-        new_pool = self._pool_factory(
-            function, self._launcher, self._budget, metrics=self._metrics
-        )
+        new_pool = self._pool_factory(function, self._launcher, self._budget, metrics=self._metrics)
         self._pools[function.name] = new_pool
         if pool is not None:
             logger.info(
                 "function %s changed (%s -> %s): draining its old pool",
-                function.name, pool.config_hash, new_pool.config_hash,
+                function.name,
+                pool.config_hash,
+                new_pool.config_hash,
             )
             self._retire(pool)
         return new_pool

@@ -74,7 +74,9 @@ class GatewayRequestProcessor:
         return dataclasses.replace(response, handler_ms=result.handler_ms)
 
     @staticmethod
-    def _to_http(result: InvocationResult, payload_format: PayloadFormat, function: str) -> HttpResponse:
+    def _to_http(
+        result: InvocationResult, payload_format: PayloadFormat, function: str
+    ) -> HttpResponse:
         if result.error is not None:
             return _error_response(result.error, result.status_code)
         if result.function_error is not None or result.payload is None:
@@ -91,7 +93,9 @@ def _error_response(error: LockgateError, status: int) -> HttpResponse:
     """API Gateway's messages for each failure; details go to the log, not the client."""
     if isinstance(error, TooManyRequestsError | CircuitOpenError):
         message = "Too Many Requests" if status == 429 else "Service Unavailable"
-        return json_response(status, {"message": message}, (("retry-after", str(error.retry_after)),))
+        return json_response(
+            status, {"message": message}, (("retry-after", str(error.retry_after)),)
+        )
     if isinstance(error, InvocationTimeoutError):
         return json_response(504, {"message": "Endpoint request timed out"})
     logger.warning("invocation failed: %s", error.message)

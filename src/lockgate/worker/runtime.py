@@ -33,10 +33,11 @@ def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
     runtime = _Runtime(control_out, capture, env)
     try:
         handler = _load_handler(env["LOCKGATE_HANDLER"], env.get("LOCKGATE_CODE_DIR", "."))
-    except BaseException as exc:  # noqa: BLE001 - any import-time failure is an init error
+    except BaseException as exc:
         logs, _ = capture.collect()
-        runtime.send({"type": "init_error", "error": _error_dict(exc, _init_error_type(exc))},
-                     logs=logs)
+        runtime.send(
+            {"type": "init_error", "error": _error_dict(exc, _init_error_type(exc))}, logs=logs
+        )
         return 1
     runtime.send({"type": "ready"})
     try:
@@ -116,15 +117,19 @@ class _Runtime:
         except SystemExit as exc:
             # sys.exit() in a handler ends the worker, as it ends a Lambda sandbox.
             return b"", _error_dict(exc, "Runtime.ExitError"), True
-        except Exception as exc:  # noqa: BLE001 - the handler's exception is the result
+        except Exception as exc:
             traceback.print_exc()
             return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False
         try:
             return json.dumps(result, default=_json_default).encode(), None, False
         except (TypeError, ValueError) as exc:
-            return b"", _error_dict(
-                TypeError(f"Unable to marshal response: {exc}"), "Runtime.MarshalError"
-            ), False
+            return (
+                b"",
+                _error_dict(
+                    TypeError(f"Unable to marshal response: {exc}"), "Runtime.MarshalError"
+                ),
+                False,
+            )
 
     def _event_loop(self) -> Any:
         # One loop for the worker's life, so async handlers can keep clients across calls.
@@ -158,7 +163,9 @@ def _load_handler(spec: str, code_dir: str) -> Handler:
             f"Handler '{attribute}' missing on module '{module_name}'"
         ) from None
     if not callable(handler):
-        raise _HandlerNotFoundError(f"Handler '{attribute}' on module '{module_name}' is not callable")
+        raise _HandlerNotFoundError(
+            f"Handler '{attribute}' on module '{module_name}' is not callable"
+        )
     return handler  # type: ignore[no-any-return]
 
 

@@ -118,7 +118,9 @@ def _to_response(result: InvocationResult, request_id: str, tail: bool) -> Respo
         # The function ran (or tried to) and failed: Lambda reports that as a function error.
         error_type = error.fields.get("error_type", error.code)
         headers["x-amz-function-error"] = "Unhandled"
-        payload = {"errorMessage": f"RequestId: {request_id} Error: {error.message}",
-                   "errorType": error_type}
+        payload = {
+            "errorMessage": f"RequestId: {request_id} Error: {error.message}",
+            "errorType": error_type,
+        }
         return Response(json.dumps(payload), 200, headers, media_type="application/json")
     return aws_error(error, request_id)

@@ -38,7 +38,8 @@ async def read_body(request: Request, limit: int) -> bytes:
 def to_input_context(request: Request, body: bytes) -> InputContext:
     scope = request.scope
     raw_headers = tuple(
-        (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
+        (name.decode("latin-1").lower(), value.decode("latin-1"))
+        for name, value in scope["headers"]
     )
     headers: dict[str, str] = {}
     for name, value in raw_headers:

@@ -1,0 +1,1 @@
+"""Lockgate's functions benchmark: ``python benchmarks/functions/run.py`` (see run.py)."""

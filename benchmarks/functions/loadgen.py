@@ -1,0 +1,150 @@
+"""Closed-loop load: ``wrk`` when installed, else a Python fallback whose numbers are client-bound.
+
+Both keep ``connections`` keep-alive connections busy for ``duration`` seconds and report
+requests per second and latency percentiles of the requests they completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["LoadResult", "Request", "percentile", "run_load", "wrk_path"]
+
+HOOKS = Path(__file__).with_name("wrk_hooks.lua")
+_MARKER = "LOCKGATE_BENCH "
+_WRK_TIMEOUT = "10s"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What every request of a run is: a GET of ``url``, or a POST of ``body`` to it."""
+
+    url: str
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """One closed-loop run at one concurrency."""
+
+    connections: int
+    requests: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # connect/read/write errors, timeouts and 4xx/5xx answers
+    client: str  # "wrk" or "python"
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0-100) of ``values``; NaN when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def run_load(
+    request: Request, connections: int, duration: float, *, threads: int, use_wrk: bool
+) -> LoadResult:
+    """Drive ``request`` at ``connections`` concurrency for ``duration`` seconds."""
+    if use_wrk:
+        return _run_wrk(request, connections, duration, threads)
+    return asyncio.run(_run_python(request, connections, duration))
+
+
+def _run_wrk(request: Request, connections: int, duration: float, threads: int) -> LoadResult:
+    wrk = wrk_path()
+    if wrk is None:
+        raise RuntimeError("wrk is not installed")
+    argv = [
+        wrk,
+        f"--threads={min(threads, connections)}",
+        f"--connections={connections}",
+        f"--duration={max(1, round(duration))}s",
+        f"--timeout={_WRK_TIMEOUT}",
+        f"--script={HOOKS}",
+        request.url,
+    ]
+    env = dict(os.environ, WRK_BODY=request.body or "")
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=duration + 30, check=False
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith(_MARKER)), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    stats = json.loads(line.removeprefix(_MARKER))
+    errors = sum(stats[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return LoadResult(
+        connections=connections,
+        requests=stats["requests"],
+        requests_per_s=stats["requests"] / (stats["duration_us"] / 1e6),
+        p50_ms=stats["p50_us"] / 1000,
+        p99_ms=stats["p99_us"] / 1000,
+        errors=errors,
+        client="wrk",
+    )
+
+
+async def _run_python(request: Request, connections: int, duration: float) -> LoadResult:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    latencies: list[float] = []
+    errors = [0]
+    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+        started = time.perf_counter()
+        deadline = started + duration
+        await asyncio.gather(
+            *(
+                _python_loop(client, request, deadline, latencies, errors)
+                for _ in range(connections)
+            )
+        )
+        elapsed = time.perf_counter() - started
+    return LoadResult(
+        connections=connections,
+        requests=len(latencies),
+        requests_per_s=len(latencies) / elapsed,
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        errors=errors[0],
+        client="python",
+    )
+
+
+async def _python_loop(
+    client: httpx.AsyncClient,
+    request: Request,
+    deadline: float,
+    latencies: list[float],
+    errors: list[int],
+) -> None:
+    headers = {"content-type": "application/json"}
+    while time.perf_counter() < deadline:
+        sent = time.perf_counter()
+        try:
+            if request.body is None:
+                response = await client.get(request.url)
+            else:
+                response = await client.post(request.url, content=request.body, headers=headers)
+        except httpx.HTTPError:
+            errors[0] += 1
+            continue
+        latencies.append((time.perf_counter() - sent) * 1000)
+        if response.status_code >= 400:
+            errors[0] += 1

@@ -1,0 +1,237 @@
+"""Turns the measurements into three tables and the target verdicts, for rich and Markdown."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from benchmarks.functions.loadgen import LoadResult
+from benchmarks.functions.probes import ColdStart, HeaderProbe
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["Results", "Setup", "print_report", "to_markdown"]
+
+THROUGHPUT_RATIO = 0.5
+ADDED_P50_MS = 0.5
+ADDED_P99_MS = 2.0
+COLD_START_MS = 150.0
+WORKER_RSS_MIB = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """One server and request shape, measured at concurrency 1 and 64."""
+
+    label: str
+    c1: LoadResult
+    c64: LoadResult
+    header: HeaderProbe | None = None  # Lockgate only
+
+    @property
+    def errors(self) -> int:
+        return self.c1.errors + self.c64.errors
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    """Everything one run measured."""
+
+    machine: dict[str, str]
+    bare_get: Setup
+    bare_post: Setup
+    route: Setup
+    invoke: Setup
+    cold: ColdStart
+    spawn_ms: list[float]
+    gateway_rss_ready_mib: float
+    gateway_rss_loaded_mib: float
+    worker_rss_mib: list[float]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    target: str
+    goal: str
+    measured: str
+    ratio: float  # measured / goal
+    passed: bool
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def _rps(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _throughput_section(results: Results) -> _Section:
+    pairs = [
+        (results.bare_get, results.bare_get),
+        (results.route, results.bare_get),
+        (results.bare_post, results.bare_post),
+        (results.invoke, results.bare_post),
+    ]
+    rows = []
+    for setup, bare in pairs:
+        added = setup.header
+        rows.append(
+            [
+                setup.label,
+                _rps(setup.c1.requests_per_s),
+                _ms(setup.c1.p50_ms),
+                _ms(setup.c1.p99_ms),
+                _rps(setup.c64.requests_per_s),
+                _ms(setup.c64.p50_ms),
+                _ms(setup.c64.p99_ms),
+                f"{setup.c64.requests_per_s / bare.c64.requests_per_s:.2f}x",
+                _ms(added.added_p50_ms) if added else "—",
+                _ms(added.added_p99_ms) if added else "—",
+                str(setup.errors),
+            ]
+        )
+    headers = [
+        "setup",
+        "req/s c=1",
+        "p50 ms c=1",
+        "p99 ms c=1",
+        "req/s c=64",
+        "p50 ms c=64",
+        "p99 ms c=64",
+        "vs bare c=64",
+        "added p50 ms c=1",
+        "added p99 ms c=1",
+        "errors",
+    ]
+    return _Section("Throughput and latency", headers, rows)
+
+
+def _cold_and_memory_section(results: Results) -> _Section:
+    cold, spawn = results.cold.median_ms, statistics.median(results.spawn_ms)
+    workers = results.worker_rss_mib
+    rows = [
+        [
+            f"cold start, median of {len(results.cold.client_ms)} never-called functions",
+            f"{cold:.1f} ms (min {min(results.cold.client_ms):.1f}, "
+            f"max {max(results.cold.client_ms):.1f})",
+            f"{spawn:.1f} ms (`python -c pass`, median of {len(results.spawn_ms)})",
+            f"{cold / spawn:.2f}x",
+        ],
+        [
+            "gateway process RSS (ready / after the load runs)",
+            f"{results.gateway_rss_ready_mib:.1f} / {results.gateway_rss_loaded_mib:.1f} MiB",
+            "—",
+            "—",
+        ],
+        [
+            f"idle worker RSS (median / max of {len(workers)})",
+            f"{statistics.median(workers):.1f} / {max(workers):.1f} MiB",
+            "—",
+            "—",
+        ],
+    ]
+    return _Section(
+        "Cold start and memory", ["metric", "Lockgate", "physical limit", "ratio"], rows
+    )
+
+
+def _at_most(target: str, measured: float, goal: float, unit: str) -> _Verdict:
+    return _Verdict(
+        target, f"≤ {goal:g} {unit}", f"{measured:.3f} {unit}", measured / goal, measured <= goal
+    )
+
+
+def _at_least_ratio(target: str, lockgate: Setup, bare: Setup) -> _Verdict:
+    ratio = lockgate.c64.requests_per_s / bare.c64.requests_per_s
+    return _Verdict(
+        target,
+        f"≥ {THROUGHPUT_RATIO:g}x bare",
+        f"{ratio:.2f}x ({_rps(lockgate.c64.requests_per_s)} / {_rps(bare.c64.requests_per_s)})",
+        ratio / THROUGHPUT_RATIO,
+        ratio >= THROUGHPUT_RATIO,
+    )
+
+
+def _verdicts(results: Results) -> list[_Verdict]:
+    verdicts = [
+        _at_least_ratio("route throughput, c=64", results.route, results.bare_get),
+        _at_least_ratio("Invoke API throughput, c=64", results.invoke, results.bare_post),
+    ]
+    for name, setup in (("route", results.route), ("Invoke API", results.invoke)):
+        assert setup.header is not None
+        verdicts += [
+            _at_most(
+                f"{name} gateway-added p50, c=1", setup.header.added_p50_ms, ADDED_P50_MS, "ms"
+            ),
+            _at_most(
+                f"{name} gateway-added p99, c=1", setup.header.added_p99_ms, ADDED_P99_MS, "ms"
+            ),
+        ]
+    verdicts += [
+        _at_most("cold start (median)", results.cold.median_ms, COLD_START_MS, "ms"),
+        _at_most("idle worker RSS (max)", max(results.worker_rss_mib), WORKER_RSS_MIB, "MiB"),
+    ]
+    return verdicts
+
+
+def _verdict_section(results: Results) -> _Section:
+    rows = [
+        [v.target, v.goal, v.measured, f"{v.ratio:.2f}", "PASS" if v.passed else "MISS"]
+        for v in _verdicts(results)
+    ]
+    return _Section("Targets", ["target", "goal", "measured", "measured / goal", "verdict"], rows)
+
+
+def _sections(results: Results) -> list[_Section]:
+    return [
+        _throughput_section(results),
+        _cold_and_memory_section(results),
+        _verdict_section(results),
+    ]
+
+
+def _style(cell: str) -> str:
+    return {"PASS": "[bold green]PASS[/]", "MISS": "[bold red]MISS[/]"}.get(cell, cell)
+
+
+def print_report(results: Results, console: Console) -> None:
+    for section in _sections(results):
+        table = Table(title=section.title, title_justify="left")
+        for index, header in enumerate(section.headers):
+            table.add_column(header, justify="left" if index == 0 else "right")
+        for row in section.rows:
+            table.add_row(*(_style(cell) for cell in row))
+        console.print(table)
+    for note in results.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def _markdown_table(section: _Section, escape: Callable[[str], str]) -> list[str]:
+    lines = [
+        "| " + " | ".join(section.headers) + " |",
+        "|" + "|".join(["---", *("---:" for _ in section.headers[1:])]) + "|",
+    ]
+    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in section.rows]
+    return lines
+
+
+def to_markdown(results: Results, command: str) -> str:
+    """The whole report as Markdown: command, machine, tables, notes."""
+    lines = ["# Functions benchmark results", "", f"Command: `{command}`", ""]
+    lines += [f"- {key}: {value}" for key, value in results.machine.items()]
+    for section in _sections(results):
+        lines += ["", f"## {section.title}", ""]
+        lines += _markdown_table(section, lambda cell: cell.replace("|", "\\|"))
+    if results.notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in results.notes]
+    return "\n".join(lines) + "\n"

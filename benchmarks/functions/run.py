@@ -1,0 +1,369 @@
+"""Lockgate's functions benchmark, side by side with the physical limit of its stack.
+
+Run from the repository root with the project's interpreter::
+
+    .venv/bin/python benchmarks/functions/run.py [--duration 10]
+
+In one run it measures, one server at a time, on loopback only:
+
+(a) a bare Starlette echo app on uvicorn with Lockgate's server settings (``bare_app.py``);
+(b) Lockgate routing ``GET /echo/{name}`` (payload format 2.0) to a warm echo pool;
+(c) Lockgate's Invoke API on the same function;
+
+each at concurrency 1 and 64 with ``wrk`` (requests/s, p50/p99), plus, for Lockgate, the
+``X-Lockgate-Latency`` header at concurrency 1, the cold start of never-called functions beside
+spawning ``python -c pass``, and the RSS of the gateway and of its idle workers. It prints the
+tables with rich, the verdict on each target, and writes them to ``results.md`` beside it.
+Every process it starts is stopped on the way out, also on Ctrl-C, SIGTERM or failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
+
+import httpx
+from benchmarks.functions.loadgen import LoadResult, Request, run_load, wrk_path
+from benchmarks.functions.probes import (
+    ColdStart,
+    HeaderProbe,
+    cold_starts,
+    header_latency,
+    spawn_python_ms,
+    untouched,
+)
+from benchmarks.functions.processes import Server, children, cmdline, free_port, vm_rss_mb
+from benchmarks.functions.report import Results, Setup, print_report, to_markdown
+from rich.console import Console
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CONFIG = HERE / "lockgate.toml"
+WARM_FUNCTION = "echo"
+WARM_WORKERS = 8
+COLD_PREFIX = "cold_"
+EVENT = '{"hello":"world","n":1,"items":[1,2,3]}'
+console = Console()
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    duration: float
+    warmup: float
+    samples: int
+    threads: int
+    use_wrk: bool
+    output: Path
+
+
+@dataclass(frozen=True, slots=True)
+class _LockgateRun:
+    route: Setup
+    invoke: Setup
+    cold: ColdStart
+    gateway_rss_ready_mib: float
+    gateway_rss_loaded_mib: float
+    worker_rss_mib: list[float]
+
+
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds per load measurement (default 10)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=2.0,
+        help="seconds of unmeasured load before each setup (default 2)",
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=3000,
+        help="sequential requests for the latency header probe (default 3000)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="wrk threads (default 1: this benchmark's machine has 2 cores)",
+    )
+    parser.add_argument(
+        "--python-loadgen",
+        action="store_true",
+        help="use the Python load generator even when wrk is installed",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=HERE / "results.md", help="where the Markdown report goes"
+    )
+    return parser.parse_args(argv)
+
+
+def _options(args: argparse.Namespace) -> Options:
+    use_wrk = not args.python_loadgen and wrk_path() is not None
+    return Options(
+        duration=args.duration,
+        warmup=args.warmup,
+        samples=args.samples,
+        threads=args.threads,
+        use_wrk=use_wrk,
+        output=args.output,
+    )
+
+
+def _loadgen_notes(options: Options) -> list[str]:
+    if options.use_wrk:
+        return []
+    reason = "--python-loadgen was given" if wrk_path() is None else "wrk is not installed"
+    if wrk_path() is None:
+        console.print(
+            "[bold yellow]wrk is not installed[/]: install it with "
+            "`apt-get update && apt-get install -y wrk` (Debian/Ubuntu) for real numbers."
+        )
+    return [
+        f"The Python load generator was used ({reason}): on this machine it is slower than "
+        "the servers, so requests/s and latencies measure the client, not the gateway."
+    ]
+
+
+def _first_line(argv: list[str]) -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+    return "unknown"
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _machine(options: Options) -> dict[str, str]:
+    client = _first_line(["wrk", "-v"]) if options.use_wrk else "Python (httpx) fallback"
+    commit = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    return {
+        "cores": f"{os.cpu_count()} (nproc), CPU {_cpu_model()}",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load generator": f"{client}, {options.threads} thread(s), keep-alive connections",
+        "duration": f"{options.duration:g} s per measurement, {options.warmup:g} s warm-up",
+        "lockgate commit": commit,
+    }
+
+
+def _measure(label: str, request: Request, options: Options, *, header: bool) -> Setup:
+    if options.warmup > 0:
+        run_load(request, 64, options.warmup, threads=options.threads, use_wrk=options.use_wrk)
+    results: list[LoadResult] = []
+    for connections in (1, 64):
+        result = run_load(
+            request,
+            connections,
+            options.duration,
+            threads=options.threads,
+            use_wrk=options.use_wrk,
+        )
+        console.print(
+            f"  {label}, c={connections}: {result.requests_per_s:,.0f} req/s, "
+            f"p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms, {result.errors} errors"
+        )
+        results.append(result)
+    probe: HeaderProbe | None = None
+    if header:
+        probe = header_latency(request, options.samples, warmup=min(500, options.samples))
+        console.print(
+            f"  {label}, X-Lockgate-Latency at c=1: p50 {probe.added_p50_ms:.3f} ms, "
+            f"p99 {probe.added_p99_ms:.3f} ms (client saw p50 {probe.client_p50_ms:.3f} ms)"
+        )
+    return Setup(label, results[0], results[1], probe)
+
+
+def _check_echo(base: str) -> None:
+    """Both request shapes answer what the echo should, before anything is timed."""
+    got = httpx.get(f"{base}/echo/bench", timeout=10.0)
+    if got.status_code != 200 or got.json() != {"name": "bench"}:
+        raise RuntimeError(f"GET /echo/bench answered {got.status_code}: {got.text[:300]!r}")
+    invoked = httpx.post(
+        f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", content=EVENT, timeout=10.0
+    )
+    if invoked.status_code != 200 or invoked.json() != json.loads(EVENT):
+        raise RuntimeError(f"the Invoke API answered {invoked.status_code}: {invoked.text!r}")
+
+
+def _bare(options: Options, logs: Path) -> tuple[Setup, Setup]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, str(HERE / "bare_app.py"), "--port", str(port)]
+    console.rule("(a) bare Starlette echo app on uvicorn")
+    with (
+        Server("bare app", argv, f"{base}/echo/ready", logs / "bare.log") as server,
+        _log_on_failure(server),
+    ):
+        _check_echo(base)
+        get = _measure(
+            "bare GET /echo/{name}", Request(f"{base}/echo/bench"), options, header=False
+        )
+        post = _measure(
+            "bare POST (Invoke-shaped)",
+            Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
+            options,
+            header=False,
+        )
+    return get, post
+
+
+def _worker_pids(gateway: int) -> list[int]:
+    return [pid for pid in children(gateway) if "lockgate.worker" in cmdline(pid)]
+
+
+def _rss(pid: int) -> float:
+    rss = vm_rss_mb(pid)
+    if rss is None:
+        raise RuntimeError(f"process {pid} is gone; cannot read its RSS")
+    return rss
+
+
+def _cold_functions() -> list[str]:
+    import tomllib  # noqa: PLC0415 - only the function names are wanted from the file
+
+    with CONFIG.open("rb") as file:
+        names = list(tomllib.load(file)["functions"])
+    return [name for name in names if name.startswith(COLD_PREFIX)]
+
+
+def _lockgate(options: Options, logs: Path) -> _LockgateRun:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        "-m",
+        "lockgate",
+        "serve",
+        "--config",
+        str(CONFIG),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with (
+        Server("lockgate", argv, f"{base}/readyz", logs / "lockgate.log") as gateway,
+        _log_on_failure(gateway),
+    ):
+        workers = _worker_pids(gateway.pid)
+        if len(workers) != WARM_WORKERS:
+            raise RuntimeError(f"expected {WARM_WORKERS} warm workers, found {len(workers)}")
+        _check_echo(base)
+        rss_ready = _rss(gateway.pid)
+        console.rule("(b) Lockgate: GET /echo/{name} → echo (payload 2.0, warm pool of 8)")
+        route = _measure("Lockgate route", Request(f"{base}/echo/bench"), options, header=True)
+        console.rule("(c) Lockgate: Invoke API → echo")
+        invoke = _measure(
+            "Lockgate Invoke API",
+            Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
+            options,
+            header=True,
+        )
+        workers = _worker_pids(gateway.pid)  # idle again, and still the warm pool only
+        worker_rss = [_rss(pid) for pid in workers]
+        rss_loaded = _rss(gateway.pid)
+        console.rule("Lockgate: cold starts")
+        names = _cold_functions()
+        untouched(base, names)
+        cold = cold_starts(base, names, EVENT)
+        console.print(f"  first calls: {', '.join(f'{ms:.1f}' for ms in cold.client_ms)} ms")
+    return _LockgateRun(route, invoke, cold, rss_ready, rss_loaded, worker_rss)
+
+
+def _run(options: Options, notes: list[str]) -> Results:
+    with tempfile.TemporaryDirectory(prefix="lockgate-bench-") as tmp:
+        logs = Path(tmp)
+        bare_get, bare_post = _bare(options, logs)
+        lockgate = _lockgate(options, logs)
+    console.rule("physical limit of a cold start: python -c pass")
+    spawn = spawn_python_ms(len(lockgate.cold.client_ms))
+    console.print(f"  median {statistics.median(spawn):.1f} ms")
+    return Results(
+        machine=_machine(options),
+        bare_get=bare_get,
+        bare_post=bare_post,
+        route=lockgate.route,
+        invoke=lockgate.invoke,
+        cold=lockgate.cold,
+        spawn_ms=spawn,
+        gateway_rss_ready_mib=lockgate.gateway_rss_ready_mib,
+        gateway_rss_loaded_mib=lockgate.gateway_rss_loaded_mib,
+        worker_rss_mib=lockgate.worker_rss_mib,
+        notes=notes + _error_notes([bare_get, bare_post, lockgate.route, lockgate.invoke]),
+    )
+
+
+def _error_notes(setups: list[Setup]) -> list[str]:
+    return [
+        f"{setup.label}: {setup.errors} requests failed (errors, timeouts or 4xx/5xx); "
+        "its numbers include them."
+        for setup in setups
+        if setup.errors
+    ]
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _log_on_failure(server: Server) -> Iterator[None]:
+    """Show the end of the server's log when a measurement fails (its folder is temporary)."""
+    try:
+        yield
+    except Exception:
+        console.print(f"[red]{server.name} failed; the end of its log:[/]\n{server.log_tail()}")
+        raise
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _options(_parse_args(argv))
+    notes = _loadgen_notes(options)
+    command = shlex.join(["python", "benchmarks/functions/run.py", *sys.argv[1:]])
+    try:
+        with _sigterm_as_interrupt():
+            results = _run(options, notes)
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]: every process started was stopped")
+        return 130
+    print_report(results, console)
+    options.output.write_text(to_markdown(results, command))
+    console.print(f"Markdown written to {options.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
