@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -62,7 +63,7 @@ class GatewayProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self._ready_timeout = ready_timeout
         self.process: subprocess.Popen[bytes] | None = None
-        self.output = b""
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     def __enter__(self) -> GatewayProcess:
         env = dict(os.environ, LOCKGATE_LOG_LEVEL="WARNING")
@@ -79,7 +80,8 @@ class GatewayProcess:
                 "--port",
                 str(self.port),
             ],
-            stdout=subprocess.PIPE,
+            # A file, not a pipe: a pipe nobody reads would block a chatty gateway.
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
         )
@@ -94,7 +96,7 @@ class GatewayProcess:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"gateway not ready in {self._ready_timeout}s: {self.output!r}")
+        raise RuntimeError(f"gateway not ready in {self._ready_timeout}s: {self.read_output()!r}")
 
     def __exit__(
         self,
@@ -115,22 +117,19 @@ class GatewayProcess:
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None
-        code = self.process.wait(timeout)
-        self.read_output()
-        return code
+        return self.process.wait(timeout)
 
     def read_output(self) -> bytes:
-        assert self.process is not None
-        if self.process.poll() is not None and self.process.stdout is not None:
-            self.output += self.process.stdout.read()
-        return self.output
+        """Everything the gateway printed so far."""
+        self._log.seek(0)
+        return self._log.read()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.terminate()
-        try:
-            self.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.wait(5)
+        if self.process is not None and self.process.poll() is None:
+            self.terminate()
+            try:
+                self.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.wait(5)
+        self._log.close()

@@ -109,8 +109,10 @@ class RouteTable:
                 raise ValueError(f"route {route.route_key!r} is declared twice")
             keys.add(key)
             pattern, (literals, params, greedy) = _compile(route.path)
-            # Sort key: fewer greedy, more literals, more params, exact method before ANY.
-            rank = (greedy, -literals, -params, 1 if route.method == "ANY" else 0)
+            # Sort key: fewer greedy, more literals, more params, then the method: an exact
+            # one first, GET next (it also serves HEAD), ANY last.
+            method_order = {"ANY": 2, "GET": 1}.get(route.method, 0)
+            rank = (greedy, -literals, -params, method_order)
             compiled.append(_Compiled(route, pattern, rank))
         compiled.sort(key=lambda c: c.rank)
         self._compiled = tuple(compiled)

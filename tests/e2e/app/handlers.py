@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -74,3 +75,13 @@ def pid(event: Any, context: Any) -> Any:
 
 def not_json(event: Any, context: Any) -> Any:
     return {"value": object()}
+
+
+def rest_echo(event: Any, context: Any) -> Any:
+    """A REST-API (payload 1.0) style response carrying the event as its body."""
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {"x-multi": ["1", "2"]},
+        "body": json.dumps({"event": event}),
+    }

@@ -1,0 +1,112 @@
+"""The gateway process as an operator sees it: bad configuration, SIGTERM under load, SIGKILL,
+and never a worker process left behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.gateway_process import GatewayProcess, alive, children_of
+
+
+def test_an_invalid_config_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "lockgate.toml"
+    config.write_text(
+        '[functions.echo]\nhandler = "handlers:echo"\n[functions.echo.scaling]\n'
+        'max_capacity = "eight"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "lockgate", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "functions.echo.scaling.max_capacity" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _invoke_slow(client: httpx.Client, seconds: float) -> str:
+    try:
+        response = client.post(
+            "/2015-03-31/functions/slow/invocations", content=json.dumps({"seconds": seconds})
+        )
+    except httpx.TransportError as exc:
+        return type(exc).__name__  # refused or cut: a clean failure, not a hang
+    return str(response.status_code)
+
+
+def _wait_until_busy(client: httpx.Client, busy: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if client.get("/health").json()["functions"]["slow"]["busy"] == busy:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"never saw {busy} busy workers")
+
+
+def test_sigterm_under_load_finishes_in_flight_calls_and_leaves_no_worker() -> None:
+    with (
+        GatewayProcess() as gateway,
+        httpx.Client(base_url=gateway.url, timeout=30) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        list(pool.map(lambda _: _invoke_slow(client, 0), range(8)))  # warm 8 workers
+        calls = [pool.submit(_invoke_slow, client, 1.0) for _ in range(8)]
+        _wait_until_busy(client, 8)
+        workers = children_of(gateway.pid)
+        assert len(workers) >= 8
+        gateway.terminate()
+        outcomes = [call.result(timeout=30) for call in calls]
+        late = _invoke_slow(client, 0)
+        # uvicorn shuts down gracefully, then re-raises the signal so the exit status says so.
+        assert gateway.wait(30) in (0, -15)
+    assert outcomes == ["200"] * 8  # in-flight calls were allowed to finish
+    assert late == "ConnectError"  # new calls are refused once shutdown began
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)]
+
+
+def test_workers_die_with_a_gateway_that_is_killed_outright() -> None:
+    with GatewayProcess() as gateway:
+        httpx.post(f"{gateway.url}/2015-03-31/functions/pid/invocations", content=b"{}")
+        workers = children_of(gateway.pid)
+        assert workers
+        assert gateway.process is not None
+        gateway.process.kill()
+        gateway.wait(10)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)]
+
+
+def test_a_flood_beyond_max_queue_is_shed_with_retry_after_and_nothing_hangs(
+    gateway: GatewayProcess,
+) -> None:
+    def call(_: int) -> httpx.Response:
+        return httpx.post(
+            f"{gateway.url}/2015-03-31/functions/narrow/invocations",
+            content=json.dumps({"seconds": 0.5}),
+            timeout=30,
+        )
+
+    with ThreadPoolExecutor(10) as pool:
+        responses = list(pool.map(call, range(10), timeout=60))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) >= 2  # max_queue callers wait, the first while its worker starts
+    shed = [r for r in responses if r.status_code == 429]
+    assert shed
+    for response in shed:
+        assert int(response.headers["retry-after"]) >= 1
+        assert response.headers["x-amzn-errortype"] == "TooManyRequestsException"
+    assert set(statuses) <= {200, 429}
