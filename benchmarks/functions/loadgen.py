@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -45,6 +45,8 @@ class LoadResult:
     p99_ms: float
     errors: int  # connect/read/write errors, timeouts and 4xx/5xx answers
     client: str  # "wrk" or "python"
+    added_p50_ms: float | None = None  # X-Lockgate-Latency, when collected and present
+    added_p99_ms: float | None = None
 
 
 def wrk_path() -> str | None:
@@ -61,15 +63,30 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def run_load(
-    request: Request, connections: int, duration: float, *, threads: int, use_wrk: bool
+    request: Request,
+    connections: int,
+    duration: float,
+    *,
+    threads: int,
+    use_wrk: bool,
+    latency_header: bool = False,
 ) -> LoadResult:
-    """Drive ``request`` at ``connections`` concurrency for ``duration`` seconds."""
+    """Drive ``request`` at ``connections`` concurrency for ``duration`` seconds.
+
+    ``latency_header`` also collects each response's ``X-Lockgate-Latency``.
+    """
     if use_wrk:
-        return _run_wrk(request, connections, duration, threads)
-    return asyncio.run(_run_python(request, connections, duration))
+        return _run_wrk(request, connections, duration, threads, latency_header)
+    return asyncio.run(_run_python(request, connections, duration, latency_header))
 
 
-def _run_wrk(request: Request, connections: int, duration: float, threads: int) -> LoadResult:
+def _header_ms(value: float) -> float | None:
+    return None if value < 0 else value
+
+
+def _run_wrk(
+    request: Request, connections: int, duration: float, threads: int, latency_header: bool
+) -> LoadResult:
     wrk = wrk_path()
     if wrk is None:
         raise RuntimeError("wrk is not installed")
@@ -82,7 +99,9 @@ def _run_wrk(request: Request, connections: int, duration: float, threads: int) 
         f"--script={HOOKS}",
         request.url,
     ]
-    env = dict(os.environ, WRK_BODY=request.body or "")
+    env = dict(
+        os.environ, WRK_BODY=request.body or "", WRK_LATENCY_HEADER="1" if latency_header else ""
+    )
     done = subprocess.run(
         argv, capture_output=True, text=True, env=env, timeout=duration + 30, check=False
     )
@@ -99,40 +118,46 @@ def _run_wrk(request: Request, connections: int, duration: float, threads: int) 
         p99_ms=stats["p99_us"] / 1000,
         errors=errors,
         client="wrk",
+        added_p50_ms=_header_ms(stats["added_p50_ms"]),
+        added_p99_ms=_header_ms(stats["added_p99_ms"]),
     )
 
 
-async def _run_python(request: Request, connections: int, duration: float) -> LoadResult:
+@dataclass(slots=True)
+class _Tally:
+    latencies: list[float] = field(default_factory=list)
+    added: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+async def _run_python(
+    request: Request, connections: int, duration: float, latency_header: bool
+) -> LoadResult:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    latencies: list[float] = []
-    errors = [0]
+    tally = _Tally()
     async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
         started = time.perf_counter()
         deadline = started + duration
         await asyncio.gather(
-            *(
-                _python_loop(client, request, deadline, latencies, errors)
-                for _ in range(connections)
-            )
+            *(_python_loop(client, request, deadline, tally) for _ in range(connections))
         )
         elapsed = time.perf_counter() - started
+    added = tally.added if latency_header and tally.added else None
     return LoadResult(
         connections=connections,
-        requests=len(latencies),
-        requests_per_s=len(latencies) / elapsed,
-        p50_ms=percentile(latencies, 50),
-        p99_ms=percentile(latencies, 99),
-        errors=errors[0],
+        requests=len(tally.latencies),
+        requests_per_s=len(tally.latencies) / elapsed,
+        p50_ms=percentile(tally.latencies, 50),
+        p99_ms=percentile(tally.latencies, 99),
+        errors=tally.errors,
         client="python",
+        added_p50_ms=percentile(added, 50) if added else None,
+        added_p99_ms=percentile(added, 99) if added else None,
     )
 
 
 async def _python_loop(
-    client: httpx.AsyncClient,
-    request: Request,
-    deadline: float,
-    latencies: list[float],
-    errors: list[int],
+    client: httpx.AsyncClient, request: Request, deadline: float, tally: _Tally
 ) -> None:
     headers = {"content-type": "application/json"}
     while time.perf_counter() < deadline:
@@ -143,8 +168,10 @@ async def _python_loop(
             else:
                 response = await client.post(request.url, content=request.body, headers=headers)
         except httpx.HTTPError:
-            errors[0] += 1
+            tally.errors += 1
             continue
-        latencies.append((time.perf_counter() - sent) * 1000)
-        if response.status_code >= 400:
-            errors[0] += 1
+        tally.latencies.append((time.perf_counter() - sent) * 1000)
+        tally.errors += response.status_code >= 400
+        added = response.headers.get("x-lockgate-latency")
+        if added is not None:
+            tally.added.append(float(added))

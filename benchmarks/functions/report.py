@@ -1,4 +1,4 @@
-"""Turns the measurements into three tables and the target verdicts, for rich and Markdown."""
+"""Turns the measurements into tables and target verdicts, printed with rich and as Markdown."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ ADDED_P50_MS = 0.5
 ADDED_P99_MS = 2.0
 COLD_START_MS = 150.0
 WORKER_RSS_MIB = 30.0
+LEGEND = [
+    "bare rows are the physical limit: the same request shapes answered by a bare Starlette "
+    "app on uvicorn with Lockgate's server settings (uvloop, httptools, 1 process, no access log).",
+    "vs bare c=64 = the setup's requests/s over the bare app's, same request shape, c=64.",
+    "gateway-added = X-Lockgate-Latency, the gateway's time minus the handler's own; the "
+    "verdicts use the sequential httpx probe (a request at a time after a warm-up, idle "
+    "between requests), beside it the same header collected by wrk during the c=1 run.",
+    "RSS is VmRSS from /proc/PID/status in MiB; cold start is the client's wall time of the "
+    "first Invoke API call of a min_warm = 0 function, worker start and import included.",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,45 +85,66 @@ def _rps(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _throughput_section(results: Results) -> _Section:
-    pairs = [
+def _pairs(results: Results) -> list[tuple[Setup, Setup]]:
+    """Each setup beside the bare setup of the same request shape."""
+    return [
         (results.bare_get, results.bare_get),
         (results.route, results.bare_get),
         (results.bare_post, results.bare_post),
         (results.invoke, results.bare_post),
     ]
+
+
+def _throughput_section(results: Results) -> _Section:
+    rows = [
+        [
+            setup.label,
+            _rps(setup.c1.requests_per_s),
+            _ms(setup.c1.p50_ms),
+            _ms(setup.c1.p99_ms),
+            _rps(setup.c64.requests_per_s),
+            _ms(setup.c64.p50_ms),
+            _ms(setup.c64.p99_ms),
+            f"{setup.c64.requests_per_s / bare.c64.requests_per_s:.2f}x",
+            str(setup.errors),
+        ]
+        for setup, bare in _pairs(results)
+    ]
+    headers = [
+        "setup", "req/s c=1", "p50 c=1", "p99 c=1", "req/s c=64", "p50 c=64", "p99 c=64",
+        "vs bare c=64", "errors",
+    ]  # fmt: skip
+    return _Section("Throughput and latency (latencies in ms)", headers, rows)
+
+
+def _optional_ms(value: float | None) -> str:
+    return "—" if value is None else _ms(value)
+
+
+def _added_section(results: Results) -> _Section:
     rows = []
-    for setup, bare in pairs:
-        added = setup.header
+    for setup, bare in _pairs(results):
+        if setup.header is None:
+            continue
         rows.append(
             [
                 setup.label,
-                _rps(setup.c1.requests_per_s),
-                _ms(setup.c1.p50_ms),
-                _ms(setup.c1.p99_ms),
-                _rps(setup.c64.requests_per_s),
-                _ms(setup.c64.p50_ms),
-                _ms(setup.c64.p99_ms),
-                f"{setup.c64.requests_per_s / bare.c64.requests_per_s:.2f}x",
-                _ms(added.added_p50_ms) if added else "—",
-                _ms(added.added_p99_ms) if added else "—",
-                str(setup.errors),
+                _ms(setup.header.added_p50_ms),
+                _ms(setup.header.added_p99_ms),
+                _optional_ms(setup.c1.added_p50_ms),
+                _optional_ms(setup.c1.added_p99_ms),
+                _ms(setup.c1.p50_ms - bare.c1.p50_ms),
             ]
         )
     headers = [
         "setup",
-        "req/s c=1",
-        "p50 ms c=1",
-        "p99 ms c=1",
-        "req/s c=64",
-        "p50 ms c=64",
-        "p99 ms c=64",
-        "vs bare c=64",
-        "added p50 ms c=1",
-        "added p99 ms c=1",
-        "errors",
+        "p50, sequential httpx",
+        "p99, sequential httpx",
+        "p50, during the c=1 load run",
+        "p99, during the c=1 load run",
+        "end-to-end p50 minus bare p50, c=1",
     ]
-    return _Section("Throughput and latency", headers, rows)
+    return _Section("Gateway-added latency at c=1 (X-Lockgate-Latency, ms)", headers, rows)
 
 
 def _cold_and_memory_section(results: Results) -> _Section:
@@ -195,6 +226,7 @@ def _verdict_section(results: Results) -> _Section:
 def _sections(results: Results) -> list[_Section]:
     return [
         _throughput_section(results),
+        _added_section(results),
         _cold_and_memory_section(results),
         _verdict_section(results),
     ]
@@ -212,6 +244,8 @@ def print_report(results: Results, console: Console) -> None:
         for row in section.rows:
             table.add_row(*(_style(cell) for cell in row))
         console.print(table)
+    for line in LEGEND:
+        console.print(f"[dim]- {line}[/]")
     for note in results.notes:
         console.print(f"[yellow]note:[/] {note}")
 
@@ -232,6 +266,7 @@ def to_markdown(results: Results, command: str) -> str:
     for section in _sections(results):
         lines += ["", f"## {section.title}", ""]
         lines += _markdown_table(section, lambda cell: cell.replace("|", "\\|"))
+    lines += ["", "## How to read it", ""] + [f"- {line}" for line in LEGEND]
     if results.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in results.notes]
     return "\n".join(lines) + "\n"

@@ -58,7 +58,8 @@ WARM_FUNCTION = "echo"
 WARM_WORKERS = 8
 COLD_PREFIX = "cold_"
 EVENT = '{"hello":"world","n":1,"items":[1,2,3]}'
-console = Console()
+# Wide enough for the tables when the output is a file or a pipe, not a terminal.
+console = Console() if sys.stdout.isatty() else Console(width=130)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,9 @@ def _cpu_model() -> str:
 
 
 def _machine(options: Options) -> dict[str, str]:
-    client = _first_line(["wrk", "-v"]) if options.use_wrk else "Python (httpx) fallback"
+    client = "Python (httpx) fallback"
+    if options.use_wrk:
+        client = _first_line(["wrk", "-v"]).split(" [")[0]  # "wrk debian/4.1.0-3+b2"
     commit = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     return {
         "cores": f"{os.cpu_count()} (nproc), CPU {_cpu_model()}",
@@ -181,6 +184,7 @@ def _measure(label: str, request: Request, options: Options, *, header: bool) ->
             options.duration,
             threads=options.threads,
             use_wrk=options.use_wrk,
+            latency_header=header and connections == 1,
         )
         console.print(
             f"  {label}, c={connections}: {result.requests_per_s:,.0f} req/s, "
@@ -341,12 +345,16 @@ def _log_on_failure(server: Server) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+def _signals_as_interrupt() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP all unwind through the clean-up, even where the shell that
+    started us had SIGINT ignored (as non-interactive shells do for background jobs)."""
+    caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, _interrupt) for signum in caught}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = _loadgen_notes(options)
     command = shlex.join(["python", "benchmarks/functions/run.py", *sys.argv[1:]])
     try:
-        with _sigterm_as_interrupt():
+        with _signals_as_interrupt():
             results = _run(options, notes)
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/]: every process started was stopped")

@@ -350,14 +350,19 @@ def test_a_timeout_is_sandbox_timedout_and_the_worker_is_replaced(
     assert result["pid"] in children_of(gateway.pid)
 
 
-@pytest.mark.parametrize("function_name", ["exits", "killed"])
+@pytest.mark.parametrize(
+    ("function_name", "how"),
+    [("exits", "exit status 3"), ("killed", "signal: killed")],
+)
 def test_a_worker_that_dies_is_a_runtime_exit_error(
-    lambda_client: LambdaClient, function_name: str
+    lambda_client: LambdaClient, function_name: str, how: str
 ) -> None:
     response = lambda_client.invoke(FunctionName=function_name, Payload=b"{}")
 
     error = assert_unhandled(response, "Runtime.ExitError")
-    assert error["errorMessage"].startswith(f"RequestId: {request_id_of(response)} Error: ")
+    assert error["errorMessage"] == (
+        f"RequestId: {request_id_of(response)} Error: Runtime exited with error: {how}"
+    )
     assert response["ResponseMetadata"]["RetryAttempts"] == 0
 
     # A fresh worker runs the next call (and dies the same way): no dead worker is reused.
@@ -386,7 +391,10 @@ def test_an_import_failure_is_an_import_module_error_and_shows_in_health(
     response = lambda_client.invoke(FunctionName="broken", Payload=b"{}")
 
     error = assert_unhandled(response, "Runtime.ImportModuleError")
-    assert "this module is broken on purpose" in error["errorMessage"]
+    assert (
+        error["errorMessage"]
+        == "Unable to import module 'broken': this module is broken on purpose"
+    )
 
     health = client.get("/health")
     assert health.status_code == 200

@@ -6,11 +6,21 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from typing import Literal
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "request_id_var"]
+
+# The id of the request being served, set by the HTTP layer; every log record carries it.
+request_id_var: ContextVar[str | None] = ContextVar("lockgate_request_id", default=None)
 
 _STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get() or "-"
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,7 +47,10 @@ def configure_logging(log_format: Literal["text", "json"], level: str) -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+        )
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

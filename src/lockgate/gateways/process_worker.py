@@ -147,12 +147,18 @@ class ProcessWorker:
         try:
             meta_in, body, logs = await reply
         except _WorkerGoneError as exc:
+            # The exit status arrives just after the pipe closes; wait briefly so the
+            # message can say how the worker ended, in Lambda's words.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await self._protocol.exited.wait()
+            status = self._exit_status()
             self.kill()
             raise WorkerCrashedError(
-                f"worker {self._worker_id} of function {self._function.name!r} died during "
-                f"the invocation ({exc}{self._exit_status()})",
+                f"Runtime exited with error: {status}" if status else f"Runtime exited: {exc}",
                 reached_handler=True,
                 function=self._function.name,
+                worker=self._worker_id,
             ) from None
         error = meta_in.get("error")
         return WorkerReply(
@@ -177,12 +183,14 @@ class ProcessWorker:
         self._transport.close()
 
     def _exit_status(self) -> str:
+        """``exit status 3`` or ``signal: killed``, as Lambda words it; empty if unknown."""
         code = self._transport.get_returncode()
         if code is None:
             return ""
         if code < 0:
-            return f", killed by signal {signal.Signals(-code).name}"
-        return f", exit code {code}"
+            name = signal.Signals(-code).name.removeprefix("SIG").lower()
+            return f"signal: {'killed' if name == 'kill' else name}"
+        return f"exit status {code}"
 
 
 def _handler_error(error: Mapping[str, Any]) -> HandlerError:
@@ -264,6 +272,7 @@ class ProcessWorkerLauncher:
                 f"function {function.name!r} failed to initialise: "
                 f"{error.error_type}: {error.error_message}",
                 error_type=error.error_type,
+                error_message=error.error_message,
                 function=function.name,
                 logs=logs.decode(errors="replace")[-4096:],
             )

@@ -72,8 +72,8 @@ class ContainerPool:
         self._fresh: set[IWorker] = set()  # started for a waiter, not yet handed out
         self._waiters: deque[asyncio.Future[IWorker]] = deque()
         self._starting = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._dying: set[IWorker] = set()
+        self._start_tasks: set[asyncio.Task[None]] = set()
+        self._reap_tasks: set[asyncio.Task[None]] = set()  # awaiting killed workers' exit
         self._draining = False
         self._closed = False
         self._idle_event = asyncio.Event()
@@ -223,8 +223,8 @@ class ContainerPool:
     def _spawn_start(self, *, for_waiter: bool) -> None:
         self._starting += 1
         task = asyncio.get_running_loop().create_task(self._start_one(for_waiter=for_waiter))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start_tasks.add(task)
+        task.add_done_callback(self._start_tasks.discard)
 
     async def _start_one(self, *, for_waiter: bool) -> None:
         began = self._clock()
@@ -325,32 +325,26 @@ class ContainerPool:
                         function=self.function.name,
                     )
                 )
-        for task in list(self._tasks):
+        for task in list(self._start_tasks):
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._start_tasks:
+            await asyncio.gather(*self._start_tasks, return_exceptions=True)
         for worker, _ in self._idle:
             self._discard(worker)
         self._idle.clear()
         for worker in list(self._busy):
             self._discard(worker)
         self._busy.clear()
-        if self._dying:
-            await asyncio.gather(*(w.wait_closed() for w in list(self._dying)))
+        # Not cancelled: every killed worker is waited for, so none outlives the pool.
+        if self._reap_tasks:
+            await asyncio.gather(*self._reap_tasks)
 
     def _discard(self, worker: IWorker) -> None:
         self._fresh.discard(worker)
         worker.kill()
-        self._dying.add(worker)
-        task = asyncio.get_running_loop().create_task(self._reap(worker))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _reap(self, worker: IWorker) -> None:
-        try:
-            await worker.wait_closed()
-        finally:
-            self._dying.discard(worker)
+        task = asyncio.get_running_loop().create_task(worker.wait_closed())
+        self._reap_tasks.add(task)
+        task.add_done_callback(self._reap_tasks.discard)
 
     def _signal_if_idle(self) -> None:
         if self._draining and not self._busy and not self._starting and not self._waiters:

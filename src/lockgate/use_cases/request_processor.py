@@ -78,7 +78,7 @@ class GatewayRequestProcessor:
         result: InvocationResult, payload_format: PayloadFormat, function: str
     ) -> HttpResponse:
         if result.error is not None:
-            return _error_response(result.error, result.status_code)
+            return _error_response(result.error, result.status_code, function)
         if result.function_error is not None or result.payload is None:
             logger.warning("function %s raised; answering 502", function)
             return json_response(502, {"message": "Internal server error"})
@@ -89,7 +89,7 @@ class GatewayRequestProcessor:
             return json_response(502, {"message": "Internal server error"})
 
 
-def _error_response(error: LockgateError, status: int) -> HttpResponse:
+def _error_response(error: LockgateError, status: int, function: str) -> HttpResponse:
     """API Gateway's messages for each failure; details go to the log, not the client."""
     if isinstance(error, TooManyRequestsError | CircuitOpenError):
         message = "Too Many Requests" if status == 429 else "Service Unavailable"
@@ -98,7 +98,7 @@ def _error_response(error: LockgateError, status: int) -> HttpResponse:
         )
     if isinstance(error, InvocationTimeoutError):
         return json_response(504, {"message": "Endpoint request timed out"})
-    logger.warning("invocation failed: %s", error.message)
+    logger.warning("invoking function %s failed: %s", function, error.message)
     if status >= 500:
         return json_response(status, {"message": "Internal server error"})
     return json_response(status, {"message": error.message})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import importlib
 import json
+import math
 import os
 import resource
 import signal
@@ -92,7 +93,8 @@ class _Runtime:
                 f"START RequestId: {request_id} Version: {self._version}\n".encode(),
                 output,
                 f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
-                f"Duration: {duration_ms:.2f} ms\tMemory Size: {self._memory} MB\t"
+                f"Duration: {duration_ms:.2f} ms\tBilled Duration: {math.ceil(duration_ms)} ms\t"
+                f"Memory Size: {self._memory} MB\t"
                 f"Max Memory Used: {max_rss_mb} MB\n".encode(),
             )
         )
@@ -118,7 +120,10 @@ class _Runtime:
             # sys.exit() in a handler ends the worker, as it ends a Lambda sandbox.
             return b"", _error_dict(exc, "Runtime.ExitError"), True
         except Exception as exc:
-            traceback.print_exc()
+            # Printed as Lambda prints it, without this runtime's own frame.
+            traceback.print_exception(
+                type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None
+            )
             return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False
         try:
             return json.dumps(result, default=_json_default).encode(), None, False
@@ -155,7 +160,11 @@ def _json_default(value: object) -> object:
 def _load_handler(spec: str, code_dir: str) -> Handler:
     module_name, _, attribute = spec.partition(":")
     sys.path.insert(0, os.path.abspath(code_dir))
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except (ImportError, SyntaxError) as exc:
+        # Lambda's wording, which users grep their logs for.
+        raise _ImportModuleError(f"Unable to import module '{module_name}': {exc}") from exc
     try:
         handler = getattr(module, attribute)
     except AttributeError:
@@ -173,10 +182,14 @@ class _HandlerNotFoundError(Exception):
     pass
 
 
+class _ImportModuleError(Exception):
+    pass
+
+
 def _init_error_type(exc: BaseException) -> str:
     if isinstance(exc, _HandlerNotFoundError):
         return "Runtime.HandlerNotFound"
-    if isinstance(exc, ImportError | SyntaxError):
+    if isinstance(exc, _ImportModuleError):
         return "Runtime.ImportModuleError"
     return "Runtime.InitError"
 

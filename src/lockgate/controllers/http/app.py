@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,11 +18,13 @@ from lockgate.bootstrap import Application
 from lockgate.controllers.http.lambda_api import lambda_router
 from lockgate.controllers.http.requests import (
     HANDLER_MS_KEY,
+    REQUEST_ID_KEY,
     read_body,
     to_input_context,
     to_starlette,
 )
 from lockgate.controllers.http.system import system_router
+from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import LockgateError, RequestTooLargeError, http_status
 from lockgate.models.routing import HTTP_METHODS
 
@@ -30,8 +33,9 @@ __all__ = ["create_app"]
 logger = logging.getLogger(__name__)
 
 
-class LatencyHeaderMiddleware:
-    """Adds ``X-Lockgate-Latency``: milliseconds the gateway added, handler time excluded."""
+class RequestContextMiddleware:
+    """Gives each request its id (in logs too) and adds ``X-Lockgate-Latency``: the
+    milliseconds the gateway added, handler time excluded."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,6 +46,8 @@ class LatencyHeaderMiddleware:
             return
         started = time.perf_counter()
         handler_ms = scope[HANDLER_MS_KEY] = [0.0]
+        request_id = scope[REQUEST_ID_KEY] = str(uuid.uuid4())
+        token = request_id_var.set(request_id)
 
         async def send_with_latency(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -52,7 +58,10 @@ class LatencyHeaderMiddleware:
                 ]
             await send(message)
 
-        await self.app(scope, receive, send_with_latency)
+        try:
+            await self.app(scope, receive, send_with_latency)
+        finally:
+            request_id_var.reset(token)
 
 
 def create_app(application: Application) -> FastAPI:
@@ -98,5 +107,5 @@ def create_app(application: Application) -> FastAPI:
     async def lockgate_error(_: Request, error: LockgateError) -> JSONResponse:
         return JSONResponse({"message": error.message}, status_code=http_status(error))
 
-    app.add_middleware(LatencyHeaderMiddleware)
+    app.add_middleware(RequestContextMiddleware)
     return app

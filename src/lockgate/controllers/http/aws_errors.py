@@ -13,7 +13,7 @@ __all__ = ["aws_error"]
 
 def aws_error(error: LockgateError, request_id: str) -> Response:
     """``x-amzn-errortype`` names the exception; the JSON body carries ``Type`` and ``message``."""
-    body: dict[str, object] = {"Type": "User", "message": error.message}
+    body: dict[str, object] = {"Type": "User", _message_member(error.code): error.message}
     headers = {"x-amzn-errortype": error.code, "x-amzn-requestid": request_id}
     status = http_status(error)
     if status >= 500:
@@ -26,3 +26,12 @@ def aws_error(error: LockgateError, request_id: str) -> Response:
     return Response(
         json.dumps(body), status_code=status, headers=headers, media_type="application/json"
     )
+
+
+# botocore's model spells the member "Message" for these two and "message" for the rest;
+# boto3 users read it as exc.response["Message"], so the spelling matters.
+_CAPITALISED_MESSAGE = frozenset({"ResourceNotFoundException", "ServiceException"})
+
+
+def _message_member(code: str) -> str:
+    return "Message" if code in _CAPITALISED_MESSAGE else "message"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.aws_errors import aws_error
-from lockgate.controllers.http.requests import HANDLER_MS_KEY, read_body
+from lockgate.controllers.http.requests import HANDLER_MS_KEY, read_body, request_id_of
 from lockgate.errors import (
     FunctionInitError,
     FunctionNotFoundError,
@@ -39,7 +38,7 @@ def lambda_router(application: Application) -> APIRouter:
     @router.post("/2015-03-31/functions/{function_name}/invocations", response_model=None)
     async def invoke(function_name: str, request: Request) -> Response:
         """Invoke a function, as AWS Lambda's Invoke operation does."""
-        request_id = str(uuid.uuid4())
+        request_id = request_id_of(request)
         try:
             return await _invoke(application, function_name, request, request_id)
         except LockgateError as error:
@@ -116,11 +115,25 @@ def _to_response(result: InvocationResult, request_id: str, tail: bool) -> Respo
         return Response(result.payload or b"", 200, headers, media_type="application/json")
     if isinstance(error, InvocationTimeoutError | WorkerCrashedError | FunctionInitError):
         # The function ran (or tried to) and failed: Lambda reports that as a function error.
-        error_type = error.fields.get("error_type", error.code)
         headers["x-amz-function-error"] = "Unhandled"
-        payload = {
-            "errorMessage": f"RequestId: {request_id} Error: {error.message}",
-            "errorType": error_type,
-        }
-        return Response(json.dumps(payload), 200, headers, media_type="application/json")
+        return Response(
+            json.dumps(_function_failure(error, request_id)),
+            200,
+            headers,
+            media_type="application/json",
+        )
     return aws_error(error, request_id)
+
+
+def _function_failure(error: LockgateError, request_id: str) -> dict[str, str]:
+    """The error object Lambda returns for a timeout, a crash or a failed init."""
+    if isinstance(error, FunctionInitError):
+        return {
+            "errorMessage": str(error.fields.get("error_message", error.message)),
+            "errorType": error.error_type,
+            "requestId": request_id,
+        }
+    return {
+        "errorMessage": f"RequestId: {request_id} Error: {error.message}",
+        "errorType": error.code,
+    }

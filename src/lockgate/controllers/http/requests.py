@@ -12,10 +12,24 @@ from starlette.responses import Response
 from lockgate.errors import RequestTooLargeError
 from lockgate.models.context import HttpResponse, InputContext
 
-__all__ = ["HANDLER_MS_KEY", "read_body", "to_input_context", "to_starlette"]
+__all__ = [
+    "HANDLER_MS_KEY",
+    "REQUEST_ID_KEY",
+    "read_body",
+    "request_id_of",
+    "to_input_context",
+    "to_starlette",
+]
 
 # Where an endpoint leaves the handler's own time for the latency middleware to subtract.
 HANDLER_MS_KEY = "lockgate.handler_ms"
+# The request's id, made once by the middleware: logs, events and AWS headers all use it.
+REQUEST_ID_KEY = "lockgate.request_id"
+
+
+def request_id_of(request: Request) -> str:
+    request_id = request.scope.get(REQUEST_ID_KEY)
+    return request_id if isinstance(request_id, str) else str(uuid.uuid4())
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -56,7 +70,7 @@ def to_input_context(request: Request, body: bytes) -> InputContext:
         query_params=query,
         body=body,
         user_id=None,
-        request_id=str(uuid.uuid4()),
+        request_id=request_id_of(request),
         raw_headers=raw_headers,
         raw_query_string=raw_query,
         source_ip=client[0] if client else "127.0.0.1",
