@@ -20,6 +20,7 @@ class PrometheusMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._invocations = Counter(
             "lockgate_invocations",
             "Invocations by function and outcome.",
@@ -62,8 +63,15 @@ class PrometheusMetrics:
         self.registry.register(_PoolCollector(pool_stats, breaker_states))
 
     def invocation_finished(self, function: str, outcome: str, duration_s: float) -> None:
-        self._invocations.labels(function, outcome).inc()
-        self._duration.labels(function).observe(duration_s)
+        # labels() takes a lock and builds a key each time; this runs on every invocation.
+        children = self._children.get((function, outcome))
+        if children is None:
+            children = self._children[(function, outcome)] = (
+                self._invocations.labels(function, outcome),
+                self._duration.labels(function),
+            )
+        children[0].inc()
+        children[1].observe(duration_s)
         if outcome == "timeout":
             self._timeouts.labels(function).inc()
 

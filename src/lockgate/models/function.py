@@ -68,6 +68,7 @@ class FunctionEntity:
     memory_size_mb: int = 128
     environment: Mapping[str, str] = field(default_factory=dict)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
+    _config_hash: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         if not FUNCTION_NAME_PATTERN.match(self.name):
@@ -97,6 +98,8 @@ class FunctionEntity:
                 )
         # Frozen means frozen: nobody mutates the environment behind the config hash's back.
         object.__setattr__(self, "environment", MappingProxyType(dict(self.environment)))
+        # Computed once: the pool manager compares it on every invocation.
+        object.__setattr__(self, "_config_hash", self._digest())
 
     @property
     def arn(self) -> str:
@@ -105,6 +108,9 @@ class FunctionEntity:
     @property
     def config_hash(self) -> str:
         """A digest of everything that shapes a worker; a change means a new pool."""
+        return self._config_hash
+
+    def _digest(self) -> str:
         # asdict() cannot deep-copy the mappingproxy, so the fields are listed by hand.
         data = {
             "name": self.name,

@@ -1,8 +1,12 @@
-"""The ASGI application: operations endpoints, the Invoke API, then every declared route."""
+"""The ASGI application: Lockgate's own endpoints on FastAPI, every declared route raw.
+
+Requests for the reserved paths (the Invoke API, operations, the OpenAPI schema) go to a
+FastAPI app; everything else goes straight to ``FunctionRoutes``, skipping the framework's
+middleware stack on the hot path.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -10,27 +14,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
+from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.lambda_api import lambda_router
-from lockgate.controllers.http.requests import (
-    HANDLER_MS_KEY,
-    REQUEST_ID_KEY,
-    read_body,
-    to_input_context,
-    to_starlette,
-)
+from lockgate.controllers.http.requests import HANDLER_MS_KEY, REQUEST_ID_KEY
 from lockgate.controllers.http.system import system_router
 from lockgate.controllers.log_setup import request_id_var
-from lockgate.errors import LockgateError, RequestTooLargeError, http_status
-from lockgate.models.routing import HTTP_METHODS
+from lockgate.errors import LockgateError, http_status
 
-__all__ = ["create_app"]
+__all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
 
-logger = logging.getLogger(__name__)
+RESERVED_PREFIXES = ("/2015-03-31/", "/_lockgate/")
+RESERVED_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})
 
 
 class RequestContextMiddleware:
@@ -64,7 +62,24 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-def create_app(application: Application) -> FastAPI:
+class GatewayApp:
+    """Dispatches to the FastAPI app (reserved paths, lifespan) or to the declared routes."""
+
+    def __init__(self, api: FastAPI, functions: FunctionRoutes) -> None:
+        self.api = api
+        self._api = RequestContextMiddleware(api)
+        self._functions = functions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
+                await self._functions(scope, receive, send)
+                return
+        await self._api(scope, receive, send)
+
+
+def create_app(application: Application) -> GatewayApp:
     """The gateway's ASGI app; its lifespan starts and stops ``application``."""
 
     @asynccontextmanager
@@ -75,37 +90,18 @@ def create_app(application: Application) -> FastAPI:
         finally:
             await application.stop()
 
-    app = FastAPI(
+    api = FastAPI(
         title="Lockgate",
         lifespan=lifespan,
         docs_url="/_lockgate/docs",
         redoc_url=None,
         openapi_url="/_lockgate/openapi.json",
     )
-    app.include_router(system_router(application))
-    app.include_router(lambda_router(application))
+    api.include_router(system_router(application))
+    api.include_router(lambda_router(application))
 
-    async def function_route(request: Request) -> Response:
-        try:
-            body = await read_body(request, application.processor.max_body_bytes)
-        except RequestTooLargeError:
-            return JSONResponse({"message": "Request Entity Too Large"}, status_code=413)
-        response = await application.processor.process(to_input_context(request, body))
-        request.scope[HANDLER_MS_KEY][0] = response.handler_ms
-        try:
-            return to_starlette(response)
-        except UnicodeEncodeError:
-            logger.warning("a function returned a header that is not Latin-1; answering 502")
-            return JSONResponse({"message": "Internal server error"}, status_code=502)
-
-    # Declared routes are matched by Lockgate's own route table (API Gateway's precedence),
-    # so Starlette only needs one catch-all after the gateway's own endpoints.
-    methods = sorted(HTTP_METHODS - {"ANY"})
-    app.router.routes.append(Route("/{path:path}", function_route, methods=methods))
-
-    @app.exception_handler(LockgateError)
+    @api.exception_handler(LockgateError)
     async def lockgate_error(_: Request, error: LockgateError) -> JSONResponse:
         return JSONResponse({"message": error.message}, status_code=http_status(error))
 
-    app.add_middleware(RequestContextMiddleware)
-    return app
+    return GatewayApp(api, FunctionRoutes(application.processor))
