@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.errors import ConfigError
 from lockgate.gateways.interfaces import IWorkerLauncher
 from lockgate.gateways.process_worker import ProcessWorkerLauncher
 from lockgate.gateways.prometheus_metrics import PrometheusMetrics
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.routing import RouteTable
-from lockgate.settings import Settings
+from lockgate.settings import Settings, load_config
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.health import gateway_health
@@ -52,6 +55,7 @@ class Application:
     async def start(self) -> None:
         """Start the Scheduler (which warms ``min_warm`` workers) and the Janitor."""
         self.scheduler.tick()
+        self._watch_sighup(install=True)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
             asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
@@ -60,6 +64,7 @@ class Application:
 
     async def stop(self) -> None:
         """Let in-flight calls finish (``shutdown_grace``), then end every worker process."""
+        self._watch_sighup(install=False)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -74,6 +79,48 @@ class Application:
         self.registry.register(function)
         if self.started:
             self.pool_manager.pool_for(function).ensure_min_warm()
+
+    def apply(self, config: GatewayConfig) -> None:
+        """Serve ``config`` from now on: changed functions get new pools (the old ones drain),
+        removed ones drain and go, and the route table is replaced whole."""
+        for function in self.registry.all():
+            if function.name not in config.functions:
+                self.registry.remove(function.name)
+                self.pool_manager.remove(function.name)
+        for function in config.functions.values():
+            self.register_function(function)
+        self.routes = self.processor.routes = RouteTable(config.routes)
+
+    def reload(self) -> None:
+        """Re-read the config file (on SIGHUP); a bad file is logged and changes nothing."""
+        if self.settings.config is None:
+            logger.warning("reload asked for, but the gateway was started without a config file")
+            return
+        try:
+            config, _ = load_config(self.settings.config)
+        except ConfigError as exc:
+            logger.error("reload refused, still serving the previous configuration: %s", exc)
+            return
+        self.apply(config)
+        logger.info(
+            "reloaded %s: %d functions, %d routes",
+            self.settings.config,
+            len(config.functions),
+            len(config.routes),
+        )
+
+    def _watch_sighup(self, *, install: bool) -> None:
+        # Only the main thread may own signal handlers; an embedding host may reload by hand.
+        if (
+            self.settings.config is None
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return
+        loop = asyncio.get_running_loop()
+        if install:
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+        else:
+            loop.remove_signal_handler(signal.SIGHUP)
 
     def ready(self) -> bool:
         return self.started and self.scheduler.ready()

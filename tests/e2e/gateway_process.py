@@ -112,8 +112,11 @@ class GatewayProcess:
         return self.process.pid
 
     def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def send_signal(self, signum: int) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(signum)
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None

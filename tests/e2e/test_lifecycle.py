@@ -4,6 +4,8 @@ and never a worker process left behind."""
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.gateway_process import GatewayProcess, alive, children_of
+from tests.e2e.gateway_process import APP_DIR, GatewayProcess, alive, children_of
 
 
 def test_an_invalid_config_stops_start_up_naming_the_key(tmp_path: Path) -> None:
@@ -110,3 +112,41 @@ def test_a_flood_beyond_max_queue_is_shed_with_retry_after_and_nothing_hangs(
         assert int(response.headers["retry-after"]) >= 1
         assert response.headers["x-amzn-errortype"] == "TooManyRequestsException"
     assert set(statuses) <= {200, 429}
+
+
+def _greeting(client: httpx.Client) -> tuple[str, int]:
+    body = client.post("/2015-03-31/functions/context/invocations", content=b"{}").json()
+    return body["greeting"], body["pid"]
+
+
+def test_sighup_reloads_the_config_and_replaces_changed_pools(tmp_path: Path) -> None:
+    app_dir = tmp_path / "app"
+    shutil.copytree(APP_DIR, app_dir)
+    config = app_dir / "lockgate.toml"
+    with (
+        GatewayProcess(config) as gateway,
+        httpx.Client(base_url=gateway.url, timeout=30) as client,
+    ):
+        greeting, old_pid = _greeting(client)
+        assert greeting == "hello"
+        assert client.get("/added").status_code == 404
+        text = config.read_text().replace('GREETING = "hello"', 'GREETING = "bonjour"')
+        config.write_text(
+            text + '\n[[routes]]\nmethod = "GET"\npath = "/added"\nfunction = "pid"\n'
+        )
+        gateway.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while _greeting(client)[0] != "bonjour":
+            assert time.monotonic() < deadline, "the reload never took effect"
+            time.sleep(0.05)
+        assert client.get("/added").status_code == 200
+        deadline = time.monotonic() + 10
+        while alive(old_pid):  # the old pool drained and its worker ended
+            assert time.monotonic() < deadline, "the replaced worker is still running"
+            time.sleep(0.05)
+
+        config.write_text("this is [not toml")
+        gateway.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert _greeting(client)[0] == "bonjour"  # a bad file changes nothing
+        assert b"reload refused" in gateway.read_output()

@@ -57,13 +57,13 @@ class GatewayRequestProcessor:
     ) -> None:
         self._invoker = invoker
         self._events = event_builder
-        self._routes = routes
+        self.routes = routes  # replaced whole on reload, never mutated
         self.max_body_bytes = max_body_bytes
 
     async def process(self, context: InputContext) -> HttpResponse:
         if len(context.body) > self.max_body_bytes:
             return json_response(413, {"message": "Request Entity Too Large"})
-        match = self._routes.match(context.method, context.path)
+        match = self.routes.match(context.method, context.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
         event = self._events.build(context, match)

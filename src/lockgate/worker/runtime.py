@@ -81,9 +81,7 @@ class _Runtime:
             deadline_ms=int(meta["deadline_ms"]),
             client_context=ClientContext.decode(meta.get("client_context")),
         )
-        started = time.perf_counter()
-        payload, error, must_exit = self._run(handler, body, context)
-        duration_ms = (time.perf_counter() - started) * 1000
+        payload, error, must_exit, duration_ms = self._run(handler, body, context)
         max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         output, dropped = self._capture.collect()
         # Lambda's START/END/REPORT lines, added here rather than written to the pipe: two
@@ -107,34 +105,34 @@ class _Runtime:
 
     def _run(
         self, handler: Handler, body: bytes, context: LambdaContext
-    ) -> tuple[bytes, dict[str, Any] | None, bool]:
+    ) -> tuple[bytes, dict[str, Any] | None, bool, float]:
+        """The JSON result or error, whether to exit, and the handler's own milliseconds."""
         try:
             event = json.loads(body) if body else {}
         except ValueError as exc:
-            return b"", _error_dict(exc, "Runtime.UnmarshalError"), False
+            return b"", _error_dict(exc, "Runtime.UnmarshalError"), False, 0.0
+        # Only the handler is timed: decoding and encoding count as the gateway's overhead.
+        started = time.perf_counter()
         try:
             result = handler(event, context)
             if hasattr(type(result), "__await__"):  # inspect is too heavy to import here
                 result = self._event_loop().run_until_complete(_await(result))
         except SystemExit as exc:
             # sys.exit() in a handler ends the worker, as it ends a Lambda sandbox.
-            return b"", _error_dict(exc, "Runtime.ExitError"), True
+            return b"", _error_dict(exc, "Runtime.ExitError"), True, _since(started)
         except Exception as exc:
+            duration_ms = _since(started)
             # Printed as Lambda prints it, without this runtime's own frame.
             traceback.print_exception(
                 type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None
             )
-            return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False
+            return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False, duration_ms
+        duration_ms = _since(started)
         try:
-            return json.dumps(result, default=_json_default).encode(), None, False
+            return json.dumps(result, default=_json_default).encode(), None, False, duration_ms
         except (TypeError, ValueError) as exc:
-            return (
-                b"",
-                _error_dict(
-                    TypeError(f"Unable to marshal response: {exc}"), "Runtime.MarshalError"
-                ),
-                False,
-            )
+            marshal = TypeError(f"Unable to marshal response: {exc}")
+            return b"", _error_dict(marshal, "Runtime.MarshalError"), False, duration_ms
 
     def _event_loop(self) -> Any:
         # One loop for the worker's life, so async handlers can keep clients across calls.
@@ -145,6 +143,10 @@ class _Runtime:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
         return self._loop
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 async def _await(awaitable: Any) -> Any:
