@@ -85,7 +85,6 @@ class LambdaInvoker:
         """
         started = time.monotonic()
         function = self._registry.get(name)
-        deadline = started + function.timeout_seconds
         invocation = WorkerInvocation(
             request_id=request_id or str(uuid.uuid4()),
             payload=payload,
@@ -101,26 +100,38 @@ class LambdaInvoker:
                 function=name,
             )
             return self._finish(name, started, self._failure(error), "circuit_open")
+        deadline = started + function.timeout_seconds
+        result, outcome = await self._invoke_guarded(function, invocation, deadline, breaker)
+        return self._finish(name, started, result, outcome)
+
+    async def _invoke_guarded(
+        self,
+        function: FunctionEntity,
+        invocation: WorkerInvocation,
+        deadline: float,
+        breaker: CircuitBreaker,
+    ) -> tuple[InvocationResult, str]:
+        """Run with retries, tell the breaker what happened, and name the outcome."""
         try:
             reply, cold = await self._run_with_retries(function, invocation, deadline)
         except LockgateError as error:
             self._tell_breaker(breaker, error)
-            return self._finish(name, started, self._failure(error), _outcome(error))
+            return self._failure(error), _outcome(error)
         except Exception as exc:  # a backend bug: the caller gets a 500, the breaker a failure
-            logger.exception("invoking function %s failed unexpectedly", name)
+            logger.exception("invoking function %s failed unexpectedly", function.name)
             breaker.record_failure()
             internal = InvocationError(
-                f"invoking function {name!r} failed: internal error ({type(exc).__name__})",
-                function=name,
+                f"invoking function {function.name!r} failed: internal error "
+                f"({type(exc).__name__})",
+                function=function.name,
             )
-            return self._finish(name, started, self._failure(internal), "error")
+            return self._failure(internal), "error"
         except BaseException:
             breaker.release()
             raise
         breaker.record_success()
         result = self._to_result(reply, cold)
-        outcome = "success" if result.success else "handler_error"
-        return self._finish(name, started, result, outcome)
+        return result, "success" if result.success else "handler_error"
 
     async def _run_with_retries(
         self, function: FunctionEntity, invocation: WorkerInvocation, deadline: float
