@@ -6,28 +6,33 @@ functions and routes become a :class:`GatewayConfig`.
 
 Every problem becomes one :class:`ConfigError` that names the file, each offending key in
 dotted form (``functions.echo.scaling.max_capacity``, ``routes[2].function``), what was expected
-and what was found, and lists all problems at once so a user fixes the file in one pass.
+and what was found, and lists all problems at once so a user fixes the file in one pass (the
+wording lives in :mod:`lockgate.config_problems`).
 Environment values of functions may be secrets: messages name their keys, never their values.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import tomllib
-import types
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, NoReturn, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal
 
-import annotated_types
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from lockgate.errors import ConfigError
+from lockgate.config_problems import (
+    Expect,
+    Loc,
+    Problem,
+    Problems,
+    check,
+    fail,
+    read_toml,
+    settings_error,
+)
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity, ScalingConfig
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.routing import HTTP_METHODS, Route
@@ -37,17 +42,10 @@ __all__ = ["Settings", "load_config", "load_settings"]
 _ENV_PREFIX = "LOCKGATE_"
 
 
-@dataclass(frozen=True, slots=True)
-class _Expect:
-    """``Annotated`` marker: how to say what a field expects when types alone can't."""
-
-    text: str
-
-
 def _log_level(value: str) -> str:
     name = value.upper()
     if name not in logging.getLevelNamesMapping():
-        raise ValueError("")  # empty: the field's _Expect already says it all
+        raise ValueError("")  # empty: the field's Expect already says it all
     return name
 
 
@@ -78,7 +76,7 @@ class Settings(BaseSettings):
     log_level: Annotated[
         str,
         AfterValidator(_log_level),
-        _Expect("a logging level name (CRITICAL, ERROR, WARNING, INFO or DEBUG)"),
+        Expect("a logging level name (CRITICAL, ERROR, WARNING, INFO or DEBUG)"),
     ] = "INFO"
     janitor_interval: Annotated[float, Field(gt=0)] = 1.0
     # Below 4 KiB a traceback would be cut before it says anything useful.
@@ -115,7 +113,7 @@ _HANDLER = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$"
 def _http_method(value: str) -> str:
     method = value.upper()
     if method not in HTTP_METHODS:
-        raise ValueError("")  # empty: the field's _Expect already says it all
+        raise ValueError("")  # empty: the field's Expect already says it all
     return method
 
 
@@ -139,7 +137,7 @@ class _FunctionTable(BaseModel):
     model_config = _STRICT
 
     handler: Annotated[
-        str, Field(pattern=_HANDLER), _Expect("'module:attribute' (e.g. 'handlers:echo')")
+        str, Field(pattern=_HANDLER), Expect("'module:attribute' (e.g. 'handlers:echo')")
     ]
     timeout: float = Field(default=_ENTITY_DEFAULTS["timeout_seconds"], gt=0, le=900)
     memory_size: int = Field(default=_ENTITY_DEFAULTS["memory_size_mb"], ge=128, le=10240)
@@ -152,10 +150,10 @@ class _RouteTable(BaseModel):
     model_config = _STRICT
 
     method: Annotated[
-        str, AfterValidator(_http_method), _Expect("one of " + ", ".join(sorted(HTTP_METHODS)))
+        str, AfterValidator(_http_method), Expect("one of " + ", ".join(sorted(HTTP_METHODS)))
     ]
     path: Annotated[
-        str, AfterValidator(_route_path), _Expect("a path like '/hello/{name}' or '/files/{path+}'")
+        str, AfterValidator(_route_path), Expect("a path like '/hello/{name}' or '/files/{path+}'")
     ]
     function: str
     payload_format: Literal["1.0", "2.0"] = "2.0"
@@ -171,226 +169,21 @@ class _FileTable(BaseModel):
     routes: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class _Problem(NamedTuple):
-    key: str
-    message: str
-
-
-class _Problems(list[_Problem]):
-    """Every problem found so far; loading goes on after one so the user sees them all."""
-
-    def add(self, loc: tuple[str | int, ...], message: str) -> None:
-        self.append(_Problem(_dotted(loc), message))
-
-
-_Loc = tuple[str | int, ...]
-_M = TypeVar("_M", bound=BaseModel)
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_BOUNDS = (
-    (annotated_types.Gt, "gt", ">"),
-    (annotated_types.Ge, "ge", "≥"),
-    (annotated_types.Lt, "lt", "<"),
-    (annotated_types.Le, "le", "≤"),
-)
+# Settings the file may not set: said instead of "unknown key".
 _HINTS = {
     f"gateway.{name}": f"is not read from the file; use --{name} or {_ENV_PREFIX}{name.upper()}"
     for name in ("host", "port", "config")
 }
 
 
-def _dotted(loc: Iterable[str | int]) -> str:
-    """``("routes", 2, "function")`` -> ``routes[2].function``, quoting keys TOML would."""
-    key = ""
-    for part in loc:
-        if isinstance(part, int):
-            key += f"[{part}]"
-        else:
-            text = part if _BARE_KEY.match(part) else json.dumps(part)
-            key = f"{key}.{text}" if key else text
-    return key
-
-
-def _describe(annotation: Any, metadata: Iterable[object]) -> str:
-    """What a field expects, in words: ``an integer ≥ 1``, ``one of 'text', 'json'``."""
-    metadata = list(metadata)
-    for item in metadata:
-        if isinstance(item, _Expect):
-            return item.text
-    if get_origin(annotation) is types.UnionType:  # X | None: None only means "optional"
-        annotation = next(a for a in get_args(annotation) if a is not type(None))
-    origin = get_origin(annotation)
-    if origin is Literal:
-        text = "one of " + ", ".join(repr(a) for a in get_args(annotation))
-    elif origin is dict:
-        text = "a table of strings" if get_args(annotation)[1] is str else "a table"
-    elif origin is list:
-        text = "an array of tables"
-    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        text = "a table"
-    else:
-        names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-        text = names.get(annotation, "a path" if annotation is Path else str(annotation))
-    bounds = [
-        f"{symbol} {getattr(item, attr)}"
-        for item in metadata
-        for kind, attr, symbol in _BOUNDS
-        if isinstance(item, kind)
-    ]
-    return f"{text} {' and '.join(bounds)}" if bounds else text
-
-
-def _found(value: object, *, secret: bool) -> str:
-    """What was found; for secrets only its kind, never the value."""
-    kinds = [
-        (bool, "a boolean"),
-        (int, "an integer"),
-        (float, "a number"),
-        (str, "a string"),
-        (dict, "a table"),
-        (list, "an array"),
-    ]
-    kind = next((name for cls, name in kinds if isinstance(value, cls)), "a date/time")
-    if secret or isinstance(value, dict | list):
-        return kind
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _translate(exc: ValidationError, model: type[BaseModel], prefix: _Loc) -> list[_Problem]:
-    """Pydantic's errors, re-worded as "key: expected X, got Y"."""
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
-        full = prefix + loc
-        key = _dotted(full)
-        secret = full[:1] == ("functions",) and full[2:3] == ("environment",)
-        # Walk the models along the error's location to the field it is about.
-        owner: type[BaseModel] | None = None
-        annotation: Any = model
-        metadata: list[object] = []
-        for part in loc:
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                owner, field = annotation, annotation.model_fields.get(str(part))
-                if field is None:
-                    break
-                annotation, metadata = field.annotation, list(field.metadata)
-            else:  # a dict value or list item: its type is the container's last argument
-                annotation, metadata = get_args(annotation)[-1], []
-        if error["type"] == "extra_forbidden":
-            allowed = ", ".join(owner.model_fields) if owner else "none"
-            message = _HINTS.get(key, f"unknown key (expected one of: {allowed})")
-        elif error["type"] == "missing":
-            message = f"missing (expected {_describe(annotation, metadata)})"
-        else:
-            expected = _describe(annotation, metadata)
-            message = f"expected {expected}, got {_found(error['input'], secret=secret)}"
-            if detail := str(error.get("ctx", {}).get("error", "")):  # our validators' reasons
-                message += f" ({detail})"
-            if secret and expected == "a string":
-                message += " (environment values must be strings: quote the value)"
-        problems.append(_Problem(key, message))
-    return problems
-
-
-def _check(model: type[_M], raw: object, prefix: _Loc, problems: _Problems) -> _M | None:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems.extend(_translate(exc, model, prefix))
-        return None
-
-
-def _fail(path: Path, problems: list[_Problem], **fields: Any) -> NoReturn:
-    if len(problems) == 1:
-        message = f"{path}: {problems[0].key}: {problems[0].message}"
-    else:
-        lines = "".join(f"\n  - {p.key}: {p.message}" for p in problems)
-        message = f"{path}: {len(problems)} problems:{lines}"
-    keys = tuple(p.key for p in problems)
-    raise ConfigError(message, key=keys[0], keys=keys, file=str(path), **fields)
-
-
-_TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
-_HEADER = re.compile(r"^\s*(\[\[?)([^\]]+)\]")
-_ASSIGN = re.compile(
-    r"^\s*((?:[\w-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[\w-]+|\"[^\"]*\"|'[^']*'))*)\s*="
-)
-_KEY_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([\w-]+)")
-
-
-def _key_parts(text: str) -> list[str | int]:
-    return [next(g for g in m.groups() if g is not None) for m in _KEY_PART.finditer(text)]
-
-
-def _key_at(text: str, line: int) -> str | None:
-    """Best guess at the dotted key on ``line``, so a syntax error names a key too."""
-    table: list[str | int] = []
-    arrays: dict[str, int] = {}
-    for number, content in enumerate(text.split("\n")[:line], start=1):
-        if header := _HEADER.match(content):
-            table = _key_parts(header[2])
-            if header[1] == "[[":  # each [[routes]] is the next item of the array
-                arrays[header[2]] = arrays.get(header[2], -1) + 1
-                table.append(arrays[header[2]])
-        elif number == line and (assign := _ASSIGN.match(content)):
-            return _dotted([*table, *_key_parts(assign[1])])
-    return _dotted(table) or None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: config file not found (looked for {path.absolute()})",
-            key="config",
-            file=str(path),
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read the config file: {exc.strerror or exc}",
-            key="config",
-            file=str(path),
-        ) from exc
-    try:
-        text = data.decode()
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not valid UTF-8 (byte {exc.start}); TOML files must be UTF-8",
-            key="config",
-            file=str(path),
-            line=line,
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # Python 3.11's error carries its position only in the message.
-        position = _TOML_POSITION.search(str(exc))
-        reason = _TOML_POSITION.sub("", str(exc))
-        line = int(position[1]) if position and position[1] else text.count("\n") + 1
-        column = int(position[2]) if position and position[2] else 1
-        key = _key_at(text, line) or "config"
-        # The line itself is not quoted: it may hold a secret environment value.
-        raise ConfigError(
-            f"{path}:{line}:{column}: TOML syntax error at {key}: {reason}",
-            key=key,
-            file=str(path),
-            line=line,
-            column=column,
-        ) from None
-
-
 def _build_function(
-    name: str, raw: Mapping[str, Any], base: Path, problems: _Problems
+    name: str, raw: Mapping[str, Any], base: Path, problems: Problems
 ) -> FunctionEntity | None:
-    prefix: _Loc = ("functions", name)
+    prefix: Loc = ("functions", name)
     before = len(problems)
     if not FUNCTION_NAME_PATTERN.match(name):
         problems.add(prefix, f"expected a name of 1-64 letters, digits, '-' or '_', got {name!r}")
-    table = _check(_FunctionTable, raw, prefix, problems)
+    table = check(_FunctionTable, raw, prefix, problems)
     if table is None:
         return None
     scaling = table.scaling
@@ -429,12 +222,12 @@ def _build_function(
 _PARAM_NAME = re.compile(r"\{[^/}]*?(\+?)\}")
 
 
-def _build_routes(raw: list[Any], declared: set[str], problems: _Problems) -> list[Route]:
+def _build_routes(raw: list[Any], declared: set[str], problems: Problems) -> list[Route]:
     routes: list[Route] = []
     seen: dict[tuple[str, str], tuple[int, Route]] = {}
     for index, item in enumerate(raw):
-        prefix: _Loc = ("routes", index)
-        table = _check(_RouteTable, item, prefix, problems) if isinstance(item, dict) else None
+        prefix: Loc = ("routes", index)
+        table = check(_RouteTable, item, prefix, problems) if isinstance(item, dict) else None
         if table is None:  # a non-table item was already reported by _FileTable
             continue
         if table.function not in declared:
@@ -474,12 +267,12 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
         ConfigError: The file is missing, unreadable or not TOML, or any value is invalid;
             every problem is listed, ``fields["key"]`` is the first and ``fields["keys"]`` all.
     """
-    data = _read_toml(path)
-    problems = _Problems()
-    _check(_FileTable, data, (), problems)
+    data = read_toml(path)
+    problems = Problems()
+    check(_FileTable, data, (), problems)
     gateway: dict[str, Any] = {}
     if isinstance(raw_gateway := data.get("gateway", {}), dict):
-        table = _check(_GatewayTable, raw_gateway, ("gateway",), problems)
+        table = check(_GatewayTable, raw_gateway, ("gateway",), problems, hints=_HINTS)
         gateway = table.model_dump(exclude_unset=True) if table is not None else {}
     raw_functions = data.get("functions", {})
     raw_functions = raw_functions if isinstance(raw_functions, dict) else {}
@@ -494,11 +287,11 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
         raw_routes if isinstance(raw_routes, list) else [], set(raw_functions), problems
     )
     if problems:
-        _fail(path, problems)
+        fail(path, problems)
     try:
         return GatewayConfig(functions=functions, routes=tuple(routes)), gateway
     except ValueError as exc:
-        _fail(path, [_Problem("routes", str(exc))])
+        fail(path, [Problem("routes", str(exc))])
 
 
 def load_settings(
@@ -529,22 +322,7 @@ def load_settings(
         # Passed as init values, which pydantic-settings ranks above the environment.
         settings = Settings(**{**from_file, **from_env, **given, "config": path})
     except ValidationError as exc:
-        problems: list[_Problem] = []
-        envs: list[str | None] = []
-        for problem in _translate(exc, Settings, ()):
-            env = None
-            if problem.key in given:
-                source = "given explicitly"
-            elif problem.key in from_env:
-                env = f"{_ENV_PREFIX}{problem.key.upper()}"
-                source = f"from environment variable {env}"
-            else:
-                source = f"from gateway.{problem.key} in {path}"
-            problems.append(_Problem(f"{problem.key} ({source})", problem.message))
-            envs.append(env)
-        lines = "".join(f"\n  - {p.key}: {p.message}" for p in problems)
-        keys = tuple(p.key.partition(" ")[0] for p in problems)
-        raise ConfigError(
-            f"invalid settings:{lines}", key=keys[0], keys=keys, env=envs[0]
+        raise settings_error(
+            exc, Settings, given=given, from_env=from_env, path=path, env_prefix=_ENV_PREFIX
         ) from None
     return settings, gateway
