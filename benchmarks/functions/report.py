@@ -154,7 +154,8 @@ def _cold_and_memory_section(results: Results) -> _Section:
         [
             f"cold start, median of {len(results.cold.client_ms)} never-called functions",
             f"{cold:.1f} ms (min {min(results.cold.client_ms):.1f}, "
-            f"max {max(results.cold.client_ms):.1f})",
+            f"max {max(results.cold.client_ms):.1f}; X-Lockgate-Latency median "
+            f"{statistics.median(results.cold.header_ms):.1f})",
             f"{spawn:.1f} ms (`python -c pass`, median of {len(results.spawn_ms)})",
             f"{cold / spawn:.2f}x",
         ],
@@ -177,9 +178,8 @@ def _cold_and_memory_section(results: Results) -> _Section:
 
 
 def _at_most(target: str, measured: float, goal: float, unit: str) -> _Verdict:
-    return _Verdict(
-        target, f"≤ {goal:g} {unit}", f"{measured:.3f} {unit}", measured / goal, measured <= goal
-    )
+    shown = f"{_ms(measured)} {unit}" if unit == "ms" else f"{measured:.1f} {unit}"
+    return _Verdict(target, f"≤ {goal:g} {unit}", shown, measured / goal, measured <= goal)
 
 
 def _at_least_ratio(target: str, lockgate: Setup, bare: Setup) -> _Verdict:

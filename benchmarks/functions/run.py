@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import shlex
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` fro
 
 import httpx
 from benchmarks.functions.loadgen import LoadResult, Request, run_load, wrk_path
+from benchmarks.functions.machine import busy_percent, describe
 from benchmarks.functions.probes import (
     ColdStart,
     HeaderProbe,
@@ -52,11 +51,11 @@ from benchmarks.functions.report import Results, Setup, print_report, to_markdow
 from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 CONFIG = HERE / "lockgate.toml"
 WARM_FUNCTION = "echo"
 WARM_WORKERS = 8
 COLD_PREFIX = "cold_"
+BUSY_WARNING = 10.0  # percent
 EVENT = '{"hello":"world","n":1,"items":[1,2,3]}'
 # Wide enough for the tables when the output is a file or a pipe, not a terminal.
 console = Console() if sys.stdout.isatty() else Console(width=130)
@@ -131,46 +130,19 @@ def _options(args: argparse.Namespace) -> Options:
 def _loadgen_notes(options: Options) -> list[str]:
     if options.use_wrk:
         return []
-    reason = "--python-loadgen was given" if wrk_path() is None else "wrk is not installed"
+    reason = "--python-loadgen was given"
     if wrk_path() is None:
+        reason = "wrk is not installed"
         console.print(
             "[bold yellow]wrk is not installed[/]: install it with "
             "`apt-get update && apt-get install -y wrk` (Debian/Ubuntu) for real numbers."
         )
-    return [
+    warning = (
         f"The Python load generator was used ({reason}): on this machine it is slower than "
         "the servers, so requests/s and latencies measure the client, not the gateway."
-    ]
-
-
-def _first_line(argv: list[str]) -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-        return (done.stdout or done.stderr).strip().splitlines()[0]
-    return "unknown"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _machine(options: Options) -> dict[str, str]:
-    client = "Python (httpx) fallback"
-    if options.use_wrk:
-        client = _first_line(["wrk", "-v"]).split(" [")[0]  # "wrk debian/4.1.0-3+b2"
-    commit = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    return {
-        "cores": f"{os.cpu_count()} (nproc), CPU {_cpu_model()}",
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "load generator": f"{client}, {options.threads} thread(s), keep-alive connections",
-        "duration": f"{options.duration:g} s per measurement, {options.warmup:g} s warm-up",
-        "lockgate commit": commit,
-    }
+    )
+    console.print(f"[bold yellow]warning:[/] {warning}")
+    return [warning]
 
 
 def _measure(label: str, request: Request, options: Options, *, header: bool) -> Setup:
@@ -247,8 +219,6 @@ def _rss(pid: int) -> float:
 
 
 def _cold_functions() -> list[str]:
-    import tomllib  # noqa: PLC0415 - only the function names are wanted from the file
-
     with CONFIG.open("rb") as file:
         names = list(tomllib.load(file)["functions"])
     return [name for name in names if name.startswith(COLD_PREFIX)]
@@ -299,6 +269,14 @@ def _lockgate(options: Options, logs: Path) -> _LockgateRun:
 
 
 def _run(options: Options, notes: list[str]) -> Results:
+    busy = busy_percent()
+    if busy > BUSY_WARNING:
+        notes = [
+            *notes,
+            f"The machine was {busy:.0f}% busy before the run started: other processes "
+            "competed for the 2 cores, so these numbers are pessimistic.",
+        ]
+        console.print(f"[bold yellow]warning:[/] {notes[-1]}")
     with tempfile.TemporaryDirectory(prefix="lockgate-bench-") as tmp:
         logs = Path(tmp)
         bare_get, bare_post = _bare(options, logs)
@@ -307,7 +285,11 @@ def _run(options: Options, notes: list[str]) -> Results:
     spawn = spawn_python_ms(len(lockgate.cold.client_ms))
     console.print(f"  median {statistics.median(spawn):.1f} ms")
     return Results(
-        machine=_machine(options),
+        machine={
+            **describe(options.use_wrk, options.threads, busy),
+            "duration": f"{options.duration:g} s per measurement, {options.warmup:g} s warm-up "
+            f"per setup, {options.samples} sequential requests per header probe",
+        },
         bare_get=bare_get,
         bare_post=bare_post,
         route=lockgate.route,
