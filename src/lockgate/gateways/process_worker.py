@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 import lockgate
 from lockgate.errors import FunctionInitError, WorkerCrashedError
@@ -61,8 +62,8 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
                 return
             meta_end = HEADER.size + meta_len
             try:
-                meta = json.loads(self._buffer[HEADER.size : meta_end])
-            except ValueError:
+                meta = orjson.loads(self._buffer[HEADER.size : meta_end])
+            except orjson.JSONDecodeError:
                 self._fail(_WorkerGoneError("garbled frame metadata"))
                 return
             body = bytes(self._buffer[meta_end : meta_end + body_len])

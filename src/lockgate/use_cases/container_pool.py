@@ -70,6 +70,8 @@ class ContainerPool:
         self._idle: list[tuple[IWorker, float]] = []  # a stack: most recently idle last
         self._busy: dict[IWorker, float] = {}  # worker -> checkout time
         self._fresh: set[IWorker] = set()  # started for a waiter, not yet handed out
+        # Only live waiters: every path that resolves or cancels a future also removes it,
+        # so len() is the queue depth without a scan.
         self._waiters: deque[asyncio.Future[IWorker]] = deque()
         self._starting = 0
         self._start_tasks: set[asyncio.Task[None]] = set()
@@ -165,7 +167,7 @@ class ContainerPool:
             self._waiters.remove(waiter)
 
     def _check_admission(self, deadline: float) -> None:
-        live_waiters = sum(1 for w in self._waiters if not w.done())
+        live_waiters = len(self._waiters)
         if live_waiters >= self.function.scaling.max_queue:
             raise self._throttled(
                 f"{live_waiters} callers already wait (max_queue {self.function.scaling.max_queue})"
@@ -204,7 +206,7 @@ class ContainerPool:
         room = self.function.scaling.max_capacity - self._live
         if room <= 0:
             return
-        needed = sum(1 for w in self._waiters if not w.done()) - self._starting
+        needed = len(self._waiters) - self._starting
         for _ in range(min(needed, room)):
             self._spawn_start(for_waiter=True)
 
@@ -359,7 +361,7 @@ class ContainerPool:
             warm=len(self._idle),
             busy=len(self._busy),
             starting=self._starting,
-            queued=sum(1 for w in self._waiters if not w.done()),
+            queued=len(self._waiters),
             max_capacity=self.function.scaling.max_capacity,
             cold_starts=self._cold_starts,
             last_init_error=self.last_init_error,

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
+
+import orjson
 
 from lockgate.models.context import InputContext
 from lockgate.models.routing import Route, RouteMatch
@@ -114,8 +115,6 @@ class EventBuilder:
         self.stage = stage
         self.account_id = account_id
         self._stage_prefix = "" if stage == "$default" else f"/{stage}"
-        # json.dumps builds a new encoder per call when given options; build it once.
-        self._encoder = json.JSONEncoder(separators=(",", ":"))
         self._resource_ids: dict[str, str] = {}
         self._time_cache: tuple[int, str] = (-1, "")
 
@@ -125,7 +124,7 @@ class EventBuilder:
             event = self.build_v1(context, match)
         else:
             event = self.build_v2(context, match)
-        return self._encoder.encode(event).encode("utf-8")
+        return orjson.dumps(event)
 
     def build_v1(self, context: InputContext, match: RouteMatch) -> dict[str, Any]:
         """The REST API (payload format 1.0) proxy event as a dict."""

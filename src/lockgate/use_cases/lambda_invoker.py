@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 
 from lockgate.errors import (
@@ -29,6 +28,7 @@ from lockgate.errors import (
 )
 from lockgate.gateways.interfaces import IInvocationBackend, IInvocationMetrics
 from lockgate.models.function import FunctionEntity
+from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult, WorkerInvocation, WorkerReply
 from lockgate.models.pool import BreakerState
 from lockgate.use_cases.circuit_breaker import CircuitBreaker
@@ -86,7 +86,7 @@ class LambdaInvoker:
         started = time.monotonic()
         function = self._registry.get(name)
         invocation = WorkerInvocation(
-            request_id=request_id or str(uuid.uuid4()),
+            request_id=request_id or new_request_id(),
             payload=payload,
             deadline_epoch_ms=int((time.time() + function.timeout_seconds) * 1000),
             invoked_function_arn=function.arn,

@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from lockgate.errors import HandlerResponseError
 from lockgate.models.context import HttpResponse
 from lockgate.models.routing import PayloadFormat
@@ -67,9 +69,9 @@ def map_response(payload: bytes, payload_format: PayloadFormat) -> HttpResponse:
         HandlerResponseError: the output is not JSON or not a valid proxy response.
     """
     try:
-        # NaN and Infinity are Python extensions, not JSON; API Gateway refuses them.
-        output = json.loads(payload, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
+        # orjson refuses NaN and Infinity (Python extensions, not JSON), as API Gateway does.
+        output = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         raise HandlerResponseError("handler output is not valid JSON") from None
 
     if payload_format == "1.0":
@@ -171,10 +173,6 @@ def _body(output: Mapping[str, Any]) -> bytes:
                 "body is not valid base64 (isBase64Encoded is true)"
             ) from None
     return body.encode("utf-8", "replace")
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _remap(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -1,29 +1,30 @@
-"""The ASGI application: Lockgate's own endpoints on FastAPI, every declared route raw.
+"""The ASGI application: the hot paths raw, Lockgate's other endpoints on FastAPI.
 
-Requests for the reserved paths (the Invoke API, operations, the OpenAPI schema) go to a
-FastAPI app; everything else goes straight to ``FunctionRoutes``, skipping the framework's
-middleware stack on the hot path.
+Declared routes and the Invoke API are served as raw ASGI (``FunctionRoutes``,
+``InvokeApi``), skipping the framework's routing and middleware on every invocation; the
+operations endpoints, the OpenAPI schema and the lifespan live on a FastAPI app.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.function_routes import FunctionRoutes
-from lockgate.controllers.http.lambda_api import lambda_router
-from lockgate.controllers.http.requests import HANDLER_MS_KEY, REQUEST_ID_KEY
+from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
 from lockgate.controllers.http.system import system_router
 from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import LockgateError, http_status
+from lockgate.models.ids import new_request_id
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
 
@@ -33,7 +34,7 @@ RESERVED_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})
 
 class RequestContextMiddleware:
     """Gives each request its id (in logs too) and adds ``X-Lockgate-Latency``: the
-    milliseconds the gateway added, handler time excluded."""
+    milliseconds the gateway added."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,16 +44,14 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        handler_ms = scope[HANDLER_MS_KEY] = [0.0]
-        request_id = scope[REQUEST_ID_KEY] = str(uuid.uuid4())
-        token = request_id_var.set(request_id)
+        token = request_id_var.set(new_request_id())
 
         async def send_with_latency(message: Message) -> None:
             if message["type"] == "http.response.start":
-                added = (time.perf_counter() - started) * 1000 - handler_ms[0]
+                added = (time.perf_counter() - started) * 1000
                 message["headers"] = [
                     *message.get("headers", ()),
-                    (b"x-lockgate-latency", f"{max(added, 0.0):.3f}".encode()),
+                    (b"x-lockgate-latency", f"{added:.3f}".encode()),
                 ]
             await send(message)
 
@@ -63,18 +62,22 @@ class RequestContextMiddleware:
 
 
 class GatewayApp:
-    """Dispatches to the FastAPI app (reserved paths, lifespan) or to the declared routes."""
+    """Dispatches each request: Invoke API, declared routes, or the FastAPI app."""
 
-    def __init__(self, api: FastAPI, functions: FunctionRoutes) -> None:
+    def __init__(self, api: FastAPI, functions: FunctionRoutes, invoke: InvokeApi) -> None:
         self.api = api
         self._api = RequestContextMiddleware(api)
         self._functions = functions
+        self._invoke = invoke
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
                 await self._functions(scope, receive, send)
+                return
+            if scope["method"] == "POST" and (match := INVOKE_PATH.match(path)):
+                await self._invoke(scope, receive, send, match.group(1))
                 return
         await self._api(scope, receive, send)
 
@@ -98,10 +101,63 @@ def create_app(application: Application) -> GatewayApp:
         openapi_url="/_lockgate/openapi.json",
     )
     api.include_router(system_router(application))
-    api.include_router(lambda_router(application))
 
     @api.exception_handler(LockgateError)
     async def lockgate_error(_: Request, error: LockgateError) -> JSONResponse:
         return JSONResponse({"message": error.message}, status_code=http_status(error))
 
-    return GatewayApp(api, FunctionRoutes(application.processor))
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = get_openapi(title=api.title, version=api.version, routes=api.routes)
+            schema["paths"].update(_INVOKE_OPENAPI)
+            api.openapi_schema = schema
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+    invoke = InvokeApi(
+        application.registry,
+        application.invoker,
+        max_body_bytes=application.settings.max_body_bytes,
+    )
+    return GatewayApp(api, FunctionRoutes(application.processor), invoke)
+
+
+# The Invoke operation is served outside FastAPI (it is a hot path), so it is described here.
+_INVOKE_OPENAPI: dict[str, Any] = {
+    "/2015-03-31/functions/{FunctionName}/invocations": {
+        "post": {
+            "tags": ["AWS Lambda"],
+            "summary": "Invoke a function, as AWS Lambda's Invoke operation does",
+            "parameters": [
+                {
+                    "name": "FunctionName",
+                    "in": "path",
+                    "required": True,
+                    "description": "A name, name:qualifier, or a full or partial ARN",
+                    "schema": {"type": "string"},
+                },
+                {"name": "Qualifier", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "X-Amz-Invocation-Type",
+                    "in": "header",
+                    "schema": {"enum": ["RequestResponse", "DryRun"]},
+                },
+                {"name": "X-Amz-Log-Type", "in": "header", "schema": {"enum": ["None", "Tail"]}},
+                {"name": "X-Amz-Client-Context", "in": "header", "schema": {"type": "string"}},
+            ],
+            "requestBody": {"content": {"application/json": {"schema": {}}}},
+            "responses": {
+                "200": {
+                    "description": "The function's result, or its error object when "
+                    "X-Amz-Function-Error is set"
+                },
+                "204": {"description": "DryRun: the call would be allowed"},
+                "400": {"description": "InvalidRequestContentException"},
+                "404": {"description": "ResourceNotFoundException"},
+                "413": {"description": "RequestTooLargeException"},
+                "429": {"description": "TooManyRequestsException, with Retry-After"},
+                "503": {"description": "ServiceException: the function's breaker is open"},
+            },
+        }
+    }
+}

@@ -4,34 +4,32 @@ from __future__ import annotations
 
 import json
 
-from starlette.responses import Response
-
 from lockgate.errors import CircuitOpenError, LockgateError, TooManyRequestsError, http_status
+from lockgate.models.context import HttpResponse
 
 __all__ = ["aws_error"]
-
-
-def aws_error(error: LockgateError, request_id: str) -> Response:
-    """``x-amzn-errortype`` names the exception; the JSON body carries ``Type`` and ``message``."""
-    body: dict[str, object] = {"Type": "User", _message_member(error.code): error.message}
-    headers = {"x-amzn-errortype": error.code, "x-amzn-requestid": request_id}
-    status = http_status(error)
-    if status >= 500:
-        body["Type"] = "Service"
-    if isinstance(error, TooManyRequestsError):
-        body["Reason"] = error.fields.get("reason", "CallerRateLimitExceeded")
-        headers["retry-after"] = str(error.retry_after)
-    elif isinstance(error, CircuitOpenError):
-        headers["retry-after"] = str(error.retry_after)
-    return Response(
-        json.dumps(body), status_code=status, headers=headers, media_type="application/json"
-    )
-
 
 # botocore's model spells the member "Message" for these two and "message" for the rest;
 # boto3 users read it as exc.response["Message"], so the spelling matters.
 _CAPITALISED_MESSAGE = frozenset({"ResourceNotFoundException", "ServiceException"})
 
 
-def _message_member(code: str) -> str:
-    return "Message" if code in _CAPITALISED_MESSAGE else "message"
+def aws_error(error: LockgateError, request_id: str) -> HttpResponse:
+    """``x-amzn-errortype`` names the exception; the JSON body carries ``Type`` and the message."""
+    status = http_status(error)
+    member = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
+    body: dict[str, object] = {
+        "Type": "Service" if status >= 500 else "User",
+        member: error.message,
+    }
+    headers = [
+        ("content-type", "application/json"),
+        ("x-amzn-errortype", error.code),
+        ("x-amzn-requestid", request_id),
+    ]
+    if isinstance(error, TooManyRequestsError):
+        body["Reason"] = error.fields.get("reason", "CallerRateLimitExceeded")
+        headers.append(("retry-after", str(error.retry_after)))
+    elif isinstance(error, CircuitOpenError):
+        headers.append(("retry-after", str(error.retry_after)))
+    return HttpResponse(status, tuple(headers), json.dumps(body).encode())

@@ -1,4 +1,4 @@
-"""The AWS Lambda Invoke API: ``POST /2015-03-31/functions/{name}/invocations``.
+"""The AWS Lambda Invoke API: ``POST /2015-03-31/functions/{name}/invocations``, raw ASGI.
 
 Follows botocore's service model so ``boto3.client("lambda", endpoint_url=...)`` works
 unchanged: function errors are 200 with ``X-Amz-Function-Error``; errors that prevented
@@ -9,80 +9,113 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+import orjson
+from starlette.types import Receive, Scope, Send
 
-from lockgate.bootstrap import Application
+from lockgate.controllers.http.asgi import ClientGoneError, header, read_body, send_response
 from lockgate.controllers.http.aws_errors import aws_error
-from lockgate.controllers.http.requests import HANDLER_MS_KEY, read_body, request_id_of
+from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import (
     FunctionInitError,
     FunctionNotFoundError,
     InvalidRequestError,
     InvocationTimeoutError,
     LockgateError,
+    RequestTooLargeError,
     WorkerCrashedError,
 )
+from lockgate.models.context import HttpResponse
+from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult
+from lockgate.use_cases.function_registry import FunctionRegistry
+from lockgate.use_cases.lambda_invoker import LambdaInvoker
 
-__all__ = ["lambda_router"]
+__all__ = ["INVOKE_PATH", "InvokeApi"]
 
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _LOG_TAIL_BYTES = 4096
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+_JSON = ("content-type", "application/json")
 
 
-def lambda_router(application: Application) -> APIRouter:
-    router = APIRouter(tags=["AWS Lambda"])
+class InvokeApi:
+    """Serves the Invoke operation for the functions of ``registry`` through ``invoker``."""
 
-    @router.post("/2015-03-31/functions/{function_name}/invocations", response_model=None)
-    async def invoke(function_name: str, request: Request) -> Response:
-        """Invoke a function, as AWS Lambda's Invoke operation does."""
-        request_id = request_id_of(request)
+    def __init__(
+        self, registry: FunctionRegistry, invoker: LambdaInvoker, *, max_body_bytes: int
+    ) -> None:
+        self._registry = registry
+        self._invoker = invoker
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, function: str) -> None:
+        started = time.perf_counter()
+        request_id = new_request_id()
+        token = request_id_var.set(request_id)
         try:
-            return await _invoke(application, function_name, request, request_id)
-        except LockgateError as error:
-            return aws_error(error, request_id)
+            try:
+                response = await self._invoke(scope, receive, function, request_id)
+            except LockgateError as error:
+                response = aws_error(error, request_id)
+            await send_response(send, response, started, ())
+        except ClientGoneError:
+            pass
+        finally:
+            request_id_var.reset(token)
 
-    return router
+    async def _invoke(
+        self, scope: Scope, receive: Receive, function: str, request_id: str
+    ) -> HttpResponse:
+        qualifier = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("Qualifier")
+        name = _resolve_name(function, qualifier[0] if qualifier else None)
+        if name not in self._registry:
+            raise FunctionNotFoundError(
+                f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}",
+                function=name,
+            )
+        invocation_type = header(scope, b"x-amz-invocation-type") or "RequestResponse"
+        if invocation_type not in _INVOCATION_TYPES:
+            raise InvalidRequestError(
+                f"X-Amz-Invocation-Type must be one of {', '.join(_INVOCATION_TYPES)}, "
+                f"got {invocation_type!r}"
+            )
+        body = await self._json_body(scope, receive)
+        if invocation_type == "DryRun":
+            return HttpResponse(204, (("x-amzn-requestid", request_id),), b"")
+        if invocation_type == "Event":
+            raise InvalidRequestError(
+                "Event (asynchronous) invocations are not supported by this gateway yet; "
+                "use RequestResponse"
+            )
+        result = await self._invoker.invoke_function(
+            name,
+            body,
+            request_id=request_id,
+            client_context=header(scope, b"x-amz-client-context"),
+        )
+        tail = header(scope, b"x-amz-log-type") == "Tail"
+        return _to_response(result, request_id, tail)
 
-
-async def _invoke(
-    application: Application, function_name: str, request: Request, request_id: str
-) -> Response:
-    name = _resolve_name(function_name, request.query_params.get("Qualifier"))
-    if name not in application.registry:
-        raise FunctionNotFoundError(
-            f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}",
-            function=name,
-        )
-    invocation_type = request.headers.get("x-amz-invocation-type", "RequestResponse")
-    if invocation_type not in _INVOCATION_TYPES:
-        raise InvalidRequestError(
-            f"X-Amz-Invocation-Type must be one of {', '.join(_INVOCATION_TYPES)}, "
-            f"got {invocation_type!r}"
-        )
-    body = await read_body(request, application.settings.max_body_bytes)
-    if body.strip():
-        try:
-            json.loads(body)
-        except ValueError as exc:
-            raise InvalidRequestError(f"Could not parse request body into json: {exc}") from None
-    if invocation_type == "DryRun":
-        return Response(status_code=204, headers={"x-amzn-requestid": request_id})
-    if invocation_type == "Event":
-        raise InvalidRequestError(
-            "Event (asynchronous) invocations are not supported by this gateway yet; "
-            "use RequestResponse"
-        )
-    result = await application.invoker.invoke_function(
-        name,
-        body,
-        request_id=request_id,
-        client_context=request.headers.get("x-amz-client-context"),
-    )
-    request.scope[HANDLER_MS_KEY][0] = result.handler_ms
-    return _to_response(result, request_id, request.headers.get("x-amz-log-type") == "Tail")
+    async def _json_body(self, scope: Scope, receive: Receive) -> bytes:
+        body = await read_body(scope, receive, self._max_body_bytes)
+        if body is None:
+            raise RequestTooLargeError(
+                f"Request must be smaller than {self._max_body_bytes} bytes for the "
+                "InvokeFunction operation",
+                limit=self._max_body_bytes,
+            )
+        if body.strip():
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidRequestError(
+                    f"Could not parse request body into json: {exc}"
+                ) from None
+        return body
 
 
 def _resolve_name(function_name: str, qualifier: str | None) -> str:
@@ -104,24 +137,22 @@ def _resolve_name(function_name: str, qualifier: str | None) -> str:
     return name
 
 
-def _to_response(result: InvocationResult, request_id: str, tail: bool) -> Response:
-    headers = {"x-amzn-requestid": request_id, "x-amz-executed-version": "$LATEST"}
+def _to_response(result: InvocationResult, request_id: str, tail: bool) -> HttpResponse:
+    headers = [_JSON, ("x-amzn-requestid", request_id), ("x-amz-executed-version", "$LATEST")]
     if tail:
-        headers["x-amz-log-result"] = base64.b64encode(result.logs[-_LOG_TAIL_BYTES:]).decode()
+        headers.append(
+            ("x-amz-log-result", base64.b64encode(result.logs[-_LOG_TAIL_BYTES:]).decode())
+        )
     error = result.error
     if error is None:
         if result.function_error is not None:
-            headers["x-amz-function-error"] = result.function_error
-        return Response(result.payload or b"", 200, headers, media_type="application/json")
+            headers.append(("x-amz-function-error", result.function_error))
+        return HttpResponse(200, tuple(headers), result.payload or b"", result.handler_ms)
     if isinstance(error, InvocationTimeoutError | WorkerCrashedError | FunctionInitError):
         # The function ran (or tried to) and failed: Lambda reports that as a function error.
-        headers["x-amz-function-error"] = "Unhandled"
-        return Response(
-            json.dumps(_function_failure(error, request_id)),
-            200,
-            headers,
-            media_type="application/json",
-        )
+        headers.append(("x-amz-function-error", "Unhandled"))
+        body = json.dumps(_function_failure(error, request_id)).encode()
+        return HttpResponse(200, tuple(headers), body, result.handler_ms)
     return aws_error(error, request_id)
 
 

@@ -1,0 +1,76 @@
+"""Raw ASGI plumbing for the hot paths (declared routes, the Invoke API): read a bounded
+body, look headers up, write an ``HttpResponse`` with ``X-Lockgate-Latency``."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import Receive, Scope, Send
+
+from lockgate.models.context import HttpResponse
+
+__all__ = ["ClientGoneError", "header", "read_body", "send_response"]
+
+logger = logging.getLogger(__name__)
+
+
+class ClientGoneError(Exception):
+    """The client disconnected before its request was read: nobody is left to answer."""
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes), decoded, or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The body, or None when it is over ``limit`` (refused before reading when declared)."""
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGoneError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+_BAD_HEADERS = HttpResponse(
+    502, (("content-type", "application/json"),), b'{"message": "Internal server error"}'
+)
+
+
+async def send_response(
+    send: Send, response: HttpResponse, started: float, extra: tuple[tuple[bytes, bytes], ...]
+) -> None:
+    """Write ``response`` plus ``extra`` headers, its length and the gateway's added time."""
+    try:
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in response.headers
+            if name.lower() != "content-length"
+        ]
+    except UnicodeEncodeError:
+        logger.warning("a function returned a header that is not Latin-1; answering 502")
+        response = _BAD_HEADERS
+        headers = [(b"content-type", b"application/json")]
+    added_ms = (time.perf_counter() - started) * 1000 - response.handler_ms
+    headers += extra
+    headers += (
+        (b"content-length", str(len(response.body)).encode()),
+        (b"x-lockgate-latency", f"{max(added_ms, 0.0):.3f}".encode()),
+    )
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
