@@ -88,8 +88,12 @@ class ContainerPool:
 
     # -- checkout ---------------------------------------------------------------------------
 
-    async def acquire(self, deadline: float) -> tuple[IWorker, bool]:
+    async def acquire(self, deadline: float, *, own_timer: bool = True) -> tuple[IWorker, bool]:
         """Check out a worker before ``deadline`` (monotonic seconds).
+
+        With ``own_timer=False`` the caller enforces the deadline itself (by cancelling),
+        which saves a timer when one already covers the whole invocation; the deadline then
+        only decides admission.
 
         Returns:
             The worker, and True when it was started for this caller (a cold start).
@@ -117,12 +121,15 @@ class ContainerPool:
         self._waiters.append(waiter)
         self._start_for_waiters()
         try:
-            async with asyncio.timeout(deadline - self._clock()):
+            if own_timer:
+                async with asyncio.timeout(deadline - self._clock()):
+                    worker = await waiter
+            else:
                 worker = await waiter
         except BaseException as exc:
             self._abandon(waiter)
             if isinstance(exc, TimeoutError):
-                raise self._throttled("no worker became free before the deadline") from None
+                raise self.throttled("no worker became free before the deadline") from None
             raise
         cold = worker in self._fresh
         self._fresh.discard(worker)
@@ -169,7 +176,7 @@ class ContainerPool:
     def _check_admission(self, deadline: float) -> None:
         live_waiters = len(self._waiters)
         if live_waiters >= self.function.scaling.max_queue:
-            raise self._throttled(
+            raise self.throttled(
                 f"{live_waiters} callers already wait (max_queue {self.function.scaling.max_queue})"
             )
         remaining = deadline - self._clock()
@@ -179,12 +186,13 @@ class ContainerPool:
             rounds = (live_waiters + 1) / self.function.scaling.max_capacity
             expected = math.ceil(rounds) * self._service_s
         if expected > remaining:
-            raise self._throttled(
+            raise self.throttled(
                 f"the expected wait ({expected:.2f}s) would outlast the deadline "
                 f"({max(remaining, 0):.2f}s left)"
             )
 
-    def _throttled(self, why: str) -> TooManyRequestsError:
+    def throttled(self, why: str) -> TooManyRequestsError:
+        """The error for a caller shed before it ran, with a ``retry_after`` estimate."""
         backlog = len(self._waiters) + 1
         estimate = backlog * self._service_s / self.function.scaling.max_capacity
         return TooManyRequestsError(
