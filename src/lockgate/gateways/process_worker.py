@@ -22,7 +22,7 @@ import lockgate
 from lockgate.errors import FunctionInitError, WorkerCrashedError
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
-from lockgate.worker.protocol import HEADER, decode_header, encode_frame
+from lockgate.worker.protocol import HEADER, decode_header, pack_frame
 
 __all__ = ["ProcessWorker", "ProcessWorkerLauncher"]
 
@@ -137,14 +137,16 @@ class ProcessWorker:
                 function=self._function.name,
             )
         reply = self._protocol.expect_frame()
-        meta = {
-            "type": "invoke",
-            "request_id": invocation.request_id,
-            "deadline_ms": invocation.deadline_epoch_ms,
-            "arn": invocation.invoked_function_arn,
-            "client_context": invocation.client_context,
-        }
-        stdin.write(encode_frame(meta, invocation.payload))  # type: ignore[attr-defined]
+        meta = orjson.dumps(
+            {
+                "type": "invoke",
+                "request_id": invocation.request_id,
+                "deadline_ms": invocation.deadline_epoch_ms,
+                "arn": invocation.invoked_function_arn,
+                "client_context": invocation.client_context,
+            }
+        )
+        stdin.write(pack_frame(meta, invocation.payload))  # type: ignore[attr-defined]
         try:
             meta_in, body, logs = await reply
         except _WorkerGoneError as exc:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any
+
+# typing costs a worker ~15 ms to import; type checkers still read this block.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ClientContext", "LambdaContext"]
 

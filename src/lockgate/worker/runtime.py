@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import decimal
 import importlib
 import json
 import math
@@ -11,21 +10,20 @@ import resource
 import signal
 import sys
 import time
-import traceback
-from collections.abc import Callable, Mapping
-from typing import Any
 
 from lockgate.worker.capture import OutputCapture
 from lockgate.worker.context import ClientContext, LambdaContext
-from lockgate.worker.protocol import HEADER, decode_header, encode_frame
+from lockgate.worker.protocol import FrameReader, encode_frame
+
+# typing costs a worker ~15 ms to import; type checkers still read this block.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeAlias
+
+    Handler: TypeAlias = Callable[[Any, LambdaContext], Any]
 
 __all__ = ["serve"]
-
-Handler = Callable[[Any, LambdaContext], Any]
-
-
-class _ControlClosedError(Exception):
-    """The gateway closed the control pipe: time to exit."""
 
 
 def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
@@ -41,13 +39,11 @@ def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
         )
         return 1
     runtime.send({"type": "ready"})
-    try:
-        while True:
-            meta, body = _read_frame(control_in)
-            if runtime.invoke(handler, meta, body):
-                return 0
-    except _ControlClosedError:
-        return 0
+    frames = FrameReader(control_in)
+    while (frame := frames.read()) is not None:  # None: the gateway closed the pipe
+        if runtime.invoke(handler, *frame):
+            return 0
+    return 0
 
 
 class _Runtime:
@@ -122,6 +118,8 @@ class _Runtime:
             return b"", _error_dict(exc, "Runtime.ExitError"), True, _since(started)
         except Exception as exc:
             duration_ms = _since(started)
+            import traceback  # noqa: PLC0415 - loaded on the first error, not at start-up
+
             # Printed as Lambda prints it, without this runtime's own frame.
             traceback.print_exception(
                 type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None
@@ -154,6 +152,8 @@ async def _await(awaitable: Any) -> Any:
 
 
 def _json_default(value: object) -> object:
+    import decimal  # noqa: PLC0415 - only a handler returning a non-JSON type pays for it
+
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
@@ -197,33 +197,14 @@ def _init_error_type(exc: BaseException) -> str:
 
 
 def _error_dict(exc: BaseException, error_type: str, skip_frames: int = 0) -> dict[str, Any]:
+    import traceback  # noqa: PLC0415 - loaded on the first error, not at start-up
+
     frames = traceback.extract_tb(exc.__traceback__)[skip_frames:]
     return {
         "errorMessage": str(exc),
         "errorType": error_type,
         "stackTrace": traceback.format_list(frames),
     }
-
-
-def _read_exact(fd: int, size: int) -> bytes:
-    chunks: list[bytes] = []
-    remaining = size
-    while remaining:
-        chunk = os.read(fd, remaining)
-        if not chunk:
-            raise _ControlClosedError
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(fd: int) -> tuple[dict[str, Any], bytes]:
-    meta_len, body_len, logs_len = decode_header(_read_exact(fd, HEADER.size))
-    meta = json.loads(_read_exact(fd, meta_len))
-    body = _read_exact(fd, body_len) if body_len else b""
-    if logs_len:
-        _read_exact(fd, logs_len)
-    return meta, body
 
 
 def _die_with_parent(parent_pid: str | None) -> None:
