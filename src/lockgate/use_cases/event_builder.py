@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -269,21 +270,9 @@ class EventBuilder:
 
 def _v1_headers(context: InputContext) -> tuple[dict[str, str], dict[str, list[str]]]:
     """``headers`` (the last value of each name, as AWS does) and ``multiValueHeaders``."""
-    headers: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
     if not context.raw_headers:
-        for name, value in context.headers.items():
-            headers[name] = value
-            multi[name] = [value]
-        return headers, multi
-    for name, value in context.raw_headers:
-        headers[name] = value
-        values = multi.get(name)
-        if values is None:
-            multi[name] = [value]
-        else:
-            values.append(value)
-    return headers, multi
+        return dict(context.headers), {k: [v] for k, v in context.headers.items()}
+    return _last_and_all(context.raw_headers)
 
 
 def _v1_query(
@@ -294,18 +283,26 @@ def _v1_query(
         if not context.query_params:
             return None, None
         return dict(context.query_params), {k: [v] for k, v in context.query_params.items()}
-    query: dict[str, str] = {}
-    multi: dict[str, list[str]] = {}
-    for key, value in parse_qsl(context.raw_query_string, keep_blank_values=True):
-        query[key] = value
-        values = multi.get(key)
-        if values is None:
-            multi[key] = [value]
-        else:
-            values.append(value)
+    query, multi = _last_and_all(parse_qsl(context.raw_query_string, keep_blank_values=True))
     if not query:  # "?" or "?&" alone
         return None, None
     return query, multi
+
+
+def _last_and_all(
+    pairs: Iterable[tuple[str, str]],
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Each name's last value, and all its values in order (API Gateway v1's two forms)."""
+    last: dict[str, str] = {}
+    every: dict[str, list[str]] = {}
+    for name, value in pairs:
+        last[name] = value
+        values = every.get(name)
+        if values is None:
+            every[name] = [value]
+        else:
+            values.append(value)
+    return last, every
 
 
 def _split_cookies(header: str) -> list[str]:
