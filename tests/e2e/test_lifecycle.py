@@ -71,7 +71,8 @@ def test_sigterm_under_load_finishes_in_flight_calls_and_leaves_no_worker() -> N
         # uvicorn shuts down gracefully, then re-raises the signal so the exit status says so.
         assert gateway.wait(30) in (0, -15)
     assert outcomes == ["200"] * 8  # in-flight calls were allowed to finish
-    assert late == "ConnectError"  # new calls are refused once shutdown began
+    # New calls are refused once shutdown began (how depends on where the close lands).
+    assert late in {"ConnectError", "RemoteProtocolError", "ReadError"}
     deadline = time.monotonic() + 5
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
