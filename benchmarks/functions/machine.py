@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["busy_percent", "describe"]
+__all__ = ["busy_percent", "cpu_times", "describe"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def _virtualised() -> bool:
     return False
 
 
-def _cpu_times() -> tuple[int, int]:
+def cpu_times() -> tuple[int, int]:
     """(idle, total) jiffies of all CPUs, from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return fields[3] + fields[4], sum(fields)  # idle + iowait
@@ -43,9 +43,9 @@ def _cpu_times() -> tuple[int, int]:
 
 def busy_percent(seconds: float = 1.0) -> float:
     """Percent of all cores busy over ``seconds``: other work skews every number."""
-    idle0, total0 = _cpu_times()
+    idle0, total0 = cpu_times()
     time.sleep(seconds)
-    idle1, total1 = _cpu_times()
+    idle1, total1 = cpu_times()
     return 100.0 * (1 - (idle1 - idle0) / max(1, total1 - total0))
 
 

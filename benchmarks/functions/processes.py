@@ -20,10 +20,11 @@ from types import TracebackType
 
 import httpx
 
-__all__ = ["Server", "children", "cmdline", "free_port", "vm_rss_mb"]
+__all__ = ["CLOCK_TICKS", "Server", "children", "cmdline", "cpu_seconds", "free_port", "vm_rss_mb"]
 
 _STOP_GRACE = 20.0
 _POLL = 0.05
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc's CPU times
 
 
 def free_port() -> int:
@@ -76,6 +77,15 @@ def vm_rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time ``pid`` has used so far (utime + stime of its own threads, not of its
+    children), from /proc/PID/stat; None when it is gone."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def cmdline(pid: int) -> str:

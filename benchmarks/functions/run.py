@@ -7,13 +7,18 @@ Run from the repository root with the project's interpreter::
 In one run it measures, one server at a time, on loopback only:
 
 (a) a bare Starlette echo app on uvicorn with Lockgate's server settings (``bare_app.py``);
-(b) Lockgate routing ``GET /echo/{name}`` (payload format 2.0) to a warm echo pool;
+(a') the same app forwarding every request to one of 8 warm worker processes over pipes
+     (``hop_app.py``): the limit of one warm process per in-flight invocation on this stack;
+(b) Lockgate routing ``GET /echo/{name}`` (payload format 2.0) to a warm echo pool of 8;
 (c) Lockgate's Invoke API on the same function;
 
-each at concurrency 1 and 64 with ``wrk`` (requests/s, p50/p99), plus, for Lockgate, the
-``X-Lockgate-Latency`` header at concurrency 1, the cold start of never-called functions beside
-spawning ``python -c pass``, and the RSS of the gateway and of its idle workers. It prints the
-tables with rich, the verdict on each target, and writes them to ``results.md`` beside it.
+each at concurrency 1 and 64 with ``wrk`` (requests/s, p50/p99), with the CPU time the server,
+its workers, the load generator and the whole machine used per request at concurrency 64
+(/proc and getrusage), plus, for Lockgate, the ``X-Lockgate-Latency`` header at concurrency 1,
+the cold start of never-called functions beside spawning ``python -c pass``, and the RSS of the
+gateway and of its idle workers. It prints the tables with rich, the verdict on each target
+(against the bare app, with the ratio against (a') beside it), and writes them to
+``results.md`` beside it.
 Every process it starts is stopped on the way out, also on Ctrl-C, SIGTERM or failure.
 """
 
@@ -36,6 +41,7 @@ from types import FrameType
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
 
 import httpx
+from benchmarks.functions.cpu import CpuUse, cpu_during
 from benchmarks.functions.loadgen import LoadResult, Request, run_load, wrk_path
 from benchmarks.functions.machine import busy_percent, describe
 from benchmarks.functions.probes import (
@@ -145,24 +151,42 @@ def _loadgen_notes(options: Options) -> list[str]:
     return [warning]
 
 
-def _measure(label: str, request: Request, options: Options, *, header: bool) -> Setup:
+def _load(request: Request, connections: int, options: Options, *, header: bool) -> LoadResult:
+    return run_load(
+        request,
+        connections,
+        options.duration,
+        threads=options.threads,
+        use_wrk=options.use_wrk,
+        latency_header=header,
+    )
+
+
+def _show(label: str, result: LoadResult) -> None:
+    console.print(
+        f"  {label}, c={result.connections}: {result.requests_per_s:,.0f} req/s, "
+        f"p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms, {result.errors} errors"
+    )
+
+
+def _show_cpu(label: str, cpu: CpuUse, requests: int) -> None:
+    server, workers, client, machine = cpu.per_request_us(requests)
+    console.print(
+        f"  {label}, CPU per request at c=64: server {server:.0f} µs, "
+        f"{cpu.workers} workers {workers:.0f} µs, load generator {client:.0f} µs, "
+        f"whole machine {machine:.0f} µs ({cpu.machine_s / cpu.wall_s:.2f} cores busy)"
+    )
+
+
+def _measure(label: str, request: Request, options: Options, *, header: bool, server: int) -> Setup:
+    """Warm-up, then c=1 (with the latency header when asked), then c=64 with its CPU use."""
     if options.warmup > 0:
         run_load(request, 64, options.warmup, threads=options.threads, use_wrk=options.use_wrk)
-    results: list[LoadResult] = []
-    for connections in (1, 64):
-        result = run_load(
-            request,
-            connections,
-            options.duration,
-            threads=options.threads,
-            use_wrk=options.use_wrk,
-            latency_header=header and connections == 1,
-        )
-        console.print(
-            f"  {label}, c={connections}: {result.requests_per_s:,.0f} req/s, "
-            f"p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms, {result.errors} errors"
-        )
-        results.append(result)
+    c1 = _load(request, 1, options, header=header)
+    _show(label, c1)
+    c64, cpu = cpu_during(server, lambda: _load(request, 64, options, header=False))
+    _show(label, c64)
+    _show_cpu(label, cpu, c64.requests)
     probe: HeaderProbe | None = None
     if header:
         probe = header_latency(request, options.samples, warmup=min(500, options.samples))
@@ -170,7 +194,7 @@ def _measure(label: str, request: Request, options: Options, *, header: bool) ->
             f"  {label}, X-Lockgate-Latency at c=1: p50 {probe.added_p50_ms:.3f} ms, "
             f"p99 {probe.added_p99_ms:.3f} ms (client saw p50 {probe.client_p50_ms:.3f} ms)"
         )
-    return Setup(label, results[0], results[1], probe)
+    return Setup(label, c1, c64, probe, cpu)
 
 
 def _check_echo(base: str) -> None:
@@ -196,13 +220,55 @@ def _bare(options: Options, logs: Path) -> tuple[Setup, Setup]:
     ):
         _check_echo(base)
         get = _measure(
-            "bare GET /echo/{name}", Request(f"{base}/echo/bench"), options, header=False
+            "bare GET /echo/{name}",
+            Request(f"{base}/echo/bench"),
+            options,
+            header=False,
+            server=server.pid,
         )
         post = _measure(
             "bare POST (Invoke-shaped)",
             Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
             options,
             header=False,
+            server=server.pid,
+        )
+    return get, post
+
+
+def _hop(options: Options, logs: Path) -> tuple[Setup, Setup]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable,
+        str(HERE / "hop_app.py"),
+        "--port",
+        str(port),
+        "--workers",
+        str(WARM_WORKERS),
+    ]
+    console.rule(f"(a') bare app + process hop to {WARM_WORKERS} warm workers")
+    with (
+        Server("bare + hop app", argv, f"{base}/echo/ready", logs / "hop.log") as server,
+        _log_on_failure(server),
+    ):
+        workers = [pid for pid in children(server.pid) if "hop_worker.py" in cmdline(pid)]
+        if len(workers) != WARM_WORKERS:
+            raise RuntimeError(f"expected {WARM_WORKERS} hop workers, found {len(workers)}")
+        _check_echo(base)
+        get = _measure(
+            "bare + hop GET /echo/{name}",
+            Request(f"{base}/echo/bench"),
+            options,
+            header=False,
+            server=server.pid,
+        )
+        post = _measure(
+            "bare + hop POST (Invoke-shaped)",
+            Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
+            options,
+            header=False,
+            server=server.pid,
         )
     return get, post
 
@@ -249,13 +315,20 @@ def _lockgate(options: Options, logs: Path) -> _LockgateRun:
         _check_echo(base)
         rss_ready = _rss(gateway.pid)
         console.rule("(b) Lockgate: GET /echo/{name} → echo (payload 2.0, warm pool of 8)")
-        route = _measure("Lockgate route", Request(f"{base}/echo/bench"), options, header=True)
+        route = _measure(
+            "Lockgate route",
+            Request(f"{base}/echo/bench"),
+            options,
+            header=True,
+            server=gateway.pid,
+        )
         console.rule("(c) Lockgate: Invoke API → echo")
         invoke = _measure(
             "Lockgate Invoke API",
             Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
             options,
             header=True,
+            server=gateway.pid,
         )
         workers = _worker_pids(gateway.pid)  # idle again, and still the warm pool only
         worker_rss = [_rss(pid) for pid in workers]
@@ -280,6 +353,7 @@ def _run(options: Options, notes: list[str]) -> Results:
     with tempfile.TemporaryDirectory(prefix="lockgate-bench-") as tmp:
         logs = Path(tmp)
         bare_get, bare_post = _bare(options, logs)
+        hop_get, hop_post = _hop(options, logs)
         lockgate = _lockgate(options, logs)
     console.rule("physical limit of a cold start: python -c pass")
     spawn = spawn_python_ms(len(lockgate.cold.client_ms))
@@ -292,6 +366,8 @@ def _run(options: Options, notes: list[str]) -> Results:
         },
         bare_get=bare_get,
         bare_post=bare_post,
+        hop_get=hop_get,
+        hop_post=hop_post,
         route=lockgate.route,
         invoke=lockgate.invoke,
         cold=lockgate.cold,
@@ -299,7 +375,8 @@ def _run(options: Options, notes: list[str]) -> Results:
         gateway_rss_ready_mib=lockgate.gateway_rss_ready_mib,
         gateway_rss_loaded_mib=lockgate.gateway_rss_loaded_mib,
         worker_rss_mib=lockgate.worker_rss_mib,
-        notes=notes + _error_notes([bare_get, bare_post, lockgate.route, lockgate.invoke]),
+        notes=notes
+        + _error_notes([bare_get, bare_post, hop_get, hop_post, lockgate.route, lockgate.invoke]),
     )
 
 
