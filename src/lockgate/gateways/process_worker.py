@@ -22,7 +22,7 @@ import lockgate
 from lockgate.errors import FunctionInitError, WorkerCrashedError
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
-from lockgate.worker.protocol import HEADER, decode_header, pack_frame
+from lockgate.worker.protocol import HEADER, MAX_FRAME_PART, pack_frame
 
 __all__ = ["ProcessWorker", "ProcessWorkerLauncher"]
 
@@ -52,10 +52,9 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
             return
         self._buffer += data
         while len(self._buffer) >= HEADER.size:
-            try:
-                meta_len, body_len, logs_len = decode_header(bytes(self._buffer[: HEADER.size]))
-            except ValueError as exc:
-                self._fail(_WorkerGoneError(f"garbled frame: {exc}"))
+            meta_len, body_len, logs_len = HEADER.unpack_from(self._buffer)
+            if max(meta_len, body_len, logs_len) > MAX_FRAME_PART:
+                self._fail(_WorkerGoneError("garbled frame: a part is over the size limit"))
                 return
             end = HEADER.size + meta_len + body_len + logs_len
             if len(self._buffer) < end:
@@ -113,6 +112,7 @@ class ProcessWorker:
         self._protocol = protocol
         self._function = function
         self._pid: int = transport.get_pid()
+        self._stdin = transport.get_pipe_transport(0)
         self._worker_id = f"{function.name}-{next(_ids)}"
         self._killed = False
 
@@ -129,8 +129,8 @@ class ProcessWorker:
         return not self._killed and not self._protocol.exited.is_set()
 
     async def invoke(self, invocation: WorkerInvocation) -> WorkerReply:
-        stdin = self._transport.get_pipe_transport(0)
-        if not self.alive or stdin is None or stdin.is_closing():
+        stdin = self._stdin
+        if self._killed or self._protocol.exited.is_set() or stdin is None or stdin.is_closing():
             raise WorkerCrashedError(
                 f"worker {self._worker_id} was gone before the request was sent",
                 reached_handler=False,

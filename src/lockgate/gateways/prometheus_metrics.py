@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from lockgate.models.pool import BreakerState, PoolStats
@@ -13,6 +20,7 @@ from lockgate.models.pool import BreakerState, PoolStats
 __all__ = ["PrometheusMetrics"]
 
 _DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_BOUND_LABELS = (*(str(float(bound)) for bound in _DURATION_BUCKETS), "+Inf")
 
 
 class PrometheusMetrics:
@@ -20,20 +28,12 @@ class PrometheusMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
-        self._invocations = Counter(
-            "lockgate_invocations",
-            "Invocations by function and outcome.",
-            ("function", "outcome"),
-            registry=self.registry,
-        )
-        self._duration = Histogram(
-            "lockgate_invocation_duration_seconds",
-            "Time the gateway spent on an invocation, queueing included.",
-            ("function",),
-            buckets=_DURATION_BUCKETS,
-            registry=self.registry,
-        )
+        # Every invocation lands here, so these are plain counts rendered at scrape time:
+        # prometheus_client's metric objects take a lock per update. One event loop updates
+        # them, so no lock is needed.
+        self._invocations: dict[tuple[str, str], int] = {}
+        self._durations: dict[str, _Buckets] = {}
+        self.registry.register(_InvocationCollector(self._invocations, self._durations))
         self._cold_starts = Counter(
             "lockgate_cold_starts",
             "Worker starts that succeeded.",
@@ -63,15 +63,12 @@ class PrometheusMetrics:
         self.registry.register(_PoolCollector(pool_stats, breaker_states))
 
     def invocation_finished(self, function: str, outcome: str, duration_s: float) -> None:
-        # labels() takes a lock and builds a key each time; this runs on every invocation.
-        children = self._children.get((function, outcome))
-        if children is None:
-            children = self._children[(function, outcome)] = (
-                self._invocations.labels(function, outcome),
-                self._duration.labels(function),
-            )
-        children[0].inc()
-        children[1].observe(duration_s)
+        key = (function, outcome)
+        self._invocations[key] = self._invocations.get(key, 0) + 1
+        buckets = self._durations.get(function)
+        if buckets is None:
+            buckets = self._durations[function] = _Buckets()
+        buckets.observe(duration_s)
         if outcome == "timeout":
             self._timeouts.labels(function).inc()
 
@@ -82,6 +79,51 @@ class PrometheusMetrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class _Buckets:
+    """One histogram's counts: per bucket (not cumulative), and the sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(_DURATION_BUCKETS) + 1)  # the last one is +Inf
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(_DURATION_BUCKETS, value)] += 1
+        self.total += value
+
+
+class _InvocationCollector(Collector):
+    def __init__(
+        self, invocations: dict[tuple[str, str], int], durations: dict[str, _Buckets]
+    ) -> None:
+        self._invocations = invocations
+        self._durations = durations
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        counter = CounterMetricFamily(
+            "lockgate_invocations",
+            "Invocations by function and outcome.",
+            labels=("function", "outcome"),
+        )
+        for (function, outcome), count in list(self._invocations.items()):
+            counter.add_metric((function, outcome), count)
+        histogram = HistogramMetricFamily(
+            "lockgate_invocation_duration_seconds",
+            "Time the gateway spent on an invocation, queueing included.",
+            labels=("function",),
+        )
+        for function, buckets in list(self._durations.items()):
+            cumulative = list(itertools.accumulate(buckets.counts))
+            histogram.add_metric(
+                (function,), list(zip(_BOUND_LABELS, cumulative, strict=True)), buckets.total
+            )
+        yield from (counter, histogram)
 
 
 class _PoolCollector(Collector):

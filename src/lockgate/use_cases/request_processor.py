@@ -6,7 +6,6 @@ Knows API Gateway's rules, not any web framework: the controller turns its reque
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 
@@ -71,7 +70,10 @@ class GatewayRequestProcessor:
             match.route.function, event, request_id=context.request_id
         )
         response = self._to_http(result, match.route.payload_format, match.route.function)
-        return dataclasses.replace(response, handler_ms=result.handler_ms)
+        # Built directly: dataclasses.replace() introspects the fields on every call.
+        return HttpResponse(
+            response.status_code, response.headers, response.body, result.handler_ms
+        )
 
     @staticmethod
     def _to_http(

@@ -1,0 +1,42 @@
+"""Metrics render in the Prometheus text format with the names and labels operators query."""
+
+from __future__ import annotations
+
+from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.models.pool import BreakerState, PoolStats
+
+
+def test_invocations_durations_cold_starts_pools_and_breakers_are_exported() -> None:
+    metrics = PrometheusMetrics()
+    stats = PoolStats(
+        "echo",
+        "abc",
+        warm=2,
+        busy=1,
+        starting=0,
+        queued=3,
+        max_capacity=8,
+        cold_starts=3,
+        last_init_error=None,
+    )
+    metrics.watch(lambda: [stats], lambda: [("echo", BreakerState.HALF_OPEN)])
+    metrics.invocation_finished("echo", "success", 0.005)
+    metrics.invocation_finished("echo", "success", 0.3)
+    metrics.invocation_finished("echo", "timeout", 31)
+    metrics.cold_start("echo", 0.05)
+    text = metrics.render().decode()
+    assert 'lockgate_invocations_total{function="echo",outcome="success"} 2.0' in text
+    assert 'lockgate_invocations_total{function="echo",outcome="timeout"} 1.0' in text
+    # Buckets are cumulative and "le" is inclusive: 0.005 falls in le="0.005".
+    assert 'lockgate_invocation_duration_seconds_bucket{function="echo",le="0.0025"} 0.0' in text
+    assert 'lockgate_invocation_duration_seconds_bucket{function="echo",le="0.005"} 1.0' in text
+    assert 'lockgate_invocation_duration_seconds_bucket{function="echo",le="0.5"} 2.0' in text
+    assert 'lockgate_invocation_duration_seconds_bucket{function="echo",le="+Inf"} 3.0' in text
+    assert 'lockgate_invocation_duration_seconds_count{function="echo"} 3.0' in text
+    assert 'lockgate_invocation_duration_seconds_sum{function="echo"} 31.305' in text
+    assert 'lockgate_timeouts_total{function="echo"} 1.0' in text
+    assert 'lockgate_cold_starts_total{function="echo"} 1.0' in text
+    assert 'lockgate_pool_workers{function="echo",state="warm"} 2.0' in text
+    assert 'lockgate_pool_queue_depth{function="echo"} 3.0' in text
+    assert 'lockgate_circuit_breaker_state{function="echo",state="half_open"} 1.0' in text
+    assert 'lockgate_circuit_breaker_state{function="echo",state="closed"} 0.0' in text
