@@ -11,9 +11,10 @@ Worker → gateway: ``{"type": "ready"}``, ``{"type": "init_error", "error": {..
 
 from __future__ import annotations
 
-import json
 import os
 import struct
+
+from lockgate.worker import fastjson
 
 # typing costs a worker ~15 ms to import; type checkers still read this block.
 TYPE_CHECKING = False
@@ -29,7 +30,7 @@ MAX_FRAME_PART = 256 * 1024 * 1024
 
 
 def encode_frame(meta: dict[str, Any], body: bytes = b"", logs: bytes = b"") -> bytes:
-    return pack_frame(json.dumps(meta, separators=(",", ":")).encode(), body, logs)
+    return pack_frame(fastjson.dumps(meta), body, logs)
 
 
 def pack_frame(meta: bytes, body: bytes = b"", logs: bytes = b"") -> bytes:
@@ -62,7 +63,7 @@ class FrameReader:
         if not self._fill(end):
             return None
         meta_end = HEADER.size + meta_len
-        meta = json.loads(self._buffer[HEADER.size : meta_end])
+        meta = fastjson.loads(self._buffer[HEADER.size : meta_end])
         body = bytes(self._buffer[meta_end : meta_end + body_len])
         del self._buffer[:end]
         return meta, body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import os
 import resource
@@ -11,6 +10,7 @@ import signal
 import sys
 import time
 
+from lockgate.worker import fastjson
 from lockgate.worker.capture import OutputCapture
 from lockgate.worker.context import ClientContext, LambdaContext
 from lockgate.worker.protocol import FrameReader, encode_frame
@@ -39,6 +39,7 @@ def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
         )
         return 1
     runtime.send({"type": "ready"})
+    fastjson.upgrade_in_background()
     frames = FrameReader(control_in)
     while (frame := frames.read()) is not None:  # None: the gateway closed the pipe
         if runtime.invoke(handler, *frame):
@@ -104,7 +105,7 @@ class _Runtime:
     ) -> tuple[bytes, dict[str, Any] | None, bool, float]:
         """The JSON result or error, whether to exit, and the handler's own milliseconds."""
         try:
-            event = json.loads(body) if body else {}
+            event = fastjson.loads(body) if body else {}
         except ValueError as exc:
             return b"", _error_dict(exc, "Runtime.UnmarshalError"), False, 0.0
         # Only the handler is timed: decoding and encoding count as the gateway's overhead.
@@ -127,7 +128,7 @@ class _Runtime:
             return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False, duration_ms
         duration_ms = _since(started)
         try:
-            return json.dumps(result, default=_json_default).encode(), None, False, duration_ms
+            return fastjson.dumps_result(result, _json_default), None, False, duration_ms
         except (TypeError, ValueError) as exc:
             marshal = TypeError(f"Unable to marshal response: {exc}")
             return b"", _error_dict(marshal, "Runtime.MarshalError"), False, duration_ms
