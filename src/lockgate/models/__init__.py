@@ -1,4 +1,4 @@
-"""Lockgate's domain: frozen dataclasses and enums, no I/O."""
+"""Lockgate's domain: frozen dataclasses, NamedTuples for per-invocation records, enums; no I/O."""
 
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.function import FunctionEntity, ScalingConfig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["HttpResponse", "InputContext"]
 
@@ -42,9 +43,10 @@ class InputContext:
     received_at: float = field(default_factory=time.time)
 
 
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    """A response to send back; ``headers`` keep repeats (``Set-Cookie``) as separate pairs.
+class HttpResponse(NamedTuple):
+    """(A NamedTuple: immutable, and cheap to build on every request.)
+
+    A response to send back; ``headers`` keep repeats (``Set-Cookie``) as separate pairs.
 
     ``handler_ms`` is the time the handler itself took, so the gateway can report what it
     added on top.

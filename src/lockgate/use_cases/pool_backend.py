@@ -31,7 +31,8 @@ class PoolInvocationBackend:
         self, function: FunctionEntity, invocation: WorkerInvocation, deadline: float
     ) -> tuple[WorkerReply, bool]:
         pool = self._manager.pool_for(function)
-        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("PoolInvocationBackend.invoke must run inside an asyncio task")
         expired = False
@@ -41,7 +42,6 @@ class PoolInvocationBackend:
             expired = True
             task.cancel()
 
-        loop = asyncio.get_running_loop()
         timer = loop.call_at(loop.time() + (deadline - time.monotonic()), expire)
         worker: IWorker | None = None
         reusable = False
