@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -516,3 +517,9 @@ def test_events_validate_against_powertools_models(user_id: str | None) -> None:
         assert v2_authorizer is not None
         assert v2_authorizer.jwt is not None
         assert v2_authorizer.jwt.claims == {"sub": user_id}
+
+
+def test_a_context_without_an_arrival_time_is_stamped_now() -> None:
+    before = int(time.time() * 1000)
+    event = EventBuilder().build_v2(make_context(received_at=None), make_match("2.0"))
+    assert before <= event["requestContext"]["timeEpoch"] <= int(time.time() * 1000)

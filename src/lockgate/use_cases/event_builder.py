@@ -130,6 +130,7 @@ class EventBuilder:
     def build_v1(self, context: InputContext, match: RouteMatch) -> dict[str, Any]:
         """The REST API (payload format 1.0) proxy event as a dict."""
         route = match.route
+        received_at = context.received_at or time.time()
         headers, multi_headers = _v1_headers(context)
         query, multi_query = _v1_query(context)
         body, is_base64 = encode_body(context.body, context.headers.get("content-type"))
@@ -147,8 +148,8 @@ class EventBuilder:
             "protocol": context.protocol,
             "domainName": domain_name,
             "domainPrefix": domain_prefix,
-            "requestTime": self._request_time(context.received_at),
-            "requestTimeEpoch": int(context.received_at * 1000),
+            "requestTime": self._request_time(received_at),
+            "requestTimeEpoch": int(received_at * 1000),
             "identity": {
                 "cognitoIdentityPoolId": None,
                 "accountId": None,
@@ -190,6 +191,7 @@ class EventBuilder:
     def build_v2(self, context: InputContext, match: RouteMatch) -> dict[str, Any]:
         """The HTTP API (payload format 2.0) event as a dict."""
         route = match.route
+        received_at = context.received_at or time.time()
         source_headers = context.headers
         # HTTP API moves the Cookie header into ``cookies`` and leaves it out of ``headers``.
         cookies: list[str] = []
@@ -215,8 +217,8 @@ class EventBuilder:
             "requestId": context.request_id,
             "routeKey": route_key,
             "stage": self.stage,
-            "time": self._request_time(context.received_at),
-            "timeEpoch": int(context.received_at * 1000),
+            "time": self._request_time(received_at),
+            "timeEpoch": int(received_at * 1000),
             "http": {
                 "method": context.method,
                 "path": path,

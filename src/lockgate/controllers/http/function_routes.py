@@ -74,4 +74,5 @@ def input_context(scope: Scope, body: bytes, request_id: str) -> InputContext:
         raw_query_string=raw_query,
         source_ip=client[0] if client else "127.0.0.1",
         protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+        received_at=time.time(),
     )
