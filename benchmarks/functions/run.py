@@ -219,20 +219,27 @@ def _bare(options: Options, logs: Path) -> tuple[Setup, Setup]:
         _log_on_failure(server),
     ):
         _check_echo(base)
-        get = _measure(
-            "bare GET /echo/{name}",
-            Request(f"{base}/echo/bench"),
-            options,
-            header=False,
-            server=server.pid,
-        )
-        post = _measure(
-            "bare POST (Invoke-shaped)",
-            Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
-            options,
-            header=False,
-            server=server.pid,
-        )
+        return _measure_reference("bare", base, options, server.pid)
+
+
+def _measure_reference(
+    name: str, base: str, options: Options, server_pid: int
+) -> tuple[Setup, Setup]:
+    """A reference app's GET and Invoke-shaped POST, measured the same way."""
+    get = _measure(
+        f"{name} GET /echo/{{name}}",
+        Request(f"{base}/echo/bench"),
+        options,
+        header=False,
+        server=server_pid,
+    )
+    post = _measure(
+        f"{name} POST (Invoke-shaped)",
+        Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
+        options,
+        header=False,
+        server=server_pid,
+    )
     return get, post
 
 
@@ -256,21 +263,7 @@ def _hop(options: Options, logs: Path) -> tuple[Setup, Setup]:
         if len(workers) != WARM_WORKERS:
             raise RuntimeError(f"expected {WARM_WORKERS} hop workers, found {len(workers)}")
         _check_echo(base)
-        get = _measure(
-            "bare + hop GET /echo/{name}",
-            Request(f"{base}/echo/bench"),
-            options,
-            header=False,
-            server=server.pid,
-        )
-        post = _measure(
-            "bare + hop POST (Invoke-shaped)",
-            Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
-            options,
-            header=False,
-            server=server.pid,
-        )
-    return get, post
+        return _measure_reference("bare + hop", base, options, server.pid)
 
 
 def _worker_pids(gateway: int) -> list[int]:
