@@ -50,6 +50,12 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
         if fd == 2:  # only before the worker redirects fd 2 to its capture pipe
             self._early_stderr += data[: _EARLY_STDERR_LIMIT - len(self._early_stderr)]
             return
+        if not self._buffer and len(data) >= HEADER.size:
+            # The usual case: one whole frame in one read. Parse it without buffering.
+            meta_len, body_len, logs_len = HEADER.unpack_from(data)
+            if HEADER.size + meta_len + body_len + logs_len == len(data):
+                self._deliver(data, meta_len, body_len)
+                return
         self._buffer += data
         while len(self._buffer) >= HEADER.size:
             meta_len, body_len, logs_len = HEADER.unpack_from(self._buffer)
@@ -59,20 +65,27 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
             end = HEADER.size + meta_len + body_len + logs_len
             if len(self._buffer) < end:
                 return
-            meta_end = HEADER.size + meta_len
-            try:
-                meta = orjson.loads(self._buffer[HEADER.size : meta_end])
-            except orjson.JSONDecodeError:
-                self._fail(_WorkerGoneError("garbled frame metadata"))
-                return
-            body = bytes(self._buffer[meta_end : meta_end + body_len])
-            logs = bytes(self._buffer[meta_end + body_len : end])
+            frame = bytes(self._buffer[:end])
             del self._buffer[:end]
-            waiter, self._waiter = self._waiter, None
-            if waiter is None or waiter.done():
-                self._fail(_WorkerGoneError("worker sent a frame nobody asked for"))
+            if not self._deliver(frame, meta_len, body_len):
                 return
-            waiter.set_result((meta, body, logs))
+
+    def _deliver(self, frame: bytes, meta_len: int, body_len: int) -> bool:
+        """Hand one whole frame to its waiter; False when the stream is unusable."""
+        meta_end = HEADER.size + meta_len
+        try:
+            meta = orjson.loads(frame[HEADER.size : meta_end])
+        except orjson.JSONDecodeError:
+            self._fail(_WorkerGoneError("garbled frame metadata"))
+            return False
+        waiter, self._waiter = self._waiter, None
+        if waiter is None or waiter.done():
+            self._fail(_WorkerGoneError("worker sent a frame nobody asked for"))
+            return False
+        waiter.set_result(
+            (meta, frame[meta_end : meta_end + body_len], frame[meta_end + body_len :])
+        )
+        return True
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:  # noqa: ARG002
         if fd == 1:
