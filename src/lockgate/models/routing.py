@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Literal
 
 __all__ = ["HTTP_METHODS", "PayloadFormat", "Route", "RouteMatch", "RouteTable"]
@@ -133,5 +132,5 @@ class RouteTable:
                 continue
             found = compiled.pattern.match(path)
             if found is not None:
-                return RouteMatch(route, MappingProxyType(found.groupdict()))
+                return RouteMatch(route, found.groupdict())
         return None

@@ -118,6 +118,7 @@ class EventBuilder:
         self._stage_prefix = "" if stage == "$default" else f"/{stage}"
         self._resource_ids: dict[str, str] = {}
         self._time_cache: tuple[int, str] = (-1, "")
+        self._domains: dict[str, tuple[str, str]] = {}
 
     def build(self, context: InputContext, match: RouteMatch) -> bytes:
         """The JSON event for ``match.route.payload_format``, compact and UTF-8 encoded."""
@@ -195,20 +196,23 @@ class EventBuilder:
         source_headers = context.headers
         # HTTP API moves the Cookie header into ``cookies`` and leaves it out of ``headers``.
         cookies: list[str] = []
-        if context.raw_headers:
-            for name, value in context.raw_headers:
-                if name == "cookie":
-                    cookies.extend(_split_cookies(value))
-        elif "cookie" in source_headers:
-            cookies.extend(_split_cookies(source_headers["cookie"]))
-        headers = {name: value for name, value in source_headers.items() if name != "cookie"}
+        if "cookie" not in source_headers and type(source_headers) is dict:
+            headers = source_headers  # the common case: nothing to move, no copy needed
+        else:
+            if context.raw_headers:
+                for name, value in context.raw_headers:
+                    if name == "cookie":
+                        cookies.extend(_split_cookies(value))
+            elif "cookie" in source_headers:
+                cookies.extend(_split_cookies(source_headers["cookie"]))
+            headers = {name: value for name, value in source_headers.items() if name != "cookie"}
 
         path = self._stage_prefix + context.path
         raw_query = context.raw_query_string
         if not raw_query and context.query_params:
             raw_query = urlencode(dict(context.query_params))
         route_key = route.route_key
-        domain_name, domain_prefix = _split_host(source_headers.get("host") or "localhost")
+        domain_name, domain_prefix = self._domain(source_headers.get("host") or "localhost")
         request_context: dict[str, Any] = {
             "accountId": self.account_id,
             "apiId": self.api_id,
@@ -242,14 +246,25 @@ class EventBuilder:
         event["headers"] = headers
         if context.query_params:
             event["queryStringParameters"] = dict(context.query_params)
-        if match.path_parameters:
-            event["pathParameters"] = dict(match.path_parameters)
+        params = match.path_parameters
+        if params:
+            event["pathParameters"] = params if type(params) is dict else dict(params)
         event["requestContext"] = request_context
         body, is_base64 = encode_body(context.body, source_headers.get("content-type"))
         if body is not None:
             event["body"] = body
         event["isBase64Encoded"] = is_base64
         return event
+
+    def _domain(self, host: str) -> tuple[str, str]:
+        # Most requests name one of a few hosts: split each once (bounded, so a client
+        # sending random Host headers cannot grow it without end).
+        domain = self._domains.get(host)
+        if domain is None:
+            if len(self._domains) >= 256:
+                self._domains.clear()
+            domain = self._domains[host] = _split_host(host)
+        return domain
 
     def _request_time(self, epoch_seconds: float) -> str:
         # Requests arrive many per second; format each second once.
