@@ -69,6 +69,7 @@ class FunctionEntity:
     environment: Mapping[str, str] = field(default_factory=dict)
     scaling: ScalingConfig = field(default_factory=ScalingConfig)
     _config_hash: str = field(init=False, repr=False, compare=False, default="")
+    _arn: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         if not FUNCTION_NAME_PATTERN.match(self.name):
@@ -100,10 +101,13 @@ class FunctionEntity:
         object.__setattr__(self, "environment", MappingProxyType(dict(self.environment)))
         # Computed once: the pool manager compares it on every invocation.
         object.__setattr__(self, "_config_hash", self._digest())
+        object.__setattr__(
+            self, "_arn", f"arn:aws:lambda:us-east-1:000000000000:function:{self.name}"
+        )
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.name}"
+        return self._arn
 
     @property
     def config_hash(self) -> str:

@@ -49,19 +49,23 @@ class FunctionRoutes:
 
 
 def input_context(scope: Scope, body: bytes, request_id: str) -> InputContext:
-    raw_headers = tuple(
-        (name.decode("latin-1").lower(), value.decode("latin-1"))
-        for name, value in scope["headers"]
-    )
+    # One pass: every header decoded once, kept in order and joined by name. ASGI servers
+    # send header names lower-cased already.
+    raw_headers: list[tuple[str, str]] = []
     headers: dict[str, str] = {}
-    for name, value in raw_headers:
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1")
+        value = raw_value.decode("latin-1")
+        raw_headers.append((name, value))
+        joined = headers.get(name)
+        headers[name] = value if joined is None else f"{joined},{value}"
     raw_query = scope.get("query_string", b"").decode("latin-1")
     query: dict[str, str] = {}
     if raw_query:
         for name, value in parse_qsl(raw_query, keep_blank_values=True):
             query[name] = f"{query[name]},{value}" if name in query else value
     client = scope.get("client")
+    version = scope.get("http_version", "1.1")
     return InputContext(
         path=scope["path"],
         method=scope["method"],
@@ -70,9 +74,12 @@ def input_context(scope: Scope, body: bytes, request_id: str) -> InputContext:
         body=body,
         user_id=None,
         request_id=request_id,
-        raw_headers=raw_headers,
+        raw_headers=tuple(raw_headers),
         raw_query_string=raw_query,
         source_ip=client[0] if client else "127.0.0.1",
-        protocol=f"HTTP/{scope.get('http_version', '1.1')}",
+        protocol=_PROTOCOLS.get(version) or f"HTTP/{version}",
         received_at=time.time(),
     )
+
+
+_PROTOCOLS = {"1.0": "HTTP/1.0", "1.1": "HTTP/1.1", "2": "HTTP/2"}
