@@ -3,6 +3,7 @@ formats, response mapping, errors as API Gateway reports them, operations endpoi
 
 from __future__ import annotations
 
+import base64
 import json
 
 import httpx
@@ -115,3 +116,22 @@ def test_operations_endpoints(client: httpx.Client, gateway: GatewayProcess) -> 
     ):
         assert name in metrics
     assert client.get("/_lockgate/openapi.json").status_code == 200
+
+
+def test_invoke_results_are_encoded_as_lambdas_python_runtime_encodes_them(
+    client: httpx.Client,
+) -> None:
+    for _ in range(3):  # the first call and the later ones alike
+        response = client.post("/2015-03-31/functions/echo/invocations", content=b'{"a": 1}')
+        assert response.content.startswith(b'{"event": {"a": 1}, "request_id": ')
+
+
+def test_the_report_line_counts_the_workers_own_memory(client: httpx.Client) -> None:
+    response = client.post(
+        "/2015-03-31/functions/echo/invocations",
+        content=b"{}",
+        headers={"x-amz-log-type": "Tail"},
+    )
+    tail = base64.b64decode(response.headers["x-amz-log-result"]).decode()
+    used = int(tail.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert 5 <= used < 30  # a worker (≈ 15 MB), not the gateway it was spawned from

@@ -1,12 +1,11 @@
 """JSON for the worker: orjson when the interpreter has it, the standard library otherwise.
 
-The worker encodes and decodes every invocation's frame, event and result; orjson does it
+The worker decodes every invocation's frame and event and encodes its reply frame; orjson does it
 several times faster. Importing orjson takes ~20 ms, so a worker starts on the standard
 library and loads orjson in a background thread once it is ready: cold starts stay short.
 
-Results keep the standard library's semantics where they differ: types json.dumps refuses
-(datetime, dataclasses, subclasses) go through ``default`` as they would there, and what
-orjson refuses (non-string keys) falls back to json.dumps itself.
+Handler results are not encoded here: they go through json.dumps, as in Lambda's own Python
+runtime, so their bytes are what AWS would return.
 """
 
 from __future__ import annotations
@@ -16,10 +15,9 @@ import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a worker ~15 ms to import
-    from collections.abc import Callable
     from typing import Any
 
-__all__ = ["dumps", "dumps_result", "loads", "upgrade_in_background"]
+__all__ = ["dumps", "loads", "upgrade_in_background"]
 
 _ORJSON = False
 orjson: Any = None
@@ -52,20 +50,3 @@ def dumps(value: Any) -> bytes:
         encoded: bytes = orjson.dumps(value)
         return encoded
     return json.dumps(value, separators=(",", ":")).encode()
-
-
-def dumps_result(value: Any, default: Callable[[Any], Any]) -> bytes:
-    """A handler's return value; raises TypeError or ValueError when it is not JSON."""
-    if _ORJSON:
-        try:
-            result: bytes = orjson.dumps(
-                value,
-                default=default,
-                option=orjson.OPT_PASSTHROUGH_DATETIME
-                | orjson.OPT_PASSTHROUGH_DATACLASS
-                | orjson.OPT_PASSTHROUGH_SUBCLASS,
-            )
-            return result
-        except orjson.JSONEncodeError:
-            pass  # e.g. non-string keys, which json.dumps converts: let it decide
-    return json.dumps(value, default=default).encode()

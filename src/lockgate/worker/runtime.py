@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import os
 import resource
@@ -52,6 +53,7 @@ class _Runtime:
         self._out = control_out
         self._capture = capture
         self._loop: Any = None  # an asyncio loop, made on the first async handler call
+        self._peak_memory = _PeakMemory()
         self._function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "function")
         self._version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self._memory = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
@@ -79,7 +81,7 @@ class _Runtime:
             client_context=ClientContext.decode(meta.get("client_context")),
         )
         payload, error, must_exit, duration_ms = self._run(handler, body, context)
-        max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        max_rss_mb = self._peak_memory.megabytes()
         output, dropped = self._capture.collect()
         # Lambda's START/END/REPORT lines, added here rather than written to the pipe: two
         # fewer pipe writes and drain-thread wake-ups per invocation.
@@ -128,7 +130,10 @@ class _Runtime:
             return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False, duration_ms
         duration_ms = _since(started)
         try:
-            return fastjson.dumps_result(result, _json_default), None, False, duration_ms
+            # The standard library's encoder, as Lambda's Python runtime uses: the same bytes
+            # AWS would return, on the first call and every later one.
+            encoded = json.dumps(result, default=_json_default).encode()
+            return encoded, None, False, duration_ms
         except (TypeError, ValueError) as exc:
             marshal = TypeError(f"Unable to marshal response: {exc}")
             return b"", _error_dict(marshal, "Runtime.MarshalError"), False, duration_ms
@@ -142,6 +147,29 @@ class _Runtime:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
         return self._loop
+
+
+class _PeakMemory:
+    """The worker's peak resident memory since it started, for REPORT's "Max Memory Used".
+
+    Not ``ru_maxrss``: it survives exec, so a worker spawned by vfork reports the gateway's
+    peak. VmHWM in /proc/self/status belongs to this program alone; the file stays open and
+    is re-read with one ``pread`` per invocation.
+    """
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/self/status", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def megabytes(self) -> int:
+        if self._fd is not None:
+            status = os.pread(self._fd, 4096, 0)
+            start = status.find(b"VmHWM:")
+            if start >= 0:
+                return int(status[start + 6 : status.index(b"kB", start)]) // 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _since(started: float) -> float:
