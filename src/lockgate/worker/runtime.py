@@ -150,26 +150,28 @@ class _Runtime:
 
 
 class _PeakMemory:
-    """The worker's peak resident memory since it started, for REPORT's "Max Memory Used".
+    """The worker's peak resident memory, for REPORT's "Max Memory Used".
 
-    Not ``ru_maxrss``: it survives exec, so a worker spawned by vfork reports the gateway's
-    peak. VmHWM in /proc/self/status belongs to this program alone; the file stays open and
-    is re-read with one ``pread`` per invocation.
+    Not ``ru_maxrss``: it survives exec, so a worker spawned by vfork would report the
+    gateway's peak. The resident size in /proc/self/statm is this program's alone; it is read
+    after each invocation (one ``pread`` of a file kept open, far cheaper than
+    /proc/self/status) and the largest reading kept, as Lambda samples its own figure.
     """
 
     def __init__(self) -> None:
+        self._peak_pages = 0
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
         try:
-            self._fd: int | None = os.open("/proc/self/status", os.O_RDONLY)
+            self._fd: int | None = os.open("/proc/self/statm", os.O_RDONLY)
         except OSError:
             self._fd = None
 
     def megabytes(self) -> int:
-        if self._fd is not None:
-            status = os.pread(self._fd, 4096, 0)
-            start = status.find(b"VmHWM:")
-            if start >= 0:
-                return int(status[start + 6 : status.index(b"kB", start)]) // 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        if self._fd is None:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        resident = int(os.pread(self._fd, 128, 0).split()[1])
+        self._peak_pages = max(self._peak_pages, resident)
+        return round(self._peak_pages * self._page_mb)
 
 
 def _since(started: float) -> float:
