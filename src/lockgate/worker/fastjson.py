@@ -1,11 +1,15 @@
 """JSON for the worker: orjson when the interpreter has it, the standard library otherwise.
 
-The worker decodes every invocation's frame and event and encodes its reply frame; orjson does it
+The worker decodes every invocation's frame and event and encodes its result and reply frame;
+orjson does it
 several times faster. Importing orjson takes ~20 ms, so a worker starts on the standard
 library and loads orjson in a background thread once it is ready: cold starts stay short.
 
-Handler results are not encoded here: they go through json.dumps, as in Lambda's own Python
-runtime, so their bytes are what AWS would return.
+Handler results are compact JSON whichever encoder runs, so a function answers with the same
+bytes on its first call and every later one. They keep json.dumps's semantics where the two
+differ: types json.dumps refuses (datetime, dataclasses, subclasses) go through ``default``
+as they would there, and what orjson refuses (non-string keys, integers past 64 bits) is left
+to json.dumps itself.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a worker ~15 ms to import
+    from collections.abc import Callable
     from typing import Any
 
-__all__ = ["dumps", "loads", "upgrade_in_background"]
+__all__ = ["dumps", "dumps_result", "loads", "upgrade_in_background"]
 
 _ORJSON = False
 orjson: Any = None
@@ -50,3 +55,20 @@ def dumps(value: Any) -> bytes:
         encoded: bytes = orjson.dumps(value)
         return encoded
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def dumps_result(value: Any, default: Callable[[Any], Any]) -> bytes:
+    """A handler's return value, compact; TypeError or ValueError when it is not JSON."""
+    if _ORJSON:
+        try:
+            encoded: bytes = orjson.dumps(
+                value,
+                default=default,
+                option=orjson.OPT_PASSTHROUGH_DATETIME
+                | orjson.OPT_PASSTHROUGH_DATACLASS
+                | orjson.OPT_PASSTHROUGH_SUBCLASS,
+            )
+            return encoded
+        except orjson.JSONEncodeError:
+            pass  # e.g. non-string keys, which json.dumps converts: let it decide
+    return json.dumps(value, default=default, separators=(",", ":")).encode()

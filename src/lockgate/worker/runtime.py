@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import os
 import resource
@@ -130,9 +129,7 @@ class _Runtime:
             return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False, duration_ms
         duration_ms = _since(started)
         try:
-            # The standard library's encoder, as Lambda's Python runtime uses: the same bytes
-            # AWS would return, on the first call and every later one.
-            encoded = json.dumps(result, default=_json_default).encode()
+            encoded = fastjson.dumps_result(result, _json_default)
             return encoded, None, False, duration_ms
         except (TypeError, ValueError) as exc:
             marshal = TypeError(f"Unable to marshal response: {exc}")
