@@ -42,7 +42,6 @@ class Application:
 
     settings: Settings
     registry: FunctionRegistry
-    routes: RouteTable
     pool_manager: PoolManager
     invoker: LambdaInvoker
     processor: GatewayRequestProcessor
@@ -51,6 +50,11 @@ class Application:
     metrics: PrometheusMetrics
     started: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def routes(self) -> RouteTable:
+        """The route table in force (the processor's: one copy, replaced whole on reload)."""
+        return self.processor.routes
 
     async def start(self) -> None:
         """Start the Scheduler (which warms ``min_warm`` workers) and the Janitor."""
@@ -89,7 +93,7 @@ class Application:
                 self.pool_manager.remove(function.name)
         for function in config.functions.values():
             self.register_function(function)
-        self.routes = self.processor.routes = RouteTable(config.routes)
+        self.processor.routes = RouteTable(config.routes)
 
     def reload(self) -> None:
         """Re-read the config file (on SIGHUP); a bad file is logged and changes nothing."""
@@ -159,7 +163,6 @@ def build(
     return Application(
         settings=settings,
         registry=registry,
-        routes=routes,
         pool_manager=pool_manager,
         invoker=invoker,
         processor=GatewayRequestProcessor(
