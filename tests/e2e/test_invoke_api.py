@@ -522,3 +522,21 @@ def test_a_flood_beyond_the_queue_is_throttled_with_retry_after(
     response = lambda_client.invoke(FunctionName="narrow", Payload=b'{"seconds": 0}')
     assert optional(response, "FunctionError") is None
     assert payload_of(response)["slept"] is True
+
+
+@pytest.mark.parametrize(
+    ("function_name", "qualifier", "arn_suffix"),
+    [
+        ("context", None, ":context"),
+        ("context", "$LATEST", ":context:$LATEST"),
+        ("context:$LATEST", None, ":context:$LATEST"),
+    ],
+)
+def test_the_invoked_arn_carries_the_qualifier_the_caller_named(
+    lambda_client: LambdaClient, function_name: str, qualifier: str | None, arn_suffix: str
+) -> None:
+    request: InvocationRequestTypeDef = {"FunctionName": function_name, "Payload": b"{}"}
+    if qualifier is not None:
+        request["Qualifier"] = qualifier
+    fields = payload_of(lambda_client.invoke(**request))
+    assert fields["invoked_function_arn"] == f"{ACCOUNT_ARN}{arn_suffix}"

@@ -76,8 +76,12 @@ class LambdaInvoker:
         *,
         request_id: str | None = None,
         client_context: str | None = None,
+        qualifier: str | None = None,
     ) -> InvocationResult:
         """Run function ``name`` once with ``payload`` (JSON bytes).
+
+        ``qualifier`` is the one the caller named, if any; as on AWS, it shows in
+        ``context.invoked_function_arn``.
 
         Returns:
             The result; failures are values (``error`` set), never exceptions, except
@@ -89,7 +93,7 @@ class LambdaInvoker:
             request_id=request_id or new_request_id(),
             payload=payload,
             deadline_epoch_ms=int((time.time() + function.timeout_seconds) * 1000),
-            invoked_function_arn=function.arn,
+            invoked_function_arn=f"{function.arn}:{qualifier}" if qualifier else function.arn,
             client_context=client_context,
         )
         breaker = self._breaker(name)

@@ -71,7 +71,7 @@ class InvokeApi:
         self, scope: Scope, receive: Receive, function: str, request_id: str
     ) -> HttpResponse:
         qualifier = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("Qualifier")
-        name = _resolve_name(function, qualifier[0] if qualifier else None)
+        name, given_qualifier = _resolve_name(function, qualifier[0] if qualifier else None)
         if name not in self._registry:
             raise FunctionNotFoundError(
                 f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}",
@@ -96,6 +96,7 @@ class InvokeApi:
             body,
             request_id=request_id,
             client_context=header(scope, b"x-amz-client-context"),
+            qualifier=given_qualifier,
         )
         tail = header(scope, b"x-amz-log-type") == "Tail"
         return _to_response(result, request_id, tail)
@@ -118,8 +119,9 @@ class InvokeApi:
         return body
 
 
-def _resolve_name(function_name: str, qualifier: str | None) -> str:
-    """Accepts a name, ``name:qualifier``, or a full or partial ARN."""
+def _resolve_name(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
+    """The function's name and the qualifier the caller gave, if any, from a name,
+    ``name:qualifier``, or a full or partial ARN (plus the ``Qualifier`` parameter)."""
     parts = function_name.split(":")
     if len(parts) >= 7 and parts[0] == "arn":  # arn:aws:lambda:region:account:function:name[:q]
         name, inline_qualifier = parts[6], (parts[7] if len(parts) > 7 else None)
@@ -134,7 +136,7 @@ def _resolve_name(function_name: str, qualifier: str | None) -> str:
                 f"{name}:{candidate}",
                 function=name,
             )
-    return name
+    return name, inline_qualifier or qualifier
 
 
 def _to_response(result: InvocationResult, request_id: str, tail: bool) -> HttpResponse:
