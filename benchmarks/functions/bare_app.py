@@ -1,4 +1,4 @@
-"""The physical limit: a bare Starlette echo app on uvicorn, configured as ``lockgate serve`` is.
+"""The physical limit: a bare Starlette echo app on uvicorn, with ``lockgate serve``'s own settings.
 
 Same server settings as Lockgate's CLI (uvloop, httptools, one process, no access log, no log
 config), the same two request shapes the benchmark sends Lockgate, and nothing else:
@@ -19,6 +19,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from lockgate.controllers.server_options import SERVER_OPTIONS
 
 
 async def echo_name(request: Request) -> JSONResponse:
@@ -46,11 +48,8 @@ def main() -> None:
         app,
         host=args.host,
         port=args.port,
-        loop="uvloop",
-        http="httptools",
         lifespan="off",
-        log_config=None,
-        access_log=False,
+        **SERVER_OPTIONS,
     )
 
 

@@ -43,6 +43,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lockgate.controllers.server_options import SERVER_OPTIONS
+
 WORKER = Path(__file__).resolve().with_name("hop_worker.py")
 LENGTH = struct.Struct(">I")
 STOP_GRACE = 5.0  # seconds a worker gets to exit after its stdin closes, before SIGKILL
@@ -269,11 +271,8 @@ def main() -> None:
         make_app(args.workers),
         host=args.host,
         port=args.port,
-        loop="uvloop",
-        http="httptools",
         lifespan="on",
-        log_config=None,
-        access_log=False,
+        **SERVER_OPTIONS,
     )
 
 

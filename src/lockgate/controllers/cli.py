@@ -12,6 +12,7 @@ import uvicorn
 from lockgate.bootstrap import build
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.log_setup import configure_logging
+from lockgate.controllers.server_options import SERVER_OPTIONS
 from lockgate.errors import ConfigError
 from lockgate.settings import load_settings
 
@@ -58,12 +59,9 @@ def serve(
             create_app(application),
             host=settings.host,
             port=settings.port,
-            loop="uvloop",
-            http="httptools",
             lifespan="on",
-            log_config=None,
-            access_log=False,
             timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
+            **SERVER_OPTIONS,
         )
     )
     server.run()

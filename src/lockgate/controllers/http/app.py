@@ -14,8 +14,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
@@ -23,7 +21,6 @@ from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
 from lockgate.controllers.http.system import system_router
 from lockgate.controllers.log_setup import request_id_var
-from lockgate.errors import LockgateError, http_status
 from lockgate.models.ids import new_request_id
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
@@ -101,10 +98,6 @@ def create_app(application: Application) -> GatewayApp:
         openapi_url="/_lockgate/openapi.json",
     )
     api.include_router(system_router(application))
-
-    @api.exception_handler(LockgateError)
-    async def lockgate_error(_: Request, error: LockgateError) -> JSONResponse:
-        return JSONResponse({"message": error.message}, status_code=http_status(error))
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:

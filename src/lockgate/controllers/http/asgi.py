@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
+from lockgate.controllers.log_setup import request_id_var
 from lockgate.models.context import HttpResponse
+from lockgate.models.ids import new_request_id
 
-__all__ = ["ClientGoneError", "header", "read_body", "send_response"]
+__all__ = ["ClientGoneError", "header", "read_body", "send_response", "serve_request"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +77,28 @@ async def send_response(
     )
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+async def serve_request(
+    send: Send,
+    handle: Callable[[str], Awaitable[HttpResponse]],
+    extra: Callable[[str], tuple[tuple[bytes, bytes], ...]] = lambda _: (),
+) -> None:
+    """One request's envelope: its id (in every log line too), the response written with the
+    gateway's added time, and nothing written when the client left before its body arrived.
+
+    Args:
+        send: The ASGI send callable.
+        handle: Makes the response, given the request id.
+        extra: Headers to add, given the request id.
+    """
+    started = time.perf_counter()
+    request_id = new_request_id()
+    token = request_id_var.set(request_id)
+    try:
+        response = await handle(request_id)
+        await send_response(send, response, started, extra(request_id))
+    except ClientGoneError:
+        pass
+    finally:
+        request_id_var.reset(token)

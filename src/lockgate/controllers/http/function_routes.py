@@ -12,10 +12,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
-from lockgate.controllers.http.asgi import ClientGoneError, read_body, send_response
-from lockgate.controllers.log_setup import request_id_var
-from lockgate.models.context import InputContext
-from lockgate.models.ids import new_request_id
+from lockgate.controllers.http.asgi import read_body, serve_request
+from lockgate.models.context import HttpResponse, InputContext
 from lockgate.use_cases.request_processor import GatewayRequestProcessor, json_response
 
 __all__ = ["FunctionRoutes", "input_context"]
@@ -30,22 +28,17 @@ class FunctionRoutes:
         self._processor = processor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        request_id = new_request_id()
-        token = request_id_var.set(request_id)
-        try:
+        async def handle(request_id: str) -> HttpResponse:
             body = await read_body(scope, receive, self._processor.max_body_bytes)
             if body is None:
-                response = _TOO_LARGE
-            else:
-                response = await self._processor.process(input_context(scope, body, request_id))
-            await send_response(
-                send, response, started, ((b"apigw-requestid", request_id.encode()),)
-            )
-        except ClientGoneError:
-            pass
-        finally:
-            request_id_var.reset(token)
+                return _TOO_LARGE
+            return await self._processor.process(input_context(scope, body, request_id))
+
+        await serve_request(send, handle, _apigw_request_id)
+
+
+def _apigw_request_id(request_id: str) -> tuple[tuple[bytes, bytes], ...]:
+    return ((b"apigw-requestid", request_id.encode()),)
 
 
 def input_context(scope: Scope, body: bytes, request_id: str) -> InputContext:

@@ -10,15 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from urllib.parse import parse_qs
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from lockgate.controllers.http.asgi import ClientGoneError, header, read_body, send_response
+from lockgate.controllers.http.asgi import header, read_body, serve_request
 from lockgate.controllers.http.aws_errors import aws_error
-from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import (
     FunctionInitError,
     FunctionNotFoundError,
@@ -29,7 +27,6 @@ from lockgate.errors import (
     WorkerCrashedError,
 )
 from lockgate.models.context import HttpResponse
-from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
@@ -53,19 +50,13 @@ class InvokeApi:
         self._max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, function: str) -> None:
-        started = time.perf_counter()
-        request_id = new_request_id()
-        token = request_id_var.set(request_id)
-        try:
+        async def handle(request_id: str) -> HttpResponse:
             try:
-                response = await self._invoke(scope, receive, function, request_id)
+                return await self._invoke(scope, receive, function, request_id)
             except LockgateError as error:
-                response = aws_error(error, request_id)
-            await send_response(send, response, started, ())
-        except ClientGoneError:
-            pass
-        finally:
-            request_id_var.reset(token)
+                return aws_error(error, request_id)
+
+        await serve_request(send, handle)
 
     async def _invoke(
         self, scope: Scope, receive: Receive, function: str, request_id: str
