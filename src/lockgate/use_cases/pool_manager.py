@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from lockgate.gateways.interfaces import IInvocationMetrics, IWorkerLauncher
 from lockgate.models.function import FunctionEntity
@@ -37,13 +36,11 @@ class PoolManager:
         start_budget: int = 4,
         drain_timeout: float = 900.0,
         metrics: IInvocationMetrics | None = None,
-        pool_factory: Callable[..., ContainerPool] = ContainerPool,
     ) -> None:
         self._launcher = launcher
         self._budget = asyncio.Semaphore(start_budget)
         self._drain_timeout = drain_timeout
         self._metrics = metrics
-        self._pool_factory = pool_factory
         self._pools: dict[str, ContainerPool] = {}  # function name -> pool of its current hash
         self._retiring: set[asyncio.Task[None]] = set()
         self._retired: set[ContainerPool] = set()
@@ -56,7 +53,7 @@ class PoolManager:
             return pool
         if self._closed:
             raise RuntimeError("the pool manager is closed")
-        new_pool = self._pool_factory(function, self._launcher, self._budget, metrics=self._metrics)
+        new_pool = ContainerPool(function, self._launcher, self._budget, metrics=self._metrics)
         self._pools[function.name] = new_pool
         if pool is not None:
             logger.info(
