@@ -9,13 +9,22 @@ The tree::
     ├── InvalidRequestError         a request is malformed (bad JSON, bad header)
     ├── RequestTooLargeError        a request body is over the limit
     ├── TooManyRequestsError        the wait queue is full or would outlast the deadline
-    └── InvocationError             an invocation could not complete
+    ├── InvocationError             an invocation could not complete
         ├── InvocationTimeoutError  the function's deadline passed; the worker was killed
         ├── WorkerCrashedError      the worker process died or broke the protocol
         ├── FunctionInitError       the handler failed to import or initialise
         ├── CircuitOpenError        the function's circuit breaker is open
         ├── PoolClosedError         the function's pool is shutting down
         └── HandlerResponseError    the handler's output cannot be mapped to a response
+    ├── WorkflowDefinitionError     a workflow being built is invalid (names the step)
+    ├── WorkflowNotFoundError       no workflow registered by that id
+    ├── WorkflowAlreadyRegisteredError  a second workflow under a registered id
+    ├── InvalidParametersError      a run's parameters are missing, unknown or mistyped
+    ├── RunNotFoundError            no run by that id
+    ├── IdempotencyConflictError    an idempotency key reused for a different request
+    ├── RunFinishedError            the run already finished (it cannot be cancelled)
+    ├── ResourceNotFoundError       a step asked for a resource its run was not given
+    └── RunStoreError               the run store failed (disk, database); retryable
 
 ``http_status`` at the bottom is the one table from these errors to HTTP status codes.
 Messages never contain secret values or payloads, only names and shapes.
@@ -32,15 +41,24 @@ __all__ = [
     "FunctionInitError",
     "FunctionNotFoundError",
     "HandlerResponseError",
+    "IdempotencyConflictError",
+    "InvalidParametersError",
     "InvalidRequestError",
     "InvocationError",
     "InvocationTimeoutError",
     "LockgateError",
     "PoolClosedError",
     "RequestTooLargeError",
+    "ResourceNotFoundError",
     "RouteNotFoundError",
+    "RunFinishedError",
+    "RunNotFoundError",
+    "RunStoreError",
     "TooManyRequestsError",
     "WorkerCrashedError",
+    "WorkflowAlreadyRegisteredError",
+    "WorkflowDefinitionError",
+    "WorkflowNotFoundError",
     "http_status",
 ]
 
@@ -161,6 +179,50 @@ class HandlerResponseError(InvocationError):
     code = "HandlerResponseError"
 
 
+class WorkflowDefinitionError(LockgateError, ValueError):
+    """A workflow being built is invalid; ``fields["step"]`` names the step at fault."""
+
+    code = "WorkflowDefinitionError"
+
+
+class WorkflowNotFoundError(LockgateError, LookupError):
+    code = "WorkflowNotFound"
+
+
+class WorkflowAlreadyRegisteredError(LockgateError, ValueError):
+    code = "WorkflowAlreadyRegistered"
+
+
+class InvalidParametersError(LockgateError, ValueError):
+    """A run's parameters do not match the workflow's declaration; ``fields["problems"]``
+    lists each one."""
+
+    code = "InvalidParameters"
+
+
+class RunNotFoundError(LockgateError, LookupError):
+    code = "RunNotFound"
+
+
+class IdempotencyConflictError(LockgateError):
+    """The idempotency key already belongs to a run of a different request."""
+
+    code = "IdempotencyConflict"
+
+
+class RunFinishedError(LockgateError):
+    code = "RunFinished"
+
+
+class ResourceNotFoundError(LockgateError, LookupError):
+    code = "ResourceNotFound"
+
+
+class RunStoreError(LockgateError):
+    code = "RunStoreError"
+    retryable = True
+
+
 # The one table from errors to HTTP status codes; the most specific class listed wins.
 _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (ConfigError, 500),
@@ -175,6 +237,15 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (HandlerResponseError, 502),
     (CircuitOpenError, 503),
     (PoolClosedError, 503),
+    (WorkflowDefinitionError, 422),
+    (WorkflowNotFoundError, 404),
+    (WorkflowAlreadyRegisteredError, 409),
+    (InvalidParametersError, 422),
+    (RunNotFoundError, 404),
+    (IdempotencyConflictError, 409),
+    (RunFinishedError, 409),
+    (ResourceNotFoundError, 422),
+    (RunStoreError, 503),
 )
 
 

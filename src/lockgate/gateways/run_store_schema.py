@@ -1,0 +1,73 @@
+"""The run store's schema, as numbered migrations (version N is the Nth script).
+
+A store records the versions it applied in ``lockgate_schema`` and applies the missing ones
+at open, in one transaction; a database newer than the code is refused. Never edit a
+released script: append a new one.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["SQLITE_MIGRATIONS", "check_cursor"]
+
+_CURSOR = re.compile(r"[0-9a-f]{1,64}")
+
+
+def check_cursor(cursor: str) -> str:
+    """A listing cursor is the id of the last run of the previous page.
+
+    Raises:
+        ValueError: ``cursor`` cannot be such an id.
+    """
+    if not _CURSOR.fullmatch(cursor):
+        raise ValueError(f"cursor {cursor!r} is not one this store returned")
+    return cursor
+
+
+SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: runs and their step checkpoints. Run ids sort by creation time and every index
+    # but the one on running runs only grows at its right edge, so a commit touches few
+    # pages; idempotency keys have their own table, written only by runs that have one.
+    (
+        """
+        CREATE TABLE lockgate_runs (
+            run_id          TEXT PRIMARY KEY,
+            workflow_id     TEXT NOT NULL,
+            status          TEXT NOT NULL,
+            parameters      BLOB NOT NULL,
+            resources       BLOB NOT NULL,
+            context         BLOB NOT NULL,
+            idempotency_key TEXT,
+            request_hash    TEXT NOT NULL,
+            created_at      REAL NOT NULL,
+            updated_at      REAL NOT NULL,
+            deadline        REAL,
+            error           TEXT,
+            owner           TEXT,
+            lease_until     REAL
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX lockgate_runs_by_workflow ON lockgate_runs (workflow_id, run_id)",
+        "CREATE INDEX lockgate_runs_running ON lockgate_runs (run_id) WHERE status = 'running'",
+        """
+        CREATE TABLE lockgate_idempotency (
+            key    TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE lockgate_steps (
+            run_id      TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            status      TEXT NOT NULL,
+            output      BLOB,
+            error       TEXT,
+            attempts    INTEGER NOT NULL,
+            started_at  REAL,
+            finished_at REAL,
+            PRIMARY KEY (run_id, name)
+        ) WITHOUT ROWID
+        """,
+    ),
+)

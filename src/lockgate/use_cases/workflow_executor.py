@@ -1,0 +1,392 @@
+"""Runs one workflow run to its end, checkpointing every step through the run store.
+
+The invariant: a step's output is committed before any step that depends on it starts, so
+after a crash a resumed run (given its committed steps) never runs a committed step again.
+Independent steps run concurrently; with one ready step and nothing else in flight, the step
+runs inline (no task), and a run's last step is committed together with its final status,
+so a chain of N steps costs N commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import FunctionType
+from typing import Any, Protocol
+
+from lockgate import json_codec
+from lockgate.gateways.interfaces import IRunStore, StepWrite
+from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
+from lockgate.models.workflow import StepKind, StepSpec, Workflow
+from lockgate.use_cases.run_context import (
+    ExecutionContext,
+    ResourceLookup,
+    current_context,
+    get_current_context,
+    get_resource,
+)
+
+__all__ = ["FunctionCaller", "LiveRun", "WorkflowExecutor"]
+
+
+class FunctionCaller(Protocol):
+    async def __call__(self, name: str, payload: Any) -> Any:
+        """Invoke Lockgate function ``name`` with ``payload``; its return value, decoded.
+
+        Raises:
+            TimeoutError: The function timed out.
+            ConnectionError: It could not run (throttled, crashed before the handler).
+            RuntimeError: The handler raised or the invocation failed; the message says why.
+        """
+        ...
+
+
+@dataclass(eq=False, slots=True)
+class LiveRun:
+    """An executing run's state, shared with whoever asks about the run meanwhile.
+
+    ``steps`` holds a record for every step that started (running ones included);
+    ``cancel_requested`` turns the next cancellation of the run's task into a cancelled run
+    rather than a shutdown (after which the run resumes on restart).
+    """
+
+    run: RunRecord
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    cancel_requested: bool = False
+    status: RunStatus = RunStatus.RUNNING
+    error: str | None = None
+    finished_at: float | None = None
+
+    def snapshot(self) -> RunRecord:
+        """The run as it stands now."""
+        return replace(
+            self.run,
+            status=self.status,
+            error=self.error,
+            steps=dict(self.steps),
+            updated_at=self.finished_at or self.run.updated_at,
+        )
+
+
+class _StepFailedError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_BUILTINS = builtins.__dict__
+
+
+class WorkflowExecutor:
+    """Executes runs; one instance serves every run of the gateway.
+
+    Args:
+        store: Where checkpoints and final statuses are committed.
+        call_function: Invokes a Lockgate function (for ``add_function_step`` steps).
+        clock: Unix time, for records (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        store: IRunStore,
+        call_function: FunctionCaller,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._call_function = call_function
+        self._clock = clock
+
+    async def execute(  # noqa: PLR0912, PLR0915 (one scheduling loop reads best whole)
+        self, workflow: Workflow, live: LiveRun, lookup: ResourceLookup
+    ) -> RunStatus:
+        """Run ``live.run`` from its committed steps to its end and commit the outcome.
+
+        Returns:
+            The final status (also committed, and set on ``live``'s records).
+
+        Raises:
+            CancelledError: The task was cancelled without ``cancel_requested`` (the gateway
+                is stopping): nothing is marked, and the run resumes on restart.
+        """
+        run = live.run
+        outputs = {
+            name: record.output
+            for name, record in run.steps.items()
+            if record.status is StepStatus.COMPLETED and name in workflow.steps
+        }
+        live.steps.update({name: run.steps[name] for name in outputs})
+        waiting = {
+            name: sum(1 for d in step.depends_on if d not in outputs)
+            for name, step in workflow.steps.items()
+            if name not in outputs
+        }
+        ready = [name for name, count in waiting.items() if count == 0]
+        running: dict[asyncio.Task[StepWrite], str] = {}
+        failures: list[StepWrite] = []
+        final: list[StepWrite] = []
+        loop = asyncio.get_running_loop()
+
+        def completed(name: str, output_json: bytes) -> None:
+            outputs[name] = json_codec.loads(output_json)
+            del waiting[name]
+            for dependent in workflow.dependents[name]:
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    ready.append(dependent)
+
+        deadline = None
+        if run.deadline is not None:
+            deadline = loop.time() + (run.deadline - self._clock())
+        try:
+            async with asyncio.timeout_at(deadline):
+                while ready or running:
+                    if ready and not failures:
+                        if len(ready) == 1 and not running:
+                            name = ready.pop()
+                            write = await self._run_step(workflow, live, name, outputs, lookup)
+                            record, output_json = write
+                            if record.status is not StepStatus.COMPLETED:
+                                failures.append(write)
+                            elif len(waiting) == 1:
+                                # The last step: committed with the run's status below.
+                                final.append(write)
+                                completed(name, output_json or b"null")
+                            else:
+                                await self._store.save_step(run.run_id, write)
+                                completed(name, output_json or b"null")
+                            continue
+                        for name in ready:
+                            task = asyncio.create_task(
+                                self._step_task(workflow, live, name, outputs, lookup)
+                            )
+                            running[task] = name
+                        ready.clear()
+                    if not running:
+                        break
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        name = running.pop(task)
+                        write = task.result()
+                        if write[0].status is StepStatus.COMPLETED:
+                            completed(name, write[1] or b"null")
+                        else:
+                            failures.append(write)
+        except TimeoutError:
+            await self._cancel(running)
+            timeout_error = f"workflow {workflow.name!r} timed out after {workflow.timeout} s"
+            failures.extend(self._interrupted(live, timeout_error))
+            return await self._finish(live, RunStatus.FAILED, timeout_error, failures)
+        except asyncio.CancelledError:
+            await self._cancel(running)
+            if not live.cancel_requested:
+                raise
+            failures.extend(self._interrupted(live, "the run was cancelled"))
+            finish = self._finish(live, RunStatus.CANCELLED, "the run was cancelled", failures)
+            # The caller is waiting for this cancellation; the commit must still happen.
+            return await asyncio.shield(finish)
+        if failures:
+            return await self._finish(live, RunStatus.FAILED, failures[0][0].error, failures)
+        return await self._finish(live, RunStatus.COMPLETED, None, final)
+
+    async def _finish(
+        self, live: LiveRun, status: RunStatus, error: str | None, writes: list[StepWrite]
+    ) -> RunStatus:
+        now = self._clock()
+        if await self._store.finish_run(live.run.run_id, status, error, writes, now):
+            live.status, live.error, live.finished_at = status, error, now
+        else:
+            # Another node (or a cancel by id) finished it first; its verdict stands.
+            stored = await self._store.get_run(live.run.run_id)
+            if stored is not None:
+                live.status, live.error, live.finished_at = (
+                    stored.status,
+                    stored.error,
+                    stored.updated_at,
+                )
+        return live.status
+
+    def _interrupted(self, live: LiveRun, reason: str) -> list[StepWrite]:
+        """Records for the steps that were still running when the run ended."""
+        now = self._clock()
+        writes: list[StepWrite] = []
+        for name, record in live.steps.items():
+            if record.status is StepStatus.RUNNING:
+                ended = StepRecord(
+                    name,
+                    StepStatus.CANCELLED,
+                    error=reason,
+                    attempts=record.attempts,
+                    started_at=record.started_at,
+                    finished_at=now,
+                )
+                live.steps[name] = ended
+                writes.append((ended, None))
+        return writes
+
+    @staticmethod
+    async def _cancel(running: Mapping[asyncio.Task[StepWrite], str]) -> None:
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _step_task(
+        self,
+        workflow: Workflow,
+        live: LiveRun,
+        name: str,
+        outputs: Mapping[str, Any],
+        lookup: ResourceLookup,
+    ) -> StepWrite:
+        write = await self._run_step(workflow, live, name, outputs, lookup)
+        if write[0].status is StepStatus.COMPLETED:
+            await self._store.save_step(live.run.run_id, write)
+        return write
+
+    async def _run_step(
+        self,
+        workflow: Workflow,
+        live: LiveRun,
+        name: str,
+        outputs: Mapping[str, Any],
+        lookup: ResourceLookup,
+    ) -> StepWrite:
+        """Run one step with its retry policy; failures are returned, never raised."""
+        step = workflow.steps[name]
+        run = live.run
+        started = self._clock()
+        attempt = 0
+        try:
+            inputs = self._inputs(step, outputs)
+            while True:
+                attempt += 1
+                live.steps[name] = StepRecord(
+                    name, StepStatus.RUNNING, attempts=attempt, started_at=started
+                )
+                try:
+                    value = await self._attempt(step, run, attempt, inputs, lookup)
+                    break
+                except _StepFailedError:
+                    raise
+                except Exception as exc:
+                    if attempt >= step.retry.max_attempts or not isinstance(
+                        exc, step.retry.retry_on
+                    ):
+                        raise _StepFailedError(self._describe(step, exc)) from exc
+                    delay = step.retry.delay(attempt)
+                    await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311
+            try:
+                output_json = json_codec.dumps(value)
+            except TypeError as exc:
+                raise _StepFailedError(
+                    f"step {name!r} returned a result that is not JSON-serialisable: {exc}"
+                ) from None
+            record = StepRecord(
+                name,
+                StepStatus.COMPLETED,
+                output=value,
+                attempts=attempt,
+                started_at=started,
+                finished_at=self._clock(),
+            )
+            live.steps[name] = record
+            return record, output_json
+        except _StepFailedError as failure:
+            record = StepRecord(
+                name,
+                StepStatus.FAILED,
+                error=failure.message,
+                attempts=attempt,
+                started_at=started,
+                finished_at=self._clock(),
+            )
+            live.steps[name] = record
+            return record, None
+
+    @staticmethod
+    def _inputs(step: StepSpec, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        inputs: dict[str, Any] = {}
+        for input_name, source in step.inputs.items():
+            value = outputs[source.from_step]
+            for depth, key in enumerate(source.path):
+                if isinstance(value, dict) and key in value:
+                    value = value[key]
+                    continue
+                where = ".".join(("result", *source.path[:depth]))
+                found = (
+                    f"keys: {', '.join(map(repr, value))}"
+                    if isinstance(value, dict)
+                    else f"a {type(value).__name__}"
+                )
+                raise _StepFailedError(
+                    f"step {step.name!r}: input {input_name!r} wants {source.output} of step "
+                    f"{source.from_step!r}, but {where} has no {key!r} ({found})"
+                )
+            inputs[input_name] = value
+        return inputs
+
+    async def _attempt(
+        self,
+        step: StepSpec,
+        run: RunRecord,
+        attempt: int,
+        inputs: dict[str, Any],
+        lookup: ResourceLookup,
+    ) -> Any:
+        context = ExecutionContext(
+            run_id=run.run_id,
+            workflow_id=run.workflow_id,
+            step=step.name,
+            attempt=attempt,
+            variables=run.context,
+            lookup=lookup,
+        )
+        token = current_context.set(context)
+        try:
+            if step.timeout is None:
+                return await self._call(step, run, inputs)
+            async with asyncio.timeout(step.timeout):
+                return await self._call(step, run, inputs)
+        finally:
+            current_context.reset(token)
+
+    async def _call(self, step: StepSpec, run: RunRecord, inputs: dict[str, Any]) -> Any:
+        if step.kind is StepKind.CODE:
+            namespace: dict[str, Any] = {
+                "__builtins__": _BUILTINS,
+                "get_resource": get_resource,
+                "get_current_context": get_current_context,
+                **run.parameters,
+                **inputs,
+            }
+            assert step.code is not None
+            coroutine = FunctionType(step.code, namespace)()
+            if coroutine is not None:
+                await coroutine
+            if "result" not in namespace:
+                raise _StepFailedError(f"step {step.name!r} finished without assigning `result`")
+            return namespace["result"]
+        arguments = {**run.parameters, **inputs}
+        if step.kind is StepKind.CALLABLE:
+            assert step.call is not None
+            if step.accepts is not None:
+                arguments = {k: v for k, v in arguments.items() if k in step.accepts}
+            return await step.call(**arguments)
+        assert step.function_name is not None
+        return await self._call_function(step.function_name, arguments)
+
+    @staticmethod
+    def _describe(step: StepSpec, exc: Exception) -> str:
+        if isinstance(exc, TimeoutError) and step.timeout is not None:
+            return f"step {step.name!r} timed out after {step.timeout} s"
+        detail = str(exc)
+        return f"step {step.name!r} failed: {type(exc).__name__}" + (
+            f": {detail}" if detail else ""
+        )

@@ -1,0 +1,431 @@
+"""Registered workflows and their runs: start, wait, look up, list, cancel, resume.
+
+Only runs that are executing live in memory; a finished run is read back from the store,
+so memory does not grow with the number of finished runs. On start the service claims the
+unfinished runs this node owned (and any whose owner's lease expired) and resumes each from
+its committed steps; a heartbeat keeps the leases of the runs it executes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from lockgate import json_codec
+from lockgate.errors import (
+    IdempotencyConflictError,
+    InvalidParametersError,
+    RunFinishedError,
+    RunNotFoundError,
+    WorkflowAlreadyRegisteredError,
+    WorkflowDefinitionError,
+    WorkflowNotFoundError,
+)
+from lockgate.gateways.interfaces import IRunStore
+from lockgate.models.ids import new_run_id
+from lockgate.models.run import (
+    RunPage,
+    RunRecord,
+    RunStatus,
+    WorkflowRequest,
+    WorkflowResponse,
+)
+from lockgate.models.workflow import StepKind, Workflow
+from lockgate.use_cases.resource_provider import ResourceProvider
+from lockgate.use_cases.workflow_executor import LiveRun, WorkflowExecutor
+
+__all__ = ["RegisteredWorkflow", "WorkflowService"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredWorkflow:
+    workflow_id: str
+    workflow: Workflow
+    required_resources: tuple[str, ...]
+    description: str
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.workflow.describe(),
+            "id": self.workflow_id,
+            "description": self.description,
+            "required_resources": list(self.required_resources),
+        }
+
+
+@dataclass(eq=False, slots=True)
+class _ActiveRun:
+    live: LiveRun
+    registered: RegisteredWorkflow
+    task: asyncio.Task[RunStatus]
+
+
+def _check_type(value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+class WorkflowService:
+    """The workflow half of the gateway.
+
+    Args:
+        store: The run store (opened by ``start``).
+        executor: Runs the runs.
+        resources: Resolves the resources runs name.
+        node_id: This gateway's name in the store's leases; a restarted node with the same
+            id takes its own unfinished runs back at once.
+        lease_seconds: How long a node's claim on its runs lasts without a heartbeat.
+        function_exists: Tells whether a Lockgate function is declared (checked when a
+            workflow with function steps is registered).
+    """
+
+    def __init__(
+        self,
+        store: IRunStore,
+        executor: WorkflowExecutor,
+        resources: ResourceProvider,
+        *,
+        node_id: str,
+        lease_seconds: float = 30.0,
+        function_exists: Callable[[str], bool] = lambda _: True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._resources = resources
+        self._node_id = node_id
+        self._lease = lease_seconds
+        self._function_exists = function_exists
+        self._clock = clock
+        self._workflows: dict[str, RegisteredWorkflow] = {}
+        self._active: dict[str, _ActiveRun] = {}
+        self._orphans: dict[str, list[RunRecord]] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.started = False
+
+    # -- workflows -------------------------------------------------------------------------
+
+    def register_workflow(
+        self,
+        workflow_id: str,
+        workflow: Workflow,
+        required_resources: Iterable[str] = (),
+        description: str = "",
+    ) -> None:
+        """Make ``workflow`` runnable as ``workflow_id``.
+
+        Raises:
+            WorkflowAlreadyRegisteredError: ``workflow_id`` is taken.
+            WorkflowDefinitionError: A function step names an undeclared function.
+        """
+        if workflow_id in self._workflows:
+            raise WorkflowAlreadyRegisteredError(
+                f"workflow {workflow_id!r} is already registered", workflow=workflow_id
+            )
+        if not isinstance(workflow, Workflow):
+            raise WorkflowDefinitionError(
+                f"workflow {workflow_id!r}: expected a built workflow "
+                f"(AsyncWorkflowBuilder(...).build()), got {type(workflow).__name__}"
+            )
+        for step in workflow.steps.values():
+            if step.kind is StepKind.FUNCTION and not self._function_exists(
+                step.function_name or ""
+            ):
+                raise WorkflowDefinitionError(
+                    f"workflow {workflow_id!r}: step {step.name!r} invokes function "
+                    f"{step.function_name!r}, which is not declared",
+                    step=step.name,
+                )
+        required = dict.fromkeys((*workflow.required_resources, *required_resources))
+        registered = RegisteredWorkflow(workflow_id, workflow, tuple(required), description)
+        self._workflows[workflow_id] = registered
+        if self.started:
+            for run in self._orphans.pop(workflow_id, []):
+                self._launch(registered, run)
+
+    def workflows(self) -> list[RegisteredWorkflow]:
+        return list(self._workflows.values())
+
+    def get_workflow(self, workflow_id: str) -> RegisteredWorkflow:
+        try:
+            return self._workflows[workflow_id]
+        except KeyError:
+            known = ", ".join(sorted(self._workflows)) or "none"
+            raise WorkflowNotFoundError(
+                f"no workflow {workflow_id!r} is registered (registered: {known})",
+                workflow=workflow_id,
+            ) from None
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def execute_workflow(
+        self, workflow_id: str, request: WorkflowRequest | None = None, *, wait: bool = True
+    ) -> WorkflowResponse:
+        """Start a run (or find the one its idempotency key names) and, with ``wait``,
+        wait for its end.
+
+        Returns:
+            The run; a failed run is a response with status ``failed`` and the error.
+
+        Raises:
+            WorkflowNotFoundError: No such workflow.
+            InvalidParametersError: Parameters missing, unknown, mistyped or not JSON.
+            IdempotencyConflictError: The key belongs to a run of a different request.
+            RunStoreError: The run could not be recorded; nothing ran.
+
+        Note:
+            A caller that stops waiting (cancelled) leaves the run running.
+        """
+        registered = self.get_workflow(workflow_id)
+        request = request or WorkflowRequest()
+        parameters = self._parameters(registered.workflow, request.parameters)
+        try:
+            fingerprint = orjson.dumps(
+                [workflow_id, parameters, request.resources, request.context],
+                option=orjson.OPT_SORT_KEYS,
+            )
+            json_codec.dumps([request.resources, request.context])
+        except TypeError as exc:
+            raise InvalidParametersError(
+                f"resources and context must be JSON values: {exc}", workflow=workflow_id
+            ) from None
+        now = self._clock()
+        timeout = registered.workflow.timeout
+        run = RunRecord(
+            run_id=new_run_id(),
+            workflow_id=workflow_id,
+            status=RunStatus.RUNNING,
+            parameters=parameters,
+            resources=dict(request.resources),
+            context=dict(request.context),
+            idempotency_key=request.idempotency_key,
+            request_hash=hashlib.sha256(fingerprint).hexdigest(),
+            created_at=now,
+            updated_at=now,
+            deadline=now + timeout if timeout is not None else None,
+        )
+        # Without a key nothing can be returned but this run, so its commit joins the first
+        # step's; with a key the store must say first whether the run is new. An answer that
+        # does not wait for the run is only given once the run is committed.
+        pipelined = request.idempotency_key is None and wait
+        stored = await self._store.create_run(
+            run, owner=self._node_id, lease_seconds=self._lease, wait=not pipelined
+        )
+        if stored.run_id != run.run_id:
+            return await self._existing(registered, run, stored, wait=wait)
+        missing = self._resources.unavailable(run.resources, registered.required_resources)
+        if missing:
+            error = f"required resources not supplied: {', '.join(missing)}"
+            await self._store.finish_run(run.run_id, RunStatus.FAILED, error, (), now)
+            return self._response(registered, replace(run, status=RunStatus.FAILED, error=error))
+        active = self._launch(registered, run)
+        if not wait:
+            return self._live_response(active)
+        await asyncio.shield(active.task)
+        return self._live_response(active)
+
+    async def _existing(
+        self, registered: RegisteredWorkflow, run: RunRecord, stored: RunRecord, *, wait: bool
+    ) -> WorkflowResponse:
+        if stored.request_hash != run.request_hash:
+            raise IdempotencyConflictError(
+                f"idempotency key {run.idempotency_key!r} was used by run {stored.run_id} "
+                "with a different request",
+                run_id=stored.run_id,
+            )
+        active = self._active.get(stored.run_id)
+        if active is None:
+            return self._response(registered, stored)
+        if wait:
+            await asyncio.shield(active.task)
+        return self._live_response(active)
+
+    async def get_run(self, run_id: str) -> WorkflowResponse:
+        """The run, live if it is executing here.
+
+        Raises:
+            RunNotFoundError: No such run.
+        """
+        active = self._active.get(run_id)
+        if active is not None:
+            return self._live_response(active)
+        stored = await self._store.get_run(run_id)
+        if stored is None:
+            raise RunNotFoundError(f"no run {run_id!r}", run_id=run_id)
+        registered = self._workflows.get(stored.workflow_id)
+        return self._response(registered, stored)
+
+    async def list_runs(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs newest first; see ``IRunStore.list_runs``."""
+        return await self._store.list_runs(
+            workflow_id=workflow_id, status=status, limit=limit, cursor=cursor
+        )
+
+    async def cancel_run(self, run_id: str) -> WorkflowResponse:
+        """Cancel a running run: steps in flight are cancelled, and no step starts again.
+
+        Raises:
+            RunNotFoundError: No such run.
+            RunFinishedError: The run had already finished.
+        """
+        active = self._active.get(run_id)
+        if active is not None:
+            active.live.cancel_requested = True
+            active.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(active.task)
+            return self._live_response(active)
+        stored = await self._store.get_run(run_id)
+        if stored is None:
+            raise RunNotFoundError(f"no run {run_id!r}", run_id=run_id)
+        if not stored.status.finished and await self._store.finish_run(
+            run_id, RunStatus.CANCELLED, "the run was cancelled", (), self._clock()
+        ):
+            orphans = self._orphans.get(stored.workflow_id, [])
+            self._orphans[stored.workflow_id] = [r for r in orphans if r.run_id != run_id]
+            return await self.get_run(run_id)
+        stored = await self._store.get_run(run_id)
+        status = stored.status.value if stored else "finished"
+        raise RunFinishedError(f"run {run_id} has already finished ({status})", run_id=run_id)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, resume unfinished runs, and start the lease heartbeat."""
+        await self._store.open()
+        self.started = True
+        await self._claim()
+        self._heartbeat = asyncio.create_task(self._beat(), name="lockgate-run-heartbeat")
+
+    async def stop(self, grace: float) -> None:
+        """Let executing runs finish for up to ``grace`` seconds; the rest stay unfinished in
+        the store and resume on the next start."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        tasks = [active.task for active in self._active.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self.started = False
+        await self._store.close()
+
+    @property
+    def active_runs(self) -> int:
+        return len(self._active)
+
+    async def _beat(self) -> None:
+        interval = self._lease / 3
+        since_claim = 0.0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._store.renew_leases(self._node_id, self._lease, self._clock())
+                since_claim += interval
+                if since_claim >= self._lease:
+                    since_claim = 0.0
+                    await self._claim()
+            except Exception:
+                logger.exception("run lease heartbeat failed; retrying")
+
+    async def _claim(self) -> None:
+        """Take over unfinished runs (ours from before a restart, or a dead node's)."""
+        claimed = await self._store.claim_runs(self._node_id, self._lease, self._clock())
+        orphaned = {r.run_id for runs in self._orphans.values() for r in runs}
+        resumed = 0
+        for run in claimed:
+            if run.run_id in self._active or run.run_id in orphaned:
+                continue
+            registered = self._workflows.get(run.workflow_id)
+            if registered is None:
+                self._orphans.setdefault(run.workflow_id, []).append(run)
+                continue
+            self._launch(registered, run)
+            resumed += 1
+        if resumed:
+            logger.info("resumed %d unfinished runs", resumed)
+
+    def _launch(self, registered: RegisteredWorkflow, run: RunRecord) -> _ActiveRun:
+        live = LiveRun(run)
+        lookup = self._resources.lookup(run.resources)
+        task = asyncio.create_task(
+            self._executor.execute(registered.workflow, live, lookup),
+            name=f"lockgate-run-{run.run_id}",
+        )
+        active = _ActiveRun(live, registered, task)
+        self._active[run.run_id] = active
+        task.add_done_callback(lambda t: self._done(run.run_id, t))
+        return active
+
+    def _done(self, run_id: str, task: asyncio.Task[RunStatus]) -> None:
+        self._active.pop(run_id, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The store failed to commit the outcome: the run stays unfinished there and is
+            # claimed again by the next heartbeat's claim or restart.
+            logger.error("run %s could not be recorded: %r", run_id, error)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _parameters(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(given, Mapping):
+            raise InvalidParametersError("parameters must be an object of name -> value")
+        parameters = dict(given)
+        problems: list[str] = []
+        try:
+            json_codec.dumps(parameters)
+        except TypeError as exc:
+            problems.append(f"parameters must be JSON values: {exc}")
+        declared = workflow.parameters
+        if declared:
+            for name in parameters:
+                if name not in declared:
+                    problems.append(f"unknown parameter {name!r} (declared: {', '.join(declared)})")
+            for spec in declared.values():
+                if spec.name not in parameters:
+                    if spec.required:
+                        problems.append(f"parameter {spec.name!r} is required")
+                    else:
+                        parameters[spec.name] = spec.default
+                elif spec.type is not None and not _check_type(parameters[spec.name], spec.type):
+                    found = type(parameters[spec.name]).__name__
+                    problems.append(
+                        f"parameter {spec.name!r} must be {spec.type.__name__}, not {found}"
+                    )
+        if problems:
+            raise InvalidParametersError(
+                f"workflow {workflow.name!r}: " + "; ".join(problems), problems=problems
+            )
+        return parameters
+
+    def _live_response(self, active: _ActiveRun) -> WorkflowResponse:
+        return self._response(active.registered, active.live.snapshot())
+
+    @staticmethod
+    def _response(registered: RegisteredWorkflow | None, run: RunRecord) -> WorkflowResponse:
+        names = tuple(registered.workflow.steps) if registered else ()
+        return WorkflowResponse.from_record(run, names)
