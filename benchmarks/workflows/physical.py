@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import os
 import sqlite3
@@ -20,7 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 __all__ = [
     "CommitRate",
@@ -143,18 +142,15 @@ def sqlite_group_commit_rate(
         _remove_sqlite(path)
 
 
-def _asyncpg() -> Any:
-    # Imported here, and untyped: only the PostgreSQL measurement needs it, and it ships no
-    # type information, installed or not.
-    return importlib.import_module("asyncpg")
-
-
 async def postgres_commit_rate(dsn: str, seconds: float = 3.0, row_bytes: int = 200) -> CommitRate:
     """Commits/s of one ``row_bytes`` row each, through asyncpg on one connection."""
+    # Lazy: only the PostgreSQL measurements need asyncpg; the SQLite ones run without it.
+    import asyncpg  # noqa: PLC0415
+
     # A plain table, not TEMPORARY or UNLOGGED: those write no WAL, so their commits skip the
     # flush and would measure no durability at all. A unique name keeps parallel runs apart.
     table = f"lockgate_commit_probe_{uuid.uuid4().hex[:12]}"
-    conn = await _asyncpg().connect(dsn)
+    conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(
             f"CREATE TABLE {table} (id bigserial PRIMARY KEY, output bytea NOT NULL)"
@@ -181,7 +177,9 @@ async def postgres_commit_rate(dsn: str, seconds: float = 3.0, row_bytes: int = 
 
 async def postgres_settings(dsn: str) -> dict[str, str]:
     """The server settings that decide whether a commit waits for the disk."""
-    conn = await _asyncpg().connect(dsn)
+    import asyncpg  # noqa: PLC0415
+
+    conn = await asyncpg.connect(dsn)
     try:
         names = ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
         return {name: str(await conn.fetchval(f"SHOW {name}")) for name in names}

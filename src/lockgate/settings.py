@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -34,7 +35,7 @@ from lockgate.config_problems import (
     settings_error,
 )
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity, ScalingConfig
-from lockgate.models.gateway_config import GatewayConfig
+from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
 from lockgate.models.routing import HTTP_METHODS, Route
 
 __all__ = ["Settings", "load_config", "load_settings"]
@@ -60,7 +61,16 @@ class Settings(BaseSettings):
         log_format, log_level: How and how much the gateway logs.
         janitor_interval: Seconds between Janitor sweeps for idle workers.
         log_capture_bytes: Captured handler output kept per invocation.
-        shutdown_grace: Seconds in-flight calls get to finish on SIGTERM.
+        shutdown_grace: Seconds in-flight calls (and workflow runs) get to finish on SIGTERM.
+        run_store: Where workflow runs are kept: ``sqlite:///path`` (the default is
+            ``.lockgate/runs.sqlite3`` beside the config file), ``postgresql://...`` or
+            ``memory://`` (nothing survives a restart).
+        sqlite_synchronous: ``FULL`` (a committed step survives power loss) or ``NORMAL``
+            (survives a process crash only; several times faster).
+        node_id: This gateway's name in run leases; gateways sharing a PostgreSQL run
+            store need distinct ids. A restarted node takes its own runs back at once.
+        run_lease: Seconds a node's claim on its runs lasts without a heartbeat; after it,
+            another node resumes them.
     """
 
     model_config = SettingsConfigDict(
@@ -82,6 +92,14 @@ class Settings(BaseSettings):
     # Below 4 KiB a traceback would be cut before it says anything useful.
     log_capture_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
+    run_store: Annotated[
+        str | None,
+        Field(pattern=r"^(sqlite:///.+|postgres(ql)?://.*|memory://)$"),
+        Expect("sqlite:///PATH, postgresql://USER@HOST:PORT/DB or memory://"),
+    ] = None
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    node_id: Annotated[str, Field(min_length=1, max_length=200)] = socket.gethostname()
+    run_lease: Annotated[float, Field(gt=0)] = 30.0
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -95,6 +113,10 @@ _FILE_SETTINGS = (
     "janitor_interval",
     "log_capture_bytes",
     "shutdown_grace",
+    "run_store",
+    "sqlite_synchronous",
+    "node_id",
+    "run_lease",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]
@@ -159,6 +181,17 @@ class _RouteTable(BaseModel):
     payload_format: Literal["1.0", "2.0"] = "2.0"
 
 
+class _WorkflowTable(BaseModel):
+    model_config = _STRICT
+
+    builder: Annotated[
+        str, Field(pattern=_HANDLER), Expect("'module:function' (e.g. 'pipelines:build')")
+    ]
+    description: str = ""
+    required_resources: list[str] = Field(default_factory=list)
+    code_dir: str | None = None
+
+
 class _FileTable(BaseModel):
     """Only the shape of the top level; each function and route is validated on its own."""
 
@@ -167,6 +200,7 @@ class _FileTable(BaseModel):
     gateway: dict[str, Any] = Field(default_factory=dict)
     functions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     routes: list[dict[str, Any]] = Field(default_factory=list)
+    workflows: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".
@@ -174,6 +208,43 @@ _HINTS = {
     f"gateway.{name}": f"is not read from the file; use --{name} or {_ENV_PREFIX}{name.upper()}"
     for name in ("host", "port", "config")
 }
+
+
+def _code_dir(base: Path, given: str | None, prefix: Loc, problems: Problems) -> Path:
+    if given is None:
+        return base
+    code_dir = (base / Path(given).expanduser()).resolve()
+    if not code_dir.is_dir():
+        state = "is not a folder" if code_dir.exists() else "does not exist"
+        problems.add(
+            (*prefix, "code_dir"),
+            f"expected an existing folder, got {given!r} ({code_dir} {state})",
+        )
+    return code_dir
+
+
+def _build_workflows(
+    raw: Mapping[str, Any], base: Path, problems: Problems
+) -> dict[str, WorkflowDeclaration]:
+    workflows: dict[str, WorkflowDeclaration] = {}
+    for name, item in raw.items():
+        prefix: Loc = ("workflows", name)
+        if not FUNCTION_NAME_PATTERN.match(name):
+            problems.add(
+                prefix, f"expected a name of 1-64 letters, digits, '-' or '_', got {name!r}"
+            )
+            continue
+        table = check(_WorkflowTable, item, prefix, problems) if isinstance(item, dict) else None
+        if table is None:
+            continue
+        workflows[name] = WorkflowDeclaration(
+            name=name,
+            builder=table.builder,
+            code_dir=_code_dir(base, table.code_dir, prefix, problems),
+            description=table.description,
+            required_resources=tuple(table.required_resources),
+        )
+    return workflows
 
 
 def _build_function(
@@ -192,15 +263,7 @@ def _build_function(
             (*prefix, "scaling", "min_warm"),
             f"expected an integer ≤ max_capacity ({scaling.max_capacity}), got {scaling.min_warm}",
         )
-    code_dir = base
-    if table.code_dir is not None:
-        code_dir = (base / Path(table.code_dir).expanduser()).resolve()
-        if not code_dir.is_dir():
-            state = "is not a folder" if code_dir.exists() else "does not exist"
-            problems.add(
-                (*prefix, "code_dir"),
-                f"expected an existing folder, got {table.code_dir!r} ({code_dir} {state})",
-            )
+    code_dir = _code_dir(base, table.code_dir, prefix, problems)
     if len(problems) > before:
         return None
     try:
@@ -286,10 +349,15 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     routes = _build_routes(
         raw_routes if isinstance(raw_routes, list) else [], set(raw_functions), problems
     )
+    raw_workflows = data.get("workflows", {})
+    workflows = _build_workflows(
+        raw_workflows if isinstance(raw_workflows, dict) else {}, base, problems
+    )
     if problems:
         fail(path, problems)
     try:
-        return GatewayConfig(functions=functions, routes=tuple(routes)), gateway
+        config = GatewayConfig(functions=functions, routes=tuple(routes), workflows=workflows)
+        return config, gateway
     except ValueError as exc:
         fail(path, [Problem("routes", str(exc))])
 

@@ -56,9 +56,15 @@ class GatewayProcess:
     """``with GatewayProcess(config) as gateway:`` starts, waits until ready, and stops it."""
 
     def __init__(
-        self, config: Path = APP_DIR / "lockgate.toml", *, ready_timeout: float = 30
+        self,
+        config: Path = APP_DIR / "lockgate.toml",
+        *,
+        ready_timeout: float = 30,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
+        # Runs are kept in memory unless a test names a store: nothing lands in the repo.
+        self.env = {"LOCKGATE_RUN_STORE": "memory://", **(env or {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._ready_timeout = ready_timeout
@@ -66,7 +72,7 @@ class GatewayProcess:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     def __enter__(self) -> GatewayProcess:
-        env = dict(os.environ, LOCKGATE_LOG_LEVEL="WARNING")
+        env = dict(os.environ, LOCKGATE_LOG_LEVEL="WARNING", **self.env)
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -1,23 +1,38 @@
-"""The declared contents of a gateway: its functions and its routes."""
+"""The declared contents of a gateway: its functions, routes and workflows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 from lockgate.models.function import FunctionEntity
 from lockgate.models.routing import Route
 
-__all__ = ["GatewayConfig"]
+__all__ = ["GatewayConfig", "WorkflowDeclaration"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowDeclaration:
+    """A workflow declared in ``lockgate.toml``: ``builder`` ("module:function", imported
+    from ``code_dir``) returns the built workflow (or its builder)."""
+
+    name: str
+    builder: str
+    code_dir: Path
+    description: str = ""
+    required_resources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Functions by name and the route table's routes; every route names a declared function."""
+    """Functions by name, the route table's routes (each names a declared function) and
+    workflows by name."""
 
     functions: Mapping[str, FunctionEntity] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
+    workflows: Mapping[str, WorkflowDeclaration] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, function in self.functions.items():
@@ -31,3 +46,4 @@ class GatewayConfig:
                     f"which is not declared (declared: {declared})"
                 )
         object.__setattr__(self, "functions", MappingProxyType(dict(self.functions)))
+        object.__setattr__(self, "workflows", MappingProxyType(dict(self.workflows)))
