@@ -37,20 +37,21 @@ def serve(
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING ...")] = None,
 ) -> None:
-    """Serve the functions and routes declared in a lockgate.toml."""
+    """Serve the functions, routes and workflows declared in a lockgate.toml."""
     try:
         settings, gateway_config = load_settings(
             config, host=host, port=port, log_format=log_format, log_level=log_level
         )
+        configure_logging(settings.log_format, settings.log_level)
+        application = build(settings, gateway_config)
     except ConfigError as exc:
         typer.echo(f"lockgate: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_format, settings.log_level)
-    application = build(settings, gateway_config)
     logger.info(
-        "serving %d functions and %d routes on http://%s:%d",
+        "serving %d functions, %d routes and %d workflows on http://%s:%d",
         len(gateway_config.functions),
         len(gateway_config.routes),
+        len(gateway_config.workflows),
         settings.host,
         settings.port,
     )
