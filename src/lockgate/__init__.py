@@ -14,11 +14,33 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from lockgate.bootstrap import Application, build
     from lockgate.models.function import FunctionEntity, ScalingConfig
     from lockgate.models.invocation import InvocationResult
     from lockgate.models.routing import Route, RouteTable
+    from lockgate.models.run import WorkflowRequest, WorkflowResponse
+    from lockgate.models.workflow import RetryPolicy, Workflow
+    from lockgate.settings import Settings
+    from lockgate.use_cases.run_context import get_current_context, get_resource
+    from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
 
-__all__ = ["FunctionEntity", "InvocationResult", "Route", "RouteTable", "ScalingConfig"]
+__all__ = [
+    "Application",
+    "AsyncWorkflowBuilder",
+    "FunctionEntity",
+    "InvocationResult",
+    "RetryPolicy",
+    "Route",
+    "RouteTable",
+    "ScalingConfig",
+    "Settings",
+    "Workflow",
+    "WorkflowRequest",
+    "WorkflowResponse",
+    "build",
+    "get_current_context",
+    "get_resource",
+]
 
 _LOCATIONS = {
     "FunctionEntity": "lockgate.models.function",
@@ -26,6 +48,16 @@ _LOCATIONS = {
     "InvocationResult": "lockgate.models.invocation",
     "Route": "lockgate.models.routing",
     "RouteTable": "lockgate.models.routing",
+    "Application": "lockgate.bootstrap",
+    "build": "lockgate.bootstrap",
+    "Settings": "lockgate.settings",
+    "WorkflowRequest": "lockgate.models.run",
+    "WorkflowResponse": "lockgate.models.run",
+    "RetryPolicy": "lockgate.models.workflow",
+    "Workflow": "lockgate.models.workflow",
+    "AsyncWorkflowBuilder": "lockgate.use_cases.workflow_builder",
+    "get_current_context": "lockgate.use_cases.run_context",
+    "get_resource": "lockgate.use_cases.run_context",
 }
 
 
