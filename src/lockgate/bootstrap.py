@@ -258,7 +258,7 @@ def build(
     resources = ResourceProvider()
     workflows = WorkflowService(
         store,
-        WorkflowExecutor(store, FunctionStepCaller(invoker)),
+        WorkflowExecutor(store, FunctionStepCaller(invoker), metrics=metrics),
         resources,
         node_id=settings.node_id,
         lease_seconds=settings.run_lease,

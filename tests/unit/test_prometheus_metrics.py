@@ -40,3 +40,20 @@ def test_invocations_durations_cold_starts_pools_and_breakers_are_exported() -> 
     assert 'lockgate_pool_queue_depth{function="echo"} 3.0' in text
     assert 'lockgate_circuit_breaker_state{function="echo",state="half_open"} 1.0' in text
     assert 'lockgate_circuit_breaker_state{function="echo",state="closed"} 0.0' in text
+
+
+def test_workflow_runs_and_steps_are_counted_and_timed() -> None:
+    metrics = PrometheusMetrics()
+    metrics.run_finished("etl", "completed", 0.02)
+    metrics.run_finished("etl", "failed", 0.5)
+    metrics.step_finished("etl", "extract", "completed", 0.004)
+    metrics.step_finished("etl", "load", "failed", 0.3)
+    text = metrics.render().decode()
+    assert 'lockgate_workflow_runs_total{status="completed",workflow="etl"} 1.0' in text
+    assert 'lockgate_workflow_runs_total{status="failed",workflow="etl"} 1.0' in text
+    assert 'lockgate_workflow_steps_total{status="failed",step="load",workflow="etl"} 1.0' in text
+    assert 'lockgate_workflow_run_duration_seconds_count{workflow="etl"} 2.0' in text
+    assert (
+        'lockgate_workflow_step_duration_seconds_bucket{le="0.005",step="extract",workflow="etl"}'
+        " 1.0" in text
+    )

@@ -18,6 +18,7 @@ __all__ = [
     "IRunStore",
     "IWorker",
     "IWorkerLauncher",
+    "IWorkflowMetrics",
     "StepWrite",
 ]
 
@@ -140,6 +141,25 @@ class IInvocationMetrics(Protocol):
 
     def cold_start(self, function: str, duration_s: float) -> None:
         """Record one worker start that succeeded."""
+        ...
+
+
+@runtime_checkable
+class IWorkflowMetrics(Protocol):
+    """Counters and histograms about workflow runs and steps; never sees their data."""
+
+    def run_finished(self, workflow: str, status: str, duration_s: float) -> None:
+        """Record one run's end.
+
+        Args:
+            workflow: The id the workflow is registered under.
+            status: ``completed``, ``failed`` or ``cancelled``.
+            duration_s: From the run's creation to its end (restarts included).
+        """
+        ...
+
+    def step_finished(self, workflow: str, step: str, status: str, duration_s: float) -> None:
+        """Record one step's end (``completed`` or ``failed``), retries included."""
         ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import (
@@ -24,7 +25,8 @@ _BOUND_LABELS = (*(str(float(bound)) for bound in _DURATION_BUCKETS), "+Inf")
 
 
 class PrometheusMetrics:
-    """See ``IInvocationMetrics``; pool gauges are read from the pools at scrape time."""
+    """See ``IInvocationMetrics`` and ``IWorkflowMetrics``; pool gauges are read from the
+    pools at scrape time."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -34,6 +36,13 @@ class PrometheusMetrics:
         self._invocations: dict[tuple[str, str], int] = {}
         self._durations: dict[str, _Buckets] = {}
         self.registry.register(_InvocationCollector(self._invocations, self._durations))
+        self._runs: dict[tuple[str, str], int] = {}
+        self._run_durations: dict[str, _Buckets] = {}
+        self._steps: dict[tuple[str, str, str], int] = {}
+        self._step_durations: dict[tuple[str, str], _Buckets] = {}
+        self.registry.register(
+            _WorkflowCollector(self._runs, self._run_durations, self._steps, self._step_durations)
+        )
         self._cold_starts = Counter(
             "lockgate_cold_starts",
             "Worker starts that succeeded.",
@@ -65,12 +74,19 @@ class PrometheusMetrics:
     def invocation_finished(self, function: str, outcome: str, duration_s: float) -> None:
         key = (function, outcome)
         self._invocations[key] = self._invocations.get(key, 0) + 1
-        buckets = self._durations.get(function)
-        if buckets is None:
-            buckets = self._durations[function] = _Buckets()
-        buckets.observe(duration_s)
+        _observe(self._durations, function, duration_s)
         if outcome == "timeout":
             self._timeouts.labels(function).inc()
+
+    def run_finished(self, workflow: str, status: str, duration_s: float) -> None:
+        key = (workflow, status)
+        self._runs[key] = self._runs.get(key, 0) + 1
+        _observe(self._run_durations, workflow, duration_s)
+
+    def step_finished(self, workflow: str, step: str, status: str, duration_s: float) -> None:
+        key = (workflow, step, status)
+        self._steps[key] = self._steps.get(key, 0) + 1
+        _observe(self._step_durations, (workflow, step), duration_s)
 
     def cold_start(self, function: str, duration_s: float) -> None:
         self._cold_starts.labels(function).inc()
@@ -95,6 +111,74 @@ class _Buckets:
         self.total += value
 
 
+def _observe(histograms: dict[Any, _Buckets], key: Any, value: float) -> None:
+    buckets = histograms.get(key)
+    if buckets is None:
+        buckets = histograms[key] = _Buckets()
+    buckets.observe(value)
+
+
+def _histogram(
+    name: str, documentation: str, labels: tuple[str, ...], histograms: dict[Any, _Buckets]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=labels)
+    for key, buckets in list(histograms.items()):
+        cumulative = list(itertools.accumulate(buckets.counts))
+        family.add_metric(
+            key if isinstance(key, tuple) else (key,),
+            list(zip(_BOUND_LABELS, cumulative, strict=True)),
+            buckets.total,
+        )
+    return family
+
+
+class _WorkflowCollector(Collector):
+    def __init__(
+        self,
+        runs: dict[tuple[str, str], int],
+        run_durations: dict[str, _Buckets],
+        steps: dict[tuple[str, str, str], int],
+        step_durations: dict[tuple[str, str], _Buckets],
+    ) -> None:
+        self._runs = runs
+        self._run_durations = run_durations
+        self._steps = steps
+        self._step_durations = step_durations
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        runs = CounterMetricFamily(
+            "lockgate_workflow_runs",
+            "Finished workflow runs by workflow and status.",
+            labels=("workflow", "status"),
+        )
+        for key, count in list(self._runs.items()):
+            runs.add_metric(key, count)
+        steps = CounterMetricFamily(
+            "lockgate_workflow_steps",
+            "Finished workflow steps by workflow, step and status.",
+            labels=("workflow", "step", "status"),
+        )
+        for key3, count in list(self._steps.items()):
+            steps.add_metric(key3, count)
+        yield runs
+        yield steps
+        yield _histogram(
+            "lockgate_workflow_run_duration_seconds",
+            "From a run's creation to its end.",
+            ("workflow",),
+            self._run_durations,
+        )
+        yield _histogram(
+            "lockgate_workflow_step_duration_seconds",
+            "A step's time, retries included.",
+            ("workflow", "step"),
+            self._step_durations,
+        )
+
+
 class _InvocationCollector(Collector):
     def __init__(
         self, invocations: dict[tuple[str, str], int], durations: dict[str, _Buckets]
@@ -113,17 +197,13 @@ class _InvocationCollector(Collector):
         )
         for (function, outcome), count in list(self._invocations.items()):
             counter.add_metric((function, outcome), count)
-        histogram = HistogramMetricFamily(
+        yield counter
+        yield _histogram(
             "lockgate_invocation_duration_seconds",
             "Time the gateway spent on an invocation, queueing included.",
-            labels=("function",),
+            ("function",),
+            self._durations,
         )
-        for function, buckets in list(self._durations.items()):
-            cumulative = list(itertools.accumulate(buckets.counts))
-            histogram.add_metric(
-                (function,), list(zip(_BOUND_LABELS, cumulative, strict=True)), buckets.total
-            )
-        yield from (counter, histogram)
 
 
 class _PoolCollector(Collector):
