@@ -20,7 +20,7 @@ from types import FunctionType
 from typing import Any, Protocol
 
 from lockgate import json_codec
-from lockgate.gateways.interfaces import IRunStore, StepWrite
+from lockgate.gateways.interfaces import IRunStore, IWorkflowMetrics, StepWrite
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from lockgate.models.workflow import StepKind, StepSpec, Workflow
 from lockgate.use_cases.run_context import (
@@ -88,6 +88,7 @@ class WorkflowExecutor:
     Args:
         store: Where checkpoints and final statuses are committed.
         call_function: Invokes a Lockgate function (for ``add_function_step`` steps).
+        metrics: Counts runs and steps by outcome, if given.
         clock: Unix time, for records (tests pass a fake).
     """
 
@@ -96,10 +97,12 @@ class WorkflowExecutor:
         store: IRunStore,
         call_function: FunctionCaller,
         *,
+        metrics: IWorkflowMetrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._call_function = call_function
+        self._metrics = metrics
         self._clock = clock
 
     async def execute(  # noqa: PLR0912, PLR0915 (one scheduling loop reads best whole)
@@ -144,6 +147,10 @@ class WorkflowExecutor:
         if run.deadline is not None:
             deadline = loop.time() + (run.deadline - self._clock())
         try:
+            if deadline is not None and deadline <= loop.time():
+                # Resumed past its deadline: timeout_at would only fire at the first await,
+                # after a step had started.
+                raise TimeoutError
             async with asyncio.timeout_at(deadline):
                 while ready or running:
                     if ready and not failures:
@@ -200,6 +207,10 @@ class WorkflowExecutor:
         now = self._clock()
         if await self._store.finish_run(live.run.run_id, status, error, writes, now):
             live.status, live.error, live.finished_at = status, error, now
+            if self._metrics is not None:
+                self._metrics.run_finished(
+                    live.run.workflow_id, status.value, now - live.run.created_at
+                )
         else:
             # Another node (or a cancel by id) finished it first; its verdict stands.
             stored = await self._store.get_run(live.run.run_id)
@@ -297,6 +308,7 @@ class WorkflowExecutor:
                 finished_at=self._clock(),
             )
             live.steps[name] = record
+            self._step_finished(run, record)
             return record, output_json
         except _StepFailedError as failure:
             record = StepRecord(
@@ -308,7 +320,14 @@ class WorkflowExecutor:
                 finished_at=self._clock(),
             )
             live.steps[name] = record
+            self._step_finished(run, record)
             return record, None
+
+    def _step_finished(self, run: RunRecord, record: StepRecord) -> None:
+        if self._metrics is not None:
+            self._metrics.step_finished(
+                run.workflow_id, record.name, record.status.value, (record.duration_ms or 0) / 1000
+            )
 
     @staticmethod
     def _inputs(step: StepSpec, outputs: Mapping[str, Any]) -> dict[str, Any]:
