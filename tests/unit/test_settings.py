@@ -212,7 +212,11 @@ def test_a_bad_function_value_names_its_key(
         ('functions = { echo = "handlers:echo" }', "functions.echo", "expected a table"),
         ('functions = ["a"]', "functions", "expected a table"),
         ('routes = "GET /"', "routes", "expected an array of tables"),
-        ("extras = 1", "extras", "unknown key (expected one of: gateway, functions, routes, workflows)"),
+        (
+            "extras = 1",
+            "extras",
+            "unknown key (expected one of: gateway, functions, routes, workflows)",
+        ),
     ],
 )
 def test_a_bad_file_shape_names_its_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:

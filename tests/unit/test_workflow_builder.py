@@ -339,3 +339,9 @@ def test_describe() -> None:
             },
         ],
     }
+
+
+def test_code_that_never_assigns_result_is_refused_at_build() -> None:
+    builder = AsyncWorkflowBuilder("w").add_async_code("quiet", "total = 1 + 1")
+    with pytest.raises(ValueError, match=r"step 'quiet': its code never assigns `result`"):
+        builder.build()

@@ -296,7 +296,9 @@ async def test_a_code_step_reads_parameters_inputs_context_and_resources(
 
 
 async def test_a_code_step_that_does_not_assign_result_fails_clearly(harness: Harness) -> None:
-    workflow = AsyncWorkflowBuilder("w").add_async_code("quiet", "x = 1").build()
+    # Assigns it only on a path not taken (code that never assigns it is refused at build).
+    code = "if len([]):\n    result = 1"
+    workflow = AsyncWorkflowBuilder("w").add_async_code("quiet", code).build()
     _, stored = await harness.run(workflow)
     assert stored.status is RunStatus.FAILED
     assert stored.error == "step 'quiet' finished without assigning `result`"
@@ -756,3 +758,15 @@ async def test_a_resumed_run_skips_its_committed_steps(harness: Harness) -> None
         "b": {"name": "b", "inputs": {"x": "A"}},
         "c": {"name": "c", "inputs": {"x": "b"}},
     }
+
+
+async def test_a_timeout_error_the_step_raises_itself_is_reported_as_such(
+    harness: Harness,
+) -> None:
+    async def flaky() -> dict[str, int]:
+        raise TimeoutError("upstream said so")
+
+    workflow = AsyncWorkflowBuilder("own").add_step("call", flaky, timeout=5).build()
+    _, stored = await harness.run(workflow)
+    assert stored.status is RunStatus.FAILED
+    assert stored.error == "step 'call' failed: TimeoutError: upstream said so"

@@ -81,6 +81,9 @@ class AsyncWorkflowBuilder:
                 f"step {step!r}: its code does not compile (line {exc.lineno}: {exc.msg})"
             )
             compiled = None
+        else:
+            if "result" not in compiled.co_names:
+                self._problems.append(f"step {step!r}: its code never assigns `result`")
         return self._add(
             step,
             kind=StepKind.CODE,

@@ -79,6 +79,15 @@ class _StepFailedError(Exception):
         self.message = message
 
 
+class _OwnTimeoutError(TimeoutError):
+    """A ``TimeoutError`` the step raised itself, before its own deadline: still retried as
+    a ``TimeoutError``, but reported as what it was."""
+
+    def __init__(self, original: TimeoutError) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
 _BUILTINS = builtins.__dict__
 
 
@@ -371,8 +380,13 @@ class WorkflowExecutor:
         try:
             if step.timeout is None:
                 return await self._call(step, run, inputs)
-            async with asyncio.timeout(step.timeout):
-                return await self._call(step, run, inputs)
+            async with asyncio.timeout(step.timeout) as scope:
+                try:
+                    return await self._call(step, run, inputs)
+                except TimeoutError as exc:
+                    if scope.expired():
+                        raise
+                    raise _OwnTimeoutError(exc) from exc
         finally:
             current_context.reset(token)
 
@@ -403,7 +417,9 @@ class WorkflowExecutor:
 
     @staticmethod
     def _describe(step: StepSpec, exc: Exception) -> str:
-        if isinstance(exc, TimeoutError) and step.timeout is not None:
+        if isinstance(exc, _OwnTimeoutError):
+            exc = exc.original
+        elif isinstance(exc, TimeoutError) and step.timeout is not None:
             return f"step {step.name!r} timed out after {step.timeout} s"
         detail = str(exc)
         return f"step {step.name!r} failed: {type(exc).__name__}" + (
