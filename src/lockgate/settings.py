@@ -38,9 +38,26 @@ from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity, Scal
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
 from lockgate.models.routing import HTTP_METHODS, Route
 
-__all__ = ["Settings", "load_config", "load_settings"]
+__all__ = [
+    "RESERVED_PATHS",
+    "RESERVED_PREFIXES",
+    "Settings",
+    "is_reserved_path",
+    "load_config",
+    "load_settings",
+]
 
 _ENV_PREFIX = "LOCKGATE_"
+
+# Paths the gateway serves itself (the Invoke API, the workflow API, operations endpoints,
+# the docs): a request for one never reaches a declared route, so declaring one is an error.
+RESERVED_PREFIXES = ("/2015-03-31/", "/_lockgate/", "/workflows/", "/runs/")
+RESERVED_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics", "/workflows", "/runs"})
+
+
+def is_reserved_path(path: str) -> bool:
+    """True when the gateway itself serves ``path`` (a request path or a route's path)."""
+    return path in RESERVED_PATHS or path.startswith(RESERVED_PREFIXES)
 
 
 def _log_level(value: str) -> str:
@@ -303,6 +320,14 @@ def _build_routes(raw: list[Any], declared: set[str], problems: Problems) -> lis
             route = Route(table.method, table.path, table.function, table.payload_format)
         except ValueError as exc:
             problems.add((*prefix, "path"), f"invalid path: {exc}")
+            continue
+        if is_reserved_path(route.path):
+            problems.add(
+                (*prefix, "path"),
+                f"expected a path the gateway does not serve itself, got {route.path!r} "
+                f"(reserved: {', '.join(sorted(RESERVED_PATHS))} and everything under "
+                f"{', '.join(RESERVED_PREFIXES)})",
+            )
             continue
         shape = (route.method, _PARAM_NAME.sub(r"{\1}", route.path))
         first_index, first = seen.setdefault(shape, (index, route))

@@ -2,7 +2,9 @@
 
 Declared routes and the Invoke API are served as raw ASGI (``FunctionRoutes``,
 ``InvokeApi``), skipping the framework's routing and middleware on every invocation; the
-operations endpoints, the OpenAPI schema and the lifespan live on a FastAPI app.
+operations endpoints, the workflow API, the OpenAPI schema and the lifespan live on a
+FastAPI app. The paths FastAPI serves are ``lockgate.settings.RESERVED_*`` (declared routes
+may not claim them).
 """
 
 from __future__ import annotations
@@ -20,13 +22,12 @@ from lockgate.bootstrap import Application
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
 from lockgate.controllers.http.system import system_router
+from lockgate.controllers.http.workflow_api import install_error_handlers, workflow_router
 from lockgate.controllers.log_setup import request_id_var
 from lockgate.models.ids import new_request_id
+from lockgate.settings import RESERVED_PATHS, RESERVED_PREFIXES
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
-
-RESERVED_PREFIXES = ("/2015-03-31/", "/_lockgate/")
-RESERVED_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})
 
 
 class RequestContextMiddleware:
@@ -98,6 +99,8 @@ def create_app(application: Application) -> GatewayApp:
         openapi_url="/_lockgate/openapi.json",
     )
     api.include_router(system_router(application))
+    api.include_router(workflow_router(application))
+    install_error_handlers(api)
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
