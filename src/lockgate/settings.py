@@ -79,7 +79,8 @@ class Settings(BaseSettings):
         janitor_interval: Seconds between Janitor sweeps for idle workers.
         log_capture_bytes: Captured handler output kept per invocation.
         shutdown_grace: Seconds in-flight calls (and workflow runs) get to finish on SIGTERM.
-        run_store: Where workflow runs are kept: ``sqlite:///path`` (the default is
+        run_store: Where workflow runs are kept: ``sqlite:///relative/path`` or
+            ``sqlite:////absolute/path`` (SQLAlchemy's spelling; the default is
             ``.lockgate/runs.sqlite3`` beside the config file), ``postgresql://...`` or
             ``memory://`` (nothing survives a restart).
         sqlite_synchronous: ``FULL`` (a committed step survives power loss) or ``NORMAL``
