@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SQLITE_MIGRATIONS", "check_cursor"]
+__all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS", "check_cursor"]
 
 _CURSOR = re.compile(r"[0-9a-f]{1,64}")
 
@@ -68,6 +68,57 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             finished_at REAL,
             PRIMARY KEY (run_id, name)
         ) WITHOUT ROWID
+        """,
+    ),
+)
+
+
+POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the layout of SQLite's 1, in the schema the store is given (``{schema}``, quoted by
+    # the store). JSON values are bytea: they arrive as orjson bytes, leave through orjson and
+    # are never queried inside, so jsonb would only add a parse on every write and a
+    # conversion on every read. Run ids are hex and compare bytewise (COLLATE "C"), which
+    # keeps the listing order and makes the primary key's comparisons cheap.
+    (
+        """
+        CREATE TABLE {schema}.lockgate_runs (
+            run_id          text COLLATE "C" PRIMARY KEY,
+            workflow_id     text NOT NULL,
+            status          text NOT NULL,
+            parameters      bytea NOT NULL,
+            resources       bytea NOT NULL,
+            context         bytea NOT NULL,
+            idempotency_key text,
+            request_hash    text NOT NULL,
+            created_at      double precision NOT NULL,
+            updated_at      double precision NOT NULL,
+            deadline        double precision,
+            error           text,
+            owner           text,
+            lease_until     double precision
+        )
+        """,
+        "CREATE INDEX lockgate_runs_by_workflow ON {schema}.lockgate_runs (workflow_id, run_id)",
+        "CREATE INDEX lockgate_runs_running ON {schema}.lockgate_runs (run_id) "
+        "WHERE status = 'running'",
+        """
+        CREATE TABLE {schema}.lockgate_idempotency (
+            key    text PRIMARY KEY,
+            run_id text COLLATE "C" NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE {schema}.lockgate_steps (
+            run_id      text COLLATE "C" NOT NULL,
+            name        text NOT NULL,
+            status      text NOT NULL,
+            output      bytea,
+            error       text,
+            attempts    integer NOT NULL,
+            started_at  double precision,
+            finished_at double precision,
+            PRIMARY KEY (run_id, name)
+        )
         """,
     ),
 )

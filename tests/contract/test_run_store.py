@@ -1,0 +1,451 @@
+"""The ``IRunStore`` contract, one suite run against every implementation.
+
+``backend`` runs a test on memory, SQLite and PostgreSQL; ``durable_backend`` on the two
+that keep data across a restart; the last tests are PostgreSQL's own (several nodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+import pytest
+
+from lockgate import json_codec
+from lockgate.errors import RunStoreError
+from lockgate.gateways.interfaces import IRunStore, StepWrite
+from lockgate.gateways.postgres_run_store import PostgresRunStore
+from lockgate.models.ids import new_run_id
+from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
+from tests.contract.conftest import PG_DSN, Backend
+
+NOW = 1_700_000_000.0
+LEASE = 30.0
+PAYLOAD: dict[str, Any] = {
+    "text": 'héllo ✓ \x00 "quoted" \\',
+    "int": 2**62,
+    "negative": -7,
+    "float": 0.1,
+    "tiny": 1e-300,
+    "flags": [True, False, None],
+    "nested": {"list": [1, [2, [3, {"deep": "yes"}]]], "empty": {}, "none": None},
+}
+
+
+def make_run(workflow_id: str = "wf", *, key: str | None = None, at: float = NOW) -> RunRecord:
+    return RunRecord(
+        run_id=new_run_id(),
+        workflow_id=workflow_id,
+        status=RunStatus.RUNNING,
+        parameters=PAYLOAD,
+        resources={"db": "@main", "cache": {"url": "redis://cache"}},
+        context={"user": "ü", "n": 1},
+        idempotency_key=key,
+        request_hash="h-" + workflow_id,
+        created_at=at,
+        updated_at=at,
+        deadline=at + 60,
+    )
+
+
+def step(name: str, output: Any = None, *, attempts: int = 1) -> StepWrite:
+    record = StepRecord(
+        name,
+        StepStatus.COMPLETED,
+        attempts=attempts,
+        started_at=NOW + 1,
+        finished_at=NOW + 1.5,
+    )
+    return record, json_codec.dumps(output)
+
+
+def failed(name: str, error: str) -> StepWrite:
+    return StepRecord(name, StepStatus.FAILED, error=error, attempts=3, started_at=NOW), None
+
+
+async def create(store: IRunStore, run: RunRecord, owner: str = "node-a") -> RunRecord:
+    return await store.create_run(run, owner=owner, lease_seconds=LEASE)
+
+
+# -- create, get, idempotency -------------------------------------------------------------------
+
+
+async def test_create_and_get_round_trip(store: IRunStore) -> None:
+    run = make_run()
+    assert await create(store, run) == run
+    await store.save_step(run.run_id, step("a", PAYLOAD))
+    await store.save_step(run.run_id, failed("b", "boom"))
+
+    stored = await store.get_run(run.run_id)
+
+    assert stored is not None
+    assert stored.parameters == PAYLOAD
+    # Byte-identical JSON: no int became a float, no key moved.
+    assert json_codec.dumps(stored.parameters) == json_codec.dumps(PAYLOAD)
+    assert stored.resources == run.resources
+    assert stored.context == run.context
+    assert (stored.deadline, stored.request_hash) == (run.deadline, run.request_hash)
+    assert stored.steps["a"].output == PAYLOAD
+    assert stored.steps["a"] == StepRecord(
+        "a", StepStatus.COMPLETED, PAYLOAD, None, 1, NOW + 1, NOW + 1.5
+    )
+    assert stored.steps["b"] == StepRecord("b", StepStatus.FAILED, None, "boom", 3, NOW, None)
+    assert stored == replace(run, steps=stored.steps)
+    assert await store.get_run(new_run_id()) is None
+
+
+async def test_same_idempotency_key_returns_the_earlier_run(store: IRunStore) -> None:
+    first = make_run(key="order-1")
+    await create(store, first)
+    await store.save_step(first.run_id, step("a", {"n": 1}))
+
+    again = await create(store, make_run(key="order-1"))
+    other = await create(store, make_run(key="order-2"))
+
+    assert again.run_id == first.run_id
+    assert again.steps["a"].output == {"n": 1}
+    assert other.idempotency_key == "order-2"
+    assert other.run_id != first.run_id
+    assert await store.get_run(other.run_id) is not None
+    page = await store.list_runs()
+    assert {run.run_id for run in page.runs} == {first.run_id, other.run_id}
+
+
+async def test_create_without_waiting_is_durable_by_the_next_write(backend: Backend) -> None:
+    store = await backend.open()
+    run = make_run()
+    await store.create_run(run, owner="node-a", lease_seconds=LEASE, wait=False)
+    await store.save_step(run.run_id, step("a", [1, 2]))
+
+    reader = await backend.open()  # a second store on the same file or schema
+    stored = await reader.get_run(run.run_id)
+
+    assert stored is not None
+    assert stored.steps["a"].output == [1, 2]
+    with pytest.raises(ValueError, match="idempotency key"):
+        await store.create_run(make_run(key="k"), owner="node-a", lease_seconds=LEASE, wait=False)
+
+
+async def test_a_run_created_without_waiting_is_flushed_on_its_own(backend: Backend) -> None:
+    store = await backend.open()
+    run = make_run()
+    await store.create_run(run, owner="node-a", lease_seconds=LEASE, wait=False)
+    reader = await backend.open()
+    for _ in range(200):
+        if await reader.get_run(run.run_id) is not None:
+            break
+        await asyncio.sleep(0.005)
+    assert await reader.get_run(run.run_id) is not None
+
+
+async def test_saving_a_step_twice_keeps_the_latest(store: IRunStore) -> None:
+    run = await create(store, make_run())
+    await store.save_step(run.run_id, failed("a", "first try"))
+    await store.save_step(run.run_id, step("a", "second", attempts=2))
+
+    stored = await store.get_run(run.run_id)
+
+    assert stored is not None
+    assert stored.steps["a"].status is StepStatus.COMPLETED
+    assert (stored.steps["a"].output, stored.steps["a"].attempts) == ("second", 2)
+    assert stored.steps["a"].error is None
+
+
+# -- finish_run --------------------------------------------------------------------------------
+
+
+async def test_finish_run_writes_status_and_steps_once(store: IRunStore) -> None:
+    run = await create(store, make_run())
+    await store.save_step(run.run_id, step("a", 1))
+
+    assert await store.finish_run(
+        run.run_id, RunStatus.FAILED, "b failed", [failed("b", "x")], NOW + 5
+    )
+    assert not await store.finish_run(
+        run.run_id, RunStatus.COMPLETED, None, [step("c", 3), step("a", "overwritten")], NOW + 9
+    )
+
+    stored = await store.get_run(run.run_id)
+    assert stored is not None
+    assert (stored.status, stored.error, stored.updated_at) == (
+        RunStatus.FAILED,
+        "b failed",
+        NOW + 5,
+    )
+    assert set(stored.steps) == {"a", "b"}
+    assert stored.steps["a"].output == 1
+    assert stored.steps["b"].error == "x"
+
+
+async def test_finish_run_is_atomic(durable_backend: Backend) -> None:
+    store = await durable_backend.open()
+    run = await create(store, make_run())
+    # Too big for an integer column: the step write fails after the status update.
+    poisoned = (StepRecord("b", StepStatus.FAILED, attempts=2**70), None)
+
+    with pytest.raises(RunStoreError):
+        await store.finish_run(run.run_id, RunStatus.FAILED, "x", [step("a", 1), poisoned], NOW)
+
+    stored = await store.get_run(run.run_id)
+    assert stored is not None
+    assert (stored.status, stored.steps) == (RunStatus.RUNNING, {})
+    assert await store.finish_run(run.run_id, RunStatus.COMPLETED, None, [step("a", 1)], NOW)
+
+
+async def test_one_bad_write_fails_alone(durable_backend: Backend) -> None:
+    store = await durable_backend.open()
+    run = await create(store, make_run())
+    bad = (StepRecord("bad", StepStatus.COMPLETED, attempts=2**70), None)
+    names = [f"s{i}" for i in range(20)]
+
+    outcomes = await asyncio.gather(
+        *(store.save_step(run.run_id, step(name, name)) for name in names[:10]),
+        store.save_step(run.run_id, bad),
+        *(store.save_step(run.run_id, step(name, name)) for name in names[10:]),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome) for outcome in outcomes].count(RunStoreError) == 1
+    assert isinstance(outcomes[10], RunStoreError)
+    stored = await store.get_run(run.run_id)
+    assert stored is not None
+    assert sorted(stored.steps) == sorted(names)
+
+
+# -- list_runs ---------------------------------------------------------------------------------
+
+
+async def test_list_runs_newest_first_with_filters(store: IRunStore) -> None:
+    runs = [await create(store, make_run("wf-a" if i % 2 else "wf-b")) for i in range(7)]
+    for run in runs[:3]:
+        await store.finish_run(run.run_id, RunStatus.COMPLETED, None, [step("a", 1)], NOW)
+    newest_first = [run.run_id for run in reversed(runs)]
+
+    everything = await store.list_runs()
+    only_a = await store.list_runs(workflow_id="wf-a")
+    done = await store.list_runs(status=RunStatus.COMPLETED)
+    done_a = await store.list_runs(workflow_id="wf-a", status=RunStatus.COMPLETED)
+
+    assert [run.run_id for run in everything.runs] == newest_first
+    assert everything.next_cursor is None
+    assert all(run.steps == {} for run in everything.runs)
+    assert everything.runs[-1].parameters == PAYLOAD
+    assert [run.run_id for run in only_a.runs] == [r for r in newest_first if r in _ids(runs, 1)]
+    assert [run.run_id for run in done.runs] == [run.run_id for run in reversed(runs[:3])]
+    assert [run.run_id for run in done_a.runs] == [runs[1].run_id]
+    assert (await store.list_runs(workflow_id="nope")).runs == ()
+
+
+def _ids(runs: list[RunRecord], parity: int) -> set[str]:
+    return {run.run_id for i, run in enumerate(runs) if i % 2 == parity}
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+async def test_list_runs_pages_until_none(store: IRunStore, filtered: bool) -> None:
+    runs = [await create(store, make_run("wf-a" if i % 3 else "wf-b")) for i in range(23)]
+    expected = [r.run_id for r in reversed(runs) if not filtered or r.workflow_id == "wf-a"]
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = await store.list_runs(
+            workflow_id="wf-a" if filtered else None, limit=4, cursor=cursor
+        )
+        assert len(page.runs) <= 4
+        seen += [run.run_id for run in page.runs]
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert seen == expected  # newest first, no duplicates, no omissions
+    assert pages == -(-len(expected) // 4)
+
+
+@pytest.mark.parametrize("cursor", ["", "not-a-cursor", "ABC", "1 OR 1=1", "g" * 3])
+async def test_list_runs_refuses_a_bad_cursor(store: IRunStore, cursor: str) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        await store.list_runs(cursor=cursor)
+
+
+# -- claim_runs and renew_leases --------------------------------------------------------------
+
+
+async def test_claim_takes_own_ownerless_and_expired_runs(backend: Backend) -> None:
+    store = await backend.open()
+    own = await store.create_run(make_run(at=NOW), owner="a", lease_seconds=LEASE)
+    ownerless = await store.create_run(make_run(at=NOW + 1), owner="gone", lease_seconds=1e6)
+    await backend.disown(ownerless.run_id)
+    expired = await store.create_run(make_run(at=NOW + 2), owner="b", lease_seconds=5)
+    live = await store.create_run(make_run(at=NOW + 3), owner="b", lease_seconds=1000)
+    finished = await store.create_run(make_run(at=NOW + 4), owner="a", lease_seconds=5)
+    await store.save_step(expired.run_id, step("s1", {"k": "v"}))
+    await store.finish_run(finished.run_id, RunStatus.COMPLETED, None, (), NOW + 4)
+
+    claimed = await store.claim_runs("a", LEASE, NOW + 10)
+
+    assert [run.run_id for run in claimed] == [own.run_id, ownerless.run_id, expired.run_id]
+    assert claimed[2].steps["s1"].output == {"k": "v"}
+    assert claimed[0].parameters == PAYLOAD
+    # Now a holds them until NOW + 40: b (restarting) gets only its live run back.
+    assert [run.run_id for run in await store.claim_runs("b", LEASE, NOW + 11)] == [live.run_id]
+    assert await store.claim_runs("c", LEASE, NOW + 20) == []
+    # Past a's leases, c takes a's runs; b's claim at NOW + 11 runs to NOW + 41.
+    later = await store.claim_runs("c", LEASE, NOW + 40.5)
+    assert [run.run_id for run in later] == [own.run_id, ownerless.run_id, expired.run_id]
+
+
+async def test_renew_extends_only_the_owners_leases(store: IRunStore) -> None:
+    mine = await store.create_run(make_run(at=NOW), owner="a", lease_seconds=10)
+    theirs = await store.create_run(make_run(at=NOW + 1), owner="b", lease_seconds=10)
+    done = await store.create_run(make_run(at=NOW + 2), owner="a", lease_seconds=10)
+    await store.finish_run(done.run_id, RunStatus.CANCELLED, "stop", (), NOW + 2)
+
+    await store.renew_leases("a", 100, NOW + 5)
+
+    claimed = await store.claim_runs("c", LEASE, NOW + 50)
+    assert [run.run_id for run in claimed] == [theirs.run_id]
+    again = await store.claim_runs("c", LEASE, NOW + 106)
+    assert [run.run_id for run in again] == [mine.run_id, theirs.run_id]
+
+
+# -- group commit, restarts, schema versions ---------------------------------------------------
+
+
+async def test_concurrent_writers_all_land(backend: Backend) -> None:
+    store = await backend.open()
+    runs = [make_run(f"wf-{i % 5}") for i in range(200)]
+
+    async def work(run: RunRecord, wait: bool) -> None:
+        await store.create_run(run, owner="a", lease_seconds=LEASE, wait=wait)
+        for name in ("a", "b", "c"):
+            await store.save_step(run.run_id, step(name, {"run": run.run_id, "step": name}))
+        await store.finish_run(run.run_id, RunStatus.COMPLETED, None, [step("d", 4)], NOW)
+
+    await asyncio.gather(*(work(run, i % 2 == 0) for i, run in enumerate(runs)))
+
+    reader = await backend.open()
+    for run in runs:
+        stored = await reader.get_run(run.run_id)
+        assert stored is not None
+        assert stored.status is RunStatus.COMPLETED
+        assert {name: s.output for name, s in stored.steps.items()} == {
+            **{name: {"run": run.run_id, "step": name} for name in ("a", "b", "c")},
+            "d": 4,
+        }
+    listed = await reader.list_runs(limit=500)
+    assert [run.run_id for run in listed.runs] == sorted((r.run_id for r in runs), reverse=True)
+
+
+async def test_a_reopened_store_sees_everything(durable_backend: Backend) -> None:
+    store = await durable_backend.open()
+    first = await create(store, make_run(key="k1"))
+    second = make_run()
+    await store.create_run(second, owner="a", lease_seconds=LEASE, wait=False)
+    await store.save_step(first.run_id, step("a", PAYLOAD))
+    await store.finish_run(first.run_id, RunStatus.COMPLETED, None, [step("b", [1])], NOW + 3)
+    before = (await store.get_run(first.run_id), await store.list_runs())
+    await store.close()
+    await store.close()  # idempotent
+    with pytest.raises(RunStoreError):
+        await store.save_step(first.run_id, step("c"))
+
+    reopened = await durable_backend.open()
+
+    assert (await reopened.get_run(first.run_id), await reopened.list_runs()) == before
+    assert [run.run_id for run in before[1].runs] == [second.run_id, first.run_id]
+    assert (await create(reopened, make_run(key="k1"))).run_id == first.run_id
+    assert [run.run_id for run in await reopened.claim_runs("a", LEASE, NOW)] == [second.run_id]
+
+
+async def test_a_newer_schema_is_refused(durable_backend: Backend) -> None:
+    store = await durable_backend.open()
+    await store.close()
+    await durable_backend.execute("INSERT INTO {t}lockgate_schema VALUES (999)")
+
+    with pytest.raises(RunStoreError, match="999"):
+        await durable_backend.open()
+
+
+# -- PostgreSQL: several nodes on one database -------------------------------------------------
+
+
+async def test_concurrent_claimers_never_share_a_run(pg_schema_name: str) -> None:
+    nodes = [PostgresRunStore(PG_DSN, schema=pg_schema_name) for _ in range(3)]
+    await asyncio.gather(*(node.open() for node in nodes))  # they migrate one at a time
+    try:
+        for round_ in range(5):
+            runs = [make_run(at=NOW) for _ in range(60)]
+            for run in runs:
+                await nodes[0].create_run(run, owner="dead", lease_seconds=1, wait=False)
+            await nodes[0].renew_leases("dead", 1, NOW)  # flushes the creates
+            now = NOW + 10 + round_
+            claims = await asyncio.gather(
+                *(node.claim_runs(f"node-{i}-{round_}", LEASE, now) for i, node in enumerate(nodes))
+            )
+            taken = [run.run_id for claim in claims for run in claim]
+            assert len(taken) == len(set(taken))
+            assert set(taken) == {run.run_id for run in runs}
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+async def test_postgres_errors_hide_the_password() -> None:
+    store = PostgresRunStore("postgresql://postgres:hunter2@127.0.0.1:1/test", schema="x")
+
+    with pytest.raises(RunStoreError) as caught:
+        await store.open()
+
+    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in repr(store)
+    assert "127.0.0.1:1" in str(caught.value)
+
+
+@pytest.mark.parametrize("schema", ["", "1abc", "a-b", 'x"; DROP TABLE t; --', "a" * 64])
+def test_postgres_schema_must_be_an_identifier(schema: str) -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        PostgresRunStore(PG_DSN, schema=schema)
+
+
+async def test_postgres_schema_version_is_recorded(pg_schema_name: str) -> None:
+    store = PostgresRunStore(PG_DSN, schema=pg_schema_name)
+    await store.open()
+    await store.close()
+    await store.open()  # a second open applies nothing twice
+    await store.close()
+    connection = await asyncpg.connect(PG_DSN)
+    try:
+        versions = await connection.fetch(
+            f'SELECT version FROM "{pg_schema_name}".lockgate_schema ORDER BY version'
+        )
+    finally:
+        await connection.close()
+    assert [row[0] for row in versions] == [1]
+
+
+async def test_postgres_writer_replaces_a_lost_connection(pg_schema_name: str) -> None:
+    store = PostgresRunStore(PG_DSN, schema=pg_schema_name)
+    await store.open()
+    try:
+        run = await create(store, make_run())
+        assert store._connection is not None
+        writer_pid = store._connection.get_server_pid()
+        admin = await asyncpg.connect(PG_DSN)
+        try:  # an administrator (or a failover) ends the writer's session
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", writer_pid)
+        finally:
+            await admin.close()
+        # The write in flight when the session ended may fail (and says so); the next lands.
+        with contextlib.suppress(RunStoreError):
+            await store.save_step(run.run_id, step("a", 1))
+        await store.save_step(run.run_id, step("b", 2))
+
+        stored = await store.get_run(run.run_id)
+        assert stored is not None
+        assert stored.steps["b"].output == 2
+    finally:
+        await store.close()
