@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from lockgate.bootstrap import build
+from lockgate.controllers.cli_runs import run, runs_app
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.log_setup import configure_logging
 from lockgate.controllers.server_options import SERVER_OPTIONS
@@ -66,6 +67,10 @@ def serve(
         )
     )
     server.run()
+
+
+app.command("run")(run)
+app.add_typer(runs_app, name="runs")
 
 
 def main() -> None:
