@@ -7,15 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from lockgate.bootstrap import build
 from lockgate.controllers.cli_runs import run, runs_app
-from lockgate.controllers.http.app import create_app
-from lockgate.controllers.log_setup import configure_logging
-from lockgate.controllers.server_options import SERVER_OPTIONS
-from lockgate.errors import ConfigError
-from lockgate.settings import load_settings
 
 __all__ = ["app", "main"]
 
@@ -39,6 +32,16 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING ...")] = None,
 ) -> None:
     """Serve the functions, routes and workflows declared in a lockgate.toml."""
+    # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
+    import uvicorn  # noqa: PLC0415
+
+    from lockgate.bootstrap import build  # noqa: PLC0415
+    from lockgate.controllers.http.app import create_app  # noqa: PLC0415
+    from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
+    from lockgate.controllers.server_options import SERVER_OPTIONS  # noqa: PLC0415
+    from lockgate.errors import ConfigError  # noqa: PLC0415
+    from lockgate.settings import load_settings  # noqa: PLC0415
+
     try:
         settings, gateway_config = load_settings(
             config, host=host, port=port, log_format=log_format, log_level=log_level
