@@ -370,8 +370,11 @@ def test_the_openapi_schema_documents_the_workflow_api(client: httpx.Client) -> 
         "wait",
         "Idempotency-Key",
     }
+    body = start_run["requestBody"]["content"]["application/json"]["schema"]
+    assert body["title"] == "RunRequest"
+    assert set(body["properties"]) == {"parameters", "resources", "context", "idempotency_key"}
     components = schema["components"]["schemas"]
-    assert {"RunRequest", "Run", "StepState", "RunList", "ErrorBody"} <= set(components)
+    assert {"Run", "StepState", "RunList", "ErrorBody"} <= set(components)
     assert "HTTPValidationError" not in components  # every 422 has our one shape
 
 
@@ -379,3 +382,14 @@ def test_unknown_endpoints_and_methods_have_the_error_shape(client: httpx.Client
     error_of(client.get("/workflows/pipeline/runs/extra"), 404, "RouteNotFound")
     error_of(client.delete("/runs"), 405, "MethodNotAllowed")
     error_of(client.get("/workflows/pipeline/runs"), 405, "MethodNotAllowed")
+
+
+def test_a_body_is_json_whatever_its_content_type_says(client: httpx.Client) -> None:
+    # curl -d sends application/x-www-form-urlencoded; the body is still the run's JSON.
+    response = client.post(
+        "/workflows/pipeline/runs",
+        content=b'{"parameters": {"numbers": [1, 2, 3]}}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "completed"

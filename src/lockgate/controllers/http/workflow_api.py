@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Body, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -290,6 +290,14 @@ def workflow_router(application: Application) -> APIRouter:
     @router.post(
         "/workflows/{workflow_id}/runs",
         response_model=Run,
+        # The body is read whatever its Content-Type says (curl -d sends a form type), so
+        # it is described here rather than declared as a parameter.
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": RunRequest.model_json_schema()}},
+            }
+        },
         responses={
             202: {
                 "model": Run,
@@ -302,7 +310,6 @@ def workflow_router(application: Application) -> APIRouter:
     async def start_run(
         workflow_id: str,
         request: Request,
-        body: Annotated[RunRequest | None, Body()] = None,
         wait: Annotated[
             bool, Query(description="Answer when the run has finished (else 202 at once)")
         ] = True,
@@ -318,7 +325,12 @@ def workflow_router(application: Application) -> APIRouter:
                 f"the request body is {length} bytes; the limit is {max_body}",
                 limit=max_body,
             )
-        body = body or RunRequest()
+        raw = await request.body()
+        try:
+            body = RunRequest.model_validate_json(raw) if raw.strip() else RunRequest()
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            return _error(422, _VALIDATION, _validation_message(errors))
         if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
             return _error(
                 422,
