@@ -24,7 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import StepWrite
-from lockgate.gateways.run_store_schema import POSTGRES_MIGRATIONS, check_cursor
+from lockgate.gateways.run_store_schema import POSTGRES_MIGRATIONS, list_query
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord, StepStatus
 
 __all__ = ["PostgresRunStore"]
@@ -398,22 +398,15 @@ class PostgresRunStore:
         limit: int = 50,
         cursor: str | None = None,
     ) -> RunPage:
-        clauses: list[str] = []
-        arguments: list[Any] = []
-        for clause, value in (
-            ("workflow_id = ", workflow_id),
-            ("status = ", status.value if status is not None else None),
-            ("run_id < ", check_cursor(cursor) if cursor is not None else None),
-        ):
-            if value is not None:
-                arguments.append(value)
-                clauses.append(f"{clause}${len(arguments)}")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = (
-            f"SELECT {_RUN_COLUMNS} FROM lockgate_runs {where} "
-            f"ORDER BY run_id DESC LIMIT ${len(arguments) + 1}"
+        query, arguments = list_query(
+            _RUN_COLUMNS,
+            workflow_id=workflow_id,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+            placeholder=lambda n: f"${n}",
         )
-        rows = await self._read(lambda connection: connection.fetch(query, *arguments, limit + 1))
+        rows = await self._read(lambda connection: connection.fetch(query, *arguments))
         runs = tuple(_run_record(row, {}) for row in rows[:limit])
         return RunPage(runs, runs[-1].run_id if len(rows) > limit else None)
 

@@ -8,8 +8,12 @@ released script: append a new one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS", "check_cursor"]
+from lockgate.models.run import RunStatus
+
+__all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS", "check_cursor", "list_query"]
 
 _CURSOR = re.compile(r"[0-9a-f]{1,64}")
 
@@ -23,6 +27,41 @@ def check_cursor(cursor: str) -> str:
     if not _CURSOR.fullmatch(cursor):
         raise ValueError(f"cursor {cursor!r} is not one this store returned")
     return cursor
+
+
+def list_query(
+    columns: str,
+    *,
+    workflow_id: str | None,
+    status: RunStatus | None,
+    cursor: str | None,
+    limit: int,
+    placeholder: Callable[[int], str],
+) -> tuple[str, list[Any]]:
+    """The query of one page of a run listing (newest first, one row past the page to tell
+    whether another follows) and its arguments; ``placeholder(n)`` spells the n-th bound
+    parameter (``?`` for SQLite, ``$n`` for PostgreSQL).
+
+    Raises:
+        ValueError: ``cursor`` is not a run id.
+    """
+    clauses: list[str] = []
+    arguments: list[Any] = []
+    for clause, value in (
+        ("workflow_id = ", workflow_id),
+        ("status = ", status.value if status is not None else None),
+        ("run_id < ", check_cursor(cursor) if cursor is not None else None),
+    ):
+        if value is not None:
+            arguments.append(value)
+            clauses.append(clause + placeholder(len(arguments)))
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    arguments.append(limit + 1)
+    query = (
+        f"SELECT {columns} FROM lockgate_runs {where}"  # noqa: S608 (constants and placeholders)
+        f"ORDER BY run_id DESC LIMIT {placeholder(len(arguments))}"
+    )
+    return query, arguments
 
 
 SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (

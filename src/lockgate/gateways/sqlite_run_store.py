@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import StepWrite
-from lockgate.gateways.run_store_schema import SQLITE_MIGRATIONS, check_cursor
+from lockgate.gateways.run_store_schema import SQLITE_MIGRATIONS, list_query
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord, StepStatus
 
 __all__ = ["SQLiteRunStore"]
@@ -394,22 +394,17 @@ class SQLiteRunStore:
         limit: int = 50,
         cursor: str | None = None,
     ) -> RunPage:
-        clauses: list[str] = []
-        arguments: list[Any] = []
-        if workflow_id is not None:
-            clauses.append("workflow_id = ?")
-            arguments.append(workflow_id)
-        if status is not None:
-            clauses.append("status = ?")
-            arguments.append(status.value)
-        if cursor is not None:
-            clauses.append("run_id < ?")
-            arguments.append(check_cursor(cursor))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = f"SELECT {_RUN_COLUMNS} FROM lockgate_runs {where} ORDER BY run_id DESC LIMIT ?"
+        query, arguments = list_query(
+            _RUN_COLUMNS,
+            workflow_id=workflow_id,
+            status=status,
+            cursor=cursor,
+            limit=limit,
+            placeholder=lambda _: "?",
+        )
 
         def page(connection: sqlite3.Connection) -> RunPage:
-            rows = connection.execute(query, (*arguments, limit + 1)).fetchall()
+            rows = connection.execute(query, arguments).fetchall()
             runs = tuple(_run_record(row, {}) for row in rows[:limit])
             return RunPage(runs, runs[-1].run_id if len(rows) > limit else None)
 
