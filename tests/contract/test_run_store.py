@@ -361,6 +361,17 @@ async def test_a_reopened_store_sees_everything(durable_backend: Backend) -> Non
     assert [run.run_id for run in await reopened.claim_runs("a", LEASE, NOW)] == [second.run_id]
 
 
+async def test_close_commits_a_run_created_without_waiting(durable_backend: Backend) -> None:
+    store = await durable_backend.open()
+    run = make_run()
+    await store.create_run(run, owner="a", lease_seconds=LEASE, wait=False)
+    await store.close()  # before the deferred commit would have happened on its own
+
+    reopened = await durable_backend.open()
+
+    assert await reopened.get_run(run.run_id) is not None
+
+
 async def test_a_newer_schema_is_refused(durable_backend: Backend) -> None:
     store = await durable_backend.open()
     await store.close()

@@ -161,6 +161,12 @@ class SQLiteRunStore:
         writer, self._writer = self._writer, None
         if writer is None:
             return
+        # Writes not yet handed over (a deferred run creation, a flush not yet run) go to
+        # the thread ahead of the stop sign: close() loses nothing.
+        batch, self._pending = self._pending, []
+        if batch:
+            self._in_thread += 1
+            self._queue.put(batch)
         self._queue.put(None)
         await asyncio.to_thread(writer.join)
         reader, self._reader = self._reader, None
@@ -288,6 +294,8 @@ class SQLiteRunStore:
 
     def _flush(self) -> None:
         self._scheduled = False
+        if self._writer is None:  # closed meanwhile: close() handed the batch over
+            return
         batch, self._pending = self._pending, []
         if not batch:
             return
