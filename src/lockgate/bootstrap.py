@@ -262,6 +262,7 @@ def build(
         resources,
         node_id=settings.node_id,
         lease_seconds=settings.run_lease,
+        retention=settings.run_retention,
         function_exists=registry.__contains__,
     )
     application = Application(

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
             store need distinct ids. A restarted node takes its own runs back at once.
         run_lease: Seconds a node's claim on its runs lasts without a heartbeat; after it,
             another node resumes them.
+        run_retention: Seconds a finished run (its result, steps and idempotency key) is
+            kept; unset keeps every run.
     """
 
     model_config = SettingsConfigDict(
@@ -118,6 +120,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     node_id: Annotated[str, Field(min_length=1, max_length=200)] = socket.gethostname()
     run_lease: Annotated[float, Field(gt=0)] = 30.0
+    run_retention: Annotated[float | None, Field(gt=0)] = None
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -135,6 +138,7 @@ _FILE_SETTINGS = (
     "sqlite_synchronous",
     "node_id",
     "run_lease",
+    "run_retention",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

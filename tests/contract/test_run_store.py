@@ -372,6 +372,26 @@ async def test_close_commits_a_run_created_without_waiting(durable_backend: Back
     assert await reopened.get_run(run.run_id) is not None
 
 
+async def test_purge_deletes_only_runs_finished_before_the_cutoff(store: IRunStore) -> None:
+    old = await create(store, make_run(key="old"))
+    await store.save_step(old.run_id, step("a", [1]))
+    await store.finish_run(old.run_id, RunStatus.COMPLETED, None, [step("b")], NOW + 1)
+    recent = await create(store, make_run())
+    await store.finish_run(recent.run_id, RunStatus.FAILED, "boom", [], NOW + 100)
+    running = await create(store, make_run())
+
+    assert await store.purge_runs(NOW + 50, limit=10) == 1
+
+    assert await store.get_run(old.run_id) is None
+    assert await store.get_run(recent.run_id) is not None
+    assert await store.get_run(running.run_id) is not None
+    assert await store.purge_runs(NOW + 50) == 0
+    reused = await create(store, make_run(key="old"))  # the key is free again
+    assert reused.run_id != old.run_id
+    assert await store.purge_runs(NOW + 1000, limit=1) == 1  # the limit holds
+    assert await store.purge_runs(NOW + 1000) == 0  # running runs are never purged
+
+
 async def test_a_newer_schema_is_refused(durable_backend: Backend) -> None:
     store = await durable_backend.open()
     await store.close()

@@ -683,3 +683,30 @@ async def test_many_concurrent_runs_patch_nothing_and_leave_nothing_behind(
     assert len({r.run_id for r in responses}) == 200
     # Finished runs live in the store only.
     assert service.active_runs == 0
+
+
+async def test_the_heartbeat_deletes_runs_past_their_retention() -> None:
+    store = InMemoryRunStore()
+    service = WorkflowService(
+        store,
+        WorkflowExecutor(store, FakeFunctions()),
+        ResourceProvider(),
+        node_id=NODE,
+        lease_seconds=0.03,  # a beat every 10 ms, a purge every 30 ms
+        retention=0.001,
+    )
+    workflow = AsyncWorkflowBuilder("w").add_async_code("s", "result = 1").build()
+    service.register_workflow("w", workflow)
+    await service.start()
+    try:
+        response = await service.execute_workflow("w")
+        assert response.status is RunStatus.COMPLETED
+        async with asyncio.timeout(GUARD):
+            while True:
+                await asyncio.sleep(0.005)
+                if await store.get_run(response.run_id) is None:
+                    break
+        with pytest.raises(RunNotFoundError):
+            await service.get_run(response.run_id)
+    finally:
+        await service.stop(grace=1)

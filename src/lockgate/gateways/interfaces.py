@@ -267,3 +267,15 @@ class IRunStore(Protocol):
     async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> None:
         """Extend the lease of every unfinished run ``owner`` holds (its heartbeat)."""
         ...
+
+    async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
+        """Delete up to ``limit`` runs that finished before ``finished_before``, oldest
+        first, with their steps and idempotency keys (a key is free again afterwards).
+
+        Returns:
+            How many runs were deleted (``limit`` means more may be left).
+
+        Side Effects:
+            Deletes; never touches a running run.
+        """
+        ...

@@ -110,3 +110,16 @@ class InMemoryRunStore:
         for run_id, (holder, _) in self._leases.items():
             if holder == owner and not self._runs[run_id].status.finished:
                 self._leases[run_id] = (owner, now + lease_seconds)
+
+    async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
+        doomed = sorted(
+            run_id
+            for run_id, run in self._runs.items()
+            if run.status.finished and run.updated_at < finished_before
+        )[:limit]
+        for run_id in doomed:
+            run = self._runs.pop(run_id)
+            self._leases.pop(run_id, None)
+            if run.idempotency_key is not None:
+                self._keys.pop(run.idempotency_key, None)
+        return len(doomed)

@@ -83,6 +83,14 @@ _RENEW = (
     "UPDATE lockgate_runs SET lease_until = $1 WHERE run_id IN (SELECT run_id FROM "
     "lockgate_runs WHERE owner = $2 AND status = 'running' FOR UPDATE SKIP LOCKED)"
 )
+# Oldest first by id (ids sort by creation), so the scan stops early: old runs have finished.
+_PURGE = (
+    "DELETE FROM lockgate_runs WHERE run_id IN (SELECT run_id FROM lockgate_runs "
+    "WHERE status <> 'running' AND updated_at < $1 ORDER BY run_id LIMIT $2 "
+    "FOR UPDATE SKIP LOCKED) RETURNING run_id, idempotency_key"
+)
+_PURGE_STEPS = "DELETE FROM lockgate_steps WHERE run_id = ANY($1::text[])"
+_PURGE_KEYS = "DELETE FROM lockgate_idempotency WHERE key = ANY($1::text[])"
 
 
 class _Op(NamedTuple):
@@ -421,6 +429,17 @@ class PostgresRunStore:
 
     async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> None:
         await self._write_rows(_RENEW, (now + lease_seconds, owner))
+
+    async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
+        async def purge(connection: _Connection) -> int:
+            rows = await connection.fetch(_PURGE, finished_before, limit)
+            run_ids = [row[0] for row in rows]
+            keys = [row[1] for row in rows if row[1] is not None]
+            await connection.execute(_PURGE_STEPS, run_ids)
+            await connection.execute(_PURGE_KEYS, keys)
+            return len(rows)
+
+        return await self._write(purge)
 
 
 async def _apply(connection: _Connection, batch: list[_Op]) -> list[Any]:

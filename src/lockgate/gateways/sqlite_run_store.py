@@ -41,6 +41,11 @@ _INSERT_RUN = (
     "idempotency_key, request_hash, created_at, updated_at, deadline, error, owner, "
     "lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# Oldest first by id (ids sort by creation), so the scan stops early: old runs have finished.
+_PURGE_SELECT = (
+    "SELECT run_id, idempotency_key FROM lockgate_runs WHERE status != 'running' "
+    "AND updated_at < ? ORDER BY run_id LIMIT ?"
+)
 _UPSERT_STEP = (
     f"INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
@@ -437,6 +442,21 @@ class SQLiteRunStore:
                 (now + lease_seconds, owner),
             )
         )
+
+    async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
+        def purge(connection: sqlite3.Connection) -> int:
+            rows = connection.execute(_PURGE_SELECT, (finished_before, limit)).fetchall()
+            connection.executemany(
+                "DELETE FROM lockgate_idempotency WHERE key = ?",
+                [(key,) for _, key in rows if key is not None],
+            )
+            for table in ("lockgate_steps", "lockgate_runs"):
+                connection.executemany(
+                    f"DELETE FROM {table} WHERE run_id = ?", [(run_id,) for run_id, _ in rows]
+                )
+            return len(rows)
+
+        return await self._write(purge)
 
 
 def _settle(outcomes: list[tuple[_Op, tuple[bool, Any]]]) -> None:

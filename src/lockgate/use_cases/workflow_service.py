@@ -46,6 +46,9 @@ __all__ = ["RegisteredWorkflow", "WorkflowService"]
 
 logger = logging.getLogger(__name__)
 
+_PURGE_BATCH = 500
+_PURGE_BATCHES = 20
+
 
 @dataclass(frozen=True, slots=True)
 class RegisteredWorkflow:
@@ -88,6 +91,8 @@ class WorkflowService:
         node_id: This gateway's name in the store's leases; a restarted node with the same
             id takes its own unfinished runs back at once.
         lease_seconds: How long a node's claim on its runs lasts without a heartbeat.
+        retention: Seconds a finished run is kept before the heartbeat deletes it (with its
+            steps and idempotency key); None keeps every run.
         function_exists: Tells whether a Lockgate function is declared (checked when a
             workflow with function steps is registered).
     """
@@ -100,6 +105,7 @@ class WorkflowService:
         *,
         node_id: str,
         lease_seconds: float = 30.0,
+        retention: float | None = None,
         function_exists: Callable[[str], bool] = lambda _: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -108,6 +114,7 @@ class WorkflowService:
         self._resources = resources
         self._node_id = node_id
         self._lease = lease_seconds
+        self._retention = retention
         self._function_exists = function_exists
         self._clock = clock
         self._workflows: dict[str, RegisteredWorkflow] = {}
@@ -349,8 +356,24 @@ class WorkflowService:
                 if since_claim >= self._lease:
                     since_claim = 0.0
                     await self._claim()
+                    await self._purge()
             except Exception:
                 logger.exception("run lease heartbeat failed; retrying")
+
+    async def _purge(self) -> None:
+        """Delete runs finished longer than ``retention`` ago, a bounded amount per beat so
+        a large backlog never holds the writer for long."""
+        if self._retention is None:
+            return
+        before = self._clock() - self._retention
+        purged = 0
+        for _ in range(_PURGE_BATCHES):
+            deleted = await self._store.purge_runs(before, _PURGE_BATCH)
+            purged += deleted
+            if deleted < _PURGE_BATCH:
+                break
+        if purged:
+            logger.info("deleted %d runs finished more than %g s ago", purged, self._retention)
 
     async def _claim(self) -> None:
         """Take over unfinished runs (ours from before a restart, or a dead node's)."""
