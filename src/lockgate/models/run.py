@@ -162,8 +162,12 @@ class WorkflowResponse:
     @classmethod
     def from_record(cls, run: RunRecord, step_names: tuple[str, ...] = ()) -> WorkflowResponse:
         """The response for ``run``; ``step_names`` (the workflow's) lists pending steps too."""
-        steps = {name: StepRecord(name, StepStatus.PENDING) for name in step_names}
-        steps.update(run.steps)
+        recorded = run.steps
+        steps = {
+            name: recorded.get(name) or StepRecord(name, StepStatus.PENDING) for name in step_names
+        }
+        for name, record in recorded.items():
+            steps.setdefault(name, record)  # steps the workflow no longer has (or no names)
         return cls(
             run_id=run.run_id,
             workflow_id=run.workflow_id,

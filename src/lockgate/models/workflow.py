@@ -121,6 +121,7 @@ class StepSpec:
         required_resources: Resource names the step asks for with ``get_resource``.
         retry: The step's retry policy.
         timeout: Seconds one attempt may take; None: bounded only by the workflow's timeout.
+        depends_on: The steps whose outputs feed this one (from ``inputs``).
     """
 
     name: str
@@ -134,10 +135,13 @@ class StepSpec:
     required_resources: tuple[str, ...] = ()
     retry: RetryPolicy = NO_RETRY
     timeout: float | None = None
+    depends_on: frozenset[str] = field(init=False, default=frozenset())
 
-    @property
-    def depends_on(self) -> frozenset[str]:
-        return frozenset(source.from_step for source in self.inputs.values())
+    def __post_init__(self) -> None:
+        # Read on every run's start: computed once.
+        object.__setattr__(
+            self, "depends_on", frozenset(source.from_step for source in self.inputs.values())
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,15 @@ class WorkflowExecutor:
         failures: list[StepWrite] = []
         final: list[StepWrite] = []
         loop = asyncio.get_running_loop()
+        # Steps that ran as tasks report here; one wake-up future per wait, rather than
+        # asyncio.wait() re-registering on every running task each time one finishes.
+        finished: list[asyncio.Task[StepWrite]] = []
+        wakeup: list[asyncio.Future[None]] = []
+
+        def on_done(task: asyncio.Task[StepWrite]) -> None:
+            finished.append(task)
+            if wakeup and not wakeup[0].done():
+                wakeup[0].set_result(None)
 
         def completed(name: str, output_json: bytes) -> None:
             outputs[name] = json_codec.loads(output_json)
@@ -160,7 +169,7 @@ class WorkflowExecutor:
                 # Resumed past its deadline: timeout_at would only fire at the first await,
                 # after a step had started.
                 raise TimeoutError
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(deadline) if deadline else contextlib.nullcontext():
                 while ready or running:
                     if ready and not failures:
                         if len(ready) == 1 and not running:
@@ -181,18 +190,25 @@ class WorkflowExecutor:
                             task = asyncio.create_task(
                                 self._step_task(workflow, live, name, outputs, lookup)
                             )
+                            task.add_done_callback(on_done)
                             running[task] = name
                         ready.clear()
                     if not running:
                         break
-                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
+                    if not finished:
+                        wakeup.append(loop.create_future())
+                        try:
+                            await wakeup[0]
+                        finally:
+                            wakeup.clear()
+                    for task in finished:
                         name = running.pop(task)
                         write = task.result()
                         if write[0].status is StepStatus.COMPLETED:
                             completed(name, write[1] or b"null")
                         else:
                             failures.append(write)
+                    finished.clear()
         except TimeoutError:
             await self._cancel(running)
             timeout_error = f"workflow {workflow.name!r} timed out after {workflow.timeout} s"
