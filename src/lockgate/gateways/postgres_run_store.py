@@ -47,6 +47,7 @@ _RUN_COLUMNS = (
     "request_hash, created_at, updated_at, deadline, error"
 )
 _STEP_COLUMNS = "name, status, output, error, attempts, started_at, finished_at"
+_PARAMS = [f"${n}" for n in range(24)]  # _PARAMS[n] == "$n"
 
 
 # Statements name tables without their schema: every connection's search_path is the store's.
@@ -65,9 +66,33 @@ _TAKE_KEY = (
     "INSERT INTO lockgate_idempotency (key, run_id) VALUES ($1, $2) "
     "ON CONFLICT (key) DO NOTHING RETURNING run_id"
 )
+_STEP_ARRAYS = (
+    "{0}::text[], {1}::text[], {2}::bytea[], {3}::text[], {4}::int[], {5}::float8[], {6}::float8[]"
+)
+_ON_STEP_CONFLICT = (
+    "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
+    "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
+    "started_at = excluded.started_at, finished_at = excluded.finished_at"
+)
+# The status and the last steps in one statement (one round trip, atomic without BEGIN and
+# COMMIT); the steps are written only if the run was still running.
 _FINISH = (
-    "UPDATE lockgate_runs SET status = $1, error = $2, updated_at = $3, owner = NULL "
-    "WHERE run_id = $4 AND status = 'running' RETURNING true"
+    "WITH finished AS (UPDATE lockgate_runs SET status = $1, error = $2, updated_at = $3, "
+    "owner = NULL WHERE run_id = $4 AND status = 'running' RETURNING run_id), "
+    f"written AS (INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) "
+    f"SELECT finished.run_id, s.* FROM finished, unnest({_STEP_ARRAYS.format(*_PARAMS[5:12])}) "
+    f"AS s {_ON_STEP_CONFLICT} RETURNING 1) "
+    "SELECT count(*) FROM finished"
+)
+# New runs and step checkpoints of one batch in one statement (the usual batch: a run
+# created without waiting rides with its first checkpoint).
+_INSERT_RUNS_AND_STEPS = (
+    f"WITH new_runs AS (INSERT INTO lockgate_runs ({_RUN_COLUMNS}, owner, lease_until) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], "
+    "$6::bytea[], $7::text[], $8::text[], $9::float8[], $10::float8[], $11::float8[], "
+    "$12::text[], $13::text[], $14::float8[])) "
+    f"INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) SELECT * FROM unnest($15::text[], "
+    f"{_STEP_ARRAYS.format(*_PARAMS[16:23])}) AS s {_ON_STEP_CONFLICT}"
 )
 # Rows another node holds locked (claiming, finishing, renewing) are skipped, not waited
 # for: whatever that node is doing with the run, it is not free for us.
@@ -101,6 +126,12 @@ class _Op(NamedTuple):
     sql: str = ""
     args: Sequence[Any] = ()
     fn: Callable[[_Connection], Awaitable[Any]] | None = None
+    atomic: bool = False  # fn is one statement: alone in a batch, it needs no transaction
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` column lists, for ``unnest`` (empty lists for no rows)."""
+    return [list(column) for column in zip(*rows, strict=True)] or [[] for _ in range(width)]
 
 
 def _step_row(run_id: str, write: StepWrite) -> tuple[Any, ...]:
@@ -309,9 +340,9 @@ class PostgresRunStore:
         if future is not None:
             await future
 
-    async def _write(self, fn: Callable[[_Connection], Awaitable[T]]) -> T:
+    async def _write(self, fn: Callable[[_Connection], Awaitable[T]], *, atomic: bool = False) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Op(future, fn=fn))
+        self._enqueue(_Op(future, fn=fn, atomic=atomic))
         return await future
 
     async def _read(self, fn: Callable[[PoolConnectionProxy[asyncpg.Record]], Awaitable[T]]) -> T:
@@ -384,16 +415,15 @@ class PostgresRunStore:
         steps: Sequence[StepWrite],
         at: float,
     ) -> bool:
-        rows = [_step_row(run_id, step) for step in steps]
+        latest = {step[0].name: step for step in steps}  # a row may be upserted once
+        columns = _columns([_step_row(run_id, step)[1:] for step in latest.values()], 7)
 
         async def finish(connection: _Connection) -> bool:
-            if await connection.fetchval(_FINISH, status.value, error, at, run_id) is None:
-                return False
-            if rows:
-                await connection.executemany(_UPSERT_STEP, rows)
-            return True
+            return bool(
+                await connection.fetchval(_FINISH, status.value, error, at, run_id, *columns)
+            )
 
-        return await self._write(finish)
+        return await self._write(finish, atomic=True)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         return await self._read(lambda connection: self._load_run(connection, run_id))
@@ -445,6 +475,19 @@ class PostgresRunStore:
 async def _apply(connection: _Connection, batch: list[_Op]) -> list[Any]:
     """Run ``batch`` in one transaction, each run of same-statement rows as one executemany."""
     first = batch[0]
+    if len(batch) == 1 and first.fn is not None and first.atomic:
+        return [await first.fn(connection)]
+    if all(op.fn is None and op.sql in (_INSERT_RUN, _UPSERT_STEP) for op in batch) and any(
+        op.sql != first.sql for op in batch
+    ):
+        # New runs and checkpoints only: one statement, atomic by itself.
+        runs = [op.args for op in batch if op.sql == _INSERT_RUN]
+        # The latest record of a step wins (one statement may not upsert a row twice).
+        steps = {(op.args[0], op.args[1]): op.args for op in batch if op.sql == _UPSERT_STEP}
+        await connection.execute(
+            _INSERT_RUNS_AND_STEPS, *_columns(runs, 14), *_columns(list(steps.values()), 8)
+        )
+        return [None] * len(batch)
     if first.fn is None and all(op.fn is None and op.sql == first.sql for op in batch):
         # One statement over rows (the common batch: step checkpoints): executemany is
         # atomic by itself, which saves the BEGIN and COMMIT round trips.
