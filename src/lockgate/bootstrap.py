@@ -258,7 +258,12 @@ def build(
     resources = ResourceProvider()
     workflows = WorkflowService(
         store,
-        WorkflowExecutor(store, FunctionStepCaller(invoker), metrics=metrics),
+        WorkflowExecutor(
+            store,
+            FunctionStepCaller(invoker),
+            metrics=metrics,
+            max_output_bytes=settings.max_step_output_bytes,
+        ),
         resources,
         node_id=settings.node_id,
         lease_seconds=settings.run_lease,

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
             another node resumes them.
         run_retention: Seconds a finished run (its result, steps and idempotency key) is
             kept; unset keeps every run.
+        max_step_output_bytes: The largest step result (as JSON) a run keeps; a step that
+            returns more fails, naming the limit.
     """
 
     model_config = SettingsConfigDict(
@@ -121,6 +123,7 @@ class Settings(BaseSettings):
     node_id: Annotated[str, Field(min_length=1, max_length=200)] = socket.gethostname()
     run_lease: Annotated[float, Field(gt=0)] = 30.0
     run_retention: Annotated[float | None, Field(gt=0)] = None
+    max_step_output_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -139,6 +142,7 @@ _FILE_SETTINGS = (
     "node_id",
     "run_lease",
     "run_retention",
+    "max_step_output_bytes",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

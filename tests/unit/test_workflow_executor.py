@@ -527,6 +527,25 @@ async def test_a_non_serialisable_result_fails_the_step(harness: Harness) -> Non
     assert outputs(stored) == {"ok": 1}
 
 
+async def test_a_result_over_the_size_limit_fails_the_step() -> None:
+    store = InMemoryRunStore()
+    harness = Harness(store)
+    harness.executor = WorkflowExecutor(store, harness.functions, max_output_bytes=1024)
+    workflow = (
+        AsyncWorkflowBuilder("w")
+        .add_async_code("small", "result = 'x' * 1000")
+        .add_async_code("big", "result = 'x' * 2000")
+        .build()
+    )
+    _, stored = await harness.run(workflow)
+    assert stored.status is RunStatus.FAILED
+    assert stored.error == (
+        "step 'big' returned 2,002 bytes of JSON; the limit is 1,024 (max_step_output_bytes): "
+        "store large data elsewhere and return a reference to it"
+    )
+    assert outputs(stored) == {"small": "x" * 1000}
+
+
 async def test_a_function_step_error_names_the_step(harness: Harness) -> None:
     workflow = AsyncWorkflowBuilder("w").add_function_step("call", "broken").build()
     _, stored = await harness.run(workflow, parameters={"id": 1})

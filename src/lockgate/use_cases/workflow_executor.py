@@ -98,6 +98,8 @@ class WorkflowExecutor:
         store: Where checkpoints and final statuses are committed.
         call_function: Invokes a Lockgate function (for ``add_function_step`` steps).
         metrics: Counts runs and steps by outcome, if given.
+        max_output_bytes: The largest step result kept (as JSON); a larger one fails the
+            step rather than bloat every read of the run.
         clock: Unix time, for records (tests pass a fake).
     """
 
@@ -107,11 +109,13 @@ class WorkflowExecutor:
         call_function: FunctionCaller,
         *,
         metrics: IWorkflowMetrics | None = None,
+        max_output_bytes: int = 4 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._call_function = call_function
         self._metrics = metrics
+        self._max_output_bytes = max_output_bytes
         self._clock = clock
 
     async def execute(  # noqa: PLR0912, PLR0915 (one scheduling loop reads best whole)
@@ -324,6 +328,12 @@ class WorkflowExecutor:
                 raise _StepFailedError(
                     f"step {name!r} returned a result that is not JSON-serialisable: {exc}"
                 ) from None
+            if len(output_json) > self._max_output_bytes:
+                raise _StepFailedError(
+                    f"step {name!r} returned {len(output_json):,} bytes of JSON; the limit is "
+                    f"{self._max_output_bytes:,} (max_step_output_bytes): store large data "
+                    "elsewhere and return a reference to it"
+                )
             record = StepRecord(
                 name,
                 StepStatus.COMPLETED,
