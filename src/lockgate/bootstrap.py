@@ -43,7 +43,7 @@ from lockgate.use_cases.workflow_executor import WorkflowExecutor
 from lockgate.use_cases.workflow_loader import load_workflow
 from lockgate.use_cases.workflow_service import WorkflowService
 
-__all__ = ["Application", "build"]
+__all__ = ["Application", "build", "check_run_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +292,18 @@ def build(
             declaration.description,
         )
     return application
+
+
+async def check_run_store(settings: Settings) -> None:
+    """Open and close the run store ``settings`` name (applying its migrations), so that a
+    server fails to start with one clear message, not a traceback, when it cannot.
+
+    Raises:
+        RunStoreError: The store cannot be opened; the message says why (no password).
+    """
+    store = _run_store(settings)
+    await store.open()
+    await store.close()
 
 
 def _run_store(settings: Settings) -> IRunStore:

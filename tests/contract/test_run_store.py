@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import IRunStore, StepWrite
 from lockgate.gateways.postgres_run_store import PostgresRunStore
+from lockgate.gateways.sqlite_run_store import SQLiteRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from tests.contract.conftest import PG_DSN, Backend
@@ -480,3 +482,11 @@ async def test_postgres_writer_replaces_a_lost_connection(pg_schema_name: str) -
         assert stored.steps["b"].output == 2
     finally:
         await store.close()
+
+
+async def test_sqlite_store_that_cannot_be_created_says_where(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = SQLiteRunStore(blocker / "runs.sqlite3")
+    with pytest.raises(RunStoreError, match=r"cannot open the run store .*file/runs\.sqlite3"):
+        await store.open()

@@ -4,6 +4,7 @@ and never a worker process left behind."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,27 @@ def test_an_invalid_config_stops_start_up_naming_the_key(tmp_path: Path) -> None
     )
     assert done.returncode == 2
     assert "functions.echo.scaling.max_capacity" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_run_store_that_cannot_be_opened_stops_start_up_without_its_password(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "lockgate.toml"
+    config.write_text('[functions.echo]\nhandler = "handlers:echo"\n')
+    # Nothing listens on port 1 of loopback: the connection is refused at once.
+    store = "postgresql://lockgate:hunter2@127.0.0.1:1/runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "lockgate", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "LOCKGATE_RUN_STORE": store},
+    )
+    assert done.returncode == 2
+    assert "cannot open the run store (postgresql://lockgate@127.0.0.1:1/runs" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
 
 

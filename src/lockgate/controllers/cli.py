@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -35,11 +36,11 @@ def serve(
     # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
     import uvicorn  # noqa: PLC0415
 
-    from lockgate.bootstrap import build  # noqa: PLC0415
+    from lockgate.bootstrap import build, check_run_store  # noqa: PLC0415
     from lockgate.controllers.http.app import create_app  # noqa: PLC0415
     from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
     from lockgate.controllers.server_options import SERVER_OPTIONS  # noqa: PLC0415
-    from lockgate.errors import ConfigError  # noqa: PLC0415
+    from lockgate.errors import LockgateError  # noqa: PLC0415
     from lockgate.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -48,7 +49,8 @@ def serve(
         )
         configure_logging(settings.log_format, settings.log_level)
         application = build(settings, gateway_config)
-    except ConfigError as exc:
+        asyncio.run(check_run_store(settings))
+    except LockgateError as exc:  # a bad config, a run store that cannot be opened
         typer.echo(f"lockgate: {exc.message}", err=True)
         raise typer.Exit(2) from None
     logger.info(

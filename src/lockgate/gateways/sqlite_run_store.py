@@ -151,7 +151,7 @@ class SQLiteRunStore:
         try:
             writer = await asyncio.to_thread(self._connect, migrate=True)
             self._reader = await asyncio.to_thread(self._connect, migrate=False)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # OSError: its folder cannot be made
             raise RunStoreError(f"cannot open the run store {self.path}: {exc}") from exc
         self._writer_connection = writer
         self._writer = threading.Thread(
