@@ -490,3 +490,43 @@ async def test_sqlite_store_that_cannot_be_created_says_where(tmp_path: Path) ->
     store = SQLiteRunStore(blocker / "runs.sqlite3")
     with pytest.raises(RunStoreError, match=r"cannot open the run store .*file/runs\.sqlite3"):
         await store.open()
+
+
+async def test_concurrent_finishes_of_one_run_let_exactly_one_win(store: IRunStore) -> None:
+    run = await create(store, make_run())
+    results = await asyncio.gather(
+        *[
+            store.finish_run(run.run_id, RunStatus.COMPLETED, None, [step(f"s{i}")], NOW + i)
+            for i in range(10)
+        ]
+    )
+    assert results.count(True) == 1
+    stored = await store.get_run(run.run_id)
+    assert stored is not None
+    assert list(stored.steps) == [f"s{results.index(True)}"]
+
+
+async def test_many_runs_finishing_at_once_all_land_with_their_steps(store: IRunStore) -> None:
+    runs = [make_run() for _ in range(200)]
+    await asyncio.gather(
+        *[store.create_run(run, owner="a", lease_seconds=LEASE, wait=False) for run in runs]
+    )
+    finished = await asyncio.gather(
+        *[
+            store.finish_run(
+                run.run_id,
+                RunStatus.FAILED if index % 3 else RunStatus.COMPLETED,
+                "boom" if index % 3 else None,
+                [step("a", index), step("b", [index])],
+                NOW + 1,
+            )
+            for index, run in enumerate(runs)
+        ]
+    )
+    assert all(finished)
+    for index, run in enumerate(runs):
+        stored = await store.get_run(run.run_id)
+        assert stored is not None
+        assert stored.status is (RunStatus.FAILED if index % 3 else RunStatus.COMPLETED)
+        assert stored.steps["a"].output == index
+        assert stored.steps["b"].output == [index]

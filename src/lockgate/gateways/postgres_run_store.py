@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -84,6 +83,19 @@ _FINISH = (
     f"AS s {_ON_STEP_CONFLICT} RETURNING 1) "
     "SELECT count(*) FROM finished"
 )
+# The finishes of one batch in one statement: each run's status, and its last steps if it
+# was still running; returns the runs it finished.
+_FINISH_MANY = (
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[]) "
+    "AS u(run_id, status, error, at)), "
+    "finished AS (UPDATE lockgate_runs r SET status = u.status, error = u.error, "
+    "updated_at = u.at, owner = NULL FROM u WHERE r.run_id = u.run_id "
+    "AND r.status = 'running' RETURNING r.run_id), "
+    f"written AS (INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) SELECT s.* FROM "
+    f"unnest($5::text[], {_STEP_ARRAYS.format(*_PARAMS[6:13])}) AS s(run_id, {_STEP_COLUMNS}) "
+    f"JOIN finished f ON f.run_id = s.run_id {_ON_STEP_CONFLICT} RETURNING 1) "
+    "SELECT run_id FROM finished"
+)
 # New runs and step checkpoints of one batch in one statement (the usual batch: a run
 # created without waiting rides with its first checkpoint).
 _INSERT_RUNS_AND_STEPS = (
@@ -126,7 +138,6 @@ class _Op(NamedTuple):
     sql: str = ""
     args: Sequence[Any] = ()
     fn: Callable[[_Connection], Awaitable[Any]] | None = None
-    atomic: bool = False  # fn is one statement: alone in a batch, it needs no transaction
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -340,9 +351,9 @@ class PostgresRunStore:
         if future is not None:
             await future
 
-    async def _write(self, fn: Callable[[_Connection], Awaitable[T]], *, atomic: bool = False) -> T:
+    async def _write(self, fn: Callable[[_Connection], Awaitable[T]]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Op(future, fn=fn, atomic=atomic))
+        self._enqueue(_Op(future, fn=fn))
         return await future
 
     async def _read(self, fn: Callable[[PoolConnectionProxy[asyncpg.Record]], Awaitable[T]]) -> T:
@@ -416,14 +427,10 @@ class PostgresRunStore:
         at: float,
     ) -> bool:
         latest = {step[0].name: step for step in steps}  # a row may be upserted once
-        columns = _columns([_step_row(run_id, step)[1:] for step in latest.values()], 7)
-
-        async def finish(connection: _Connection) -> bool:
-            return bool(
-                await connection.fetchval(_FINISH, status.value, error, at, run_id, *columns)
-            )
-
-        return await self._write(finish, atomic=True)
+        rows = [_step_row(run_id, step) for step in latest.values()]
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Op(future, _FINISH, (run_id, status.value, error, at, rows)))
+        return await future
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         return await self._read(lambda connection: self._load_run(connection, run_id))
@@ -473,36 +480,72 @@ class PostgresRunStore:
 
 
 async def _apply(connection: _Connection, batch: list[_Op]) -> list[Any]:
-    """Run ``batch`` in one transaction, each run of same-statement rows as one executemany."""
-    first = batch[0]
-    if len(batch) == 1 and first.fn is not None and first.atomic:
-        return [await first.fn(connection)]
-    if all(op.fn is None and op.sql in (_INSERT_RUN, _UPSERT_STEP) for op in batch) and any(
-        op.sql != first.sql for op in batch
-    ):
-        # New runs and checkpoints only: one statement, atomic by itself.
-        runs = [op.args for op in batch if op.sql == _INSERT_RUN]
-        # The latest record of a step wins (one statement may not upsert a row twice).
-        steps = {(op.args[0], op.args[1]): op.args for op in batch if op.sql == _UPSERT_STEP}
+    """Run ``batch`` atomically: new runs and checkpoints as one statement, finishes as
+    another, and the rest (claims, keyed creates, heartbeats) in their order; a batch that
+    is one statement needs no BEGIN and COMMIT round trips."""
+    writes = [op for op in batch if op.fn is None and op.sql in (_INSERT_RUN, _UPSERT_STEP)]
+    finishes = [op for op in batch if op.fn is None and op.sql == _FINISH]
+    others = [
+        op
+        for op in batch
+        if op.fn is not None or op.sql not in (_INSERT_RUN, _UPSERT_STEP, _FINISH)
+    ]
+    if len(finishes) == len(batch) == 1:
+        run_id, status, error, at, rows = finishes[0].args
+        columns = _columns([row[1:] for row in rows], 7)
+        return [bool(await connection.fetchval(_FINISH, status, error, at, run_id, *columns))]
+    if len(writes) == len(batch):
+        await _insert_runs_and_steps(connection, writes)
+        return [None] * len(batch)
+    finished: set[str] = set()
+    results: dict[int, Any] = {}
+    async with connection.transaction():
+        if writes:
+            await _insert_runs_and_steps(connection, writes)
+        if finishes:
+            finished = await _finish_many(connection, finishes)
+        for op in others:
+            if op.fn is not None:
+                results[id(op)] = await op.fn(connection)
+            else:
+                await connection.execute(op.sql, *op.args)
+    claimed: set[str] = set()
+    outcomes: list[Any] = []
+    for op in batch:
+        if op.fn is None and op.sql == _FINISH:
+            # Only the first finish of a run in the batch can have finished it.
+            run_id = op.args[0]
+            outcomes.append(run_id in finished and run_id not in claimed)
+            claimed.add(run_id)
+        else:
+            outcomes.append(results.get(id(op)))
+    return outcomes
+
+
+async def _insert_runs_and_steps(connection: _Connection, ops: list[_Op]) -> None:
+    runs = [op.args for op in ops if op.sql == _INSERT_RUN]
+    # The latest record of a step wins (one statement may not upsert a row twice).
+    steps = {(op.args[0], op.args[1]): op.args for op in ops if op.sql == _UPSERT_STEP}
+    if not steps:
+        await connection.executemany(_INSERT_RUN, runs)
+    elif not runs:
+        await connection.executemany(_UPSERT_STEP, list(steps.values()))
+    else:
         await connection.execute(
             _INSERT_RUNS_AND_STEPS, *_columns(runs, 14), *_columns(list(steps.values()), 8)
         )
-        return [None] * len(batch)
-    if first.fn is None and all(op.fn is None and op.sql == first.sql for op in batch):
-        # One statement over rows (the common batch: step checkpoints): executemany is
-        # atomic by itself, which saves the BEGIN and COMMIT round trips.
-        await connection.executemany(first.sql, [op.args for op in batch])
-        return [None] * len(batch)
-    results: list[Any] = []
-    async with connection.transaction():
-        for _, group in itertools.groupby(batch, key=lambda op: op if op.fn else op.sql):
-            ops = list(group)
-            if ops[0].fn is not None:
-                results.append(await ops[0].fn(connection))
-            else:
-                await connection.executemany(ops[0].sql, [op.args for op in ops])
-                results.extend([None] * len(ops))
-    return results
+
+
+async def _finish_many(connection: _Connection, ops: list[_Op]) -> set[str]:
+    """Finish the runs of ``ops`` in one statement (the first finish of a run counts);
+    the ids of the runs it finished."""
+    first: dict[str, Sequence[Any]] = {}
+    for op in ops:
+        first.setdefault(op.args[0], op.args)
+    runs = [(run_id, status, error, at) for run_id, status, error, at, _ in first.values()]
+    steps = [row for *_, rows in first.values() for row in rows]
+    rows = await connection.fetch(_FINISH_MANY, *_columns(runs, 4), *_columns(steps, 8))
+    return {row[0] for row in rows}
 
 
 def _redacted(dsn: str) -> tuple[str, list[str]]:
