@@ -15,6 +15,7 @@ from lockgate.errors import (
     InvalidParametersError,
     RunFinishedError,
     RunNotFoundError,
+    RunStoreError,
     WorkflowAlreadyRegisteredError,
     WorkflowDefinitionError,
     WorkflowNotFoundError,
@@ -708,5 +709,61 @@ async def test_the_heartbeat_deletes_runs_past_their_retention() -> None:
                     break
         with pytest.raises(RunNotFoundError):
             await service.get_run(response.run_id)
+    finally:
+        await service.stop(grace=1)
+
+
+async def test_a_run_cancelled_before_its_task_started_is_recorded_cancelled(
+    started: Harness,
+) -> None:
+    started.service.register_workflow(
+        "w", AsyncWorkflowBuilder("w").add_step("s", started.counted("s")).build()
+    )
+    response = await started.service.execute_workflow("w", wait=False)
+    cancelled = await started.service.cancel_run(response.run_id)  # before the task ran
+    assert cancelled.status is RunStatus.CANCELLED
+    stored = await started.store.get_run(response.run_id)
+    assert stored is not None
+    assert stored.status is RunStatus.CANCELLED
+    assert started.counts == {}
+
+
+async def test_a_store_failure_stops_the_runs_other_steps(started: Harness) -> None:
+    class FlakyStore(InMemoryRunStore):
+        async def save_step(self, run_id: str, step: Any) -> None:
+            if step[0].name == "a":
+                raise RunStoreError("disk full")
+            await super().save_step(run_id, step)
+
+    store = FlakyStore()
+    service = WorkflowService(
+        store, WorkflowExecutor(store, FakeFunctions()), ResourceProvider(), node_id=NODE
+    )
+    slow_started = asyncio.Event()
+    slow_cancelled = asyncio.Event()
+
+    async def fast() -> int:
+        return 1
+
+    async def slow() -> int:
+        slow_started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            slow_cancelled.set()
+            raise
+        return 2
+
+    workflow = AsyncWorkflowBuilder("w").add_step("a", fast).add_step("b", slow).build()
+    service.register_workflow("w", workflow)
+    await service.start()
+    try:
+        async with asyncio.timeout(GUARD):
+            with pytest.raises(RunStoreError, match="disk full"):
+                await service.execute_workflow("w")
+            # No step of the run goes on once it may be claimed and relaunched.
+            assert slow_started.is_set()
+            await slow_cancelled.wait()
+        assert service.active_runs == 0
     finally:
         await service.stop(grace=1)

@@ -52,7 +52,8 @@ class LiveRun:
 
     ``steps`` holds a record for every step that started (running ones included);
     ``cancel_requested`` turns the next cancellation of the run's task into a cancelled run
-    rather than a shutdown (after which the run resumes on restart).
+    rather than a shutdown (after which the run resumes on restart); ``finishing`` is the
+    commit of the outcome once it has begun.
     """
 
     run: RunRecord
@@ -61,6 +62,7 @@ class LiveRun:
     status: RunStatus = RunStatus.RUNNING
     error: str | None = None
     finished_at: float | None = None
+    finishing: asyncio.Future[RunStatus] | None = None
 
     def snapshot(self) -> RunRecord:
         """The run as it stands now."""
@@ -223,14 +225,26 @@ class WorkflowExecutor:
             if not live.cancel_requested:
                 raise
             failures.extend(self._interrupted(live, "the run was cancelled"))
-            finish = self._finish(live, RunStatus.CANCELLED, "the run was cancelled", failures)
-            # The caller is waiting for this cancellation; the commit must still happen.
-            return await asyncio.shield(finish)
+            return await self._finish(live, RunStatus.CANCELLED, "the run was cancelled", failures)
+        except Exception:
+            # The store failed: no step of this run may go on once the run can be claimed
+            # (and relaunched) again.
+            await self._cancel(running)
+            raise
         if failures:
             return await self._finish(live, RunStatus.FAILED, failures[0][0].error, failures)
         return await self._finish(live, RunStatus.COMPLETED, None, final)
 
     async def _finish(
+        self, live: LiveRun, status: RunStatus, error: str | None, writes: list[StepWrite]
+    ) -> RunStatus:
+        """Commit the outcome. Shielded: a cancellation arriving meanwhile (a cancel racing
+        the run's own end) does not stop the commit nor ``live``'s update; whoever
+        cancelled waits for ``live.finishing``."""
+        live.finishing = asyncio.ensure_future(self._commit_outcome(live, status, error, writes))
+        return await asyncio.shield(live.finishing)
+
+    async def _commit_outcome(
         self, live: LiveRun, status: RunStatus, error: str | None, writes: list[StepWrite]
     ) -> RunStatus:
         now = self._clock()

@@ -239,9 +239,8 @@ class WorkflowService:
             await self._store.finish_run(run.run_id, RunStatus.FAILED, error, (), now)
             return self._response(registered, replace(run, status=RunStatus.FAILED, error=error))
         active = self._launch(registered, run)
-        if not wait:
-            return self._live_response(active)
-        await asyncio.shield(active.task)
+        if wait:
+            await self._settled(active)
         return self._live_response(active)
 
     async def _existing(
@@ -254,11 +253,38 @@ class WorkflowService:
                 run_id=stored.run_id,
             )
         active = self._active.get(stored.run_id)
-        if active is None:
-            return self._response(registered, stored)
-        if wait:
-            await asyncio.shield(active.task)
-        return self._live_response(active)
+        if active is not None:
+            if wait:
+                await self._settled(active)
+            return self._live_response(active)
+        if wait and not stored.status.finished:
+            # Running on another node (or not resumed here yet): follow it in the store.
+            stored = await self._poll_until_finished(stored.run_id) or stored
+        return self._response(registered, stored)
+
+    @staticmethod
+    async def _settled(active: _ActiveRun) -> None:
+        """Wait for the run's end (its outcome committed), never cancelling it: a waiter
+        that gives up leaves the run running.
+
+        Raises:
+            RunStoreError: The outcome could not be committed (the run will be claimed and
+                resumed).
+        """
+        await asyncio.wait({active.task})
+        if active.live.finishing is not None:
+            await asyncio.wait({active.live.finishing})
+        if not active.task.cancelled() and (error := active.task.exception()) is not None:
+            raise error
+
+    async def _poll_until_finished(self, run_id: str) -> RunRecord | None:
+        delay = 0.01
+        while True:
+            stored = await self._store.get_run(run_id)
+            if stored is None or stored.status.finished:
+                return stored
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def get_run(self, run_id: str) -> WorkflowResponse:
         """The run, live if it is executing here.
@@ -299,9 +325,16 @@ class WorkflowService:
         if active is not None:
             active.live.cancel_requested = True
             active.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(active.task)
-            return self._live_response(active)
+            await self._settled(active)
+            status = active.live.status
+            if status is RunStatus.CANCELLED:
+                return self._live_response(active)
+            if status.finished:  # its own end was being committed first
+                raise RunFinishedError(
+                    f"run {run_id} has already finished ({status.value})", run_id=run_id
+                )
+            # Its task ended before recording anything (it had not started yet): record
+            # the cancellation below, as for a run no node is executing.
         stored = await self._store.get_run(run_id)
         if stored is None:
             raise RunNotFoundError(f"no run {run_id!r}", run_id=run_id)
@@ -312,8 +345,8 @@ class WorkflowService:
             self._orphans[stored.workflow_id] = [r for r in orphans if r.run_id != run_id]
             return await self.get_run(run_id)
         stored = await self._store.get_run(run_id)
-        status = stored.status.value if stored else "finished"
-        raise RunFinishedError(f"run {run_id} has already finished ({status})", run_id=run_id)
+        outcome = stored.status.value if stored else "finished"
+        raise RunFinishedError(f"run {run_id} has already finished ({outcome})", run_id=run_id)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -327,17 +360,19 @@ class WorkflowService:
     async def stop(self, grace: float) -> None:
         """Let executing runs finish for up to ``grace`` seconds; the rest stay unfinished in
         the store and resume on the next start."""
+        tasks = [active.task for active in self._active.values()]
+        if tasks:
+            # The heartbeat keeps beating meanwhile: a lease lapsing during the grace would
+            # let another node resume a run that is still executing here.
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
             self._heartbeat = None
-        tasks = [active.task for active in self._active.values()]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
         self.started = False
         await self._store.close()
 
