@@ -4,6 +4,7 @@ because a resumed run reads its checkpoints back and must see what the step retu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -23,18 +24,34 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__!r} is not a JSON type")
 
 
-def dumps(value: Any) -> bytes:
-    """JSON text of ``value``.
+def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
+    """JSON text of ``value`` (keys sorted with ``sort_keys``, for fingerprints).
 
     Raises:
-        TypeError: ``value`` holds something that is not a JSON value; the message names
-            its type.
+        TypeError: ``value`` holds something that is not a JSON value (NaN and the
+            infinities included); the message names its type.
     """
     try:
-        return orjson.dumps(value, default=_refuse, option=_OPTIONS)
+        text = orjson.dumps(
+            value, default=_refuse, option=_OPTIONS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+        )
     except orjson.JSONEncodeError as exc:
         cause = exc.__cause__ or exc
         raise TypeError(str(cause)) from None
+    # orjson writes NaN and the infinities as null; a null in the text is the only sign.
+    if b"null" in text and _has_non_finite(value):
+        raise TypeError("NaN and infinite numbers are not JSON values")
+    return text
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    return False
 
 
 def loads(data: bytes | str) -> Any:

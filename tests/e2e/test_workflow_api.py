@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -393,3 +394,21 @@ def test_a_body_is_json_whatever_its_content_type_says(client: httpx.Client) -> 
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "completed"
+
+
+def test_a_streamed_body_over_the_limit_is_refused_while_read(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"parameters": {"numbers": ['
+        for _ in range(8 * 1024):
+            yield b"1," * 512
+        yield b"1]}}"
+
+    response = client.post("/workflows/pipeline/runs", content=chunks())
+    error_of(response, 413, "RequestTooLargeException")
+
+
+def test_nan_in_parameters_is_refused(client: httpx.Client) -> None:
+    response = client.post(
+        "/workflows/pipeline/runs", content=b'{"parameters": {"numbers": [NaN]}}'
+    )
+    error_of(response, 422, "InvalidParameters")

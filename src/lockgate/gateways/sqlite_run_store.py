@@ -138,7 +138,7 @@ class SQLiteRunStore:
         self._scheduled = False
         self._deferred = False
         self._in_thread = 0
-        self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-sqlite-read")
+        self._reads: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteRunStore({str(self.path)!r})"
@@ -148,11 +148,15 @@ class SQLiteRunStore:
     async def open(self) -> None:
         if self._writer is not None:
             return
+        writer = None
         try:
             writer = await asyncio.to_thread(self._connect, migrate=True)
             self._reader = await asyncio.to_thread(self._connect, migrate=False)
         except (sqlite3.Error, OSError) as exc:  # OSError: its folder cannot be made
+            if writer is not None:
+                writer.close()
             raise RunStoreError(f"cannot open the run store {self.path}: {exc}") from exc
+        self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-sqlite-read")
         self._writer_connection = writer
         self._writer = threading.Thread(
             target=self._write_loop,
@@ -175,8 +179,11 @@ class SQLiteRunStore:
         self._queue.put(None)
         await asyncio.to_thread(writer.join)
         reader, self._reader = self._reader, None
-        if reader is not None:
-            await asyncio.get_running_loop().run_in_executor(self._reads, reader.close)
+        reads, self._reads = self._reads, None
+        if reader is not None and reads is not None:
+            await asyncio.get_running_loop().run_in_executor(reads, reader.close)
+        if reads is not None:
+            reads.shutdown(wait=False)
 
     def _connect(self, *, migrate: bool) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -314,11 +321,11 @@ class SQLiteRunStore:
             self._queue.put(batch)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        reader = self._reader
-        if reader is None:
+        reader, reads = self._reader, self._reads
+        if reader is None or reads is None:
             raise RunStoreError("the run store is not open")
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._reads, fn, reader)
+            return await asyncio.get_running_loop().run_in_executor(reads, fn, reader)
         except sqlite3.Error as exc:
             raise RunStoreError(f"run store read failed: {exc}") from exc
 

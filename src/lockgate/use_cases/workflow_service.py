@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
-
 from lockgate import json_codec
 from lockgate.errors import (
     IdempotencyConflictError,
@@ -200,11 +198,9 @@ class WorkflowService:
         request = request or WorkflowRequest()
         parameters = self._parameters(registered.workflow, request.parameters)
         try:
-            fingerprint = orjson.dumps(
-                [workflow_id, parameters, request.resources, request.context],
-                option=orjson.OPT_SORT_KEYS,
+            fingerprint = json_codec.dumps(
+                [workflow_id, parameters, request.resources, request.context], sort_keys=True
             )
-            json_codec.dumps([request.resources, request.context])
         except TypeError as exc:
             raise InvalidParametersError(
                 f"resources and context must be JSON values: {exc}", workflow=workflow_id

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
+from lockgate.controllers.http.asgi import read_body
 from lockgate.errors import LockgateError, RequestTooLargeError, http_status
 from lockgate.models.run import RunRecord, RunStatus, WorkflowRequest
 
@@ -319,13 +320,11 @@ def workflow_router(application: Application) -> APIRouter:
     ) -> Response:
         """Start a run. A run that fails is still a 200 (its status says ``failed`` and its
         error names the step); only a run that could not start is an error."""
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > max_body:
+        raw = await read_body(request.scope, request.receive, max_body)
+        if raw is None:  # declared or streamed past the limit: refused before it is all read
             raise RequestTooLargeError(
-                f"the request body is {length} bytes; the limit is {max_body}",
-                limit=max_body,
+                f"the request body is over the limit of {max_body} bytes", limit=max_body
             )
-        raw = await request.body()
         try:
             body = RunRequest.model_validate_json(raw) if raw.strip() else RunRequest()
         except ValidationError as exc:
