@@ -530,3 +530,17 @@ async def test_many_runs_finishing_at_once_all_land_with_their_steps(store: IRun
         assert stored.status is (RunStatus.FAILED if index % 3 else RunStatus.COMPLETED)
         assert stored.steps["a"].output == index
         assert stored.steps["b"].output == [index]
+
+
+async def test_a_claim_without_own_leaves_the_claimers_runs_alone(backend: Backend) -> None:
+    store = await backend.open()
+    mine = await create(store, make_run(), owner="node-a")
+    theirs_expired = await create(store, make_run(), owner="node-b")
+    theirs_live = make_run(at=NOW + 100)
+    await store.create_run(theirs_live, owner="node-b", lease_seconds=LEASE)
+
+    claimed = await store.claim_runs("node-a", LEASE, NOW + LEASE + 1, own=False)
+
+    assert [run.run_id for run in claimed] == [theirs_expired.run_id]
+    again = await store.claim_runs("node-a", LEASE, NOW + LEASE + 2)
+    assert {run.run_id for run in again} == {mine.run_id, theirs_expired.run_id}

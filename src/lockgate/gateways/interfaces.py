@@ -252,9 +252,12 @@ class IRunStore(Protocol):
         """
         ...
 
-    async def claim_runs(self, owner: str, lease_seconds: float, now: float) -> list[RunRecord]:
-        """Take over unfinished runs: ``owner``'s own (it restarted) and any whose lease
-        expired (their node died), each with its recorded steps.
+    async def claim_runs(
+        self, owner: str, lease_seconds: float, now: float, *, own: bool = True
+    ) -> list[RunRecord]:
+        """Take over unfinished runs: ``owner``'s own (it restarted; only with ``own``),
+        ownerless ones and any whose lease expired (their node died), each with its
+        recorded steps.
 
         Side Effects:
             Sets the claimed runs' owner and lease.

@@ -97,11 +97,16 @@ class InMemoryRunStore:
         page = tuple(replace(run, steps={}) for run in matching[:limit])
         return RunPage(page, page[-1].run_id if len(matching) > limit else None)
 
-    async def claim_runs(self, owner: str, lease_seconds: float, now: float) -> list[RunRecord]:
+    async def claim_runs(
+        self, owner: str, lease_seconds: float, now: float, *, own: bool = True
+    ) -> list[RunRecord]:
         claimed = []
         for run_id, run in self._runs.items():
             holder, until = self._leases[run_id]
-            if not run.status.finished and (holder in (owner, None) or until < now):
+            mine = holder == owner
+            if mine and not own:
+                continue
+            if not run.status.finished and (mine or holder is None or until < now):
                 self._leases[run_id] = (owner, now + lease_seconds)
                 claimed.append(run)
         return claimed

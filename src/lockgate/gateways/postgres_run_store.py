@@ -111,6 +111,7 @@ _INSERT_RUNS_AND_STEPS = (
 _CLAIM = (
     "UPDATE lockgate_runs SET owner = $1, lease_until = $2 WHERE run_id IN ("
     "SELECT run_id FROM lockgate_runs WHERE status = 'running' "
+    "AND ($4 OR owner IS DISTINCT FROM $1) "
     "AND (owner = $1 OR owner IS NULL OR lease_until < $3) FOR UPDATE SKIP LOCKED) "
     f"RETURNING {_RUN_COLUMNS}"
 )
@@ -120,7 +121,8 @@ _RENEW = (
     "UPDATE lockgate_runs SET lease_until = $1 WHERE run_id IN (SELECT run_id FROM "
     "lockgate_runs WHERE owner = $2 AND status = 'running' FOR UPDATE SKIP LOCKED)"
 )
-# Oldest first by id (ids sort by creation), so the scan stops early: old runs have finished.
+# Oldest first by id (ids sort by creation). No index serves it: the scan is bounded by the
+# table, which retention keeps bounded.
 _PURGE = (
     "DELETE FROM lockgate_runs WHERE run_id IN (SELECT run_id FROM lockgate_runs "
     "WHERE status <> 'running' AND updated_at < $1 ORDER BY run_id LIMIT $2 "
@@ -455,9 +457,11 @@ class PostgresRunStore:
         runs = tuple(_run_record(row, {}) for row in rows[:limit])
         return RunPage(runs, runs[-1].run_id if len(rows) > limit else None)
 
-    async def claim_runs(self, owner: str, lease_seconds: float, now: float) -> list[RunRecord]:
+    async def claim_runs(
+        self, owner: str, lease_seconds: float, now: float, *, own: bool = True
+    ) -> list[RunRecord]:
         async def claim(connection: _Connection) -> list[RunRecord]:
-            rows = await connection.fetch(_CLAIM, owner, now + lease_seconds, now)
+            rows = await connection.fetch(_CLAIM, owner, now + lease_seconds, now, own)
             steps = await self._steps(connection, [row[0] for row in rows])
             runs = [_run_record(row, steps[row[0]]) for row in rows]
             return sorted(runs, key=lambda run: run.created_at)

@@ -41,7 +41,8 @@ _INSERT_RUN = (
     "idempotency_key, request_hash, created_at, updated_at, deadline, error, owner, "
     "lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# Oldest first by id (ids sort by creation), so the scan stops early: old runs have finished.
+# Oldest first by id (ids sort by creation). No index serves it: the scan is bounded by the
+# table, which retention keeps bounded; it runs on the writer thread, off the event loop.
 _PURGE_SELECT = (
     "SELECT run_id, idempotency_key FROM lockgate_runs WHERE status != 'running' "
     "AND updated_at < ? ORDER BY run_id LIMIT ?"
@@ -55,11 +56,12 @@ _UPSERT_STEP = (
 
 
 class _Op:
-    __slots__ = ("fn", "future")
+    __slots__ = ("fn", "future", "heavy")
 
-    def __init__(self, fn: _Write, future: asyncio.Future[Any] | None) -> None:
+    def __init__(self, fn: _Write, future: asyncio.Future[Any] | None, heavy: bool = False) -> None:
         self.fn = fn
         self.future = future
+        self.heavy = heavy
 
 
 def _step_row(run_id: str, write: StepWrite) -> tuple[Any, ...]:
@@ -281,12 +283,16 @@ class SQLiteRunStore:
                 connection.execute("ROLLBACK")
             return False, exc
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T], *, wait: bool = True) -> T:
+    async def _write(
+        self, fn: Callable[[sqlite3.Connection], T], *, wait: bool = True, heavy: bool = False
+    ) -> T:
+        """Queue ``fn`` for the next commit; ``heavy`` ones (claims, purges: they read many
+        rows) are always committed on the writer thread, never on the event loop."""
         if self._writer is None:
             raise RunStoreError("the run store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] | None = loop.create_future() if wait else None
-        self._pending.append(_Op(fn, future))
+        self._pending.append(_Op(fn, future, heavy))
         if future is None:
             if not self._deferred:
                 self._deferred = True
@@ -311,7 +317,11 @@ class SQLiteRunStore:
         batch, self._pending = self._pending, []
         if not batch:
             return
-        if self._in_thread == 0 and len(batch) <= _INLINE_BATCH:
+        if (
+            self._in_thread == 0
+            and len(batch) <= _INLINE_BATCH
+            and not any(op.heavy for op in batch)
+        ):
             # Nothing else is waiting: the loop has nothing to do during this sync, so commit
             # here and skip two thread hand-offs. Under load, the thread commits while the
             # loop keeps running steps.
@@ -430,17 +440,20 @@ class SQLiteRunStore:
 
         return await self._read(page)
 
-    async def claim_runs(self, owner: str, lease_seconds: float, now: float) -> list[RunRecord]:
+    async def claim_runs(
+        self, owner: str, lease_seconds: float, now: float, *, own: bool = True
+    ) -> list[RunRecord]:
         def claim(connection: sqlite3.Connection) -> list[RunRecord]:
             claimed = connection.execute(
                 "UPDATE lockgate_runs SET owner = ?, lease_until = ? WHERE status = 'running' "
+                "AND (? OR owner IS NOT ?) "
                 "AND (owner = ? OR owner IS NULL OR lease_until < ?) RETURNING run_id",
-                (owner, now + lease_seconds, owner, now),
+                (owner, now + lease_seconds, own, owner, owner, now),
             ).fetchall()
             runs = [_load_run(connection, row[0]) for row in claimed]
             return sorted((run for run in runs if run is not None), key=lambda r: r.created_at)
 
-        return await self._write(claim)
+        return await self._write(claim, heavy=True)
 
     async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> None:
         await self._write(
@@ -463,7 +476,7 @@ class SQLiteRunStore:
                 )
             return len(rows)
 
-        return await self._write(purge)
+        return await self._write(purge, heavy=True)
 
 
 def _settle(outcomes: list[tuple[_Op, tuple[bool, Any]]]) -> None:

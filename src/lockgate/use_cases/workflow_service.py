@@ -119,6 +119,7 @@ class WorkflowService:
         self._active: dict[str, _ActiveRun] = {}
         self._orphans: dict[str, list[RunRecord]] = {}
         self._heartbeat: asyncio.Task[None] | None = None
+        self._reclaim_own = False  # a run of ours failed to record: take ours back too
         self.started = False
 
     # -- workflows -------------------------------------------------------------------------
@@ -350,7 +351,7 @@ class WorkflowService:
         """Open the store, resume unfinished runs, and start the lease heartbeat."""
         await self._store.open()
         self.started = True
-        await self._claim()
+        await self._claim(own=True)
         self._heartbeat = asyncio.create_task(self._beat(), name="lockgate-run-heartbeat")
 
     async def stop(self, grace: float) -> None:
@@ -386,7 +387,8 @@ class WorkflowService:
                 since_claim += interval
                 if since_claim >= self._lease:
                     since_claim = 0.0
-                    await self._claim()
+                    own, self._reclaim_own = self._reclaim_own, False
+                    await self._claim(own=own)
                     await self._purge()
             except Exception:
                 logger.exception("run lease heartbeat failed; retrying")
@@ -406,9 +408,10 @@ class WorkflowService:
         if purged:
             logger.info("deleted %d runs finished more than %g s ago", purged, self._retention)
 
-    async def _claim(self) -> None:
-        """Take over unfinished runs (ours from before a restart, or a dead node's)."""
-        claimed = await self._store.claim_runs(self._node_id, self._lease, self._clock())
+    async def _claim(self, *, own: bool) -> None:
+        """Take over unfinished runs: a dead node's, and with ``own`` (at start) ours from
+        before a restart; the heartbeat's claims leave ours alone (they are executing)."""
+        claimed = await self._store.claim_runs(self._node_id, self._lease, self._clock(), own=own)
         orphaned = {r.run_id for runs in self._orphans.values() for r in runs}
         resumed = 0
         for run in claimed:
@@ -438,8 +441,9 @@ class WorkflowService:
     def _done(self, run_id: str, task: asyncio.Task[RunStatus]) -> None:
         self._active.pop(run_id, None)
         if not task.cancelled() and (error := task.exception()) is not None:
-            # The store failed to commit the outcome: the run stays unfinished there and is
-            # claimed again by the next heartbeat's claim or restart.
+            # The store failed: the run stays unfinished there, still ours; the next
+            # heartbeat's claim takes our own runs back too and resumes it.
+            self._reclaim_own = True
             logger.error("run %s could not be recorded: %r", run_id, error)
 
     # -- helpers ---------------------------------------------------------------------------
