@@ -23,7 +23,13 @@ from asyncpg.pool import PoolConnectionProxy
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import StepWrite
-from lockgate.gateways.run_store_schema import POSTGRES_MIGRATIONS, list_query
+from lockgate.gateways.run_store_schema import (
+    POSTGRES_MIGRATIONS,
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    list_query,
+    step_row,
+)
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord, StepStatus
 
 __all__ = ["PostgresRunStore"]
@@ -41,26 +47,24 @@ _ASYNCPG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.Intern
 _DRIVER_ERRORS = (*_ASYNCPG_ERRORS, OSError, ValueError, OverflowError)
 _MIGRATION_LOCK = 0x4C6B6761  # with hashtext(schema): one advisory lock per schema
 _DEFER_SECONDS = 0.002  # how long a create_run(wait=False) waits for a write to ride with
-_RUN_COLUMNS = (
-    "run_id, workflow_id, status, parameters, resources, context, idempotency_key, "
-    "request_hash, created_at, updated_at, deadline, error"
-)
-_STEP_COLUMNS = "name, status, output, error, attempts, started_at, finished_at"
 _PARAMS = [f"${n}" for n in range(24)]  # _PARAMS[n] == "$n"
 
 
 # Statements name tables without their schema: every connection's search_path is the store's.
 _INSERT_RUN = (
-    f"INSERT INTO lockgate_runs ({_RUN_COLUMNS}, owner, lease_until) "
+    f"INSERT INTO lockgate_runs ({RUN_COLUMNS}, owner, lease_until) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 )
-_UPSERT_STEP = (
-    f"INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+_ON_STEP_CONFLICT = (
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
     "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
     "started_at = excluded.started_at, finished_at = excluded.finished_at"
 )
-_SELECT_STEPS = f"SELECT run_id, {_STEP_COLUMNS} FROM lockgate_steps WHERE run_id = ANY($1::text[])"
+_UPSERT_STEP = (
+    f"INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+    + _ON_STEP_CONFLICT
+)
+_SELECT_STEPS = f"SELECT run_id, {STEP_COLUMNS} FROM lockgate_steps WHERE run_id = ANY($1::text[])"
 _TAKE_KEY = (
     "INSERT INTO lockgate_idempotency (key, run_id) VALUES ($1, $2) "
     "ON CONFLICT (key) DO NOTHING RETURNING run_id"
@@ -68,17 +72,12 @@ _TAKE_KEY = (
 _STEP_ARRAYS = (
     "{0}::text[], {1}::text[], {2}::bytea[], {3}::text[], {4}::int[], {5}::float8[], {6}::float8[]"
 )
-_ON_STEP_CONFLICT = (
-    "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
-    "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
-    "started_at = excluded.started_at, finished_at = excluded.finished_at"
-)
 # The status and the last steps in one statement (one round trip, atomic without BEGIN and
 # COMMIT); the steps are written only if the run was still running.
 _FINISH = (
     "WITH finished AS (UPDATE lockgate_runs SET status = $1, error = $2, updated_at = $3, "
     "owner = NULL WHERE run_id = $4 AND status = 'running' RETURNING run_id), "
-    f"written AS (INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) "
+    f"written AS (INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) "
     f"SELECT finished.run_id, s.* FROM finished, unnest({_STEP_ARRAYS.format(*_PARAMS[5:12])}) "
     f"AS s {_ON_STEP_CONFLICT} RETURNING 1) "
     "SELECT count(*) FROM finished"
@@ -91,19 +90,19 @@ _FINISH_MANY = (
     "finished AS (UPDATE lockgate_runs r SET status = u.status, error = u.error, "
     "updated_at = u.at, owner = NULL FROM u WHERE r.run_id = u.run_id "
     "AND r.status = 'running' RETURNING r.run_id), "
-    f"written AS (INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) SELECT s.* FROM "
-    f"unnest($5::text[], {_STEP_ARRAYS.format(*_PARAMS[6:13])}) AS s(run_id, {_STEP_COLUMNS}) "
+    f"written AS (INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) SELECT s.* FROM "
+    f"unnest($5::text[], {_STEP_ARRAYS.format(*_PARAMS[6:13])}) AS s(run_id, {STEP_COLUMNS}) "
     f"JOIN finished f ON f.run_id = s.run_id {_ON_STEP_CONFLICT} RETURNING 1) "
     "SELECT run_id FROM finished"
 )
 # New runs and step checkpoints of one batch in one statement (the usual batch: a run
 # created without waiting rides with its first checkpoint).
 _INSERT_RUNS_AND_STEPS = (
-    f"WITH new_runs AS (INSERT INTO lockgate_runs ({_RUN_COLUMNS}, owner, lease_until) "
+    f"WITH new_runs AS (INSERT INTO lockgate_runs ({RUN_COLUMNS}, owner, lease_until) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], "
     "$6::bytea[], $7::text[], $8::text[], $9::float8[], $10::float8[], $11::float8[], "
     "$12::text[], $13::text[], $14::float8[])) "
-    f"INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) SELECT * FROM unnest($15::text[], "
+    f"INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) SELECT * FROM unnest($15::text[], "
     f"{_STEP_ARRAYS.format(*_PARAMS[16:23])}) AS s {_ON_STEP_CONFLICT}"
 )
 # Rows another node holds locked (claiming, finishing, renewing) are skipped, not waited
@@ -113,7 +112,7 @@ _CLAIM = (
     "SELECT run_id FROM lockgate_runs WHERE status = 'running' "
     "AND ($4 OR owner IS DISTINCT FROM $1) "
     "AND (owner = $1 OR owner IS NULL OR lease_until < $3) FOR UPDATE SKIP LOCKED) "
-    f"RETURNING {_RUN_COLUMNS}"
+    f"RETURNING {RUN_COLUMNS}"
 )
 # SKIP LOCKED here too: a heartbeat never queues behind (or deadlocks with) another node
 # finishing or claiming one of our runs.
@@ -145,11 +144,6 @@ class _Op(NamedTuple):
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows as ``width`` column lists, for ``unnest`` (empty lists for no rows)."""
     return [list(column) for column in zip(*rows, strict=True)] or [[] for _ in range(width)]
-
-
-def _step_row(run_id: str, write: StepWrite) -> tuple[Any, ...]:
-    r, out = write
-    return (run_id, r.name, r.status.value, out, r.error, r.attempts, r.started_at, r.finished_at)
 
 
 def _run_record(row: asyncpg.Record, steps: dict[str, StepRecord]) -> RunRecord:
@@ -379,7 +373,7 @@ class PostgresRunStore:
 
     async def _load_run(self, connection: _AnyConnection, run_id: str) -> RunRecord | None:
         row = await connection.fetchrow(
-            f"SELECT {_RUN_COLUMNS} FROM lockgate_runs WHERE run_id = $1", run_id
+            f"SELECT {RUN_COLUMNS} FROM lockgate_runs WHERE run_id = $1", run_id
         )
         if row is None:
             return None
@@ -418,7 +412,7 @@ class PostgresRunStore:
         return await self._write(insert)
 
     async def save_step(self, run_id: str, step: StepWrite) -> None:
-        await self._write_rows(_UPSERT_STEP, _step_row(run_id, step))
+        await self._write_rows(_UPSERT_STEP, step_row(run_id, step))
 
     async def finish_run(
         self,
@@ -429,7 +423,7 @@ class PostgresRunStore:
         at: float,
     ) -> bool:
         latest = {step[0].name: step for step in steps}  # a row may be upserted once
-        rows = [_step_row(run_id, step) for step in latest.values()]
+        rows = [step_row(run_id, step) for step in latest.values()]
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._enqueue(_Op(future, _FINISH, (run_id, status.value, error, at, rows)))
         return await future
@@ -446,7 +440,7 @@ class PostgresRunStore:
         cursor: str | None = None,
     ) -> RunPage:
         query, arguments = list_query(
-            _RUN_COLUMNS,
+            RUN_COLUMNS,
             workflow_id=workflow_id,
             status=status,
             cursor=cursor,

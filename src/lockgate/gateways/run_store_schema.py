@@ -11,9 +11,32 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from lockgate.gateways.interfaces import StepWrite
 from lockgate.models.run import RunStatus
 
-__all__ = ["POSTGRES_MIGRATIONS", "SQLITE_MIGRATIONS", "check_cursor", "list_query"]
+__all__ = [
+    "POSTGRES_MIGRATIONS",
+    "RUN_COLUMNS",
+    "SQLITE_MIGRATIONS",
+    "STEP_COLUMNS",
+    "check_cursor",
+    "list_query",
+    "step_row",
+]
+
+# The columns both stores read, in RunRecord's and StepRecord's field order.
+RUN_COLUMNS = (
+    "run_id, workflow_id, status, parameters, resources, context, idempotency_key, "
+    "request_hash, created_at, updated_at, deadline, error"
+)
+STEP_COLUMNS = "name, status, output, error, attempts, started_at, finished_at"
+
+
+def step_row(run_id: str, write: StepWrite) -> tuple[Any, ...]:
+    """A step write as the row ``run_id, STEP_COLUMNS``."""
+    r, out = write
+    return (run_id, r.name, r.status.value, out, r.error, r.attempts, r.started_at, r.finished_at)
+
 
 _CURSOR = re.compile(r"[0-9a-f]{1,64}")
 

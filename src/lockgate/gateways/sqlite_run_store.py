@@ -21,7 +21,13 @@ from typing import Any, Literal, TypeVar
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import StepWrite
-from lockgate.gateways.run_store_schema import SQLITE_MIGRATIONS, list_query
+from lockgate.gateways.run_store_schema import (
+    RUN_COLUMNS,
+    SQLITE_MIGRATIONS,
+    STEP_COLUMNS,
+    list_query,
+    step_row,
+)
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord, StepStatus
 
 __all__ = ["SQLiteRunStore"]
@@ -31,11 +37,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _INLINE_BATCH = 2
 _Write = Callable[[sqlite3.Connection], Any]
-_RUN_COLUMNS = (
-    "run_id, workflow_id, status, parameters, resources, context, idempotency_key, "
-    "request_hash, created_at, updated_at, deadline, error"
-)
-_STEP_COLUMNS = "name, status, output, error, attempts, started_at, finished_at"
 _INSERT_RUN = (
     "INSERT INTO lockgate_runs (run_id, workflow_id, status, parameters, resources, context, "
     "idempotency_key, request_hash, created_at, updated_at, deadline, error, owner, "
@@ -48,7 +49,7 @@ _PURGE_SELECT = (
     "AND updated_at < ? ORDER BY run_id LIMIT ?"
 )
 _UPSERT_STEP = (
-    f"INSERT INTO lockgate_steps (run_id, {_STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
     "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
     "started_at = excluded.started_at, finished_at = excluded.finished_at"
@@ -62,20 +63,6 @@ class _Op:
         self.fn = fn
         self.future = future
         self.heavy = heavy
-
-
-def _step_row(run_id: str, write: StepWrite) -> tuple[Any, ...]:
-    record, output = write
-    return (
-        run_id,
-        record.name,
-        record.status.value,
-        output,
-        record.error,
-        record.attempts,
-        record.started_at,
-        record.finished_at,
-    )
 
 
 def _run_record(row: Sequence[Any], steps: dict[str, StepRecord]) -> RunRecord:
@@ -98,7 +85,7 @@ def _run_record(row: Sequence[Any], steps: dict[str, StepRecord]) -> RunRecord:
 
 def _steps(connection: sqlite3.Connection, run_id: str) -> dict[str, StepRecord]:
     rows = connection.execute(
-        f"SELECT {_STEP_COLUMNS} FROM lockgate_steps WHERE run_id = ?", (run_id,)
+        f"SELECT {STEP_COLUMNS} FROM lockgate_steps WHERE run_id = ?", (run_id,)
     )
     return {
         row[0]: StepRecord(
@@ -116,7 +103,7 @@ def _steps(connection: sqlite3.Connection, run_id: str) -> dict[str, StepRecord]
 
 def _load_run(connection: sqlite3.Connection, run_id: str) -> RunRecord | None:
     row = connection.execute(
-        f"SELECT {_RUN_COLUMNS} FROM lockgate_runs WHERE run_id = ?", (run_id,)
+        f"SELECT {RUN_COLUMNS} FROM lockgate_runs WHERE run_id = ?", (run_id,)
     ).fetchone()
     return _run_record(row, _steps(connection, run_id)) if row else None
 
@@ -387,7 +374,7 @@ class SQLiteRunStore:
         return await self._write(insert)
 
     async def save_step(self, run_id: str, step: StepWrite) -> None:
-        row = _step_row(run_id, step)
+        row = step_row(run_id, step)
         await self._write(lambda connection: connection.execute(_UPSERT_STEP, row))
 
     async def finish_run(
@@ -398,7 +385,7 @@ class SQLiteRunStore:
         steps: Sequence[StepWrite],
         at: float,
     ) -> bool:
-        rows = [_step_row(run_id, step) for step in steps]
+        rows = [step_row(run_id, step) for step in steps]
 
         def finish(connection: sqlite3.Connection) -> bool:
             cursor = connection.execute(
@@ -425,7 +412,7 @@ class SQLiteRunStore:
         cursor: str | None = None,
     ) -> RunPage:
         query, arguments = list_query(
-            _RUN_COLUMNS,
+            RUN_COLUMNS,
             workflow_id=workflow_id,
             status=status,
             cursor=cursor,
