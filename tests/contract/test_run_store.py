@@ -544,3 +544,12 @@ async def test_a_claim_without_own_leaves_the_claimers_runs_alone(backend: Backe
     assert [run.run_id for run in claimed] == [theirs_expired.run_id]
     again = await store.claim_runs("node-a", LEASE, NOW + LEASE + 2)
     assert {run.run_id for run in again} == {mine.run_id, theirs_expired.run_id}
+
+
+async def test_renew_returns_the_runs_still_held(store: IRunStore) -> None:
+    held = await create(store, make_run(), owner="a")
+    finished = await create(store, make_run(), owner="a")
+    await store.finish_run(finished.run_id, RunStatus.CANCELLED, "by b", (), NOW + 1)
+    await create(store, make_run(), owner="b")
+
+    assert await store.renew_leases("a", LEASE, NOW + 2) == [held.run_id]

@@ -767,3 +767,44 @@ async def test_a_store_failure_stops_the_runs_other_steps(started: Harness) -> N
         assert service.active_runs == 0
     finally:
         await service.stop(grace=1)
+
+
+async def test_a_run_cancelled_by_another_node_is_stopped_here_by_the_heartbeat() -> None:
+    store = InMemoryRunStore()
+
+    def node(name: str) -> WorkflowService:
+        return WorkflowService(
+            store,
+            WorkflowExecutor(store, FakeFunctions()),
+            ResourceProvider(),
+            node_id=name,
+            lease_seconds=0.03,  # a heartbeat every 10 ms
+        )
+
+    executing, other = node("a"), node("b")
+    began, stopped = asyncio.Event(), asyncio.Event()
+
+    async def long_step() -> None:
+        began.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    for service in (executing, other):
+        service.register_workflow("w", AsyncWorkflowBuilder("w").add_step("s", long_step).build())
+        await service.start()
+    try:
+        response = await executing.execute_workflow("w", wait=False)
+        async with asyncio.timeout(GUARD):
+            await began.wait()
+            cancelled = await other.cancel_run(response.run_id)  # not executing on "b"
+            assert cancelled.status is RunStatus.CANCELLED
+            await stopped.wait()  # "a" noticed at its next heartbeat
+        stored = await store.get_run(response.run_id)
+        assert stored is not None
+        assert stored.status is RunStatus.CANCELLED
+    finally:
+        await other.stop(grace=1)
+        await executing.stop(grace=1)

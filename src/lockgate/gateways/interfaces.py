@@ -267,8 +267,13 @@ class IRunStore(Protocol):
         """
         ...
 
-    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> None:
-        """Extend the lease of every unfinished run ``owner`` holds (its heartbeat)."""
+    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> list[str]:
+        """Extend the lease of every unfinished run ``owner`` holds (its heartbeat).
+
+        Returns:
+            The ids of those runs: one ``owner`` executes but is missing here was taken
+            over or ended by another node.
+        """
         ...
 
     async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:

@@ -111,10 +111,15 @@ class InMemoryRunStore:
                 claimed.append(run)
         return claimed
 
-    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> None:
-        for run_id, (holder, _) in self._leases.items():
-            if holder == owner and not self._runs[run_id].status.finished:
-                self._leases[run_id] = (owner, now + lease_seconds)
+    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> list[str]:
+        held = [
+            run_id
+            for run_id, (holder, _) in self._leases.items()
+            if holder == owner and not self._runs[run_id].status.finished
+        ]
+        for run_id in held:
+            self._leases[run_id] = (owner, now + lease_seconds)
+        return held
 
     async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
         doomed = sorted(

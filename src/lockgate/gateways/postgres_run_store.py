@@ -118,7 +118,8 @@ _CLAIM = (
 # finishing or claiming one of our runs.
 _RENEW = (
     "UPDATE lockgate_runs SET lease_until = $1 WHERE run_id IN (SELECT run_id FROM "
-    "lockgate_runs WHERE owner = $2 AND status = 'running' FOR UPDATE SKIP LOCKED)"
+    "lockgate_runs WHERE owner = $2 AND status = 'running' FOR UPDATE SKIP LOCKED) "
+    "RETURNING run_id"
 )
 # Oldest first by id (ids sort by creation). No index serves it: the scan is bounded by the
 # table, which retention keeps bounded.
@@ -462,8 +463,12 @@ class PostgresRunStore:
 
         return await self._write(claim)
 
-    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> None:
-        await self._write_rows(_RENEW, (now + lease_seconds, owner))
+    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> list[str]:
+        async def renew(connection: _Connection) -> list[str]:
+            rows = await connection.fetch(_RENEW, now + lease_seconds, owner)
+            return [row[0] for row in rows]
+
+        return await self._write(renew)
 
     async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
         async def purge(connection: _Connection) -> int:

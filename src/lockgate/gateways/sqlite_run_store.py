@@ -442,13 +442,16 @@ class SQLiteRunStore:
 
         return await self._write(claim, heavy=True)
 
-    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> None:
-        await self._write(
-            lambda connection: connection.execute(
-                "UPDATE lockgate_runs SET lease_until = ? WHERE owner = ? AND status = 'running'",
+    async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> list[str]:
+        def renew(connection: sqlite3.Connection) -> list[str]:
+            rows = connection.execute(
+                "UPDATE lockgate_runs SET lease_until = ? WHERE owner = ? AND status = 'running' "
+                "RETURNING run_id",
                 (now + lease_seconds, owner),
-            )
-        )
+            ).fetchall()
+            return [row[0] for row in rows]
+
+        return await self._write(renew)
 
     async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
         def purge(connection: sqlite3.Connection) -> int:

@@ -383,7 +383,7 @@ class WorkflowService:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self._store.renew_leases(self._node_id, self._lease, self._clock())
+                await self._renew()
                 since_claim += interval
                 if since_claim >= self._lease:
                     since_claim = 0.0
@@ -392,6 +392,24 @@ class WorkflowService:
                     await self._purge()
             except Exception:
                 logger.exception("run lease heartbeat failed; retrying")
+
+    async def _renew(self) -> None:
+        """Renew our leases, and stop here any run we no longer hold: another node took it
+        over (our lease had lapsed) or ended it (a cancel by id)."""
+        # Taken before the renewal is queued: each of these runs' creation was queued
+        # earlier, so it is committed by the time the renewal runs.
+        executing = list(self._active)
+        held = set(await self._store.renew_leases(self._node_id, self._lease, self._clock()))
+        for run_id in executing:
+            active = self._active.get(run_id)
+            if run_id in held or active is None or active.live.finishing is not None:
+                continue
+            logger.warning(
+                "run %s is no longer held by this node (taken over or ended elsewhere): "
+                "stopping it here",
+                run_id,
+            )
+            active.task.cancel()
 
     async def _purge(self) -> None:
         """Delete runs finished longer than ``retention`` ago, a bounded amount per beat so
