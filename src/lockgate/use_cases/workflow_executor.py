@@ -10,87 +10,20 @@ so a chain of N steps costs N commits.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
-import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from types import FunctionType
-from typing import Any, Protocol
+from typing import Any
 
 from lockgate import json_codec
 from lockgate.gateways.interfaces import IRunStore, IWorkflowMetrics, StepWrite
-from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
-from lockgate.models.workflow import StepKind, StepSpec, Workflow
-from lockgate.use_cases.run_context import (
-    ExecutionContext,
-    ResourceLookup,
-    current_context,
-    get_current_context,
-    get_resource,
-)
+from lockgate.models.run import RunStatus, StepRecord, StepStatus
+from lockgate.models.workflow import Workflow
+from lockgate.use_cases.live_run import LiveRun
+from lockgate.use_cases.run_context import ResourceLookup
+from lockgate.use_cases.step_runner import FunctionCaller, StepRunner
 
 __all__ = ["FunctionCaller", "LiveRun", "WorkflowExecutor"]
-
-
-class FunctionCaller(Protocol):
-    async def __call__(self, name: str, payload: Any) -> Any:
-        """Invoke Lockgate function ``name`` with ``payload``; its return value, decoded.
-
-        Raises:
-            TimeoutError: The function timed out.
-            ConnectionError: It could not run (throttled, crashed before the handler).
-            RuntimeError: The handler raised or the invocation failed; the message says why.
-        """
-        ...
-
-
-@dataclass(eq=False, slots=True)
-class LiveRun:
-    """An executing run's state, shared with whoever asks about the run meanwhile.
-
-    ``steps`` holds a record for every step that started (running ones included);
-    ``cancel_requested`` turns the next cancellation of the run's task into a cancelled run
-    rather than a shutdown (after which the run resumes on restart); ``finishing`` is the
-    commit of the outcome once it has begun.
-    """
-
-    run: RunRecord
-    steps: dict[str, StepRecord] = field(default_factory=dict)
-    cancel_requested: bool = False
-    status: RunStatus = RunStatus.RUNNING
-    error: str | None = None
-    finished_at: float | None = None
-    finishing: asyncio.Future[RunStatus] | None = None
-
-    def snapshot(self) -> RunRecord:
-        """The run as it stands now."""
-        return replace(
-            self.run,
-            status=self.status,
-            error=self.error,
-            steps=dict(self.steps),
-            updated_at=self.finished_at or self.run.updated_at,
-        )
-
-
-class _StepFailedError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class _OwnTimeoutError(TimeoutError):
-    """A ``TimeoutError`` the step raised itself, before its own deadline: still retried as
-    a ``TimeoutError``, but reported as what it was."""
-
-    def __init__(self, original: TimeoutError) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-_BUILTINS = builtins.__dict__
 
 
 class WorkflowExecutor:
@@ -115,10 +48,11 @@ class WorkflowExecutor:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._call_function = call_function
         self._metrics = metrics
-        self._max_output_bytes = max_output_bytes
         self._clock = clock
+        self._steps = StepRunner(
+            call_function, metrics=metrics, max_output_bytes=max_output_bytes, clock=clock
+        )
 
     async def execute(  # noqa: PLR0912, PLR0915 (one scheduling loop reads best whole)
         self, workflow: Workflow, live: LiveRun, lookup: ResourceLookup
@@ -180,7 +114,7 @@ class WorkflowExecutor:
                     if ready and not failures:
                         if len(ready) == 1 and not running:
                             name = ready.pop()
-                            write = await self._run_step(workflow, live, name, outputs, lookup)
+                            write = await self._steps.run(workflow, live, name, outputs, lookup)
                             record, output_json = write
                             if record.status is not StepStatus.COMPLETED:
                                 failures.append(write)
@@ -299,169 +233,7 @@ class WorkflowExecutor:
         outputs: Mapping[str, Any],
         lookup: ResourceLookup,
     ) -> StepWrite:
-        write = await self._run_step(workflow, live, name, outputs, lookup)
+        write = await self._steps.run(workflow, live, name, outputs, lookup)
         if write[0].status is StepStatus.COMPLETED:
             await self._store.save_step(live.run.run_id, write)
         return write
-
-    async def _run_step(
-        self,
-        workflow: Workflow,
-        live: LiveRun,
-        name: str,
-        outputs: Mapping[str, Any],
-        lookup: ResourceLookup,
-    ) -> StepWrite:
-        """Run one step with its retry policy; failures are returned, never raised."""
-        step = workflow.steps[name]
-        run = live.run
-        started = self._clock()
-        attempt = 0
-        try:
-            inputs = self._inputs(step, outputs)
-            while True:
-                attempt += 1
-                live.steps[name] = StepRecord(
-                    name, StepStatus.RUNNING, attempts=attempt, started_at=started
-                )
-                try:
-                    value = await self._attempt(step, run, attempt, inputs, lookup)
-                    break
-                except _StepFailedError:
-                    raise
-                except Exception as exc:
-                    if attempt >= step.retry.max_attempts or not isinstance(
-                        exc, step.retry.retry_on
-                    ):
-                        raise _StepFailedError(self._describe(step, exc)) from exc
-                    delay = step.retry.delay(attempt)
-                    await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311
-            try:
-                output_json = json_codec.dumps(value)
-            except TypeError as exc:
-                raise _StepFailedError(
-                    f"step {name!r} returned a result that is not JSON-serialisable: {exc}"
-                ) from None
-            if len(output_json) > self._max_output_bytes:
-                raise _StepFailedError(
-                    f"step {name!r} returned {len(output_json):,} bytes of JSON; the limit is "
-                    f"{self._max_output_bytes:,} (max_step_output_bytes): store large data "
-                    "elsewhere and return a reference to it"
-                )
-            record = StepRecord(
-                name,
-                StepStatus.COMPLETED,
-                output=value,
-                attempts=attempt,
-                started_at=started,
-                finished_at=self._clock(),
-            )
-            live.steps[name] = record
-            self._step_finished(run, record)
-            return record, output_json
-        except _StepFailedError as failure:
-            record = StepRecord(
-                name,
-                StepStatus.FAILED,
-                error=failure.message,
-                attempts=attempt,
-                started_at=started,
-                finished_at=self._clock(),
-            )
-            live.steps[name] = record
-            self._step_finished(run, record)
-            return record, None
-
-    def _step_finished(self, run: RunRecord, record: StepRecord) -> None:
-        if self._metrics is not None:
-            self._metrics.step_finished(
-                run.workflow_id, record.name, record.status.value, (record.duration_ms or 0) / 1000
-            )
-
-    @staticmethod
-    def _inputs(step: StepSpec, outputs: Mapping[str, Any]) -> dict[str, Any]:
-        inputs: dict[str, Any] = {}
-        for input_name, source in step.inputs.items():
-            value = outputs[source.from_step]
-            for depth, key in enumerate(source.path):
-                if isinstance(value, dict) and key in value:
-                    value = value[key]
-                    continue
-                where = ".".join(("result", *source.path[:depth]))
-                found = (
-                    f"keys: {', '.join(map(repr, value))}"
-                    if isinstance(value, dict)
-                    else f"a {type(value).__name__}"
-                )
-                raise _StepFailedError(
-                    f"step {step.name!r}: input {input_name!r} wants {source.output} of step "
-                    f"{source.from_step!r}, but {where} has no {key!r} ({found})"
-                )
-            inputs[input_name] = value
-        return inputs
-
-    async def _attempt(
-        self,
-        step: StepSpec,
-        run: RunRecord,
-        attempt: int,
-        inputs: dict[str, Any],
-        lookup: ResourceLookup,
-    ) -> Any:
-        context = ExecutionContext(
-            run_id=run.run_id,
-            workflow_id=run.workflow_id,
-            step=step.name,
-            attempt=attempt,
-            variables=run.context,
-            lookup=lookup,
-        )
-        token = current_context.set(context)
-        try:
-            if step.timeout is None:
-                return await self._call(step, run, inputs)
-            async with asyncio.timeout(step.timeout) as scope:
-                try:
-                    return await self._call(step, run, inputs)
-                except TimeoutError as exc:
-                    if scope.expired():
-                        raise
-                    raise _OwnTimeoutError(exc) from exc
-        finally:
-            current_context.reset(token)
-
-    async def _call(self, step: StepSpec, run: RunRecord, inputs: dict[str, Any]) -> Any:
-        if step.kind is StepKind.CODE:
-            namespace: dict[str, Any] = {
-                "__builtins__": _BUILTINS,
-                "get_resource": get_resource,
-                "get_current_context": get_current_context,
-                **run.parameters,
-                **inputs,
-            }
-            assert step.code is not None
-            coroutine = FunctionType(step.code, namespace)()
-            if coroutine is not None:
-                await coroutine
-            if "result" not in namespace:
-                raise _StepFailedError(f"step {step.name!r} finished without assigning `result`")
-            return namespace["result"]
-        arguments = {**run.parameters, **inputs}
-        if step.kind is StepKind.CALLABLE:
-            assert step.call is not None
-            if step.accepts is not None:
-                arguments = {k: v for k, v in arguments.items() if k in step.accepts}
-            return await step.call(**arguments)
-        assert step.function_name is not None
-        return await self._call_function(step.function_name, arguments)
-
-    @staticmethod
-    def _describe(step: StepSpec, exc: Exception) -> str:
-        if isinstance(exc, _OwnTimeoutError):
-            exc = exc.original
-        elif isinstance(exc, TimeoutError) and step.timeout is not None:
-            return f"step {step.name!r} timed out after {step.timeout} s"
-        detail = str(exc)
-        return f"step {step.name!r} failed: {type(exc).__name__}" + (
-            f": {detail}" if detail else ""
-        )

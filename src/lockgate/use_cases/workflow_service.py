@@ -37,8 +37,9 @@ from lockgate.models.run import (
     WorkflowResponse,
 )
 from lockgate.models.workflow import StepKind, Workflow
+from lockgate.use_cases.live_run import LiveRun
 from lockgate.use_cases.resource_provider import ResourceProvider
-from lockgate.use_cases.workflow_executor import LiveRun, WorkflowExecutor
+from lockgate.use_cases.workflow_executor import WorkflowExecutor
 
 __all__ = ["RegisteredWorkflow", "WorkflowService"]
 

@@ -1,0 +1,39 @@
+"""``LiveRun``: an executing run's state, shared by its executor and whoever asks."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+
+from lockgate.models.run import RunRecord, RunStatus, StepRecord
+
+__all__ = ["LiveRun"]
+
+
+@dataclass(eq=False, slots=True)
+class LiveRun:
+    """An executing run's state, shared with whoever asks about the run meanwhile.
+
+    ``steps`` holds a record for every step that started (running ones included);
+    ``cancel_requested`` turns the next cancellation of the run's task into a cancelled run
+    rather than a shutdown (after which the run resumes on restart); ``finishing`` is the
+    commit of the outcome once it has begun.
+    """
+
+    run: RunRecord
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    cancel_requested: bool = False
+    status: RunStatus = RunStatus.RUNNING
+    error: str | None = None
+    finished_at: float | None = None
+    finishing: asyncio.Future[RunStatus] | None = None
+
+    def snapshot(self) -> RunRecord:
+        """The run as it stands now."""
+        return replace(
+            self.run,
+            status=self.status,
+            error=self.error,
+            steps=dict(self.steps),
+            updated_at=self.finished_at or self.run.updated_at,
+        )
