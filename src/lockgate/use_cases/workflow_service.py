@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,6 +40,7 @@ from lockgate.models.workflow import StepKind, Workflow
 from lockgate.use_cases.live_run import LiveRun
 from lockgate.use_cases.resource_provider import ResourceProvider
 from lockgate.use_cases.workflow_executor import WorkflowExecutor
+from lockgate.use_cases.workflow_parameters import checked_parameters
 
 __all__ = ["RegisteredWorkflow", "WorkflowService"]
 
@@ -70,14 +71,6 @@ class _ActiveRun:
     live: LiveRun
     registered: RegisteredWorkflow
     task: asyncio.Task[RunStatus]
-
-
-def _check_type(value: Any, expected: type) -> bool:
-    if expected is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, expected)
 
 
 class WorkflowService:
@@ -198,7 +191,7 @@ class WorkflowService:
         """
         registered = self.get_workflow(workflow_id)
         request = request or WorkflowRequest()
-        parameters = self._parameters(registered.workflow, request.parameters)
+        parameters = checked_parameters(registered.workflow, request.parameters)
         try:
             fingerprint = json_codec.dumps(
                 [workflow_id, parameters, request.resources, request.context], sort_keys=True
@@ -466,38 +459,6 @@ class WorkflowService:
             logger.error("run %s could not be recorded: %r", run_id, error)
 
     # -- helpers ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _parameters(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, Any]:
-        if not isinstance(given, Mapping):
-            raise InvalidParametersError("parameters must be an object of name -> value")
-        parameters = dict(given)
-        problems: list[str] = []
-        try:
-            json_codec.dumps(parameters)
-        except TypeError as exc:
-            problems.append(f"parameters must be JSON values: {exc}")
-        declared = workflow.parameters
-        if declared:
-            for name in parameters:
-                if name not in declared:
-                    problems.append(f"unknown parameter {name!r} (declared: {', '.join(declared)})")
-            for spec in declared.values():
-                if spec.name not in parameters:
-                    if spec.required:
-                        problems.append(f"parameter {spec.name!r} is required")
-                    else:
-                        parameters[spec.name] = spec.default
-                elif spec.type is not None and not _check_type(parameters[spec.name], spec.type):
-                    found = type(parameters[spec.name]).__name__
-                    problems.append(
-                        f"parameter {spec.name!r} must be {spec.type.__name__}, not {found}"
-                    )
-        if problems:
-            raise InvalidParametersError(
-                f"workflow {workflow.name!r}: " + "; ".join(problems), problems=problems
-            )
-        return parameters
 
     def _live_response(self, active: _ActiveRun) -> WorkflowResponse:
         return self._response(active.registered, active.live.snapshot())
