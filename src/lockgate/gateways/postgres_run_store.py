@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -23,10 +23,23 @@ from asyncpg.pool import PoolConnectionProxy
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import StepWrite
+from lockgate.gateways.postgres_statements import (
+    CLAIM,
+    FINISH,
+    INSERT_RUN,
+    PURGE,
+    PURGE_KEYS,
+    PURGE_STEPS,
+    RENEW,
+    SELECT_STEPS,
+    TAKE_KEY,
+    UPSERT_STEP,
+    WriteOp,
+    apply_batch,
+)
 from lockgate.gateways.run_store_schema import (
     POSTGRES_MIGRATIONS,
     RUN_COLUMNS,
-    STEP_COLUMNS,
     list_query,
     step_row,
 )
@@ -47,104 +60,6 @@ _ASYNCPG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.Intern
 _DRIVER_ERRORS = (*_ASYNCPG_ERRORS, OSError, ValueError, OverflowError)
 _MIGRATION_LOCK = 0x4C6B6761  # with hashtext(schema): one advisory lock per schema
 _DEFER_SECONDS = 0.002  # how long a create_run(wait=False) waits for a write to ride with
-_PARAMS = [f"${n}" for n in range(24)]  # _PARAMS[n] == "$n"
-
-
-# Statements name tables without their schema: every connection's search_path is the store's.
-_INSERT_RUN = (
-    f"INSERT INTO lockgate_runs ({RUN_COLUMNS}, owner, lease_until) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-)
-_ON_STEP_CONFLICT = (
-    "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
-    "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
-    "started_at = excluded.started_at, finished_at = excluded.finished_at"
-)
-_UPSERT_STEP = (
-    f"INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-    + _ON_STEP_CONFLICT
-)
-_SELECT_STEPS = f"SELECT run_id, {STEP_COLUMNS} FROM lockgate_steps WHERE run_id = ANY($1::text[])"
-_TAKE_KEY = (
-    "INSERT INTO lockgate_idempotency (key, run_id) VALUES ($1, $2) "
-    "ON CONFLICT (key) DO NOTHING RETURNING run_id"
-)
-_STEP_ARRAYS = (
-    "{0}::text[], {1}::text[], {2}::bytea[], {3}::text[], {4}::int[], {5}::float8[], {6}::float8[]"
-)
-# The status and the last steps in one statement (one round trip, atomic without BEGIN and
-# COMMIT); the steps are written only if the run was still running.
-_FINISH = (
-    "WITH finished AS (UPDATE lockgate_runs SET status = $1, error = $2, updated_at = $3, "
-    "owner = NULL WHERE run_id = $4 AND status = 'running' RETURNING run_id), "
-    f"written AS (INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) "
-    f"SELECT finished.run_id, s.* FROM finished, unnest({_STEP_ARRAYS.format(*_PARAMS[5:12])}) "
-    f"AS s {_ON_STEP_CONFLICT} RETURNING 1) "
-    "SELECT count(*) FROM finished"
-)
-# The finishes of one batch in one statement: each run's status, and its last steps if it
-# was still running; returns the runs it finished.
-_FINISH_MANY = (
-    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[]) "
-    "AS u(run_id, status, error, at)), "
-    "finished AS (UPDATE lockgate_runs r SET status = u.status, error = u.error, "
-    "updated_at = u.at, owner = NULL FROM u WHERE r.run_id = u.run_id "
-    "AND r.status = 'running' RETURNING r.run_id), "
-    f"written AS (INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) SELECT s.* FROM "
-    f"unnest($5::text[], {_STEP_ARRAYS.format(*_PARAMS[6:13])}) AS s(run_id, {STEP_COLUMNS}) "
-    f"JOIN finished f ON f.run_id = s.run_id {_ON_STEP_CONFLICT} RETURNING 1) "
-    "SELECT run_id FROM finished"
-)
-# New runs and step checkpoints of one batch in one statement (the usual batch: a run
-# created without waiting rides with its first checkpoint).
-_INSERT_RUNS_AND_STEPS = (
-    f"WITH new_runs AS (INSERT INTO lockgate_runs ({RUN_COLUMNS}, owner, lease_until) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], "
-    "$6::bytea[], $7::text[], $8::text[], $9::float8[], $10::float8[], $11::float8[], "
-    "$12::text[], $13::text[], $14::float8[])) "
-    f"INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) SELECT * FROM unnest($15::text[], "
-    f"{_STEP_ARRAYS.format(*_PARAMS[16:23])}) AS s {_ON_STEP_CONFLICT}"
-)
-# Rows another node holds locked (claiming, finishing, renewing) are skipped, not waited
-# for: whatever that node is doing with the run, it is not free for us.
-_CLAIM = (
-    "UPDATE lockgate_runs SET owner = $1, lease_until = $2 WHERE run_id IN ("
-    "SELECT run_id FROM lockgate_runs WHERE status = 'running' "
-    "AND ($4 OR owner IS DISTINCT FROM $1) "
-    "AND (owner = $1 OR owner IS NULL OR lease_until < $3) FOR UPDATE SKIP LOCKED) "
-    f"RETURNING {RUN_COLUMNS}"
-)
-# SKIP LOCKED here too: a heartbeat never queues behind (or deadlocks with) another node
-# finishing or claiming one of our runs.
-_RENEW = (
-    "UPDATE lockgate_runs SET lease_until = $1 WHERE run_id IN (SELECT run_id FROM "
-    "lockgate_runs WHERE owner = $2 AND status = 'running' FOR UPDATE SKIP LOCKED) "
-    "RETURNING run_id"
-)
-# Oldest first by id (ids sort by creation). No index serves it: the scan is bounded by the
-# table, which retention keeps bounded.
-_PURGE = (
-    "DELETE FROM lockgate_runs WHERE run_id IN (SELECT run_id FROM lockgate_runs "
-    "WHERE status <> 'running' AND updated_at < $1 ORDER BY run_id LIMIT $2 "
-    "FOR UPDATE SKIP LOCKED) RETURNING run_id, idempotency_key"
-)
-_PURGE_STEPS = "DELETE FROM lockgate_steps WHERE run_id = ANY($1::text[])"
-_PURGE_KEYS = "DELETE FROM lockgate_idempotency WHERE key = ANY($1::text[])"
-
-
-class _Op(NamedTuple):
-    """One queued write: rows of a statement (batched with its neighbours through
-    ``executemany``) or a function of the connection; ``future`` is None when nobody waits."""
-
-    future: asyncio.Future[Any] | None
-    sql: str = ""
-    args: Sequence[Any] = ()
-    fn: Callable[[_Connection], Awaitable[Any]] | None = None
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows as ``width`` column lists, for ``unnest`` (empty lists for no rows)."""
-    return [list(column) for column in zip(*rows, strict=True)] or [[] for _ in range(width)]
 
 
 def _run_record(row: asyncpg.Record, steps: dict[str, StepRecord]) -> RunRecord:
@@ -184,7 +99,7 @@ class PostgresRunStore:
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._connection: _Connection | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._pending: list[_Op] = []
+        self._pending: list[WriteOp] = []
         self._wakeup = asyncio.Event()
         self._deferred: asyncio.TimerHandle | None = None
         self._closing = False
@@ -287,7 +202,7 @@ class PostgresRunStore:
             batch, self._pending = self._pending, []
             self._settle(batch, await self._commit(batch))
 
-    async def _commit(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
+    async def _commit(self, batch: list[WriteOp]) -> list[tuple[bool, Any]]:
         """Commit the batch; if a write fails, retry each in its own transaction so one bad
         write fails alone."""
         try:
@@ -299,7 +214,7 @@ class PostgresRunStore:
         except _DRIVER_ERRORS as exc:
             return [(False, exc)] * len(batch)
         try:
-            return [(True, result) for result in await _apply(connection, batch)]
+            return [(True, result) for result in await apply_batch(connection, batch)]
         except Exception as exc:
             # A lost connection may have lost the commit's answer rather than the commit:
             # retrying could apply a write twice, so the whole batch reports the failure.
@@ -308,12 +223,12 @@ class PostgresRunStore:
         outcomes: list[tuple[bool, Any]] = []
         for op in batch:
             try:
-                outcomes.append((True, (await _apply(connection, [op]))[0]))
+                outcomes.append((True, (await apply_batch(connection, [op]))[0]))
             except Exception as exc:
                 outcomes.append((False, exc))
         return outcomes
 
-    def _settle(self, batch: list[_Op], outcomes: list[tuple[bool, Any]]) -> None:
+    def _settle(self, batch: list[WriteOp], outcomes: list[tuple[bool, Any]]) -> None:
         for op, (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
                 if op.future is not None and not op.future.done():
@@ -328,7 +243,7 @@ class PostgresRunStore:
             elif not op.future.done():
                 op.future.set_exception(error)
 
-    def _enqueue(self, op: _Op) -> None:
+    def _enqueue(self, op: WriteOp) -> None:
         """Queue a write for the writer: at once if someone awaits it, else shortly."""
         if self._writer is None or self._writer.done() or self._closing:
             raise RunStoreError("the run store is not open", schema=self.schema)
@@ -344,13 +259,13 @@ class PostgresRunStore:
 
     async def _write_rows(self, sql: str, args: Sequence[Any], *, wait: bool = True) -> None:
         future = asyncio.get_running_loop().create_future() if wait else None
-        self._enqueue(_Op(future, sql, args))
+        self._enqueue(WriteOp(future, sql, args))
         if future is not None:
             await future
 
     async def _write(self, fn: Callable[[_Connection], Awaitable[T]]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Op(future, fn=fn))
+        self._enqueue(WriteOp(future, fn=fn))
         return await future
 
     async def _read(self, fn: Callable[[PoolConnectionProxy[asyncpg.Record]], Awaitable[T]]) -> T:
@@ -367,7 +282,7 @@ class PostgresRunStore:
         self, connection: _AnyConnection, run_ids: list[str]
     ) -> dict[str, dict[str, StepRecord]]:
         steps: dict[str, dict[str, StepRecord]] = {run_id: {} for run_id in run_ids}
-        for row in await connection.fetch(_SELECT_STEPS, run_ids):
+        for row in await connection.fetch(SELECT_STEPS, run_ids):
             output = json_codec.loads(row[3]) if row[3] is not None else None
             steps[row[0]][row[1]] = StepRecord(row[1], StepStatus(row[2]), output, *row[4:8])
         return steps
@@ -393,13 +308,13 @@ class PostgresRunStore:
         row = (run.run_id, run.workflow_id, run.status.value, *json, key, run.request_hash, *values)
         row += (owner, run.created_at + lease_seconds)
         if key is None:
-            await self._write_rows(_INSERT_RUN, row, wait=wait)
+            await self._write_rows(INSERT_RUN, row, wait=wait)
             return run
 
         async def insert(connection: _Connection) -> RunRecord:
             # A concurrent insert of the same key (another node) makes this one wait for
             # its commit, then do nothing: the key's run is then visible to the SELECT.
-            if await connection.fetchval(_TAKE_KEY, key, run.run_id) is None:
+            if await connection.fetchval(TAKE_KEY, key, run.run_id) is None:
                 earlier = await connection.fetchval(
                     "SELECT run_id FROM lockgate_idempotency WHERE key = $1", key
                 )
@@ -407,13 +322,13 @@ class PostgresRunStore:
                 if loaded is None:
                     raise RunStoreError(f"idempotency key names a missing run {earlier}")
                 return loaded
-            await connection.execute(_INSERT_RUN, *row)
+            await connection.execute(INSERT_RUN, *row)
             return run
 
         return await self._write(insert)
 
     async def save_step(self, run_id: str, step: StepWrite) -> None:
-        await self._write_rows(_UPSERT_STEP, step_row(run_id, step))
+        await self._write_rows(UPSERT_STEP, step_row(run_id, step))
 
     async def finish_run(
         self,
@@ -426,7 +341,7 @@ class PostgresRunStore:
         latest = {step[0].name: step for step in steps}  # a row may be upserted once
         rows = [step_row(run_id, step) for step in latest.values()]
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Op(future, _FINISH, (run_id, status.value, error, at, rows)))
+        self._enqueue(WriteOp(future, FINISH, (run_id, status.value, error, at, rows)))
         return await future
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -456,7 +371,7 @@ class PostgresRunStore:
         self, owner: str, lease_seconds: float, now: float, *, own: bool = True
     ) -> list[RunRecord]:
         async def claim(connection: _Connection) -> list[RunRecord]:
-            rows = await connection.fetch(_CLAIM, owner, now + lease_seconds, now, own)
+            rows = await connection.fetch(CLAIM, owner, now + lease_seconds, now, own)
             steps = await self._steps(connection, [row[0] for row in rows])
             runs = [_run_record(row, steps[row[0]]) for row in rows]
             return sorted(runs, key=lambda run: run.created_at)
@@ -465,90 +380,21 @@ class PostgresRunStore:
 
     async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> list[str]:
         async def renew(connection: _Connection) -> list[str]:
-            rows = await connection.fetch(_RENEW, now + lease_seconds, owner)
+            rows = await connection.fetch(RENEW, now + lease_seconds, owner)
             return [row[0] for row in rows]
 
         return await self._write(renew)
 
     async def purge_runs(self, finished_before: float, limit: int = 1000) -> int:
         async def purge(connection: _Connection) -> int:
-            rows = await connection.fetch(_PURGE, finished_before, limit)
+            rows = await connection.fetch(PURGE, finished_before, limit)
             run_ids = [row[0] for row in rows]
             keys = [row[1] for row in rows if row[1] is not None]
-            await connection.execute(_PURGE_STEPS, run_ids)
-            await connection.execute(_PURGE_KEYS, keys)
+            await connection.execute(PURGE_STEPS, run_ids)
+            await connection.execute(PURGE_KEYS, keys)
             return len(rows)
 
         return await self._write(purge)
-
-
-async def _apply(connection: _Connection, batch: list[_Op]) -> list[Any]:
-    """Run ``batch`` atomically: new runs and checkpoints as one statement, finishes as
-    another, and the rest (claims, keyed creates, heartbeats) in their order; a batch that
-    is one statement needs no BEGIN and COMMIT round trips."""
-    writes = [op for op in batch if op.fn is None and op.sql in (_INSERT_RUN, _UPSERT_STEP)]
-    finishes = [op for op in batch if op.fn is None and op.sql == _FINISH]
-    others = [
-        op
-        for op in batch
-        if op.fn is not None or op.sql not in (_INSERT_RUN, _UPSERT_STEP, _FINISH)
-    ]
-    if len(finishes) == len(batch) == 1:
-        run_id, status, error, at, rows = finishes[0].args
-        columns = _columns([row[1:] for row in rows], 7)
-        return [bool(await connection.fetchval(_FINISH, status, error, at, run_id, *columns))]
-    if len(writes) == len(batch):
-        await _insert_runs_and_steps(connection, writes)
-        return [None] * len(batch)
-    finished: set[str] = set()
-    results: dict[int, Any] = {}
-    async with connection.transaction():
-        if writes:
-            await _insert_runs_and_steps(connection, writes)
-        if finishes:
-            finished = await _finish_many(connection, finishes)
-        for op in others:
-            if op.fn is not None:
-                results[id(op)] = await op.fn(connection)
-            else:
-                await connection.execute(op.sql, *op.args)
-    claimed: set[str] = set()
-    outcomes: list[Any] = []
-    for op in batch:
-        if op.fn is None and op.sql == _FINISH:
-            # Only the first finish of a run in the batch can have finished it.
-            run_id = op.args[0]
-            outcomes.append(run_id in finished and run_id not in claimed)
-            claimed.add(run_id)
-        else:
-            outcomes.append(results.get(id(op)))
-    return outcomes
-
-
-async def _insert_runs_and_steps(connection: _Connection, ops: list[_Op]) -> None:
-    runs = [op.args for op in ops if op.sql == _INSERT_RUN]
-    # The latest record of a step wins (one statement may not upsert a row twice).
-    steps = {(op.args[0], op.args[1]): op.args for op in ops if op.sql == _UPSERT_STEP}
-    if not steps:
-        await connection.executemany(_INSERT_RUN, runs)
-    elif not runs:
-        await connection.executemany(_UPSERT_STEP, list(steps.values()))
-    else:
-        await connection.execute(
-            _INSERT_RUNS_AND_STEPS, *_columns(runs, 14), *_columns(list(steps.values()), 8)
-        )
-
-
-async def _finish_many(connection: _Connection, ops: list[_Op]) -> set[str]:
-    """Finish the runs of ``ops`` in one statement (the first finish of a run counts);
-    the ids of the runs it finished."""
-    first: dict[str, Sequence[Any]] = {}
-    for op in ops:
-        first.setdefault(op.args[0], op.args)
-    runs = [(run_id, status, error, at) for run_id, status, error, at, _ in first.values()]
-    steps = [row for *_, rows in first.values() for row in rows]
-    rows = await connection.fetch(_FINISH_MANY, *_columns(runs, 4), *_columns(steps, 8))
-    return {row[0] for row in rows}
 
 
 def _redacted(dsn: str) -> tuple[str, list[str]]:
