@@ -1,18 +1,15 @@
 """``SQLiteRunStore``: the embedded run store, one SQLite file.
 
-WAL with ``synchronous=FULL`` (a committed checkpoint survives power loss), and group commit:
-one writer thread owns the write connection and commits everything queued while its last
-commit was being synced in one transaction, so concurrent runs share fsyncs while the event
-loop keeps running. Reads use their own connection (WAL readers never block the writer).
+WAL with ``synchronous=FULL`` (a committed checkpoint survives power loss), and group commit
+(``SQLiteGroupCommit``): everything queued while the last commit was syncing is committed in
+one transaction, so concurrent runs share fsyncs. Reads use their own connection (WAL
+readers never block the writer).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,14 +25,12 @@ from lockgate.gateways.run_store_schema import (
     list_query,
     step_row,
 )
+from lockgate.gateways.sqlite_group_commit import SQLiteGroupCommit
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord, StepStatus
 
 __all__ = ["SQLiteRunStore"]
 
-logger = logging.getLogger(__name__)
-
 T = TypeVar("T")
-_INLINE_BATCH = 2
 _Write = Callable[[sqlite3.Connection], Any]
 _INSERT_RUN = (
     "INSERT INTO lockgate_runs (run_id, workflow_id, status, parameters, resources, context, "
@@ -54,15 +49,6 @@ _UPSERT_STEP = (
     "output = excluded.output, error = excluded.error, attempts = excluded.attempts, "
     "started_at = excluded.started_at, finished_at = excluded.finished_at"
 )
-
-
-class _Op:
-    __slots__ = ("fn", "future", "heavy")
-
-    def __init__(self, fn: _Write, future: asyncio.Future[Any] | None, heavy: bool = False) -> None:
-        self.fn = fn
-        self.future = future
-        self.heavy = heavy
 
 
 def _run_record(row: Sequence[Any], steps: dict[str, StepRecord]) -> RunRecord:
@@ -120,13 +106,8 @@ class SQLiteRunStore:
     def __init__(self, path: Path, *, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
         self.path = path
         self._synchronous = synchronous
-        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._commits: SQLiteGroupCommit | None = None
         self._reader: sqlite3.Connection | None = None
-        self._pending: list[_Op] = []
-        self._scheduled = False
-        self._deferred = False
-        self._in_thread = 0
         self._reads: ThreadPoolExecutor | None = None
 
     def __repr__(self) -> str:
@@ -135,7 +116,7 @@ class SQLiteRunStore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self._writer is not None:
+        if self._commits is not None:
             return
         writer = None
         try:
@@ -146,27 +127,13 @@ class SQLiteRunStore:
                 writer.close()
             raise RunStoreError(f"cannot open the run store {self.path}: {exc}") from exc
         self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-sqlite-read")
-        self._writer_connection = writer
-        self._writer = threading.Thread(
-            target=self._write_loop,
-            args=(writer, asyncio.get_running_loop()),
-            name="lockgate-sqlite-writer",
-            daemon=True,
-        )
-        self._writer.start()
+        self._commits = SQLiteGroupCommit(writer, asyncio.get_running_loop())
 
     async def close(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is None:
+        commits, self._commits = self._commits, None
+        if commits is None:
             return
-        # Writes not yet handed over (a deferred run creation, a flush not yet run) go to
-        # the thread ahead of the stop sign: close() loses nothing.
-        batch, self._pending = self._pending, []
-        if batch:
-            self._in_thread += 1
-            self._queue.put(batch)
-        self._queue.put(None)
-        await asyncio.to_thread(writer.join)
+        await commits.close()
         reader, self._reader = self._reader, None
         reads, self._reads = self._reads, None
         if reader is not None and reads is not None:
@@ -208,114 +175,12 @@ class SQLiteRunStore:
             connection.execute("ROLLBACK")
             raise
 
-    # -- the writer ----------------------------------------------------------------------------
-
-    def _write_loop(self, connection: sqlite3.Connection, loop: asyncio.AbstractEventLoop) -> None:
-        """The writer thread: commit each batch the loop hands over (several at once if they
-        queued up meanwhile) and settle their futures back on the loop."""
-        while True:
-            first = self._queue.get()
-            if first is None:
-                break
-            batches = [first]
-            stopping = False
-            while True:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                batches.append(more)
-            batch = [op for ops in batches for op in ops]
-            outcomes = list(zip(batch, self._apply(connection, batch), strict=True))
-            try:
-                loop.call_soon_threadsafe(self._settled, len(batches), outcomes)
-            except RuntimeError:
-                break  # the loop has closed: nobody is waiting any more
-            if stopping:
-                break
-        connection.close()
-
-    def _settled(self, batches: int, outcomes: list[tuple[_Op, tuple[bool, Any]]]) -> None:
-        self._in_thread -= batches
-        _settle(outcomes)
-
-    @staticmethod
-    def _apply(connection: sqlite3.Connection, batch: list[_Op]) -> list[tuple[bool, Any]]:
-        """Run the batch in one transaction; if any write fails, run each in its own, so
-        one bad write fails alone."""
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            results = [(True, op.fn(connection)) for op in batch]
-            connection.execute("COMMIT")
-            return results
-        except Exception:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            if len(batch) == 1:
-                return [SQLiteRunStore._apply_one(connection, batch[0])]
-        return [SQLiteRunStore._apply_one(connection, op) for op in batch]
-
-    @staticmethod
-    def _apply_one(connection: sqlite3.Connection, op: _Op) -> tuple[bool, Any]:
-        try:
-            connection.execute("BEGIN IMMEDIATE")
-            result = op.fn(connection)
-            connection.execute("COMMIT")
-            return True, result
-        except Exception as exc:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            return False, exc
-
     async def _write(
         self, fn: Callable[[sqlite3.Connection], T], *, wait: bool = True, heavy: bool = False
     ) -> T:
-        """Queue ``fn`` for the next commit; ``heavy`` ones (claims, purges: they read many
-        rows) are always committed on the writer thread, never on the event loop."""
-        if self._writer is None:
+        if self._commits is None:
             raise RunStoreError("the run store is not open")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] | None = loop.create_future() if wait else None
-        self._pending.append(_Op(fn, future, heavy))
-        if future is None:
-            if not self._deferred:
-                self._deferred = True
-                loop.call_later(0.002, self._schedule)
-        elif not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        if future is None:
-            return None  # type: ignore[return-value]
-        return await future
-
-    def _schedule(self) -> None:
-        self._deferred = False
-        if self._pending and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        if self._writer is None:  # closed meanwhile: close() handed the batch over
-            return
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        if (
-            self._in_thread == 0
-            and len(batch) <= _INLINE_BATCH
-            and not any(op.heavy for op in batch)
-        ):
-            # Nothing else is waiting: the loop has nothing to do during this sync, so commit
-            # here and skip two thread hand-offs. Under load, the thread commits while the
-            # loop keeps running steps.
-            _settle(list(zip(batch, self._apply(self._writer_connection, batch), strict=True)))
-        else:
-            self._in_thread += 1
-            self._queue.put(batch)
+        return await self._commits.write(fn, wait=wait, heavy=heavy)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         reader, reads = self._reader, self._reads
@@ -467,20 +332,3 @@ class SQLiteRunStore:
             return len(rows)
 
         return await self._write(purge, heavy=True)
-
-
-def _settle(outcomes: list[tuple[_Op, tuple[bool, Any]]]) -> None:
-    for op, (ok, value) in outcomes:
-        future = op.future
-        if future is None:
-            if not ok:
-                logger.error("run store write failed: %s", value)
-            continue
-        if future.done():
-            continue
-        if ok:
-            future.set_result(value)
-        elif isinstance(value, RunStoreError):
-            future.set_exception(value)
-        else:
-            future.set_exception(RunStoreError(f"run store write failed: {value}"))
