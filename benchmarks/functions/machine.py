@@ -9,19 +9,19 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["busy_percent", "cpu_times", "describe"]
+__all__ = ["busy_percent", "cpu_model", "cpu_times", "describe", "first_line"]
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _first_line(argv: list[str]) -> str:
+def first_line(argv: list[str]) -> str:
     with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
         return (done.stdout or done.stderr).strip().splitlines()[0]
     return "unknown"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -53,13 +53,13 @@ def describe(use_wrk: bool, threads: int, busy: float) -> dict[str, str]:
     """The machine and tools, as the report's header lists them."""
     client = "Python asyncio fallback (client-bound)"
     if use_wrk:
-        client = _first_line(["wrk", "-v"]).split(" [")[0] + f", {threads} thread(s)"
+        client = first_line(["wrk", "-v"]).split(" [")[0] + f", {threads} thread(s)"
     return {
-        "cores": f"{os.cpu_count()} (nproc), CPU model name: {_cpu_model()}"
+        "cores": f"{os.cpu_count()} (nproc), CPU model name: {cpu_model()}"
         + (", a virtual machine (hypervisor flag set)" if _virtualised() else ""),
         "kernel": platform.release(),
         "python": platform.python_version(),
         "load generator": f"{client}, keep-alive connections",
-        "lockgate commit": _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
+        "lockgate commit": first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]),
         "machine busy before the run": f"{busy:.0f}% of all cores (1 s sample)",
     }

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from benchmarks.functions.cpu import CpuUse
 from benchmarks.functions.loadgen import LoadResult
 from benchmarks.functions.probes import ColdStart, HeaderProbe
+from benchmarks.tables import Section, markdown_table, print_sections
 from rich.console import Console
-from rich.table import Table
 
 __all__ = ["Results", "Setup", "print_report", "to_markdown"]
 
@@ -76,13 +75,6 @@ class Results:
 
 
 @dataclass(frozen=True, slots=True)
-class _Section:
-    title: str
-    headers: list[str]
-    rows: list[list[str]]
-
-
-@dataclass(frozen=True, slots=True)
 class _Verdict:
     target: str
     goal: str
@@ -126,7 +118,7 @@ def _vs(setup: Setup, reference: Setup | None) -> str:
     return f"{setup.c64.requests_per_s / reference.c64.requests_per_s:.2f}x"
 
 
-def _throughput_section(results: Results) -> _Section:
+def _throughput_section(results: Results) -> Section:
     rows = [
         [
             row.setup.label,
@@ -146,10 +138,10 @@ def _throughput_section(results: Results) -> _Section:
         "setup", "req/s c=1", "p50 c=1", "p99 c=1", "req/s c=64", "p50 c=64", "p99 c=64",
         "vs bare c=64", "vs bare + hop c=64", "errors",
     ]  # fmt: skip
-    return _Section("Throughput and latency (latencies in ms)", headers, rows)
+    return Section("Throughput and latency (latencies in ms)", headers, rows)
 
 
-def _cpu_section(results: Results) -> _Section:
+def _cpu_section(results: Results) -> Section:
     rows = []
     for row in _rows(results):
         cpu = row.setup.cpu
@@ -176,14 +168,14 @@ def _cpu_section(results: Results) -> _Section:
         "whole machine",
         "cores busy: server / machine",
     ]
-    return _Section("CPU per request at c=64 (µs)", headers, rows)
+    return Section("CPU per request at c=64 (µs)", headers, rows)
 
 
 def _optional_ms(value: float | None) -> str:
     return "—" if value is None else _ms(value)
 
 
-def _added_section(results: Results) -> _Section:
+def _added_section(results: Results) -> Section:
     rows = []
     for row in _rows(results):
         setup = row.setup
@@ -209,10 +201,10 @@ def _added_section(results: Results) -> _Section:
         "end-to-end p50 minus bare p50, c=1",
         "end-to-end p50 minus bare + hop p50, c=1",
     ]
-    return _Section("Gateway-added latency at c=1 (X-Lockgate-Latency, ms)", headers, rows)
+    return Section("Gateway-added latency at c=1 (X-Lockgate-Latency, ms)", headers, rows)
 
 
-def _cold_and_memory_section(results: Results) -> _Section:
+def _cold_and_memory_section(results: Results) -> Section:
     cold, spawn = results.cold.median_ms, statistics.median(results.spawn_ms)
     workers = results.worker_rss_mib
     rows = [
@@ -237,9 +229,7 @@ def _cold_and_memory_section(results: Results) -> _Section:
             "—",
         ],
     ]
-    return _Section(
-        "Cold start and memory", ["metric", "Lockgate", "physical limit", "ratio"], rows
-    )
+    return Section("Cold start and memory", ["metric", "Lockgate", "physical limit", "ratio"], rows)
 
 
 def _at_most(target: str, measured: float, goal: float, unit: str) -> _Verdict:
@@ -289,7 +279,7 @@ def _verdicts(results: Results) -> list[_Verdict]:
     return verdicts
 
 
-def _verdict_section(results: Results) -> _Section:
+def _verdict_section(results: Results) -> Section:
     rows = [
         [v.target, v.goal, v.measured, f"{v.ratio:.2f}", "PASS" if v.passed else "MISS", v.beside]
         for v in _verdicts(results)
@@ -298,10 +288,10 @@ def _verdict_section(results: Results) -> _Section:
         "target", "goal", "measured", "measured / goal", "verdict",
         "vs bare + hop (not the target)",
     ]  # fmt: skip
-    return _Section("Targets", headers, rows)
+    return Section("Targets", headers, rows)
 
 
-def _sections(results: Results) -> list[_Section]:
+def _sections(results: Results) -> list[Section]:
     return [
         _throughput_section(results),
         _cpu_section(results),
@@ -311,31 +301,12 @@ def _sections(results: Results) -> list[_Section]:
     ]
 
 
-def _style(cell: str) -> str:
-    return {"PASS": "[bold green]PASS[/]", "MISS": "[bold red]MISS[/]"}.get(cell, cell)
-
-
 def print_report(results: Results, console: Console) -> None:
-    for section in _sections(results):
-        table = Table(title=section.title, title_justify="left")
-        for index, header in enumerate(section.headers):
-            table.add_column(header, justify="left" if index == 0 else "right")
-        for row in section.rows:
-            table.add_row(*(_style(cell) for cell in row))
-        console.print(table)
+    print_sections(_sections(results), console)
     for line in LEGEND:
         console.print(f"[dim]- {line}[/]")
     for note in results.notes:
         console.print(f"[yellow]note:[/] {note}")
-
-
-def _markdown_table(section: _Section, escape: Callable[[str], str]) -> list[str]:
-    lines = [
-        "| " + " | ".join(section.headers) + " |",
-        "|" + "|".join(["---", *("---:" for _ in section.headers[1:])]) + "|",
-    ]
-    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in section.rows]
-    return lines
 
 
 def to_markdown(results: Results, command: str) -> str:
@@ -344,7 +315,7 @@ def to_markdown(results: Results, command: str) -> str:
     lines += [f"- {key}: {value}" for key, value in results.machine.items()]
     for section in _sections(results):
         lines += ["", f"## {section.title}", ""]
-        lines += _markdown_table(section, lambda cell: cell.replace("|", "\\|"))
+        lines += markdown_table(section)
     lines += ["", "## How to read it", ""] + [f"- {line}" for line in LEGEND]
     if results.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in results.notes]

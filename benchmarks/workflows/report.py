@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.tables import Section, markdown_table, print_sections
 from rich.console import Console
-from rich.table import Table
 
 __all__ = ["Results", "print_report", "targets", "to_markdown"]
 
@@ -68,13 +68,6 @@ def legend(results: Results) -> list[str]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class _Section:
-    title: str
-    headers: list[str]
-    rows: list[list[str]]
-
-
 def _rate(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "—"
@@ -113,7 +106,7 @@ def _batch_rates(entry: dict[str, Any]) -> list[float]:
     return [batch["wf_per_s"] for batch in entry["concurrent"]["batches"]]
 
 
-def _pure_section(results: Results) -> _Section:
+def _pure_section(results: Results) -> Section:
     batches = results["options"]["batches"]
     width = results["options"]["width"]
     rows = []
@@ -145,10 +138,10 @@ def _pure_section(results: Results) -> _Section:
         *(f"c={width} b{index}" for index in range(1, batches + 1)),
         f"c={width} all batches", "failed runs",
     ]  # fmt: skip
-    return _Section("Two-step pure-compute workflow (kailash.md §3), workflows/s", headers, rows)
+    return Section("Two-step pure-compute workflow (kailash.md §3), workflows/s", headers, rows)
 
 
-def _ratio_section(results: Results) -> _Section | None:
+def _ratio_section(results: Results) -> Section | None:
     peer = results["pure"].get(KAILASH[0])
     if not _measured(peer):
         return None
@@ -171,7 +164,7 @@ def _ratio_section(results: Results) -> _Section | None:
         "Lockgate setup", "sequential",
         *(f"b{index}" for index in range(1, batches + 1)), "all batches",
     ]  # fmt: skip
-    return _Section("Lockgate ÷ Kailash 2.65 (workflows/s, same batch)", headers, rows)
+    return Section("Lockgate ÷ Kailash 2.65 (workflows/s, same batch)", headers, rows)
 
 
 def _steps_entries(results: Results) -> list[tuple[str, str, dict[str, Any]]]:
@@ -185,7 +178,7 @@ def _steps_entries(results: Results) -> list[tuple[str, str, dict[str, Any]]]:
     return entries
 
 
-def _steps_section(results: Results) -> _Section:
+def _steps_section(results: Results) -> Section:
     rows = []
     for label, store, entry in _steps_entries(results):
         concurrent = entry["concurrent"]
@@ -207,7 +200,7 @@ def _steps_section(results: Results) -> _Section:
         "workflow", "store", "steps/s, all batches", "steps/s per batch", "wf/s",
         "CPU ms/step", "of it event loop", "failed runs",
     ]  # fmt: skip
-    return _Section(f"Durable steps/s: trivial code steps, {width} runs at once", headers, rows)
+    return Section(f"Durable steps/s: trivial code steps, {width} runs at once", headers, rows)
 
 
 def _cpu_cell(phase: dict[str, Any] | None) -> str:
@@ -219,7 +212,7 @@ def _cpu_cell(phase: dict[str, Any] | None) -> str:
     return f"{_ms(cpu)} (loop {_ms(loop)})"
 
 
-def _cpu_section(results: Results) -> _Section:
+def _cpu_section(results: Results) -> Section:
     pure = results["pure"]
     width = results["options"]["width"]
     keys = (MEMORY, *STORES, SQLITE_NORMAL, KAILASH)
@@ -239,7 +232,7 @@ def _cpu_section(results: Results) -> _Section:
         by_shape.setdefault(label, {})[store] = entry["concurrent"]
     for label, stores in by_shape.items():
         rows.append([f"{label}, c={width}", *(_cpu_cell(stores.get(key)) for key in columns)])
-    return _Section(
+    return Section(
         "CPU per step (process CPU time ÷ steps completed, ms)",
         ["workload", *(names[key] for key in columns)],
         rows,
@@ -271,7 +264,7 @@ def _interval_rates(rss: dict[str, Any]) -> str:
     return f"{_rate(rates[0])} → {_rate(rates[-1])}" if rates else "—"
 
 
-def _rss_section(results: Results) -> _Section:
+def _rss_section(results: Results) -> Section:
     rows = []
     for key, label in RSS_STORES:
         entry = results["rss"].get(key)
@@ -297,7 +290,7 @@ def _rss_section(results: Results) -> _Section:
         "store", f"RSS MiB at 0, {options['rss_every']:,}, … runs", "20 % sample", "last",
         "growth MiB", "bytes/run", "wf/s", "wf/s first → last interval", "failed runs",
     ]  # fmt: skip
-    return _Section(f"RSS across {options['rss_runs']:,} runs", headers, rows)
+    return Section(f"RSS across {options['rss_runs']:,} runs", headers, rows)
 
 
 def _physical_rows(results: Results) -> list[list[str]]:
@@ -374,12 +367,12 @@ def _percent(value: float | None, ceiling: float) -> str:
     return "—" if value is None else f"{100 * value / ceiling:.0f} %"
 
 
-def _physical_section(results: Results) -> _Section:
+def _physical_section(results: Results) -> Section:
     headers = [
         "storage, measured by physical.py", "rate", "p50 / p99 µs",
         "ceiling for the two-step workflow", "Lockgate wf/s", "Lockgate ÷ ceiling",
     ]  # fmt: skip
-    return _Section("Physical limit of this machine's storage", headers, _physical_rows(results))
+    return Section("Physical limit of this machine's storage", headers, _physical_rows(results))
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,16 +527,16 @@ def _floor2(ratio: float) -> str:
     return f"{math.floor(ratio * 100) / 100:.2f}"
 
 
-def _targets_section(results: Results) -> _Section:
+def _targets_section(results: Results) -> Section:
     rows = [
         [v.target, v.goal, v.measured, _floor2(v.ratio), "PASS" if v.passed else "MISS", v.beside]
         for v in targets(results)
     ]
     headers = ["target", "goal", "measured", "measured vs goal", "verdict", "beside it"]
-    return _Section("Targets", headers, rows)
+    return Section("Targets", headers, rows)
 
 
-def _sections(results: Results) -> list[_Section]:
+def _sections(results: Results) -> list[Section]:
     sections = [_pure_section(results)]
     ratio = _ratio_section(results)
     if ratio is not None:
@@ -557,38 +550,19 @@ def _sections(results: Results) -> list[_Section]:
     return sections
 
 
-def _style(cell: str) -> str:
-    return {"PASS": "[bold green]PASS[/]", "MISS": "[bold red]MISS[/]"}.get(cell, cell)
-
-
 def print_report(results: Results, console: Console) -> None:
-    for section in _sections(results):
-        table = Table(title=section.title, title_justify="left")
-        for index, header in enumerate(section.headers):
-            table.add_column(header, justify="left" if index == 0 else "right")
-        for row in section.rows:
-            table.add_row(*(_style(cell) for cell in row))
-        console.print(table)
+    print_sections(_sections(results), console)
     for line in legend(results):
         console.print(f"[dim]- {line}[/]")
     for note in results["notes"]:
         console.print(f"[yellow]note:[/] {note}")
 
 
-def _markdown_table(section: _Section, escape: Callable[[str], str]) -> list[str]:
-    lines = [
-        "| " + " | ".join(section.headers) + " |",
-        "|" + "|".join(["---", *("---:" for _ in section.headers[1:])]) + "|",
-    ]
-    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in section.rows]
-    return lines
-
-
 def markdown_tables(results: Results, level: str = "##") -> list[str]:
     lines: list[str] = []
     for section in _sections(results):
         lines += ["", f"{level} {section.title}", ""]
-        lines += _markdown_table(section, lambda cell: cell.replace("|", "\\|"))
+        lines += markdown_table(section)
     return lines
 
 

@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
 
-from benchmarks.functions.machine import busy_percent
+from benchmarks.functions.machine import busy_percent, cpu_model, first_line
 from benchmarks.workflows import physical
 from benchmarks.workflows.floor import sqlite_two_step_floor
 from benchmarks.workflows.kailash_env import KAILASH_VERSION, ensure_kailash_venv
@@ -446,21 +446,6 @@ def _postgres_problem(options: Options) -> tuple[str | None, dict[str, str]]:
 # -- the machine --------------------------------------------------------------------------------
 
 
-def _first_line(argv: list[str]) -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-        return (done.stdout or done.stderr).strip().splitlines()[0]
-    return "unknown"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def _filesystem(path: Path) -> str:
     """The device and type of the filesystem holding ``path``, from /proc/self/mounts."""
     best = ("", "unknown", "unknown")
@@ -475,7 +460,7 @@ def _filesystem(path: Path) -> str:
 
 def _commit() -> str:
     """HEAD, and whether src/ differs from it (the engine measured is the working tree)."""
-    head = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    head = first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         status = subprocess.run(
             ["git", "-C", str(REPO), "status", "--porcelain", "src"],
@@ -492,7 +477,7 @@ def _commit() -> str:
 def _machine(busy: float, scratch: Path, postgres: dict[str, str]) -> dict[str, str]:
     virtual = " hypervisor" in Path("/proc/cpuinfo").read_text()
     machine = {
-        "cores": f"{os.cpu_count()} (nproc), CPU model name: {_cpu_model()}"
+        "cores": f"{os.cpu_count()} (nproc), CPU model name: {cpu_model()}"
         + (", a virtual machine (hypervisor flag set)" if virtual else ""),
         "kernel": platform.release(),
         "python": f"{platform.python_version()}, stock asyncio event loop",
