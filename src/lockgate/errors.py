@@ -24,7 +24,11 @@ The tree::
     ├── IdempotencyConflictError    an idempotency key reused for a different request
     ├── RunFinishedError            the run already finished (it cannot be cancelled)
     ├── ResourceNotFoundError       a step asked for a resource its run was not given
-    └── RunStoreError               the run store failed (disk, database); retryable
+    ├── RunStoreError               the run store failed (disk, database); retryable
+    ├── SecretNotFoundError         no secret by that name
+    ├── SecretDecryptionError       wrong master key or a corrupted ciphertext (names the secret)
+    ├── SecretStoreError            the secret store failed (disk, database); retryable
+    └── MasterKeyError              the master key is missing, malformed or not private
 
 ``http_status`` at the bottom is the one table from these errors to HTTP status codes.
 Messages never contain secret values or payloads, only names and shapes.
@@ -47,6 +51,7 @@ __all__ = [
     "InvocationError",
     "InvocationTimeoutError",
     "LockgateError",
+    "MasterKeyError",
     "PoolClosedError",
     "RequestTooLargeError",
     "ResourceNotFoundError",
@@ -54,6 +59,9 @@ __all__ = [
     "RunFinishedError",
     "RunNotFoundError",
     "RunStoreError",
+    "SecretDecryptionError",
+    "SecretNotFoundError",
+    "SecretStoreError",
     "TooManyRequestsError",
     "WorkerCrashedError",
     "WorkflowAlreadyRegisteredError",
@@ -223,6 +231,28 @@ class RunStoreError(LockgateError):
     retryable = True
 
 
+class SecretNotFoundError(LockgateError, LookupError):
+    code = "SecretNotFound"
+
+
+class SecretDecryptionError(LockgateError):
+    """A secret cannot be decrypted: it was stored under another master key, or its
+    ciphertext or wrapped key fails authentication. Names the secret, never its value."""
+
+    code = "SecretDecryptionError"
+
+
+class SecretStoreError(LockgateError):
+    code = "SecretStoreError"
+    retryable = True
+
+
+class MasterKeyError(LockgateError):
+    """The master key is missing or invalid, or its key file is readable by others."""
+
+    code = "MasterKeyError"
+
+
 # The one table from errors to HTTP status codes; the most specific class listed wins.
 _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (ConfigError, 500),
@@ -246,6 +276,10 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (RunFinishedError, 409),
     (ResourceNotFoundError, 422),
     (RunStoreError, 503),
+    (SecretNotFoundError, 404),
+    (SecretDecryptionError, 500),
+    (SecretStoreError, 503),
+    (MasterKeyError, 500),
 )
 
 

@@ -11,11 +11,13 @@ from typing import Protocol, runtime_checkable
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import WorkerInvocation, WorkerReply
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord
+from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 
 __all__ = [
     "IInvocationBackend",
     "IInvocationMetrics",
     "IRunStore",
+    "ISecretStore",
     "IWorker",
     "IWorkerLauncher",
     "IWorkflowMetrics",
@@ -285,5 +287,84 @@ class IRunStore(Protocol):
 
         Side Effects:
             Deletes; never touches a running run.
+        """
+        ...
+
+
+@runtime_checkable
+class ISecretStore(Protocol):
+    """Where encrypted secrets are kept (beside the runs, in the same database).
+
+    The store sees only envelopes: ciphertexts and wrapped data keys. Encryption,
+    decryption and key handling belong to ``SecretManager``.
+    """
+
+    async def open(self) -> None:
+        """Connect and bring the secrets' schema up to the current version.
+
+        Raises:
+            SecretStoreError: The database cannot be opened or is newer than this code.
+
+        Side Effects:
+            Creates the secrets table (and its version table) if missing.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Disconnect. Idempotent."""
+        ...
+
+    async def put(self, name: str, envelope: SecretEnvelope) -> None:
+        """Store ``envelope`` under ``name``, replacing any previous one.
+
+        Raises:
+            SecretStoreError: The write failed; nothing was changed.
+
+        Side Effects:
+            One committed write.
+        """
+        ...
+
+    async def get(self, name: str) -> SecretEnvelope | None:
+        """The envelope stored under ``name``, or None.
+
+        Raises:
+            SecretStoreError: The read failed.
+        """
+        ...
+
+    async def delete(self, name: str) -> bool:
+        """Remove the secret ``name``.
+
+        Returns:
+            True if it existed.
+
+        Raises:
+            SecretStoreError: The write failed.
+        """
+        ...
+
+    async def list(self) -> list[SecretMetadata]:
+        """Every secret's metadata, by name; never a value or a key.
+
+        Raises:
+            SecretStoreError: The read failed.
+        """
+        ...
+
+    async def rewrap(self, updates: Sequence[SecretRewrap]) -> None:
+        """Replace the wrapped data keys and key ids of the named secrets, all or none, in
+        one transaction; ciphertexts, nonces and versions are left as they are.
+
+        Args:
+            updates: One entry per secret; each applies only while the secret is still at
+                the entry's ``version``.
+
+        Raises:
+            SecretStoreError: A named secret is gone or was replaced meanwhile (nothing
+                was changed; retry the rotation), or the write failed.
+
+        Side Effects:
+            One committed transaction.
         """
         ...

@@ -1,0 +1,205 @@
+"""``PostgresSecretStore``: secrets' envelopes in PostgreSQL, in the run store's schema
+(the table and its version table are its own). Writes are rare: each is one transaction on
+a small pool."""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from lockgate.errors import SecretStoreError
+from lockgate.gateways.postgres_run_store import _redacted
+from lockgate.gateways.secret_store_schema import (
+    ENVELOPE_COLUMNS,
+    METADATA_COLUMNS,
+    POSTGRES_SECRET_MIGRATIONS,
+    envelope,
+    envelope_row,
+)
+from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
+
+__all__ = ["PostgresSecretStore"]
+
+if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
+    _Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    _Connection: TypeAlias = (
+        asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    )
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    ValueError,
+    OverflowError,
+)
+_MIGRATION_LOCK = 0x4C6B5363  # with hashtext(schema): one advisory lock per schema
+_UPSERT = (
+    "INSERT INTO lockgate_secrets (name, key_id, wrapped_key, nonce, ciphertext, created_at, "
+    "updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+    "ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, "
+    "wrapped_key = excluded.wrapped_key, nonce = excluded.nonce, "
+    "ciphertext = excluded.ciphertext, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at, version = excluded.version"
+)
+_GET = f"SELECT {ENVELOPE_COLUMNS} FROM lockgate_secrets WHERE name = $1"  # noqa: S608
+_LIST = f"SELECT {METADATA_COLUMNS} FROM lockgate_secrets ORDER BY name"  # noqa: S608
+_REWRAP = (
+    "UPDATE lockgate_secrets SET wrapped_key = $1, key_id = $2 WHERE name = $3 AND version = $4"
+)
+
+
+class PostgresSecretStore:
+    """Envelopes in ``{schema}.lockgate_secrets``.
+
+    Args:
+        dsn: ``postgresql://USER[:PASSWORD]@HOST:PORT/DB``; errors and the repr show it
+            without its password.
+        schema: The schema holding the table (created if missing).
+
+    Raises:
+        ValueError: ``schema`` is not a plain PostgreSQL identifier.
+    """
+
+    def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 2) -> None:
+        if not _IDENTIFIER.fullmatch(schema):
+            raise ValueError(
+                f"schema {schema!r} is not a PostgreSQL identifier: expected up to 63 letters, "
+                "digits and underscores, not starting with a digit"
+            )
+        self.schema = schema
+        self._dsn = dsn
+        self._max_size = max_size
+        self._settings = {"search_path": f'"{schema}"'}
+        self._where, self._secrets = _redacted(dsn)
+        self._pool: _Pool | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresSecretStore({self._where!r}, schema={self.schema!r})"
+
+    def _error(self, action: str, exc: BaseException) -> SecretStoreError:
+        message = f"{type(exc).__name__}: {exc}"
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return SecretStoreError(f"{action} ({self._where}, schema {self.schema}): {message}")
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._max_size, server_settings=self._settings
+            )
+        except _DRIVER_ERRORS as exc:
+            raise self._error("cannot open the secret store", exc) from exc
+        try:
+            async with pool.acquire() as connection:
+                await self._migrate(connection)
+        except BaseException as exc:
+            pool.terminate()
+            if isinstance(exc, _DRIVER_ERRORS):
+                raise self._error("cannot open the secret store", exc) from exc
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def _migrate(self, connection: _Connection) -> None:
+        schema = f'"{self.schema}"'
+        versions = f"{schema}.lockgate_secret_schema"
+        async with connection.transaction():
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", _MIGRATION_LOCK, self.schema
+            )
+            if not await connection.fetchval(
+                "SELECT true FROM pg_namespace WHERE nspname = $1", self.schema
+            ):
+                await connection.execute(f"CREATE SCHEMA {schema}")
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {versions} (version integer NOT NULL)"
+            )
+            latest = f"SELECT max(version) FROM {versions}"  # noqa: S608 (quoted identifier)
+            current = await connection.fetchval(latest) or 0
+            if current > len(POSTGRES_SECRET_MIGRATIONS):
+                raise SecretStoreError(
+                    f"the secret store's schema is version {current}, newer than this "
+                    f"Lockgate knows ({len(POSTGRES_SECRET_MIGRATIONS)}); upgrade Lockgate"
+                )
+            for version, script in enumerate(POSTGRES_SECRET_MIGRATIONS, start=1):
+                if version > current:
+                    for statement in script:
+                        await connection.execute(statement.format(schema=schema))
+                    record = f"INSERT INTO {versions} VALUES ($1)"  # noqa: S608 (quoted identifier)
+                    await connection.execute(record, version)
+
+    def _ready(self) -> _Pool:
+        if self._pool is None:
+            raise SecretStoreError("the secret store is not open")
+        return self._pool
+
+    async def put(self, name: str, envelope: SecretEnvelope) -> None:
+        if name != envelope.name:
+            raise ValueError(f"envelope of {envelope.name!r} put under {name!r}")
+        pool = self._ready()
+        try:
+            await pool.execute(_UPSERT, *envelope_row(envelope))
+        except _DRIVER_ERRORS as exc:
+            raise self._error(f"cannot store secret {name!r}", exc) from exc
+
+    async def get(self, name: str) -> SecretEnvelope | None:
+        pool = self._ready()
+        try:
+            row = await pool.fetchrow(_GET, name)
+        except _DRIVER_ERRORS as exc:
+            raise self._error(f"cannot read secret {name!r}", exc) from exc
+        return None if row is None else envelope(row)
+
+    async def delete(self, name: str) -> bool:
+        pool = self._ready()
+        try:
+            status = await pool.execute("DELETE FROM lockgate_secrets WHERE name = $1", name)
+        except _DRIVER_ERRORS as exc:
+            raise self._error(f"cannot delete secret {name!r}", exc) from exc
+        return status != "DELETE 0"
+
+    async def list(self) -> builtins.list[SecretMetadata]:
+        pool = self._ready()
+        try:
+            rows = await pool.fetch(_LIST)
+        except _DRIVER_ERRORS as exc:
+            raise self._error("cannot list secrets", exc) from exc
+        return [SecretMetadata(*row) for row in rows]
+
+    async def rewrap(self, updates: Sequence[SecretRewrap]) -> None:
+        pool = self._ready()
+        conflict: str | None = None
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                for update in updates:
+                    status = await connection.execute(
+                        _REWRAP, update.wrapped_key, update.key_id, update.name, update.version
+                    )
+                    if status != "UPDATE 1":
+                        conflict = update.name
+                        raise _RollbackError
+        except _RollbackError:
+            raise SecretStoreError(
+                f"secret {conflict!r} was deleted or replaced during the rewrap; "
+                "nothing was changed, retry",
+                secret=conflict,
+            ) from None
+        except _DRIVER_ERRORS as exc:
+            raise self._error("cannot rewrap secrets", exc) from exc
+
+
+class _RollbackError(Exception):
+    """Raised inside the rewrap's transaction to roll it back."""

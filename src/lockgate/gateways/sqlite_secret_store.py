@@ -1,0 +1,181 @@
+"""``SQLiteSecretStore``: secrets' envelopes in a SQLite file (the run store's file may be
+shared: the table and its version table are its own).
+
+Secret writes are rare, so each call runs plain sqlite3 on one dedicated thread, one
+transaction per call; WAL with ``synchronous=FULL`` like the run store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from lockgate.errors import SecretStoreError
+from lockgate.gateways.secret_store_schema import (
+    ENVELOPE_COLUMNS,
+    METADATA_COLUMNS,
+    SQLITE_SECRET_MIGRATIONS,
+    envelope,
+    envelope_row,
+)
+from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
+
+__all__ = ["SQLiteSecretStore"]
+
+T = TypeVar("T")
+_UPSERT = (
+    "INSERT INTO lockgate_secrets (name, key_id, wrapped_key, nonce, ciphertext, created_at, "
+    "updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, "
+    "wrapped_key = excluded.wrapped_key, nonce = excluded.nonce, "
+    "ciphertext = excluded.ciphertext, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at, version = excluded.version"
+)
+_REWRAP = "UPDATE lockgate_secrets SET wrapped_key = ?, key_id = ? WHERE name = ? AND version = ?"
+
+
+class _ConflictError(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class SQLiteSecretStore:
+    """Envelopes in the table ``lockgate_secrets`` of the SQLite file ``path``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._connection: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteSecretStore({str(self.path)!r})"
+
+    async def open(self) -> None:
+        if self._connection is not None:
+            return
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-secrets")
+        try:
+            self._connection = await asyncio.get_running_loop().run_in_executor(
+                thread, self._connect
+            )
+        except (sqlite3.Error, OSError) as exc:
+            thread.shutdown(wait=False)
+            raise SecretStoreError(f"cannot open the secret store {self.path}: {exc}") from exc
+        self._thread = thread
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        thread, self._thread = self._thread, None
+        if connection is not None and thread is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, connection.close)
+            thread.shutdown(wait=False)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA busy_timeout = 10000")
+            # Overwrite deleted rows' bytes, so an old ciphertext does not linger in the file.
+            connection.execute("PRAGMA secure_delete = ON")
+            self._transaction(connection, self._migrate)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    @staticmethod
+    def _migrate(connection: sqlite3.Connection) -> None:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS lockgate_secret_schema (version INTEGER NOT NULL)"
+        )
+        row = connection.execute("SELECT max(version) FROM lockgate_secret_schema").fetchone()
+        current = row[0] or 0
+        if current > len(SQLITE_SECRET_MIGRATIONS):
+            raise SecretStoreError(
+                f"the secret store's schema is version {current}, newer than this Lockgate "
+                f"knows ({len(SQLITE_SECRET_MIGRATIONS)}); upgrade Lockgate"
+            )
+        for version, script in enumerate(SQLITE_SECRET_MIGRATIONS, start=1):
+            if version > current:
+                for statement in script:
+                    connection.execute(statement)
+                connection.execute("INSERT INTO lockgate_secret_schema VALUES (?)", (version,))
+
+    @staticmethod
+    def _transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return result
+
+    async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        connection, thread = self._connection, self._thread
+        if connection is None or thread is None:
+            raise SecretStoreError("the secret store is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                thread, self._transaction, connection, fn
+            )
+        except sqlite3.Error as exc:
+            raise SecretStoreError(f"secret store {action} failed ({self.path}): {exc}") from exc
+
+    async def put(self, name: str, envelope: SecretEnvelope) -> None:
+        if name != envelope.name:
+            raise ValueError(f"envelope of {envelope.name!r} put under {name!r}")
+        row = envelope_row(envelope)
+        await self._run("write", lambda c: c.execute(_UPSERT, row))
+
+    async def get(self, name: str) -> SecretEnvelope | None:
+        def read(connection: sqlite3.Connection) -> SecretEnvelope | None:
+            row = connection.execute(
+                f"SELECT {ENVELOPE_COLUMNS} FROM lockgate_secrets WHERE name = ?",  # noqa: S608
+                (name,),
+            ).fetchone()
+            return None if row is None else envelope(row)
+
+        return await self._run("read", read)
+
+    async def delete(self, name: str) -> bool:
+        def remove(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute("DELETE FROM lockgate_secrets WHERE name = ?", (name,))
+            return cursor.rowcount > 0
+
+        return await self._run("delete", remove)
+
+    async def list(self) -> builtins.list[SecretMetadata]:
+        def read(connection: sqlite3.Connection) -> builtins.list[SecretMetadata]:
+            rows = connection.execute(
+                f"SELECT {METADATA_COLUMNS} FROM lockgate_secrets ORDER BY name"  # noqa: S608
+            )
+            return [SecretMetadata(*row) for row in rows]
+
+        return await self._run("listing", read)
+
+    async def rewrap(self, updates: Sequence[SecretRewrap]) -> None:
+        def apply(connection: sqlite3.Connection) -> None:
+            for update in updates:
+                cursor = connection.execute(
+                    _REWRAP, (update.wrapped_key, update.key_id, update.name, update.version)
+                )
+                if cursor.rowcount != 1:
+                    raise _ConflictError(update.name)
+
+        try:
+            await self._run("rewrap", apply)
+        except _ConflictError as conflict:
+            raise SecretStoreError(
+                f"secret {conflict.name!r} was deleted or replaced during the rewrap; "
+                "nothing was changed, retry",
+                secret=conflict.name,
+            ) from None
