@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from lockgate.errors import ConfigError
-from lockgate.gateways.interfaces import IRunStore, IWorkerLauncher
+from lockgate.gateways.interfaces import IRunStore, ISecretStore, IWorkerLauncher
 from lockgate.gateways.memory_run_store import InMemoryRunStore
 from lockgate.gateways.process_worker import ProcessWorkerLauncher
 from lockgate.gateways.prometheus_metrics import PrometheusMetrics
@@ -43,7 +43,7 @@ from lockgate.use_cases.workflow_executor import WorkflowExecutor
 from lockgate.use_cases.workflow_loader import load_workflow
 from lockgate.use_cases.workflow_service import WorkflowService
 
-__all__ = ["Application", "build", "check_run_store"]
+__all__ = ["Application", "build", "check_run_store", "secret_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -315,9 +315,36 @@ def _run_store(settings: Settings) -> IRunStore:
         from lockgate.gateways.postgres_run_store import PostgresRunStore  # noqa: PLC0415
 
         return PostgresRunStore(url)
-    if url is not None:
-        path = Path(url.removeprefix("sqlite:///")).expanduser()
-    else:
-        base = settings.config.parent if settings.config is not None else Path.cwd()
-        path = base / ".lockgate" / "runs.sqlite3"
-    return SQLiteRunStore(path, synchronous=settings.sqlite_synchronous)
+    return SQLiteRunStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
+
+
+def _sqlite_path(settings: Settings) -> Path:
+    """The SQLite file of a ``sqlite:///`` run store, or the default beside the config."""
+    if settings.run_store is not None:
+        return Path(settings.run_store.removeprefix("sqlite:///")).expanduser()
+    base = settings.config.parent if settings.config is not None else Path.cwd()
+    return base / ".lockgate" / "runs.sqlite3"
+
+
+def secret_store(settings: Settings) -> ISecretStore:
+    """The secret store on the run store's database: the same SQLite file (its own tables)
+    or the same PostgreSQL DSN and schema.
+
+    Raises:
+        ConfigError: The run store is ``memory://``: secrets stored there would vanish
+            with the process.
+    """
+    url = settings.run_store
+    if url == "memory://":
+        raise ConfigError(
+            "the run store is memory://, so secrets would not persist: set run_store to a "
+            "sqlite:/// or postgresql:// URL (LOCKGATE_RUN_STORE or [gateway] run_store)",
+            key="run_store",
+        )
+    if url is not None and url.startswith(("postgresql://", "postgres://")):
+        from lockgate.gateways.postgres_secret_store import PostgresSecretStore  # noqa: PLC0415
+
+        return PostgresSecretStore(url)
+    from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore  # noqa: PLC0415
+
+    return SQLiteSecretStore(_sqlite_path(settings))

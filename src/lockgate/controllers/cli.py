@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from lockgate.controllers.cli_runs import run, runs_app
+from lockgate.controllers.cli_secrets import secrets_app
 
 __all__ = ["app", "main"]
 
@@ -76,6 +77,7 @@ def serve(
 
 app.command("run")(run)
 app.add_typer(runs_app, name="runs")
+app.add_typer(secrets_app, name="secrets")
 
 
 def main() -> None:
