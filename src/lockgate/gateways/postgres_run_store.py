@@ -10,12 +10,9 @@ take over runs with ``FOR UPDATE SKIP LOCKED`` and leases, so no run is claimed 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -37,6 +34,7 @@ from lockgate.gateways.postgres_statements import (
     WriteOp,
     apply_batch,
 )
+from lockgate.gateways.postgres_support import DRIVER_ERRORS, Redactor, checked_schema, migrate
 from lockgate.gateways.run_store_schema import (
     POSTGRES_MIGRATIONS,
     RUN_COLUMNS,
@@ -53,11 +51,6 @@ T = TypeVar("T")
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
     _Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
     _AnyConnection: TypeAlias = _Connection | PoolConnectionProxy[asyncpg.Record]
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-# What asyncpg raises: its own errors, OSError (refused, reset, timed out) and, for a
-# malformed DSN, ValueError or OverflowError.
-_ASYNCPG_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
-_DRIVER_ERRORS = (*_ASYNCPG_ERRORS, OSError, ValueError, OverflowError)
 _MIGRATION_LOCK = 0x4C6B6761  # with hashtext(schema): one advisory lock per schema
 _DEFER_SECONDS = 0.002  # how long a create_run(wait=False) waits for a write to ride with
 
@@ -86,16 +79,11 @@ class PostgresRunStore:
     def __init__(
         self, dsn: str, *, schema: str = "lockgate", min_size: int = 1, max_size: int = 8
     ) -> None:
-        if not _IDENTIFIER.fullmatch(schema):
-            raise ValueError(
-                f"schema {schema!r} is not a PostgreSQL identifier: expected up to 63 letters, "
-                "digits and underscores, not starting with a digit"
-            )
-        self.schema = schema
+        self.schema = checked_schema(schema)
         self._dsn = dsn
         self._pool_size = (min_size, max_size)
         self._settings = {"search_path": f'"{schema}"'}
-        self._where, self._secrets = _redacted(dsn)
+        self._redactor = Redactor(dsn, schema)
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._connection: _Connection | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -105,13 +93,10 @@ class PostgresRunStore:
         self._closing = False
 
     def __repr__(self) -> str:
-        return f"PostgresRunStore({self._where!r}, schema={self.schema!r})"
+        return f"PostgresRunStore({self._redactor.dsn!r}, schema={self.schema!r})"
 
     def _error(self, action: str, exc: BaseException) -> RunStoreError:
-        message = f"{type(exc).__name__}: {exc}"
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return RunStoreError(f"{action} ({self._where}, schema {self.schema}): {message}")
+        return RunStoreError(self._redactor.describe(action, exc))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -129,7 +114,7 @@ class PostgresRunStore:
         except BaseException as exc:
             if connection is not None:
                 connection.terminate()
-            if isinstance(exc, _DRIVER_ERRORS):
+            if isinstance(exc, DRIVER_ERRORS):
                 raise self._error("cannot open the run store", exc) from exc
             raise
         self._connection = connection
@@ -154,39 +139,18 @@ class PostgresRunStore:
                 await connection.close()
             if pool is not None:
                 await pool.close()
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             logger.warning("closing the run store: %s", self._error("close failed", exc))
 
     async def _migrate(self, connection: _Connection) -> None:
-        schema = f'"{self.schema}"'
-        versions = f"{schema}.lockgate_schema"
-        async with connection.transaction():
-            # Gateways starting together would race to create the same tables; this lock,
-            # held to the end of the transaction, makes them take turns.
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))", _MIGRATION_LOCK, self.schema
-            )
-            # Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when
-            # the schema exists, which a role that is only granted the schema lacks.
-            if not await connection.fetchval(
-                "SELECT true FROM pg_namespace WHERE nspname = $1", self.schema
-            ):
-                await connection.execute(f"CREATE SCHEMA {schema}")
-            await connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {versions} (version integer NOT NULL)"
-            )
-            current = await connection.fetchval(f"SELECT max(version) FROM {versions}") or 0
-            if current > len(POSTGRES_MIGRATIONS):
-                raise RunStoreError(
-                    f"the run store's schema {self.schema} is version {current}, newer than this "
-                    f"Lockgate knows ({len(POSTGRES_MIGRATIONS)}); upgrade Lockgate",
-                    schema=self.schema,
-                )
-            for version, script in enumerate(POSTGRES_MIGRATIONS, start=1):
-                if version > current:
-                    for statement in script:
-                        await connection.execute(statement.format(schema=schema))
-                    await connection.execute(f"INSERT INTO {versions} VALUES ($1)", version)
+        await migrate(
+            connection,
+            schema=self.schema,
+            versions_table="lockgate_schema",
+            migrations=POSTGRES_MIGRATIONS,
+            lock_key=_MIGRATION_LOCK,
+            error=RunStoreError,
+        )
 
     # -- the writer ----------------------------------------------------------------------------
 
@@ -211,7 +175,7 @@ class PostgresRunStore:
                 connection = self._connection = await asyncpg.connect(
                     self._dsn, server_settings=self._settings
                 )
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             return [(False, exc)] * len(batch)
         try:
             return [(True, result) for result in await apply_batch(connection, batch)]
@@ -275,7 +239,7 @@ class PostgresRunStore:
         try:
             async with pool.acquire() as connection:
                 return await fn(connection)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error("run store read failed", exc) from exc
 
     async def _steps(
@@ -395,17 +359,3 @@ class PostgresRunStore:
             return len(rows)
 
         return await self._write(purge)
-
-
-def _redacted(dsn: str) -> tuple[str, list[str]]:
-    """The DSN as errors may show it (no password, no options), and the strings to scrub
-    from driver messages."""
-    shown, secrets = "postgresql://(malformed DSN)", [dsn]
-    with contextlib.suppress(ValueError):  # a port out of range, an unclosed IPv6 bracket
-        parts = urlsplit(dsn)
-        secrets += [parts.password or "", *parse_qs(parts.query).get("password", [])]
-        port = f":{parts.port}" if parts.port else ""
-        user = f"{parts.username}@" if parts.username else ""
-        if parts.scheme in ("postgresql", "postgres"):
-            shown = f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
-    return shown, sorted(filter(None, secrets), key=len, reverse=True)

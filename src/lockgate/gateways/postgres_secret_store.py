@@ -5,7 +5,6 @@ a small pool."""
 from __future__ import annotations
 
 import builtins
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -13,7 +12,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from lockgate.errors import SecretStoreError
-from lockgate.gateways.postgres_run_store import _redacted
+from lockgate.gateways.postgres_support import DRIVER_ERRORS, Redactor, checked_schema, migrate
 from lockgate.gateways.secret_store_schema import (
     ENVELOPE_COLUMNS,
     METADATA_COLUMNS,
@@ -30,15 +29,6 @@ if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
     _Connection: TypeAlias = (
         asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
     )
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_DRIVER_ERRORS = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    OSError,
-    ValueError,
-    OverflowError,
-)
 _MIGRATION_LOCK = 0x4C6B5363  # with hashtext(schema): one advisory lock per schema
 _UPSERT = (
     "INSERT INTO lockgate_secrets (name, key_id, wrapped_key, nonce, ciphertext, created_at, "
@@ -68,26 +58,18 @@ class PostgresSecretStore:
     """
 
     def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 2) -> None:
-        if not _IDENTIFIER.fullmatch(schema):
-            raise ValueError(
-                f"schema {schema!r} is not a PostgreSQL identifier: expected up to 63 letters, "
-                "digits and underscores, not starting with a digit"
-            )
-        self.schema = schema
+        self.schema = checked_schema(schema)
         self._dsn = dsn
         self._max_size = max_size
         self._settings = {"search_path": f'"{schema}"'}
-        self._where, self._secrets = _redacted(dsn)
+        self._redactor = Redactor(dsn, schema)
         self._pool: _Pool | None = None
 
     def __repr__(self) -> str:
-        return f"PostgresSecretStore({self._where!r}, schema={self.schema!r})"
+        return f"PostgresSecretStore({self._redactor.dsn!r}, schema={self.schema!r})"
 
     def _error(self, action: str, exc: BaseException) -> SecretStoreError:
-        message = f"{type(exc).__name__}: {exc}"
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return SecretStoreError(f"{action} ({self._where}, schema {self.schema}): {message}")
+        return SecretStoreError(self._redactor.describe(action, exc))
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -96,14 +78,14 @@ class PostgresSecretStore:
             pool = await asyncpg.create_pool(
                 self._dsn, min_size=1, max_size=self._max_size, server_settings=self._settings
             )
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error("cannot open the secret store", exc) from exc
         try:
             async with pool.acquire() as connection:
                 await self._migrate(connection)
         except BaseException as exc:
             pool.terminate()
-            if isinstance(exc, _DRIVER_ERRORS):
+            if isinstance(exc, DRIVER_ERRORS):
                 raise self._error("cannot open the secret store", exc) from exc
             raise
         self._pool = pool
@@ -114,32 +96,14 @@ class PostgresSecretStore:
             await pool.close()
 
     async def _migrate(self, connection: _Connection) -> None:
-        schema = f'"{self.schema}"'
-        versions = f"{schema}.lockgate_secret_schema"
-        async with connection.transaction():
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))", _MIGRATION_LOCK, self.schema
-            )
-            if not await connection.fetchval(
-                "SELECT true FROM pg_namespace WHERE nspname = $1", self.schema
-            ):
-                await connection.execute(f"CREATE SCHEMA {schema}")
-            await connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {versions} (version integer NOT NULL)"
-            )
-            latest = f"SELECT max(version) FROM {versions}"  # noqa: S608 (quoted identifier)
-            current = await connection.fetchval(latest) or 0
-            if current > len(POSTGRES_SECRET_MIGRATIONS):
-                raise SecretStoreError(
-                    f"the secret store's schema is version {current}, newer than this "
-                    f"Lockgate knows ({len(POSTGRES_SECRET_MIGRATIONS)}); upgrade Lockgate"
-                )
-            for version, script in enumerate(POSTGRES_SECRET_MIGRATIONS, start=1):
-                if version > current:
-                    for statement in script:
-                        await connection.execute(statement.format(schema=schema))
-                    record = f"INSERT INTO {versions} VALUES ($1)"  # noqa: S608 (quoted identifier)
-                    await connection.execute(record, version)
+        await migrate(
+            connection,
+            schema=self.schema,
+            versions_table="lockgate_secret_schema",
+            migrations=POSTGRES_SECRET_MIGRATIONS,
+            lock_key=_MIGRATION_LOCK,
+            error=SecretStoreError,
+        )
 
     def _ready(self) -> _Pool:
         if self._pool is None:
@@ -152,14 +116,14 @@ class PostgresSecretStore:
         pool = self._ready()
         try:
             await pool.execute(_UPSERT, *envelope_row(envelope))
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(f"cannot store secret {name!r}", exc) from exc
 
     async def get(self, name: str) -> SecretEnvelope | None:
         pool = self._ready()
         try:
             row = await pool.fetchrow(_GET, name)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(f"cannot read secret {name!r}", exc) from exc
         return None if row is None else envelope(row)
 
@@ -167,7 +131,7 @@ class PostgresSecretStore:
         pool = self._ready()
         try:
             status = await pool.execute("DELETE FROM lockgate_secrets WHERE name = $1", name)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(f"cannot delete secret {name!r}", exc) from exc
         return status != "DELETE 0"
 
@@ -175,7 +139,7 @@ class PostgresSecretStore:
         pool = self._ready()
         try:
             rows = await pool.fetch(_LIST)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error("cannot list secrets", exc) from exc
         return [SecretMetadata(*row) for row in rows]
 
@@ -197,7 +161,7 @@ class PostgresSecretStore:
                 "nothing was changed, retry",
                 secret=conflict,
             ) from None
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error("cannot rewrap secrets", exc) from exc
 
 

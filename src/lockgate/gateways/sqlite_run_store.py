@@ -26,6 +26,7 @@ from lockgate.gateways.run_store_schema import (
     step_row,
 )
 from lockgate.gateways.sqlite_group_commit import SQLiteGroupCommit
+from lockgate.gateways.sqlite_support import migrate
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord, StepStatus
 
 __all__ = ["SQLiteRunStore"]
@@ -155,21 +156,12 @@ class SQLiteRunStore:
     def _migrate(connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS lockgate_schema (version INTEGER NOT NULL)"
+            migrate(
+                connection,
+                versions_table="lockgate_schema",
+                migrations=SQLITE_MIGRATIONS,
+                error=RunStoreError,
             )
-            row = connection.execute("SELECT max(version) FROM lockgate_schema").fetchone()
-            current = row[0] or 0
-            if current > len(SQLITE_MIGRATIONS):
-                raise RunStoreError(
-                    f"the run store's schema is version {current}, newer than this Lockgate "
-                    f"knows ({len(SQLITE_MIGRATIONS)}); upgrade Lockgate"
-                )
-            for version, script in enumerate(SQLITE_MIGRATIONS, start=1):
-                if version > current:
-                    for statement in script:
-                        connection.execute(statement)
-                    connection.execute("INSERT INTO lockgate_schema VALUES (?)", (version,))
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")

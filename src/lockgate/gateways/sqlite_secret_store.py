@@ -23,6 +23,7 @@ from lockgate.gateways.secret_store_schema import (
     envelope,
     envelope_row,
 )
+from lockgate.gateways.sqlite_support import migrate
 from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 
 __all__ = ["SQLiteSecretStore"]
@@ -92,21 +93,12 @@ class SQLiteSecretStore:
 
     @staticmethod
     def _migrate(connection: sqlite3.Connection) -> None:
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS lockgate_secret_schema (version INTEGER NOT NULL)"
+        migrate(
+            connection,
+            versions_table="lockgate_secret_schema",
+            migrations=SQLITE_SECRET_MIGRATIONS,
+            error=SecretStoreError,
         )
-        row = connection.execute("SELECT max(version) FROM lockgate_secret_schema").fetchone()
-        current = row[0] or 0
-        if current > len(SQLITE_SECRET_MIGRATIONS):
-            raise SecretStoreError(
-                f"the secret store's schema is version {current}, newer than this Lockgate "
-                f"knows ({len(SQLITE_SECRET_MIGRATIONS)}); upgrade Lockgate"
-            )
-        for version, script in enumerate(SQLITE_SECRET_MIGRATIONS, start=1):
-            if version > current:
-                for statement in script:
-                    connection.execute(statement)
-                connection.execute("INSERT INTO lockgate_secret_schema VALUES (?)", (version,))
 
     @staticmethod
     def _transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
