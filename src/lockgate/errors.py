@@ -54,7 +54,10 @@ __all__ = [
     "MasterKeyError",
     "PoolClosedError",
     "RequestTooLargeError",
+    "ResourceConfigError",
     "ResourceNotFoundError",
+    "ResourceTimeoutError",
+    "ResourceUnavailableError",
     "RouteNotFoundError",
     "RunFinishedError",
     "RunNotFoundError",
@@ -62,6 +65,7 @@ __all__ = [
     "SecretDecryptionError",
     "SecretNotFoundError",
     "SecretStoreError",
+    "SecretsReadOnlyError",
     "TooManyRequestsError",
     "WorkerCrashedError",
     "WorkflowAlreadyRegisteredError",
@@ -226,6 +230,27 @@ class ResourceNotFoundError(LockgateError, LookupError):
     code = "ResourceNotFound"
 
 
+class ResourceConfigError(LockgateError, ValueError):
+    """A resource reference is malformed: an unknown type, a missing or mistyped config key
+    (``fields["key"]`` names it), or credentials of the wrong shape."""
+
+    code = "ResourceConfigError"
+
+
+class ResourceUnavailableError(LockgateError):
+    """A resource could not be created or reached (refused, unreachable, bad credentials).
+    The message names the resource and never holds a password."""
+
+    code = "ResourceUnavailable"
+    retryable = True
+
+
+class ResourceTimeoutError(ResourceUnavailableError):
+    """Connecting to a resource took longer than its ``connect_timeout``."""
+
+    code = "ResourceTimeout"
+
+
 class RunStoreError(LockgateError):
     code = "RunStoreError"
     retryable = True
@@ -245,6 +270,12 @@ class SecretDecryptionError(LockgateError):
 class SecretStoreError(LockgateError):
     code = "SecretStoreError"
     retryable = True
+
+
+class SecretsReadOnlyError(LockgateError):
+    """The secrets backend in use (the environment) cannot be written."""
+
+    code = "SecretsReadOnly"
 
 
 class MasterKeyError(LockgateError):
@@ -275,10 +306,14 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (IdempotencyConflictError, 409),
     (RunFinishedError, 409),
     (ResourceNotFoundError, 422),
+    (ResourceConfigError, 422),
+    (ResourceTimeoutError, 504),
+    (ResourceUnavailableError, 503),
     (RunStoreError, 503),
     (SecretNotFoundError, 404),
     (SecretDecryptionError, 500),
     (SecretStoreError, 503),
+    (SecretsReadOnlyError, 409),
     (MasterKeyError, 500),
 )
 

@@ -21,6 +21,11 @@ _OPTIONS = (
 
 
 def _refuse(value: Any) -> Any:
+    # A dict or list subclass (an HTTP client's awaitable JSON body) reads back equal.
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
     raise TypeError(f"{type(value).__name__!r} is not a JSON type")
 
 

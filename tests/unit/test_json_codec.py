@@ -37,3 +37,14 @@ def test_json_values_round_trip_and_keys_sort_on_request() -> None:
     value = {"b": [1, 2.5, None, True, "ü"], "a": {"nested": None}}
     assert json_codec.loads(json_codec.dumps(value)) == value
     assert json_codec.dumps(value, sort_keys=True).startswith(b'{"a":')
+
+
+def test_dict_and_list_subclasses_are_written_as_the_plain_values_they_equal() -> None:
+    class Body(dict[str, Any]):
+        pass
+
+    class Rows(list[Any]):
+        pass
+
+    value = {"body": Body(a=Rows([1, Body(b=2)]))}
+    assert json_codec.loads(json_codec.dumps(value)) == {"body": {"a": [1, {"b": 2}]}}

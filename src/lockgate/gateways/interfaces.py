@@ -5,8 +5,8 @@ Each Protocol is ``@runtime_checkable`` so the composition root can assert what 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import WorkerInvocation, WorkerReply
@@ -16,6 +16,7 @@ from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 __all__ = [
     "IInvocationBackend",
     "IInvocationMetrics",
+    "IResourceResolver",
     "IRunStore",
     "ISecretStore",
     "IWorker",
@@ -367,4 +368,55 @@ class ISecretStore(Protocol):
         Side Effects:
             One committed transaction.
         """
+        ...
+
+
+@runtime_checkable
+class IResourceResolver(Protocol):
+    """Creates, checks and closes the resources of one reference type: a database pool, an
+    HTTP client, a cache, a message-queue connection.
+
+    The ``ResourceRegistry`` pools what ``create`` returns (one per distinct reference), so a
+    resolver never caches. Its error messages describe the target (``PostgreSQL at
+    127.0.0.1:5432``) but not the resource's name, which the registry adds, and never hold a
+    password or a secret's value.
+    """
+
+    def validate(self, config: Mapping[str, Any]) -> None:
+        """Check ``config`` without I/O.
+
+        Raises:
+            ResourceConfigError: A key is unknown, missing or of the wrong type; the
+                message and ``fields["key"]`` name it.
+        """
+        ...
+
+    async def create(self, config: Mapping[str, Any], credentials: Any) -> Any:
+        """Open the resource (a pool holds its ``min_size`` connections when this returns).
+
+        Args:
+            config: The reference's config, already validated.
+            credentials: The decrypted value of the reference's ``credentials_ref`` secret
+                (a JSON value, usually an object), or None.
+
+        Raises:
+            ResourceConfigError: ``credentials`` has the wrong shape.
+            ResourceTimeoutError: Connecting took longer than ``connect_timeout``.
+            ResourceUnavailableError: Refused, unreachable, or the credentials were rejected.
+
+        Side Effects:
+            Opens connections (or, for an in-memory resource, allocates it).
+        """
+        ...
+
+    async def health_check(self, resource: Any) -> None:
+        """Probe ``resource`` (``SELECT 1``, ``PING``, a request to a configured URL).
+
+        Raises:
+            ResourceUnavailableError: It is unhealthy; the message says why.
+        """
+        ...
+
+    async def close(self, resource: Any) -> None:
+        """Close ``resource`` and every connection it holds. Idempotent."""
         ...
