@@ -15,13 +15,17 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lockgate.bootstrap import Application, build
+    from lockgate.errors import SecretNotFoundError
     from lockgate.models.function import FunctionEntity, ScalingConfig
     from lockgate.models.invocation import InvocationResult
+    from lockgate.models.resource import ResourceReference
     from lockgate.models.routing import Route, RouteTable
     from lockgate.models.run import WorkflowRequest, WorkflowResponse
     from lockgate.models.workflow import RetryPolicy, Workflow
     from lockgate.settings import Settings
+    from lockgate.use_cases.resource_registry import ResourceRegistry
     from lockgate.use_cases.run_context import get_current_context, get_resource
+    from lockgate.use_cases.secret_manager import SecretManager
     from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
 
 __all__ = [
@@ -29,10 +33,14 @@ __all__ = [
     "AsyncWorkflowBuilder",
     "FunctionEntity",
     "InvocationResult",
+    "ResourceReference",
+    "ResourceRegistry",
     "RetryPolicy",
     "Route",
     "RouteTable",
     "ScalingConfig",
+    "SecretManager",
+    "SecretNotFoundError",
     "Settings",
     "Workflow",
     "WorkflowRequest",
@@ -58,6 +66,10 @@ _LOCATIONS = {
     "AsyncWorkflowBuilder": "lockgate.use_cases.workflow_builder",
     "get_current_context": "lockgate.use_cases.run_context",
     "get_resource": "lockgate.use_cases.run_context",
+    "ResourceReference": "lockgate.models.resource",
+    "ResourceRegistry": "lockgate.use_cases.resource_registry",
+    "SecretManager": "lockgate.use_cases.secret_manager",
+    "SecretNotFoundError": "lockgate.errors",
 }
 
 

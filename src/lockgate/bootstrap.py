@@ -11,20 +11,32 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from lockgate.errors import ConfigError
-from lockgate.gateways.interfaces import IRunStore, ISecretStore, IWorkerLauncher
+from lockgate.errors import ConfigError, ResourceConfigError
+from lockgate.gateways.cache_resolver import CacheResolver
+from lockgate.gateways.database_resolver import DatabaseResolver
+from lockgate.gateways.env_secrets import EnvironmentSecrets
+from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
+from lockgate.gateways.interfaces import (
+    IResourceResolver,
+    IRunStore,
+    ISecretStore,
+    IWorkerLauncher,
+)
 from lockgate.gateways.memory_run_store import InMemoryRunStore
+from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
 from lockgate.gateways.process_worker import ProcessWorkerLauncher
 from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
+from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
 from lockgate.models.workflow import Workflow
@@ -35,15 +47,17 @@ from lockgate.use_cases.function_step import FunctionStepCaller
 from lockgate.use_cases.health import gateway_health
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.maintenance import Janitor, Scheduler
+from lockgate.use_cases.master_key import load_master_key
 from lockgate.use_cases.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.pool_manager import PoolManager
 from lockgate.use_cases.request_processor import GatewayRequestProcessor
-from lockgate.use_cases.resource_provider import ResourceProvider
+from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend, open_secrets
 from lockgate.use_cases.workflow_executor import WorkflowExecutor
 from lockgate.use_cases.workflow_loader import load_workflow
 from lockgate.use_cases.workflow_service import WorkflowService
 
-__all__ = ["Application", "build", "check_run_store", "secret_store"]
+__all__ = ["Application", "build", "check_run_store", "check_secrets", "secret_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +75,18 @@ class Application:
     scheduler: Scheduler
     metrics: PrometheusMetrics
     workflows: WorkflowService
-    resources: ResourceProvider
+    resources: ResourceRegistry
+    shared_resources: dict[str, ResourceReference] = field(default_factory=dict)
     started: bool = False
+    given_secrets: SecretBackend | None = None
+    _secrets: OpenSecrets | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def secret_manager(self) -> SecretBackend | None:
+        """The secrets in use (``SecretManager``, or the environment backend); None when
+        the gateway runs without secrets."""
+        return self._secrets.backend if self._secrets is not None else None
 
     @property
     def routes(self) -> RouteTable:
@@ -83,14 +106,30 @@ class Application:
         await self.stop()
 
     async def start(self) -> None:
-        """Open the run store and resume unfinished runs, then start the Scheduler (which
-        warms ``min_warm`` workers) and the Janitor."""
-        await self.workflows.start()
+        """Open the secrets (failing closed without a master key when they are needed),
+        open the run store and resume unfinished runs, then start the Scheduler (which
+        warms ``min_warm`` workers), the Janitor and the idle-resource sweeps.
+
+        Raises:
+            MasterKeyError: Secrets are configured but no (or the wrong) master key is.
+            RunStoreError, SecretStoreError: A store cannot be opened.
+        """
+        if self.given_secrets is not None:
+            self._secrets = OpenSecrets(self.given_secrets, None, "given")
+        else:
+            self._secrets = await _open_secrets(self.settings, self.shared_resources)
+        self.resources.secrets = self._secrets.backend
+        try:
+            await self.workflows.start()
+        except BaseException:
+            await self._secrets.close()
+            raise
         self.scheduler.tick()
         self._watch_sighup(install=True)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
             asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
+            asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
         ]
         self.started = True
 
@@ -106,6 +145,9 @@ class Application:
         # Runs first: their function steps still need the pools.
         await self.workflows.stop(grace=self.settings.shutdown_grace)
         await self.pool_manager.close(grace=self.settings.shutdown_grace)
+        await self.resources.close()
+        if self._secrets is not None:
+            await self._secrets.close()
         self.started = False
 
     # -- workflows (the seed's gateway API) ----------------------------------------------------
@@ -153,10 +195,12 @@ class Application:
     def apply(self, config: GatewayConfig) -> None:
         """Serve ``config`` from now on: changed functions get new pools (the old ones drain),
         removed ones drain and go, the route table is replaced whole, and new workflows are
-        registered (a registered workflow keeps its definition: its runs depend on it).
+        registered (a registered workflow keeps its definition: its runs depend on it), as
+        are new shared resources (a registered one keeps its pool: runs hold it).
 
         Raises:
-            ConfigError: A new workflow's builder fails; nothing has changed then.
+            ConfigError: A new workflow's builder fails or a new shared resource is invalid;
+                nothing has changed then.
         """
         registered = {w.workflow_id for w in self.workflows.workflows()}
         new_workflows = [
@@ -164,6 +208,15 @@ class Application:
             for declaration in config.workflows.values()
             if declaration.name not in registered
         ]
+        new_resources = {
+            name: reference
+            for name, reference in config.resources.items()
+            if name not in self.shared_resources
+        }
+        try:
+            self.resources.checked_request(new_resources)
+        except ResourceConfigError as exc:
+            raise ConfigError(exc.message, **exc.fields) from None
         for function in self.registry.all():
             if function.name not in config.functions:
                 self.registry.remove(function.name)
@@ -171,6 +224,9 @@ class Application:
         for function in config.functions.values():
             self.register_function(function)
         self.processor.routes = RouteTable(config.routes)
+        for name, reference in new_resources.items():
+            self.resources.register_reference(name, reference)
+            self.shared_resources[name] = reference
         for declaration, workflow in new_workflows:
             self.register_workflow(
                 declaration.name,
@@ -214,11 +270,25 @@ class Application:
         return self.started and self.scheduler.ready()
 
     def health(self) -> dict[str, Any]:
+        """Functions and workflows only, without I/O (``health_check`` adds resources)."""
         health = gateway_health(self.registry, self.pool_manager, self.invoker)
         health["workflows"] = {
             "registered": len(self.workflows.workflows()),
             "active_runs": self.workflows.active_runs,
         }
+        return health
+
+    async def health_check(self) -> dict[str, Any]:
+        """The seed's ``gateway.health_check()``: ``status`` (``healthy``, or ``degraded``
+        when a function or resource is not), ``functions``, ``workflows``, ``resources``
+        (each shared resource and live pool, probed: ``SELECT 1``, ``PING`` ...) and
+        ``secrets`` (the backend in use)."""
+        health = self.health()
+        resources = await self.resources.health()
+        health["resources"] = resources
+        health["secrets"] = {"backend": self._secrets.kind if self._secrets else "off"}
+        if any(r["status"] != "healthy" for r in resources.values()):
+            health["status"] = "degraded"
         return health
 
 
@@ -228,6 +298,7 @@ def build(
     *,
     launcher: IWorkerLauncher | None = None,
     run_store: IRunStore | None = None,
+    secret_manager: SecretBackend | None = None,
 ) -> Application:
     """Wire a gateway.
 
@@ -236,9 +307,12 @@ def build(
         config: The functions, routes and workflows to serve.
         launcher: Starts workers; real processes unless a test passes a fake.
         run_store: Keeps workflow runs; the one ``settings.run_store`` names by default.
+        secret_manager: Where credentials come from (a ``SecretManager`` the caller owns);
+            by default the one ``settings.secrets`` chooses, opened by ``start``.
 
     Raises:
         ConfigError: A declared workflow's builder cannot be loaded.
+        ResourceConfigError: A declared shared resource has an unknown type or bad config.
     """
     config = config or GatewayConfig()
     registry = FunctionRegistry(config.functions.values())
@@ -255,7 +329,13 @@ def build(
     )
     routes = RouteTable(config.routes)
     store = run_store or _run_store(settings)
-    resources = ResourceProvider()
+    resources = ResourceRegistry(
+        idle_ttl=settings.resource_idle_ttl, health_timeout=settings.resource_health_timeout
+    )
+    for type_name, resolver in _builtin_resolvers(settings).items():
+        resources.register_resolver(type_name, resolver)
+    for name, reference in config.resources.items():
+        resources.register_reference(name, reference)
     workflows = WorkflowService(
         store,
         WorkflowExecutor(
@@ -283,6 +363,8 @@ def build(
         metrics=metrics,
         workflows=workflows,
         resources=resources,
+        shared_resources=dict(config.resources),
+        given_secrets=secret_manager,
     )
     for declaration in config.workflows.values():
         application.register_workflow(
@@ -292,6 +374,45 @@ def build(
             declaration.description,
         )
     return application
+
+
+def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
+    """The resource types every gateway resolves. SQLite databases are confined to the
+    config's folder: a request must not open the run store or other files by path."""
+    base = settings.config.parent if settings.config is not None else Path.cwd()
+    return {
+        "database": DatabaseResolver(sqlite=SQLiteDatabaseResolver(base_dir=base)),
+        "http_client": HttpxHttpClientResolver(),
+        "cache": CacheResolver(),
+        "message_queue": NatsQueueResolver(),
+    }
+
+
+async def _open_secrets(settings: Settings, shared: Mapping[str, ResourceReference]) -> OpenSecrets:
+    memory = settings.run_store == "memory://"
+    return await open_secrets(
+        settings.secrets,
+        load_key=lambda: load_master_key(key_file=settings.master_key_file),
+        make_store=None if memory else lambda: secret_store(settings),
+        environment=EnvironmentSecrets,
+        needed_by={
+            name: ref.credentials_ref
+            for name, ref in shared.items()
+            if ref.credentials_ref is not None
+        },
+        cache_ttl=settings.secret_cache_ttl,
+    )
+
+
+async def check_secrets(settings: Settings, config: GatewayConfig) -> None:
+    """Open and close the secrets as ``Application.start`` will, so that a server without
+    the master key it needs fails to start with one clear line.
+
+    Raises:
+        MasterKeyError, ConfigError, SecretStoreError: As ``Application.start``.
+    """
+    secrets = await _open_secrets(settings, config.resources)
+    await secrets.close()
 
 
 async def check_run_store(settings: Settings) -> None:

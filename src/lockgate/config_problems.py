@@ -136,7 +136,9 @@ def _translate(
         loc = tuple(error["loc"])
         full = prefix + loc
         key = _dotted(full)
-        secret = full[:1] == ("functions",) and full[2:3] == ("environment",)
+        secret = (full[:1] == ("functions",) and full[2:3] == ("environment",)) or full[-1:] == (
+            "admin_token",
+        )
         # Walk the models along the error's location to the field it is about.
         owner: type[BaseModel] | None = None
         annotation: Any = model

@@ -36,6 +36,7 @@ from lockgate.config_problems import (
 )
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity, ScalingConfig
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
+from lockgate.models.resource import RESOURCE_NAME, ResourceReference
 from lockgate.models.routing import HTTP_METHODS, Route
 
 __all__ = [
@@ -51,8 +52,10 @@ _ENV_PREFIX = "LOCKGATE_"
 
 # Paths the gateway serves itself (the Invoke API, the workflow API, operations endpoints,
 # the docs): a request for one never reaches a declared route, so declaring one is an error.
-RESERVED_PREFIXES = ("/2015-03-31/", "/_lockgate/", "/workflows/", "/runs/")
-RESERVED_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics", "/workflows", "/runs"})
+RESERVED_PREFIXES = ("/2015-03-31/", "/_lockgate/", "/workflows/", "/runs/", "/secrets/")
+RESERVED_PATHS = frozenset(
+    {"/healthz", "/readyz", "/health", "/metrics", "/workflows", "/runs", "/secrets"}
+)
 
 
 def is_reserved_path(path: str) -> bool:
@@ -93,6 +96,20 @@ class Settings(BaseSettings):
             kept; unset keeps every run.
         max_step_output_bytes: The largest step result (as JSON) a run keeps; a step that
             returns more fails, naming the limit.
+        secrets: Where resources' credentials come from. ``database`` (encrypted on the
+            run store's database; start-up fails without a master key), ``env`` (read-only,
+            ``LOCKGATE_SECRET_<NAME>``), ``off``, or ``auto``: ``database`` when a master
+            key is given or the database already holds secrets, otherwise none.
+        master_key_file: A mode 0600 file holding the master key (``lockgate secrets
+            init-key``); otherwise ``LOCKGATE_MASTER_KEY`` (base64).
+        secret_cache_ttl: Seconds a decrypted secret is served from memory (0: never).
+        secrets_http_read: Whether ``GET /secrets/{name}`` returns a value (off: secrets
+            can be written and listed over HTTP, never read back).
+        admin_token: A bearer token the secrets API requires; without one it answers
+            loopback clients only.
+        resource_idle_ttl: Seconds an inline resource's pool may sit unused before it is
+            closed (shared resources stay open).
+        resource_health_timeout: Seconds one resource's health check may take.
     """
 
     model_config = SettingsConfigDict(
@@ -124,6 +141,15 @@ class Settings(BaseSettings):
     run_lease: Annotated[float, Field(gt=0)] = 30.0
     run_retention: Annotated[float | None, Field(gt=0)] = None
     max_step_output_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
+    secrets: Literal["auto", "database", "env", "off"] = "auto"
+    master_key_file: Path | None = None
+    secret_cache_ttl: Annotated[float, Field(ge=0)] = 300.0
+    secrets_http_read: bool = False
+    admin_token: Annotated[
+        str | None, Field(min_length=16, repr=False), Expect("a string of at least 16 characters")
+    ] = None
+    resource_idle_ttl: Annotated[float, Field(gt=0)] = 300.0
+    resource_health_timeout: Annotated[float, Field(gt=0)] = 5.0
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -143,6 +169,11 @@ _FILE_SETTINGS = (
     "run_lease",
     "run_retention",
     "max_step_output_bytes",
+    "secrets",
+    "secret_cache_ttl",
+    "secrets_http_read",
+    "resource_idle_ttl",
+    "resource_health_timeout",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]
@@ -218,6 +249,14 @@ class _WorkflowTable(BaseModel):
     code_dir: str | None = None
 
 
+class _ResourceTable(BaseModel):
+    model_config = _STRICT
+
+    type: str = Field(min_length=1)
+    config: dict[str, Any] = Field(default_factory=dict)
+    credentials_ref: str | None = None
+
+
 class _FileTable(BaseModel):
     """Only the shape of the top level; each function and route is validated on its own."""
 
@@ -227,12 +266,13 @@ class _FileTable(BaseModel):
     functions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     routes: list[dict[str, Any]] = Field(default_factory=list)
     workflows: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".
 _HINTS = {
     f"gateway.{name}": f"is not read from the file; use --{name} or {_ENV_PREFIX}{name.upper()}"
-    for name in ("host", "port", "config")
+    for name in ("host", "port", "config", "master_key_file")
 }
 
 
@@ -271,6 +311,26 @@ def _build_workflows(
             required_resources=tuple(table.required_resources),
         )
     return workflows
+
+
+def _build_resources(raw: Mapping[str, Any], problems: Problems) -> dict[str, ResourceReference]:
+    resources: dict[str, ResourceReference] = {}
+    for name, item in raw.items():
+        prefix: Loc = ("resources", name)
+        if not RESOURCE_NAME.fullmatch(name):
+            problems.add(
+                prefix,
+                f"expected a letter or _ then up to 127 letters, digits, _ . -, got {name!r}",
+            )
+            continue
+        table = check(_ResourceTable, item, prefix, problems) if isinstance(item, dict) else None
+        if table is None:
+            continue
+        try:
+            resources[name] = ResourceReference(table.type, table.config, table.credentials_ref)
+        except ValueError as exc:
+            problems.add(prefix, str(exc))
+    return resources
 
 
 def _build_function(
@@ -387,10 +447,14 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     workflows = _build_workflows(
         raw_workflows if isinstance(raw_workflows, dict) else {}, base, problems
     )
+    raw_resources = data.get("resources", {})
+    resources = _build_resources(raw_resources if isinstance(raw_resources, dict) else {}, problems)
     if problems:
         fail(path, problems)
     try:
-        config = GatewayConfig(functions=functions, routes=tuple(routes), workflows=workflows)
+        config = GatewayConfig(
+            functions=functions, routes=tuple(routes), workflows=workflows, resources=resources
+        )
         return config, gateway
     except ValueError as exc:
         fail(path, [Problem("routes", str(exc))])

@@ -215,7 +215,7 @@ def test_a_bad_function_value_names_its_key(
         (
             "extras = 1",
             "extras",
-            "unknown key (expected one of: gateway, functions, routes, workflows)",
+            "unknown key (expected one of: gateway, functions, routes, workflows, resources)",
         ),
     ],
 )

@@ -13,6 +13,7 @@ import pytest
 from lockgate.errors import (
     IdempotencyConflictError,
     InvalidParametersError,
+    ResourceNotFoundError,
     RunFinishedError,
     RunNotFoundError,
     RunStoreError,
@@ -31,7 +32,7 @@ from lockgate.models.run import (
     WorkflowResponse,
 )
 from lockgate.models.workflow import Workflow
-from lockgate.use_cases.resource_provider import ResourceProvider
+from lockgate.use_cases.resource_registry import ResourceRegistry
 from lockgate.use_cases.run_context import get_current_context
 from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
 from lockgate.use_cases.workflow_executor import WorkflowExecutor
@@ -57,7 +58,7 @@ class Harness:
     def __init__(self) -> None:
         self.store = InMemoryRunStore()
         self.functions = FakeFunctions()
-        self.resources = ResourceProvider()
+        self.resources = ResourceRegistry()
         self.executor = WorkflowExecutor(self.store, self.functions)
         self.service = WorkflowService(
             self.store,
@@ -438,20 +439,18 @@ async def test_a_code_step_uses_an_aliased_shared_resource(harness: Harness) -> 
     assert response.result["price"] == {"apple": 6, "pear": 8}
 
 
-async def test_an_alias_of_an_unregistered_resource_fails_the_step(harness: Harness) -> None:
+async def test_an_alias_of_an_unregistered_resource_is_refused_before_the_run(
+    harness: Harness,
+) -> None:
     workflow = (
         AsyncWorkflowBuilder("w")
         .add_async_code("use", "result = await get_resource('db')", required_resources=["db"])
         .build()
     )
     harness.service.register_workflow("w", workflow)
-    response = await harness.service.execute_workflow(
-        "w", WorkflowRequest(resources={"db": "@nowhere"})
-    )
-    assert response.status is RunStatus.FAILED
-    assert response.error is not None
-    assert "step 'use'" in response.error
-    assert "'@nowhere', which is not registered" in response.error
+    with pytest.raises(ResourceNotFoundError, match="'@nowhere', which is not registered"):
+        await harness.service.execute_workflow("w", WorkflowRequest(resources={"db": "@nowhere"}))
+    assert not (await harness.service.list_runs()).runs
 
 
 # -- idempotency ------------------------------------------------------------------------------
@@ -501,12 +500,13 @@ async def test_the_same_key_while_running_waits_for_the_same_run(harness: Harnes
     [
         WorkflowRequest(parameters={"n": 2}, idempotency_key="k"),
         WorkflowRequest(parameters={"n": 1}, context={"u": "y"}, idempotency_key="k"),
-        WorkflowRequest(parameters={"n": 1}, resources={"db": "@x"}, idempotency_key="k"),
+        WorkflowRequest(parameters={"n": 1}, resources={"db": "@queue"}, idempotency_key="k"),
     ],
 )
 async def test_the_same_key_with_a_different_request_conflicts(
     harness: Harness, second: WorkflowRequest
 ) -> None:
+    harness.resources.register("queue", object())
     workflow = AsyncWorkflowBuilder("w").add_step("a", harness.counted("a")).build()
     harness.service.register_workflow("w", workflow)
     first = await harness.service.execute_workflow(
@@ -691,7 +691,7 @@ async def test_the_heartbeat_deletes_runs_past_their_retention() -> None:
     service = WorkflowService(
         store,
         WorkflowExecutor(store, FakeFunctions()),
-        ResourceProvider(),
+        ResourceRegistry(),
         node_id=NODE,
         lease_seconds=0.03,  # a beat every 10 ms, a purge every 30 ms
         retention=0.001,
@@ -737,7 +737,7 @@ async def test_a_store_failure_stops_the_runs_other_steps(started: Harness) -> N
 
     store = FlakyStore()
     service = WorkflowService(
-        store, WorkflowExecutor(store, FakeFunctions()), ResourceProvider(), node_id=NODE
+        store, WorkflowExecutor(store, FakeFunctions()), ResourceRegistry(), node_id=NODE
     )
     slow_started = asyncio.Event()
     slow_cancelled = asyncio.Event()
@@ -776,7 +776,7 @@ async def test_a_run_cancelled_by_another_node_is_stopped_here_by_the_heartbeat(
         return WorkflowService(
             store,
             WorkflowExecutor(store, FakeFunctions()),
-            ResourceProvider(),
+            ResourceRegistry(),
             node_id=name,
             lease_seconds=0.03,  # a heartbeat every 10 ms
         )

@@ -35,6 +35,22 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _reference(value: Any) -> Any:
+    """A resource reference as JSON: objects with ``to_dict()`` (the gateway's
+    ``ResourceReference``) become their dict; dicts and ``"@name"`` pass as they are."""
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) else value
+
+
+def _resource(
+    type_name: str, config: Mapping[str, Any], credentials_ref: str | None
+) -> dict[str, Any]:
+    reference: dict[str, Any] = {"type": type_name, "config": dict(config)}
+    if credentials_ref is not None:
+        reference["credentials_ref"] = credentials_ref
+    return reference
+
+
 class Client:
     """Talks to a Lockgate gateway.
 
@@ -119,7 +135,7 @@ class Client:
         """
         body: dict[str, Any] = {
             "parameters": dict(parameters or {}),
-            "resources": dict(resources or {}),
+            "resources": {k: _reference(v) for k, v in (resources or {}).items()},
             "context": dict(context or {}),
         }
         if idempotency_key is not None:
@@ -224,6 +240,34 @@ class Client:
         if not isinstance(data, dict):
             raise InvalidResponse("workflow description: expected an object")
         return data
+
+    # -- resource references (the JSON a run's ``resources`` take) --------------------------
+
+    @staticmethod
+    def database(*, credentials_ref: str | None = None, **config: Any) -> dict[str, Any]:
+        """A ``database`` reference: ``host``, ``port``, ``database``, ``min_size``,
+        ``max_size`` ... (PostgreSQL), or ``driver="sqlite", path=...``."""
+        return _resource("database", config, credentials_ref)
+
+    @staticmethod
+    def cache(*, credentials_ref: str | None = None, **config: Any) -> dict[str, Any]:
+        """A ``cache`` reference: Redis with ``host``/``port``/``db``, else in memory."""
+        return _resource("cache", config, credentials_ref)
+
+    @staticmethod
+    def http_client(*, credentials_ref: str | None = None, **config: Any) -> dict[str, Any]:
+        """An ``http_client`` reference: ``base_url``, ``timeout``, ``headers`` ..."""
+        return _resource("http_client", config, credentials_ref)
+
+    @staticmethod
+    def message_queue(*, credentials_ref: str | None = None, **config: Any) -> dict[str, Any]:
+        """A ``message_queue`` reference (NATS): ``servers``, ``jetstream`` ..."""
+        return _resource("message_queue", config, credentials_ref)
+
+    @staticmethod
+    def ref(name: str) -> str:
+        """A shared resource the gateway's operator registered: ``"@name"``."""
+        return f"@{name.removeprefix('@')}"
 
     # -- functions -------------------------------------------------------------------------
 

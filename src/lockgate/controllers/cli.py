@@ -37,7 +37,7 @@ def serve(
     # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
     import uvicorn  # noqa: PLC0415
 
-    from lockgate.bootstrap import build, check_run_store  # noqa: PLC0415
+    from lockgate.bootstrap import build, check_run_store, check_secrets  # noqa: PLC0415
     from lockgate.controllers.http.app import create_app  # noqa: PLC0415
     from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
     from lockgate.controllers.server_options import SERVER_OPTIONS  # noqa: PLC0415
@@ -51,7 +51,8 @@ def serve(
         configure_logging(settings.log_format, settings.log_level)
         application = build(settings, gateway_config)
         asyncio.run(check_run_store(settings))
-    except LockgateError as exc:  # a bad config, a run store that cannot be opened
+        asyncio.run(check_secrets(settings, gateway_config))
+    except LockgateError as exc:  # a bad config, a store that cannot be opened, no key
         typer.echo(f"lockgate: {exc.message}", err=True)
         raise typer.Exit(2) from None
     logger.info(

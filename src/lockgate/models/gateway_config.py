@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from lockgate.models.function import FunctionEntity
+from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import Route
 
 __all__ = ["GatewayConfig", "WorkflowDeclaration"]
@@ -27,12 +28,13 @@ class WorkflowDeclaration:
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Functions by name, the route table's routes (each names a declared function) and
-    workflows by name."""
+    """Functions by name, the route table's routes (each names a declared function),
+    workflows by name and shared resources (``"@name"``) by name."""
 
     functions: Mapping[str, FunctionEntity] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     workflows: Mapping[str, WorkflowDeclaration] = field(default_factory=dict)
+    resources: Mapping[str, ResourceReference] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, function in self.functions.items():
@@ -47,3 +49,4 @@ class GatewayConfig:
                 )
         object.__setattr__(self, "functions", MappingProxyType(dict(self.functions)))
         object.__setattr__(self, "workflows", MappingProxyType(dict(self.workflows)))
+        object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))

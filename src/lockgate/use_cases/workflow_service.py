@@ -38,7 +38,7 @@ from lockgate.models.run import (
 )
 from lockgate.models.workflow import StepKind, Workflow
 from lockgate.use_cases.live_run import LiveRun
-from lockgate.use_cases.resource_provider import ResourceProvider
+from lockgate.use_cases.resource_registry import ResourceRegistry, RunResources
 from lockgate.use_cases.workflow_executor import WorkflowExecutor
 from lockgate.use_cases.workflow_parameters import checked_parameters
 
@@ -71,6 +71,7 @@ class _ActiveRun:
     live: LiveRun
     registered: RegisteredWorkflow
     task: asyncio.Task[RunStatus]
+    lookup: RunResources
 
 
 class WorkflowService:
@@ -93,7 +94,7 @@ class WorkflowService:
         self,
         store: IRunStore,
         executor: WorkflowExecutor,
-        resources: ResourceProvider,
+        resources: ResourceRegistry,
         *,
         node_id: str,
         lease_seconds: float = 30.0,
@@ -183,6 +184,8 @@ class WorkflowService:
         Raises:
             WorkflowNotFoundError: No such workflow.
             InvalidParametersError: Parameters missing, unknown, mistyped or not JSON.
+            ResourceConfigError: A resource reference is malformed or of an unknown type.
+            ResourceNotFoundError: A resource names an unregistered ``"@name"``.
             IdempotencyConflictError: The key belongs to a run of a different request.
             RunStoreError: The run could not be recorded; nothing ran.
 
@@ -192,9 +195,10 @@ class WorkflowService:
         registered = self.get_workflow(workflow_id)
         request = request or WorkflowRequest()
         parameters = checked_parameters(registered.workflow, request.parameters)
+        resources = self._resources.checked_request(request.resources)
         try:
             fingerprint = json_codec.dumps(
-                [workflow_id, parameters, request.resources, request.context], sort_keys=True
+                [workflow_id, parameters, resources, request.context], sort_keys=True
             )
         except TypeError as exc:
             raise InvalidParametersError(
@@ -207,7 +211,7 @@ class WorkflowService:
             workflow_id=workflow_id,
             status=RunStatus.RUNNING,
             parameters=parameters,
-            resources=dict(request.resources),
+            resources=resources,
             context=dict(request.context),
             idempotency_key=request.idempotency_key,
             request_hash=hashlib.sha256(fingerprint).hexdigest(),
@@ -445,13 +449,15 @@ class WorkflowService:
             self._executor.execute(registered.workflow, live, lookup),
             name=f"lockgate-run-{run.run_id}",
         )
-        active = _ActiveRun(live, registered, task)
+        active = _ActiveRun(live, registered, task, lookup)
         self._active[run.run_id] = active
         task.add_done_callback(lambda t: self._done(run.run_id, t))
         return active
 
     def _done(self, run_id: str, task: asyncio.Task[RunStatus]) -> None:
-        self._active.pop(run_id, None)
+        active = self._active.pop(run_id, None)
+        if active is not None:
+            active.lookup.release()
         if not task.cancelled() and (error := task.exception()) is not None:
             # The store failed: the run stays unfinished there, still ours; the next
             # heartbeat's claim takes our own runs back too and resumes it.

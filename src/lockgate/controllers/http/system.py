@@ -29,8 +29,9 @@ def system_router(application: Application) -> APIRouter:
 
     @router.get("/health")
     async def health() -> dict[str, Any]:
-        """Per function: warm, busy, starting, queued, breaker state, last init error."""
-        return application.health()
+        """Per function: warm, busy, starting, queued, breaker, last init error; per resource:
+        its probe (SELECT 1, PING ...); overall: healthy or degraded."""
+        return await application.health_check()
 
     @router.get("/metrics", response_model=None)
     async def metrics() -> Response:

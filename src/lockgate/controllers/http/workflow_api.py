@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +25,8 @@ from starlette.responses import Response
 
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.asgi import read_body
+from lockgate.controllers.http.responses import error_response as _error
+from lockgate.controllers.http.responses import json_response as _json
 from lockgate.errors import LockgateError, RequestTooLargeError, http_status
 from lockgate.models.run import RunRecord, RunStatus, WorkflowRequest
 
@@ -188,17 +189,6 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # -- responses -----------------------------------------------------------------------------
-
-
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    # ``default=str``: a parameter's declared default is operator code and may not be JSON.
-    return Response(orjson.dumps(data, default=str), status, headers, media_type="application/json")
-
-
-def _error(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-) -> Response:
-    return _json({"error": {"code": code, "message": message}}, status, headers)
 
 
 def _summary(run: RunRecord) -> dict[str, Any]:

@@ -1,0 +1,179 @@
+"""The secrets API: write, list and delete secrets; values are never read back over HTTP
+unless ``secrets_http_read`` is on.
+
+Who may call it: with ``admin_token`` set, callers presenting it as a bearer token; without
+one, loopback clients only (a gateway bound to a public address must not accept secrets
+from anyone). Responses and errors name secrets, never their values.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from lockgate.bootstrap import Application
+from lockgate.controllers.http.asgi import read_body
+from lockgate.controllers.http.responses import error_response, json_response
+from lockgate.controllers.http.workflow_api import ErrorBody
+from lockgate.errors import RequestTooLargeError
+from lockgate.use_cases.secrets_setup import SecretBackend
+
+__all__ = ["secrets_router"]
+
+
+class SecretMetadataModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    created_at: float = Field(description="Unix seconds")
+    updated_at: float = Field(description="Unix seconds")
+    key_id: str = Field(description="The master key that wraps this secret's data key")
+    version: int
+
+
+class SecretList(BaseModel):
+    secrets: list[SecretMetadataModel]
+
+
+class SecretWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any = Field(description="Any JSON value, e.g. {'user': ..., 'password': ...}")
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        401: "admin_token is set and was not presented",
+        403: "Not a loopback client (and no admin_token set), or reading values is off",
+        404: "No such secret",
+        422: "Malformed body or secret name",
+        503: "The gateway runs without secrets, or their store is unavailable",
+    }.items()
+}
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client is not None else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secrets_router(application: Application) -> APIRouter:
+    router = APIRouter(tags=["Secrets"])
+    settings = application.settings
+    token = settings.admin_token.encode() if settings.admin_token else None
+
+    def refused(request: Request) -> Response | None:
+        if token is not None:
+            given = request.headers.get("authorization", "")
+            scheme, _, presented = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token):
+                return error_response(
+                    401,
+                    "Unauthorized",
+                    "the secrets API needs Authorization: Bearer <admin_token>",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            return None
+        if not _loopback(request):
+            return error_response(
+                403,
+                "Forbidden",
+                "the secrets API answers loopback clients only; set admin_token "
+                "(LOCKGATE_ADMIN_TOKEN) to serve it to others",
+            )
+        return None
+
+    def backend() -> SecretBackend | Response:
+        secrets = application.secret_manager
+        if secrets is None:
+            return error_response(
+                503,
+                "SecretsNotConfigured",
+                "this gateway runs without secrets: make a master key (lockgate secrets "
+                "init-key) and set LOCKGATE_MASTER_KEY_FILE, or set secrets = env",
+            )
+        return secrets
+
+    @router.get("/secrets", response_model=SecretList, responses=_ERRORS)
+    async def list_secrets(request: Request) -> Response:
+        """Every secret's name and metadata; never a value."""
+        if (denied := refused(request)) is not None:
+            return denied
+        if isinstance(secrets := backend(), Response):
+            return secrets
+        listed = await secrets.list_secrets()
+        return json_response({"secrets": [asdict(m) for m in listed]})
+
+    @router.put(
+        "/secrets/{name:path}",
+        response_model=SecretMetadataModel,
+        responses=_ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SecretWrite.model_json_schema()}},
+            }
+        },
+    )
+    async def store_secret(name: str, request: Request) -> Response:
+        """Encrypt and store ``{"value": ...}`` as ``name`` (replacing it: version + 1)."""
+        if (denied := refused(request)) is not None:
+            return denied
+        if isinstance(secrets := backend(), Response):
+            return secrets
+        limit = settings.max_body_bytes
+        raw = await read_body(request.scope, request.receive, limit)
+        if raw is None:
+            raise RequestTooLargeError(
+                f"the request body is over the limit of {limit} bytes", limit=limit
+            )
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return error_response(422, "ValidationError", "body: not valid JSON")
+        if not isinstance(body, dict) or set(body) != {"value"}:
+            return error_response(
+                422, "ValidationError", 'body: expected {"value": <any JSON value>}'
+            )
+        metadata = await secrets.store_secret(name, body["value"])
+        return json_response(asdict(metadata))
+
+    @router.get("/secrets/{name:path}", responses=_ERRORS)
+    async def read_secret(name: str, request: Request) -> Response:
+        """A secret's value: refused unless the gateway sets ``secrets_http_read``."""
+        if (denied := refused(request)) is not None:
+            return denied
+        if not settings.secrets_http_read:
+            return error_response(
+                403,
+                "SecretReadDisabled",
+                "secret values are never read back over HTTP; set secrets_http_read = true "
+                "to allow it (or read them with get_secret inside the gateway)",
+            )
+        if isinstance(secrets := backend(), Response):
+            return secrets
+        value = await secrets.get_secret(name)
+        return json_response({"name": name, "value": value.reveal()})
+
+    @router.delete("/secrets/{name:path}", status_code=204, responses=_ERRORS)
+    async def delete_secret(name: str, request: Request) -> Response:
+        """Remove a secret."""
+        if (denied := refused(request)) is not None:
+            return denied
+        if isinstance(secrets := backend(), Response):
+            return secrets
+        await secrets.delete_secret(name)
+        return Response(status_code=204)
+
+    return router

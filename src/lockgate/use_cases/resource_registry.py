@@ -1,0 +1,538 @@
+"""``ResourceRegistry``: resolves what a run's steps ask for with ``await get_resource(name)``.
+
+Two kinds of resource:
+
+- **Shared** ones the operator registers (``register``, ``register_factory``,
+  ``register_reference``, or ``[resources.NAME]`` in ``lockgate.toml``). A run names them
+  ``"@name"``; a step may also ask for one by its own name when its run does not name it.
+- **Inline** ``ResourceReference``s a request carries. Equal references (type, config,
+  credentials) share one pooled instance, created once however many runs ask at the same time,
+  so 1,000 runs on one database reference hold at most its ``max_size`` connections. An inline
+  reference is visible only to the run that carries it: it is never registered by name.
+
+Credentials are read from the secrets when an instance is created, never stored here. An
+instance no run has used for ``idle_ttl`` seconds is closed by ``sweep``; ``close`` closes all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lockgate.errors import (
+    ConfigError,
+    LockgateError,
+    ResourceConfigError,
+    ResourceNotFoundError,
+    ResourceTimeoutError,
+    ResourceUnavailableError,
+    SecretNotFoundError,
+)
+from lockgate.gateways.interfaces import IResourceResolver
+from lockgate.models.resource import RESOURCE_NAME, ResourceReference, parse_resource
+from lockgate.models.secret import SecretValue
+
+__all__ = ["ResourceRegistry", "RunResources", "SecretReader"]
+
+logger = logging.getLogger(__name__)
+
+HealthCheck = Callable[[Any], Awaitable[Any]]
+ResolverFunction = Callable[[Mapping[str, Any], Any], Awaitable[Any]]
+"""A custom type's resolver as the seed writes one: ``async (config, credentials) -> resource``."""
+
+
+class SecretReader(Protocol):
+    """Where credentials come from: the ``SecretManager`` or the environment backend."""
+
+    async def get_secret(self, name: str) -> SecretValue: ...
+
+
+class _FunctionResolver:
+    """A resolver function wrapped as an ``IResourceResolver``: health is the resource's
+    own ``ping()`` when it has one, closing its ``aclose()``/``close()``."""
+
+    def __init__(self, create: ResolverFunction) -> None:
+        self._create = create
+
+    # A resolver function checks its own config when it is called.
+    def validate(self, config: Mapping[str, Any]) -> None:  # noqa: ARG002
+        return None
+
+    async def create(self, config: Mapping[str, Any], credentials: Any) -> Any:
+        return await self._create(config, credentials)
+
+    async def health_check(self, resource: Any) -> None:
+        ping = getattr(resource, "ping", None)
+        if callable(ping):
+            healthy = await _maybe_await(ping())
+            if healthy is False:
+                raise ResourceUnavailableError("its ping() returned False")
+
+    async def close(self, resource: Any) -> None:
+        await _close_object(resource)
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _close_object(resource: Any) -> None:
+    for method in ("aclose", "close"):
+        closer = getattr(resource, method, None)
+        if callable(closer):
+            await _maybe_await(closer())
+            return
+
+
+def _secret_strings(value: Any) -> tuple[str, ...]:
+    """Every string in a credentials value long enough to be worth scrubbing from messages."""
+    if isinstance(value, str):
+        return (value,) if len(value) >= 4 else ()
+    if isinstance(value, Mapping):
+        return tuple(s for v in value.values() for s in _secret_strings(v))
+    if isinstance(value, list | tuple):
+        return tuple(s for v in value for s in _secret_strings(v))
+    return ()
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One resource instance, shared or pooled inline, created at most once at a time."""
+
+    label: str
+    type_name: str
+    shared: bool
+    resolver: IResourceResolver | None
+    create: Callable[[], Awaitable[Any]] | None
+    health_check: HealthCheck | None = None
+    owned: bool = True
+    instance: Any = None
+    created: bool = False
+    creating: asyncio.Future[Any] | None = None
+    users: int = 0
+    last_used: float = 0.0
+    secret_values: tuple[str, ...] = ()
+
+    def scrub(self, text: str) -> str:
+        for value in self.secret_values:
+            text = text.replace(value, "***")
+        return text
+
+
+@dataclass(eq=False)
+class RunResources:
+    """``get_resource`` for one run: what it resolves stays with it; ``release`` (when the
+    run stops) tells the registry the run no longer holds its instances."""
+
+    registry: ResourceRegistry
+    references: Mapping[str, Any]
+    _resolved: dict[str, Any] = field(default_factory=dict)
+    _held: list[_Entry] = field(default_factory=list)
+
+    async def __call__(self, name: str) -> Any:
+        if name in self._resolved:
+            return self._resolved[name]
+        entry = self.registry.entry_for(name, self.references)
+        resource = await self.registry.instance(name, entry)
+        if entry not in self._held:
+            entry.users += 1
+            self._held.append(entry)
+        self._resolved[name] = resource
+        return resource
+
+    def release(self) -> None:
+        now = self.registry.clock()
+        for entry in self._held:
+            entry.users -= 1
+            entry.last_used = now
+        self._held.clear()
+        self._resolved.clear()
+
+
+class ResourceRegistry:
+    """Shared resources by name, resolvers by type, and the instances of both.
+
+    Args:
+        secrets: Reads ``credentials_ref`` secrets; without it a reference that names
+            credentials fails, saying that no secrets are configured.
+        idle_ttl: Seconds an inline instance may sit unused before ``sweep`` closes it.
+        health_timeout: Seconds one resource's health check may take.
+        clock: Monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        secrets: SecretReader | None = None,
+        idle_ttl: float = 300.0,
+        health_timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.secrets = secrets
+        self.clock = clock
+        self.idle_ttl = idle_ttl
+        self._health_timeout = health_timeout
+        self._resolvers: dict[str, IResourceResolver] = {}
+        self._shared: dict[str, _Entry] = {}
+        self._pooled: dict[bytes, _Entry] = {}
+        self._closed = False
+
+    # -- registration ----------------------------------------------------------------------
+
+    def register_resolver(
+        self, type_name: str, resolver: IResourceResolver | ResolverFunction
+    ) -> None:
+        """Resolve references of type ``type_name`` with ``resolver``: an
+        ``IResourceResolver`` or, as the seed's ``CustomResourceResolver`` writes one, a
+        coroutine function ``(config, credentials) -> resource``."""
+        if not isinstance(resolver, IResourceResolver):
+            resolver = _FunctionResolver(resolver)
+        self._resolvers[type_name] = resolver
+
+    def register(
+        self, name: str, resource: Any, *, health_check: HealthCheck | None = None
+    ) -> None:
+        """Share a ready object as ``name``. The caller owns it: it is not closed here."""
+        entry = self._add_shared(name, type(resource).__name__, None, None, health_check)
+        entry.instance, entry.created, entry.owned = resource, True, False
+
+    def register_factory(
+        self, name: str, factory: Any, *, health_check: HealthCheck | None = None
+    ) -> None:
+        """Share what ``factory`` makes as ``name``: created on first use (or the first
+        health check), kept until shutdown, then closed (``aclose()``/``close()``).
+
+        Args:
+            factory: A callable (sync or async) returning the resource, or an object with a
+                ``create()`` method (sync or async), like the seed's ``DatabasePoolFactory``.
+            health_check: ``async (resource) -> bool``; False or an exception is unhealthy.
+        """
+        make = getattr(factory, "create", factory)
+        if not callable(make):
+            raise ConfigError(
+                f"shared resource {name!r}: the factory must be callable or have create()",
+                key=name,
+            )
+
+        async def create() -> Any:
+            return await _maybe_await(make())
+
+        self._add_shared(name, "factory", None, create, health_check)
+
+    def register_reference(self, name: str, reference: ResourceReference) -> None:
+        """Share the resource ``reference`` describes as ``name`` (``[resources.NAME]``).
+
+        Raises:
+            ResourceConfigError: Its type is unknown or its config invalid (checked now,
+                without I/O).
+        """
+        resolver = self._checked_resolver(name, reference)
+        entry = self._add_shared(name, reference.type, resolver, None, None)
+        entry.create = self._creator(entry, resolver, reference)
+
+    def _add_shared(
+        self,
+        name: str,
+        type_name: str,
+        resolver: IResourceResolver | None,
+        create: Callable[[], Awaitable[Any]] | None,
+        health_check: HealthCheck | None,
+    ) -> _Entry:
+        if not isinstance(name, str) or not RESOURCE_NAME.fullmatch(name):
+            raise ConfigError(
+                f"shared resource name {name!r} is invalid: expected a letter or _ followed "
+                "by letters, digits or _ . -",
+                key="resources",
+            )
+        if name in self._shared:
+            raise ConfigError(f"shared resource {name!r} is already registered", key=name)
+        entry = _Entry(name, type_name, True, resolver, create, health_check)
+        self._shared[name] = entry
+        return entry
+
+    def shared_names(self) -> list[str]:
+        return sorted(self._shared)
+
+    # -- requests and runs -----------------------------------------------------------------
+
+    def unavailable(self, references: Mapping[str, Any], required: Iterable[str]) -> list[str]:
+        """The names in ``required`` that neither the run's references nor the shared
+        resources supply."""
+        return [
+            name
+            for name in dict.fromkeys(required)
+            if name not in references and name not in self._shared
+        ]
+
+    def checked_request(self, resources: Mapping[str, Any]) -> dict[str, Any]:
+        """A request's ``resources`` checked without I/O and in their JSON form.
+
+        Raises:
+            ResourceConfigError: An entry is malformed, its type unknown or its config
+                invalid; the message names the entry.
+            ResourceNotFoundError: An ``"@name"`` is not registered.
+        """
+        if not isinstance(resources, Mapping):
+            raise ResourceConfigError(
+                f"resources must be an object of name to reference, got {type(resources).__name__}",
+                key="resources",
+            )
+        checked: dict[str, Any] = {}
+        for name, value in resources.items():
+            spec = parse_resource(name, value)
+            if isinstance(spec, str):
+                self._shared_entry(name, spec)
+                checked[name] = spec
+            else:
+                self._checked_resolver(name, spec)
+                _pool_key(name, spec)  # refuses non-JSON config values now
+                checked[name] = spec.to_dict()
+        return checked
+
+    def lookup(self, references: Mapping[str, Any]) -> RunResources:
+        """``get_resource`` for a run carrying ``references`` (their JSON form)."""
+        return RunResources(self, references)
+
+    def entry_for(self, name: str, references: Mapping[str, Any]) -> _Entry:
+        """The instance slot ``name`` resolves to for a run carrying ``references``.
+
+        Raises:
+            ResourceNotFoundError: The run does not name it and no shared one has the name,
+                or it names an unregistered ``"@name"``.
+            ResourceConfigError: Its reference is malformed or of an unknown type.
+        """
+        value = references.get(name)
+        if value is None:
+            entry = self._shared.get(name)
+            if entry is None:
+                raise ResourceNotFoundError(
+                    f"resource {name!r} was not given to this run and no shared resource has "
+                    "that name",
+                    name=name,
+                )
+            return entry
+        spec = parse_resource(name, value)
+        if isinstance(spec, str):
+            return self._shared_entry(name, spec)
+        key = _pool_key(name, spec)
+        entry = self._pooled.get(key)
+        if entry is None:
+            resolver = self._checked_resolver(name, spec)
+            label = f"{spec.type}#{hashlib.sha256(key).hexdigest()[:10]}"
+            entry = _Entry(label, spec.type, False, resolver, None)
+            entry.create = self._creator(entry, resolver, spec)
+            self._pooled[key] = entry
+        return entry
+
+    async def instance(self, name: str, entry: _Entry) -> Any:
+        """``entry``'s instance, created once however many callers ask at the same time;
+        a failed creation is not kept, so the next caller tries again.
+
+        Raises:
+            ResourceUnavailableError: Creating it failed (``ResourceTimeoutError`` past its
+                connect timeout); the message names ``name`` and never a credential.
+            ResourceConfigError, SecretNotFoundError: Its config or credentials are wrong.
+        """
+        if entry.created:
+            entry.last_used = self.clock()
+            return entry.instance
+        if self._closed:
+            raise ResourceUnavailableError(
+                f"resource {name!r}: the gateway is shutting down", name=name
+            )
+        if entry.creating is None:
+            entry.creating = asyncio.ensure_future(self._build(entry))
+            entry.creating.add_done_callback(_retrieve)
+        try:
+            return await asyncio.shield(entry.creating)
+        except LockgateError as exc:
+            raise _named(name, entry, exc) from None
+
+    def _shared_entry(self, name: str, spec: str) -> _Entry:
+        entry = self._shared.get(spec[1:])
+        if entry is None:
+            known = ", ".join(self._shared) or "none"
+            raise ResourceNotFoundError(
+                f"resource {name!r} refers to {spec!r}, which is not registered "
+                f"(shared resources: {known})",
+                name=name,
+            )
+        return entry
+
+    def _checked_resolver(self, name: str, reference: ResourceReference) -> IResourceResolver:
+        resolver = self._resolvers.get(reference.type)
+        if resolver is None:
+            raise ResourceConfigError(
+                f"resource {name!r}: unknown resource type {reference.type!r} "
+                f"(known: {', '.join(sorted(self._resolvers)) or 'none'})",
+                key=name,
+            )
+        try:
+            resolver.validate(reference.config)
+        except ResourceConfigError as exc:
+            raise ResourceConfigError(
+                f"resource {name!r}: {exc.message}", name=name, **exc.fields
+            ) from None
+        return resolver
+
+    def _creator(
+        self, entry: _Entry, resolver: IResourceResolver, reference: ResourceReference
+    ) -> Callable[[], Awaitable[Any]]:
+        async def create() -> Any:
+            credentials = None
+            if reference.credentials_ref is not None:
+                credentials = await self._credentials(reference.credentials_ref)
+                entry.secret_values = _secret_strings(credentials)
+            return await resolver.create(reference.config, credentials)
+
+        return create
+
+    async def _credentials(self, secret: str) -> Any:
+        if self.secrets is None:
+            raise ResourceConfigError(
+                f"its credentials_ref names secret {secret!r}, but this gateway has no "
+                "secrets configured (set LOCKGATE_MASTER_KEY or a key file; see lockgate "
+                "secrets init-key)",
+                key="credentials_ref",
+            )
+        try:
+            value = await self.secrets.get_secret(secret)
+        except SecretNotFoundError:
+            raise SecretNotFoundError(
+                f"its credentials_ref names secret {secret!r}, which does not exist "
+                "(lockgate secrets set)",
+                secret=secret,
+            ) from None
+        return value.reveal()
+
+    async def _build(self, entry: _Entry) -> Any:
+        assert entry.create is not None  # only ready objects lack one
+        try:
+            instance = await entry.create()
+        except LockgateError:
+            raise
+        except Exception as exc:  # a custom factory's own error, reported by type and text
+            raise ResourceUnavailableError(entry.scrub(f"{type(exc).__name__}: {exc}")) from None
+        finally:
+            entry.creating = None
+        if self._closed:  # shut down while it was being made
+            await self._close_entry(entry, instance)
+            raise ResourceUnavailableError("the gateway is shutting down")
+        entry.instance, entry.created, entry.last_used = instance, True, self.clock()
+        return instance
+
+    # -- health and lifecycle --------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        """Every shared resource (created now if it was not yet) and every live inline
+        instance: ``{name: {"status": "healthy"|"unhealthy", "type", "shared", "in_use",
+        "error"?}}``."""
+        entries = list(self._shared.values()) + [e for e in self._pooled.values() if e.created]
+        reports = await asyncio.gather(*(self._probe(entry) for entry in entries))
+        return {entry.label: report for entry, report in zip(entries, reports, strict=True)}
+
+    async def _probe(self, entry: _Entry) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "status": "healthy",
+            "type": entry.type_name,
+            "shared": entry.shared,
+            "in_use": entry.users,
+        }
+        try:
+            async with asyncio.timeout(self._health_timeout):
+                instance = await self.instance(entry.label, entry)
+                if entry.health_check is not None:
+                    if await entry.health_check(instance) is False:
+                        raise ResourceUnavailableError("its health check returned False")
+                elif entry.resolver is not None:
+                    await entry.resolver.health_check(instance)
+        except TimeoutError:
+            report["status"] = "unhealthy"
+            report["error"] = f"no answer within {self._health_timeout:g} s"
+        except Exception as exc:  # any failure of a probe is what it reports
+            report["status"] = "unhealthy"
+            message = (
+                exc.message if isinstance(exc, LockgateError) else f"{type(exc).__name__}: {exc}"
+            )
+            report["error"] = entry.scrub(message)
+        return report
+
+    async def sweep(self) -> int:
+        """Close inline instances no run holds and none has used for ``idle_ttl`` seconds.
+
+        Returns:
+            How many were closed.
+        """
+        cutoff = self.clock() - self.idle_ttl
+        idle = [
+            (key, entry)
+            for key, entry in self._pooled.items()
+            if entry.created and entry.users == 0 and entry.last_used <= cutoff
+        ]
+        for key, entry in idle:
+            del self._pooled[key]
+            entry.created = False
+            await self._close_entry(entry, entry.instance)
+        if idle:
+            logger.info("closed %d idle resource(s)", len(idle))
+        return len(idle)
+
+    async def run_sweeps(self) -> None:
+        """Sweep every quarter of ``idle_ttl`` (at most every 30 s) until cancelled."""
+        interval = min(max(self.idle_ttl / 4, 0.05), 30.0)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:  # one bad close must not end the sweeps
+                logger.exception("sweeping idle resources failed")
+
+    async def close(self) -> None:
+        """Close every instance created here (not the ready objects ``register`` was given);
+        later requests for a resource fail, saying the gateway is shutting down."""
+        self._closed = True
+        entries = list(self._shared.values()) + list(self._pooled.values())
+        self._pooled.clear()
+        for entry in entries:
+            if entry.created and entry.owned:
+                entry.created = False
+                await self._close_entry(entry, entry.instance)
+
+    async def _close_entry(self, entry: _Entry, instance: Any) -> None:
+        try:
+            if entry.resolver is not None:
+                await entry.resolver.close(instance)
+            else:
+                await _close_object(instance)
+        except Exception as exc:  # closing is best effort; the rest must still close
+            logger.warning("closing resource %s failed: %s", entry.label, entry.scrub(str(exc)))
+
+
+def _pool_key(name: str, reference: ResourceReference) -> bytes:
+    try:
+        return reference.pool_key
+    except ResourceConfigError as exc:
+        raise ResourceConfigError(f"resource {name!r}: {exc.message}", key=name) from None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # A creation whose callers were all cancelled must not log "exception never retrieved".
+    if not future.cancelled():
+        future.exception()
+
+
+def _named(name: str, entry: _Entry, error: LockgateError) -> LockgateError:
+    """``error`` again, prefixed with the resource's name and type and scrubbed of the
+    credentials' values (a driver may quote what it was given)."""
+    message = entry.scrub(f"resource {name!r} ({entry.type_name}): {error.message}")
+    fields = {**error.fields, "name": name}
+    for kind in (SecretNotFoundError, ResourceConfigError, ResourceTimeoutError):
+        if isinstance(error, kind):
+            return kind(message, **fields)
+    return ResourceUnavailableError(message, **fields)
