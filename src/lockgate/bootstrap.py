@@ -299,6 +299,7 @@ def build(
     launcher: IWorkerLauncher | None = None,
     run_store: IRunStore | None = None,
     secret_manager: SecretBackend | None = None,
+    resource_registry: ResourceRegistry | None = None,
 ) -> Application:
     """Wire a gateway.
 
@@ -309,6 +310,9 @@ def build(
         run_store: Keeps workflow runs; the one ``settings.run_store`` names by default.
         secret_manager: Where credentials come from (a ``SecretManager`` the caller owns);
             by default the one ``settings.secrets`` chooses, opened by ``start``.
+        resource_registry: A registry the caller made and registered factories or
+            resolvers on (the seed's ``resource_registry=ResourceRegistry()``); a new one
+            by default. The built-in types are added where the caller has not its own.
 
     Raises:
         ConfigError: A declared workflow's builder cannot be loaded.
@@ -329,11 +333,12 @@ def build(
     )
     routes = RouteTable(config.routes)
     store = run_store or _run_store(settings)
-    resources = ResourceRegistry(
+    resources = resource_registry or ResourceRegistry(
         idle_ttl=settings.resource_idle_ttl, health_timeout=settings.resource_health_timeout
     )
     for type_name, resolver in _builtin_resolvers(settings).items():
-        resources.register_resolver(type_name, resolver)
+        if type_name not in resources.resolver_types():  # the caller's own resolvers win
+            resources.register_resolver(type_name, resolver)
     for name, reference in config.resources.items():
         resources.register_reference(name, reference)
     workflows = WorkflowService(

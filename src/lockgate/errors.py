@@ -226,7 +226,10 @@ class RunFinishedError(LockgateError):
     code = "RunFinished"
 
 
-class ResourceNotFoundError(LockgateError, LookupError):
+class ResourceNotFoundError(LockgateError, LookupError, ValueError):
+    """A run names a resource nobody supplies: not in its request, not shared, or an
+    unregistered ``"@name"``. A ``ValueError`` too, as the seed's callers catch it."""
+
     code = "ResourceNotFound"
 
 

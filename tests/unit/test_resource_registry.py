@@ -313,7 +313,7 @@ async def test_a_failed_creation_is_not_kept_and_the_next_request_retries(
     run = run_with(registry, {"db": fake_ref(host="a")})
     with pytest.raises(ResourceUnavailableError) as caught:
         await run("db")
-    assert caught.value.message == "resource 'db' (fake): fake at 127.0.0.1:1 refused"
+    assert caught.value.message == "Resource 'db' (fake): fake at 127.0.0.1:1 refused"
     assert caught.value.fields["name"] == "db"
     assert caught.value.retryable
     assert await registry.health() == {}  # nothing live, nothing registered
@@ -335,7 +335,7 @@ async def test_a_failed_creation_fails_every_waiting_request(
     resolver.gate.set()
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), GUARD)
     assert all(isinstance(r, ResourceUnavailableError) for r in results)
-    assert [str(r).split(" (")[0] for r in results] == [f"resource 'db{i}'" for i in range(5)]
+    assert [str(r).split(" (")[0] for r in results] == [f"Resource 'db{i}'" for i in range(5)]
     assert resolver.created == []
 
 
@@ -362,7 +362,7 @@ async def test_a_custom_factorys_own_error_is_reported_by_type_and_text(
     registry.register_factory("broken", broken)
     with pytest.raises(ResourceUnavailableError) as caught:
         await registry.lookup({})("broken")
-    assert caught.value.message == "resource 'broken' (factory): RuntimeError: disk full"
+    assert caught.value.message == "Resource 'broken' (factory): RuntimeError: disk full"
 
 
 # -- credentials -----------------------------------------------------------------------------

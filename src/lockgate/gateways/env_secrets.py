@@ -77,7 +77,13 @@ class EnvironmentSecrets:
             if key.startswith(ENV_SECRET_PREFIX) and len(key) > len(ENV_SECRET_PREFIX)
         ]
 
-    async def store_secret(self, name: str, value: Any) -> SecretMetadata:  # noqa: ARG002
+    async def store_secret(
+        self,
+        name: str,
+        value: Any,  # noqa: ARG002
+        *,
+        encrypt: bool = True,  # noqa: ARG002
+    ) -> SecretMetadata:
         raise SecretsReadOnlyError(
             f"cannot store secret {name!r}: the environment secrets backend is read-only "
             f"(set {env_name(name)} where the gateway is deployed)",

@@ -129,16 +129,16 @@ def parse_resource(name: str, value: Any) -> ResourceSpec:
         if value.startswith("@") and RESOURCE_NAME.fullmatch(value[1:]):
             return value
         raise ResourceConfigError(
-            f"resource {name!r}: a string must name a shared resource as '@name', got {value!r}",
+            f"Resource {name!r}: a string must name a shared resource as '@name', got {value!r}",
             key=name,
         )
     if isinstance(value, Mapping):
         try:
             return ResourceReference.from_dict(value)
         except ResourceConfigError as exc:
-            raise ResourceConfigError(f"resource {name!r}: {exc.message}", key=name) from None
+            raise ResourceConfigError(f"Resource {name!r}: {exc.message}", key=name) from None
     raise ResourceConfigError(
-        f"resource {name!r} must be a ResourceReference, its JSON object or '@name', "
+        f"Resource {name!r} must be a ResourceReference, its JSON object or '@name', "
         f"got {type(value).__name__}",
         key=name,
     )

@@ -90,12 +90,17 @@ async def _close_object(resource: Any) -> None:
             return
 
 
+_NOT_SECRET = frozenset({"user", "username"})
+
+
 def _secret_strings(value: Any) -> tuple[str, ...]:
     """Every string in a credentials value long enough to be worth scrubbing from messages."""
     if isinstance(value, str):
         return (value,) if len(value) >= 4 else ()
-    if isinstance(value, Mapping):
-        return tuple(s for v in value.values() for s in _secret_strings(v))
+    if isinstance(value, Mapping):  # a user name is an identifier an error may show
+        return tuple(
+            s for k, v in value.items() if k not in _NOT_SECRET for s in _secret_strings(v)
+        )
     if isinstance(value, list | tuple):
         return tuple(s for v in value for s in _secret_strings(v))
     return ()
@@ -194,6 +199,10 @@ class ResourceRegistry:
         if not isinstance(resolver, IResourceResolver):
             resolver = _FunctionResolver(resolver)
         self._resolvers[type_name] = resolver
+
+    def resolver_types(self) -> list[str]:
+        """The reference types this registry resolves."""
+        return sorted(self._resolvers)
 
     def register(
         self, name: str, resource: Any, *, health_check: HealthCheck | None = None
@@ -312,7 +321,7 @@ class ResourceRegistry:
             entry = self._shared.get(name)
             if entry is None:
                 raise ResourceNotFoundError(
-                    f"resource {name!r} was not given to this run and no shared resource has "
+                    f"Resource {name!r} was not given to this run and no shared resource has "
                     "that name",
                     name=name,
                 )
@@ -344,7 +353,7 @@ class ResourceRegistry:
             return entry.instance
         if self._closed:
             raise ResourceUnavailableError(
-                f"resource {name!r}: the gateway is shutting down", name=name
+                f"Resource {name!r}: the gateway is shutting down", name=name
             )
         if entry.creating is None:
             entry.creating = asyncio.ensure_future(self._build(entry))
@@ -359,7 +368,7 @@ class ResourceRegistry:
         if entry is None:
             known = ", ".join(self._shared) or "none"
             raise ResourceNotFoundError(
-                f"resource {name!r} refers to {spec!r}, which is not registered "
+                f"Resource {name!r} refers to {spec!r}, which is not registered "
                 f"(shared resources: {known})",
                 name=name,
             )
@@ -369,7 +378,7 @@ class ResourceRegistry:
         resolver = self._resolvers.get(reference.type)
         if resolver is None:
             raise ResourceConfigError(
-                f"resource {name!r}: unknown resource type {reference.type!r} "
+                f"Resource {name!r}: unknown resource type {reference.type!r} "
                 f"(known: {', '.join(sorted(self._resolvers)) or 'none'})",
                 key=name,
             )
@@ -377,7 +386,7 @@ class ResourceRegistry:
             resolver.validate(reference.config)
         except ResourceConfigError as exc:
             raise ResourceConfigError(
-                f"resource {name!r}: {exc.message}", name=name, **exc.fields
+                f"Resource {name!r}: {exc.message}", name=name, **exc.fields
             ) from None
         return resolver
 
@@ -518,7 +527,7 @@ def _pool_key(name: str, reference: ResourceReference) -> bytes:
     try:
         return reference.pool_key
     except ResourceConfigError as exc:
-        raise ResourceConfigError(f"resource {name!r}: {exc.message}", key=name) from None
+        raise ResourceConfigError(f"Resource {name!r}: {exc.message}", key=name) from None
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -530,7 +539,7 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 def _named(name: str, entry: _Entry, error: LockgateError) -> LockgateError:
     """``error`` again, prefixed with the resource's name and type and scrubbed of the
     credentials' values (a driver may quote what it was given)."""
-    message = entry.scrub(f"resource {name!r} ({entry.type_name}): {error.message}")
+    message = entry.scrub(f"Resource {name!r} ({entry.type_name}): {error.message}")
     fields = {**error.fields, "name": name}
     for kind in (SecretNotFoundError, ResourceConfigError, ResourceTimeoutError):
         if isinstance(error, kind):

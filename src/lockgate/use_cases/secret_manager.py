@@ -95,17 +95,26 @@ class SecretManager:
         """The id of the current master key."""
         return self._keyring.current.key_id
 
-    async def store_secret(self, name: str, value: Any) -> SecretMetadata:
+    async def store_secret(self, name: str, value: Any, *, encrypt: bool = True) -> SecretMetadata:
         """Encrypt and store ``value`` (a JSON value) under ``name``, replacing any previous
         value (its version goes up by one).
 
+        Args:
+            encrypt: Accepted for the seed's callers; values are always encrypted, so
+                ``False`` is refused rather than ignored.
+
         Raises:
-            InvalidRequestError: A bad name, or a value that is not JSON.
+            InvalidRequestError: A bad name, a value that is not JSON, or ``encrypt=False``.
             MasterKeyError: The database holds secrets under a master key this manager does
                 not have (refusing to mix keys; nothing was written).
             SecretStoreError: The store failed.
         """
         _check_name(name)
+        if not encrypt:
+            raise InvalidRequestError(
+                f"secret {name!r}: secrets are always encrypted at rest; drop encrypt=False",
+                field="encrypt",
+            )
         try:
             plaintext = json_codec.dumps(value)
         except TypeError as exc:
