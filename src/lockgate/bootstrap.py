@@ -334,7 +334,10 @@ def build(
     routes = RouteTable(config.routes)
     store = run_store or _run_store(settings)
     resources = resource_registry or ResourceRegistry(
-        idle_ttl=settings.resource_idle_ttl, health_timeout=settings.resource_health_timeout
+        idle_ttl=settings.resource_idle_ttl,
+        health_timeout=settings.resource_health_timeout,
+        max_inline=settings.max_inline_resources,
+        allow_inline=settings.allow_inline_resources,
     )
     for type_name, resolver in _builtin_resolvers(settings).items():
         if type_name not in resources.resolver_types():  # the caller's own resolvers win

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         resource_idle_ttl: Seconds an inline resource's pool may sit unused before it is
             closed (shared resources stay open).
         resource_health_timeout: Seconds one resource's health check may take.
+        max_inline_resources: Distinct inline references pooled at once; past it the least
+            recently used idle one is closed, and when all are in use a new one is refused.
+        allow_inline_resources: False lets runs name shared resources (``"@name"``) only,
+            so callers cannot make the gateway connect to hosts of their choosing.
     """
 
     model_config = SettingsConfigDict(
@@ -150,6 +154,8 @@ class Settings(BaseSettings):
     ] = None
     resource_idle_ttl: Annotated[float, Field(gt=0)] = 300.0
     resource_health_timeout: Annotated[float, Field(gt=0)] = 5.0
+    max_inline_resources: Annotated[int, Field(ge=1)] = 100
+    allow_inline_resources: bool = True
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -174,6 +180,8 @@ _FILE_SETTINGS = (
     "secrets_http_read",
     "resource_idle_ttl",
     "resource_health_timeout",
+    "max_inline_resources",
+    "allow_inline_resources",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

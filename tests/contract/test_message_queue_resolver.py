@@ -19,7 +19,8 @@ from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.nats_queue_resolver import NatsMessageQueue, NatsQueueResolver
+from lockgate.gateways.nats_message_queue import NatsMessageQueue
+from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
 
 # Debian installs it in /usr/sbin, which a CI user's PATH may not hold.
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"

@@ -655,3 +655,41 @@ async def test_an_instance_finished_during_close_is_closed_not_handed_out(
         await asyncio.wait_for(request, GUARD)
     assert resolver.closed == resolver.created
     assert len(resolver.closed) == 1
+
+
+async def test_distinct_inline_references_past_the_cap_evict_the_least_recently_used_idle_one(
+    clock: ManualClock,
+) -> None:
+    resolver = FakeResolver()
+    registry = ResourceRegistry(max_inline=2, clock=clock)
+    registry.register_resolver("fake", resolver)
+
+    async def use(port: int) -> RunResources:
+        run = registry.lookup({"db": {"type": "fake", "config": {"port": port}}})
+        await run("db")
+        return run
+
+    first = await use(1)
+    first.release()
+    clock.advance(1)
+    second = await use(2)  # held: never evicted
+    clock.advance(1)
+    third = await use(3)  # the cap is reached: port 1, idle and oldest, makes room
+    await asyncio.sleep(0)  # its close runs as a task
+    assert [r.config["port"] for r in resolver.closed] == [1]
+    with pytest.raises(ResourceUnavailableError, match="max_inline_resources"):
+        await use(4)  # ports 2 and 3 are both held
+    second.release()
+    third.release()
+    await registry.close()
+    assert sorted(r.config["port"] for r in resolver.closed) == [1, 2, 3]
+
+
+def test_with_inline_references_off_only_shared_resources_are_accepted() -> None:
+    registry = ResourceRegistry(allow_inline=False)
+    registry.register_resolver("fake", FakeResolver())
+    registry.register("main_db", object())
+    assert registry.checked_request({"db": "@main_db"}) == {"db": "@main_db"}
+    with pytest.raises(ResourceConfigError, match="shared resources only") as refused:
+        registry.checked_request({"db": {"type": "fake", "config": {}}})
+    assert refused.value.fields["key"] == "db"

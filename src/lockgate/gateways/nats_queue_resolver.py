@@ -11,26 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.errors import AuthorizationError
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
-from nats.js.api import PubAck, StreamInfo
-from nats.js.errors import NotFoundError
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
+from lockgate.gateways.nats_message_queue import NatsMessageQueue
 from lockgate.gateways.resource_config import ConfigReader, credential_fields
 
-__all__ = ["NatsMessageQueue", "NatsQueueResolver"]
+__all__ = ["NatsQueueResolver"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,111 +48,6 @@ class _Settings:
     @property
     def target(self) -> str:
         return f"NATS at {', '.join(self.servers)}"
-
-
-class NatsMessageQueue:
-    """A NATS connection with the few calls steps need; ``client`` has all the rest.
-
-    Attributes:
-        client: The connected ``nats.aio.client.Client``.
-        jetstream: Its ``JetStreamContext`` when the reference set ``jetstream``, else None.
-        target: ``NATS at <servers>``, for messages.
-    """
-
-    def __init__(
-        self, client: Client, jetstream: JetStreamContext | None, *, target: str, timeout: float
-    ) -> None:
-        self.client = client
-        self.jetstream = jetstream
-        self.target = target
-        self._timeout = timeout
-
-    def __repr__(self) -> str:
-        mode = "jetstream" if self.jetstream is not None else "core"
-        return f"NatsMessageQueue({self.target}, {mode})"
-
-    async def publish(
-        self, subject: str, payload: bytes | str, headers: dict[str, str] | None = None
-    ) -> PubAck | None:
-        """Publish one message: through JetStream (waiting for the stream's ack, which is
-        returned) when it is on, else core NATS, flushed so it has reached the server.
-
-        Raises:
-            nats.errors.Error: Not connected, no stream for ``subject``, no ack in time.
-        """
-        data = payload.encode() if isinstance(payload, str) else payload
-        if self.jetstream is not None:
-            return await self.jetstream.publish(subject, data, headers=headers)
-        await self.client.publish(subject, data, headers=headers)
-        await self.client.flush(timeout=self.flush_timeout)
-        return None
-
-    async def subscribe(
-        self,
-        subject: str,
-        queue: str = "",
-        cb: Callable[[Msg], Awaitable[None]] | None = None,
-        durable: str | None = None,
-    ) -> Subscription:
-        """Subscribe to ``subject`` (in ``queue`` group, if named).
-
-        Without ``durable`` a core NATS subscription (it also sees messages published
-        through JetStream); with ``durable`` a JetStream push consumer of that name, which
-        resumes where it left off.
-
-        Raises:
-            ResourceConfigError: ``durable`` without ``jetstream`` on.
-        """
-        if durable is None:
-            return await self.client.subscribe(subject, queue=queue, cb=cb)
-        stream = self._need_jetstream("a durable subscription")
-        return await stream.subscribe(subject, queue=queue or None, cb=cb, durable=durable)
-
-    async def request(
-        self,
-        subject: str,
-        payload: bytes | str = b"",
-        timeout: float = 1.0,  # noqa: ASYNC109  # nats-py's own request() takes it
-        headers: dict[str, str] | None = None,
-    ) -> Msg:
-        """Send a request and wait ``timeout`` seconds for the first reply.
-
-        Raises:
-            nats.errors.TimeoutError: No reply in time.
-            nats.errors.NoRespondersError: Nobody subscribes to ``subject``.
-        """
-        data = payload.encode() if isinstance(payload, str) else payload
-        return await self.client.request(subject, data, timeout=timeout, headers=headers)
-
-    async def ensure_stream(self, name: str, subjects: list[str]) -> StreamInfo:
-        """Create JetStream stream ``name`` over ``subjects``, or add missing subjects to it.
-
-        Raises:
-            ResourceConfigError: JetStream is off.
-            nats.js.errors.APIError: The server refused (a subject overlaps another stream).
-        """
-        stream = self._need_jetstream("ensure_stream")
-        try:
-            info = await stream.stream_info(name)
-        except NotFoundError:
-            return await stream.add_stream(name=name, subjects=subjects)
-        current = list(info.config.subjects or [])
-        missing = [subject for subject in subjects if subject not in current]
-        if not missing:
-            return info
-        return await stream.update_stream(info.config.evolve(subjects=current + missing))
-
-    @property
-    def flush_timeout(self) -> int:
-        """Whole seconds a flush (a PING round trip) may take: ``connect_timeout`` rounded up."""
-        return max(1, math.ceil(self._timeout))
-
-    def _need_jetstream(self, what: str) -> JetStreamContext:
-        if self.jetstream is None:
-            raise ResourceConfigError(
-                f"{what} needs the message_queue reference's 'jetstream': true", key="jetstream"
-            )
-        return self.jetstream
 
 
 def _bad(key: str, problem: str) -> ResourceConfigError:
@@ -247,8 +137,9 @@ class NatsQueueResolver:
     Credentials (``credentials_ref``): ``{"user": ..., "password": ...}`` or
     ``{"token": ...}``.
 
-    The resource is a ``NatsMessageQueue`` (``publish``, ``subscribe``, ``request``,
-    ``ensure_stream``; ``.client`` and ``.jetstream`` for the rest of nats-py).
+    The resource is a ``NatsMessageQueue`` (``nats_message_queue``: ``publish``,
+    ``subscribe``, ``request``, ``ensure_stream``; ``.client`` and ``.jetstream`` for the
+    rest of nats-py).
     """
 
     type_name: str = "message_queue"

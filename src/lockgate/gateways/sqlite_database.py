@@ -2,13 +2,11 @@
 
 Why: a step written for PostgreSQL (``async with db.acquire() as conn: await conn.fetch(
 "... WHERE id = $1", 7)``) should run unchanged on an embedded SQLite file. So this module
-offers the same calls (``acquire``, ``fetch``, ``fetchrow``, ``fetchval``, ``execute``,
-``executemany``, ``transaction``), rewrites ``$1`` placeholders to SQLite's ``?1``, and
-returns rows that act like ``asyncpg.Record`` (``row["col"]``, ``row[0]``, ``dict(row)``).
-
-Every ``sqlite3`` call runs on the connection's own thread, so the event loop never blocks
-and one connection's calls run in order. A cancelled or timed-out call interrupts the
-statement (``sqlite3.Connection.interrupt``) instead of leaving it running.
+offers the same calls (``acquire``, ``release``, ``fetch``, ``fetchrow``, ``fetchval``,
+``execute``, ``executemany``, ``close``) and holds the pool: opening connections on demand,
+handing released ones to waiters, and closing them all. The connection's query and
+transaction methods live in ``sqlite_connection``; placeholder rewriting and asyncpg-like
+rows in ``sqlite_sql``.
 """
 
 # Each query's ``timeout`` argument is asyncpg's API, kept so step code runs on both drivers.
@@ -17,277 +15,18 @@ statement (``sqlite3.Connection.interrupt``) instead of leaving it running.
 from __future__ import annotations
 
 import asyncio
-import functools
-import re
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from concurrent.futures import Future as ThreadFuture
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from lockgate.errors import ResourceUnavailableError
+from lockgate.gateways.sqlite_connection import SQLiteConnection
+from lockgate.gateways.sqlite_sql import Row
 
-__all__ = [
-    "Row",
-    "SQLiteConnection",
-    "SQLiteDatabase",
-    "Transaction",
-    "split_statements",
-    "translate_placeholders",
-]
-
-T = TypeVar("T")
-
-# Literals, quoted identifiers and comments are copied as they are; only a bare $N changes.
-_SQL_TOKEN = re.compile(
-    r"""'[^']*(?:''[^']*)*'?|"[^"]*(?:""[^"]*)*"?|`[^`]*`?|\[[^\]]*\]?"""
-    r"|--[^\n]*|/\*.*?(?:\*/|\Z)|\$(\d+)",
-    re.DOTALL,
-)
-_LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
-_OBJECT_WORDS = frozenset({"TABLE", "INDEX", "VIEW", "TRIGGER"})
-
-
-@functools.lru_cache(maxsize=512)
-def translate_placeholders(sql: str) -> str:
-    """``sql`` with asyncpg's ``$1, $2`` rewritten as SQLite's ``?1, ?2``, leaving string
-    literals, quoted identifiers and comments untouched."""
-    return _SQL_TOKEN.sub(lambda m: f"?{m[1]}" if m[1] else m[0], sql)
-
-
-def split_statements(script: str) -> list[str]:
-    """``script``'s statements, split where SQLite itself sees one end (so a ``;`` inside a
-    literal or a trigger body does not split)."""
-    statements, start = [], 0
-    for end in (i + 1 for i, char in enumerate(script) if char == ";"):
-        if sqlite3.complete_statement(script[start:end]):
-            statements.append(script[start:end])
-            start = end
-    if script[start:].strip():
-        statements.append(script[start:])
-    return [s for s in statements if s.strip(" \t\r\n;")]
-
-
-def _status(sql: str, cursor: sqlite3.Cursor, rows: int) -> str:
-    """An asyncpg-style status: ``INSERT 0 n``, ``UPDATE n``, ``DELETE n``, ``SELECT n``;
-    otherwise the leading keyword(s) (``CREATE TABLE``, ``BEGIN``)."""
-    noise = _LEADING_NOISE.match(sql)
-    words = sql[noise.end() if noise else 0 :].split(None, 4)
-    verb = words[0].upper() if words else ""
-    if cursor.description is not None:
-        return f"SELECT {rows}"
-    if verb == "INSERT":
-        return f"INSERT 0 {cursor.rowcount}"
-    if verb in ("UPDATE", "DELETE"):
-        return f"{verb} {cursor.rowcount}"
-    if verb in ("CREATE", "DROP", "ALTER"):
-        kind = next((w.upper() for w in words[1:] if w.upper() in _OBJECT_WORDS), "")
-        return f"{verb} {kind}".strip()
-    return verb
-
-
-class Row(sqlite3.Row):
-    """A result row: ``row["col"]``, ``row[0]``, ``dict(row)``, ``len(row)``, iteration
-    over values, plus ``asyncpg.Record``'s ``get``, ``values`` and ``items``."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except (IndexError, KeyError):
-            return default
-
-    def values(self) -> Iterator[Any]:
-        return iter(self)
-
-    def items(self) -> Iterator[tuple[str, Any]]:
-        return zip(self.keys(), self, strict=True)
-
-
-class SQLiteConnection:
-    """One pooled ``sqlite3`` connection with asyncpg's query methods.
-
-    Outside ``transaction()`` each statement commits on its own, as with asyncpg. Every
-    method takes ``timeout`` (seconds): on expiry the statement is interrupted and
-    ``TimeoutError`` raised. ``sqlite3.Error`` subclasses pass through untranslated, as
-    asyncpg lets ``PostgresError`` through.
-    """
-
-    def __init__(self, raw: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
-        self._raw = raw
-        self._executor = executor
-        self._closed = False
-        self._depth = 0  # nesting of transaction() blocks
-
-    async def _run(self, call: Callable[[], T], timeout: float | None = None) -> T:
-        if self._closed:
-            raise ResourceUnavailableError("the SQLite connection is closed")
-        future = asyncio.wrap_future(self._executor.submit(call))
-        try:
-            async with asyncio.timeout(timeout):
-                return await asyncio.shield(future)
-        except (asyncio.CancelledError, TimeoutError):
-            if not future.done():
-                self._raw.interrupt()
-                future.add_done_callback(_consume)
-            raise
-
-    def _submit(self, call: Callable[[], T]) -> ThreadFuture[T]:
-        return self._executor.submit(call)
-
-    def _query(self, sql: str, args: Sequence[Any], many: int | None) -> list[Row]:
-        cursor = self._raw.execute(translate_placeholders(sql), args)
-        try:
-            return cursor.fetchmany(many) if many is not None else cursor.fetchall()
-        finally:
-            cursor.close()
-
-    async def fetch(self, sql: str, *args: Any, timeout: float | None = None) -> list[Row]:
-        """All rows of a query."""
-        return await self._run(lambda: self._query(sql, args, None), timeout)
-
-    async def fetchrow(self, sql: str, *args: Any, timeout: float | None = None) -> Row | None:
-        """The first row, or None."""
-        rows = await self._run(lambda: self._query(sql, args, 1), timeout)
-        return rows[0] if rows else None
-
-    async def fetchval(
-        self, sql: str, *args: Any, column: int = 0, timeout: float | None = None
-    ) -> Any:
-        """One value of the first row, or None when there is no row."""
-        row = await self.fetchrow(sql, *args, timeout=timeout)
-        return None if row is None else row[column]
-
-    async def execute(self, sql: str, *args: Any, timeout: float | None = None) -> str:
-        """Run a statement, or without ``args`` a script of several, each committing unless
-        inside ``transaction()``.
-
-        Returns:
-            The last statement's asyncpg-style status: ``INSERT 0 1``, ``UPDATE 3``,
-            ``DELETE 0``, ``SELECT 2``; for others its leading keywords (``CREATE TABLE``).
-        """
-
-        def run() -> str:
-            status = ""
-            for statement in split_statements(sql) if not args else [sql]:
-                cursor = self._raw.execute(translate_placeholders(statement), args)
-                try:
-                    rows = len(cursor.fetchall()) if cursor.description is not None else 0
-                    status = _status(statement, cursor, rows)
-                finally:
-                    cursor.close()
-            return status
-
-        return await self._run(run, timeout)
-
-    async def executemany(
-        self, sql: str, args: Iterable[Sequence[Any]], *, timeout: float | None = None
-    ) -> None:
-        """Run ``sql`` once per argument tuple, atomically (as asyncpg does)."""
-        batch = [tuple(a) for a in args]
-
-        def run() -> None:
-            own = not self._raw.in_transaction
-            if own:
-                self._raw.execute("BEGIN IMMEDIATE")
-            try:
-                self._raw.executemany(translate_placeholders(sql), batch)
-            except BaseException:
-                if own and self._raw.in_transaction:
-                    self._raw.execute("ROLLBACK")
-                raise
-            if own:
-                self._raw.execute("COMMIT")
-
-        await self._run(run, timeout)
-
-    def transaction(self, *, readonly: bool = False) -> Transaction:
-        """An ``async with`` block (or ``start``/``commit``/``rollback``) that commits on
-        success and rolls back on error. Nested blocks become savepoints.
-
-        Args:
-            readonly: Begin a deferred transaction; by default ``BEGIN IMMEDIATE`` takes the
-                write lock at once, so two writers wait (``busy_timeout``) instead of
-                failing on a lock upgrade. SQLite transactions are always serializable.
-        """
-        return Transaction(self, readonly=readonly)
-
-    def is_in_transaction(self) -> bool:
-        return self._raw.in_transaction
-
-    def _reset(self) -> None:
-        """On release (in the connection's thread): roll back what the holder left open."""
-        self._depth = 0
-        if self._raw.in_transaction:
-            self._raw.rollback()
-
-    def _close_soon(self) -> ThreadFuture[None]:
-        """Close after any call already queued; runs on the connection's thread."""
-        self._closed = True
-        future = self._executor.submit(self._raw.close)
-        self._executor.shutdown(wait=False)
-        return future
-
-
-class Transaction:
-    """``SQLiteConnection.transaction()``'s block; mirrors ``asyncpg.transaction.Transaction``."""
-
-    def __init__(self, connection: SQLiteConnection, *, readonly: bool) -> None:
-        self._conn = connection
-        self._readonly = readonly
-        self._savepoint: str | None = None
-
-    async def start(self) -> None:
-        conn = self._conn
-        if conn._depth:
-            self._savepoint = f"lockgate_savepoint_{conn._depth}"
-            sql = f"SAVEPOINT {self._savepoint}"
-        else:
-            sql = "BEGIN" if self._readonly else "BEGIN IMMEDIATE"
-        await conn._run(lambda: conn._raw.execute(sql).close())
-        conn._depth += 1
-
-    async def commit(self) -> None:
-        point = self._savepoint
-        await self._finish((f"RELEASE {point}",) if point else ("COMMIT",))
-
-    async def rollback(self) -> None:
-        point = self._savepoint
-        await self._finish((f"ROLLBACK TO {point}", f"RELEASE {point}") if point else ("ROLLBACK",))
-
-    async def _finish(self, statements: tuple[str, ...]) -> None:
-        conn = self._conn
-        conn._depth -= 1
-
-        def run() -> None:
-            # An interrupted statement may already have rolled the whole transaction back.
-            if conn._raw.in_transaction:
-                for statement in statements:
-                    conn._raw.execute(statement).close()
-
-        await conn._run(run)
-
-    async def __aenter__(self) -> Transaction:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            await self.commit()
-        else:
-            await self.rollback()
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    """Retrieve an abandoned call's outcome so asyncio does not log it as never retrieved."""
-    if not future.cancelled():
-        future.exception()
+__all__ = ["SQLiteDatabase"]
 
 
 class _Acquire:

@@ -2,7 +2,7 @@
 
 Why: the same step code (``async with db.acquire() as conn: await conn.fetch(...)``) runs
 against an embedded file when a deployment has no PostgreSQL, with ``$1`` placeholders and
-asyncpg-style rows (see ``sqlite_database``).
+asyncpg-style rows (see ``sqlite_database`` and ``sqlite_sql``).
 """
 
 from __future__ import annotations

@@ -168,6 +168,12 @@ class ResourceRegistry:
             credentials fails, saying that no secrets are configured.
         idle_ttl: Seconds an inline instance may sit unused before ``sweep`` closes it.
         health_timeout: Seconds one resource's health check may take.
+        max_inline: Distinct inline references kept at once. Past it the least recently
+            used one no run holds is closed to make room; when every one is held, the new
+            one is refused (``ResourceUnavailableError``), so requests naming ever-new
+            references cannot open connections without bound.
+        allow_inline: False refuses inline references: runs may name shared resources
+            (``"@name"``) only, so callers cannot make the gateway connect where they like.
         clock: Monotonic seconds.
     """
 
@@ -177,12 +183,17 @@ class ResourceRegistry:
         secrets: SecretReader | None = None,
         idle_ttl: float = 300.0,
         health_timeout: float = 5.0,
+        max_inline: int = 100,
+        allow_inline: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.secrets = secrets
         self.clock = clock
         self.idle_ttl = idle_ttl
         self._health_timeout = health_timeout
+        self._max_inline = max_inline
+        self._allow_inline = allow_inline
+        self._closing: set[asyncio.Task[None]] = set()
         self._resolvers: dict[str, IResourceResolver] = {}
         self._shared: dict[str, _Entry] = {}
         self._pooled: dict[bytes, _Entry] = {}
@@ -299,6 +310,12 @@ class ResourceRegistry:
                 self._shared_entry(name, spec)
                 checked[name] = spec
             else:
+                if not self._allow_inline:
+                    raise ResourceConfigError(
+                        f"Resource {name!r}: this gateway takes shared resources only "
+                        "('@name'); inline references are off (allow_inline_resources)",
+                        key=name,
+                    )
                 self._checked_resolver(name, spec)
                 _pool_key(name, spec)  # refuses non-JSON config values now
                 checked[name] = spec.to_dict()
@@ -333,11 +350,39 @@ class ResourceRegistry:
         entry = self._pooled.get(key)
         if entry is None:
             resolver = self._checked_resolver(name, spec)
+            if len(self._pooled) >= self._max_inline:
+                self._evict_one(name)
             label = f"{spec.type}#{hashlib.sha256(key).hexdigest()[:10]}"
             entry = _Entry(label, spec.type, False, resolver, None)
             entry.create = self._creator(entry, resolver, spec)
             self._pooled[key] = entry
         return entry
+
+    def _evict_one(self, name: str) -> None:
+        """Make room for one more inline instance by closing the least recently used one
+        that no run holds and none is creating.
+
+        Raises:
+            ResourceUnavailableError: Every inline instance is in use.
+        """
+        idle = [
+            (entry.last_used, key)
+            for key, entry in self._pooled.items()
+            if entry.users == 0 and entry.creating is None
+        ]
+        if not idle:
+            raise ResourceUnavailableError(
+                f"Resource {name!r}: {len(self._pooled)} distinct inline resources are in use, "
+                "the most this gateway keeps (max_inline_resources); reuse references or "
+                "register shared ones",
+                name=name,
+            )
+        entry = self._pooled.pop(min(idle)[1])
+        if entry.created:
+            entry.created = False
+            task = asyncio.ensure_future(self._close_entry(entry, entry.instance))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def instance(self, name: str, entry: _Entry) -> Any:
         """``entry``'s instance, created once however many callers ask at the same time;
@@ -512,6 +557,8 @@ class ResourceRegistry:
             if entry.created and entry.owned:
                 entry.created = False
                 await self._close_entry(entry, entry.instance)
+        if self._closing:  # evicted ones still closing
+            await asyncio.gather(*self._closing)
 
     async def _close_entry(self, entry: _Entry, instance: Any) -> None:
         try:
