@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Iterable, Mapping
@@ -47,7 +48,7 @@ from lockgate.use_cases.function_step import FunctionStepCaller
 from lockgate.use_cases.health import gateway_health
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.maintenance import Janitor, Scheduler
-from lockgate.use_cases.master_key import load_master_key
+from lockgate.use_cases.master_key import MASTER_KEY_ENV, load_master_key
 from lockgate.use_cases.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.pool_manager import PoolManager
 from lockgate.use_cases.request_processor import GatewayRequestProcessor
@@ -118,23 +119,28 @@ class Application:
             self._secrets = OpenSecrets(self.given_secrets, None, "given")
         else:
             self._secrets = await _open_secrets(self.settings, self.shared_resources)
-        self.resources.secrets = self._secrets.backend
+        self.resources.open(self._secrets.backend)
         try:
             await self.workflows.start()
         except BaseException:
-            await self._secrets.close()
+            await self._close_resources()
             raise
-        self.scheduler.tick()
-        self._watch_sighup(install=True)
-        self._tasks = [
-            asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
-            asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
-            asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
-        ]
+        try:
+            self.scheduler.tick()
+            self._watch_sighup(install=True)
+            self._tasks = [
+                asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
+                asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
+                asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
+            ]
+        except BaseException:  # nothing half-started may outlive a failed start
+            await self.stop()
+            raise
         self.started = True
 
     async def stop(self) -> None:
-        """Let in-flight calls finish (``shutdown_grace``), then end every worker process."""
+        """Let in-flight calls finish (``shutdown_grace``), then end every worker process,
+        then close the resources and the secrets (whatever failed before them)."""
         self._watch_sighup(install=False)
         for task in self._tasks:
             task.cancel()
@@ -142,13 +148,21 @@ class Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        # Runs first: their function steps still need the pools.
-        await self.workflows.stop(grace=self.settings.shutdown_grace)
-        await self.pool_manager.close(grace=self.settings.shutdown_grace)
-        await self.resources.close()
-        if self._secrets is not None:
-            await self._secrets.close()
-        self.started = False
+        try:
+            # Runs first: their function steps still need the pools.
+            await self.workflows.stop(grace=self.settings.shutdown_grace)
+            await self.pool_manager.close(grace=self.settings.shutdown_grace)
+        finally:
+            await self._close_resources()
+            self.started = False
+
+    async def _close_resources(self) -> None:
+        try:
+            await self.resources.close()
+        finally:
+            if self._secrets is not None:
+                secrets, self._secrets = self._secrets, None
+                await secrets.close()
 
     # -- workflows (the seed's gateway API) ----------------------------------------------------
 
@@ -214,9 +228,16 @@ class Application:
             if name not in self.shared_resources
         }
         try:
-            self.resources.checked_request(new_resources)
+            self.resources.check_shared(new_resources)
         except ResourceConfigError as exc:
             raise ConfigError(exc.message, **exc.fields) from None
+        needing = sorted(n for n, r in new_resources.items() if r.credentials_ref is not None)
+        if needing and self.started and self.secret_manager is None:
+            raise ConfigError(
+                f"shared resource(s) {', '.join(needing)} name credentials, but this gateway "
+                "runs without secrets; restart it with a master key",
+                key=needing[0],
+            )
         for function in self.registry.all():
             if function.name not in config.functions:
                 self.registry.remove(function.name)
@@ -280,12 +301,14 @@ class Application:
 
     async def health_check(self) -> dict[str, Any]:
         """The seed's ``gateway.health_check()``: ``status`` (``healthy``, or ``degraded``
-        when a function or resource is not), ``functions``, ``workflows``, ``resources``
-        (each shared resource and live pool, probed: ``SELECT 1``, ``PING`` ...) and
+        when a function or shared resource is not), ``functions``, ``workflows``,
+        ``resources`` (each shared resource, probed: ``SELECT 1``, ``PING`` ...),
+        ``inline_resources`` (live inline pools, counted by type, not probed) and
         ``secrets`` (the backend in use)."""
         health = self.health()
         resources = await self.resources.health()
         health["resources"] = resources
+        health["inline_resources"] = self.resources.inline()
         health["secrets"] = {"backend": self._secrets.kind if self._secrets else "off"}
         if any(r["status"] != "healthy" for r in resources.values()):
             health["status"] = "degraded"
@@ -338,6 +361,7 @@ def build(
         health_timeout=settings.resource_health_timeout,
         max_inline=settings.max_inline_resources,
         allow_inline=settings.allow_inline_resources,
+        inline_credentials=settings.inline_credentials,
     )
     for type_name, resolver in _builtin_resolvers(settings).items():
         if type_name not in resources.resolver_types():  # the caller's own resolvers win
@@ -388,8 +412,13 @@ def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
     """The resource types every gateway resolves. SQLite databases are confined to the
     config's folder: a request must not open the run store or other files by path."""
     base = settings.config.parent if settings.config is not None else Path.cwd()
+    store = settings.run_store or ""
+    sqlite_store = store != "memory://" and not store.startswith(("postgresql:", "postgres:"))
+    forbidden = (_sqlite_path(settings),) if sqlite_store else ()
     return {
-        "database": DatabaseResolver(sqlite=SQLiteDatabaseResolver(base_dir=base)),
+        "database": DatabaseResolver(
+            sqlite=SQLiteDatabaseResolver(base_dir=base, forbidden=forbidden)
+        ),
         "http_client": HttpxHttpClientResolver(),
         "cache": CacheResolver(),
         "message_queue": NatsQueueResolver(),
@@ -398,9 +427,12 @@ def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
 
 async def _open_secrets(settings: Settings, shared: Mapping[str, ResourceReference]) -> OpenSecrets:
     memory = settings.run_store == "memory://"
+    configured = settings.master_key_file is not None or bool(os.environ.get(MASTER_KEY_ENV))
     return await open_secrets(
         settings.secrets,
-        load_key=lambda: load_master_key(key_file=settings.master_key_file),
+        load_key=(lambda: load_master_key(key_file=settings.master_key_file))
+        if configured
+        else None,
         make_store=None if memory else lambda: secret_store(settings),
         environment=EnvironmentSecrets,
         needed_by={

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
             recently used idle one is closed, and when all are in use a new one is refused.
         allow_inline_resources: False lets runs name shared resources (``"@name"``) only,
             so callers cannot make the gateway connect to hosts of their choosing.
+        inline_credentials: Secrets an inline reference may name as its ``credentials_ref``
+            (``"*"``: any). The caller of an inline reference chooses where it connects, so
+            listing a secret lets callers send it to a host of their choosing; by default
+            credentials go with shared resources only.
     """
 
     model_config = SettingsConfigDict(
@@ -156,6 +160,7 @@ class Settings(BaseSettings):
     resource_health_timeout: Annotated[float, Field(gt=0)] = 5.0
     max_inline_resources: Annotated[int, Field(ge=1)] = 100
     allow_inline_resources: bool = True
+    inline_credentials: list[str] = Field(default_factory=list)
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -182,6 +187,7 @@ _FILE_SETTINGS = (
     "resource_health_timeout",
     "max_inline_resources",
     "allow_inline_resources",
+    "inline_credentials",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

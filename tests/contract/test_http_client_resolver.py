@@ -1,10 +1,11 @@
-"""The ``http_client`` resource against a real HTTP server (Starlette under uvicorn, on a
-free loopback port, in a background thread for the whole module)."""
+"""The ``http_client`` resource against real HTTP servers (Starlette under uvicorn, on free
+loopback ports, in background threads for the whole module)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -125,9 +126,9 @@ app = Starlette(
 )
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """The server's base URL, e.g. ``http://127.0.0.1:40123``."""
+@contextlib.contextmanager
+def _serve() -> Iterator[str]:
+    """Serve ``app`` on a free loopback port; yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -147,10 +148,26 @@ def server() -> Iterator[str]:
         assert thread.is_alive(), "the test HTTP server failed to start"
         assert time.monotonic() < deadline, "the test HTTP server did not start"
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(30)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The server's base URL, e.g. ``http://127.0.0.1:40123``."""
+    with _serve() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def other_server() -> Iterator[str]:
+    """A second server, same host, another port: another origin than ``server``."""
+    with _serve() as url:
+        yield url
 
 
 Factory = Callable[..., Awaitable[ResourceHttpClient]]
@@ -314,6 +331,58 @@ async def test_a_credential_header_does_not_follow_a_redirect_to_another_origin(
     bearer = await make({"base_url": server, "follow_redirects": True}, {"token": SECRET})
     response = await bearer.get("/redirect", params={"to": elsewhere})
     assert "authorization" not in response.json()["headers"]
+
+
+CREDENTIALS = [
+    ({"api_key": SECRET}, {}),
+    ({"token": SECRET}, {}),
+    ({"api_key": SECRET}, {"api_key_header": "X-API-Key"}),
+    ({"username": "svc", "password": SECRET}, {}),
+]
+CREDENTIAL_IDS = ["api_key", "token", "api_key_header", "basic"]
+
+
+def _carries_secret(echoed: dict[str, Any]) -> bool:
+    headers: dict[str, str] = echoed["headers"]
+    basic = base64.b64encode(f"svc:{SECRET}".encode()).decode()
+    return any(SECRET in value or basic in value for value in headers.values())
+
+
+@pytest.mark.parametrize(("credentials", "config"), CREDENTIALS, ids=CREDENTIAL_IDS)
+async def test_credentials_go_only_to_the_base_url_origin(
+    server: str,
+    other_server: str,
+    make: Factory,
+    credentials: dict[str, str],
+    config: dict[str, str],
+) -> None:
+    api = await make({"base_url": f"{server}/api", **config}, credentials)
+    assert _carries_secret((await api.get("/echo")).json())
+    # The same origin by an absolute URL, outside base_url's path: still that origin.
+    assert _carries_secret((await api.get(f"{server}/echo")).json())
+    other_host = server.replace("127.0.0.1", "localhost") + "/echo"
+    for url in (other_host, f"{other_server}/echo", f"{other_server}/api/echo"):
+        response = await api.get(url)
+        assert response.status_code == 200
+        assert not _carries_secret(response.json()), url
+        assert "authorization" not in response.json()["headers"], url
+    # A per-request header of the caller's own still goes where the caller sends it.
+    mine = (await api.get(f"{other_server}/echo", headers={"X-Mine": "v"})).json()
+    assert mine["headers"]["x-mine"] == "v"
+
+
+@pytest.mark.parametrize(("credentials", "config"), CREDENTIALS, ids=CREDENTIAL_IDS)
+async def test_credentials_do_not_follow_a_redirect_to_another_port(
+    server: str,
+    other_server: str,
+    make: Factory,
+    credentials: dict[str, str],
+    config: dict[str, str],
+) -> None:
+    api = await make({"base_url": server, "follow_redirects": True, **config}, credentials)
+    response = await api.get("/redirect", params={"to": f"{other_server}/echo"})
+    assert str(response.url).startswith(other_server)
+    assert not _carries_secret(response.json())
 
 
 async def _most_in_flight(api: ResourceHttpClient, *, target: int, wait: float) -> int:

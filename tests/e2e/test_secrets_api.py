@@ -81,7 +81,7 @@ class Gateway:
         transport = httpx.ASGITransport(app=self.app, client=address)
         async with httpx.AsyncClient(
             transport=transport,
-            base_url="http://lockgate",
+            base_url="http://127.0.0.1:8000",
             headers=headers,
             event_hooks={"response": [keep]},
         ) as http:
@@ -307,7 +307,6 @@ async def test_health_reports_resources_and_secrets(manager: SecretManager) -> N
         assert health["status"] == "degraded"
         assert health["resources"]["fine"]["status"] == "healthy"
         assert health["resources"]["flaky"]["status"] == "unhealthy"
-        assert health["resources"]["flaky"]["shared"] is True
         assert "returned False" in health["resources"]["flaky"]["error"]
         assert {"functions", "workflows"} <= set(health)
 
@@ -356,3 +355,14 @@ async def test_check_secrets_refuses_a_shared_resource_needing_a_missing_key(
     assert "main_db needs 'db_creds'" in caught.value.message
     await check_secrets(Settings(run_store=store), GatewayConfig())  # nothing needed: starts
     await check_secrets(Settings(run_store=store, secrets="env"), config)
+
+
+async def test_a_rebound_dns_name_or_a_public_listener_needs_the_token() -> None:
+    """A browser page whose name now resolves to 127.0.0.1 sends its own Host; a gateway
+    listening on a public address may sit behind a local proxy: both need admin_token."""
+    async with gateway(settings()) as api, api.client() as http:
+        response = await http.get("/secrets", headers={"host": "evil.example:8000"})
+        error_of(response, 403, "Forbidden")
+    public = settings(host="0.0.0.0")
+    async with gateway(public) as api, api.client() as http:
+        error_of(await http.get("/secrets"), 403, "Forbidden")

@@ -168,3 +168,16 @@ def test_a_confined_sqlite_resolver_refuses_paths_outside_its_folder(
         resolver.validate({"driver": "sqlite", "path": path})
     assert raised.value.fields["key"] == "path"
     resolver.validate({"driver": "sqlite", "path": "data/app.db"})
+
+
+def test_the_run_store_file_is_refused_wherever_it_lives(tmp_path: Path) -> None:
+    store = tmp_path / "data" / "runs.sqlite3"
+    resolver = SQLiteDatabaseResolver(forbidden=(store,))
+    for path in (
+        str(store),
+        f"{store}-wal",
+        str(tmp_path / "data" / ".." / "data" / "runs.sqlite3"),
+    ):
+        with pytest.raises(ResourceConfigError, match="not the run store"):
+            resolver.validate({"driver": "sqlite", "path": path})
+    resolver.validate({"driver": "sqlite", "path": str(tmp_path / "data" / "app.db")})

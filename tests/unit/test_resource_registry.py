@@ -114,7 +114,9 @@ def resolver() -> FakeResolver:
 
 @pytest.fixture
 def registry(resolver: FakeResolver, clock: ManualClock) -> ResourceRegistry:
-    registry = ResourceRegistry(clock=clock, idle_ttl=60.0, health_timeout=GUARD)
+    registry = ResourceRegistry(
+        clock=clock, idle_ttl=60.0, health_timeout=GUARD, inline_credentials=["*"]
+    )
     registry.register_resolver("fake", resolver)
     return registry
 
@@ -154,8 +156,8 @@ async def test_200_concurrent_first_requests_share_one_instance_created_once(
 
     assert len(resolver.created) == 1
     assert all(instance is resolver.created[0] for instance in instances)
-    health = await registry.health()
-    assert [report["in_use"] for report in health.values()] == [200]
+    assert await registry.health() == {}  # inline instances are counted, not probed
+    assert registry.inline() == {"fake": {"pools": 1, "runs": 200}}
 
 
 async def test_different_config_gets_a_different_instance(
@@ -176,7 +178,7 @@ async def test_a_run_resolves_each_name_once(
     assert await run("db") is await run("db")
     assert await run("db2") is await run("db")
     assert len(resolver.created) == 1
-    assert [r["in_use"] for r in (await registry.health()).values()] == [1]
+    assert registry.inline() == {"fake": {"pools": 1, "runs": 1}}
 
 
 async def test_an_inline_reference_is_never_visible_to_another_run(
@@ -316,12 +318,12 @@ async def test_a_failed_creation_is_not_kept_and_the_next_request_retries(
     assert caught.value.message == "Resource 'db' (fake): fake at 127.0.0.1:1 refused"
     assert caught.value.fields["name"] == "db"
     assert caught.value.retryable
-    assert await registry.health() == {}  # nothing live, nothing registered
+    assert registry.inline() == {}  # nothing live, nothing registered
     assert registry.shared_names() == []
 
     instance = await run("db")
     assert resolver.created == [instance]
-    assert [r["in_use"] for r in (await registry.health()).values()] == [1]
+    assert registry.inline() == {"fake": {"pools": 1, "runs": 1}}
 
 
 async def test_a_failed_creation_fails_every_waiting_request(
@@ -455,16 +457,16 @@ async def test_a_resolver_given_as_a_plain_async_function(registry: ResourceRegi
     assert thing.name == "x"
     assert made == [({"name": "x"}, None), ({"name": "y"}, "tok-123456")]
 
-    thing.ping_result = False  # its ping() is its health check
-    reports = await registry.health()
-    assert sorted(r["status"] for r in reports.values()) == ["healthy", "unhealthy"]
-    assert {r["type"] for r in reports.values()} == {"custom"}
-    errors = [r["error"] for r in reports.values() if "error" in r]
-    assert len(errors) == 1
-    assert "ping() returned False" in errors[0]
+    registry.register_reference("shared_thing", ResourceReference("custom", {"name": "z"}))
+    shared = await run_with(registry, {"t": "@shared_thing"})("t")
+    shared.ping_result = False  # its ping() is its health check
+    report = (await registry.health())["shared_thing"]
+    assert report["status"] == "unhealthy"
+    assert report["type"] == "custom"
+    assert "ping() returned False" in report["error"]
 
     await registry.close()  # its close() closes it
-    assert (thing.closes, authed.closes) == (1, 1)
+    assert (thing.closes, authed.closes, shared.closes) == (1, 1, 1)
 
 
 async def test_register_factory_takes_sync_async_and_create_objects(
@@ -509,7 +511,7 @@ async def test_register_factory_takes_sync_async_and_create_objects(
 # -- health ----------------------------------------------------------------------------------
 
 
-async def test_health_probes_every_shared_resource_and_live_instance(
+async def test_health_probes_every_shared_resource_and_only_counts_inline_ones(
     registry: ResourceRegistry, resolver: FakeResolver
 ) -> None:
     registry.register_reference("main_db", ResourceReference("fake", {"host": "m"}))
@@ -518,22 +520,19 @@ async def test_health_probes_every_shared_resource_and_live_instance(
     instance = await inline("db")
 
     reports = await registry.health()
-    assert reports.pop("main_db") == {
-        "status": "healthy",
-        "type": "fake",
-        "shared": True,
-        "in_use": 0,
-    }
+    assert reports.pop("main_db") == {"status": "healthy", "type": "fake", "in_use": 0}
     assert reports.pop("given")["status"] == "healthy"
-    (label, report) = reports.popitem()
-    assert label.startswith("fake#")
-    assert report == {"status": "healthy", "type": "fake", "shared": False, "in_use": 1}
+    assert reports == {}  # another tenant's inline instance is neither named nor probed
+    assert registry.inline() == {"fake": {"pools": 1, "runs": 1}}
     assert len(resolver.created) == 2  # the shared one was created by its first probe
 
-    instance.healthy = False
-    report = (await registry.health())[label]
+    shared = resolver.created[1]
+    shared.healthy = False
+    report = (await registry.health())["main_db"]
     assert report["status"] == "unhealthy"
     assert report["error"] == "fake at 127.0.0.1:1 refused the probe"
+    instance.healthy = False  # the inline one is never probed
+    assert set(await registry.health()) == {"main_db", "given"}
 
 
 async def _healthy(resource: Any) -> bool:
@@ -693,3 +692,77 @@ def test_with_inline_references_off_only_shared_resources_are_accepted() -> None
     with pytest.raises(ResourceConfigError, match="shared resources only") as refused:
         registry.checked_request({"db": {"type": "fake", "config": {}}})
     assert refused.value.fields["key"] == "db"
+
+
+async def test_inline_credentials_are_refused_unless_the_secret_is_listed() -> None:
+    registry = ResourceRegistry(inline_credentials=["public_api"])
+    registry.register_resolver("fake", FakeResolver())
+    reference = {"type": "fake", "config": {"host": "evil"}, "credentials_ref": "prod_db"}
+    with pytest.raises(ResourceConfigError, match="may not name credentials_ref 'prod_db'"):
+        registry.checked_request({"db": reference})
+    with pytest.raises(ResourceConfigError, match="inline_credentials"):
+        await registry.lookup({"db": reference})("db")  # a resumed run is checked again
+    listed = {**reference, "credentials_ref": "public_api"}
+    assert registry.checked_request({"db": listed}) == {"db": listed}
+    registry.register_reference(  # shared resources take any secret: the operator chose
+        "main_db", ResourceReference("fake", {"host": "db"}, credentials_ref="prod_db")
+    )
+
+
+async def test_failed_creations_hold_no_slot_under_the_cap() -> None:
+    resolver = FakeResolver()
+    registry = ResourceRegistry(max_inline=1)
+    registry.register_resolver("fake", resolver)
+    for port in range(5):
+        resolver.failures.append(ResourceUnavailableError("refused"))
+        with pytest.raises(ResourceUnavailableError):
+            await registry.lookup({"db": {"type": "fake", "config": {"port": port}}})("db")
+    run = registry.lookup({"db": {"type": "fake", "config": {"port": 99}}})
+    assert (await run("db")).config == {"port": 99}
+    await registry.close()
+
+
+async def test_an_instance_being_created_for_waiting_runs_is_never_evicted() -> None:
+    resolver = FakeResolver()
+    resolver.gate = asyncio.Event()
+    registry = ResourceRegistry(max_inline=1)
+    registry.register_resolver("fake", resolver)
+    waiting = asyncio.ensure_future(
+        registry.lookup({"db": {"type": "fake", "config": {"port": 1}}})("db")
+    )
+    await asyncio.wait_for(resolver.entered.wait(), GUARD)
+    with pytest.raises(ResourceUnavailableError, match="max_inline_resources"):
+        await registry.lookup({"db": {"type": "fake", "config": {"port": 2}}})("db")
+    resolver.gate.set()
+    instance = await asyncio.wait_for(waiting, GUARD)
+    assert not instance.closed
+    await registry.close()
+    assert instance.closed
+
+
+async def test_a_cancelled_sweep_still_closes_what_it_took_and_close_waits_for_it(
+    clock: ManualClock,
+) -> None:
+    closing = asyncio.Event()
+    release = asyncio.Event()
+
+    class SlowClose(FakeResolver):
+        async def close(self, resource: FakeResource) -> None:
+            closing.set()
+            await release.wait()
+            await super().close(resource)
+
+    resolver = SlowClose()
+    registry = ResourceRegistry(idle_ttl=10, clock=clock)
+    registry.register_resolver("fake", resolver)
+    run = registry.lookup({"db": {"type": "fake", "config": {}}})
+    instance = await run("db")
+    run.release()
+    clock.advance(11)
+    sweep = asyncio.ensure_future(registry.sweep())
+    await asyncio.wait_for(closing.wait(), GUARD)
+    sweep.cancel()
+    release.set()
+    await registry.close()
+    assert instance.closed
+    assert resolver.closed == [instance]

@@ -42,8 +42,8 @@ def new_key() -> MasterKey:
     return MasterKey.from_base64(generate_master_key())
 
 
-def no_key() -> MasterKey:
-    return load_master_key(environ={})  # raises MasterKeyError: nothing is set
+def unusable_key() -> MasterKey:
+    return load_master_key(environ={"LOCKGATE_MASTER_KEY": "not base64!"})
 
 
 def environment() -> SecretBackend:
@@ -54,7 +54,7 @@ async def open_with(
     mode: str,
     store: TrackedStore | None,
     *,
-    load_key: Callable[[], MasterKey] = no_key,
+    load_key: Callable[[], MasterKey] | None = None,
     needed_by: Mapping[str, str] | None = None,
 ) -> OpenSecrets:
     return await open_secrets(
@@ -116,7 +116,7 @@ async def test_auto_without_a_key_and_an_empty_store_runs_without_secrets() -> N
 
 
 async def test_a_memory_run_store_without_secrets_configured_runs_without_them() -> None:
-    opened = await open_with("auto", None, load_key=new_key)
+    opened = await open_with("auto", None)
     assert (opened.backend, opened.kind) == (None, "off")
 
 
@@ -193,3 +193,15 @@ async def test_secrets_on_a_memory_run_store_are_a_config_error(
         await open_with(mode, None, load_key=new_key, needed_by=needed_by)
     assert "memory://" in caught.value.message
     assert caught.value.fields["key"] == "run_store"
+
+
+async def test_a_configured_but_unusable_key_refuses_to_start_even_with_nothing_stored() -> None:
+    store = TrackedStore()
+    with pytest.raises(MasterKeyError, match="not base64"):
+        await open_with("auto", store, load_key=unusable_key)
+    assert store.opens == 0
+
+
+async def test_a_master_key_on_a_memory_run_store_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"memory://"):
+        await open_with("auto", None, load_key=new_key)

@@ -2,8 +2,10 @@
 
 Config is checked up front (every error names its key) because a typo in a reference should
 fail the run that carries it, not the tenth request a step makes. Credentials come only from
-the reference's secret and are sent as an ``httpx.Auth``, so they never sit in the config,
-the client's headers, its ``repr`` or a message.
+the reference's secret (config, which run records keep in plaintext, refuses them, including
+credential-looking headers) and are sent as an ``httpx.Auth`` bound to ``base_url``'s
+origin, so they never sit in the config, the client's headers, its ``repr`` or a message,
+and never go to a host a step or a caller picks.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ _TYPE = "http_client"
 _CREDENTIAL_KEYS = frozenset({"api_key", "token", "username", "password"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP header name (RFC 9110)
 _BAD_VALUE = re.compile(r"[^\t\x20-\x7e]")  # header values: printable ASCII and tabs
-# Credentials in plain config are refused: they belong in the secret.
+# Credentials in plain config are refused: they belong in the secret. A header is taken for
+# a credential when its name (lower-cased) is one of these or contains one of those words.
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
+_CREDENTIAL_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +55,20 @@ class HttpxHttpClientResolver:
 
     Config keys:
 
-    - ``base_url`` (string, optional): ``http(s)://host[:port][/path]`` that relative request
-      URLs (``await api.get("/orders")``) are resolved against. It must not carry a user
-      name or password: those go in the credentials secret.
+    - ``base_url`` (string, optional; required with credentials):
+      ``http(s)://host[:port][/path]`` that relative request URLs
+      (``await api.get("/orders")``) are resolved against. Its origin (scheme, host, port)
+      is the only one credentials are sent to. It must not carry a user name or password:
+      those go in the credentials secret.
     - ``timeout`` (number > 0, default 30): deadline in seconds for a whole request (connect,
       redirects, body; for ``client.stream`` up to the headers), and for each read. A
       request's own ``timeout=`` replaces it.
     - ``connect_timeout`` (number > 0, default 5): seconds to open a connection.
-    - ``headers`` (object of strings, default {}): sent with every request. ``Authorization``
-      is refused here: put the credential in the secret.
+    - ``headers`` (object of strings, default {}): sent with every request, to any host.
+      Names that look like credentials are refused, as config is kept in plaintext in run
+      records: ``Authorization``, ``Proxy-Authorization`` and any name containing ``auth``,
+      ``token``, ``key``, ``secret``, ``password`` or ``cookie`` (case-insensitive). Put
+      such a value in the secret as ``api_key`` and name the header in ``api_key_header``.
     - ``connection_limit`` (integer >= 1, default 100): connections open at once, all hosts.
     - ``connection_limit_per_host`` (integer >= 1, optional): requests in flight, hence
       connections, to one scheme/host/port; more wait up to ``timeout`` for a slot, then
@@ -72,15 +81,17 @@ class HttpxHttpClientResolver:
     - ``proxy`` (string, optional): ``http(s)://`` URL of a proxy to go through, without
       user info. Proxy environment variables (``HTTP_PROXY``…) are not read.
     - ``api_key_header`` (string, optional): header the ``api_key``/``token`` credential is
-      sent in, as it is (``X-API-Key``); without it, ``Authorization: Bearer <value>``. It
-      is dropped on a redirect to another origin, as ``Authorization`` is.
+      sent in, as it is (``X-API-Key``); without it, ``Authorization: Bearer <value>``.
     - ``health_url`` (string, optional): path (resolved against ``base_url``) or URL that
       ``health_check`` GETs; a status below 500 is healthy. Without it the check only
-      makes sure the client is open.
+      makes sure the client is open. On another origin it is requested without credentials.
 
     Credentials secret (optional): ``{"api_key": ...}`` or ``{"token": ...}`` (a bearer
     token, or the ``api_key_header`` value), or ``{"username": ..., "password": ...}``
-    (basic auth).
+    (basic auth). They are sent only to ``base_url``'s origin (scheme, host and port; a
+    default port counts as given): a request to an absolute URL elsewhere goes without
+    them, and a redirect away from that origin drops them (an http -> https upgrade too).
+    So credentials without ``base_url`` are refused by ``create``.
 
     Responses' ``json()`` may also be awaited (``await response.json()``, aiohttp style) when
     the body is an object or an array; see ``JsonObject``.
@@ -100,11 +111,17 @@ class HttpxHttpClientResolver:
         """A new client; it connects on its first request.
 
         Raises:
-            ResourceConfigError: Bad config, or credentials of the wrong shape (the message
-                names keys, never values).
+            ResourceConfigError: Bad config, credentials of the wrong shape (the message
+                names keys, never values), or credentials without ``base_url``.
         """
         settings = _parse(config)
         auth = _auth(credentials, settings.api_key_header)
+        if auth is not None and not settings.base_url:
+            raise ResourceConfigError(
+                f"{_TYPE} credentials need 'base_url': they are sent only to its origin "
+                "(scheme, host, port), and without it there is none to bind them to",
+                key="base_url",
+            )
         return ResourceHttpClient(
             base_url=settings.base_url,
             headers=settings.headers,
@@ -244,12 +261,19 @@ def _headers(headers: dict[str, str], api_key_header: str | None) -> dict[str, s
             raise ResourceConfigError(
                 f"{_TYPE} config 'headers' has an invalid header name {name!r}", key="headers"
             )
-        if name.lower() in _CREDENTIAL_HEADERS or (
+        if _looks_like_credential(name) or (
             api_key_header is not None and name.lower() == api_key_header.lower()
         ):
+            # Name the header, never its value.
+            how = (
+                "leave 'api_key_header' out to send it as 'Authorization: Bearer <api_key>'"
+                if name.lower() == "authorization"
+                else f"set 'api_key_header' to {name!r}"
+            )
             raise ResourceConfigError(
-                f"{_TYPE} config 'headers' must not set {name!r}: store the credential as a "
-                "secret and name it in the reference's credentials_ref",
+                f"{_TYPE} config 'headers' must not set {name!r}, which looks like a "
+                'credential: store the value as a secret ({"api_key": ...}), name it in the '
+                f"reference's credentials_ref and {how}",
                 key="headers",
             )
         if _BAD_VALUE.search(value):
@@ -258,6 +282,11 @@ def _headers(headers: dict[str, str], api_key_header: str | None) -> dict[str, s
                 key="headers",
             )
     return headers
+
+
+def _looks_like_credential(header: str) -> bool:
+    name = header.lower()
+    return name in _CREDENTIAL_HEADERS or any(word in name for word in _CREDENTIAL_HEADER_WORDS)
 
 
 def _auth(credentials: Any, api_key_header: str | None) -> httpx.Auth | None:

@@ -1,13 +1,15 @@
 """The ``httpx.AsyncClient`` a workflow step gets for an ``http_client`` resource.
 
-It is a plain httpx client with four additions a shared, long-lived resource needs:
+It is a plain httpx client with five additions a shared, long-lived resource needs:
 
+- credentials go only to the origin (scheme, host, port) of ``base_url``: a step may send a
+  request to any URL, but the secret never leaves the service it was issued for;
 - ``timeout`` is a deadline for the whole request (connect, redirects, body), not only for
   each read, so a server trickling bytes cannot hold a step for ever;
 - an optional cap on concurrent connections to one host (httpx only caps the total), so one
   slow service cannot take every connection of the pool;
-- a credential sent in a custom header (``X-API-Key``) is dropped on a redirect to another
-  origin, as httpx already does for ``Authorization``;
+- the credential header is dropped on a redirect away from that origin (httpx alone keeps
+  ``Authorization`` on an http -> https upgrade and knows nothing of ``X-API-Key``);
 - responses decode JSON into values that can also be awaited, so both the httpx idiom
   (``response.json()``) and the aiohttp one (``await response.json()``) work in steps.
 
@@ -28,6 +30,7 @@ __all__ = [
     "HostLimitTransport",
     "JsonArray",
     "JsonObject",
+    "OriginBoundAuth",
     "ResourceHttpClient",
     "ResourceResponse",
     "safe_url",
@@ -106,6 +109,34 @@ class HeaderAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return f"HeaderAuth({self.name!r}, kind={self.kind!r})"
+
+
+class OriginBoundAuth(httpx.Auth):
+    """``auth`` applied to requests to ``origin`` (scheme, host, port) only.
+
+    A request to any other origin goes as the caller built it, without the credential.
+    Wraps auths whose work is in ``auth_flow`` (``HeaderAuth``, ``httpx.BasicAuth``).
+
+    Args:
+        auth: The credential's auth.
+        origin: A URL whose scheme, host and port the credential is bound to.
+    """
+
+    def __init__(self, auth: httpx.Auth, origin: httpx.URL) -> None:
+        self.auth = auth
+        self.origin = _origin(origin)
+        self.requires_request_body = auth.requires_request_body
+        self.requires_response_body = auth.requires_response_body
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(request.url) != self.origin:
+            yield request
+            return
+        yield from self.auth.auth_flow(request)
+
+    def __repr__(self) -> str:
+        scheme, host, port = self.origin
+        return f"OriginBoundAuth({self.auth!r}, origin='{scheme}://{host}:{port}')"
 
 
 @dataclass(slots=True)
@@ -206,8 +237,12 @@ class ResourceHttpClient(httpx.AsyncClient):
         follow_redirects: Whether redirects are followed by default.
         verify: Whether TLS certificates are verified.
         proxy: URL of the HTTP(S) proxy to go through, or None.
-        auth: The credentials' ``httpx.Auth``, or None.
+        auth: The credentials' ``httpx.Auth``, or None. It is bound to ``base_url``'s origin
+            (see ``OriginBoundAuth``): requests elsewhere, and redirects away, go without it.
         health_url: What the resolver's health check requests, or None.
+
+    Raises:
+        ValueError: ``auth`` without a ``base_url`` to bind it to.
     """
 
     def __init__(
@@ -227,6 +262,8 @@ class ResourceHttpClient(httpx.AsyncClient):
         auth: httpx.Auth | None = None,
         health_url: str | None = None,
     ) -> None:
+        if auth is not None and not base_url:
+            raise ValueError("credentials need a base_url: they are sent only to its origin")
         limits = httpx.Limits(
             max_connections=connection_limit,
             max_keepalive_connections=(
@@ -246,12 +283,17 @@ class ResourceHttpClient(httpx.AsyncClient):
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=follow_redirects,
-            auth=auth,
             transport=transport,
             trust_env=False,
         )
         self.health_url = health_url
-        self._secret_header = auth.name if isinstance(auth, HeaderAuth) else None
+        # Bound to the origin as it is now: a step setting client.base_url later does not
+        # move the credential.
+        self._credential_origin = _origin(self.base_url)
+        self._secret_header: str | None = None
+        if auth is not None:
+            self.auth = OriginBoundAuth(auth, self.base_url)
+            self._secret_header = auth.name if isinstance(auth, HeaderAuth) else "Authorization"
         if isinstance(auth, HeaderAuth):
             self._auth_kind = auth.kind
         else:
@@ -289,10 +331,15 @@ class ResourceHttpClient(httpx.AsyncClient):
     def _redirect_headers(
         self, request: httpx.Request, url: httpx.URL, method: str
     ) -> httpx.Headers:
-        # httpx drops Authorization on a redirect to another origin; drop a custom
-        # credential header (X-API-Key) there too, or it would go to a host nobody chose.
+        # A request to the credential's origin carries the credential; the redirect's target
+        # gets it only if it is that origin too. httpx alone would keep Authorization on an
+        # http -> https upgrade, and does not know a custom header (X-API-Key) is secret.
         headers = super()._redirect_headers(request, url, method)
-        if self._secret_header is not None and _origin(url) != _origin(request.url):
+        if (
+            self._secret_header is not None
+            and _origin(request.url) == self._credential_origin
+            and _origin(url) != self._credential_origin
+        ):
             headers.pop(self._secret_header, None)
         return headers
 

@@ -84,6 +84,8 @@ class SQLiteDatabaseResolver:
         base_dir: Where relative paths point, and the folder every path must stay inside
             (outside its ``.lockgate``); without it, relative to the working directory and
             unconfined.
+        forbidden: Files no reference may open (the run store's SQLite file), wherever they
+            are.
         health_timeout: Seconds ``health_check``'s ``SELECT 1`` may take.
         close_timeout: Seconds ``close`` waits for acquired connections to be released.
     """
@@ -95,10 +97,15 @@ class SQLiteDatabaseResolver:
         self,
         *,
         base_dir: Path | None = None,
+        forbidden: tuple[Path, ...] = (),
         health_timeout: float = 5.0,
         close_timeout: float = 5.0,
     ) -> None:
         self._base_dir = base_dir
+        # A file and its WAL and shared-memory companions.
+        self._forbidden = frozenset(
+            Path(f"{p.resolve()}{suffix}") for p in forbidden for suffix in ("", "-wal", "-shm")
+        )
         self._health_timeout = health_timeout
         self._close_timeout = close_timeout
 
@@ -118,12 +125,13 @@ class SQLiteDatabaseResolver:
             return path
         base = (self._base_dir or Path.cwd()).resolve()
         full = (base / path).resolve()
-        if self._base_dir is not None and (
-            not full.is_relative_to(base) or ".lockgate" in full.relative_to(base).parts
+        if full in self._forbidden or (
+            self._base_dir is not None
+            and (not full.is_relative_to(base) or ".lockgate" in full.relative_to(base).parts)
         ):
             raise ResourceConfigError(
-                f"database config 'path' must name a file inside {base} (and outside its "
-                f".lockgate folder), got {path!r}",
+                f"database config 'path' must name a file inside {base} (outside its "
+                f".lockgate folder, and not the run store), got {path!r}",
                 key="path",
             )
         return str(full)

@@ -34,6 +34,7 @@ KEY_BYTES = 32
 MASTER_KEY_ENV = "LOCKGATE_MASTER_KEY"
 NONCE_BYTES = 12
 _HOW = "create one with `lockgate secrets init-key`"
+NO_KEY = f"no master key: set {MASTER_KEY_ENV} or give a key file (mode 0600); {_HOW}"
 _WRAP_AAD = b"lockgate-data-key\x00"
 
 
@@ -186,7 +187,5 @@ def load_master_key(
         return MasterKey.from_file(key_file)
     text = (os.environ if environ is None else environ).get(MASTER_KEY_ENV)
     if not text:
-        raise MasterKeyError(
-            f"no master key: set {MASTER_KEY_ENV} or give a key file (mode 0600); {_HOW}"
-        )
+        raise MasterKeyError(NO_KEY)
     return MasterKey.from_base64(text)

@@ -123,6 +123,7 @@ class _Entry:
     users: int = 0
     last_used: float = 0.0
     secret_values: tuple[str, ...] = ()
+    key: bytes | None = None  # an inline entry's pool key
 
     def scrub(self, text: str) -> str:
         for value in self.secret_values:
@@ -144,9 +145,16 @@ class RunResources:
         if name in self._resolved:
             return self._resolved[name]
         entry = self.registry.entry_for(name, self.references)
-        resource = await self.registry.instance(name, entry)
-        if entry not in self._held:
+        held = entry in self._held
+        if not held:  # counted before waiting: eviction and sweeps leave it alone meanwhile
             entry.users += 1
+        try:
+            resource = await self.registry.instance(name, entry)
+        except BaseException:
+            if not held:
+                entry.users -= 1
+            raise
+        if not held:
             self._held.append(entry)
         self._resolved[name] = resource
         return resource
@@ -174,6 +182,10 @@ class ResourceRegistry:
             references cannot open connections without bound.
         allow_inline: False refuses inline references: runs may name shared resources
             (``"@name"``) only, so callers cannot make the gateway connect where they like.
+        inline_credentials: The secrets an inline reference may name in its
+            ``credentials_ref`` (``"*"``: any). Whoever can start a run chooses where an
+            inline resource connects, so a secret listed here can be sent to a host of the
+            caller's choosing; by default none is, and credentials go with shared resources.
         clock: Monotonic seconds.
     """
 
@@ -185,6 +197,7 @@ class ResourceRegistry:
         health_timeout: float = 5.0,
         max_inline: int = 100,
         allow_inline: bool = True,
+        inline_credentials: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.secrets = secrets
@@ -193,6 +206,7 @@ class ResourceRegistry:
         self._health_timeout = health_timeout
         self._max_inline = max_inline
         self._allow_inline = allow_inline
+        self._inline_credentials = frozenset(inline_credentials)
         self._closing: set[asyncio.Task[None]] = set()
         self._resolvers: dict[str, IResourceResolver] = {}
         self._shared: dict[str, _Entry] = {}
@@ -276,6 +290,16 @@ class ResourceRegistry:
         self._shared[name] = entry
         return entry
 
+    def check_shared(self, references: Mapping[str, ResourceReference]) -> None:
+        """Check references about to be registered as shared, without I/O or registering.
+
+        Raises:
+            ResourceConfigError: A type is unknown or a config invalid; names the resource.
+        """
+        for name, reference in references.items():
+            self._checked_resolver(name, reference)
+            _pool_key(name, reference)
+
     def shared_names(self) -> list[str]:
         return sorted(self._shared)
 
@@ -310,13 +334,7 @@ class ResourceRegistry:
                 self._shared_entry(name, spec)
                 checked[name] = spec
             else:
-                if not self._allow_inline:
-                    raise ResourceConfigError(
-                        f"Resource {name!r}: this gateway takes shared resources only "
-                        "('@name'); inline references are off (allow_inline_resources)",
-                        key=name,
-                    )
-                self._checked_resolver(name, spec)
+                self._checked_inline(name, spec)
                 _pool_key(name, spec)  # refuses non-JSON config values now
                 checked[name] = spec.to_dict()
         return checked
@@ -349,11 +367,11 @@ class ResourceRegistry:
         key = _pool_key(name, spec)
         entry = self._pooled.get(key)
         if entry is None:
-            resolver = self._checked_resolver(name, spec)
+            resolver = self._checked_inline(name, spec)
             if len(self._pooled) >= self._max_inline:
                 self._evict_one(name)
             label = f"{spec.type}#{hashlib.sha256(key).hexdigest()[:10]}"
-            entry = _Entry(label, spec.type, False, resolver, None)
+            entry = _Entry(label, spec.type, False, resolver, None, key=key)
             entry.create = self._creator(entry, resolver, spec)
             self._pooled[key] = entry
         return entry
@@ -377,12 +395,7 @@ class ResourceRegistry:
                 "register shared ones",
                 name=name,
             )
-        entry = self._pooled.pop(min(idle)[1])
-        if entry.created:
-            entry.created = False
-            task = asyncio.ensure_future(self._close_entry(entry, entry.instance))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+        self._detach(self._pooled.pop(min(idle)[1]))
 
     async def instance(self, name: str, entry: _Entry) -> Any:
         """``entry``'s instance, created once however many callers ask at the same time;
@@ -418,6 +431,24 @@ class ResourceRegistry:
                 name=name,
             )
         return entry
+
+    def _checked_inline(self, name: str, reference: ResourceReference) -> IResourceResolver:
+        """``_checked_resolver``, and the reference's credentials may be used inline."""
+        secret = reference.credentials_ref
+        if not self._allow_inline:
+            raise ResourceConfigError(
+                f"Resource {name!r}: this gateway takes shared resources only ('@name'); "
+                "inline references are off (allow_inline_resources)",
+                key=name,
+            )
+        if secret is not None and not {secret, "*"} & self._inline_credentials:
+            raise ResourceConfigError(
+                f"Resource {name!r}: an inline reference may not name credentials_ref "
+                f"{secret!r}: the caller would choose where they are sent. Register a shared "
+                "resource with them, or list the secret in inline_credentials",
+                key=name,
+            )
+        return self._checked_resolver(name, reference)
 
     def _checked_resolver(self, name: str, reference: ResourceReference) -> IResourceResolver:
         resolver = self._resolvers.get(reference.type)
@@ -470,8 +501,10 @@ class ResourceRegistry:
         try:
             instance = await entry.create()
         except LockgateError:
+            self._forget(entry)
             raise
         except Exception as exc:  # a custom factory's own error, reported by type and text
+            self._forget(entry)
             raise ResourceUnavailableError(entry.scrub(f"{type(exc).__name__}: {exc}")) from None
         finally:
             entry.creating = None
@@ -481,28 +514,47 @@ class ResourceRegistry:
         entry.instance, entry.created, entry.last_used = instance, True, self.clock()
         return instance
 
+    def _forget(self, entry: _Entry) -> None:
+        """Drop a failed inline entry: a bad reference must not hold a slot."""
+        if entry.key is not None and self._pooled.get(entry.key) is entry:
+            del self._pooled[entry.key]
+
     # -- health and lifecycle --------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
-        """Every shared resource (created now if it was not yet) and every live inline
-        instance: ``{name: {"status": "healthy"|"unhealthy", "type", "shared", "in_use",
-        "error"?}}``."""
-        entries = list(self._shared.values()) + [e for e in self._pooled.values() if e.created]
+        """Every shared resource, probed (and created now if no run has used it yet):
+        ``{name: {"status": "healthy"|"unhealthy", "type", "in_use", "error"?}}``.
+
+        Inline instances are not probed (their targets are the callers' choice) nor named
+        (another tenant's references are none of this caller's business); ``inline()``
+        counts them.
+        """
+        entries = list(self._shared.values())
         reports = await asyncio.gather(*(self._probe(entry) for entry in entries))
         return {entry.label: report for entry, report in zip(entries, reports, strict=True)}
+
+    def inline(self) -> dict[str, dict[str, int]]:
+        """Live inline instances by type, and the runs holding them:
+        ``{"database": {"pools": 2, "runs": 7}}``."""
+        counts: dict[str, dict[str, int]] = {}
+        for entry in self._pooled.values():
+            if entry.created:
+                count = counts.setdefault(entry.type_name, {"pools": 0, "runs": 0})
+                count["pools"] += 1
+                count["runs"] += entry.users
+        return counts
 
     async def _probe(self, entry: _Entry) -> dict[str, Any]:
         report: dict[str, Any] = {
             "status": "healthy",
             "type": entry.type_name,
-            "shared": entry.shared,
             "in_use": entry.users,
         }
         try:
             async with asyncio.timeout(self._health_timeout):
                 instance = await self.instance(entry.label, entry)
                 if entry.health_check is not None:
-                    if await entry.health_check(instance) is False:
+                    if await _maybe_await(entry.health_check(instance)) is False:
                         raise ResourceUnavailableError("its health check returned False")
                 elif entry.resolver is not None:
                     await entry.resolver.health_check(instance)
@@ -525,17 +577,32 @@ class ResourceRegistry:
         """
         cutoff = self.clock() - self.idle_ttl
         idle = [
-            (key, entry)
+            key
             for key, entry in self._pooled.items()
             if entry.created and entry.users == 0 and entry.last_used <= cutoff
         ]
-        for key, entry in idle:
-            del self._pooled[key]
-            entry.created = False
-            await self._close_entry(entry, entry.instance)
+        # Detached all at once, before any await: a run cannot pick one up while another
+        # is being closed.
+        for key in idle:
+            self._detach(self._pooled.pop(key))
+        await self._closes_done()
         if idle:
             logger.info("closed %d idle resource(s)", len(idle))
         return len(idle)
+
+    def _detach(self, entry: _Entry) -> None:
+        """Take ``entry`` out of use and close its instance in a task of its own, which a
+        cancelled sweep does not stop and ``close`` waits for."""
+        if not entry.created:
+            return
+        entry.created = False
+        task = asyncio.ensure_future(self._close_entry(entry, entry.instance))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _closes_done(self) -> None:
+        if self._closing:
+            await asyncio.shield(asyncio.gather(*self._closing))
 
     async def run_sweeps(self) -> None:
         """Sweep every quarter of ``idle_ttl`` (at most every 30 s) until cancelled."""
@@ -547,18 +614,22 @@ class ResourceRegistry:
             except Exception:  # one bad close must not end the sweeps
                 logger.exception("sweeping idle resources failed")
 
+    def open(self, secrets: SecretReader | None) -> None:
+        """Serve requests again (after ``close``), reading credentials from ``secrets``."""
+        self.secrets = secrets
+        self._closed = False
+
     async def close(self) -> None:
         """Close every instance created here (not the ready objects ``register`` was given);
         later requests for a resource fail, saying the gateway is shutting down."""
         self._closed = True
+        self.secrets = None
         entries = list(self._shared.values()) + list(self._pooled.values())
         self._pooled.clear()
         for entry in entries:
-            if entry.created and entry.owned:
-                entry.created = False
-                await self._close_entry(entry, entry.instance)
-        if self._closing:  # evicted ones still closing
-            await asyncio.gather(*self._closing)
+            if entry.owned:
+                self._detach(entry)
+        await self._closes_done()
 
     async def _close_entry(self, entry: _Entry, instance: Any) -> None:
         try:

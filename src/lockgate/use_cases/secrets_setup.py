@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from lockgate.errors import ConfigError, MasterKeyError
 from lockgate.gateways.interfaces import ISecretStore
 from lockgate.models.secret import SecretMetadata, SecretValue
-from lockgate.use_cases.master_key import MasterKey
+from lockgate.use_cases.master_key import NO_KEY, MasterKey
 from lockgate.use_cases.secret_manager import SecretManager
 
 __all__ = ["OpenSecrets", "SecretBackend", "open_secrets"]
@@ -52,7 +52,7 @@ class OpenSecrets:
 async def open_secrets(
     mode: str,
     *,
-    load_key: Callable[[], MasterKey],
+    load_key: Callable[[], MasterKey] | None,
     make_store: Callable[[], ISecretStore] | None,
     environment: Callable[[], SecretBackend],
     needed_by: Mapping[str, str],
@@ -61,7 +61,8 @@ async def open_secrets(
     """Open the secrets ``mode`` names (``auto``, ``database``, ``env`` or ``off``).
 
     Args:
-        load_key: Reads the master key; raises ``MasterKeyError`` when there is none.
+        load_key: Reads the configured master key (raising ``MasterKeyError`` when it is
+            invalid or its file not private); None when no key is configured at all.
         make_store: The encrypted store on the run store's database; None when the run store
             is ``memory://`` (secrets there would not persist).
         environment: Makes the read-only environment backend.
@@ -69,9 +70,11 @@ async def open_secrets(
         cache_ttl: Seconds decrypted values stay cached.
 
     Raises:
-        MasterKeyError: Secrets are configured and no master key is given, or the database
-            holds secrets under another key; the message says how to fix it.
-        ConfigError: ``database`` was asked for on a ``memory://`` run store.
+        MasterKeyError: Secrets are configured and no master key is given, the key given
+            is invalid, or the database holds secrets under another key; the message says
+            how to fix it.
+        ConfigError: Secrets were asked for (``database``, a shared resource's credentials,
+            or a master key) on a ``memory://`` run store.
         SecretStoreError: The store cannot be opened.
     """
     if mode == "off":
@@ -79,27 +82,24 @@ async def open_secrets(
     if mode == "env":
         return OpenSecrets(environment(), None, "env")
     if make_store is None:
-        if mode == "database" or needed_by:
+        if mode == "database" or needed_by or load_key is not None:
             raise ConfigError(
                 "secrets are configured but the run store is memory://, where they would "
                 "not persist: set run_store to sqlite:/// or postgresql://, or secrets = env",
                 key="run_store",
             )
         return OpenSecrets(None, None, "off")
-    try:
-        key: MasterKey | None = load_key()
-        missing = ""
-    except MasterKeyError as exc:
-        key, missing = None, exc.message
+    # A key that is configured but unusable is an error, never "no secrets".
+    key = load_key() if load_key is not None else None
     store = make_store()
-    await store.open()
     try:
+        await store.open()
         stored = await store.list()
         if key is None:
             reasons = _reasons(mode, needed_by, stored)
             if reasons:
                 raise MasterKeyError(
-                    f"secrets are configured ({'; '.join(reasons)}) but {missing} "
+                    f"secrets are configured ({'; '.join(reasons)}) but {NO_KEY} "
                     "(nothing was read or written)"
                 )
             await store.close()

@@ -455,8 +455,9 @@ class WorkflowService:
         return active
 
     def _done(self, run_id: str, task: asyncio.Task[RunStatus]) -> None:
-        active = self._active.pop(run_id, None)
-        if active is not None:
+        active = self._active.get(run_id)
+        if active is not None and active.task is task:  # not a later launch of the same run
+            del self._active[run_id]
             active.lookup.release()
         if not task.cancelled() and (error := task.exception()) is not None:
             # The store failed: the run stays unfinished there, still ours; the next

@@ -1,9 +1,11 @@
 """The secrets API: write, list and delete secrets; values are never read back over HTTP
 unless ``secrets_http_read`` is on.
 
-Who may call it: with ``admin_token`` set, callers presenting it as a bearer token; without
-one, loopback clients only (a gateway bound to a public address must not accept secrets
-from anyone). Responses and errors name secrets, never their values.
+Who may call it: with ``admin_token`` set, callers presenting it as a bearer token. Without
+one, only a gateway listening on loopback answers it, only to loopback clients, and only for
+a loopback ``Host`` (a browser page that rebinds its DNS name to 127.0.0.1 sends its own
+name). Behind a reverse proxy on the same host every client looks like loopback: set
+``admin_token`` there. Responses and errors name secrets, never their values.
 """
 
 from __future__ import annotations
@@ -60,12 +62,26 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _loopback(request: Request) -> bool:
-    host = request.client.host if request.client is not None else ""
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host in _LOOPBACK_NAMES:
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _loopback(request: Request, listening: str) -> bool:
+    """The gateway listens on loopback, the client is local and the page it came from
+    names a loopback host."""
+    client = request.client.host if request.client is not None else ""
+    host_header = request.headers.get("host", "")
+    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+    return _is_loopback(listening) and _is_loopback(client) and _is_loopback(host)
 
 
 def secrets_router(application: Application) -> APIRouter:
@@ -85,12 +101,13 @@ def secrets_router(application: Application) -> APIRouter:
                     {"WWW-Authenticate": "Bearer"},
                 )
             return None
-        if not _loopback(request):
+        if not _loopback(request, settings.host):
             return error_response(
                 403,
                 "Forbidden",
-                "the secrets API answers loopback clients only; set admin_token "
-                "(LOCKGATE_ADMIN_TOKEN) to serve it to others",
+                "without admin_token the secrets API answers only a gateway listening on "
+                "loopback, to loopback clients; set admin_token (LOCKGATE_ADMIN_TOKEN) to "
+                "serve it otherwise",
             )
         return None
 
