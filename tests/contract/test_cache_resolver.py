@@ -23,6 +23,7 @@ from redis.exceptions import DataError, ResponseError
 from lockgate.errors import ResourceTimeoutError, ResourceUnavailableError
 from lockgate.gateways.cache_resolver import CacheResolver
 from lockgate.gateways.memory_cache import InMemoryCache
+from tests.servers import PrivateServer, silent_listener
 
 REDIS = {"host": "127.0.0.1", "port": 6379}
 BOUND = 10.0  # generous upper bound for "does not hang" checks, never a timing assertion
@@ -61,13 +62,6 @@ async def wait_until_gone(cache: Any, key: str) -> None:
             if await cache.get(key) is None:
                 return
             await asyncio.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def error_texts(error: BaseException) -> str:
@@ -223,43 +217,22 @@ async def test_health_check_passes_and_close_is_idempotent(backend: Cache) -> No
 # -- Redis only: a private server that can refuse, reject and restart ----------------------
 
 
-class PrivateRedis:
-    """A ``redis-server`` on a free loopback port with a password, no persistence."""
+class PrivateRedis(PrivateServer):
+    """A ``redis-server`` with a password and no persistence."""
 
     password = "pw-" + secrets.token_hex(8)
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.process: asyncio.subprocess.Process | None = None
+        super().__init__(
+            lambda port: (
+                *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
+                *("--requirepass", self.password, "--save", "", "--appendonly", "no"),
+            )
+        )
 
     @property
     def config(self) -> dict[str, Any]:
         return {"host": "127.0.0.1", "port": self.port, "connect_timeout": 5.0}
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
-            *("--requirepass", self.password, "--save", "", "--appendonly", "no"),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        probe = Redis(port=self.port, password=self.password, socket_connect_timeout=1)
-        try:
-            async with asyncio.timeout(BOUND):
-                while True:
-                    try:
-                        await probe.ping()
-                        return
-                    except RedisConnectionError:
-                        await asyncio.sleep(0.02)
-        finally:
-            await probe.aclose()
-
-    async def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            await self.process.wait()
-            self.process = None
 
 
 @pytest.fixture
@@ -274,11 +247,8 @@ async def private_redis() -> AsyncIterator[PrivateRedis]:
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
-    """A port that accepts TCP connections (the kernel's backlog) and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
+    with silent_listener() as port:
+        yield port
 
 
 async def test_the_right_password_is_accepted(private_redis: PrivateRedis) -> None:

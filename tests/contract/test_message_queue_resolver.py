@@ -21,6 +21,7 @@ from nats.js.errors import NotFoundError
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
 from lockgate.gateways.nats_message_queue import NatsMessageQueue
 from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
+from tests.servers import PrivateServer, silent_listener
 
 # Debian installs it in /usr/sbin, which a CI user's PATH may not hold.
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -157,11 +158,8 @@ async def test_a_refused_port_fails_at_once_naming_the_server() -> None:
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
-    """A port that accepts TCP connections (the kernel's backlog) and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
+    with silent_listener() as port:
+        yield port
 
 
 async def test_a_silent_server_times_out_within_connect_timeout(silent_port: int) -> None:
@@ -182,43 +180,23 @@ def test_credentials_in_a_server_url_are_refused() -> None:
 # -- a private server with a password, to reject credentials and to restart ----------------
 
 
-class PrivateNats:
+class PrivateNats(PrivateServer):
+    """A ``nats-server`` with a user and password."""
+
     user = "lockgate"
     password = "pw-" + secrets.token_hex(8)
 
     def __init__(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
-        self.process: asyncio.subprocess.Process | None = None
+        super().__init__(
+            lambda port: (
+                *(NATS_SERVER, "-a", "127.0.0.1", "-p", str(port)),
+                *("--user", self.user, "--pass", self.password),
+            )
+        )
 
     @property
     def config(self) -> dict[str, Any]:
         return {"servers": [f"nats://127.0.0.1:{self.port}"], "reconnect_time_wait": 0.05}
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *(NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port)),
-            *("--user", self.user, "--pass", self.password),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        async with asyncio.timeout(BOUND):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                except OSError:
-                    await asyncio.sleep(0.02)
-                    continue
-                writer.close()
-                await writer.wait_closed()
-                return
-
-    async def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            await self.process.wait()
-            self.process = None
 
 
 @pytest.fixture

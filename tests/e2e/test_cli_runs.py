@@ -22,7 +22,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from lockgate.controllers.cli import app
-from tests.e2e.gateway_process import GatewayProcess, free_port
+from tests.e2e.gateway_process import GatewayProcess
+from tests.servers import free_port
 
 runner = CliRunner()
 

@@ -30,7 +30,8 @@ from lockgate.client import (
     WorkflowNotFound,
     WorkflowResult,
 )
-from tests.e2e.gateway_process import GatewayProcess, free_port
+from tests.e2e.gateway_process import GatewayProcess
+from tests.servers import free_port
 
 
 @pytest.fixture

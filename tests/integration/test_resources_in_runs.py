@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -21,6 +20,7 @@ from lockgate.models.run import RunStatus
 from lockgate.settings import Settings
 from lockgate.use_cases.master_key import MasterKey, generate_master_key
 from lockgate.use_cases.secret_manager import SecretManager
+from tests.servers import silent_listener
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "pw-" + secrets.token_hex(10)
@@ -169,11 +169,8 @@ async def test_rejected_credentials_name_the_resource_and_never_the_password(
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
+    with silent_listener() as port:
+        yield port
 
 
 async def test_an_unreachable_host_fails_the_step_within_its_connect_timeout(
