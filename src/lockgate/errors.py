@@ -52,6 +52,8 @@ __all__ = [
     "InvocationTimeoutError",
     "LockgateError",
     "MasterKeyError",
+    "ModuleCallError",
+    "ModuleDependencyError",
     "PoolClosedError",
     "RequestTooLargeError",
     "ResourceConfigError",
@@ -66,6 +68,7 @@ __all__ = [
     "SecretNotFoundError",
     "SecretStoreError",
     "SecretsReadOnlyError",
+    "ServiceUnavailableError",
     "TooManyRequestsError",
     "WorkerCrashedError",
     "WorkflowAlreadyRegisteredError",
@@ -275,6 +278,27 @@ class SecretStoreError(LockgateError):
     retryable = True
 
 
+class ModuleCallError(LockgateError, ValueError):
+    """A call between modules names a module, service or method that does not exist."""
+
+    code = "ModuleCallError"
+
+
+class ModuleDependencyError(ModuleCallError):
+    """A module called a module it did not declare among its ``dependencies``; the message
+    names the source, the target and the allowed list."""
+
+    code = "ModuleDependencyError"
+
+
+class ServiceUnavailableError(LockgateError, LookupError):
+    """A module's service could not be made (its module failed to load, or its constructor
+    raised); the message says why."""
+
+    code = "ServiceUnavailable"
+    retryable = True
+
+
 class SecretsReadOnlyError(LockgateError):
     """The secrets backend in use (the environment) cannot be written."""
 
@@ -317,6 +341,9 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (SecretDecryptionError, 500),
     (SecretStoreError, 503),
     (SecretsReadOnlyError, 409),
+    (ModuleDependencyError, 403),
+    (ModuleCallError, 404),
+    (ServiceUnavailableError, 503),
     (MasterKeyError, 500),
 )
 

@@ -1,0 +1,54 @@
+"""Events between modules, and their durable deliveries (one per subscriber)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Delivery", "DeliveryStatus", "EventRecord"]
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # not yet delivered, or failed and waiting for its next attempt
+    COMPLETED = "completed"
+    DEAD = "dead"  # failed on every attempt it was allowed
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A published event.
+
+    Attributes:
+        event_id: Unique and time-sortable; handlers deduplicate on it (delivery is
+            at-least-once).
+        name: The event's name (``therapy_session.scheduled``).
+        data: Its JSON payload.
+        source_module: The module that published it.
+        created_at: Unix seconds.
+    """
+
+    event_id: str
+    name: str
+    data: Any
+    source_module: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One subscriber's delivery of one event.
+
+    Attributes:
+        subscriber: The subscription's stable id (``module:event:handler``).
+        attempts: Deliveries tried so far.
+        next_attempt_at: Unix seconds when it is due (again).
+        error: The last failure, if any.
+    """
+
+    event: EventRecord
+    subscriber: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: float
+    error: str | None = None
