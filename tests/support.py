@@ -1,8 +1,11 @@
-"""Helpers shared by the tests: a manual clock and function factories."""
+"""Helpers shared by the tests: a manual clock, function factories and a polling wait."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lockgate.models.function import FunctionEntity, ScalingConfig
 
@@ -28,3 +31,11 @@ def make_function(name: str = "fn", /, **scaling: int | float) -> FunctionEntity
         timeout_seconds=30,
         scaling=ScalingConfig(**scaling),  # type: ignore[arg-type]
     )
+
+
+async def eventually(predicate: Callable[[], Any], *, guard: float = 10.0) -> None:
+    """Wait until ``predicate()`` is true: for what gives no event to wait on (another
+    process, a background delivery). ``guard`` stops a hang; it is not a timing claim."""
+    async with asyncio.timeout(guard):
+        while not predicate():  # noqa: ASYNC110 - nothing to wait on but the state itself
+            await asyncio.sleep(0.005)

@@ -1,14 +1,18 @@
 """Workflows of the hello example, declared in lockgate.toml as [workflows.NAME] builder.
 
 ``pipeline`` is the seed's extract -> transform -> load chain, with the users passed as a
-parameter instead of read from a database (resources come with the next release), and a
+parameter instead of read from a database (``examples/resources`` reads PostgreSQL), and a
 last step that hands the summary to the ``echo`` function through its worker pool.
 ``context_aware`` is the seed's context example, unchanged but for its import.
+``schedule_session`` books a therapy session through the ``mentalhealth`` module.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from lockgate import AsyncWorkflowBuilder, RetryPolicy, Workflow
+from lockgate.modules import gateway
 
 
 def build_pipeline() -> Workflow:
@@ -75,5 +79,24 @@ result = {
 }
 """,
         )
+        .build()
+    )
+
+
+async def schedule(patient_id: int, therapist_id: int) -> dict[str, Any]:
+    """Book a session through the mentalhealth module, as a caller outside the modules."""
+    sessions = gateway.get_module_service("mentalhealth", "TherapySessionService")
+    if sessions is None:
+        raise RuntimeError("the mentalhealth module is unavailable")
+    result: dict[str, Any] = sessions.schedule_session(patient_id, therapist_id)
+    return result
+
+
+def build_schedule_session() -> Workflow:
+    return (
+        AsyncWorkflowBuilder("schedule_session")
+        .add_parameter("patient_id", int)
+        .add_parameter("therapist_id", int)
+        .add_step("schedule", schedule)
         .build()
     )

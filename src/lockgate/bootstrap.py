@@ -6,49 +6,46 @@ and ``Application.start()``/``stop()`` own every background task and worker proc
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
-import signal
-import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from lockgate.errors import ConfigError, ResourceConfigError
+from lockgate.application import Application
+from lockgate.errors import ConfigError
 from lockgate.gateways.cache_resolver import CacheResolver
 from lockgate.gateways.database_resolver import DatabaseResolver
 from lockgate.gateways.env_secrets import EnvironmentSecrets
 from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
 from lockgate.gateways.interfaces import (
+    IEventStore,
     IResourceResolver,
     IRunStore,
     ISecretStore,
     IWorkerLauncher,
 )
+from lockgate.gateways.memory_event_store import InMemoryEventStore
 from lockgate.gateways.memory_run_store import InMemoryRunStore
 from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
 from lockgate.gateways.process_worker import ProcessWorkerLauncher
 from lockgate.gateways.prometheus_metrics import PrometheusMetrics
 from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
-from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
-from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
-from lockgate.models.workflow import Workflow
-from lockgate.settings import Settings, load_config
+from lockgate.settings import Settings
 from lockgate.use_cases.event_builder import EventBuilder
+from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.function_step import FunctionStepCaller
-from lockgate.use_cases.health import gateway_health
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.maintenance import Janitor, Scheduler
 from lockgate.use_cases.master_key import MASTER_KEY_ENV, load_master_key
+from lockgate.use_cases.module_declarations import modules_from_dict
+from lockgate.use_cases.module_loader import import_services
+from lockgate.use_cases.module_registry import ModuleRegistry
 from lockgate.use_cases.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.pool_manager import PoolManager
 from lockgate.use_cases.request_processor import GatewayRequestProcessor
@@ -60,259 +57,9 @@ from lockgate.use_cases.workflow_service import WorkflowService
 
 __all__ = ["Application", "build", "check_run_store", "check_secrets", "secret_store"]
 
+# Application lives in its own module; it is re-exported here, where callers find it.
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(eq=False)
-class Application:
-    """Everything a running gateway is made of."""
-
-    settings: Settings
-    registry: FunctionRegistry
-    pool_manager: PoolManager
-    invoker: LambdaInvoker
-    processor: GatewayRequestProcessor
-    janitor: Janitor
-    scheduler: Scheduler
-    metrics: PrometheusMetrics
-    workflows: WorkflowService
-    resources: ResourceRegistry
-    shared_resources: dict[str, ResourceReference] = field(default_factory=dict)
-    started: bool = False
-    given_secrets: SecretBackend | None = None
-    _secrets: OpenSecrets | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def secret_manager(self) -> SecretBackend | None:
-        """The secrets in use (``SecretManager``, or the environment backend); None when
-        the gateway runs without secrets."""
-        return self._secrets.backend if self._secrets is not None else None
-
-    @property
-    def routes(self) -> RouteTable:
-        """The route table in force (the processor's: one copy, replaced whole on reload)."""
-        return self.processor.routes
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
-        """Open the secrets (failing closed without a master key when they are needed),
-        open the run store and resume unfinished runs, then start the Scheduler (which
-        warms ``min_warm`` workers), the Janitor and the idle-resource sweeps.
-
-        Raises:
-            MasterKeyError: Secrets are configured but no (or the wrong) master key is.
-            RunStoreError, SecretStoreError: A store cannot be opened.
-        """
-        if self.given_secrets is not None:
-            self._secrets = OpenSecrets(self.given_secrets, None, "given")
-        else:
-            self._secrets = await _open_secrets(self.settings, self.shared_resources)
-        self.resources.open(self._secrets.backend)
-        try:
-            await self.workflows.start()
-        except BaseException:
-            await self._close_resources()
-            raise
-        try:
-            self.scheduler.tick()
-            self._watch_sighup(install=True)
-            self._tasks = [
-                asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
-                asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
-                asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
-            ]
-        except BaseException:  # nothing half-started may outlive a failed start
-            await self.stop()
-            raise
-        self.started = True
-
-    async def stop(self) -> None:
-        """Let in-flight calls finish (``shutdown_grace``), then end every worker process,
-        then close the resources and the secrets (whatever failed before them)."""
-        self._watch_sighup(install=False)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        try:
-            # Runs first: their function steps still need the pools.
-            await self.workflows.stop(grace=self.settings.shutdown_grace)
-            await self.pool_manager.close(grace=self.settings.shutdown_grace)
-        finally:
-            await self._close_resources()
-            self.started = False
-
-    async def _close_resources(self) -> None:
-        try:
-            await self.resources.close()
-        finally:
-            if self._secrets is not None:
-                secrets, self._secrets = self._secrets, None
-                await secrets.close()
-
-    # -- workflows (the seed's gateway API) ----------------------------------------------------
-
-    def register_workflow(
-        self,
-        workflow_id: str,
-        workflow: Workflow,
-        required_resources: Iterable[str] = (),
-        description: str = "",
-    ) -> None:
-        """Make ``workflow`` runnable as ``workflow_id`` (see ``WorkflowService``)."""
-        self.workflows.register_workflow(workflow_id, workflow, required_resources, description)
-
-    async def execute_workflow(
-        self, workflow_id: str, request: WorkflowRequest | None = None, *, wait: bool = True
-    ) -> WorkflowResponse:
-        """Run a workflow; a failed run is a response whose status is ``failed``."""
-        return await self.workflows.execute_workflow(workflow_id, request, wait=wait)
-
-    async def get_run(self, run_id: str) -> WorkflowResponse:
-        return await self.workflows.get_run(run_id)
-
-    async def list_runs(
-        self,
-        *,
-        workflow_id: str | None = None,
-        status: RunStatus | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> RunPage:
-        return await self.workflows.list_runs(
-            workflow_id=workflow_id, status=status, limit=limit, cursor=cursor
-        )
-
-    async def cancel_run(self, run_id: str) -> WorkflowResponse:
-        return await self.workflows.cancel_run(run_id)
-
-    def register_function(self, function: FunctionEntity) -> None:
-        """Add or change a function; a changed one's old pool drains and is replaced."""
-        self.registry.register(function)
-        if self.started:
-            self.pool_manager.pool_for(function).ensure_min_warm()
-
-    def apply(self, config: GatewayConfig) -> None:
-        """Serve ``config`` from now on: changed functions get new pools (the old ones drain),
-        removed ones drain and go, the route table is replaced whole, and new workflows are
-        registered (a registered workflow keeps its definition: its runs depend on it), as
-        are new shared resources (a registered one keeps its pool: runs hold it).
-
-        Raises:
-            ConfigError: A new workflow's builder fails or a new shared resource is invalid;
-                nothing has changed then.
-        """
-        registered = {w.workflow_id for w in self.workflows.workflows()}
-        new_workflows = [
-            (declaration, load_workflow(declaration))
-            for declaration in config.workflows.values()
-            if declaration.name not in registered
-        ]
-        new_resources = {
-            name: reference
-            for name, reference in config.resources.items()
-            if name not in self.shared_resources
-        }
-        try:
-            self.resources.check_shared(new_resources)
-        except ResourceConfigError as exc:
-            raise ConfigError(exc.message, **exc.fields) from None
-        needing = sorted(n for n, r in new_resources.items() if r.credentials_ref is not None)
-        if needing and self.started and self.secret_manager is None:
-            raise ConfigError(
-                f"shared resource(s) {', '.join(needing)} name credentials, but this gateway "
-                "runs without secrets; restart it with a master key",
-                key=needing[0],
-            )
-        for function in self.registry.all():
-            if function.name not in config.functions:
-                self.registry.remove(function.name)
-                self.pool_manager.remove(function.name)
-        for function in config.functions.values():
-            self.register_function(function)
-        self.processor.routes = RouteTable(config.routes)
-        for name, reference in new_resources.items():
-            self.resources.register_reference(name, reference)
-            self.shared_resources[name] = reference
-        for declaration, workflow in new_workflows:
-            self.register_workflow(
-                declaration.name,
-                workflow,
-                declaration.required_resources,
-                declaration.description,
-            )
-
-    def reload(self) -> None:
-        """Re-read the config file (on SIGHUP); a bad file is logged and changes nothing."""
-        if self.settings.config is None:
-            logger.warning("reload asked for, but the gateway was started without a config file")
-            return
-        try:
-            config, _ = load_config(self.settings.config)
-            self.apply(config)
-        except ConfigError as exc:
-            logger.error("reload refused, still serving the previous configuration: %s", exc)
-            return
-        logger.info(
-            "reloaded %s: %d functions, %d routes",
-            self.settings.config,
-            len(config.functions),
-            len(config.routes),
-        )
-
-    def _watch_sighup(self, *, install: bool) -> None:
-        # Only the main thread may own signal handlers; an embedding host may reload by hand.
-        if (
-            self.settings.config is None
-            or threading.current_thread() is not threading.main_thread()
-        ):
-            return
-        loop = asyncio.get_running_loop()
-        if install:
-            loop.add_signal_handler(signal.SIGHUP, self.reload)
-        else:
-            loop.remove_signal_handler(signal.SIGHUP)
-
-    def ready(self) -> bool:
-        return self.started and self.scheduler.ready()
-
-    def health(self) -> dict[str, Any]:
-        """Functions and workflows only, without I/O (``health_check`` adds resources)."""
-        health = gateway_health(self.registry, self.pool_manager, self.invoker)
-        health["workflows"] = {
-            "registered": len(self.workflows.workflows()),
-            "active_runs": self.workflows.active_runs,
-        }
-        return health
-
-    async def health_check(self) -> dict[str, Any]:
-        """The seed's ``gateway.health_check()``: ``status`` (``healthy``, or ``degraded``
-        when a function or shared resource is not), ``functions``, ``workflows``,
-        ``resources`` (each shared resource, probed: ``SELECT 1``, ``PING`` ...),
-        ``inline_resources`` (live inline pools, counted by type, not probed) and
-        ``secrets`` (the backend in use)."""
-        health = self.health()
-        resources = await self.resources.health()
-        health["resources"] = resources
-        health["inline_resources"] = self.resources.inline()
-        health["secrets"] = {"backend": self._secrets.kind if self._secrets else "off"}
-        if any(r["status"] != "healthy" for r in resources.values()):
-            health["status"] = "degraded"
-        return health
 
 
 def build(
@@ -323,6 +70,7 @@ def build(
     run_store: IRunStore | None = None,
     secret_manager: SecretBackend | None = None,
     resource_registry: ResourceRegistry | None = None,
+    modules: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Application:
     """Wire a gateway.
 
@@ -336,10 +84,15 @@ def build(
         resource_registry: A registry the caller made and registered factories or
             resolvers on (the seed's ``resource_registry=ResourceRegistry()``); a new one
             by default. The built-in types are added where the caller has not its own.
+        modules: Modules declared as the seed's dict (``{"users": {"name": ...,
+            "services_module": ..., "dependencies": [...], "provides": [...]}}``), beside
+            those of ``config``; their services modules import from the working directory.
 
     Raises:
         ConfigError: A declared workflow's builder cannot be loaded.
         ResourceConfigError: A declared shared resource has an unknown type or bad config.
+        ConfigError: A module's declaration is invalid (unknown dependency, cycle), its
+            services module does not import, or it does not make what it provides.
     """
     config = config or GatewayConfig()
     registry = FunctionRegistry(config.functions.values())
@@ -396,7 +149,8 @@ def build(
         workflows=workflows,
         resources=resources,
         shared_resources=dict(config.resources),
-        given_secrets=secret_manager,
+        open_secrets=_secrets_opener(settings, config.resources, secret_manager),
+        **_module_parts(settings, config, modules, metrics),
     )
     for declaration in config.workflows.values():
         application.register_workflow(
@@ -406,6 +160,46 @@ def build(
             declaration.description,
         )
     return application
+
+
+def _module_parts(
+    settings: Settings,
+    config: GatewayConfig,
+    extra: Mapping[str, Mapping[str, Any]] | None,
+    metrics: PrometheusMetrics,
+) -> dict[str, Any]:
+    """The module registry (loaded: user code imported, declarations checked), the event
+    bus and, for durable events, the event store beside the runs."""
+    declarations = {**config.modules, **modules_from_dict(extra or {})}
+    registry = ModuleRegistry(declarations, import_services)
+    registry.load()
+    metrics.watch_module_calls(registry.call_counts)
+    store = _event_store(settings) if settings.durable_events else None
+    bus = EventBus(
+        store,
+        node_id=settings.node_id,
+        delivery_timeout=settings.event_delivery_timeout,
+        # A delivery still running must not be claimed again by another node meanwhile.
+        lease_seconds=settings.event_delivery_timeout + 5.0,
+        max_attempts=settings.event_max_attempts,
+        known_modules=declarations.keys,
+    )
+    return {"modules": registry, "event_bus": bus, "event_store": store}
+
+
+def _event_store(settings: Settings) -> IEventStore:
+    """Durable events on the run store's database (the same SQLite file or PostgreSQL DSN),
+    in tables of their own; in memory beside a ``memory://`` run store."""
+    url = settings.run_store
+    if url == "memory://":
+        return InMemoryEventStore()
+    if url is not None and url.startswith(("postgresql://", "postgres://")):
+        from lockgate.gateways.postgres_event_store import PostgresEventStore  # noqa: PLC0415
+
+        return PostgresEventStore(url)
+    from lockgate.gateways.sqlite_event_store import SQLiteEventStore  # noqa: PLC0415
+
+    return SQLiteEventStore(_sqlite_path(settings))
 
 
 def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
@@ -423,6 +217,23 @@ def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
         "cache": CacheResolver(),
         "message_queue": NatsQueueResolver(),
     }
+
+
+def _secrets_opener(
+    settings: Settings,
+    shared: Mapping[str, ResourceReference],
+    given: SecretBackend | None,
+) -> Callable[[], Awaitable[OpenSecrets]]:
+    """What ``Application.start`` calls to open its secrets: the caller's manager as
+    given, or the backend the settings choose."""
+
+    async def given_secrets() -> OpenSecrets:
+        assert given is not None
+        return OpenSecrets(given, None, "given")
+
+    if given is not None:
+        return given_secrets
+    return lambda: _open_secrets(settings, shared)
 
 
 async def _open_secrets(settings: Settings, shared: Mapping[str, ResourceReference]) -> OpenSecrets:

@@ -86,7 +86,7 @@ def _describe(annotation: Any, metadata: Iterable[object]) -> str:
     elif origin is dict:
         text = "a table of strings" if get_args(annotation)[1] is str else "a table"
     elif origin is list:
-        text = "an array of tables"
+        text = "an array of strings" if get_args(annotation) == (str,) else "an array of tables"
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
         text = "a table"
     else:

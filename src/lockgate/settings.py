@@ -36,6 +36,7 @@ from lockgate.config_problems import (
 )
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity, ScalingConfig
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
+from lockgate.models.module import ModuleDeclaration
 from lockgate.models.resource import RESOURCE_NAME, ResourceReference
 from lockgate.models.routing import HTTP_METHODS, Route
 
@@ -52,9 +53,27 @@ _ENV_PREFIX = "LOCKGATE_"
 
 # Paths the gateway serves itself (the Invoke API, the workflow API, operations endpoints,
 # the docs): a request for one never reaches a declared route, so declaring one is an error.
-RESERVED_PREFIXES = ("/2015-03-31/", "/_lockgate/", "/workflows/", "/runs/", "/secrets/")
+RESERVED_PREFIXES = (
+    "/2015-03-31/",
+    "/_lockgate/",
+    "/workflows/",
+    "/runs/",
+    "/secrets/",
+    "/modules/",
+    "/events/",
+)
 RESERVED_PATHS = frozenset(
-    {"/healthz", "/readyz", "/health", "/metrics", "/workflows", "/runs", "/secrets"}
+    {
+        "/healthz",
+        "/readyz",
+        "/health",
+        "/metrics",
+        "/workflows",
+        "/runs",
+        "/secrets",
+        "/modules",
+        "/events",
+    }
 )
 
 
@@ -114,6 +133,11 @@ class Settings(BaseSettings):
             recently used idle one is closed, and when all are in use a new one is refused.
         allow_inline_resources: False lets runs name shared resources (``"@name"``) only,
             so callers cannot make the gateway connect to hosts of their choosing.
+        durable_events: Events between modules are recorded on the run store's database, one
+            delivery per subscriber, and redelivered after a failure or a crash until they
+            succeed or run out of attempts (then dead); off, they live in memory only.
+        event_delivery_timeout: Seconds one subscriber may take for one event.
+        event_max_attempts: Deliveries of one event to one subscriber before it is dead.
         inline_credentials: Secrets an inline reference may name as its ``credentials_ref``
             (``"*"``: any). The caller of an inline reference chooses where it connects, so
             listing a secret lets callers send it to a host of their choosing; by default
@@ -161,6 +185,9 @@ class Settings(BaseSettings):
     max_inline_resources: Annotated[int, Field(ge=1)] = 100
     allow_inline_resources: bool = True
     inline_credentials: list[str] = Field(default_factory=list)
+    durable_events: bool = True
+    event_delivery_timeout: Annotated[float, Field(gt=0)] = 30.0
+    event_max_attempts: Annotated[int, Field(ge=1)] = 5
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -188,6 +215,9 @@ _FILE_SETTINGS = (
     "max_inline_resources",
     "allow_inline_resources",
     "inline_credentials",
+    "durable_events",
+    "event_delivery_timeout",
+    "event_max_attempts",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]
@@ -263,6 +293,24 @@ class _WorkflowTable(BaseModel):
     code_dir: str | None = None
 
 
+_DOTTED = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
+
+
+class _ModuleTable(BaseModel):
+    model_config = _STRICT
+
+    name: str | None = None
+    services_module: Annotated[
+        str, Field(pattern=_DOTTED), Expect("a dotted module path (e.g. 'app.users.services')")
+    ]
+    dependencies: list[str] = Field(default_factory=list)
+    provides: list[str] = Field(default_factory=list)
+    code_dir: str | None = None
+    package: Annotated[
+        str | None, Field(pattern=_DOTTED), Expect("a dotted package path (e.g. 'app.users')")
+    ] = None
+
+
 class _ResourceTable(BaseModel):
     model_config = _STRICT
 
@@ -281,6 +329,7 @@ class _FileTable(BaseModel):
     routes: list[dict[str, Any]] = Field(default_factory=list)
     workflows: dict[str, dict[str, Any]] = Field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".
@@ -345,6 +394,30 @@ def _build_resources(raw: Mapping[str, Any], problems: Problems) -> dict[str, Re
         except ValueError as exc:
             problems.add(prefix, str(exc))
     return resources
+
+
+def _build_modules(
+    raw: Mapping[str, Any], base: Path, problems: Problems
+) -> dict[str, ModuleDeclaration]:
+    modules: dict[str, ModuleDeclaration] = {}
+    for key, item in raw.items():
+        prefix: Loc = ("modules", key)
+        table = check(_ModuleTable, item, prefix, problems) if isinstance(item, dict) else None
+        if table is None:
+            continue
+        try:
+            modules[key] = ModuleDeclaration(
+                key=key,
+                name=table.name or key,
+                services_module=table.services_module,
+                dependencies=tuple(table.dependencies),
+                provides=tuple(table.provides),
+                code_dir=_code_dir(base, table.code_dir, prefix, problems),
+                package=table.package,
+            )
+        except ValueError as exc:
+            problems.add(prefix, str(exc))
+    return modules
 
 
 def _build_function(
@@ -463,11 +536,17 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     )
     raw_resources = data.get("resources", {})
     resources = _build_resources(raw_resources if isinstance(raw_resources, dict) else {}, problems)
+    raw_modules = data.get("modules", {})
+    modules = _build_modules(raw_modules if isinstance(raw_modules, dict) else {}, base, problems)
     if problems:
         fail(path, problems)
     try:
         config = GatewayConfig(
-            functions=functions, routes=tuple(routes), workflows=workflows, resources=resources
+            functions=functions,
+            routes=tuple(routes),
+            workflows=workflows,
+            resources=resources,
+            modules=modules,
         )
         return config, gateway
     except ValueError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.routing import Route
 from lockgate.settings import Settings
 from tests.e2e.gateway_process import alive
+from tests.support import eventually
 
 APP_DIR = Path(__file__).parents[1] / "e2e" / "app"
 
@@ -52,12 +53,6 @@ async def invoke_pid(app: Application) -> int:
     assert result.success, result
     pid: int = json.loads(result.payload or b"")["pid"]
     return pid
-
-
-async def eventually(check: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while not check():  # noqa: ASYNC110 - polling the OS for process exit
-            await asyncio.sleep(0.02)
 
 
 async def test_a_warm_worker_is_reused(application: Application) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from lockgate.controllers.cli_check import check
 from lockgate.controllers.cli_runs import run, runs_app
 from lockgate.controllers.cli_secrets import secrets_app
 
@@ -77,6 +78,7 @@ def serve(
 
 
 app.command("run")(run)
+app.command("check")(check)
 app.add_typer(runs_app, name="runs")
 app.add_typer(secrets_app, name="secrets")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -70,6 +70,11 @@ class PrometheusMetrics:
     ) -> None:
         """Report pool gauges and breaker states, read from these sources at each scrape."""
         self.registry.register(_PoolCollector(pool_stats, breaker_states))
+
+    def watch_module_calls(self, counts: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        """Report calls between modules, read from ``counts`` (by source and target) at
+        each scrape: the call path itself only bumps a dict entry."""
+        self.registry.register(_ModuleCallCollector(counts))
 
     def invocation_finished(self, function: str, outcome: str, duration_s: float) -> None:
         key = (function, outcome)
@@ -177,6 +182,24 @@ class _WorkflowCollector(Collector):
             ("workflow", "step"),
             self._step_durations,
         )
+
+
+class _ModuleCallCollector(Collector):
+    def __init__(self, counts: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        self._counts = counts
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "lockgate_module_calls",
+            "Allowed inter_module_call calls by source and target module.",
+            labels=("source", "target"),
+        )
+        for key, count in self._counts().items():
+            calls.add_metric(key, count)
+        yield calls
 
 
 class _InvocationCollector(Collector):

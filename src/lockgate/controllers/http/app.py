@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
+from lockgate.controllers.http.module_api import module_router
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
 from lockgate.controllers.http.workflow_api import install_error_handlers, workflow_router
@@ -102,6 +103,7 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(system_router(application))
     api.include_router(workflow_router(application))
     api.include_router(secrets_router(application))
+    api.include_router(module_router(application))
     install_error_handlers(api)
 
     def openapi() -> dict[str, Any]:

@@ -1,0 +1,324 @@
+"""``Application``: everything a running gateway is made of, and its life cycle.
+
+``lockgate.bootstrap.build`` makes one; this module knows no concrete gateway class (the
+stores, resolvers and secrets it uses are handed to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from lockgate.errors import ConfigError, ResourceConfigError
+from lockgate.gateways.interfaces import IEventStore
+from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.models.function import FunctionEntity
+from lockgate.models.gateway_config import GatewayConfig
+from lockgate.models.resource import ResourceReference
+from lockgate.models.routing import RouteTable
+from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
+from lockgate.models.workflow import Workflow
+from lockgate.settings import Settings, load_config
+from lockgate.use_cases import module_context
+from lockgate.use_cases.event_bus import EventBus
+from lockgate.use_cases.function_registry import FunctionRegistry
+from lockgate.use_cases.health import gateway_health
+from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.maintenance import Janitor, Scheduler
+from lockgate.use_cases.module_loader import import_services
+from lockgate.use_cases.module_registry import ModuleRegistry
+from lockgate.use_cases.pool_manager import PoolManager
+from lockgate.use_cases.request_processor import GatewayRequestProcessor
+from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend
+from lockgate.use_cases.workflow_loader import load_workflow
+from lockgate.use_cases.workflow_service import WorkflowService
+
+__all__ = ["Application"]
+
+logger = logging.getLogger(__name__)
+
+
+async def _no_secrets() -> OpenSecrets:
+    return OpenSecrets(None, None, "off")
+
+
+@dataclass(eq=False)
+class Application:
+    """Everything a running gateway is made of."""
+
+    settings: Settings
+    registry: FunctionRegistry
+    pool_manager: PoolManager
+    invoker: LambdaInvoker
+    processor: GatewayRequestProcessor
+    janitor: Janitor
+    scheduler: Scheduler
+    metrics: PrometheusMetrics
+    workflows: WorkflowService
+    resources: ResourceRegistry
+    shared_resources: dict[str, ResourceReference] = field(default_factory=dict)
+    modules: ModuleRegistry = field(default_factory=lambda: ModuleRegistry({}, import_services))
+    event_bus: EventBus = field(default_factory=EventBus)
+    event_store: IEventStore | None = None
+    started: bool = False
+    open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
+    _secrets: OpenSecrets | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def secret_manager(self) -> SecretBackend | None:
+        """The secrets in use (``SecretManager``, or the environment backend); None when
+        the gateway runs without secrets."""
+        return self._secrets.backend if self._secrets is not None else None
+
+    @property
+    def routes(self) -> RouteTable:
+        """The route table in force (the processor's: one copy, replaced whole on reload)."""
+        return self.processor.routes
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Open the secrets (failing closed without a master key when they are needed),
+        open the run store and resume unfinished runs, then start the Scheduler (which
+        warms ``min_warm`` workers), the Janitor and the idle-resource sweeps.
+
+        Raises:
+            MasterKeyError: Secrets are configured but no (or the wrong) master key is.
+            RunStoreError, SecretStoreError: A store cannot be opened.
+        """
+        self._secrets = await self.open_secrets()
+        self.resources.open(self._secrets.backend)
+        try:
+            await self.workflows.start()
+        except BaseException:
+            await self._close_resources()
+            raise
+        try:
+            await self._start_modules()
+            self.scheduler.tick()
+            self._watch_sighup(install=True)
+            self._tasks = [
+                asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
+                asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
+                asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
+            ]
+        except BaseException:  # nothing half-started may outlive a failed start
+            await self.stop()
+            raise
+        self.started = True
+
+    async def stop(self) -> None:
+        """Let in-flight calls finish (``shutdown_grace``), then end every worker process,
+        then close the resources and the secrets (whatever failed before them)."""
+        self._watch_sighup(install=False)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        try:
+            await self._stop_modules()
+            # Runs first: their function steps still need the pools.
+            await self.workflows.stop(grace=self.settings.shutdown_grace)
+            await self.pool_manager.close(grace=self.settings.shutdown_grace)
+        finally:
+            await self._close_resources()
+            self.started = False
+
+    async def _start_modules(self) -> None:
+        """Bind ``lockgate.modules``, open the event store, make every module's services in
+        dependency order (their constructors may subscribe), then deliver events."""
+        module_context.bind(self.modules, self.event_bus)
+        if self.event_store is not None:
+            await self.event_store.open()
+        self.modules.initialise()
+        await self.event_bus.start()
+
+    async def _stop_modules(self) -> None:
+        try:
+            await self.event_bus.stop(grace=self.settings.shutdown_grace)
+        finally:
+            module_context.unbind(self.modules)
+            if self.event_store is not None:
+                await self.event_store.close()
+
+    async def _close_resources(self) -> None:
+        try:
+            await self.resources.close()
+        finally:
+            if self._secrets is not None:
+                secrets, self._secrets = self._secrets, None
+                await secrets.close()
+
+    # -- workflows (the seed's gateway API) ----------------------------------------------------
+
+    def register_workflow(
+        self,
+        workflow_id: str,
+        workflow: Workflow,
+        required_resources: Iterable[str] = (),
+        description: str = "",
+    ) -> None:
+        """Make ``workflow`` runnable as ``workflow_id`` (see ``WorkflowService``)."""
+        self.workflows.register_workflow(workflow_id, workflow, required_resources, description)
+
+    async def execute_workflow(
+        self, workflow_id: str, request: WorkflowRequest | None = None, *, wait: bool = True
+    ) -> WorkflowResponse:
+        """Run a workflow; a failed run is a response whose status is ``failed``."""
+        return await self.workflows.execute_workflow(workflow_id, request, wait=wait)
+
+    async def get_run(self, run_id: str) -> WorkflowResponse:
+        return await self.workflows.get_run(run_id)
+
+    async def list_runs(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        return await self.workflows.list_runs(
+            workflow_id=workflow_id, status=status, limit=limit, cursor=cursor
+        )
+
+    async def cancel_run(self, run_id: str) -> WorkflowResponse:
+        return await self.workflows.cancel_run(run_id)
+
+    def register_function(self, function: FunctionEntity) -> None:
+        """Add or change a function; a changed one's old pool drains and is replaced."""
+        self.registry.register(function)
+        if self.started:
+            self.pool_manager.pool_for(function).ensure_min_warm()
+
+    def apply(self, config: GatewayConfig) -> None:
+        """Serve ``config`` from now on: changed functions get new pools (the old ones drain),
+        removed ones drain and go, the route table is replaced whole, and new workflows are
+        registered (a registered workflow keeps its definition: its runs depend on it), as
+        are new shared resources (a registered one keeps its pool: runs hold it).
+
+        Raises:
+            ConfigError: A new workflow's builder fails or a new shared resource is invalid;
+                nothing has changed then.
+        """
+        registered = {w.workflow_id for w in self.workflows.workflows()}
+        new_workflows = [
+            (declaration, load_workflow(declaration))
+            for declaration in config.workflows.values()
+            if declaration.name not in registered
+        ]
+        new_resources = {
+            name: reference
+            for name, reference in config.resources.items()
+            if name not in self.shared_resources
+        }
+        try:
+            self.resources.check_shared(new_resources)
+        except ResourceConfigError as exc:
+            raise ConfigError(exc.message, **exc.fields) from None
+        needing = sorted(n for n, r in new_resources.items() if r.credentials_ref is not None)
+        if needing and self.started and self.secret_manager is None:
+            raise ConfigError(
+                f"shared resource(s) {', '.join(needing)} name credentials, but this gateway "
+                "runs without secrets; restart it with a master key",
+                key=needing[0],
+            )
+        for function in self.registry.all():
+            if function.name not in config.functions:
+                self.registry.remove(function.name)
+                self.pool_manager.remove(function.name)
+        for function in config.functions.values():
+            self.register_function(function)
+        self.processor.routes = RouteTable(config.routes)
+        for name, reference in new_resources.items():
+            self.resources.register_reference(name, reference)
+            self.shared_resources[name] = reference
+        for declaration, workflow in new_workflows:
+            self.register_workflow(
+                declaration.name,
+                workflow,
+                declaration.required_resources,
+                declaration.description,
+            )
+
+    def reload(self) -> None:
+        """Re-read the config file (on SIGHUP); a bad file is logged and changes nothing."""
+        if self.settings.config is None:
+            logger.warning("reload asked for, but the gateway was started without a config file")
+            return
+        try:
+            config, _ = load_config(self.settings.config)
+            self.apply(config)
+        except ConfigError as exc:
+            logger.error("reload refused, still serving the previous configuration: %s", exc)
+            return
+        logger.info(
+            "reloaded %s: %d functions, %d routes",
+            self.settings.config,
+            len(config.functions),
+            len(config.routes),
+        )
+
+    def _watch_sighup(self, *, install: bool) -> None:
+        # Only the main thread may own signal handlers; an embedding host may reload by hand.
+        if (
+            self.settings.config is None
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return
+        loop = asyncio.get_running_loop()
+        if install:
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+        else:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+    def ready(self) -> bool:
+        return self.started and self.scheduler.ready()
+
+    def health(self) -> dict[str, Any]:
+        """Functions and workflows only, without I/O (``health_check`` adds resources)."""
+        health = gateway_health(self.registry, self.pool_manager, self.invoker)
+        health["workflows"] = {
+            "registered": len(self.workflows.workflows()),
+            "active_runs": self.workflows.active_runs,
+        }
+        return health
+
+    async def health_check(self) -> dict[str, Any]:
+        """The seed's ``gateway.health_check()``: ``status`` (``healthy``, or ``degraded``
+        when a function or shared resource is not), ``functions``, ``workflows``,
+        ``resources`` (each shared resource, probed: ``SELECT 1``, ``PING`` ...),
+        ``inline_resources`` (live inline pools, counted by type, not probed) and
+        ``secrets`` (the backend in use)."""
+        health = self.health()
+        resources = await self.resources.health()
+        health["resources"] = resources
+        health["inline_resources"] = self.resources.inline()
+        health["secrets"] = {"backend": self._secrets.kind if self._secrets else "off"}
+        modules = await self.modules.check_modules(self.settings.resource_health_timeout)
+        health["modules"] = modules
+        unhealthy = (*resources.values(), *modules.values())
+        if any(r["status"] != "healthy" for r in unhealthy):
+            health["status"] = "degraded"
+        return health

@@ -1,0 +1,234 @@
+"""``PostgresEventStore``: durable events and their deliveries in PostgreSQL, in the run
+store's schema (the tables and their version table are its own), shared by every node.
+
+Nodes claim deliveries with ``FOR UPDATE SKIP LOCKED`` and leases, so two nodes never hold
+the same delivery; a node that dies lets its leases lapse and another takes over. Each call
+is one statement or one transaction on a small pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from lockgate.errors import RunStoreError
+from lockgate.gateways.event_store_schema import (
+    DELIVERY_COLUMNS,
+    POSTGRES_EVENT_MIGRATIONS,
+    check_claim,
+    check_limit,
+    check_subscribers,
+    delivery,
+    encode_data,
+)
+from lockgate.gateways.postgres_support import DRIVER_ERRORS, Redactor, checked_schema, migrate
+from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
+
+__all__ = ["PostgresEventStore"]
+
+if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
+    _Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    _Connection: TypeAlias = (
+        asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    )
+_MIGRATION_LOCK = 0x4C6B4576  # with hashtext(schema): one advisory lock per schema
+# One statement, so one transaction: the event and its deliveries, or nothing. Both inserts
+# ignore rows already there, so a record retried after a lost answer changes nothing.
+_RECORD = (
+    "WITH event AS (INSERT INTO lockgate_events (event_id, name, data, source_module, "
+    "created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING) "
+    "INSERT INTO lockgate_event_deliveries (event_id, subscriber, status, attempts, "
+    "next_attempt_at) SELECT $1, s, 'pending', 0, $5 FROM unnest($6::text[]) AS s "
+    "ON CONFLICT (event_id, subscriber) DO NOTHING"
+)
+# Rows another node is claiming (or completing, failing) are skipped, not waited for. A row
+# another node claimed since our snapshot is re-checked once locked: its next_attempt_at has
+# moved to its lease's end, so it is no longer due. The claim order is kept in due_at.
+_CLAIM = (
+    "WITH due AS (SELECT event_id, subscriber, next_attempt_at AS due_at "  # noqa: S608
+    "FROM lockgate_event_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 "
+    "ORDER BY next_attempt_at, event_id, subscriber LIMIT $2 FOR UPDATE SKIP LOCKED), "
+    "claimed AS (UPDATE lockgate_event_deliveries d SET attempts = d.attempts + 1, "
+    "lease_owner = $3, lease_until = $4, next_attempt_at = $4 FROM due "
+    "WHERE d.event_id = due.event_id AND d.subscriber = due.subscriber "
+    "RETURNING d.*, due.due_at) "
+    f"SELECT {DELIVERY_COLUMNS} FROM claimed d JOIN lockgate_events e USING (event_id) "
+    "ORDER BY d.due_at, d.event_id, d.subscriber"
+)
+# A dead delivery that a holder whose lease had lapsed finally delivered becomes completed.
+_COMPLETE = (
+    "UPDATE lockgate_event_deliveries SET status = 'completed', finished_at = $3, "
+    "lease_owner = NULL, lease_until = NULL "
+    "WHERE event_id = $1 AND subscriber = $2 AND status <> 'completed'"
+)
+# Only a pending delivery can fail: one finished meanwhile (by a node whose claim outlived
+# ours) stays as it is. A None retry_at makes it dead and leaves next_attempt_at alone.
+_FAIL = (
+    "UPDATE lockgate_event_deliveries SET error = $3, "
+    "status = CASE WHEN $4::float8 IS NULL THEN 'dead' ELSE 'pending' END, "
+    "next_attempt_at = coalesce($4::float8, next_attempt_at), "
+    "lease_owner = NULL, lease_until = NULL "
+    "WHERE event_id = $1 AND subscriber = $2 AND status = 'pending'"
+)
+_LIST = (
+    f"SELECT {DELIVERY_COLUMNS} FROM lockgate_event_deliveries d "  # noqa: S608 - constant
+    "JOIN lockgate_events e USING (event_id) WHERE $1::text IS NULL OR d.status = $1 "
+    "ORDER BY e.created_at, d.event_id, d.subscriber LIMIT $2"
+)
+_PURGE = (
+    "DELETE FROM lockgate_event_deliveries WHERE (event_id, subscriber) IN ("
+    "SELECT event_id, subscriber FROM lockgate_event_deliveries WHERE status = 'completed' "
+    "AND finished_at < $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+    "RETURNING event_id"
+)
+# A second statement: within the first, the deleted deliveries would still be visible.
+_ORPHANS = (
+    "DELETE FROM lockgate_events e WHERE e.event_id = ANY($1::text[]) AND NOT EXISTS "
+    "(SELECT 1 FROM lockgate_event_deliveries d WHERE d.event_id = e.event_id)"
+)
+
+
+class PostgresEventStore:
+    """Events and deliveries in ``{schema}.lockgate_events`` and
+    ``{schema}.lockgate_event_deliveries``.
+
+    An event recorded with no subscribers is not stored (nothing would ever read it). A
+    repeated ``record`` of the same event id keeps what is stored and adds only deliveries
+    for new subscribers, so a publisher may retry a record whose outcome it did not learn.
+
+    Args:
+        dsn: ``postgresql://USER[:PASSWORD]@HOST:PORT/DB``; errors and the repr show it
+            without its password.
+        schema: The schema holding the tables (created if missing).
+        max_size: Connections in the store's pool.
+
+    Raises:
+        ValueError: ``schema`` is not a plain PostgreSQL identifier.
+    """
+
+    def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 4) -> None:
+        self.schema = checked_schema(schema)
+        self._dsn = dsn
+        self._max_size = max_size
+        self._settings = {"search_path": f'"{schema}"'}
+        self._redactor = Redactor(dsn, schema)
+        self._pool: _Pool | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresEventStore({self._redactor.dsn!r}, schema={self.schema!r})"
+
+    def _error(self, action: str, exc: BaseException) -> RunStoreError:
+        return RunStoreError(self._redactor.describe(action, exc))
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._max_size, server_settings=self._settings
+            )
+        except DRIVER_ERRORS as exc:
+            raise self._error("cannot open the event store", exc) from exc
+        try:
+            async with pool.acquire() as connection:
+                await self._migrate(connection)
+        except BaseException as exc:
+            pool.terminate()
+            if isinstance(exc, DRIVER_ERRORS):
+                raise self._error("cannot open the event store", exc) from exc
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def _migrate(self, connection: _Connection) -> None:
+        await migrate(
+            connection,
+            schema=self.schema,
+            versions_table="lockgate_event_schema",
+            migrations=POSTGRES_EVENT_MIGRATIONS,
+            lock_key=_MIGRATION_LOCK,
+            error=RunStoreError,
+        )
+
+    def _ready(self) -> _Pool:
+        if self._pool is None:
+            raise RunStoreError("the event store is not open")
+        return self._pool
+
+    async def record(self, event: EventRecord, subscribers: Sequence[str]) -> None:
+        distinct = check_subscribers(subscribers)
+        data = encode_data(event)
+        if not distinct:
+            return
+        pool = self._ready()
+        try:
+            await pool.execute(
+                _RECORD,
+                event.event_id,
+                event.name,
+                data,
+                event.source_module,
+                event.created_at,
+                distinct,
+            )
+        except DRIVER_ERRORS as exc:
+            raise self._error(f"cannot record event {event.event_id}", exc) from exc
+
+    async def claim_due(
+        self, owner: str, now: float, lease_seconds: float, limit: int
+    ) -> list[Delivery]:
+        check_claim(lease_seconds, limit)
+        pool = self._ready()
+        try:
+            rows = await pool.fetch(_CLAIM, now, limit, owner, now + lease_seconds)
+        except DRIVER_ERRORS as exc:
+            raise self._error("cannot claim deliveries", exc) from exc
+        return [delivery(tuple(row)) for row in rows]
+
+    async def complete(self, event_id: str, subscriber: str, now: float) -> None:
+        pool = self._ready()
+        try:
+            await pool.execute(_COMPLETE, event_id, subscriber, now)
+        except DRIVER_ERRORS as exc:
+            raise self._error(f"cannot complete {event_id}/{subscriber}", exc) from exc
+
+    async def fail(
+        self, event_id: str, subscriber: str, error: str, retry_at: float | None
+    ) -> None:
+        pool = self._ready()
+        try:
+            await pool.execute(_FAIL, event_id, subscriber, error, retry_at)
+        except DRIVER_ERRORS as exc:
+            raise self._error(f"cannot record the failure of {event_id}/{subscriber}", exc) from exc
+
+    async def deliveries(
+        self, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        check_limit(limit)
+        value = None if status is None else DeliveryStatus(status).value
+        pool = self._ready()
+        try:
+            rows = await pool.fetch(_LIST, value, limit)
+        except DRIVER_ERRORS as exc:
+            raise self._error("cannot list deliveries", exc) from exc
+        return [delivery(tuple(row)) for row in rows]
+
+    async def purge_completed(self, before: float, limit: int = 1000) -> int:
+        check_limit(limit)
+        pool = self._ready()
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                rows = await connection.fetch(_PURGE, before, limit)
+                event_ids = sorted({row[0] for row in rows})
+                if event_ids:
+                    await connection.execute(_ORPHANS, event_ids)
+        except DRIVER_ERRORS as exc:
+            raise self._error("cannot purge deliveries", exc) from exc
+        return len(rows)

@@ -1,0 +1,424 @@
+"""The event bus between modules: ``publish`` and ``subscribe``, where a subscriber that
+raises, hangs or dies with its process never stops the others nor loses the event.
+
+Without a store, deliveries live in memory: one task per subscriber, retried with
+exponential backoff, and what exhausts its attempts is kept as a dead letter. With an
+``IEventStore`` (an outbox beside the runs), ``publish`` records the event and one delivery
+per subscriber in one write before any handler runs; deliveries are then claimed with a
+lease, completed, retried when due, or left dead, so a restarted gateway delivers what a
+killed one left. Delivery is at-least-once in both modes: handlers deduplicate on
+``current_event().event_id``.
+
+Handlers take the event's data, as the seed's do (``handler(event_data)``); the bus adds
+nothing to it. Sync handlers run in a worker thread so a slow one cannot block the loop; a
+timed-out one is no longer waited for, but its thread cannot be killed and runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Coroutine, Generator
+from dataclasses import replace
+from typing import Any
+
+from lockgate.errors import ModuleCallError
+from lockgate.gateways.interfaces import IEventStore
+from lockgate.json_codec import dumps, loads
+from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
+from lockgate.models.ids import new_run_id
+from lockgate.use_cases.event_delivery import (
+    DeliveryCounts,
+    OutboxDispatcher,
+    RetryPolicy,
+    Subscription,
+    call_handler,
+    current_event,
+    log_failure,
+)
+
+__all__ = ["EventBus", "Publication", "current_event"]  # current_event: for handlers
+
+logger = logging.getLogger("lockgate.events")
+
+_DEAD_LETTERS = 1000  # in-memory dead letters kept (the newest)
+
+
+class Publication:
+    """What ``EventBus.publish`` returns; awaiting it is optional.
+
+    Attributes:
+        event_id: The event's id, known at once.
+    """
+
+    __slots__ = ("_future", "event_id")
+
+    def __init__(
+        self, event_id: str, future: asyncio.Future[str] | concurrent.futures.Future[str]
+    ) -> None:
+        self.event_id = event_id
+        self._future = future
+
+    def __repr__(self) -> str:
+        return f"Publication({self.event_id!r})"
+
+    def __await__(self) -> Generator[Any, None, str]:
+        """Wait until the event is recorded (durable) or handed to its delivery tasks.
+
+        Returns:
+            ``event_id``.
+
+        Raises:
+            RunStoreError: Recording failed; nothing was recorded or will be delivered.
+        """
+        future = self._future
+        if isinstance(future, concurrent.futures.Future):
+            future = asyncio.wrap_future(future)
+        return (yield from future.__await__())
+
+
+class EventBus:
+    """Publish/subscribe between modules, in memory or durable.
+
+    Args:
+        store: The outbox for durable events (opened and closed by its owner); None keeps
+            deliveries in memory only.
+        node_id: This gateway's name as the owner of claimed deliveries.
+        max_attempts: Attempts per delivery before it is dead.
+        backoff: Seconds before the first retry, doubled for each further one...
+        max_backoff: ...up to this.
+        delivery_timeout: Seconds one handler call may take.
+        lease_seconds: How long a claimed delivery is this node's; a handler still running
+            past it may be delivered again by another node (at-least-once).
+        poll_interval: Seconds between claims of due deliveries (durable).
+        known_modules: The declared modules' names; subscribing or publishing as another
+            module is refused.
+        clock: Unix seconds, for event times, claims and retries.
+
+    Raises:
+        ValueError: A number is out of range or ``node_id`` is empty (the message names it).
+    """
+
+    def __init__(
+        self,
+        store: IEventStore | None = None,
+        *,
+        node_id: str = "local",
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 60.0,
+        delivery_timeout: float = 30.0,
+        lease_seconds: float = 10.0,
+        poll_interval: float = 0.5,
+        known_modules: Callable[[], Collection[str]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _require_name("node_id", node_id)
+        self._policy = RetryPolicy(max_attempts, backoff, max_backoff, delivery_timeout)
+        for name, value in (("lease_seconds", lease_seconds), ("poll_interval", poll_interval)):
+            if not value > 0:
+                raise ValueError(f"{name} must be more than zero seconds, got {value}")
+        self._store = store
+        self._node_id = node_id
+        self._lease_seconds = lease_seconds
+        self._poll_interval = poll_interval
+        self._known_modules = known_modules
+        self._clock = clock
+        self._lock = threading.Lock()  # subscribe and publish may come from any thread
+        self._subscriptions: dict[str, Subscription] = {}
+        self._by_event: dict[str, tuple[Subscription, ...]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: OutboxDispatcher | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._dead_letters: deque[Delivery] = deque(maxlen=_DEAD_LETTERS)
+        self._published = 0
+        self._counts = DeliveryCounts()
+
+    def __repr__(self) -> str:
+        mode = "durable" if self._store is not None else "in memory"
+        return f"EventBus({mode}, {len(self._subscriptions)} subscribers)"
+
+    def subscribe(self, event: str, handler: Callable[[Any], Any], module: str) -> str:
+        """Call ``handler(data)`` for every ``event`` published from now on.
+
+        Args:
+            event: The event's name.
+            handler: A sync or async callable taking the event's data.
+            module: The subscribing module.
+
+        Returns:
+            The subscriber id ``module:event:handler-qualname``; durable deliveries name it,
+            so it must stay the same across restarts.
+
+        Raises:
+            TypeError: ``handler`` is not callable.
+            ModuleCallError: ``module`` is not a declared module.
+            ValueError: The id is already subscribed with a different handler.
+        """
+        _require_name("event", event)
+        _require_name("module", module)
+        if not callable(handler):
+            raise TypeError(
+                f"the handler module {module!r} subscribes to {event!r} is not callable: "
+                f"{type(handler).__name__}"
+            )
+        self._check_module(module)
+        qualname = getattr(handler, "__qualname__", None) or type(handler).__qualname__
+        subscriber_id = f"{module}:{event}:{qualname}"
+        is_async = inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            type(handler).__call__
+        )
+        with self._lock:
+            existing = self._subscriptions.get(subscriber_id)
+            if existing is not None:
+                if existing.handler == handler:
+                    return subscriber_id
+                raise ValueError(
+                    f"subscriber {subscriber_id!r} is already subscribed with another handler "
+                    "(a second instance of its class?); unsubscribe it first"
+                )
+            subscription = Subscription(subscriber_id, event, module, handler, is_async)
+            self._subscriptions[subscriber_id] = subscription
+            self._by_event[event] = (*self._by_event.get(event, ()), subscription)
+        return subscriber_id
+
+    def unsubscribe(self, subscriber_id: str) -> None:
+        """Stop delivering to ``subscriber_id``'s handler; deliveries already under way go on.
+
+        Raises:
+            ValueError: Nothing is subscribed under that id.
+        """
+        with self._lock:
+            subscription = self._subscriptions.pop(subscriber_id, None)
+            if subscription is None:
+                raise ValueError(f"no subscriber {subscriber_id!r} to unsubscribe")
+            rest = tuple(s for s in self._by_event[subscription.event] if s is not subscription)
+            if rest:
+                self._by_event[subscription.event] = rest
+            else:
+                del self._by_event[subscription.event]
+
+    def publish(self, event: str, data: Any, source_module: str) -> Publication:
+        """Deliver ``event`` with a copy of ``data`` to its current subscribers.
+
+        Callable from the bus's event loop or from any other thread.
+
+        Returns:
+            The publication: its ``event_id`` now; await it to know the event is recorded.
+
+        Raises:
+            TypeError: ``data`` is not JSON (the message names the event).
+            ModuleCallError: ``source_module`` is not a declared module.
+            RuntimeError: The bus is not started.
+
+        Side Effects:
+            Schedules the recording and the deliveries on the bus's event loop.
+        """
+        _require_name("event", event)
+        _require_name("source_module", source_module)
+        self._check_module(source_module)
+        try:
+            text = dumps(data)
+        except TypeError as exc:
+            raise TypeError(f"data of event {event!r} is not JSON: {exc}") from None
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError(f"the event bus is not started: cannot publish {event!r}")
+        record = EventRecord(new_run_id(), event, loads(text), source_module, self._clock())
+        subscribers = self._by_event.get(event, ())  # a snapshot: the tuple is never changed
+        with self._lock:
+            self._published += 1
+        if _running_loop() is loop:
+            if self._store is None:
+                self._spawn_in_memory(record, text, subscribers)
+                done: asyncio.Future[str] = loop.create_future()
+                done.set_result(record.event_id)
+                return Publication(record.event_id, done)
+            task = loop.create_task(self._accept(record, text, subscribers))
+            task.add_done_callback(_retrieve)  # failures are logged; awaiting is optional
+            return Publication(record.event_id, task)
+        accept = self._accept(record, text, subscribers)
+        try:
+            return Publication(record.event_id, asyncio.run_coroutine_threadsafe(accept, loop))
+        except RuntimeError:  # the loop closed meanwhile
+            accept.close()
+            raise RuntimeError(f"the event bus is not started: cannot publish {event!r}") from None
+
+    async def start(self) -> None:
+        """Accept publications on the running loop; when durable, claim due deliveries at
+        once (what a previous process left) and then every ``poll_interval``."""
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        if self._store is not None:
+            self._outbox = OutboxDispatcher(
+                self._store,
+                node_id=self._node_id,
+                lease_seconds=self._lease_seconds,
+                poll_interval=self._poll_interval,
+                policy=self._policy,
+                counts=self._counts,
+                subscription=self._subscriptions.get,
+                spawn=self._spawn,
+                clock=self._clock,
+            )
+            self._poller = self._loop.create_task(self._outbox.run(), name="lockgate-events")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Refuse new publications, stop claiming, wait up to ``grace`` seconds for the
+        deliveries under way and cancel the rest (durable ones are delivered again after
+        their lease; in-memory ones are lost, and logged). Idempotent."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        poller, self._poller, self._outbox = self._poller, None, None
+        if poller is not None:
+            poller.cancel()
+            await asyncio.wait({poller})
+        deadline = loop.time() + max(grace, 0.0)
+        current = asyncio.current_task()
+        while tasks := self._tasks - {current}:
+            _, pending = await asyncio.wait(tasks, timeout=max(deadline - loop.time(), 0))
+            if pending:
+                fate = "delivered again later" if self._store is not None else "lost"
+                logger.warning(
+                    "stopping with %d event deliveries unfinished: %s", len(pending), fate
+                )
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending)
+
+    def dead_letters(self) -> list[Delivery]:
+        """In-memory mode: the deliveries that exhausted their attempts, oldest first (the
+        last 1000), each with its last error."""
+        return list(self._dead_letters)
+
+    async def deliveries(
+        self, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """Deliveries oldest first: from the store when durable; in memory, the dead
+        letters only.
+
+        Raises:
+            ValueError: ``limit`` is below 1.
+            RunStoreError: The store failed.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        if self._store is not None:
+            return await self._store.deliveries(status, limit)
+        if status not in (None, DeliveryStatus.DEAD):
+            return []
+        return list(itertools.islice(self._dead_letters, limit))
+
+    def stats(self) -> dict[str, int]:
+        """Counters since construction: ``published``, ``delivered``, ``failed_attempts``,
+        ``dead``, and ``in_flight`` (deliveries under way, retries waiting included)."""
+        counts = self._counts
+        return {
+            "published": self._published,
+            "delivered": counts.delivered,
+            "failed_attempts": counts.failed_attempts,
+            "dead": counts.dead,
+            "in_flight": counts.in_flight,
+        }
+
+    def _check_module(self, module: str) -> None:
+        if self._known_modules is None:
+            return
+        known = self._known_modules()
+        if module not in known:
+            raise ModuleCallError(
+                f"unknown module {module!r}; the declared modules are {sorted(known)}",
+                module=module,
+            )
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Start a task on the running loop that ``stop`` waits for."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept(
+        self, record: EventRecord, text: bytes, subscribers: tuple[Subscription, ...]
+    ) -> str:
+        if self._store is None:
+            self._spawn_in_memory(record, text, subscribers)
+            return record.event_id
+        if not subscribers:
+            return record.event_id
+        task = asyncio.current_task()
+        if task is not None:  # stop() waits for the recording too
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        try:
+            await self._store.record(record, [s.id for s in subscribers])
+        except Exception:
+            logger.exception(
+                "event %s (%s) from %s was not recorded",
+                record.event_id,
+                record.name,
+                record.source_module,
+            )
+            raise
+        if self._outbox is not None:
+            self._outbox.kick()
+        return record.event_id
+
+    def _spawn_in_memory(
+        self, record: EventRecord, text: bytes, subscribers: tuple[Subscription, ...]
+    ) -> None:
+        for subscription in subscribers:
+            self._spawn(self._deliver_in_memory(record, text, subscription))
+
+    async def _deliver_in_memory(
+        self, record: EventRecord, text: bytes, subscription: Subscription
+    ) -> None:
+        counts, policy = self._counts, self._policy
+        counts.in_flight += 1
+        try:
+            for attempt in itertools.count(1):
+                # A fresh copy each time: no subscriber or failed attempt sees another's edits.
+                event = replace(record, data=loads(text))
+                failure = await call_handler(event, subscription, policy.timeout)
+                if failure is None:
+                    counts.delivered += 1
+                    return
+                counts.failed_attempts += 1
+                if attempt >= policy.max_attempts:
+                    counts.dead += 1
+                    status, now = DeliveryStatus.DEAD, self._clock()
+                    letter = Delivery(record, subscription.id, status, attempt, now, failure[0])
+                    self._dead_letters.append(letter)
+                    log_failure(record, subscription.id, attempt, failure, None)
+                    return
+                delay = policy.delay(attempt)
+                log_failure(record, subscription.id, attempt, failure, delay)
+                await asyncio.sleep(delay)
+        finally:
+            counts.in_flight -= 1
+
+
+def _require_name(what: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a task's exception as seen (it was logged where it was raised)."""
+    if not task.cancelled():
+        task.exception()

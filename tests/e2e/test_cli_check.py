@@ -1,0 +1,199 @@
+"""``lockgate check`` on a real ``lockgate.toml`` and a throwaway module tree.
+
+The CLI runs in-process through typer's ``CliRunner``: exit codes 0 (clean), 1 (violations)
+and 2 (bad config), the ``path:line: source -> target: reason`` lines (relative to the
+config's folder) and ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from lockgate.controllers.cli import app
+
+runner = CliRunner()
+
+CONFIG = """\
+[modules.users]
+name = "User Management"
+services_module = "app.users.services"
+dependencies = []
+code_dir = "src"
+
+[modules.mentalhealth]
+services_module = "app.mentalhealth.services"
+dependencies = ["users", "notifications"]
+code_dir = "src"
+
+[modules.notifications]
+services_module = "app.notifications.services"
+dependencies = ["users"]
+code_dir = "src"
+
+[modules.billing]
+services_module = "app.billing.services"
+code_dir = "src"
+"""
+
+CODE = {
+    "app/__init__.py": "",
+    "app/users/__init__.py": "",
+    "app/users/services.py": "from .models import User\n",
+    "app/users/models.py": "class User: ...\n",
+    "app/mentalhealth/__init__.py": "",
+    "app/mentalhealth/services.py": (
+        "from app.users.services import UserService\nfrom ..notifications import services\n"
+    ),
+    "app/notifications/__init__.py": "",
+    "app/notifications/services.py": "import app.users.services\n",
+    "app/billing/__init__.py": "",
+    "app/billing/services.py": "",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A clean project: returns its ``lockgate.toml``."""
+    for relative, text in CODE.items():
+        path = tmp_path / "src" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    config = tmp_path / "lockgate.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    return config
+
+
+def lockgate(*args: str, env: dict[str, str] | None = None) -> Result:
+    """``lockgate ARGS`` in-process; an exception other than an exit fails the test."""
+    base: dict[str, Any] = {"LOCKGATE_CONFIG": None}
+    result = runner.invoke(app, list(args), env={**base, **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"lockgate {' '.join(args)} raised") from result.exception
+    return result
+
+
+def add(config: Path, relative: str, text: str) -> None:
+    path = config.parent / "src" / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_a_clean_project_exits_0(project: Path) -> None:
+    result = lockgate("check", "--config", str(project))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        "no boundary violations in 4 modules (users, mentalhealth, notifications, billing)"
+    )
+
+
+def test_violations_are_printed_with_file_and_line_and_exit_1(project: Path) -> None:
+    add(project, "app/mentalhealth/billing_link.py", "\nfrom app.billing import services\n")
+    add(project, "app/notifications/peek.py", "from ..users.models import User\n")
+    add(
+        project,
+        "app/users/typed.py",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import app.billing.services\n",
+    )
+    result = lockgate("check", "--config", str(project))
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines() == [
+        "src/app/mentalhealth/billing_link.py:2: mentalhealth -> billing: billing is not a "
+        "declared dependency of mentalhealth (allowed: users, notifications)",
+        "src/app/notifications/peek.py:1: notifications -> users: app.users.models.User is an "
+        "internal of users: go through its services module app.users.services",
+        "src/app/users/typed.py:3: users -> billing: billing is not a declared dependency of "
+        "users (allowed: none, users declares no dependencies) (in an `if TYPE_CHECKING:` block)",
+    ]
+    assert result.stderr.strip() == (
+        "3 boundary violations in 3 files of 4 modules "
+        "(users, mentalhealth, notifications, billing)"
+    )
+
+
+def test_a_file_that_does_not_parse_is_a_violation(project: Path) -> None:
+    add(project, "app/billing/broken.py", "x = 1\ndef (:\n")
+    result = lockgate("check", "--config", str(project))
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("src/app/billing/broken.py:2: billing: cannot parse: ")
+    assert "1 boundary violation in 1 file of 4 modules" in result.stderr
+
+
+def test_json_output(project: Path) -> None:
+    add(project, "app/users/bad.py", "import os\nimport app.notifications.services\n")
+    result = lockgate("check", "--config", str(project), "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "modules": ["users", "mentalhealth", "notifications", "billing"],
+        "violations": [
+            {
+                "file": "src/app/users/bad.py",
+                "line": 2,
+                "source_module": "users",
+                "target_module": "notifications",
+                "imported": "app.notifications.services",
+                "reason": "notifications is not a declared dependency of users "
+                "(allowed: none, users declares no dependencies)",
+                "type_checking": False,
+            }
+        ],
+    }
+    (project.parent / "src/app/users/bad.py").unlink()
+    result = lockgate("check", "--config", str(project), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_the_config_may_come_from_lockgate_config(project: Path) -> None:
+    add(project, "app/billing/reach.py", "from app.users import models\n")
+    result = lockgate("check", env={"LOCKGATE_CONFIG": str(project)})
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("src/app/billing/reach.py:1: billing -> users: ")
+
+
+def test_no_modules_declared_is_clean_and_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "lockgate.toml"
+    config.write_text("", encoding="utf-8")
+    result = lockgate("check", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "no modules declared" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[modules.users\n", "lockgate.toml"),
+        ('[modules.users]\nservices_module = "not a path"\n', "modules.users.services_module"),
+        ('[modules.users]\nservices_module = "app.users.services"\nextra = 1\n', "extra"),
+        (
+            '[modules.payroll]\nservices_module = "app.payroll.services"\n',
+            "module 'payroll': package 'app.payroll' not found",
+        ),
+    ],
+    ids=["not-toml", "bad-services-module", "unknown-key", "missing-package"],
+)
+def test_a_bad_config_exits_2(tmp_path: Path, text: str, expected: str) -> None:
+    config = tmp_path / "lockgate.toml"
+    config.write_text(text, encoding="utf-8")
+    result = lockgate("check", "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert expected in result.stderr
+
+
+def test_a_missing_config_exits_2(tmp_path: Path) -> None:
+    result = lockgate("check", "--config", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 2, result.output
+    assert "nope.toml" in result.stderr
+
+
+def test_no_config_at_all_exits_2() -> None:
+    result = lockgate("check")
+    assert result.exit_code == 2, result.output
+    assert "give --config PATH or set LOCKGATE_CONFIG" in result.stderr
