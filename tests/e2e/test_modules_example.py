@@ -126,5 +126,9 @@ async def test_the_http_api_reports_modules_and_deliveries(served: Application) 
             "notifications:therapy_session.scheduled:NotificationService.handle_session_scheduled"
         )
         assert "data" not in delivery  # payloads are not shown
+        sessions = gateway.require_service("mentalhealth", "TherapySessionService")
+        sessions.schedule_session(1, 2)
+        metrics = (await http.get("/metrics")).text
+        assert 'lockgate_module_calls_total{source="mentalhealth",target="users"} 1.0' in metrics
         health = (await http.get("/health")).json()
         assert set(health["modules"]) == {"users", "mentalhealth", "notifications", "billing"}

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from lockgate.settings import load_config
 from lockgate.use_cases.module_declarations import modules_from_dict
 from lockgate.use_cases.module_loader import import_services
 from lockgate.use_cases.module_registry import ModuleRegistry
+from tests.unit.config_files import config_error, write
 
 MODULES = """
 [modules.users]
@@ -40,26 +40,7 @@ services_module = "billing_services"
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_lockgate_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own LOCKGATE_* variables must not leak into these tests."""
-    for name in os.environ:
-        if name.upper().startswith("LOCKGATE_"):
-            monkeypatch.delenv(name)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "lockgate.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def config_error(tmp_path: Path, text: str) -> ConfigError:
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert str(path) in caught.value.message
-    return caught.value
+pytestmark = pytest.mark.usefixtures("no_lockgate_env")
 
 
 # --- [modules.NAME] tables ----------------------------------------------------------------------

@@ -4,7 +4,6 @@ a token."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from lockgate.errors import ConfigError
 from lockgate.models.resource import ResourceReference
 from lockgate.settings import Settings, load_config, load_settings
+from tests.unit.config_files import config_error, write
 
 TOKEN = "admin-token-5f0c2e9a7b"
 
@@ -30,26 +30,7 @@ host = "127.0.0.1"
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_lockgate_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own LOCKGATE_* variables must not leak into these tests."""
-    for name in os.environ:
-        if name.upper().startswith("LOCKGATE_"):
-            monkeypatch.delenv(name)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "lockgate.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def config_error(tmp_path: Path, text: str) -> ConfigError:
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert str(path) in caught.value.message
-    return caught.value
+pytestmark = pytest.mark.usefixtures("no_lockgate_env")
 
 
 # --- [resources.NAME] ---------------------------------------------------------------------------
