@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from lockgate.errors import SecretStoreError
-from lockgate.gateways.postgres_support import DRIVER_ERRORS, Redactor, checked_schema, migrate
+from lockgate.errors import LockgateError, SecretStoreError
+from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool
 from lockgate.gateways.secret_store_schema import (
     ENVELOPE_COLUMNS,
     METADATA_COLUMNS,
@@ -58,57 +58,32 @@ class PostgresSecretStore:
     """
 
     def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 2) -> None:
-        self.schema = checked_schema(schema)
-        self._dsn = dsn
-        self._max_size = max_size
-        self._settings = {"search_path": f'"{schema}"'}
-        self._redactor = Redactor(dsn, schema)
-        self._pool: _Pool | None = None
-
-    def __repr__(self) -> str:
-        return f"PostgresSecretStore({self._redactor.dsn!r}, schema={self.schema!r})"
-
-    def _error(self, action: str, exc: BaseException) -> SecretStoreError:
-        return SecretStoreError(self._redactor.describe(action, exc))
-
-    async def open(self) -> None:
-        if self._pool is not None:
-            return
-        try:
-            pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._max_size, server_settings=self._settings
-            )
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot open the secret store", exc) from exc
-        try:
-            async with pool.acquire() as connection:
-                await self._migrate(connection)
-        except BaseException as exc:
-            pool.terminate()
-            if isinstance(exc, DRIVER_ERRORS):
-                raise self._error("cannot open the secret store", exc) from exc
-            raise
-        self._pool = pool
-
-    async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
-
-    async def _migrate(self, connection: _Connection) -> None:
-        await migrate(
-            connection,
-            schema=self.schema,
+        self._tables = SchemaPool(
+            dsn,
+            schema=schema,
+            what="the secret store",
             versions_table="lockgate_secret_schema",
             migrations=POSTGRES_SECRET_MIGRATIONS,
             lock_key=_MIGRATION_LOCK,
             error=SecretStoreError,
+            max_size=max_size,
         )
+        self.schema = self._tables.schema
+
+    def __repr__(self) -> str:
+        return f"PostgresSecretStore({self._tables.redactor.dsn!r}, schema={self.schema!r})"
+
+    def _error(self, action: str, exc: BaseException) -> LockgateError:
+        return self._tables.fail(action, exc)
+
+    async def open(self) -> None:
+        await self._tables.open()
+
+    async def close(self) -> None:
+        await self._tables.close()
 
     def _ready(self) -> _Pool:
-        if self._pool is None:
-            raise SecretStoreError("the secret store is not open")
-        return self._pool
+        return self._tables.ready()
 
     async def put(self, name: str, envelope: SecretEnvelope) -> None:
         if name != envelope.name:

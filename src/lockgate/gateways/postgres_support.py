@@ -14,9 +14,10 @@ from asyncpg.pool import PoolConnectionProxy
 
 from lockgate.errors import LockgateError
 
-__all__ = ["DRIVER_ERRORS", "Redactor", "checked_schema", "migrate"]
+__all__ = ["DRIVER_ERRORS", "Redactor", "SchemaPool", "checked_schema", "migrate"]
 
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
+    _Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
     _Connection: TypeAlias = (
         asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
     )
@@ -114,3 +115,99 @@ async def migrate(
                 for statement in script:
                     await connection.execute(statement.format(schema=quoted))
                 await connection.execute(f"INSERT INTO {versions} VALUES ($1)", version)
+
+
+class SchemaPool:
+    """A small asyncpg pool whose connections work in one schema, which ``open`` brings up
+    to date with the store's own migrations. Driver errors become ``error``, described with
+    the DSN shown without its password.
+
+    Args:
+        dsn: ``postgresql://USER[:PASSWORD]@HOST:PORT/DB``.
+        schema: Created if missing; must be a plain identifier.
+        what: The store's name in messages (``"the secret store"``).
+        versions_table, migrations, lock_key: As ``migrate`` takes them.
+        error: The store's error type.
+        max_size: Connections at most.
+
+    Raises:
+        ValueError: ``schema`` is not a plain PostgreSQL identifier.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str,
+        what: str,
+        versions_table: str,
+        migrations: Sequence[Sequence[str]],
+        lock_key: int,
+        error: type[LockgateError],
+        max_size: int,
+    ) -> None:
+        self.schema = checked_schema(schema)
+        self.redactor = Redactor(dsn, schema)
+        self._dsn = dsn
+        self._what = what
+        self._versions_table = versions_table
+        self._migrations = migrations
+        self._lock_key = lock_key
+        self._error = error
+        self._max_size = max_size
+        self._pool: _Pool | None = None
+
+    def fail(self, action: str, exc: BaseException) -> LockgateError:
+        """``exc`` as the store's error, naming ``action`` and never the password."""
+        return self._error(self.redactor.describe(action, exc))
+
+    async def open(self) -> None:
+        """Connect and migrate. Idempotent.
+
+        Raises:
+            error: The database cannot be reached, or its schema is newer than this code.
+        """
+        if self._pool is not None:
+            return
+        action = f"cannot open {self._what}"
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self._max_size,
+                server_settings={"search_path": f'"{self.schema}"'},
+            )
+        except DRIVER_ERRORS as exc:
+            raise self.fail(action, exc) from exc
+        try:
+            async with pool.acquire() as connection:
+                await migrate(
+                    connection,
+                    schema=self.schema,
+                    versions_table=self._versions_table,
+                    migrations=self._migrations,
+                    lock_key=self._lock_key,
+                    error=self._error,
+                )
+        except BaseException as exc:
+            pool.terminate()
+            if isinstance(exc, DRIVER_ERRORS):
+                raise self.fail(action, exc) from exc
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        """Disconnect. Idempotent."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def ready(self) -> _Pool:
+        """The open pool.
+
+        Raises:
+            error: The store is not open.
+        """
+        if self._pool is None:
+            raise self._error(f"{self._what} is not open")
+        return self._pool

@@ -7,11 +7,9 @@ transaction per call; WAL with ``synchronous=FULL`` like the run store.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,7 +21,7 @@ from lockgate.gateways.secret_store_schema import (
     envelope,
     envelope_row,
 )
-from lockgate.gateways.sqlite_support import migrate
+from lockgate.gateways.sqlite_support import SQLiteWorker
 from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 
 __all__ = ["SQLiteSecretStore"]
@@ -50,77 +48,27 @@ class SQLiteSecretStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._connection: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._worker = SQLiteWorker(
+            self.path,
+            what="the secret store",
+            versions_table="lockgate_secret_schema",
+            migrations=SQLITE_SECRET_MIGRATIONS,
+            error=SecretStoreError,
+            # Overwrite deleted rows' bytes, so an old ciphertext does not linger in the file.
+            pragmas=("PRAGMA secure_delete = ON",),
+        )
 
     def __repr__(self) -> str:
         return f"SQLiteSecretStore({str(self.path)!r})"
 
     async def open(self) -> None:
-        if self._connection is not None:
-            return
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-secrets")
-        try:
-            self._connection = await asyncio.get_running_loop().run_in_executor(
-                thread, self._connect
-            )
-        except (sqlite3.Error, OSError) as exc:
-            thread.shutdown(wait=False)
-            raise SecretStoreError(f"cannot open the secret store {self.path}: {exc}") from exc
-        self._thread = thread
+        await self._worker.open()
 
     async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        thread, self._thread = self._thread, None
-        if connection is not None and thread is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, connection.close)
-            thread.shutdown(wait=False)
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA busy_timeout = 10000")
-            # Overwrite deleted rows' bytes, so an old ciphertext does not linger in the file.
-            connection.execute("PRAGMA secure_delete = ON")
-            self._transaction(connection, self._migrate)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-    @staticmethod
-    def _migrate(connection: sqlite3.Connection) -> None:
-        migrate(
-            connection,
-            versions_table="lockgate_secret_schema",
-            migrations=SQLITE_SECRET_MIGRATIONS,
-            error=SecretStoreError,
-        )
-
-    @staticmethod
-    def _transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return result
+        await self._worker.close()
 
     async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        connection, thread = self._connection, self._thread
-        if connection is None or thread is None:
-            raise SecretStoreError("the secret store is not open")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                thread, self._transaction, connection, fn
-            )
-        except sqlite3.Error as exc:
-            raise SecretStoreError(f"secret store {action} failed ({self.path}): {exc}") from exc
+        return await self._worker.run(action, fn)
 
     async def put(self, name: str, envelope: SecretEnvelope) -> None:
         if name != envelope.name:
