@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lockgate.modules import event_bus
-from lockgate.use_cases.event_bus import current_event
+from lockgate.modules import current_event, event_bus
 
 
 class Receiver:
