@@ -435,3 +435,109 @@ async def test_postgres_errors_hide_the_password() -> None:
     assert "hunter2" not in str(caught.value)
     assert "hunter2" not in repr(store)
     assert "127.0.0.1:1" in str(caught.value)
+
+
+# -- the publisher's transaction (record's connection) ----------------------------------------
+
+
+async def test_only_postgres_joins_a_callers_connection(backend: Backend) -> None:
+    store = await backend.open()
+    if backend.kind == "postgres":
+        connection = await asyncpg.connect(PG_DSN)
+        try:
+            await store.record(event(), ["s"], connection=connection)  # no transaction: at once
+        finally:
+            await connection.close()
+        assert keys(await store.deliveries()) == [("e1", "s")]
+        return
+    with pytest.raises(ValueError, match=r"only the PostgreSQL event store can join") as caught:
+        await store.record(event(), ["s"], connection=object())
+    assert type(store).__name__ in str(caught.value)
+    assert "e1" in str(caught.value)
+    assert await store.deliveries() == []
+    assert await backend.event_count() == 0
+
+
+@pytest.fixture
+async def pg_store() -> AsyncIterator[PostgresEventStore]:
+    store = PostgresEventStore(PG_DSN, schema=fresh_schema())
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+        await drop_schema(store.schema)
+
+
+async def test_postgres_records_inside_the_callers_transaction(
+    pg_store: PostgresEventStore,
+) -> None:
+    # The caller's search_path is its own: the store's statements name their schema.
+    pool = await asyncpg.create_pool(PG_DSN, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as connection:
+            await connection.execute("SET search_path TO public")
+            async with connection.transaction():
+                await pg_store.record(event("kept"), ["a", "b"], connection=connection)
+                assert await pg_store.deliveries() == []  # not committed: not seen
+                assert await pg_store.claim_due("node", NOW, LEASE, 10) == []
+            transaction = connection.transaction()
+            await transaction.start()
+            await pg_store.record(event("dropped"), ["a"], connection=connection)
+            await transaction.rollback()
+    finally:
+        await pool.close()
+    assert keys(await pg_store.claim_due("node", NOW, LEASE, 10)) == [("kept", "a"), ("kept", "b")]
+    assert keys(await pg_store.deliveries()) == [("kept", "a"), ("kept", "b")]
+
+
+async def test_postgres_refuses_unusable_connections(pg_store: PostgresEventStore) -> None:
+    with pytest.raises(TypeError, match=r"connection=str.*asyncpg"):
+        await pg_store.record(event(), ["s"], connection="postgresql://...")
+
+    closed = await asyncpg.connect(PG_DSN)
+    await closed.close()
+    with pytest.raises(ValueError, match="closed or was released"):
+        await pg_store.record(event(), ["s"], connection=closed)
+
+    pool = await asyncpg.create_pool(PG_DSN, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as released:
+            pass
+        with pytest.raises(ValueError, match="closed or was released"):
+            await pg_store.record(event(), ["s"], connection=released)
+
+        async with pool.acquire() as connection:
+            transaction = connection.transaction()
+            await transaction.start()
+            with pytest.raises(asyncpg.DivisionByZeroError):
+                await connection.execute("SELECT 1 / 0")
+            with pytest.raises(ValueError, match=r"has already failed.*roll it back"):
+                await pg_store.record(event(), ["s"], connection=connection)
+            await transaction.rollback()
+    finally:
+        await pool.close()
+    assert await pg_store.deliveries() == []
+
+
+async def test_postgres_refuses_a_connection_to_another_database(
+    pg_store: PostgresEventStore,
+) -> None:
+    other_dsn = PG_DSN.rsplit("/", 1)[0] + "/postgres"
+    connection = await asyncpg.connect(other_dsn)
+    try:
+        with pytest.raises(ValueError, match=r"database has no lockgate_test_\w+\.lockgate_events"):
+            await pg_store.record(event(), ["s"], connection=connection)
+        # The same schema there too (another environment's gateway): nothing is written.
+        twin = PostgresEventStore(other_dsn, schema=pg_store.schema)
+        await twin.open()
+        try:
+            with pytest.raises(ValueError, match=r"to database 'postgres', not to .* 'test'"):
+                await pg_store.record(event(), ["s"], connection=connection)
+            assert await twin.deliveries() == []
+        finally:
+            await twin.close()
+            await connection.execute(f'DROP SCHEMA "{pg_store.schema}" CASCADE')
+    finally:
+        await connection.close()
+    assert await pg_store.deliveries() == []

@@ -462,7 +462,9 @@ async def test_a_claimed_delivery_with_no_subscriber_here_is_retried_a_lease_lat
 
 async def test_a_failed_recording_is_raised_and_nothing_is_delivered(make_bus: Any) -> None:
     class BrokenStore(InMemoryEventStore):
-        async def record(self, event: EventRecord, subscribers: Any) -> None:
+        async def record(
+            self, event: EventRecord, subscribers: Any, *, connection: object | None = None
+        ) -> None:
             raise RunStoreError("disk full")
 
     bus = await make_bus(BrokenStore())
@@ -487,3 +489,75 @@ async def test_durable_sync_handler_in_a_thread_sees_the_event(make_bus: Any) ->
     assert recorder.events[0].event_id == event_id
     await eventually(lambda: thread_ids)
     assert thread_ids != [threading.get_ident()]
+
+
+# --- the publisher's transaction (connection=) ---------------------------------------------
+
+
+class JoiningStore(InMemoryEventStore):
+    """A fake of the PostgreSQL store's outbox: takes a connection and notes where the rows
+    were written (``fail`` makes the write raise)."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        super().__init__()
+        self.writes: list[tuple[object, asyncio.Task[Any] | None]] = []
+        self.fail_with = fail
+
+    async def record(
+        self, event: EventRecord, subscribers: Any, *, connection: object | None = None
+    ) -> None:
+        self.writes.append((connection, asyncio.current_task()))
+        if self.fail_with is not None:
+            raise self.fail_with
+        await super().record(event, subscribers)
+
+
+async def test_publish_with_a_connection_records_on_it_when_awaited(make_bus: Any) -> None:
+    store = JoiningStore()
+    bus = await make_bus(store)
+    recorder = Recorder()
+    subscriber = bus.subscribe(EVENT, recorder.on_async, "notifications")
+    connection = object()  # stands for the caller's connection: only passed through
+
+    publication = bus.publish(EVENT, DATA, "mentalhealth", connection=connection)
+    await asyncio.sleep(0.03)  # a few polls: nothing is written before the await
+    assert store.writes == []
+    assert await publication == publication.event_id
+    assert await publication == publication.event_id  # a second await writes nothing more
+
+    assert store.writes == [(connection, asyncio.current_task())]  # in the caller's task
+    (pending,) = await store.deliveries()
+    assert (pending.event.event_id, pending.subscriber) == (publication.event_id, subscriber)
+    async with asyncio.timeout(GUARD):  # the poller delivers it, as after a commit
+        await recorder.done.wait()
+    assert recorder.events[0].event_id == publication.event_id
+
+
+async def test_a_refused_connection_is_raised_on_every_await(make_bus: Any) -> None:
+    store = JoiningStore(fail=ValueError("the given connection is closed"))
+    bus = await make_bus(store)
+    bus.subscribe(EVENT, Recorder().on_async, "notifications")
+    publication = bus.publish(EVENT, DATA, "mentalhealth", connection=object())
+    for _ in range(2):
+        with pytest.raises(ValueError, match="connection is closed"):
+            await publication
+    assert len(store.writes) == 1
+    assert await store.deliveries() == []
+
+
+async def test_a_connection_is_refused_by_a_bus_in_memory(make_bus: Any) -> None:
+    bus = await make_bus()
+    bus.subscribe(EVENT, Recorder().on_async, "notifications")
+    with pytest.raises(ValueError, match=r"connection=.*keeps events in memory"):
+        bus.publish(EVENT, DATA, "mentalhealth", connection=object())
+    assert bus.stats()["published"] == 0
+
+
+async def test_a_connection_is_refused_by_the_memory_store(make_bus: Any) -> None:
+    store = InMemoryEventStore()
+    bus = await make_bus(store)
+    bus.subscribe(EVENT, Recorder().on_async, "notifications")
+    publication = bus.publish(EVENT, DATA, "mentalhealth", connection=object())
+    with pytest.raises(ValueError, match=r"only the PostgreSQL event store.*InMemoryEventStore"):
+        await publication
+    assert await store.deliveries() == []

@@ -25,6 +25,7 @@ __all__ = [
     "check_subscribers",
     "delivery",
     "encode_data",
+    "refuse_connection",
 ]
 
 # Selected from ``lockgate_event_deliveries d JOIN lockgate_events e``, in ``delivery``'s order.
@@ -81,6 +82,21 @@ def check_subscribers(subscribers: Sequence[str]) -> list[str]:
         if not isinstance(subscriber, str) or not subscriber:
             raise TypeError(f"subscriber ids must be non-empty strings, got {subscriber!r}")
     return list(dict.fromkeys(subscribers))
+
+
+def refuse_connection(store: object, event: EventRecord, connection: object | None) -> None:
+    """Refuse ``record``'s ``connection`` in a store that cannot join a caller's transaction.
+
+    Raises:
+        ValueError: ``connection`` is not None; names the store and the event.
+    """
+    if connection is not None:
+        raise ValueError(
+            f"cannot record event {event.event_id} ({event.name}) on the caller's connection: "
+            f"only the PostgreSQL event store can join a caller's transaction, and this is "
+            f"{type(store).__name__}; publish without connection=, or keep durable events "
+            "in PostgreSQL (the run store's database)"
+        )
 
 
 def check_limit(limit: int) -> int:

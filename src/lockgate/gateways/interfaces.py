@@ -443,15 +443,29 @@ class IEventStore(Protocol):
         """Disconnect. Idempotent."""
         ...
 
-    async def record(self, event: EventRecord, subscribers: Sequence[str]) -> None:
+    async def record(
+        self, event: EventRecord, subscribers: Sequence[str], *, connection: object | None = None
+    ) -> None:
         """Store ``event`` and a pending delivery, due at once, for each subscriber, all in
         one transaction (nothing is stored when it fails).
 
+        Args:
+            event: The event.
+            subscribers: The subscriber ids to deliver it to.
+            connection: A publisher's own database connection (the transactional outbox):
+                the rows are written on it, inside its open transaction, and commit or roll
+                back with the publisher's writes; invisible to ``claim_due`` until then.
+                Only the PostgreSQL store accepts one (an asyncpg connection to its
+                database); the others refuse it.
+
         Raises:
+            TypeError: ``connection`` is not a connection the store can write on.
+            ValueError: The store cannot join a caller's transaction, or ``connection`` is
+                closed, in a failed transaction, or to another database.
             RunStoreError: The write failed.
 
         Side Effects:
-            One committed transaction.
+            One committed transaction, or a part of the caller's.
         """
         ...
 

@@ -15,6 +15,7 @@ from lockgate.gateways.event_store_schema import (
     check_limit,
     check_subscribers,
     encode_data,
+    refuse_connection,
 )
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
@@ -55,7 +56,16 @@ class InMemoryEventStore:
     async def close(self) -> None:
         return None
 
-    async def record(self, event: EventRecord, subscribers: Sequence[str]) -> None:
+    async def record(
+        self, event: EventRecord, subscribers: Sequence[str], *, connection: object | None = None
+    ) -> None:
+        """See ``IEventStore.record``.
+
+        Raises:
+            ValueError: ``connection`` was given: only the PostgreSQL event store can join
+                a caller's transaction.
+        """
+        refuse_connection(self, event, connection)
         distinct = check_subscribers(subscribers)
         data = encode_data(event)
         if not distinct:

@@ -209,6 +209,16 @@ class ProcessWorker:
         return f"exit status {code}"
 
 
+async def _discard(worker: ProcessWorker) -> None:
+    """Kill a worker that never became ready and reap it, even when the task doing so is
+    being cancelled: an unreaped child outlives its transport (and warns) if the event loop
+    closes first."""
+    worker.kill()
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        async with asyncio.timeout(5.0):
+            await asyncio.shield(worker.wait_closed())
+
+
 def _handler_error(error: Mapping[str, Any]) -> HandlerError:
     trace = error.get("stackTrace") or []
     return HandlerError(
@@ -264,25 +274,25 @@ class ProcessWorkerLauncher:
             async with asyncio.timeout(max(self._init_timeout, function.timeout_seconds)):
                 meta, _, logs = await protocol.expect_frame()
         except TimeoutError:
-            worker.kill()
+            await _discard(worker)
             raise FunctionInitError(
                 f"function {function.name!r} did not finish initialising in time",
                 error_type="Runtime.InitTimeout",
                 function=function.name,
             ) from None
         except _WorkerGoneError:
-            worker.kill()
+            await _discard(worker)
             detail = protocol.early_stderr.splitlines()[-1:] or ["no output"]
             raise WorkerCrashedError(
                 f"worker for function {function.name!r} exited before it was ready: {detail[0]}",
                 reached_handler=False,
                 function=function.name,
             ) from None
-        except BaseException:
-            worker.kill()
+        except BaseException:  # cancelled (the pool closed while it started): reap it too
+            await _discard(worker)
             raise
         if meta.get("type") == "init_error":
-            worker.kill()
+            await _discard(worker)
             error = _handler_error(meta.get("error") or {})
             raise FunctionInitError(
                 f"function {function.name!r} failed to initialise: "

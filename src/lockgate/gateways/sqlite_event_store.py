@@ -25,6 +25,7 @@ from lockgate.gateways.event_store_schema import (
     check_subscribers,
     delivery,
     encode_data,
+    refuse_connection,
 )
 from lockgate.gateways.sqlite_support import migrate
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
@@ -165,7 +166,16 @@ class SQLiteEventStore:
         except sqlite3.Error as exc:
             raise RunStoreError(f"event store {action} failed ({self.path}): {exc}") from exc
 
-    async def record(self, event: EventRecord, subscribers: Sequence[str]) -> None:
+    async def record(
+        self, event: EventRecord, subscribers: Sequence[str], *, connection: object | None = None
+    ) -> None:
+        """See ``IEventStore.record``.
+
+        Raises:
+            ValueError: ``connection`` was given: only the PostgreSQL event store can join
+                a caller's transaction.
+        """
+        refuse_connection(self, event, connection)
         distinct = check_subscribers(subscribers)
         data = encode_data(event)
         if not distinct:

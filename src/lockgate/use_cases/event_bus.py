@@ -9,6 +9,11 @@ lease, completed, retried when due, or left dead, so a restarted gateway deliver
 killed one left. Delivery is at-least-once in both modes: handlers deduplicate on
 ``current_event().event_id``.
 
+A publisher whose own code writes to the event store's PostgreSQL database passes its
+connection (``publish(..., connection=conn)``): the event is then recorded inside the
+publisher's transaction (a transactional outbox) and commits or rolls back with its writes;
+the poller delivers it once committed.
+
 Handlers take the event's data, as the seed's do (``handler(event_data)``); the bus adds
 nothing to it. Sync handlers run in a worker thread so a slow one cannot block the loop; a
 timed-out one is no longer waited for, but its thread cannot be killed and runs on.
@@ -17,15 +22,13 @@ timed-out one is no longer waited for, but its thread cannot be killed and runs 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import inspect
 import itertools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine, Generator
-from dataclasses import replace
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from lockgate.errors import ModuleCallError
@@ -36,11 +39,11 @@ from lockgate.models.ids import new_run_id
 from lockgate.use_cases.event_delivery import (
     DeliveryCounts,
     OutboxDispatcher,
+    Publication,
     RetryPolicy,
     Subscription,
-    call_handler,
     current_event,
-    log_failure,
+    deliver_in_memory,
 )
 
 __all__ = ["EventBus", "Publication", "current_event"]  # current_event: for handlers
@@ -48,39 +51,6 @@ __all__ = ["EventBus", "Publication", "current_event"]  # current_event: for han
 logger = logging.getLogger("lockgate.events")
 
 _DEAD_LETTERS = 1000  # in-memory dead letters kept (the newest)
-
-
-class Publication:
-    """What ``EventBus.publish`` returns; awaiting it is optional.
-
-    Attributes:
-        event_id: The event's id, known at once.
-    """
-
-    __slots__ = ("_future", "event_id")
-
-    def __init__(
-        self, event_id: str, future: asyncio.Future[str] | concurrent.futures.Future[str]
-    ) -> None:
-        self.event_id = event_id
-        self._future = future
-
-    def __repr__(self) -> str:
-        return f"Publication({self.event_id!r})"
-
-    def __await__(self) -> Generator[Any, None, str]:
-        """Wait until the event is recorded (durable) or handed to its delivery tasks.
-
-        Returns:
-            ``event_id``.
-
-        Raises:
-            RunStoreError: Recording failed; nothing was recorded or will be delivered.
-        """
-        future = self._future
-        if isinstance(future, concurrent.futures.Future):
-            future = asyncio.wrap_future(future)
-        return (yield from future.__await__())
 
 
 class EventBus:
@@ -205,25 +175,49 @@ class EventBus:
             else:
                 del self._by_event[subscription.event]
 
-    def publish(self, event: str, data: Any, source_module: str) -> Publication:
+    def publish(
+        self, event: str, data: Any, source_module: str, *, connection: object | None = None
+    ) -> Publication:
         """Deliver ``event`` with a copy of ``data`` to its current subscribers.
 
         Callable from the bus's event loop or from any other thread.
 
+        Args:
+            event: The event's name.
+            data: JSON data, copied now.
+            source_module: The publishing module.
+            connection: The publisher's own asyncpg connection to the event store's
+                PostgreSQL database (the transactional outbox): awaiting the publication
+                records the event on it, inside the caller's open transaction, so it commits
+                or rolls back with the caller's writes. Needs a durable bus on PostgreSQL.
+                Nothing is delivered before the commit; the poller then finds it within
+                ``poll_interval``.
+
         Returns:
-            The publication: its ``event_id`` now; await it to know the event is recorded.
+            The publication: its ``event_id`` now; await it to know the event is recorded
+            (with ``connection``, await it or nothing is recorded; the store's refusals of
+            the connection are raised there).
 
         Raises:
             TypeError: ``data`` is not JSON (the message names the event).
+            ValueError: ``connection`` was given to a bus that keeps events in memory.
             ModuleCallError: ``source_module`` is not a declared module.
             RuntimeError: The bus is not started.
 
         Side Effects:
-            Schedules the recording and the deliveries on the bus's event loop.
+            Schedules the recording and the deliveries on the bus's event loop; with
+            ``connection``, the recording happens in the awaiting task instead.
         """
         _require_name("event", event)
         _require_name("source_module", source_module)
         self._check_module(source_module)
+        store = self._store
+        if connection is not None and store is None:
+            raise ValueError(
+                f"cannot publish {event!r} with connection=: this event bus has no event "
+                "store (it keeps events in memory: durable_events is off); only a durable bus "
+                "on PostgreSQL can join the caller's transaction"
+            )
         try:
             text = dumps(data)
         except TypeError as exc:
@@ -235,6 +229,12 @@ class EventBus:
         subscribers = self._by_event.get(event, ())  # a snapshot: the tuple is never changed
         with self._lock:
             self._published += 1
+        if connection is not None and store is not None:
+            # Recorded when awaited, in the caller's task; nothing to dispatch here: the rows
+            # stay invisible to the poller until the caller commits.
+            ids = [subscription.id for subscription in subscribers]
+            recording = _record_on_connection(store, record, ids, connection)
+            return Publication(record.event_id, recording)
         if _running_loop() is loop:
             if self._store is None:
                 self._spawn_in_memory(record, text, subscribers)
@@ -376,34 +376,24 @@ class EventBus:
         self, record: EventRecord, text: bytes, subscribers: tuple[Subscription, ...]
     ) -> None:
         for subscription in subscribers:
-            self._spawn(self._deliver_in_memory(record, text, subscription))
+            self._spawn(
+                deliver_in_memory(
+                    record,
+                    text,
+                    subscription,
+                    policy=self._policy,
+                    counts=self._counts,
+                    dead_letters=self._dead_letters.append,
+                    clock=self._clock,
+                )
+            )
 
-    async def _deliver_in_memory(
-        self, record: EventRecord, text: bytes, subscription: Subscription
-    ) -> None:
-        counts, policy = self._counts, self._policy
-        counts.in_flight += 1
-        try:
-            for attempt in itertools.count(1):
-                # A fresh copy each time: no subscriber or failed attempt sees another's edits.
-                event = replace(record, data=loads(text))
-                failure = await call_handler(event, subscription, policy.timeout)
-                if failure is None:
-                    counts.delivered += 1
-                    return
-                counts.failed_attempts += 1
-                if attempt >= policy.max_attempts:
-                    counts.dead += 1
-                    status, now = DeliveryStatus.DEAD, self._clock()
-                    letter = Delivery(record, subscription.id, status, attempt, now, failure[0])
-                    self._dead_letters.append(letter)
-                    log_failure(record, subscription.id, attempt, failure, None)
-                    return
-                delay = policy.delay(attempt)
-                log_failure(record, subscription.id, attempt, failure, delay)
-                await asyncio.sleep(delay)
-        finally:
-            counts.in_flight -= 1
+
+async def _record_on_connection(
+    store: IEventStore, record: EventRecord, subscribers: list[str], connection: object
+) -> str:
+    await store.record(record, subscribers, connection=connection)
+    return record.event_id
 
 
 def _require_name(what: str, value: object) -> None:

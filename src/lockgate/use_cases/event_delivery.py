@@ -1,6 +1,7 @@
 """How the event bus delivers: one handler call within its timeout (sync handlers in a
-worker thread), the event in a context variable, failures logged without the payload, and
-the durable outbox's dispatcher that claims due deliveries and stores their outcome.
+worker thread), the event in a context variable, failures logged without the payload, the
+durable outbox's dispatcher that claims due deliveries and stores their outcome, and the
+``Publication`` that ``publish`` returns.
 
 Apart from ``event_bus`` so each stays small; ``event_bus`` is the public face.
 """
@@ -8,24 +9,29 @@ Apart from ``event_bus`` so each stays small; ``event_bus`` is the public face.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import inspect
+import itertools
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Generator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lockgate.gateways.interfaces import IEventStore
-from lockgate.models.event import Delivery, EventRecord
+from lockgate.json_codec import loads
+from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = [
     "DeliveryCounts",
     "Failure",
     "OutboxDispatcher",
+    "Publication",
     "RetryPolicy",
     "Subscription",
     "call_handler",
     "current_event",
+    "deliver_in_memory",
     "log_failure",
 ]
 
@@ -128,6 +134,41 @@ async def call_handler(
     return None
 
 
+async def deliver_in_memory(
+    record: EventRecord,
+    text: bytes,
+    subscription: Subscription,
+    *,
+    policy: RetryPolicy,
+    counts: DeliveryCounts,
+    dead_letters: Callable[[Delivery], None],
+    clock: Callable[[], float],
+) -> None:
+    """Deliver ``record`` (its data as JSON ``text``) to one subscriber, retrying with
+    backoff; a delivery that exhausts its attempts goes to ``dead_letters``."""
+    counts.in_flight += 1
+    try:
+        for attempt in itertools.count(1):
+            # A fresh copy each time: no subscriber or failed attempt sees another's edits.
+            event = replace(record, data=loads(text))
+            failure = await call_handler(event, subscription, policy.timeout)
+            if failure is None:
+                counts.delivered += 1
+                return
+            counts.failed_attempts += 1
+            if attempt >= policy.max_attempts:
+                counts.dead += 1
+                status, now = DeliveryStatus.DEAD, clock()
+                dead_letters(Delivery(record, subscription.id, status, attempt, now, failure[0]))
+                log_failure(record, subscription.id, attempt, failure, None)
+                return
+            delay = policy.delay(attempt)
+            log_failure(record, subscription.id, attempt, failure, delay)
+            await asyncio.sleep(delay)
+    finally:
+        counts.in_flight -= 1
+
+
 def log_failure(
     event: EventRecord, subscriber: str, attempt: int, failure: Failure, retry_in: float | None
 ) -> None:
@@ -145,6 +186,66 @@ def log_failure(
         error,
         exc_info=exc,
     )
+
+
+class Publication:
+    """What ``EventBus.publish`` returns.
+
+    Without ``connection=``, awaiting it is optional: the bus records or hands the event
+    out by itself. With ``connection=``, nothing is recorded until it is awaited: awaiting
+    writes the event on that connection, inside the caller's transaction (an unawaited one
+    records nothing, and Python warns of a coroutine never awaited).
+
+    Attributes:
+        event_id: The event's id, known at once.
+    """
+
+    __slots__ = ("_work", "event_id")
+
+    def __init__(
+        self,
+        event_id: str,
+        work: asyncio.Future[str] | concurrent.futures.Future[str] | Coroutine[Any, Any, str],
+    ) -> None:
+        self.event_id = event_id
+        self._work = work
+
+    def __repr__(self) -> str:
+        return f"Publication({self.event_id!r})"
+
+    def __await__(self) -> Generator[Any, None, str]:
+        """Wait until the event is recorded (durable) or handed to its delivery tasks.
+
+        Returns:
+            ``event_id``.
+
+        Raises:
+            RunStoreError: Recording failed; nothing was recorded or will be delivered.
+            ValueError, TypeError: The store refused ``connection`` (the message says why).
+        """
+        work = self._work
+        if isinstance(work, concurrent.futures.Future):
+            return (yield from asyncio.wrap_future(work).__await__())
+        if isinstance(work, asyncio.Future):
+            return (yield from work.__await__())
+        return (yield from self._join(work).__await__())
+
+    async def _join(self, work: Coroutine[Any, Any, str]) -> str:
+        """Record on the caller's connection in the awaiting task, not a task of its own:
+        the connection takes one operation at a time, in the caller's order."""
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._work = done  # a second await gets this one's outcome
+        try:
+            event_id = await work
+        except Exception as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved: raised here, so asyncio need not log it again
+            raise
+        except BaseException:
+            done.cancel()
+            raise
+        done.set_result(event_id)
+        return event_id
 
 
 class OutboxDispatcher:
