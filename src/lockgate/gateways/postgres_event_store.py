@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from lockgate.errors import RunStoreError
+from lockgate.errors import LockgateError, RunStoreError
 from lockgate.gateways.event_store_schema import (
     DELIVERY_COLUMNS,
     POSTGRES_EVENT_MIGRATIONS,
@@ -29,7 +29,7 @@ from lockgate.gateways.event_store_schema import (
     delivery,
     encode_data,
 )
-from lockgate.gateways.postgres_support import DRIVER_ERRORS, Redactor, checked_schema, migrate
+from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = ["PostgresEventStore"]
@@ -124,11 +124,18 @@ class PostgresEventStore:
     """
 
     def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 4) -> None:
-        self.schema = checked_schema(schema)
-        self._dsn = dsn
-        self._max_size = max_size
-        self._redactor = Redactor(dsn, schema)
-        self._pool: _Pool | None = None
+        self._tables = SchemaPool(
+            dsn,
+            schema=schema,
+            what="the event store",
+            versions_table="lockgate_event_schema",
+            migrations=POSTGRES_EVENT_MIGRATIONS,
+            lock_key=_MIGRATION_LOCK,
+            error=RunStoreError,
+            max_size=max_size,
+        )
+        self.schema = self._tables.schema
+        self._redactor = self._tables.redactor
         self._database = ""  # the database the pool is connected to, learnt at open
         prefix = f'"{schema}".'
         self._record_sql = _RECORD.format(s=prefix)
@@ -142,46 +149,23 @@ class PostgresEventStore:
     def __repr__(self) -> str:
         return f"PostgresEventStore({self._redactor.dsn!r}, schema={self.schema!r})"
 
-    def _error(self, action: str, exc: BaseException) -> RunStoreError:
-        return RunStoreError(self._redactor.describe(action, exc))
+    def _error(self, action: str, exc: BaseException) -> LockgateError:
+        return self._tables.fail(action, exc)
 
     async def open(self) -> None:
-        if self._pool is not None:
-            return
+        await self._tables.open()
         try:
-            pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._max_size)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot open the event store", exc) from exc
-        try:
-            async with pool.acquire() as connection:
-                await self._migrate(connection)
+            async with self._tables.ready().acquire() as connection:
                 self._database = await connection.fetchval("SELECT current_database()")
-        except BaseException as exc:
-            pool.terminate()
-            if isinstance(exc, DRIVER_ERRORS):
-                raise self._error("cannot open the event store", exc) from exc
-            raise
-        self._pool = pool
+        except DRIVER_ERRORS as exc:
+            await self._tables.close()
+            raise self._error("cannot open the event store", exc) from exc
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
-
-    async def _migrate(self, connection: _Connection) -> None:
-        await migrate(
-            connection,
-            schema=self.schema,
-            versions_table="lockgate_event_schema",
-            migrations=POSTGRES_EVENT_MIGRATIONS,
-            lock_key=_MIGRATION_LOCK,
-            error=RunStoreError,
-        )
+        await self._tables.close()
 
     def _ready(self) -> _Pool:
-        if self._pool is None:
-            raise RunStoreError("the event store is not open")
-        return self._pool
+        return self._tables.ready()
 
     async def record(
         self, event: EventRecord, subscribers: Sequence[str], *, connection: object | None = None

@@ -9,10 +9,8 @@ WAL with ``synchronous=FULL`` like the run store: a recorded event survives a po
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,7 +25,7 @@ from lockgate.gateways.event_store_schema import (
     encode_data,
     refuse_connection,
 )
-from lockgate.gateways.sqlite_support import migrate
+from lockgate.gateways.sqlite_support import SQLiteWorker
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = ["SQLiteEventStore"]
@@ -93,78 +91,25 @@ class SQLiteEventStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._connection: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
-
-    def __repr__(self) -> str:
-        return f"SQLiteEventStore({str(self.path)!r})"
-
-    async def open(self) -> None:
-        if self._connection is not None:
-            return
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-events")
-        try:
-            self._connection = await asyncio.get_running_loop().run_in_executor(
-                thread, self._connect
-            )
-        except (sqlite3.Error, OSError) as exc:
-            thread.shutdown(wait=False)
-            raise RunStoreError(f"cannot open the event store {self.path}: {exc}") from exc
-        except BaseException:
-            thread.shutdown(wait=False)
-            raise
-        self._thread = thread
-
-    async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        thread, self._thread = self._thread, None
-        if connection is not None and thread is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, connection.close)
-            thread.shutdown(wait=False)
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA busy_timeout = 10000")
-            self._transaction(connection, self._migrate)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-    @staticmethod
-    def _migrate(connection: sqlite3.Connection) -> None:
-        migrate(
-            connection,
+        self._worker = SQLiteWorker(
+            self.path,
+            what="the event store",
             versions_table="lockgate_event_schema",
             migrations=SQLITE_EVENT_MIGRATIONS,
             error=RunStoreError,
         )
 
-    @staticmethod
-    def _transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-        connection.execute("BEGIN IMMEDIATE")  # the write lock first: no upgrade deadlock
-        try:
-            result = fn(connection)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-        return result
+    def __repr__(self) -> str:
+        return f"SQLiteEventStore({str(self.path)!r})"
+
+    async def open(self) -> None:
+        await self._worker.open()
+
+    async def close(self) -> None:
+        await self._worker.close()
 
     async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        connection, thread = self._connection, self._thread
-        if connection is None or thread is None:
-            raise RunStoreError("the event store is not open")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                thread, self._transaction, connection, fn
-            )
-        except sqlite3.Error as exc:
-            raise RunStoreError(f"event store {action} failed ({self.path}): {exc}") from exc
+        return await self._worker.run(action, fn)
 
     async def record(
         self, event: EventRecord, subscribers: Sequence[str], *, connection: object | None = None
