@@ -5,7 +5,6 @@ never checked; it is there so that credentials travel the way they do in product
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -15,21 +14,13 @@ from lockgate.use_cases.secret_manager import SecretManager
 
 __all__ = [
     "CREDENTIALS_SECRET",
-    "DEFAULT_DSN",
     "credentials",
     "master_key",
     "memory_secrets",
     "postgres_config",
-    "unique_name",
 ]
 
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 CREDENTIALS_SECRET = "bench_pg"
-
-
-def unique_name(prefix: str) -> str:
-    """``prefix`` and 10 random hex digits: an application_name or schema no other run uses."""
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 def postgres_config(dsn: str, *, max_size: int, application_name: str) -> dict[str, Any]:

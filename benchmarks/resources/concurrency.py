@@ -17,12 +17,8 @@ import time
 from collections import Counter
 from typing import Any, Literal
 
-from benchmarks.resources.common import (
-    CREDENTIALS_SECRET,
-    memory_secrets,
-    postgres_config,
-    unique_name,
-)
+from benchmarks.common import unique_name
+from benchmarks.resources.common import CREDENTIALS_SECRET, memory_secrets, postgres_config
 from benchmarks.resources.sampler import ConnectionSampler
 
 from lockgate.bootstrap import Application, build

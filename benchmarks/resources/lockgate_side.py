@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
 
-from benchmarks.resources.common import DEFAULT_DSN
+from benchmarks.common import DEFAULT_DSN
 from benchmarks.resources.concurrency import measure_concurrency
 from benchmarks.resources.resolve import measure_resolve
 from benchmarks.resources.secret_reads import measure_secrets

@@ -3,14 +3,11 @@ verdicts and tables, printed with rich and written as Markdown."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.tables import Section, markdown_table, print_sections
-from rich.console import Console
+from benchmarks.tables import Report, Section, Verdict, format_ratio, format_us, verdict_section
 
-__all__ = ["Results", "Verdict", "print_report", "targets", "to_markdown"]
+__all__ = ["REPORT", "Results", "targets"]
 
 Results = dict[str, Any]
 
@@ -19,45 +16,14 @@ CACHED_SECRET_US = 10.0
 UNCACHED_SECRET_US = 1_000.0
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    target: str
-    goal: str
-    measured: str
-    passed: bool
-    note: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        verdict = "PASS" if self.passed else "MISS"
-        return {
-            "target": self.target,
-            "goal": self.goal,
-            "measured": self.measured,
-            "verdict": verdict,
-            "note": self.note,
-        }
-
-
 def _measured(entry: Any) -> bool:
     return isinstance(entry, dict) and "skipped" not in entry
 
 
-def _us(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "—"
-    if value >= 10_000:
-        return f"{value / 1000:,.1f} ms"
-    return f"{value:,.2f} µs" if value < 100 else f"{value:,.0f} µs"
-
-
-def _times(slower: float | None, faster: float | None) -> str:
-    if slower is None or faster is None or faster <= 0:
-        return "—"
-    return f"{slower / faster:,.1f}x" if slower / faster < 100 else f"{slower / faster:,.0f}x"
-
-
 def _at_most(target: str, measured_us: float, goal_us: float, note: str = "") -> Verdict:
-    return Verdict(target, f"≤ {_us(goal_us)}", _us(measured_us), measured_us <= goal_us, note)
+    return Verdict(
+        target, f"≤ {format_us(goal_us)}", format_us(measured_us), measured_us <= goal_us, note
+    )
 
 
 def targets(results: Results) -> list[Verdict]:
@@ -71,7 +37,7 @@ def targets(results: Results) -> list[Verdict]:
                 resolve["shared"]["median_us"],
                 RESOLVE_US,
                 f"median of {resolve['shared']['samples']} batches; p99 "
-                f"{_us(resolve['shared']['p99_us'])}",
+                f"{format_us(resolve['shared']['p99_us'])}",
             )
         )
     secrets = results["secrets"]
@@ -83,7 +49,7 @@ def targets(results: Results) -> list[Verdict]:
                 "uncached secret read, SQLite store",
                 sqlite["median_us"],
                 UNCACHED_SECRET_US,
-                f"p99 {_us(sqlite['p99_us'])}, max {_us(sqlite['max_us'])}",
+                f"p99 {format_us(sqlite['p99_us'])}, max {format_us(sqlite['max_us'])}",
             )
         )
     for variant, entry in results["concurrency"].items():
@@ -103,17 +69,11 @@ def targets(results: Results) -> list[Verdict]:
     return verdicts
 
 
-def _targets_section(results: Results) -> Section:
-    rows = [
-        [v.target, v.goal, v.measured, "PASS" if v.passed else "MISS", v.note]
-        for v in targets(results)
-    ]
-    return Section("Targets (issue 4)", ["target", "goal", "measured", "verdict", "note"], rows)
-
-
 def _row(label: str, entry: dict[str, Any]) -> list[str]:
     count = entry.get("operations", entry["samples"])
-    figures = (_us(entry[key]) for key in ("median_us", "p90_us", "p99_us", "min_us", "max_us"))
+    figures = (
+        format_us(entry[key]) for key in ("median_us", "p90_us", "p99_us", "min_us", "max_us")
+    )
     return [label, *figures, f"{count:,}"]
 
 
@@ -169,9 +129,18 @@ def _ratio_section(results: Results) -> Section | None:
     for label, theirs, mine in pairs:
         if theirs in peer and mine in secrets:
             kailash, lockgate = peer[theirs]["median_us"], secrets[mine]["median_us"]
-            rows.append([label, _us(kailash), _us(lockgate), _times(kailash, lockgate)])
+            rows.append(
+                [label, format_us(kailash), format_us(lockgate), format_ratio(kailash, lockgate)]
+            )
     first = (peer["cached_first_read_us"], secrets["cached_first_read_us"])
-    rows.append(["first read of a caching manager", _us(first[0]), _us(first[1]), _times(*first)])
+    rows.append(
+        [
+            "first read of a caching manager",
+            format_us(first[0]),
+            format_us(first[1]),
+            format_ratio(*first),
+        ]
+    )
     headers = ["median", "Kailash", "Lockgate", "Kailash ÷ Lockgate (time)"]
     return Section("Kailash 2.65 ÷ Lockgate, secret reads", headers, rows)
 
@@ -204,15 +173,14 @@ def _concurrency_section(results: Results) -> Section | None:
     return Section(f"{runs:,} concurrent runs on one database reference", headers, rows)
 
 
-def _sections(results: Results) -> list[Section]:
-    found = [
-        _targets_section(results),
+def _sections(results: Results) -> list[Section | None]:
+    return [
+        verdict_section("Targets (issue 4)", targets(results)),
         _resolve_section(results),
         _secrets_section(results),
         _ratio_section(results),
         _concurrency_section(results),
     ]
-    return [section for section in found if section is not None]
 
 
 def legend(results: Results) -> list[str]:
@@ -241,21 +209,4 @@ def legend(results: Results) -> list[str]:
     ]
 
 
-def print_report(results: Results, console: Console) -> None:
-    print_sections(_sections(results), console)
-    for line in legend(results):
-        console.print(f"[dim]- {line}[/]")
-    for note in results["notes"]:
-        console.print(f"[yellow]note:[/] {note}")
-
-
-def to_markdown(results: Results) -> str:
-    """The whole report as Markdown: command, machine, tables, how to read them, notes."""
-    lines = ["# Resources benchmark results", "", f"Command: `{results['command']}`", ""]
-    lines += [f"- {key}: {value}" for key, value in results["machine"].items()]
-    for section in _sections(results):
-        lines += ["", f"## {section.title}", "", *markdown_table(section)]
-    lines += ["", "## How to read it", ""] + [f"- {line}" for line in legend(results)]
-    if results["notes"]:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in results["notes"]]
-    return "\n".join(lines) + "\n"
+REPORT = Report("Resources benchmark results", _sections, legend)

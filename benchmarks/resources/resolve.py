@@ -13,12 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.resources.common import (
-    CREDENTIALS_SECRET,
-    memory_secrets,
-    postgres_config,
-    unique_name,
-)
+from benchmarks.common import unique_name
+from benchmarks.resources.common import CREDENTIALS_SECRET, memory_secrets, postgres_config
 from benchmarks.resources.timing import per_op_batches
 
 from lockgate.gateways.database_resolver import DatabaseResolver

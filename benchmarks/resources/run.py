@@ -20,33 +20,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
-import platform
 import shlex
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
 
-from benchmarks.functions.machine import busy_percent, cpu_model, first_line
-from benchmarks.resources.common import DEFAULT_DSN, unique_name
-from benchmarks.resources.report import Results, print_report, targets, to_markdown
-from benchmarks.resources.secret_reads import drop_schema
+from benchmarks.common import drop_schema, finish, parse_sized, preflight, run_parser, unique_name
+from benchmarks.resources.report import REPORT, Results, targets
 from benchmarks.workflows.kailash_env import DEFAULT_VENV, KAILASH_VERSION, ensure_kailash_venv
 from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
+POSTGRES_PART = "PostgreSQL parts"  # what --skip-postgres leaves out
 REPO = HERE.parents[1]
 SIDE_TIMEOUT = 600.0  # seconds; a scenario that takes longer has hung
-BUSY_WARNING = 10.0  # percent
 console = Console() if sys.stdout.isatty() else Console(width=150)
 
 
@@ -55,10 +47,8 @@ class SideError(RuntimeError):
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smoke run of under 30 s")
+    parser = run_parser(__doc__, HERE, quick_s=30, postgres_part=POSTGRES_PART)
     parser.add_argument("--iterations", type=int, help="resolves per case (100,000; quick 20,000)")
-    parser.add_argument("--batch", type=int, default=1_000, help="operations per timed batch")
     parser.add_argument("--cached-reads", type=int, help="cached reads (100,000; quick 20,000)")
     parser.add_argument("--uncached-reads", type=int, help="per store (5,000; quick 500)")
     parser.add_argument("--kailash-reads", type=int, help="Kailash uncached reads (50; quick 5)")
@@ -66,26 +56,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds of concurrent runs (5; quick 2)")
     parser.add_argument("--max-size", type=int, default=10, help="the reference's max_size")
     parser.add_argument("--sleep", type=float, default=0.005, help="pg_sleep per run (s)")
-    parser.add_argument("--dsn", default=DEFAULT_DSN, help=f"PostgreSQL (default {DEFAULT_DSN})")
     parser.add_argument("--skip-kailash", action="store_true", help="do not run Kailash")
-    parser.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL parts")
     parser.add_argument(
         "--kailash-venv", type=Path, default=DEFAULT_VENV, help="the peer's venv (made if needed)"
     )
-    parser.add_argument("--output", type=Path, default=HERE / "results.md")
-    parser.add_argument("--json", type=Path, default=HERE / "results" / "latest.json")
-    args = parser.parse_args(argv)
-    quick = bool(args.quick)
-    for name, full, short in (
-        ("iterations", 100_000, 20_000),
-        ("cached_reads", 100_000, 20_000),
-        ("uncached_reads", 5_000, 500),
-        ("kailash_reads", 50, 5),
-        ("rounds", 5, 2),
-    ):
-        if getattr(args, name) is None:
-            setattr(args, name, short if quick else full)
-    return args
+    sizes = {
+        "iterations": (100_000, 20_000),
+        "cached_reads": (100_000, 20_000),
+        "uncached_reads": (5_000, 500),
+        "kailash_reads": (50, 5),
+        "rounds": (5, 2),
+    }
+    return parse_sized(parser, argv, sizes)
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -116,28 +98,6 @@ def _lockgate(args: argparse.Namespace, postgres: bool, *extra: str) -> list[str
     argv = [sys.executable, str(HERE / "lockgate_side.py"), *extra, "--dsn", args.dsn]
     argv += ["--batch", str(args.batch)]
     return argv if postgres else [*argv, "--no-postgres"]
-
-
-def _postgres(args: argparse.Namespace) -> tuple[str | None, str]:
-    """Why the PostgreSQL parts cannot run (None when they can), and the server's version."""
-    if args.skip_postgres:
-        return "--skip-postgres", ""
-
-    async def probe() -> str:
-        import asyncpg  # noqa: PLC0415
-
-        connection = await asyncpg.connect(args.dsn, timeout=5)
-        try:
-            return str(await connection.fetchval("SHOW server_version"))
-        finally:
-            await connection.close()
-
-    try:
-        return None, asyncio.run(probe())
-    except (OSError, ImportError) as error:  # asyncpg's errors on connect are OSErrors too
-        return f"no PostgreSQL at {_redacted(args.dsn)} ({type(error).__name__}: {error})", ""
-    except Exception as error:  # e.g. the server refused the login
-        return f"PostgreSQL at {_redacted(args.dsn)} refused ({type(error).__name__}: {error})", ""
 
 
 def _secrets(args: argparse.Namespace, postgres: bool) -> dict[str, Any]:
@@ -183,54 +143,11 @@ def _concurrency(args: argparse.Namespace, skip: str | None) -> dict[str, Any]:
     return entries
 
 
-def _machine(busy: float, postgres: str, dsn: str) -> dict[str, str]:
-    virtual = " hypervisor" in Path("/proc/cpuinfo").read_text()
-    head = first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    dirty = ""
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        status = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "src"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if status.stdout.strip():
-            dirty = " with uncommitted changes in src/ (the working tree was measured)"
-    return {
-        "cores": f"{os.cpu_count()} (nproc), CPU model name: {cpu_model()}"
-        + (", a virtual machine (hypervisor flag set)" if virtual else ""),
-        "kernel": platform.release(),
-        "python": f"{platform.python_version()}, stock asyncio event loop",
-        "SQLite": f"{sqlite3.sqlite_version}, files in {tempfile.gettempdir()}",
-        "PostgreSQL": f"{postgres} at {_redacted(dsn)}" if postgres else "not used",
-        "lockgate commit": head + dirty,
-        "machine busy before the run": f"{busy:.0f}% of all cores (1 s sample)",
-    }
-
-
-def _redacted(dsn: str) -> str:
-    """``dsn`` without a password (if it has one)."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
-
-
 def _run(args: argparse.Namespace, command: str) -> Results:
-    notes: list[str] = []
-    busy = busy_percent()
-    if busy > BUSY_WARNING:
-        notes.append(f"The machine was {busy:.0f}% busy before the run: numbers are pessimistic.")
-        console.print(f"[bold yellow]warning:[/] {notes[-1]}")
-    skip_postgres, version = _postgres(args)
-    if skip_postgres is not None:
-        notes.append(f"PostgreSQL parts skipped: {skip_postgres}")
-        console.print(f"[bold yellow]PostgreSQL skipped:[/] {skip_postgres}")
+    start = preflight(args, POSTGRES_PART, console)
+    notes, skip_postgres = start.notes, start.postgres_skipped
     postgres = skip_postgres is None
-    machine = _machine(busy, version, args.dsn)
-    results: Results = {"command": command, "machine": machine, "options": _options(args)}
+    results: Results = {"command": command, "machine": start.machine, "options": _options(args)}
     console.rule("1. resolving a pooled resource")
     results["resolve"] = _side(
         "Lockgate resolve",
@@ -260,14 +177,6 @@ def _failure_notes(concurrency: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _write(results: Results, markdown: Path, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")  # ignored by git; renamed in one step when complete
-    partial.write_text(json.dumps(results, indent=2) + "\n")
-    partial.replace(path)
-    markdown.write_text(to_markdown(results))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     command = shlex.join(["python", "benchmarks/resources/run.py", *(argv or sys.argv[1:])])
@@ -277,13 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     except SideError as error:
         console.print(f"[bold red]a scenario failed[/]: {error}")
         return 1
-    results["seconds"] = time.perf_counter() - started
-    print_report(results, console)
-    _write(results, args.output, args.json)
-    console.print(
-        f"Markdown written to {args.output}, JSON to {args.json} "
-        f"({results['seconds']:.0f} s in all)"
-    )
+    finish(results, started, REPORT, (args.output, args.json), console)
     return 0
 
 

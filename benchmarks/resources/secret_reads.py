@@ -25,7 +25,7 @@ from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
 from lockgate.use_cases.master_key import MasterKey
 from lockgate.use_cases.secret_manager import SecretManager
 
-__all__ = ["drop_schema", "measure_secrets"]
+__all__ = ["measure_secrets"]
 
 NAME = "bench_db_credentials"
 VALUE = {"user": "app", "password": "s3cr3t-bench-value"}  # kailash.md §8's example shape
@@ -109,14 +109,3 @@ def _journal_mode(path: Path) -> str:
         return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
     finally:
         connection.close()
-
-
-async def drop_schema(dsn: str, schema: str) -> None:
-    """Drop a schema the PostgreSQL case made (also after a side that was killed)."""
-    import asyncpg  # noqa: PLC0415
-
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await connection.close()

@@ -1,38 +1,19 @@
 """Timing helpers of the resources benchmark: per-operation microseconds from batches (for
-operations too quick to time one by one) or from each operation timed on its own."""
+operations too quick to time one by one) or from each operation timed on its own (summarised
+by ``benchmarks.common.summary_us``)."""
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["each_timed", "per_op_batches", "percentile", "summary_us"]
+from benchmarks.common import summary_us
+
+__all__ = ["each_timed", "per_op_batches"]
 
 Batch = Callable[[int], Awaitable[float]]
 """Runs ``n`` operations and returns the seconds they took (set-up left outside the timing)."""
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile of ``values`` (``fraction`` 0.5 is the median)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
-    return ordered[index]
-
-
-def summary_us(values_us: Sequence[float]) -> dict[str, Any]:
-    """Median, p90, p99, min and max of microsecond figures, and how many there were."""
-    return {
-        "median_us": percentile(values_us, 0.5),
-        "p90_us": percentile(values_us, 0.9),
-        "p99_us": percentile(values_us, 0.99),
-        "min_us": min(values_us, default=math.nan),
-        "max_us": max(values_us, default=math.nan),
-        "samples": len(values_us),
-    }
 
 
 async def per_op_batches(batch: Batch, iterations: int, batch_size: int) -> dict[str, Any]:

@@ -47,7 +47,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
 
-from benchmarks.functions.machine import busy_percent, cpu_model, first_line
+from benchmarks.common import lockgate_commit
+from benchmarks.functions.machine import busy_percent, cpu_model
 from benchmarks.workflows import physical
 from benchmarks.workflows.floor import sqlite_two_step_floor
 from benchmarks.workflows.kailash_env import KAILASH_VERSION, ensure_kailash_venv
@@ -458,22 +459,6 @@ def _filesystem(path: Path) -> str:
     return f"{best[2]} on {best[1]} (mounted at {best[0]})"
 
 
-def _commit() -> str:
-    """HEAD, and whether src/ differs from it (the engine measured is the working tree)."""
-    head = first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        status = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "src"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if status.stdout.strip():
-            return f"{head} with uncommitted changes in src/ (the working tree was measured)"
-    return head
-
-
 def _machine(busy: float, scratch: Path, postgres: dict[str, str]) -> dict[str, str]:
     virtual = " hypervisor" in Path("/proc/cpuinfo").read_text()
     machine = {
@@ -482,7 +467,7 @@ def _machine(busy: float, scratch: Path, postgres: dict[str, str]) -> dict[str, 
         "kernel": platform.release(),
         "python": f"{platform.python_version()}, stock asyncio event loop",
         "SQLite": f"{sqlite3.sqlite_version}, files on {_filesystem(scratch)}",
-        "lockgate commit": _commit(),
+        "lockgate commit": lockgate_commit(),
         "machine busy before the run": f"{busy:.0f}% of all cores (1 s sample)",
     }
     if postgres:
