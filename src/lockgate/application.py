@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -98,8 +99,9 @@ class Application:
 
     async def start(self) -> None:
         """Open the secrets (failing closed without a master key when they are needed),
-        open the run store and resume unfinished runs, then start the Scheduler (which
-        warms ``min_warm`` workers), the Janitor and the idle-resource sweeps.
+        start the modules and the event bus (resumed runs may call them), open the run
+        store and resume unfinished runs, then start the Scheduler (which warms ``min_warm``
+        workers), the Janitor, the idle-resource sweeps and the event purge.
 
         Raises:
             MasterKeyError: Secrets are configured but no (or the wrong) master key is.
@@ -108,18 +110,22 @@ class Application:
         self._secrets = await self.open_secrets()
         self.resources.open(self._secrets.backend)
         try:
+            await self._start_modules()
             await self.workflows.start()
         except BaseException:
-            await self._close_resources()
+            try:
+                await self._stop_modules()
+            finally:
+                await self._close_resources()
             raise
         try:
-            await self._start_modules()
             self.scheduler.tick()
             self._watch_sighup(install=True)
             self._tasks = [
                 asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
                 asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
                 asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
+                asyncio.create_task(self._purge_events(), name="lockgate-event-purge"),
             ]
         except BaseException:  # nothing half-started may outlive a failed start
             await self.stop()
@@ -137,9 +143,9 @@ class Application:
                 await task
         self._tasks = []
         try:
-            await self._stop_modules()
-            # Runs first: their function steps still need the pools.
+            # Runs first: their steps still need the pools, the modules and the event bus.
             await self.workflows.stop(grace=self.settings.shutdown_grace)
+            await self._stop_modules()
             await self.pool_manager.close(grace=self.settings.shutdown_grace)
         finally:
             await self._close_resources()
@@ -153,6 +159,20 @@ class Application:
             await self.event_store.open()
         self.modules.initialise()
         await self.event_bus.start()
+
+    async def _purge_events(self) -> None:
+        """Delete completed event deliveries (and their events) older than
+        ``event_retention``, hourly: payloads often hold personal data."""
+        if self.event_store is None:
+            return
+        while True:
+            try:
+                cutoff = time.time() - self.settings.event_retention
+                while await self.event_store.purge_completed(cutoff) >= 1000:
+                    pass
+            except Exception:  # a failed purge is retried at the next hour
+                logger.exception("purging completed events failed")
+            await asyncio.sleep(3600)
 
     async def _stop_modules(self) -> None:
         try:

@@ -138,6 +138,8 @@ class Settings(BaseSettings):
             succeed or run out of attempts (then dead); off, they live in memory only.
         event_delivery_timeout: Seconds one subscriber may take for one event.
         event_max_attempts: Deliveries of one event to one subscriber before it is dead.
+        event_retention: Seconds a completed delivery (and its event, once all its
+            deliveries are complete) is kept; dead ones are kept until handled.
         inline_credentials: Secrets an inline reference may name as its ``credentials_ref``
             (``"*"``: any). The caller of an inline reference chooses where it connects, so
             listing a secret lets callers send it to a host of their choosing; by default
@@ -188,6 +190,7 @@ class Settings(BaseSettings):
     durable_events: bool = True
     event_delivery_timeout: Annotated[float, Field(gt=0)] = 30.0
     event_max_attempts: Annotated[int, Field(ge=1)] = 5
+    event_retention: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0
 
 
 # The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
@@ -218,6 +221,7 @@ _FILE_SETTINGS = (
     "durable_events",
     "event_delivery_timeout",
     "event_max_attempts",
+    "event_retention",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

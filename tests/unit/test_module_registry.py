@@ -909,3 +909,23 @@ def test_the_health_of_an_unknown_module_is_a_call_error(gateway: ModuleRegistry
     with pytest.raises(ModuleCallError, match="billing") as caught:
         gateway.get_module_health("billing")
     assert "users" in caught.value.message  # the modules there are
+
+
+def test_services_whose_constructors_ask_for_each_other_are_reported_not_deadlocked() -> None:
+    holder: dict[str, ModuleRegistry] = {}
+
+    class A:
+        def __init__(self) -> None:
+            self.b = holder["r"].get_module_service("users", "B")
+
+    class B:
+        def __init__(self) -> None:
+            self.a = holder["r"].get_module_service("users", "A")
+
+    registry = build({"users": {"A": A, "B": B}})
+    holder["r"] = registry
+    registry.initialise()  # returns: the cycle is cut, not waited on forever
+    assert registry.get_module_service("users", "A") is None
+    health = registry.get_module_health("users")
+    assert health["status"] == "unhealthy"
+    assert "its construction asks for itself: users.A -> users.B -> users.A" in health["message"]

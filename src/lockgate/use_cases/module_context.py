@@ -2,70 +2,110 @@
 objects that services import (``from lockgate.modules import gateway, event_bus``), as the
 seed's modules import theirs from ``config.gateway``.
 
-They forward to the registry and bus of the gateway being started or running in this
-process; before one is, using them raises a RuntimeError that says so.
+They forward to the registry and bus of the gateway started most recently in this process
+(a gateway stopped meanwhile hands them back to the one started before it). Their methods
+exist whether or not a gateway is bound, so tests can patch them (as the seed's do); calling
+one with none bound raises a RuntimeError that says so.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lockgate.use_cases.event_bus import EventBus
+    from lockgate.use_cases.event_bus import EventBus, Publication
     from lockgate.use_cases.module_registry import ModuleRegistry
 
 __all__ = ["bind", "event_bus", "gateway", "unbind"]
 
+_lock = threading.Lock()
+_bound: list[tuple[ModuleRegistry, EventBus]] = []  # the most recent last
 
-class _Current:
-    """Forwards attribute access to whatever is bound; says clearly when nothing is.
 
-    A method fetched once is kept on the proxy (until the next ``bind``/``unbind``), so
-    later calls find it in the instance's dict and cost what a direct call does: the
-    ``__getattr__`` path alone would add about a microsecond to every call.
-    """
+def _current() -> tuple[ModuleRegistry, EventBus]:
+    try:
+        return _bound[-1]
+    except IndexError:
+        raise RuntimeError(
+            "lockgate.modules is not bound: no gateway with modules is started in this "
+            "process (build the gateway and start it, or `async with build(...)`)"
+        ) from None
 
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._target: Any = None
 
-    def __getattr__(self, name: str) -> Any:
-        target = self._target
-        if target is None:
-            raise RuntimeError(
-                f"lockgate.modules.{self._what} is not bound: no gateway with modules is "
-                "started in this process (build the gateway and start it, or "
-                "`async with build(...)`)"
-            )
-        value = getattr(target, name)
-        if callable(value) and not name.startswith("_"):
-            self.__dict__[name] = value  # a bound method of the current target
-        return value
+class GatewayProxy:
+    """``lockgate.modules.gateway``: the current gateway's ``ModuleRegistry``."""
 
-    def _rebind(self, target: Any) -> None:
-        for name in [n for n in self.__dict__ if not n.startswith("_")]:
-            del self.__dict__[name]
-        self._target = target
+    def get_module_service(self, module: str, service: str) -> Any | None:
+        return _current()[0].get_module_service(module, service)
+
+    def require_service(self, module: str, service: str) -> Any:
+        return _current()[0].require_service(module, service)
+
+    def inter_module_call(
+        self,
+        source_module: str,
+        target_module: str,
+        service: str,
+        method: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        return _current()[0].inter_module_call(
+            source_module, target_module, service, method, *args, **kwargs
+        )
+
+    def get_module_health(self, name: str) -> dict[str, Any]:
+        return _current()[0].get_module_health(name)
+
+    def list_modules(self) -> dict[str, dict[str, Any]]:
+        return _current()[0].list_modules()
+
+    def __getattr__(self, name: str) -> Any:  # the registry's other public names
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(_current()[0], name)
 
     def __repr__(self) -> str:
-        return f"<lockgate.modules.{self._what} -> {self._target!r}>"
+        return f"<lockgate.modules.gateway -> {_bound[-1][0] if _bound else None!r}>"
 
 
-_gateway = _Current("gateway")
-_event_bus = _Current("event_bus")
+class EventBusProxy:
+    """``lockgate.modules.event_bus``: the current gateway's ``EventBus``."""
 
-gateway = cast("ModuleRegistry", _gateway)
-event_bus = cast("EventBus", _event_bus)
+    def subscribe(self, event: str, handler: Callable[[Any], Any], module: str) -> str:
+        return _current()[1].subscribe(event, handler, module)
+
+    def unsubscribe(self, subscriber_id: str) -> None:
+        _current()[1].unsubscribe(subscriber_id)
+
+    def publish(
+        self, event: str, data: Any, source_module: str, *, connection: object | None = None
+    ) -> Publication:
+        return _current()[1].publish(event, data, source_module, connection=connection)
+
+    def __getattr__(self, name: str) -> Any:  # the bus's other public names
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(_current()[1], name)
+
+    def __repr__(self) -> str:
+        return f"<lockgate.modules.event_bus -> {_bound[-1][1] if _bound else None!r}>"
+
+
+gateway = GatewayProxy()
+event_bus = EventBusProxy()
 
 
 def bind(registry: ModuleRegistry, bus: EventBus) -> None:
-    """Make ``gateway`` and ``event_bus`` forward to these (the latest started gateway)."""
-    _gateway._rebind(registry)
-    _event_bus._rebind(bus)
+    """Make ``gateway`` and ``event_bus`` forward to these (until they are unbound)."""
+    with _lock:
+        _bound.append((registry, bus))
 
 
 def unbind(registry: ModuleRegistry) -> None:
-    """Forget ``registry`` (and its bus) if they are still the bound ones."""
-    if _gateway._target is registry:
-        _gateway._rebind(None)
-        _event_bus._rebind(None)
+    """Forget ``registry`` (and its bus); the gateway bound before it, if still started,
+    is the current one again."""
+    with _lock:
+        _bound[:] = [pair for pair in _bound if pair[0] is not registry]

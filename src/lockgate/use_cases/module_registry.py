@@ -39,6 +39,9 @@ ServicesImporter = Callable[[ModuleDeclaration], Mapping[str, Any]]
 
 # A failed construction is tried again on a later request, but not more often than this.
 _RETRY_AFTER = 1.0
+# The services each thread is making, innermost last: a constructor asking for one of them
+# is a cycle, reported instead of waiting forever on its own lock.
+_making = threading.local()
 
 
 class _Module:
@@ -291,6 +294,14 @@ class ModuleRegistry:
         return module
 
     def _make(self, module: _Module, service: str) -> Any | None:
+        key = (module.declaration.key, service)
+        making: list[tuple[str, str]] = _making.__dict__.setdefault("stack", [])
+        if key in making:  # a constructor asked, directly or not, for what it is making
+            cycle = " -> ".join(f"{m}.{s}" for m, s in [*making[making.index(key) :], key])
+            reason = f"its construction asks for itself: {cycle}"
+            module.failures[service] = (self._clock(), reason)
+            logger.error("module %r: service %r: %s", key[0], service, reason)
+            return None
         failed = module.failures.get(service)
         if failed is not None and self._clock() - failed[0] < _RETRY_AFTER:
             return None
@@ -301,6 +312,7 @@ class ModuleRegistry:
             failed = module.failures.get(service)  # a thread ahead of this one just failed
             if failed is not None and self._clock() - failed[0] < _RETRY_AFTER:
                 return None
+            making.append(key)
             try:
                 instance = module.factories[service]()
                 if instance is None:
@@ -314,6 +326,12 @@ class ModuleRegistry:
                     service,
                     reason,
                 )
+                return None
+            finally:
+                making.pop()
+            if instance is None or module.failures.get(service, (0.0, ""))[1].startswith(
+                "its construction asks for itself"
+            ):
                 return None
             module.failures.pop(service, None)
             module.instances[service] = instance
