@@ -6,9 +6,11 @@ thread, bad input, ``current_event()`` and logs without payloads."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,6 +20,7 @@ from lockgate.errors import ModuleCallError, RunStoreError
 from lockgate.gateways.memory_event_store import InMemoryEventStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.use_cases.event_bus import EventBus, current_event
+from lockgate.use_cases.event_delivery import HandlerNotStartedError, Subscription, call_handler
 from tests.support import ManualClock, eventually
 
 EVENT = "therapy_session.scheduled"
@@ -281,6 +284,8 @@ async def test_publish_before_start_is_refused_inside_a_loop() -> None:
         ("delivery_timeout", 0.0),
         ("lease_seconds", -1.0),
         ("poll_interval", 0.0),
+        ("handler_threads", 0),
+        ("max_in_flight", 0),
         ("node_id", ""),
     ],
 )
@@ -436,28 +441,33 @@ async def test_a_restarted_bus_delivers_what_a_stopped_one_left(
         await second.stop(grace=0)
 
 
-async def test_a_claimed_delivery_with_no_subscriber_here_is_retried_a_lease_later(
+async def test_a_delivery_nobody_subscribes_to_is_retried_a_lease_later_then_dead(
     make_bus: Any, clock: ManualClock
 ) -> None:
+    """A handler renamed or a module removed: its pending deliveries go round once a lease
+    until their attempts run out, then become dead, where an operator sees them."""
     store = InMemoryEventStore()
     # A publisher on another node that never delivers (its poller is not started).
     await store.record(
         EventRecord("e-1", EVENT, DATA, "mentalhealth", clock()), [f"notifications:{EVENT}:x"]
     )
-    bus = await make_bus(store, clock=clock, lease_seconds=5.0, max_attempts=1)
+    bus = await make_bus(store, clock=clock, lease_seconds=5.0, max_attempts=2)
     await eventually(lambda: bus.stats()["in_flight"] == 0)
 
-    async def claimed_and_released() -> list[Delivery]:
+    async def with_error(status: DeliveryStatus) -> list[Delivery]:
         found: list[Delivery] = []
         async with asyncio.timeout(GUARD):
             while not (found and found[0].error):
                 await asyncio.sleep(0.002)
-                found = await store.deliveries(DeliveryStatus.PENDING)
+                found = await store.deliveries(status)
         return found
 
-    (pending,) = await claimed_and_released()
+    (pending,) = await with_error(DeliveryStatus.PENDING)
     assert pending.error == "no subscriber registered"
-    assert pending.next_attempt_at == clock() + 5.0  # not dead although max_attempts is 1
+    assert pending.next_attempt_at == clock() + 5.0
+    clock.advance(5.0)  # the second and last attempt
+    (dead,) = await with_error(DeliveryStatus.DEAD)
+    assert (dead.attempts, dead.error) == (2, "no subscriber registered")
 
 
 async def test_a_failed_recording_is_raised_and_nothing_is_delivered(make_bus: Any) -> None:
@@ -489,6 +499,100 @@ async def test_durable_sync_handler_in_a_thread_sees_the_event(make_bus: Any) ->
     assert recorder.events[0].event_id == event_id
     await eventually(lambda: thread_ids)
     assert thread_ids != [threading.get_ident()]
+
+
+# --- sync handlers in the bounded pool --------------------------------------------------
+
+
+async def test_a_hung_sync_subscriber_does_not_time_out_healthy_ones_queued_behind_it(
+    make_bus: Any,
+) -> None:
+    bus = await make_bus(handler_threads=2, delivery_timeout=0.2, max_attempts=1)
+    release = threading.Event()
+    healthy: list[int] = []
+
+    def hangs(data: Any) -> None:
+        release.wait(GUARD)
+
+    def works(data: Any) -> None:
+        healthy.append(data["session_id"])
+
+    bus.subscribe(EVENT, hangs, "a")
+    bus.subscribe(EVENT, works, "b")
+    try:
+        for n in range(10):
+            bus.publish(EVENT, {**DATA, "session_id": n}, "mentalhealth")
+        # Both threads are held by the hung subscriber past its timeout; the healthy
+        # deliveries wait in the queue meanwhile, their timeout not yet started.
+        letters = await dead(bus, 2)
+        release.set()
+        await eventually(lambda: bus.stats()["in_flight"] == 0)
+    finally:
+        release.set()
+    assert sorted(healthy) == list(range(10))
+    assert {letter.subscriber.split(":")[0] for letter in letters} == {"a"}
+    assert bus.stats()["dead"] == 2
+
+
+async def test_a_durable_backlog_behind_a_slow_sync_handler_is_not_timed_out() -> None:
+    def slow(data: Any) -> None:
+        time.sleep(0.02)
+
+    store = InMemoryEventStore()
+    subscriber = f"notifications:{EVENT}:{slow.__qualname__}"
+    for n in range(200):  # what a stopped gateway left
+        await store.record(
+            EventRecord(f"e-{n:03d}", EVENT, DATA, "mentalhealth", 0.0), [subscriber]
+        )
+    bus = EventBus(store, handler_threads=4, delivery_timeout=0.5, max_attempts=1, **FAST)
+    assert bus.subscribe(EVENT, slow, "notifications") == subscriber
+    await bus.start()
+    try:
+        await eventually(lambda: bus.stats()["delivered"] == 200)
+    finally:
+        await bus.stop(grace=0)
+    assert bus.stats()["failed_attempts"] == bus.stats()["dead"] == 0
+    assert await store.deliveries(DeliveryStatus.DEAD) == []
+
+
+async def test_the_dispatcher_claims_no_more_than_max_in_flight() -> None:
+    peak: list[int] = []
+    bus = EventBus(InMemoryEventStore(), handler_threads=8, max_in_flight=3, **FAST)
+
+    def slow(data: Any) -> None:
+        peak.append(bus.stats()["in_flight"])
+        time.sleep(0.005)
+
+    bus.subscribe(EVENT, slow, "notifications")
+    await bus.start()
+    try:
+        for _ in range(30):
+            bus.publish(EVENT, DATA, "mentalhealth")
+        await eventually(lambda: bus.stats()["delivered"] == 30)
+    finally:
+        await bus.stop(grace=0)
+    assert len(peak) == 30
+    assert max(peak) <= 3
+
+
+async def test_a_sync_call_the_stopped_pool_never_started_is_not_a_failure() -> None:
+    subscription = Subscription("a:e:h", EVENT, "a", lambda data: None, is_async=False)
+    event = EventRecord("e-1", EVENT, DATA, "mentalhealth", 0.0)
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    release = threading.Event()
+    try:
+        pool.submit(release.wait, GUARD)  # the only thread is busy
+        queued = asyncio.ensure_future(call_handler(event, subscription, 0.01, pool))
+        await asyncio.sleep(0.05)  # queued for longer than its timeout: still not failed
+        assert not queued.done()
+        pool.shutdown(wait=False, cancel_futures=True)
+        with pytest.raises(HandlerNotStartedError):
+            await asyncio.wait_for(queued, GUARD)
+        with pytest.raises(HandlerNotStartedError):
+            await call_handler(event, subscription, 0.01, pool)
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
 
 
 # --- the publisher's transaction (connection=) ---------------------------------------------

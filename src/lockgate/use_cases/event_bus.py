@@ -15,13 +15,16 @@ publisher's transaction (a transactional outbox) and commits or rolls back with 
 the poller delivers it once committed.
 
 Handlers take the event's data, as the seed's do (``handler(event_data)``); the bus adds
-nothing to it. Sync handlers run in a worker thread so a slow one cannot block the loop; a
-timed-out one is no longer waited for, but its thread cannot be killed and runs on.
+nothing to it. Sync handlers run in the bus's own bounded thread pool so a slow one cannot
+block the loop; their timeout starts when a thread picks them up, so a backlog queued
+behind slow or hung handlers waits rather than timing out. A timed-out one is no longer
+waited for, but its thread cannot be killed and runs on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import itertools
 import logging
@@ -38,13 +41,13 @@ from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.models.ids import new_run_id
 from lockgate.use_cases.event_delivery import (
     DeliveryCounts,
-    OutboxDispatcher,
     Publication,
     RetryPolicy,
     Subscription,
     current_event,
     deliver_in_memory,
 )
+from lockgate.use_cases.event_outbox import OutboxDispatcher
 
 __all__ = ["EventBus", "Publication", "current_event"]  # current_event: for handlers
 
@@ -63,10 +66,12 @@ class EventBus:
         max_attempts: Attempts per delivery before it is dead.
         backoff: Seconds before the first retry, doubled for each further one...
         max_backoff: ...up to this.
-        delivery_timeout: Seconds one handler call may take.
+        delivery_timeout: Seconds one handler call may take, from when it starts running.
         lease_seconds: How long a claimed delivery is this node's; a handler still running
             past it may be delivered again by another node (at-least-once).
         poll_interval: Seconds between claims of due deliveries (durable).
+        handler_threads: Threads running sync handlers (one each at a time).
+        max_in_flight: The most claimed deliveries under way at once (durable).
         known_modules: The declared modules' names; subscribing or publishing as another
             module is refused.
         clock: Unix seconds, for event times, claims and retries.
@@ -86,6 +91,8 @@ class EventBus:
         delivery_timeout: float = 30.0,
         lease_seconds: float = 10.0,
         poll_interval: float = 0.5,
+        handler_threads: int = 16,
+        max_in_flight: int = 256,
         known_modules: Callable[[], Collection[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -94,16 +101,22 @@ class EventBus:
         for name, value in (("lease_seconds", lease_seconds), ("poll_interval", poll_interval)):
             if not value > 0:
                 raise ValueError(f"{name} must be more than zero seconds, got {value}")
+        for name, count in (("handler_threads", handler_threads), ("max_in_flight", max_in_flight)):
+            if not isinstance(count, int) or count < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {count!r}")
         self._store = store
         self._node_id = node_id
         self._lease_seconds = lease_seconds
         self._poll_interval = poll_interval
+        self._handler_threads = handler_threads
+        self._max_in_flight = max_in_flight
         self._known_modules = known_modules
         self._clock = clock
         self._lock = threading.Lock()  # subscribe and publish may come from any thread
         self._subscriptions: dict[str, Subscription] = {}
         self._by_event: dict[str, tuple[Subscription, ...]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._outbox: OutboxDispatcher | None = None
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -257,6 +270,9 @@ class EventBus:
         if self._loop is not None:
             return
         self._loop = asyncio.get_running_loop()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            self._handler_threads, thread_name_prefix="lockgate-events"
+        )
         if self._store is not None:
             self._outbox = OutboxDispatcher(
                 self._store,
@@ -264,9 +280,11 @@ class EventBus:
                 lease_seconds=self._lease_seconds,
                 poll_interval=self._poll_interval,
                 policy=self._policy,
+                max_in_flight=self._max_in_flight,
                 counts=self._counts,
                 subscription=self._subscriptions.get,
                 spawn=self._spawn,
+                executor=self._executor,
                 clock=self._clock,
             )
             self._poller = self._loop.create_task(self._outbox.run(), name="lockgate-events")
@@ -274,7 +292,8 @@ class EventBus:
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new publications, stop claiming, wait up to ``grace`` seconds for the
         deliveries under way and cancel the rest (durable ones are delivered again after
-        their lease; in-memory ones are lost, and logged). Idempotent."""
+        their lease; in-memory ones are lost, and logged), then shut the sync handlers' thread
+        pool down without waiting for hung ones. Idempotent."""
         loop, self._loop = self._loop, None
         if loop is None:
             return
@@ -294,6 +313,9 @@ class EventBus:
                 for task in pending:
                     task.cancel()
                 await asyncio.wait(pending)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def dead_letters(self) -> list[Delivery]:
         """In-memory mode: the deliveries that exhausted their attempts, oldest first (the
@@ -340,6 +362,11 @@ class EventBus:
                 module=module,
             )
 
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._executor is None:  # publish checked the loop; stop has just begun
+            raise RuntimeError("the event bus is not started")
+        return self._executor
+
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Start a task on the running loop that ``stop`` waits for."""
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -385,6 +412,7 @@ class EventBus:
                     counts=self._counts,
                     dead_letters=self._dead_letters.append,
                     clock=self._clock,
+                    executor=self._pool(),
                 )
             )
 

@@ -1,7 +1,7 @@
-"""How the event bus delivers: one handler call within its timeout (sync handlers in a
-worker thread), the event in a context variable, failures logged without the payload, the
-durable outbox's dispatcher that claims due deliveries and stores their outcome, and the
-``Publication`` that ``publish`` returns.
+"""How the event bus delivers: one handler call within its timeout (sync handlers in the
+bus's bounded thread pool, timed from when a thread picks them up), the event in a context
+variable, failures logged without the payload, and the ``Publication`` that ``publish``
+returns (the durable outbox's dispatcher is in ``event_outbox``).
 
 Apart from ``event_bus`` so each stays small; ``event_bus`` is the public face.
 """
@@ -18,14 +18,13 @@ from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lockgate.gateways.interfaces import IEventStore
 from lockgate.json_codec import loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = [
     "DeliveryCounts",
     "Failure",
-    "OutboxDispatcher",
+    "HandlerNotStartedError",
     "Publication",
     "RetryPolicy",
     "Subscription",
@@ -37,9 +36,7 @@ __all__ = [
 
 logger = logging.getLogger("lockgate.events")
 
-_CLAIM_BATCH = 100  # deliveries claimed per store round trip
 _MAX_ERROR = 2000  # characters of a handler's error kept and logged
-_NO_SUBSCRIBER = "no subscriber registered"
 
 _current: contextvars.ContextVar[EventRecord] = contextvars.ContextVar("lockgate_event")
 
@@ -103,35 +100,94 @@ class DeliveryCounts:
     in_flight: int = 0  # under way, retries waiting included
 
 
+class HandlerNotStartedError(Exception):
+    """A sync handler's call never started: the bus's thread pool was shut down (stopping).
+    Not an attempt that failed."""
+
+
 async def call_handler(
-    event: EventRecord, subscription: Subscription, time_limit: float
+    event: EventRecord,
+    subscription: Subscription,
+    time_limit: float,
+    executor: concurrent.futures.Executor,
 ) -> Failure | None:
     """Call the handler once with ``event.data`` within ``time_limit`` seconds.
+
+    A sync handler runs in ``executor``; its time limit starts when a thread picks it up,
+    so time spent queued behind other handlers is not counted.
 
     Returns:
         None when it returned, else the failure.
 
+    Raises:
+        HandlerNotStartedError: The executor was shut down before the call started.
+
     Note:
-        A sync handler runs in a worker thread; on a timeout the bus stops waiting for it,
-        but the thread cannot be killed and runs on.
+        On a timeout the bus stops waiting for a sync handler, but its thread cannot be
+        killed and runs on (holding one of the pool's threads).
     """
-    token = _current.set(event)  # to_thread copies the context: sync handlers see it too
-    deadline = asyncio.timeout(time_limit)
+    token = _current.set(event)  # copied into the worker thread: sync handlers see it too
+    deadline: asyncio.Timeout | None = None
     try:
-        async with deadline:
-            if subscription.is_async:
+        if subscription.is_async:
+            async with (deadline := asyncio.timeout(time_limit)):
                 await subscription.handler(event.data)
-            else:
-                result = await asyncio.to_thread(subscription.handler, event.data)
+        else:
+            call = await _start_in_thread(event, subscription, executor)
+            async with (deadline := asyncio.timeout(time_limit)):
+                result = await call
                 if inspect.isawaitable(result):
                     await result
+    except HandlerNotStartedError:
+        raise
     except Exception as exc:
-        if isinstance(exc, TimeoutError) and deadline.expired():
+        if isinstance(exc, TimeoutError) and deadline is not None and deadline.expired():
             return f"timed out after {time_limit:g} s", None
         return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR], exc
     finally:
         _current.reset(token)
     return None
+
+
+async def _start_in_thread(
+    event: EventRecord, subscription: Subscription, executor: concurrent.futures.Executor
+) -> asyncio.Future[Any]:
+    """Submit the sync handler's call and wait until a thread has picked it up.
+
+    Returns:
+        The call's outcome, to await within the time limit.
+
+    Raises:
+        HandlerNotStartedError: The executor is (or was meanwhile) shut down.
+
+    Side Effects:
+        Cancelling the waiting task withdraws a call still queued.
+    """
+    loop = asyncio.get_running_loop()
+    started: asyncio.Future[None] = loop.create_future()  # set from the worker thread
+    context = contextvars.copy_context()
+
+    def run() -> Any:
+        loop.call_soon_threadsafe(_resolve, started)  # raises if the loop is gone: not run
+        return context.run(subscription.handler, event.data)
+
+    try:
+        call = asyncio.wrap_future(executor.submit(run), loop=loop)
+    except RuntimeError:  # shut down: the bus is stopping
+        raise HandlerNotStartedError(f"event {event.event_id} for {subscription.id}") from None
+    try:
+        await asyncio.wait({started, call}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        call.cancel()  # withdrawn if still queued; a running one runs on
+        raise
+    if call.cancelled():  # never ran: shutdown(cancel_futures=True) withdrew it
+        raise HandlerNotStartedError(f"event {event.event_id} for {subscription.id}")
+    return call
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def deliver_in_memory(
@@ -143,15 +199,26 @@ async def deliver_in_memory(
     counts: DeliveryCounts,
     dead_letters: Callable[[Delivery], None],
     clock: Callable[[], float],
+    executor: concurrent.futures.Executor,
 ) -> None:
     """Deliver ``record`` (its data as JSON ``text``) to one subscriber, retrying with
-    backoff; a delivery that exhausts its attempts goes to ``dead_letters``."""
+    backoff; a delivery that exhausts its attempts goes to ``dead_letters``; sync handlers
+    run in ``executor``. One the stopping bus never started is lost, and logged."""
     counts.in_flight += 1
     try:
         for attempt in itertools.count(1):
             # A fresh copy each time: no subscriber or failed attempt sees another's edits.
             event = replace(record, data=loads(text))
-            failure = await call_handler(event, subscription, policy.timeout)
+            try:
+                failure = await call_handler(event, subscription, policy.timeout, executor)
+            except HandlerNotStartedError:
+                logger.warning(
+                    "event %s (%s) for %s was not delivered: the event bus stopped",
+                    record.event_id,
+                    record.name,
+                    subscription.id,
+                )
+                return
             if failure is None:
                 counts.delivered += 1
                 return
@@ -246,129 +313,3 @@ class Publication:
             raise
         done.set_result(event_id)
         return event_id
-
-
-class OutboxDispatcher:
-    """Claims due deliveries from the store (when woken and every ``poll_interval``),
-    delivers each in its own task and stores the outcome: completed, pending again after
-    a backoff, or dead.
-
-    Args:
-        store: The outbox.
-        node_id: The owner named on claims.
-        lease_seconds: How long a claim lasts.
-        poll_interval: Seconds between claims when nothing wakes the dispatcher.
-        policy: Attempts, backoff and timeout.
-        counts: The bus's counters, updated here.
-        subscription: This process's subscription under an id, or None.
-        spawn: Starts a delivery task that the bus tracks (``stop`` waits for it).
-        clock: Unix seconds.
-    """
-
-    def __init__(
-        self,
-        store: IEventStore,
-        *,
-        node_id: str,
-        lease_seconds: float,
-        poll_interval: float,
-        policy: RetryPolicy,
-        counts: DeliveryCounts,
-        subscription: Callable[[str], Subscription | None],
-        spawn: Callable[[Coroutine[Any, Any, None]], None],
-        clock: Callable[[], float],
-    ) -> None:
-        self._store = store
-        self._node_id = node_id
-        self._lease_seconds = lease_seconds
-        self._poll_interval = poll_interval
-        self._policy = policy
-        self._counts = counts
-        self._subscription = subscription
-        self._spawn = spawn
-        self._clock = clock
-        self._wake = asyncio.Event()
-        self._wake.set()  # the first claim at once: what a previous process left
-        self._active: set[tuple[str, str]] = set()  # claimed deliveries running here
-        self._failing = False
-
-    def kick(self) -> None:
-        """Claim as soon as possible (an event was just recorded, or a retry is due)."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Claim and deliver until cancelled."""
-        while True:
-            try:
-                async with asyncio.timeout(self._poll_interval):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()  # before claiming: a publication during the claim wakes us
-            while await self._claim() >= _CLAIM_BATCH:
-                pass
-
-    async def _claim(self) -> int:
-        """Claim one batch of due deliveries and start delivering them; returns its size."""
-        try:
-            claimed = await self._store.claim_due(
-                self._node_id, self._clock(), self._lease_seconds, _CLAIM_BATCH
-            )
-        except Exception:  # the dispatcher must outlive a store outage; it claims again later
-            if not self._failing:
-                logger.exception("claiming due event deliveries failed; retrying")
-            self._failing = True
-            return 0
-        if self._failing:
-            logger.info("claiming due event deliveries works again")
-            self._failing = False
-        for delivery in claimed:
-            key = (delivery.event.event_id, delivery.subscriber)
-            if key in self._active:
-                continue  # still running here although its lease lapsed
-            self._active.add(key)
-            self._spawn(self._deliver(delivery, key))
-        return len(claimed)
-
-    async def _deliver(self, delivery: Delivery, key: tuple[str, str]) -> None:
-        store, event, subscriber = self._store, delivery.event, delivery.subscriber
-        self._counts.in_flight += 1
-        try:
-            subscription = self._subscription(subscriber)
-            if subscription is None:
-                # Not (yet) subscribed in this process: again one lease later, never dead.
-                retry_at = self._clock() + self._lease_seconds
-                await store.fail(event.event_id, subscriber, _NO_SUBSCRIBER, retry_at)
-                logger.warning(
-                    "event %s (%s) for %s: %s",
-                    event.event_id,
-                    event.name,
-                    subscriber,
-                    _NO_SUBSCRIBER,
-                )
-                return
-            failure = await call_handler(event, subscription, self._policy.timeout)
-            if failure is None:
-                await store.complete(event.event_id, subscriber, self._clock())
-                self._counts.delivered += 1
-                return
-            self._counts.failed_attempts += 1
-            if delivery.attempts >= self._policy.max_attempts:
-                await store.fail(event.event_id, subscriber, failure[0], None)
-                self._counts.dead += 1
-                log_failure(event, subscriber, delivery.attempts, failure, None)
-                return
-            delay = self._policy.delay(delivery.attempts)
-            await store.fail(event.event_id, subscriber, failure[0], self._clock() + delay)
-            log_failure(event, subscriber, delivery.attempts, failure, delay)
-            asyncio.get_running_loop().call_later(delay, self.kick)  # claim it when due
-        except Exception:  # the outcome was not stored: the lease lapses, it comes back
-            logger.exception(
-                "storing the outcome of event %s (%s) for %s failed; it will be delivered again",
-                event.event_id,
-                event.name,
-                subscriber,
-            )
-        finally:
-            self._counts.in_flight -= 1
-            self._active.discard(key)

@@ -42,6 +42,7 @@ _RETRY_AFTER = 1.0
 # The services each thread is making, innermost last: a constructor asking for one of them
 # is a cycle, reported instead of waiting forever on its own lock.
 _making = threading.local()
+_CYCLE = "its construction asks for itself"
 
 
 class _Module:
@@ -298,44 +299,43 @@ class ModuleRegistry:
         making: list[tuple[str, str]] = _making.__dict__.setdefault("stack", [])
         if key in making:  # a constructor asked, directly or not, for what it is making
             cycle = " -> ".join(f"{m}.{s}" for m, s in [*making[making.index(key) :], key])
-            reason = f"its construction asks for itself: {cycle}"
-            module.failures[service] = (self._clock(), reason)
-            logger.error("module %r: service %r: %s", key[0], service, reason)
+            self._failed(module, service, f"{_CYCLE}: {cycle}")
             return None
-        failed = module.failures.get(service)
-        if failed is not None and self._clock() - failed[0] < _RETRY_AFTER:
+        if self._failed_lately(module, service):
             return None
         with module.locks[service]:  # one construction, however many threads ask
             instance = module.instances.get(service)
-            if instance is not None:
-                return instance
-            failed = module.failures.get(service)  # a thread ahead of this one just failed
-            if failed is not None and self._clock() - failed[0] < _RETRY_AFTER:
-                return None
-            making.append(key)
-            try:
-                instance = module.factories[service]()
-                if instance is None:
-                    raise TypeError("its factory returned None")
-            except Exception as exc:  # the module's own code: reported, never raised
-                reason = f"{type(exc).__name__}: {exc}"
-                module.failures[service] = (self._clock(), reason)
-                logger.error(
-                    "module %r: service %r could not be made: %s",
-                    module.declaration.key,
-                    service,
-                    reason,
-                )
-                return None
-            finally:
-                making.pop()
-            if instance is None or module.failures.get(service, (0.0, ""))[1].startswith(
-                "its construction asks for itself"
-            ):
-                return None
-            module.failures.pop(service, None)
-            module.instances[service] = instance
+            if instance is None and not self._failed_lately(module, service):
+                making.append(key)
+                try:
+                    instance = module.factories[service]()
+                    if instance is None:
+                        raise TypeError("its factory returned None")
+                except Exception as exc:  # the module's own code: reported, never raised
+                    self._failed(module, service, f"{type(exc).__name__}: {exc}")
+                    instance = None
+                finally:
+                    making.pop()
+                if instance is not None and self._failed_lately(module, service, cycle=True):
+                    instance = None  # made with a None for the service that asked for it
+                if instance is not None:
+                    module.failures.pop(service, None)
+                    module.instances[service] = instance
             return instance
+
+    def _failed(self, module: _Module, service: str, reason: str) -> None:
+        module.failures[service] = (self._clock(), reason)
+        logger.error(
+            "module %r: service %r could not be made: %s", module.declaration.key, service, reason
+        )
+
+    def _failed_lately(self, module: _Module, service: str, *, cycle: bool = False) -> bool:
+        """Whether making ``service`` failed less than ``_RETRY_AFTER`` ago (with ``cycle``:
+        failed because its construction asked for itself)."""
+        failed = module.failures.get(service)
+        if failed is None or self._clock() - failed[0] >= _RETRY_AFTER:
+            return False
+        return not cycle or failed[1].startswith(_CYCLE)
 
 
 def _own_check(instance: Any) -> str | None:
