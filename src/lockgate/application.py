@@ -142,14 +142,19 @@ class Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        # Runs first: their steps still need the pools, the modules and the event bus. Each
+        # part is stopped whatever the one before it raised.
         try:
-            # Runs first: their steps still need the pools, the modules and the event bus.
             await self.workflows.stop(grace=self.settings.shutdown_grace)
-            await self._stop_modules()
-            await self.pool_manager.close(grace=self.settings.shutdown_grace)
         finally:
-            await self._close_resources()
-            self.started = False
+            try:
+                await self._stop_modules()
+            finally:
+                try:
+                    await self.pool_manager.close(grace=self.settings.shutdown_grace)
+                finally:
+                    await self._close_resources()
+                    self.started = False
 
     async def _start_modules(self) -> None:
         """Bind ``lockgate.modules``, open the event store, make every module's services in
