@@ -929,3 +929,32 @@ def test_services_whose_constructors_ask_for_each_other_are_reported_not_deadloc
     health = registry.get_module_health("users")
     assert health["status"] == "unhealthy"
     assert "its construction asks for itself: users.A -> users.B -> users.A" in health["message"]
+
+
+async def test_a_hung_synchronous_health_check_is_reported_without_stalling_the_loop() -> None:
+    release = threading.Event()
+
+    class Stuck:
+        def health(self) -> bool:
+            release.wait(5)
+            return True
+
+    registry = build({"users": {"Stuck": Stuck}})
+    registry.initialise()
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        report = await registry.check_module_health("users", check_timeout=0.2)
+    finally:
+        release.set()
+        ticker.cancel()
+    assert report["status"] == "unhealthy"
+    assert "no answer within 0.2 s" in report["message"]
+    assert ticks > 1  # the loop kept running while the check hung

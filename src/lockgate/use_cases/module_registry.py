@@ -238,14 +238,23 @@ class ModuleRegistry:
         return {key: self.get_module_health(key) for key in self.order if key in self._modules}
 
     async def check_module_health(self, name: str, check_timeout: float = 5.0) -> dict[str, Any]:
-        """``get_module_health``, with the services' asynchronous ``health()``/``ping()``
-        awaited too, concurrently, each within ``check_timeout`` seconds.
+        """``get_module_health``, run on a thread (a slow synchronous ``health()`` must not
+        stall the event loop) within ``check_timeout`` seconds, with the services'
+        asynchronous ``health()``/``ping()`` awaited too, concurrently, each within it.
 
         Raises:
             ModuleCallError: No such module.
         """
-        report = self.get_module_health(name)
-        module = self._modules[name]
+        module = self._checked_module(name)
+        try:
+            async with asyncio.timeout(check_timeout):
+                report = await asyncio.to_thread(self.get_module_health, name)
+        except TimeoutError:
+            report = self._report(
+                name,
+                sorted(module.factories),
+                f"its services' health checks gave no answer within {check_timeout:g} s",
+            )
         checks = {
             service: check
             for service, instance in module.instances.items()
