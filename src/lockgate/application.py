@@ -1,7 +1,7 @@
 """``Application``: everything a running gateway is made of, and its life cycle.
 
-``lockgate.bootstrap.build`` makes one; this module knows no concrete gateway class (the
-stores, resolvers and secrets it uses are handed to it).
+``lockgate.bootstrap.build`` makes one; this module imports no concrete gateway (the stores,
+resolvers, metrics and secrets it uses are handed to it).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from lockgate.errors import ConfigError, ResourceConfigError
 from lockgate.gateways.interfaces import IEventStore
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
@@ -41,6 +40,9 @@ from lockgate.use_cases.resource_registry import ResourceRegistry
 from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend
 from lockgate.use_cases.workflow_loader import load_workflow
 from lockgate.use_cases.workflow_service import WorkflowService
+
+if TYPE_CHECKING:  # named for the type only: bootstrap makes it
+    from lockgate.gateways.prometheus_metrics import PrometheusMetrics
 
 __all__ = ["Application"]
 

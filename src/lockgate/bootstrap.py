@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from lockgate.application import Application
 from lockgate.errors import ConfigError
@@ -135,6 +135,7 @@ def build(
         retention=settings.run_retention,
         function_exists=registry.__contains__,
     )
+    parts = _module_parts(settings, config, modules, metrics)
     application = Application(
         settings=settings,
         registry=registry,
@@ -150,7 +151,9 @@ def build(
         resources=resources,
         shared_resources=dict(config.resources),
         open_secrets=_secrets_opener(settings, config.resources, secret_manager),
-        **_module_parts(settings, config, modules, metrics),
+        modules=parts.modules,
+        event_bus=parts.event_bus,
+        event_store=parts.event_store,
     )
     for declaration in config.workflows.values():
         application.register_workflow(
@@ -162,12 +165,18 @@ def build(
     return application
 
 
+class _ModuleParts(NamedTuple):
+    modules: ModuleRegistry
+    event_bus: EventBus
+    event_store: IEventStore | None
+
+
 def _module_parts(
     settings: Settings,
     config: GatewayConfig,
     extra: Mapping[str, Mapping[str, Any]] | None,
     metrics: PrometheusMetrics,
-) -> dict[str, Any]:
+) -> _ModuleParts:
     """The module registry (loaded: user code imported, declarations checked), the event
     bus and, for durable events, the event store beside the runs."""
     declarations = {**config.modules, **modules_from_dict(extra or {})}
@@ -184,19 +193,19 @@ def _module_parts(
         max_attempts=settings.event_max_attempts,
         known_modules=declarations.keys,
     )
-    return {"modules": registry, "event_bus": bus, "event_store": store}
+    return _ModuleParts(registry, bus, store)
 
 
 def _event_store(settings: Settings) -> IEventStore:
     """Durable events on the run store's database (the same SQLite file or PostgreSQL DSN),
     in tables of their own; in memory beside a ``memory://`` run store."""
-    url = settings.run_store
-    if url == "memory://":
+    kind = _store_kind(settings)
+    if kind == "memory":
         return InMemoryEventStore()
-    if url is not None and url.startswith(("postgresql://", "postgres://")):
+    if kind == "postgres":
         from lockgate.gateways.postgres_event_store import PostgresEventStore  # noqa: PLC0415
 
-        return PostgresEventStore(url)
+        return PostgresEventStore(_store_url(settings))
     from lockgate.gateways.sqlite_event_store import SQLiteEventStore  # noqa: PLC0415
 
     return SQLiteEventStore(_sqlite_path(settings))
@@ -205,13 +214,10 @@ def _event_store(settings: Settings) -> IEventStore:
 def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
     """The resource types every gateway resolves. SQLite databases are confined to the
     config's folder: a request must not open the run store or other files by path."""
-    base = settings.config.parent if settings.config is not None else Path.cwd()
-    store = settings.run_store or ""
-    sqlite_store = store != "memory://" and not store.startswith(("postgresql:", "postgres:"))
-    forbidden = (_sqlite_path(settings),) if sqlite_store else ()
+    forbidden = (_sqlite_path(settings),) if _store_kind(settings) == "sqlite" else ()
     return {
         "database": DatabaseResolver(
-            sqlite=SQLiteDatabaseResolver(base_dir=base, forbidden=forbidden)
+            sqlite=SQLiteDatabaseResolver(base_dir=_config_dir(settings), forbidden=forbidden)
         ),
         "http_client": HttpxHttpClientResolver(),
         "cache": CacheResolver(),
@@ -237,7 +243,7 @@ def _secrets_opener(
 
 
 async def _open_secrets(settings: Settings, shared: Mapping[str, ResourceReference]) -> OpenSecrets:
-    memory = settings.run_store == "memory://"
+    memory = _store_kind(settings) == "memory"
     configured = settings.master_key_file is not None or bool(os.environ.get(MASTER_KEY_ENV))
     return await open_secrets(
         settings.secrets,
@@ -280,13 +286,13 @@ async def check_run_store(settings: Settings) -> None:
 
 def _run_store(settings: Settings) -> IRunStore:
     """The run store ``settings.run_store`` names (SQLite beside the config by default)."""
-    url = settings.run_store
-    if url == "memory://":
+    kind = _store_kind(settings)
+    if kind == "memory":
         return InMemoryRunStore()
-    if url is not None and url.startswith(("postgresql://", "postgres://")):
+    if kind == "postgres":
         from lockgate.gateways.postgres_run_store import PostgresRunStore  # noqa: PLC0415
 
-        return PostgresRunStore(url)
+        return PostgresRunStore(_store_url(settings))
     return SQLiteRunStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
 
 
@@ -294,8 +300,28 @@ def _sqlite_path(settings: Settings) -> Path:
     """The SQLite file of a ``sqlite:///`` run store, or the default beside the config."""
     if settings.run_store is not None:
         return Path(settings.run_store.removeprefix("sqlite:///")).expanduser()
-    base = settings.config.parent if settings.config is not None else Path.cwd()
-    return base / ".lockgate" / "runs.sqlite3"
+    return _config_dir(settings) / ".lockgate" / "runs.sqlite3"
+
+
+def _config_dir(settings: Settings) -> Path:
+    """The config file's folder (the working directory without one)."""
+    return settings.config.parent if settings.config is not None else Path.cwd()
+
+
+def _store_kind(settings: Settings) -> Literal["memory", "postgres", "sqlite"]:
+    """Which database ``settings.run_store`` names; the secret and event stores live on
+    the same one."""
+    url = settings.run_store
+    if url == "memory://":
+        return "memory"
+    if url is not None and url.startswith(("postgresql://", "postgres://")):
+        return "postgres"
+    return "sqlite"
+
+
+def _store_url(settings: Settings) -> str:
+    assert settings.run_store is not None  # only asked of a PostgreSQL store
+    return settings.run_store
 
 
 def secret_store(settings: Settings) -> ISecretStore:
@@ -306,17 +332,17 @@ def secret_store(settings: Settings) -> ISecretStore:
         ConfigError: The run store is ``memory://``: secrets stored there would vanish
             with the process.
     """
-    url = settings.run_store
-    if url == "memory://":
+    kind = _store_kind(settings)
+    if kind == "memory":
         raise ConfigError(
             "the run store is memory://, so secrets would not persist: set run_store to a "
             "sqlite:/// or postgresql:// URL (LOCKGATE_RUN_STORE or [gateway] run_store)",
             key="run_store",
         )
-    if url is not None and url.startswith(("postgresql://", "postgres://")):
+    if kind == "postgres":
         from lockgate.gateways.postgres_secret_store import PostgresSecretStore  # noqa: PLC0415
 
-        return PostgresSecretStore(url)
+        return PostgresSecretStore(_store_url(settings))
     from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore  # noqa: PLC0415
 
     return SQLiteSecretStore(_sqlite_path(settings))

@@ -23,6 +23,7 @@ __all__ = [
     "check_claim",
     "check_limit",
     "check_subscribers",
+    "checked_record",
     "delivery",
     "encode_data",
     "refuse_connection",
@@ -97,6 +98,23 @@ def refuse_connection(store: object, event: EventRecord, connection: object | No
             f"{type(store).__name__}; publish without connection=, or keep durable events "
             "in PostgreSQL (the run store's database)"
         )
+
+
+def checked_record(
+    store: object,
+    event: EventRecord,
+    subscribers: Sequence[str],
+    connection: object | None,
+) -> tuple[list[str], bytes]:
+    """What a store that cannot join a caller's transaction records: the distinct
+    subscribers and the event's data as JSON (see the three checks above).
+
+    Raises:
+        TypeError, ValueError: As ``check_subscribers``, ``encode_data`` and
+            ``refuse_connection``.
+    """
+    refuse_connection(store, event, connection)
+    return check_subscribers(subscribers), encode_data(event)
 
 
 def check_limit(limit: int) -> int:

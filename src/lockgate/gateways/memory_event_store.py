@@ -13,9 +13,7 @@ from lockgate import json_codec
 from lockgate.gateways.event_store_schema import (
     check_claim,
     check_limit,
-    check_subscribers,
-    encode_data,
-    refuse_connection,
+    checked_record,
 )
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
@@ -65,9 +63,7 @@ class InMemoryEventStore:
             ValueError: ``connection`` was given: only the PostgreSQL event store can join
                 a caller's transaction.
         """
-        refuse_connection(self, event, connection)
-        distinct = check_subscribers(subscribers)
-        data = encode_data(event)
+        distinct, data = checked_record(self, event, subscribers, connection)
         if not distinct:
             return
         # A repeated record (same event id) keeps what is stored, as ON CONFLICT DO NOTHING.

@@ -20,10 +20,8 @@ from lockgate.gateways.event_store_schema import (
     SQLITE_EVENT_MIGRATIONS,
     check_claim,
     check_limit,
-    check_subscribers,
+    checked_record,
     delivery,
-    encode_data,
-    refuse_connection,
 )
 from lockgate.gateways.sqlite_support import SQLiteWorker
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
@@ -120,9 +118,7 @@ class SQLiteEventStore:
             ValueError: ``connection`` was given: only the PostgreSQL event store can join
                 a caller's transaction.
         """
-        refuse_connection(self, event, connection)
-        distinct = check_subscribers(subscribers)
-        data = encode_data(event)
+        distinct, data = checked_record(self, event, subscribers, connection)
         if not distinct:
             return
         event_row = (event.event_id, event.name, data, event.source_module, event.created_at)
