@@ -15,7 +15,11 @@ The tree::
         ├── FunctionInitError       the handler failed to import or initialise
         ├── CircuitOpenError        the function's circuit breaker is open
         ├── PoolClosedError         the function's pool is shutting down
-        └── HandlerResponseError    the handler's output cannot be mapped to a response
+        ├── HandlerResponseError    the handler's output cannot be mapped to a response
+        └── RemoteInvocationError   a remote backend (AWS Lambda) failed or refused the call
+    ├── AsyncInvocationNotFoundError  no Event invocation by that request id
+    ├── JobNotFoundError            no job definition or job run by that name or id
+    ├── JobRunnerError              a job runner (local processes, AWS Batch) failed
     ├── WorkflowDefinitionError     a workflow being built is invalid (names the step)
     ├── WorkflowNotFoundError       no workflow registered by that id
     ├── WorkflowAlreadyRegisteredError  a second workflow under a registered id
@@ -40,6 +44,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "AsyncInvocationNotFoundError",
     "CircuitOpenError",
     "ConfigError",
     "FunctionInitError",
@@ -50,11 +55,14 @@ __all__ = [
     "InvalidRequestError",
     "InvocationError",
     "InvocationTimeoutError",
+    "JobNotFoundError",
+    "JobRunnerError",
     "LockgateError",
     "MasterKeyError",
     "ModuleCallError",
     "ModuleDependencyError",
     "PoolClosedError",
+    "RemoteInvocationError",
     "RequestTooLargeError",
     "ResourceConfigError",
     "ResourceNotFoundError",
@@ -194,6 +202,45 @@ class HandlerResponseError(InvocationError):
     code = "HandlerResponseError"
 
 
+class RemoteInvocationError(InvocationError):
+    """A remote backend failed the call before the handler ran, or refused it; ``code`` is
+    the backend's own error code where it gave one, and ``retryable`` whether it is safe to
+    send the same invocation again."""
+
+    counts_as_failure = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "ServiceException",
+        retryable: bool = False,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, **fields)
+        self.code = code
+        self.retryable = retryable
+
+
+class AsyncInvocationNotFoundError(LockgateError, LookupError):
+    code = "AsyncInvocationNotFound"
+
+
+class JobNotFoundError(LockgateError, LookupError):
+    code = "JobNotFound"
+
+
+class JobRunnerError(LockgateError):
+    """A job runner refused or failed a call; ``retryable`` when trying again later may work
+    (throttling, a service outage)."""
+
+    code = "JobRunnerError"
+
+    def __init__(self, message: str, *, retryable: bool = False, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.retryable = retryable
+
+
 class WorkflowDefinitionError(LockgateError, ValueError):
     """A workflow being built is invalid; ``fields["step"]`` names the step at fault."""
 
@@ -323,6 +370,10 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (WorkerCrashedError, 502),
     (FunctionInitError, 502),
     (HandlerResponseError, 502),
+    (RemoteInvocationError, 502),
+    (AsyncInvocationNotFoundError, 404),
+    (JobNotFoundError, 404),
+    (JobRunnerError, 502),
     (CircuitOpenError, 503),
     (PoolClosedError, 503),
     (WorkflowDefinitionError, 422),

@@ -8,16 +8,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import WorkerInvocation, WorkerReply
+from lockgate.models.job import JobDefinition, JobRun, JobStatusDetail
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord
 from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 
 __all__ = [
+    "IAsyncInvocationStore",
     "IEventStore",
     "IInvocationBackend",
     "IInvocationMetrics",
+    "IJobRunner",
+    "IJobStore",
     "IResourceResolver",
     "IRunStore",
     "ISecretStore",
@@ -516,5 +521,218 @@ class IEventStore(Protocol):
 
         Raises:
             RunStoreError: The write failed.
+        """
+        ...
+
+
+@runtime_checkable
+class IAsyncInvocationStore(Protocol):
+    """Durable ``Event`` invocations: accepted, claimed under a lease, succeeded, retried,
+    or left dead with their error and re-driven. Kept beside the runs, in the same
+    database, in a table of its own.
+    """
+
+    async def open(self) -> None:
+        """Connect and bring the table up to date.
+
+        Raises:
+            RunStoreError: The database cannot be opened or is newer than this code.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Disconnect. Idempotent."""
+        ...
+
+    async def enqueue(self, invocation: AsyncInvocation) -> None:
+        """Store a new invocation (``queued``, no attempts yet, due at its
+        ``next_attempt_at``), committed before this returns.
+
+        Raises:
+            ValueError: An invocation with this ``request_id`` is already stored.
+            RunStoreError: The write failed.
+
+        Side Effects:
+            One committed transaction.
+        """
+        ...
+
+    async def claim_due(
+        self, owner: str, now: float, lease_seconds: float, limit: int
+    ) -> list[AsyncInvocation]:
+        """Queued invocations due by ``now`` that nobody holds (or whose lease lapsed),
+        oldest due first, now leased to ``owner`` until ``now + lease_seconds``; each claim
+        counts as an attempt (the returned records show it counted).
+
+        Raises:
+            ValueError: ``lease_seconds`` is not > 0 or ``limit`` not a whole number >= 0.
+            RunStoreError: The store failed.
+        """
+        ...
+
+    async def succeed(self, request_id: str, now: float) -> None:
+        """Mark an invocation succeeded and release its lease (a no-op when it is not
+        queued).
+
+        Raises:
+            RunStoreError: The write failed.
+        """
+        ...
+
+    async def fail(
+        self,
+        request_id: str,
+        error: str,
+        now: float,
+        retry_at: float | None,
+        *,
+        counted: bool = True,
+    ) -> None:
+        """Record a failed attempt: queued again from ``retry_at``, or dead when it is None
+        (``finished_at`` = ``now``); the lease is released either way, ``error`` kept.
+
+        Args:
+            counted: False when the attempt never reached the function (throttled): its
+                claim is not counted against the attempts allowed.
+
+        Raises:
+            RunStoreError: The write failed.
+        """
+        ...
+
+    async def get(self, request_id: str) -> AsyncInvocation | None:
+        """One invocation, or None.
+
+        Raises:
+            RunStoreError: The read failed.
+        """
+        ...
+
+    async def list_invocations(
+        self,
+        status: AsyncInvocationStatus | None = None,
+        function: str | None = None,
+        limit: int = 100,
+    ) -> list[AsyncInvocation]:
+        """Invocations, oldest accepted first, optionally only those in ``status`` and of
+        ``function``.
+
+        Raises:
+            ValueError: ``limit`` is not a whole number >= 0.
+            RunStoreError: The read failed.
+        """
+        ...
+
+    async def redrive(
+        self, now: float, request_ids: Sequence[str] | None = None, function: str | None = None
+    ) -> list[str]:
+        """Queue dead invocations again, due at ``now`` with no attempts and no error:
+        those of ``request_ids`` (when given), else every dead one (of ``function``, when
+        given). Ids that are unknown or not dead are left alone.
+
+        Returns:
+            The ids re-queued.
+
+        Raises:
+            RunStoreError: The write failed.
+        """
+        ...
+
+    async def purge_succeeded(self, before: float, limit: int = 1000) -> int:
+        """Delete succeeded invocations finished before ``before``; returns how many.
+
+        Raises:
+            RunStoreError: The write failed.
+        """
+        ...
+
+
+@runtime_checkable
+class IJobRunner(Protocol):
+    """Carries out long-running job runs somewhere: local processes, AWS Batch."""
+
+    async def submit_run(self, definition: JobDefinition, run: JobRun) -> JobRun:
+        """Start ``run`` of ``definition``.
+
+        Args:
+            definition: What to run.
+            run: The run to start; ``external_id`` must be None.
+
+        Returns:
+            ``run`` with ``external_id`` set to the runner's own id and its status.
+
+        Raises:
+            ValueError: ``run`` was already submitted, or ``definition`` is not for this
+                runner.
+            JobRunnerError: The runner refused or failed to start it (after retrying
+                throttling); the message says why.
+
+        Side Effects:
+            Starts the run (a process, a Batch job).
+        """
+        ...
+
+    async def describe_run(self, run: JobRun) -> JobStatusDetail:
+        """Where ``run`` stands now.
+
+        Raises:
+            ValueError: ``run.external_id`` is None (it was never submitted).
+            JobRunnerError: The runner does not know the run or failed to answer.
+        """
+        ...
+
+    async def cancel_run(self, run: JobRun, reason: str) -> None:
+        """Stop ``run`` (a no-op when it already finished).
+
+        Raises:
+            ValueError: ``run.external_id`` is None.
+            JobRunnerError: The runner failed to stop it.
+
+        Side Effects:
+            Kills the process or terminates the Batch job.
+        """
+        ...
+
+
+@runtime_checkable
+class IJobStore(Protocol):
+    """Job runs, kept beside the workflow runs in the same database."""
+
+    async def open(self) -> None:
+        """Connect and bring the table up to date.
+
+        Raises:
+            RunStoreError: The database cannot be opened or is newer than this code.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Disconnect. Idempotent."""
+        ...
+
+    async def save(self, run: JobRun) -> None:
+        """Insert or replace ``run`` (by ``run_id``), committed before this returns.
+
+        Raises:
+            RunStoreError: The write failed.
+        """
+        ...
+
+    async def get(self, run_id: str) -> JobRun | None:
+        """One run, or None.
+
+        Raises:
+            RunStoreError: The read failed.
+        """
+        ...
+
+    async def list_runs(
+        self, job: str | None = None, unfinished: bool = False, limit: int = 100
+    ) -> list[JobRun]:
+        """Runs, newest first, optionally only of ``job`` and only those not finished.
+
+        Raises:
+            ValueError: ``limit`` is not a whole number >= 0.
+            RunStoreError: The read failed.
         """
         ...
