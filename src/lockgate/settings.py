@@ -17,11 +17,10 @@ import logging
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from lockgate.config_problems import (
@@ -34,7 +33,8 @@ from lockgate.config_problems import (
     read_toml,
     settings_error,
 )
-from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity, ScalingConfig
+from lockgate.config_tables import STRICT, build_function, build_jobs, code_dir
+from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
 from lockgate.models.module import ModuleDeclaration
 from lockgate.models.resource import RESOURCE_NAME, ResourceReference
@@ -61,6 +61,8 @@ RESERVED_PREFIXES = (
     "/secrets/",
     "/modules/",
     "/events/",
+    "/invocations/",
+    "/jobs/",
 )
 RESERVED_PATHS = frozenset(
     {
@@ -73,6 +75,8 @@ RESERVED_PATHS = frozenset(
         "/secrets",
         "/modules",
         "/events",
+        "/invocations",
+        "/jobs",
     }
 )
 
@@ -144,6 +148,19 @@ class Settings(BaseSettings):
             (``"*"``: any). The caller of an inline reference chooses where it connects, so
             listing a secret lets callers send it to a host of their choosing; by default
             credentials go with shared resources only.
+        async_max_retries: Retries of an ``Event`` invocation whose function failed (0-2,
+            as AWS's ``MaximumRetryAttempts``); after the last it is dead, its error kept.
+        async_retry_delay: Seconds before the first retry; each further one waits twice as
+            long.
+        async_max_event_age: Seconds an ``Event`` invocation may wait (throttled, or for
+            its retries) before it is dead, as AWS's ``MaximumEventAgeInSeconds``.
+        async_concurrency: ``Event`` invocations this gateway runs at once, across
+            functions (each function also at most its ``max_capacity``).
+        async_retention: Seconds a succeeded ``Event`` invocation is kept; dead ones are
+            kept until re-driven.
+        aws_region: The region of ``aws-lambda`` functions and ``aws-batch`` jobs (else
+            boto3's own configuration decides).
+        aws_endpoint_url: Sends every AWS call to this URL instead (LocalStack, moto).
     """
 
     model_config = SettingsConfigDict(
@@ -191,11 +208,16 @@ class Settings(BaseSettings):
     event_delivery_timeout: Annotated[float, Field(gt=0)] = 30.0
     event_max_attempts: Annotated[int, Field(ge=1)] = 5
     event_retention: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0
+    async_max_retries: Annotated[int, Field(ge=0, le=2)] = 2
+    async_retry_delay: Annotated[float, Field(gt=0)] = 1.0
+    async_max_event_age: Annotated[float, Field(ge=60, le=21600)] = 21600.0
+    async_concurrency: Annotated[int, Field(ge=1)] = 16
+    async_retention: Annotated[float, Field(gt=0)] = 24 * 3600.0
+    aws_region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")] = None
+    aws_endpoint_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
 
 
-# The file's tables are strict: TOML has real types, so a quoted number is a mistake to report,
-# not to coerce (unlike environment variables, which are always strings).
-_STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+_STRICT = STRICT
 _FILE_SETTINGS = (
     "max_body_bytes",
     "start_budget",
@@ -222,6 +244,13 @@ _FILE_SETTINGS = (
     "event_delivery_timeout",
     "event_max_attempts",
     "event_retention",
+    "async_max_retries",
+    "async_retry_delay",
+    "async_max_event_age",
+    "async_concurrency",
+    "async_retention",
+    "aws_region",
+    "aws_endpoint_url",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]
@@ -232,8 +261,6 @@ _GatewayTable = create_model(  # type: ignore[call-overload]
         for name in _FILE_SETTINGS
     },
 )
-_SCALING_DEFAULTS = ScalingConfig()
-_ENTITY_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclass_fields(FunctionEntity)}
 _HANDLER = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$"
 
 
@@ -247,30 +274,6 @@ def _http_method(value: str) -> str:
 def _route_path(value: str) -> str:
     Route("ANY", value, "_")  # the domain's own path rules, raising ValueError with the reason
     return value
-
-
-# These mirror the domain models' checks so that a bad value is reported with its key and
-# the expected range; the domain's __post_init__ stays the last line of defence.
-class _ScalingTable(BaseModel):
-    model_config = _STRICT
-
-    min_warm: int = Field(default=_SCALING_DEFAULTS.min_warm, ge=0)
-    max_capacity: int = Field(default=_SCALING_DEFAULTS.max_capacity, ge=1)
-    max_queue: int = Field(default=_SCALING_DEFAULTS.max_queue, ge=0)
-    idle_ttl: float = Field(default=_SCALING_DEFAULTS.idle_ttl, gt=0)
-
-
-class _FunctionTable(BaseModel):
-    model_config = _STRICT
-
-    handler: Annotated[
-        str, Field(pattern=_HANDLER), Expect("'module:attribute' (e.g. 'handlers:echo')")
-    ]
-    timeout: float = Field(default=_ENTITY_DEFAULTS["timeout_seconds"], gt=0, le=900)
-    memory_size: int = Field(default=_ENTITY_DEFAULTS["memory_size_mb"], ge=128, le=10240)
-    environment: dict[str, str] = Field(default_factory=dict)
-    code_dir: str | None = None
-    scaling: _ScalingTable = _ScalingTable()  # frozen, so sharing the default is safe
 
 
 class _RouteTable(BaseModel):
@@ -334,6 +337,7 @@ class _FileTable(BaseModel):
     workflows: dict[str, dict[str, Any]] = Field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".
@@ -341,19 +345,6 @@ _HINTS = {
     f"gateway.{name}": f"is not read from the file; use --{name} or {_ENV_PREFIX}{name.upper()}"
     for name in ("host", "port", "config", "master_key_file")
 }
-
-
-def _code_dir(base: Path, given: str | None, prefix: Loc, problems: Problems) -> Path:
-    if given is None:
-        return base
-    code_dir = (base / Path(given).expanduser()).resolve()
-    if not code_dir.is_dir():
-        state = "is not a folder" if code_dir.exists() else "does not exist"
-        problems.add(
-            (*prefix, "code_dir"),
-            f"expected an existing folder, got {given!r} ({code_dir} {state})",
-        )
-    return code_dir
 
 
 def _build_workflows(
@@ -373,7 +364,7 @@ def _build_workflows(
         workflows[name] = WorkflowDeclaration(
             name=name,
             builder=table.builder,
-            code_dir=_code_dir(base, table.code_dir, prefix, problems),
+            code_dir=code_dir(base, table.code_dir, prefix, problems),
             description=table.description,
             required_resources=tuple(table.required_resources),
         )
@@ -416,46 +407,12 @@ def _build_modules(
                 services_module=table.services_module,
                 dependencies=tuple(table.dependencies),
                 provides=tuple(table.provides),
-                code_dir=_code_dir(base, table.code_dir, prefix, problems),
+                code_dir=code_dir(base, table.code_dir, prefix, problems),
                 package=table.package,
             )
         except ValueError as exc:
             problems.add(prefix, str(exc))
     return modules
-
-
-def _build_function(
-    name: str, raw: Mapping[str, Any], base: Path, problems: Problems
-) -> FunctionEntity | None:
-    prefix: Loc = ("functions", name)
-    before = len(problems)
-    if not FUNCTION_NAME_PATTERN.match(name):
-        problems.add(prefix, f"expected a name of 1-64 letters, digits, '-' or '_', got {name!r}")
-    table = check(_FunctionTable, raw, prefix, problems)
-    if table is None:
-        return None
-    scaling = table.scaling
-    if scaling.min_warm > scaling.max_capacity:
-        problems.add(
-            (*prefix, "scaling", "min_warm"),
-            f"expected an integer ≤ max_capacity ({scaling.max_capacity}), got {scaling.min_warm}",
-        )
-    code_dir = _code_dir(base, table.code_dir, prefix, problems)
-    if len(problems) > before:
-        return None
-    try:
-        return FunctionEntity(
-            name=name,
-            handler=table.handler,
-            code_dir=code_dir,
-            timeout_seconds=table.timeout,
-            memory_size_mb=table.memory_size,
-            environment=table.environment,
-            scaling=ScalingConfig(**scaling.model_dump()),
-        )
-    except ValueError as exc:  # a domain rule the tables above do not mirror yet
-        problems.add(prefix, str(exc))
-        return None
 
 
 # Routes that differ only in parameter names match the same requests.
@@ -527,7 +484,7 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     base = path.parent.resolve()
     functions: dict[str, FunctionEntity] = {}
     for name, raw in raw_functions.items():
-        if isinstance(raw, dict) and (entity := _build_function(name, raw, base, problems)):
+        if isinstance(raw, dict) and (entity := build_function(name, raw, base, problems)):
             functions[name] = entity
     raw_routes = data.get("routes", [])
     # Declared but invalid functions count as declared: their own errors are enough.
@@ -542,6 +499,8 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     resources = _build_resources(raw_resources if isinstance(raw_resources, dict) else {}, problems)
     raw_modules = data.get("modules", {})
     modules = _build_modules(raw_modules if isinstance(raw_modules, dict) else {}, base, problems)
+    raw_jobs = data.get("jobs", {})
+    jobs = build_jobs(raw_jobs if isinstance(raw_jobs, dict) else {}, base, problems)
     if problems:
         fail(path, problems)
     try:
@@ -551,6 +510,7 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
             workflows=workflows,
             resources=resources,
             modules=modules,
+            jobs=jobs,
         )
         return config, gateway
     except ValueError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 __all__ = [
+    "ALIAS_PATTERN",
     "BACKENDS",
     "FUNCTION_NAME_PATTERN",
     "LAMBDA_ARN_PATTERN",
@@ -23,7 +24,7 @@ __all__ = [
 FUNCTION_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _HANDLER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 # As AWS: letters, digits, '-' and '_', not all digits (that would be a version number).
-_ALIAS_PATTERN = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
+ALIAS_PATTERN = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
 # arn:aws:lambda:us-east-1:123456789012:function:name[:qualifier], in any AWS partition.
 LAMBDA_ARN_PATTERN = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}"
@@ -126,7 +127,7 @@ class FunctionEntity:
                     f"(key {key!r})"
                 )
         for alias in self.aliases:
-            if not isinstance(alias, str) or not _ALIAS_PATTERN.match(alias):
+            if not isinstance(alias, str) or not ALIAS_PATTERN.match(alias):
                 raise ValueError(
                     f"function {self.name!r}: alias {alias!r} must be 1-128 letters, digits, "
                     "'-' or '_', and not all digits (that would be a version)"

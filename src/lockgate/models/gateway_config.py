@@ -8,6 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from lockgate.models.function import FunctionEntity
+from lockgate.models.job import JobDefinition
 from lockgate.models.module import ModuleDeclaration
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import Route
@@ -30,14 +31,15 @@ class WorkflowDeclaration:
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """Functions by name, the route table's routes (each names a declared function),
-    workflows by name, shared resources (``"@name"``) by name and the modular monolith's
-    modules by key."""
+    workflows by name, shared resources (``"@name"``) by name, the modular monolith's
+    modules by key and the jobs users may start by name."""
 
     functions: Mapping[str, FunctionEntity] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     workflows: Mapping[str, WorkflowDeclaration] = field(default_factory=dict)
     resources: Mapping[str, ResourceReference] = field(default_factory=dict)
     modules: Mapping[str, ModuleDeclaration] = field(default_factory=dict)
+    jobs: Mapping[str, JobDefinition] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, function in self.functions.items():
@@ -54,3 +56,4 @@ class GatewayConfig:
         object.__setattr__(self, "workflows", MappingProxyType(dict(self.workflows)))
         object.__setattr__(self, "resources", MappingProxyType(dict(self.resources)))
         object.__setattr__(self, "modules", MappingProxyType(dict(self.modules)))
+        object.__setattr__(self, "jobs", MappingProxyType(dict(self.jobs)))
