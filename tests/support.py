@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,3 +40,12 @@ async def eventually(predicate: Callable[[], Any], *, guard: float = 10.0) -> No
     async with asyncio.timeout(guard):
         while not predicate():  # noqa: ASYNC110 - nothing to wait on but the state itself
             await asyncio.sleep(0.005)
+
+
+def wait_until(predicate: Callable[[], Any], guard: float = 60.0) -> None:
+    """Poll another process's state from synchronous code; ``guard`` stops a hang, it is
+    not a timing claim."""
+    deadline = time.monotonic() + guard
+    while not predicate():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)

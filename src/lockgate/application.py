@@ -27,6 +27,7 @@ from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowRes
 from lockgate.models.workflow import Workflow
 from lockgate.settings import Settings, load_config
 from lockgate.use_cases import module_context
+from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.health import gateway_health
@@ -71,6 +72,7 @@ class Application:
     modules: ModuleRegistry = field(default_factory=lambda: ModuleRegistry({}, import_services))
     event_bus: EventBus = field(default_factory=EventBus)
     event_store: IEventStore | None = None
+    async_invocations: AsyncInvocationQueue | None = None
     started: bool = False
     open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
     _secrets: OpenSecrets | None = None
@@ -114,11 +116,16 @@ class Application:
         try:
             await self._start_modules()
             await self.workflows.start()
+            if self.async_invocations is not None:
+                await self.async_invocations.start()
         except BaseException:
             try:
-                await self._stop_modules()
+                await self._stop_work()
             finally:
-                await self._close_resources()
+                try:
+                    await self._stop_modules()
+                finally:
+                    await self._close_resources()
             raise
         try:
             self.scheduler.tick()
@@ -144,10 +151,10 @@ class Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        # Runs first: their steps still need the pools, the modules and the event bus. Each
-        # part is stopped whatever the one before it raised.
+        # Runs and Event invocations first (sharing one grace): they still need the pools,
+        # the modules and the event bus. Each part is stopped whatever the one before raised.
         try:
-            await self.workflows.stop(grace=self.settings.shutdown_grace)
+            await self._stop_work()
         finally:
             try:
                 await self._stop_modules()
@@ -157,6 +164,15 @@ class Application:
                 finally:
                     await self._close_resources()
                     self.started = False
+
+    async def _stop_work(self) -> None:
+        grace = self.settings.shutdown_grace
+        stops = [self.workflows.stop(grace=grace)]
+        if self.async_invocations is not None:
+            stops.append(self.async_invocations.stop(grace=grace))
+        for outcome in await asyncio.gather(*stops, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _start_modules(self) -> None:
         """Bind ``lockgate.modules``, open the event store, make every module's services in
@@ -236,7 +252,7 @@ class Application:
     def register_function(self, function: FunctionEntity) -> None:
         """Add or change a function; a changed one's old pool drains and is replaced."""
         self.registry.register(function)
-        if self.started:
+        if self.started and function.backend == "local":
             self.pool_manager.pool_for(function).ensure_min_warm()
 
     def apply(self, config: GatewayConfig) -> None:

@@ -19,12 +19,14 @@ from lockgate.gateways.database_resolver import DatabaseResolver
 from lockgate.gateways.env_secrets import EnvironmentSecrets
 from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
 from lockgate.gateways.interfaces import (
+    IAsyncInvocationStore,
     IEventStore,
     IResourceResolver,
     IRunStore,
     ISecretStore,
     IWorkerLauncher,
 )
+from lockgate.gateways.memory_async_invocation_store import InMemoryAsyncInvocationStore
 from lockgate.gateways.memory_event_store import InMemoryEventStore
 from lockgate.gateways.memory_run_store import InMemoryRunStore
 from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
@@ -36,6 +38,7 @@ from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.settings import Settings
+from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
@@ -145,7 +148,9 @@ def build(
             invoker, EventBuilder(), routes, max_body_bytes=settings.max_body_bytes
         ),
         janitor=Janitor(pool_manager, interval=settings.janitor_interval),
-        scheduler=Scheduler(pool_manager, registry.all),
+        scheduler=Scheduler(
+            pool_manager, lambda: [f for f in registry.all() if f.backend == "local"]
+        ),
         metrics=metrics,
         workflows=workflows,
         resources=resources,
@@ -154,6 +159,17 @@ def build(
         modules=parts.modules,
         event_bus=parts.event_bus,
         event_store=parts.event_store,
+        async_invocations=AsyncInvocationQueue(
+            _async_invocation_store(settings),
+            invoker,
+            registry,
+            node_id=settings.node_id,
+            max_retries=settings.async_max_retries,
+            retry_delay=settings.async_retry_delay,
+            max_event_age=settings.async_max_event_age,
+            concurrency=settings.async_concurrency,
+            retention=settings.async_retention,
+        ),
     )
     for declaration in config.workflows.values():
         application.register_workflow(
@@ -209,6 +225,26 @@ def _event_store(settings: Settings) -> IEventStore:
     from lockgate.gateways.sqlite_event_store import SQLiteEventStore  # noqa: PLC0415
 
     return SQLiteEventStore(_sqlite_path(settings))
+
+
+def _async_invocation_store(settings: Settings) -> IAsyncInvocationStore:
+    """``Event`` invocations on the run store's database, in a table of their own."""
+    kind = _store_kind(settings)
+    if kind == "memory":
+        return InMemoryAsyncInvocationStore()
+    if kind == "postgres":
+        from lockgate.gateways.postgres_async_invocation_store import (  # noqa: PLC0415
+            PostgresAsyncInvocationStore,
+        )
+
+        return PostgresAsyncInvocationStore(_store_url(settings))
+    from lockgate.gateways.sqlite_async_invocation_store import (  # noqa: PLC0415
+        SQLiteAsyncInvocationStore,
+    )
+
+    return SQLiteAsyncInvocationStore(
+        _sqlite_path(settings), synchronous=settings.sqlite_synchronous
+    )
 
 
 def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:

@@ -10,14 +10,13 @@ the ids let a handler drop them).
 from __future__ import annotations
 
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.gateway_process import GatewayProcess
+from tests.support import wait_until
 
 EVENTS_APP = Path(__file__).parent / "events_app" / "lockgate.toml"
 COUNT = 50
@@ -42,14 +41,6 @@ def delivered(environment: dict[str, str]) -> list[tuple[int, str, int]]:
         return []
     rows = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
     return [(int(pid), event_id, int(n)) for pid, event_id, n in rows]
-
-
-def wait_until(predicate: Callable[[], bool], guard: float = 60.0) -> None:
-    """Poll another process's state; ``guard`` stops a hang, it is not a timing claim."""
-    deadline = time.monotonic() + guard
-    while not predicate():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.05)
 
 
 def test_events_pending_at_a_kill_are_delivered_after_the_restart(

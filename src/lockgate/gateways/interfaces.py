@@ -570,6 +570,18 @@ class IAsyncInvocationStore(Protocol):
         """
         ...
 
+    async def release(self, owner: str, now: float) -> int:
+        """Make every queued invocation ``owner`` holds due at ``now`` and unheld (its
+        attempt was cut short: the node restarted or stopped); the claims stay counted.
+
+        Returns:
+            How many were released.
+
+        Raises:
+            RunStoreError: The write failed.
+        """
+        ...
+
     async def succeed(self, request_id: str, now: float) -> None:
         """Mark an invocation succeeded and release its lease (a no-op when it is not
         queued).

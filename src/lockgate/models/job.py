@@ -118,6 +118,17 @@ class JobRun:
     exit_code: int | None = None
     finished_at: float | None = None
 
+    def __post_init__(self) -> None:
+        # Frozen like JobDefinition.environment: a run handed out by a store cannot be
+        # changed behind the store's back, and every value reaches a process as a string.
+        for key, value in self.parameters.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ValueError(
+                    f"job run {self.run_id!r}: parameters must map strings to strings "
+                    f"({key!r} is {type(key).__name__}, its value {type(value).__name__})"
+                )
+        object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
+
     def natural_key(self) -> str:
         """A name the runner may show (an AWS Batch job name: letters, digits, - and _)."""
         return f"{self.job}-{self.run_id}"[:128]

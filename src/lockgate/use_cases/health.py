@@ -22,8 +22,15 @@ def gateway_health(
     """
     functions: dict[str, Any] = {}
     for function in registry.all():
-        stats = manager.pool_for(function).stats()
         breaker = invoker.breaker_state(function.name)
+        if function.backend != "local":  # no pool here: the breaker says all there is
+            functions[function.name] = {
+                "status": "healthy" if breaker is BreakerState.CLOSED else "unhealthy",
+                "backend": function.backend,
+                "breaker": breaker.value,
+            }
+            continue
+        stats = manager.pool_for(function).stats()
         healthy = breaker is BreakerState.CLOSED and stats.last_init_error is None
         functions[function.name] = {
             "status": "healthy" if healthy else "unhealthy",
@@ -36,6 +43,7 @@ def gateway_health(
             "breaker": breaker.value,
             "last_init_error": stats.last_init_error,
             "config_hash": stats.config_hash,
+            "backend": function.backend,
         }
     degraded = any(f["status"] != "healthy" for f in functions.values())
     return {"status": "degraded" if degraded else "healthy", "functions": functions}

@@ -85,3 +85,23 @@ def rest_echo(event: Any, context: Any) -> Any:
         "multiValueHeaders": {"x-multi": ["1", "2"]},
         "body": json.dumps({"event": event}),
     }
+
+
+def record(event: Any, context: Any) -> Any:
+    """Appends what it ran to ``event["path"]``: the Event invocation tests read it."""
+    time.sleep(event.get("sleep", 0))
+    line = {"request_id": context.aws_request_id, "event": event, "pid": os.getpid()}
+    with open(event["path"], "a") as out:
+        out.write(json.dumps(line) + "\n")
+    return {"recorded": True}
+
+
+def flaky(event: Any, context: Any) -> Any:
+    """Fails until it has been called ``event["fail_times"]`` times (counted in a file)."""
+    with open(event["path"], "a+") as counter:
+        counter.write("x")
+        counter.seek(0)
+        calls = len(counter.read())
+    if calls <= event["fail_times"]:
+        raise RuntimeError(f"failing on call {calls}")
+    return {"calls": calls}

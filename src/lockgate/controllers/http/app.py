@@ -20,7 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.function_routes import FunctionRoutes
+from lockgate.controllers.http.invocations_api import invocations_router
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
+from lockgate.controllers.http.lambda_functions_api import lambda_functions_router
 from lockgate.controllers.http.module_api import module_router
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
@@ -104,6 +106,8 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(workflow_router(application))
     api.include_router(secrets_router(application))
     api.include_router(module_router(application))
+    api.include_router(lambda_functions_router(application.registry))
+    api.include_router(invocations_router(application))
     install_error_handlers(api)
 
     def openapi() -> dict[str, Any]:
@@ -118,6 +122,7 @@ def create_app(application: Application) -> GatewayApp:
         application.registry,
         application.invoker,
         max_body_bytes=application.settings.max_body_bytes,
+        queue=application.async_invocations,
     )
     return GatewayApp(api, FunctionRoutes(application.processor), invoke)
 
@@ -140,7 +145,7 @@ _INVOKE_OPENAPI: dict[str, Any] = {
                 {
                     "name": "X-Amz-Invocation-Type",
                     "in": "header",
-                    "schema": {"enum": ["RequestResponse", "DryRun"]},
+                    "schema": {"enum": ["RequestResponse", "Event", "DryRun"]},
                 },
                 {"name": "X-Amz-Log-Type", "in": "header", "schema": {"enum": ["None", "Tail"]}},
                 {"name": "X-Amz-Client-Context", "in": "header", "schema": {"type": "string"}},
@@ -151,6 +156,7 @@ _INVOKE_OPENAPI: dict[str, Any] = {
                     "description": "The function's result, or its error object when "
                     "X-Amz-Function-Error is set"
                 },
+                "202": {"description": "Event: the invocation is stored and will run"},
                 "204": {"description": "DryRun: the call would be allowed"},
                 "400": {"description": "InvalidRequestContentException"},
                 "404": {"description": "ResourceNotFoundException"},

@@ -2,7 +2,8 @@
 
 Follows botocore's service model so ``boto3.client("lambda", endpoint_url=...)`` works
 unchanged: function errors are 200 with ``X-Amz-Function-Error``; errors that prevented
-the run are AWS-shaped (see ``aws_errors``).
+the run are AWS-shaped (see ``aws_errors``). ``Event`` invocations are stored durably and
+answered 202 (see ``AsyncInvocationQueue``); ``DryRun`` checks the call and answers 204.
 """
 
 from __future__ import annotations
@@ -27,14 +28,19 @@ from lockgate.errors import (
     WorkerCrashedError,
 )
 from lockgate.models.context import HttpResponse
+from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import InvocationResult
+from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 
-__all__ = ["INVOKE_PATH", "InvokeApi"]
+__all__ = ["INVOKE_PATH", "InvokeApi", "check_client_context", "resolve_function"]
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _LOG_TAIL_BYTES = 4096
+# AWS's limits: an Event payload of 1 MB, a client context of 3,583 bytes (base64).
+_EVENT_MAX_BYTES = 1024 * 1024
+_CLIENT_CONTEXT_MAX = 3583
 _INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 _JSON = ("content-type", "application/json")
 
@@ -43,11 +49,17 @@ class InvokeApi:
     """Serves the Invoke operation for the functions of ``registry`` through ``invoker``."""
 
     def __init__(
-        self, registry: FunctionRegistry, invoker: LambdaInvoker, *, max_body_bytes: int
+        self,
+        registry: FunctionRegistry,
+        invoker: LambdaInvoker,
+        *,
+        max_body_bytes: int,
+        queue: AsyncInvocationQueue | None = None,
     ) -> None:
         self._registry = registry
         self._invoker = invoker
         self._max_body_bytes = max_body_bytes
+        self._queue = queue
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, function: str) -> None:
         async def handle(request_id: str) -> HttpResponse:
@@ -61,44 +73,53 @@ class InvokeApi:
     async def _invoke(
         self, scope: Scope, receive: Receive, function: str, request_id: str
     ) -> HttpResponse:
-        qualifier = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("Qualifier")
-        name, given_qualifier = _resolve_name(function, qualifier[0] if qualifier else None)
-        if name not in self._registry:
-            raise FunctionNotFoundError(
-                f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}",
-                function=name,
-            )
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("Qualifier")
+        entity, qualifier = resolve_function(self._registry, function, query[0] if query else None)
         invocation_type = header(scope, b"x-amz-invocation-type") or "RequestResponse"
         if invocation_type not in _INVOCATION_TYPES:
             raise InvalidRequestError(
                 f"X-Amz-Invocation-Type must be one of {', '.join(_INVOCATION_TYPES)}, "
                 f"got {invocation_type!r}"
             )
-        body = await self._json_body(scope, receive)
+        if invocation_type == "Event":
+            return await self._enqueue(scope, receive, entity, qualifier, request_id)
+        client_context = check_client_context(header(scope, b"x-amz-client-context"))
+        body = await self._json_body(scope, receive, self._max_body_bytes)
         if invocation_type == "DryRun":
             return HttpResponse(204, (("x-amzn-requestid", request_id),), b"")
-        if invocation_type == "Event":
-            raise InvalidRequestError(
-                "Event (asynchronous) invocations are not supported by this gateway yet; "
-                "use RequestResponse"
-            )
         result = await self._invoker.invoke_function(
-            name,
+            entity.name,
             body,
             request_id=request_id,
-            client_context=header(scope, b"x-amz-client-context"),
-            qualifier=given_qualifier,
+            client_context=client_context,
+            qualifier=qualifier,
         )
         tail = header(scope, b"x-amz-log-type") == "Tail"
         return _to_response(result, request_id, tail)
 
-    async def _json_body(self, scope: Scope, receive: Receive) -> bytes:
-        body = await read_body(scope, receive, self._max_body_bytes)
+    async def _enqueue(
+        self,
+        scope: Scope,
+        receive: Receive,
+        function: FunctionEntity,
+        qualifier: str | None,
+        request_id: str,
+    ) -> HttpResponse:
+        """Store an ``Event`` invocation and answer 202 once it is durable."""
+        if self._queue is None:
+            raise InvalidRequestError(
+                "Event (asynchronous) invocations are not enabled on this gateway"
+            )
+        body = await self._json_body(scope, receive, min(self._max_body_bytes, _EVENT_MAX_BYTES))
+        await self._queue.submit(function.name, body, qualifier, request_id=request_id)
+        return HttpResponse(202, (("x-amzn-requestid", request_id),), b"")
+
+    async def _json_body(self, scope: Scope, receive: Receive, limit: int) -> bytes:
+        body = await read_body(scope, receive, limit)
         if body is None:
             raise RequestTooLargeError(
-                f"Request must be smaller than {self._max_body_bytes} bytes for the "
-                "InvokeFunction operation",
-                limit=self._max_body_bytes,
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+                limit=limit,
             )
         if body.strip():
             try:
@@ -110,24 +131,60 @@ class InvokeApi:
         return body
 
 
-def _resolve_name(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
-    """The function's name and the qualifier the caller gave, if any, from a name,
-    ``name:qualifier``, or a full or partial ARN (plus the ``Qualifier`` parameter)."""
+def resolve_function(
+    registry: FunctionRegistry, function_name: str, qualifier: str | None
+) -> tuple[FunctionEntity, str | None]:
+    """The function and the qualifier the caller gave, if any, from a name,
+    ``name:qualifier``, or a full or partial ARN (plus the ``Qualifier`` parameter).
+
+    Raises:
+        FunctionNotFoundError: No such function, or a qualifier that is neither
+            ``$LATEST`` nor one of its aliases (AWS answers both with 404).
+        InvalidRequestError: The name and the parameter give different qualifiers.
+    """
     parts = function_name.split(":")
     if len(parts) >= 7 and parts[0] == "arn":  # arn:aws:lambda:region:account:function:name[:q]
-        name, inline_qualifier = parts[6], (parts[7] if len(parts) > 7 else None)
+        name, inline = parts[6], (parts[7] if len(parts) > 7 else None)
     elif len(parts) >= 3 and parts[1] == "function":  # account:function:name[:q]
-        name, inline_qualifier = parts[2], (parts[3] if len(parts) > 3 else None)
+        name, inline = parts[2], (parts[3] if len(parts) > 3 else None)
     else:
-        name, inline_qualifier = parts[0], (parts[1] if len(parts) > 1 else None)
-    for candidate in (inline_qualifier, qualifier):
-        if candidate not in (None, "$LATEST"):
-            raise FunctionNotFoundError(
-                f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
-                f"{name}:{candidate}",
-                function=name,
-            )
-    return name, inline_qualifier or qualifier
+        name, inline = parts[0], (parts[1] if len(parts) > 1 else None)
+    if inline is not None and qualifier is not None and inline != qualifier:
+        raise InvalidRequestError(
+            f"The derived qualifier from the function name does not match the specified "
+            f"qualifier ({inline!r} and {qualifier!r})"
+        )
+    given = inline or qualifier
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    if name not in registry:
+        raise FunctionNotFoundError(f"Function not found: {arn}", function=name)
+    entity = registry.get(name)
+    if not entity.accepts_qualifier(given):
+        # AWS's words exactly; the aliases a caller may use are in GetFunction's answer.
+        raise FunctionNotFoundError(f"Function not found: {arn}:{given}", function=name)
+    return entity, given
+
+
+def check_client_context(value: str | None) -> str | None:
+    """``X-Amz-Client-Context`` as given, once it is known to be base64 of a JSON object
+    within AWS's size limit.
+
+    Raises:
+        InvalidRequestError: It is not.
+    """
+    if value is None:
+        return None
+    if len(value) > _CLIENT_CONTEXT_MAX:
+        raise InvalidRequestError(
+            f"Client context must be at most {_CLIENT_CONTEXT_MAX} bytes, got {len(value)}"
+        )
+    try:
+        decoded = json.loads(base64.b64decode(value, validate=True))
+    except (ValueError, TypeError):
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise InvalidRequestError("Client context must be a valid Base64-encoded JSON object.")
+    return value
 
 
 def _to_response(result: InvocationResult, request_id: str, tail: bool) -> HttpResponse:

@@ -1,17 +1,11 @@
 """The secrets API: write, list and delete secrets; values are never read back over HTTP
 unless ``secrets_http_read`` is on.
 
-Who may call it: with ``admin_token`` set, callers presenting it as a bearer token. Without
-one, only a gateway listening on loopback answers it, only to loopback clients, and only for
-a loopback ``Host`` (a browser page that rebinds its DNS name to 127.0.0.1 sends its own
-name). Behind a reverse proxy on the same host every client looks like loopback: set
-``admin_token`` there. Responses and errors name secrets, never their values.
+Who may call it: see ``admin_guard``. Responses and errors name secrets, never their values.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from dataclasses import asdict
 from typing import Any
 
@@ -21,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
+from lockgate.controllers.http.admin_guard import admin_guard
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
@@ -62,54 +57,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]")
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _loopback(request: Request, listening: str) -> bool:
-    """The gateway listens on loopback, the client is local and the page it came from
-    names a loopback host."""
-    client = request.client.host if request.client is not None else ""
-    host_header = request.headers.get("host", "")
-    host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-    return _is_loopback(listening) and _is_loopback(client) and _is_loopback(host)
-
-
 def secrets_router(application: Application) -> APIRouter:
     router = APIRouter(tags=["Secrets"])
     settings = application.settings
-    token = settings.admin_token.encode() if settings.admin_token else None
-
-    def refused(request: Request) -> Response | None:
-        if token is not None:
-            given = request.headers.get("authorization", "")
-            scheme, _, presented = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token):
-                return error_response(
-                    401,
-                    "Unauthorized",
-                    "the secrets API needs Authorization: Bearer <admin_token>",
-                    {"WWW-Authenticate": "Bearer"},
-                )
-            return None
-        if not _loopback(request, settings.host):
-            return error_response(
-                403,
-                "Forbidden",
-                "without admin_token the secrets API answers only a gateway listening on "
-                "loopback, to loopback clients; set admin_token (LOCKGATE_ADMIN_TOKEN) to "
-                "serve it otherwise",
-            )
-        return None
+    refused = admin_guard(settings, "secrets API")
 
     def backend() -> SecretBackend | Response:
         secrets = application.secret_manager

@@ -1,0 +1,272 @@
+"""The schemas of the async invocation store and the job store, as numbered migrations each
+versioned in its own table (``lockgate_async_invocation_schema``, ``lockgate_job_schema``)
+so each evolves apart from the run store's in the same database, and what their memory,
+SQLite and PostgreSQL implementations share: argument checks and row encoding/decoding.
+Never edit a released script: append a new one.
+
+A claimed invocation stays ``queued`` with ``next_attempt_at`` moved to the end of its
+lease (as the event store's deliveries do): "due" is then one indexed range
+(``status = 'queued' AND next_attempt_at <= now``), so a claim never wades through
+invocations that other nodes hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lockgate import json_codec
+from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
+from lockgate.models.job import JobRun, JobStatus
+
+__all__ = [
+    "ASYNC_INVOCATION_VERSIONS",
+    "INVOCATION_COLUMNS",
+    "JOB_RUN_COLUMNS",
+    "JOB_VERSIONS",
+    "POSTGRES_ASYNC_INVOCATION_MIGRATIONS",
+    "POSTGRES_JOB_MIGRATIONS",
+    "SQLITE_ASYNC_INVOCATION_MIGRATIONS",
+    "SQLITE_JOB_MIGRATIONS",
+    "UNFINISHED_JOB_STATUSES",
+    "check_request_ids",
+    "invocation",
+    "job_run",
+    "job_run_row",
+    "new_invocation_row",
+    "sqlite_pragmas",
+]
+
+ASYNC_INVOCATION_VERSIONS = "lockgate_async_invocation_schema"
+JOB_VERSIONS = "lockgate_job_schema"
+# In AsyncInvocation's field order.
+INVOCATION_COLUMNS = (
+    "request_id, function_name, payload, qualifier, status, attempts, created_at, "
+    "next_attempt_at, error, finished_at"
+)
+# In JobRun's field order.
+JOB_RUN_COLUMNS = (
+    "run_id, job, parameters, created_at, external_id, status, message, exit_code, finished_at"
+)
+UNFINISHED_JOB_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def invocation(row: Any) -> AsyncInvocation:
+    """An ``AsyncInvocation`` from a row (tuple or asyncpg Record) of ``INVOCATION_COLUMNS``."""
+    return AsyncInvocation(
+        request_id=row[0],
+        function=row[1],
+        payload=bytes(row[2]),
+        qualifier=row[3],
+        status=AsyncInvocationStatus(row[4]),
+        attempts=row[5],
+        created_at=row[6],
+        next_attempt_at=row[7],
+        error=row[8],
+        finished_at=row[9],
+    )
+
+
+def new_invocation_row(value: AsyncInvocation) -> tuple[Any, ...]:
+    """The row ``enqueue`` inserts (``INVOCATION_COLUMNS``' order) for a new invocation.
+
+    Raises:
+        TypeError: The payload is not bytes (a str would be stored as text, and re-encoded).
+        ValueError: It is not new: not queued, or with attempts, an error or a finish time.
+    """
+    name = value.request_id
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"request_id must be a non-empty string, got {name!r}")
+    if not isinstance(value.payload, bytes):
+        raise TypeError(
+            f"payload of async invocation {name} must be bytes, got {type(value.payload).__name__}"
+        )
+    if (
+        value.status is not AsyncInvocationStatus.QUEUED
+        or value.attempts != 0
+        or value.error is not None
+        or value.finished_at is not None
+    ):
+        raise ValueError(
+            f"async invocation {name} is not new (status {value.status}, {value.attempts} "
+            "attempts): enqueue takes a queued invocation with no attempts, error or finish"
+        )
+    return (
+        name,
+        value.function,
+        value.payload,
+        value.qualifier,
+        AsyncInvocationStatus.QUEUED.value,
+        0,
+        value.created_at,
+        value.next_attempt_at,
+        None,
+        None,
+    )
+
+
+def check_request_ids(request_ids: Sequence[str] | None) -> list[str] | None:
+    """``redrive``'s ids, distinct and in order (None: every dead one).
+
+    Raises:
+        TypeError: ``request_ids`` is a single string (which would re-drive one id per
+            character) or holds something that is not a string.
+    """
+    if request_ids is None:
+        return None
+    if isinstance(request_ids, str):
+        raise TypeError(f"request_ids must be a sequence of ids, not the string {request_ids!r}")
+    for request_id in request_ids:
+        if not isinstance(request_id, str):
+            raise TypeError(f"request ids must be strings, got {request_id!r}")
+    return list(dict.fromkeys(request_ids))
+
+
+def job_run(row: Any) -> JobRun:
+    """A ``JobRun`` from a row of ``JOB_RUN_COLUMNS`` (parameters stored as JSON)."""
+    return JobRun(
+        run_id=row[0],
+        job=row[1],
+        parameters=json_codec.loads(bytes(row[2])),
+        created_at=row[3],
+        external_id=row[4],
+        status=JobStatus(row[5]),
+        message=row[6],
+        exit_code=row[7],
+        finished_at=row[8],
+    )
+
+
+def job_run_row(run: JobRun) -> tuple[Any, ...]:
+    """``run`` as a row of ``JOB_RUN_COLUMNS``."""
+    return (
+        run.run_id,
+        run.job,
+        json_codec.dumps(dict(run.parameters)),
+        run.created_at,
+        run.external_id,
+        JobStatus(run.status).value,
+        run.message,
+        run.exit_code,
+        run.finished_at,
+    )
+
+
+def sqlite_pragmas(synchronous: str) -> tuple[str, ...]:
+    """What a SQLite store runs on top of ``SQLiteWorker``'s ``synchronous = FULL``.
+
+    Raises:
+        ValueError: ``synchronous`` is neither ``FULL`` nor ``NORMAL``.
+    """
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+    return (f"PRAGMA synchronous = {synchronous}",)
+
+
+# Rowid tables, not WITHOUT ROWID: payloads (up to Lambda's 256 KiB) are large rows.
+SQLITE_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE lockgate_async_invocations (
+            request_id      TEXT PRIMARY KEY,
+            function_name   TEXT NOT NULL,
+            payload         BLOB NOT NULL,
+            qualifier       TEXT,
+            status          TEXT NOT NULL,
+            attempts        INTEGER NOT NULL,
+            created_at      REAL NOT NULL,
+            next_attempt_at REAL NOT NULL,
+            lease_owner     TEXT,
+            lease_until     REAL,
+            error           TEXT,
+            finished_at     REAL
+        )
+        """,
+        "CREATE INDEX lockgate_async_invocations_due ON lockgate_async_invocations "
+        "(next_attempt_at, request_id) WHERE status = 'queued'",
+        "CREATE INDEX lockgate_async_invocations_accepted ON lockgate_async_invocations "
+        "(created_at, request_id)",
+        "CREATE INDEX lockgate_async_invocations_dead ON lockgate_async_invocations "
+        "(function_name, created_at, request_id) WHERE status = 'dead'",
+        "CREATE INDEX lockgate_async_invocations_finished ON lockgate_async_invocations "
+        "(finished_at) WHERE status = 'succeeded'",
+    ),
+)
+
+# SQLite's layout in the store's schema (``{schema}``, quoted by the store). Payloads are
+# bytea: the bytes as they arrived, never re-encoded. Ids compare bytewise (COLLATE "C"),
+# so ties order as in SQLite and in memory.
+POSTGRES_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE {schema}.lockgate_async_invocations (
+            request_id      text COLLATE "C" PRIMARY KEY,
+            function_name   text NOT NULL,
+            payload         bytea NOT NULL,
+            qualifier       text,
+            status          text NOT NULL,
+            attempts        integer NOT NULL,
+            created_at      double precision NOT NULL,
+            next_attempt_at double precision NOT NULL,
+            lease_owner     text,
+            lease_until     double precision,
+            error           text,
+            finished_at     double precision
+        )
+        """,
+        "CREATE INDEX lockgate_async_invocations_due ON {schema}.lockgate_async_invocations "
+        "(next_attempt_at, request_id) WHERE status = 'queued'",
+        "CREATE INDEX lockgate_async_invocations_accepted "
+        "ON {schema}.lockgate_async_invocations (created_at, request_id)",
+        "CREATE INDEX lockgate_async_invocations_dead ON {schema}.lockgate_async_invocations "
+        "(function_name, created_at, request_id) WHERE status = 'dead'",
+        "CREATE INDEX lockgate_async_invocations_finished "
+        "ON {schema}.lockgate_async_invocations (finished_at) WHERE status = 'succeeded'",
+    ),
+)
+
+SQLITE_JOB_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE lockgate_job_runs (
+            run_id      TEXT PRIMARY KEY,
+            job         TEXT NOT NULL,
+            parameters  BLOB NOT NULL,
+            created_at  REAL NOT NULL,
+            external_id TEXT,
+            status      TEXT NOT NULL,
+            message     TEXT NOT NULL,
+            exit_code   INTEGER,
+            finished_at REAL
+        )
+        """,
+        "CREATE INDEX lockgate_job_runs_created ON lockgate_job_runs (created_at, run_id)",
+        "CREATE INDEX lockgate_job_runs_job ON lockgate_job_runs (job, created_at, run_id)",
+        "CREATE INDEX lockgate_job_runs_unfinished ON lockgate_job_runs (created_at, run_id) "
+        "WHERE status IN ('QUEUED', 'RUNNING')",
+    ),
+)
+
+# Parameters are JSON in bytea, as the run store keeps its JSON: never queried inside.
+POSTGRES_JOB_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE {schema}.lockgate_job_runs (
+            run_id      text COLLATE "C" PRIMARY KEY,
+            job         text COLLATE "C" NOT NULL,
+            parameters  bytea NOT NULL,
+            created_at  double precision NOT NULL,
+            external_id text,
+            status      text NOT NULL,
+            message     text NOT NULL,
+            exit_code   bigint,
+            finished_at double precision
+        )
+        """,
+        "CREATE INDEX lockgate_job_runs_created ON {schema}.lockgate_job_runs (created_at, run_id)",
+        "CREATE INDEX lockgate_job_runs_job ON {schema}.lockgate_job_runs "
+        "(job, created_at, run_id)",
+        "CREATE INDEX lockgate_job_runs_unfinished ON {schema}.lockgate_job_runs "
+        "(created_at, run_id) WHERE status IN ('QUEUED', 'RUNNING')",
+    ),
+)
