@@ -292,9 +292,7 @@ class AsyncInvocationQueue:
                 invocation.attempts,
             )
         await self._guard(
-            self._store.fail(
-                invocation.request_id, error, self._clock(), retry_at, counted=counted
-            )
+            self._store.fail(invocation.request_id, error, self._clock(), retry_at, counted=counted)
         )
 
     @staticmethod
