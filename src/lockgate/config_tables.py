@@ -52,7 +52,17 @@ class _ScalingTable(BaseModel):
     idle_ttl: float = Field(default=_SCALING_DEFAULTS.idle_ttl, gt=0)
 
 
-_Argv = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+def _argv(value: list[str]) -> list[str]:
+    if not value or not all(value):
+        raise ValueError("")  # empty: the field's Expect already says it all
+    return value
+
+
+_Argv = Annotated[
+    list[str],
+    AfterValidator(_argv),
+    Expect("a non-empty list of non-empty strings (e.g. ['python', 'etl.py'])"),
+]
 
 
 class _FunctionTable(BaseModel):
