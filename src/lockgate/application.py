@@ -73,6 +73,7 @@ class Application:
     event_bus: EventBus = field(default_factory=EventBus)
     event_store: IEventStore | None = None
     async_invocations: AsyncInvocationQueue | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
     open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
     _secrets: OpenSecrets | None = None
@@ -207,6 +208,11 @@ class Application:
 
     async def _close_resources(self) -> None:
         try:
+            for close in self.closers:  # remote backends' clients, job runners
+                try:
+                    await close()
+                except Exception:
+                    logger.exception("closing %r failed", close)
             await self.resources.close()
         finally:
             if self._secrets is not None:

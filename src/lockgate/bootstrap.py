@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from lockgate.application import Application
 from lockgate.errors import ConfigError
@@ -21,6 +21,7 @@ from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
 from lockgate.gateways.interfaces import (
     IAsyncInvocationStore,
     IEventStore,
+    IInvocationBackend,
     IResourceResolver,
     IRunStore,
     ISecretStore,
@@ -39,6 +40,7 @@ from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.settings import Settings
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
+from lockgate.use_cases.backend_router import BackendRouter
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
@@ -57,6 +59,9 @@ from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend, open_se
 from lockgate.use_cases.workflow_executor import WorkflowExecutor
 from lockgate.use_cases.workflow_loader import load_workflow
 from lockgate.use_cases.workflow_service import WorkflowService
+
+if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
+    from lockgate.gateways.aws_lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend
 
 __all__ = ["Application", "build", "check_run_store", "check_secrets", "secret_store"]
 
@@ -105,7 +110,13 @@ def build(
         start_budget=settings.start_budget,
         metrics=metrics,
     )
-    invoker = LambdaInvoker(registry, PoolInvocationBackend(pool_manager), metrics)
+    backends: dict[str, IInvocationBackend] = {"local": PoolInvocationBackend(pool_manager)}
+    closers: list[Callable[[], Awaitable[None]]] = []
+    if any(f.backend == "aws-lambda" for f in registry.all()):
+        aws_lambda = _aws_lambda_backend(settings, registry)
+        backends["aws-lambda"] = aws_lambda
+        closers.append(aws_lambda.close)
+    invoker = LambdaInvoker(registry, BackendRouter(backends), metrics)
     metrics.watch(
         pool_manager.stats,
         lambda: [(f.name, invoker.breaker_state(f.name)) for f in registry.all()],
@@ -159,6 +170,7 @@ def build(
         modules=parts.modules,
         event_bus=parts.event_bus,
         event_store=parts.event_store,
+        closers=closers,
         async_invocations=AsyncInvocationQueue(
             _async_invocation_store(settings),
             invoker,
@@ -225,6 +237,28 @@ def _event_store(settings: Settings) -> IEventStore:
     from lockgate.gateways.sqlite_event_store import SQLiteEventStore  # noqa: PLC0415
 
     return SQLiteEventStore(_sqlite_path(settings))
+
+
+def _aws_lambda_backend(settings: Settings, registry: FunctionRegistry) -> AWSLambdaBackend:
+    """The backend of ``aws-lambda`` functions; boto3 is imported only when one is declared.
+
+    Raises:
+        ConfigError: boto3 is not installed (the ``aws`` extra).
+    """
+    try:
+        from lockgate.gateways.aws_lambda_backend import (  # noqa: PLC0415
+            AWSLambdaInvocationBackend,
+        )
+    except ImportError as exc:
+        names = ", ".join(f.name for f in registry.all() if f.backend == "aws-lambda")
+        raise ConfigError(
+            f"function(s) {names} run on backend 'aws-lambda', which needs boto3: install "
+            f"lockgate[aws] ({exc})",
+            key="backend",
+        ) from None
+    return AWSLambdaInvocationBackend(
+        region=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
 
 
 def _async_invocation_store(settings: Settings) -> IAsyncInvocationStore:
