@@ -31,6 +31,7 @@ from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.health import gateway_health
+from lockgate.use_cases.job_service import JobService
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.maintenance import Janitor, Scheduler
 from lockgate.use_cases.module_loader import import_services
@@ -73,6 +74,7 @@ class Application:
     event_bus: EventBus = field(default_factory=EventBus)
     event_store: IEventStore | None = None
     async_invocations: AsyncInvocationQueue | None = None
+    jobs: JobService | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
     open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
@@ -119,6 +121,8 @@ class Application:
             await self.workflows.start()
             if self.async_invocations is not None:
                 await self.async_invocations.start()
+            if self.jobs is not None:
+                await self.jobs.start()
         except BaseException:
             try:
                 await self._stop_work()
@@ -171,6 +175,8 @@ class Application:
         stops = [self.workflows.stop(grace=grace)]
         if self.async_invocations is not None:
             stops.append(self.async_invocations.stop(grace=grace))
+        if self.jobs is not None:
+            stops.append(self.jobs.stop())
         for outcome in await asyncio.gather(*stops, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome

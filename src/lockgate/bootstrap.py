@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from lockgate.application import Application
 from lockgate.errors import ConfigError
@@ -22,13 +22,17 @@ from lockgate.gateways.interfaces import (
     IAsyncInvocationStore,
     IEventStore,
     IInvocationBackend,
+    IJobRunner,
+    IJobStore,
     IResourceResolver,
     IRunStore,
     ISecretStore,
     IWorkerLauncher,
 )
+from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
 from lockgate.gateways.memory_async_invocation_store import InMemoryAsyncInvocationStore
 from lockgate.gateways.memory_event_store import InMemoryEventStore
+from lockgate.gateways.memory_job_store import InMemoryJobStore
 from lockgate.gateways.memory_run_store import InMemoryRunStore
 from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
 from lockgate.gateways.process_worker import ProcessWorkerLauncher
@@ -45,6 +49,7 @@ from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.function_step import FunctionStepCaller
+from lockgate.use_cases.job_service import JobService
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.maintenance import Janitor, Scheduler
 from lockgate.use_cases.master_key import MASTER_KEY_ENV, load_master_key
@@ -62,6 +67,11 @@ from lockgate.use_cases.workflow_service import WorkflowService
 
 if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
     from lockgate.gateways.aws_lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend
+
+
+class _ClosableRunner(IJobRunner, Protocol):
+    async def close(self) -> None: ...
+
 
 __all__ = ["Application", "build", "check_run_store", "check_secrets", "secret_store"]
 
@@ -150,6 +160,8 @@ def build(
         function_exists=registry.__contains__,
     )
     parts = _module_parts(settings, config, modules, metrics)
+    runners = _job_runners(settings, config)
+    closers.extend(runner.close for runner in runners.values())
     application = Application(
         settings=settings,
         registry=registry,
@@ -171,6 +183,7 @@ def build(
         event_bus=parts.event_bus,
         event_store=parts.event_store,
         closers=closers,
+        jobs=JobService(_job_store(settings), runners, config.jobs),
         async_invocations=AsyncInvocationQueue(
             _async_invocation_store(settings),
             invoker,
@@ -259,6 +272,45 @@ def _aws_lambda_backend(settings: Settings, registry: FunctionRegistry) -> AWSLa
     return AWSLambdaInvocationBackend(
         region=settings.aws_region, endpoint_url=settings.aws_endpoint_url
     )
+
+
+def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, _ClosableRunner]:
+    """Local processes always; AWS Batch when a job is declared for it (boto3 imported then).
+
+    Raises:
+        ConfigError: An ``aws-batch`` job is declared and boto3 is not installed.
+    """
+    runners: dict[str, _ClosableRunner] = {"local": LocalProcessJobRunner(node_id=settings.node_id)}
+    batch_jobs = [j.name for j in config.jobs.values() if j.runner == "aws-batch"]
+    if batch_jobs:
+        try:
+            from lockgate.gateways.aws_batch_job_runner import (  # noqa: PLC0415
+                AWSBatchJobRunner,
+            )
+        except ImportError as exc:
+            raise ConfigError(
+                f"job(s) {', '.join(batch_jobs)} run on AWS Batch, which needs boto3: install "
+                f"lockgate[aws] ({exc})",
+                key="runner",
+            ) from None
+        runners["aws-batch"] = AWSBatchJobRunner(
+            region=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+        )
+    return runners
+
+
+def _job_store(settings: Settings) -> IJobStore:
+    """Job runs on the run store's database, in a table of their own."""
+    kind = _store_kind(settings)
+    if kind == "memory":
+        return InMemoryJobStore()
+    if kind == "postgres":
+        from lockgate.gateways.postgres_job_store import PostgresJobStore  # noqa: PLC0415
+
+        return PostgresJobStore(_store_url(settings))
+    from lockgate.gateways.sqlite_job_store import SQLiteJobStore  # noqa: PLC0415
+
+    return SQLiteJobStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
 
 
 def _async_invocation_store(settings: Settings) -> IAsyncInvocationStore:

@@ -62,7 +62,7 @@ async def test_a_run_that_exits_zero_is_done(runner: LocalProcessJobRunner, tmp_
     submitted = await runner.submit_run(python_job(code, tmp_path), new_run())
     assert submitted.status is JobStatus.RUNNING
     assert submitted.external_id is not None
-    assert submitted.external_id.startswith("pid:")
+    assert submitted.external_id.startswith("local:pid:")
     assert await finished(runner, submitted) == JobStatusDetail(JobStatus.DONE, "", 0)
     stdout, _ = runner.output(submitted)
     assert stdout.decode().strip() == f"working in {tmp_path}"
@@ -214,7 +214,7 @@ async def test_close_kills_what_is_still_running(tmp_path: Path) -> None:
     gateway = LocalProcessJobRunner()
     submitted = await gateway.submit_run(python_job(SLEEPER, tmp_path), new_run())
     assert submitted.external_id is not None
-    pid = int(submitted.external_id.split(":")[1])
+    pid = int(submitted.external_id.split(":")[2])
     await gateway.close()
     detail = await gateway.describe_run(submitted)
     assert (detail.status, detail.message) == (
@@ -224,3 +224,19 @@ async def test_close_kills_what_is_still_running(tmp_path: Path) -> None:
     assert gone(pid)
     with pytest.raises(JobRunnerError, match="closed"):
         await gateway.submit_run(python_job("pass", tmp_path), new_run())
+
+
+async def test_another_nodes_run_is_not_called_lost() -> None:
+    """Gateways sharing a store: node b cannot see node a's processes, and must not mark
+    them ERROR; it says the run is another node's, as a retryable error."""
+    runner = LocalProcessJobRunner(node_id="b")
+    run = JobRun(
+        run_id="r1", job="j", parameters={}, created_at=1.0, external_id="a:pid:123:456"
+    )
+    try:
+        with pytest.raises(JobRunnerError) as caught:
+            await runner.describe_run(run)
+    finally:
+        await runner.close()
+    assert caught.value.retryable
+    assert "gateway node 'a'" in caught.value.message

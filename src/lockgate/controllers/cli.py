@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from lockgate.controllers.cli_check import check
+from lockgate.controllers.cli_invocations import invocations_app
+from lockgate.controllers.cli_jobs import jobs_app
 from lockgate.controllers.cli_runs import run, runs_app
 from lockgate.controllers.cli_secrets import secrets_app
 
@@ -81,6 +83,8 @@ app.command("run")(run)
 app.command("check")(check)
 app.add_typer(runs_app, name="runs")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(invocations_app, name="invocations")
 
 
 def main() -> None:

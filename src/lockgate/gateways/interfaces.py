@@ -689,7 +689,9 @@ class IJobRunner(Protocol):
 
         Raises:
             ValueError: ``run.external_id`` is None (it was never submitted).
-            JobRunnerError: The runner does not know the run or failed to answer.
+            JobRunnerError: The runner failed to answer, or does not know the run: then
+                ``fields["external_id"]`` is ``run.external_id`` and ``retryable`` is False
+                (the run is lost, e.g. a local process from before a restart).
         """
         ...
 

@@ -2,8 +2,8 @@
 
 Each run is its own process group, so stopping it (cancelled, timed out, the gateway closing)
 stops whatever it started too. The runner remembers only the runs it started: its
-``external_id`` (``pid:<pid>:<start ns>``) means nothing to another gateway process, and a
-gateway that restarted says so rather than guess.
+``external_id`` (``<node>:pid:<pid>:<start ns>``) means nothing to another gateway process;
+a gateway that restarted says so rather than guess, and another node's runs are left to it.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class LocalProcessJobRunner:
         output_tail_bytes: int = 64 * 1024,
         kill_grace: float = 5.0,
         keep_finished: int = 1000,
+        node_id: str = "local",
     ) -> None:
         if output_tail_bytes < 1 or kill_grace < 0 or keep_finished < 1:
             raise ValueError(
@@ -104,6 +105,8 @@ class LocalProcessJobRunner:
         self._tail_bytes = output_tail_bytes
         self._kill_grace = kill_grace
         self._keep_finished = keep_finished
+        # Ids carry the node: gateways sharing a store must not judge each other's runs.
+        self._prefix = f"{node_id}:pid:"
         self._runs: OrderedDict[str, _Process] = OrderedDict()
         self._closed = False
 
@@ -115,7 +118,7 @@ class LocalProcessJobRunner:
             run: A run not yet submitted.
 
         Returns:
-            ``run`` with ``external_id`` = ``pid:<pid>:<start ns>`` and status ``RUNNING``.
+            ``run`` with ``external_id`` = ``<node>:pid:<pid>:<start ns>`` and status ``RUNNING``.
 
         Raises:
             ValueError: ``run`` was already submitted or is of another job, or
@@ -155,7 +158,7 @@ class LocalProcessJobRunner:
                 run_id=run.run_id,
                 job=definition.name,
             ) from None
-        external_id = f"pid:{process.pid}:{time.time_ns()}"
+        external_id = f"{self._prefix}{process.pid}:{time.time_ns()}"
         record = _Process(
             run_id=run.run_id,
             job=definition.name,
@@ -243,7 +246,17 @@ class LocalProcessJobRunner:
             await asyncio.gather(*watchers, return_exceptions=True)
 
     def _record(self, run: JobRun) -> _Process:
-        record = self._runs.get(run.external_id or "")
+        external_id = run.external_id or ""
+        record = self._runs.get(external_id)
+        if record is None and not external_id.startswith(self._prefix):
+            node = external_id.partition(":pid:")[0]
+            raise JobRunnerError(
+                f"run {run.run_id} ({external_id}) runs on gateway node {node!r}; only that "
+                "node can describe or cancel it",
+                retryable=True,  # to this node: the run is not known to be lost
+                run_id=run.run_id,
+                external_id=run.external_id,
+            )
         if record is None:
             raise JobRunnerError(
                 f"run {run.run_id} ({run.external_id}) was not started by this gateway "

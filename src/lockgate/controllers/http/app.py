@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.invocations_api import invocations_router
+from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
 from lockgate.controllers.http.lambda_functions_api import lambda_functions_router
 from lockgate.controllers.http.module_api import module_router
@@ -108,6 +109,7 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(module_router(application))
     api.include_router(lambda_functions_router(application.registry))
     api.include_router(invocations_router(application))
+    api.include_router(jobs_router(application))
     install_error_handlers(api)
 
     def openapi() -> dict[str, Any]:
