@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -301,3 +304,26 @@ def test_events_queued_when_the_gateway_stops_all_run_after_it_restarts(
                 return all(invocation(http, rid)["status"] == "succeeded" for rid in ids)
 
             wait_until(all_succeeded)
+
+
+def test_sdks_reach_the_gateway_through_aws_endpoint_url_lambda(gateway: GatewayProcess) -> None:
+    """What the README tells AWS tooling users: no code change, one environment variable."""
+    script = (
+        "import boto3, json; c = boto3.client('lambda'); "
+        "print(json.dumps([f['FunctionName'] for f in c.list_functions()['Functions']]))"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "AWS_ENDPOINT_URL_LAMBDA": gateway.url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "echo" in json.loads(done.stdout)
