@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from lockgate.controllers.http.aws_errors import aws_error
 from lockgate.controllers.http.lambda_api import resolve_function
+from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import InvalidRequestError, LockgateError
 from lockgate.models.function import FunctionEntity
 from lockgate.models.ids import new_request_id
@@ -28,6 +29,12 @@ from lockgate.use_cases.function_registry import FunctionRegistry
 __all__ = ["function_configuration", "lambda_functions_router"]
 
 _ROLE = "arn:aws:iam::000000000000:role/lockgate"
+# AWS-shaped errors (``x-amzn-errortype`` names the exception), as boto3 expects them.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "InvalidRequestContentException (a bad MaxItems or qualifier)"},
+    404: {"description": "ResourceNotFoundException: no such function or alias"},
+    422: {"model": ErrorBody, "description": "A query parameter of the wrong type"},
+}
 _ARCHITECTURE = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 _RUNTIMES = {"python": "python3.11", "provided": "provided.al2023"}
 
@@ -77,7 +84,11 @@ def lambda_functions_router(registry: FunctionRegistry) -> APIRouter:
     router = APIRouter(tags=["AWS Lambda"])
     declared_at = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
 
-    @router.get("/2015-03-31/functions/", summary="List functions, as AWS ListFunctions")
+    @router.get(
+        "/2015-03-31/functions/",
+        summary="List functions, as AWS ListFunctions",
+        responses=_ERRORS,
+    )
     @router.get("/2015-03-31/functions", include_in_schema=False)
     async def list_functions(
         max_items: Annotated[int | None, Query(alias="MaxItems")] = None,
@@ -97,7 +108,9 @@ def lambda_functions_router(registry: FunctionRegistry) -> APIRouter:
         return _json(body)
 
     @router.get(
-        "/2015-03-31/functions/{function_name}", summary="Describe a function, as AWS GetFunction"
+        "/2015-03-31/functions/{function_name}",
+        summary="Describe a function, as AWS GetFunction",
+        responses=_ERRORS,
     )
     async def get_function(
         function_name: str, qualifier: Annotated[str | None, Query(alias="Qualifier")] = None
