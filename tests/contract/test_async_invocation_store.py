@@ -6,16 +6,13 @@ fails, not skips). ``durable`` tests run on the two that keep data across a rest
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import IAsyncInvocationStore, IEventStore, IRunStore
 from lockgate.gateways.memory_async_invocation_store import InMemoryAsyncInvocationStore
 from lockgate.gateways.postgres_async_invocation_store import PostgresAsyncInvocationStore
@@ -26,7 +23,16 @@ from lockgate.gateways.sqlite_event_store import SQLiteEventStore
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import KINDS, Backend, backend_of, sqlite_synchronous
+from tests.contract.queue_stores import (
+    KINDS,
+    Backend,
+    backend_of,
+    postgres_hides_the_password,
+    refuses_a_newer_schema,
+    refuses_when_closed,
+    sqlite_durability_setting,
+    sqlite_open_failure,
+)
 
 NOW = 1_700_000_000.0
 LEASE = 30.0
@@ -536,22 +542,7 @@ async def test_postgres_claims_skip_rows_locked_by_another_node(tmp_path: Path) 
 
 
 async def test_a_newer_schema_is_refused(durable: Backend[Store]) -> None:
-    store = await durable.open()
-    await store.close()
-    if durable.kind == "sqlite":
-        with closing(sqlite3.connect(durable.path)) as database, database:
-            database.execute("INSERT INTO lockgate_async_invocation_schema VALUES (999)")
-    else:
-        connection = await asyncpg.connect(PG_DSN)
-        try:
-            await connection.execute(
-                f'INSERT INTO "{durable.schema}".lockgate_async_invocation_schema VALUES (999)'
-            )
-        finally:
-            await connection.close()
-
-    with pytest.raises(RunStoreError, match=r"lockgate_async_invocation_schema.*999"):
-        await durable.open()
+    await refuses_a_newer_schema(durable, "lockgate_async_invocation_schema")
 
 
 async def test_lives_beside_the_run_and_event_stores(tmp_path: Path, pg_schema_name: str) -> None:
@@ -585,34 +576,20 @@ async def test_closed_store_refuses(tmp_path: Path, pg_schema_name: str) -> None
         PostgresAsyncInvocationStore(PG_DSN, schema=pg_schema_name),
     ]
     for store in stores:
-        with pytest.raises(RunStoreError, match="async invocation store is not open"):
-            await store.list_invocations()
-        await store.open()
-        await store.close()
-        with pytest.raises(RunStoreError, match="async invocation store is not open"):
-            await store.enqueue(new())
+        await refuses_when_closed(
+            store,
+            "async invocation store",
+            lambda s: s.list_invocations(),
+            lambda s: s.enqueue(new()),
+        )
 
 
 async def test_sqlite_durability_setting(tmp_path: Path) -> None:
-    full = SQLiteAsyncInvocationStore(tmp_path / "x.sqlite3")
-    normal = SQLiteAsyncInvocationStore(tmp_path / "x.sqlite3", synchronous="NORMAL")
-    await full.open()
-    await normal.open()
-    try:
-        assert (await sqlite_synchronous(full), await sqlite_synchronous(normal)) == (2, 1)
-    finally:
-        await full.close()
-        await normal.close()
-    with closing(sqlite3.connect(tmp_path / "x.sqlite3")) as database:
-        assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with pytest.raises(ValueError, match="synchronous must be 'FULL' or 'NORMAL'"):
-        SQLiteAsyncInvocationStore(tmp_path / "x.sqlite3", synchronous="OFF")  # type: ignore[arg-type]
+    await sqlite_durability_setting(SQLiteAsyncInvocationStore, tmp_path / "x.sqlite3")
 
 
 async def test_sqlite_open_failure_is_a_store_error(tmp_path: Path) -> None:
-    (tmp_path / "dir.sqlite3").mkdir()
-    with pytest.raises(RunStoreError, match="cannot open the async invocation store"):
-        await SQLiteAsyncInvocationStore(tmp_path / "dir.sqlite3").open()
+    await sqlite_open_failure(SQLiteAsyncInvocationStore, tmp_path, "the async invocation store")
 
 
 def test_postgres_schema_is_validated() -> None:
@@ -621,9 +598,4 @@ def test_postgres_schema_is_validated() -> None:
 
 
 async def test_postgres_errors_hide_the_password() -> None:
-    store = PostgresAsyncInvocationStore("postgresql://u:hunter2@127.0.0.1:1/db")
-    with pytest.raises(RunStoreError) as caught:
-        await store.open()
-    assert "hunter2" not in str(caught.value)
-    assert "hunter2" not in repr(store)
-    assert "127.0.0.1:1" in str(caught.value)
+    await postgres_hides_the_password(PostgresAsyncInvocationStore)

@@ -6,17 +6,13 @@ skips). ``durable`` tests run on the two that keep data across a restart. Also
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-import asyncpg
 import pytest
 
-from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import IAsyncInvocationStore, IJobStore, IRunStore
 from lockgate.gateways.memory_job_store import InMemoryJobStore
 from lockgate.gateways.postgres_async_invocation_store import PostgresAsyncInvocationStore
@@ -27,7 +23,16 @@ from lockgate.gateways.sqlite_job_store import SQLiteJobStore
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
 from lockgate.models.job import JobRun, JobStatus
 from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import KINDS, Backend, backend_of, sqlite_synchronous
+from tests.contract.queue_stores import (
+    KINDS,
+    Backend,
+    backend_of,
+    postgres_hides_the_password,
+    refuses_a_newer_schema,
+    refuses_when_closed,
+    sqlite_durability_setting,
+    sqlite_open_failure,
+)
 
 NOW = 1_700_000_000.0
 PARAMETERS = {"INPUT": "s3://bucket/key ✓", "empty": "", "quote": "'\"\\ \x00"}
@@ -243,22 +248,7 @@ async def test_parameters_are_stored_as_json(durable: Backend[Store]) -> None:
 
 
 async def test_a_newer_schema_is_refused(durable: Backend[Store]) -> None:
-    store = await durable.open()
-    await store.close()
-    if durable.kind == "sqlite":
-        with closing(sqlite3.connect(durable.path)) as database, database:
-            database.execute("INSERT INTO lockgate_job_schema VALUES (999)")
-    else:
-        connection = await asyncpg.connect(PG_DSN)
-        try:
-            await connection.execute(
-                f'INSERT INTO "{durable.schema}".lockgate_job_schema VALUES (999)'
-            )
-        finally:
-            await connection.close()
-
-    with pytest.raises(RunStoreError, match=r"lockgate_job_schema.*999"):
-        await durable.open()
+    await refuses_a_newer_schema(durable, "lockgate_job_schema")
 
 
 async def test_lives_beside_the_run_and_async_invocation_stores(
@@ -294,34 +284,17 @@ async def test_closed_store_refuses(tmp_path: Path, pg_schema_name: str) -> None
         PostgresJobStore(PG_DSN, schema=pg_schema_name),
     ]
     for store in stores:
-        with pytest.raises(RunStoreError, match="job store is not open"):
-            await store.list_runs()
-        await store.open()
-        await store.close()
-        with pytest.raises(RunStoreError, match="job store is not open"):
-            await store.save(run())
+        await refuses_when_closed(
+            store, "job store", lambda s: s.list_runs(), lambda s: s.save(run())
+        )
 
 
 async def test_sqlite_durability_setting(tmp_path: Path) -> None:
-    full = SQLiteJobStore(tmp_path / "x.sqlite3")
-    normal = SQLiteJobStore(tmp_path / "x.sqlite3", synchronous="NORMAL")
-    await full.open()
-    await normal.open()
-    try:
-        assert (await sqlite_synchronous(full), await sqlite_synchronous(normal)) == (2, 1)
-    finally:
-        await full.close()
-        await normal.close()
-    with closing(sqlite3.connect(tmp_path / "x.sqlite3")) as database:
-        assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with pytest.raises(ValueError, match="synchronous must be 'FULL' or 'NORMAL'"):
-        SQLiteJobStore(tmp_path / "x.sqlite3", synchronous="OFF")  # type: ignore[arg-type]
+    await sqlite_durability_setting(SQLiteJobStore, tmp_path / "x.sqlite3")
 
 
 async def test_sqlite_open_failure_is_a_store_error(tmp_path: Path) -> None:
-    (tmp_path / "dir.sqlite3").mkdir()
-    with pytest.raises(RunStoreError, match="cannot open the job store"):
-        await SQLiteJobStore(tmp_path / "dir.sqlite3").open()
+    await sqlite_open_failure(SQLiteJobStore, tmp_path, "the job store")
 
 
 def test_postgres_schema_is_validated() -> None:
@@ -330,9 +303,4 @@ def test_postgres_schema_is_validated() -> None:
 
 
 async def test_postgres_errors_hide_the_password() -> None:
-    store = PostgresJobStore("postgresql://u:hunter2@127.0.0.1:1/db")
-    with pytest.raises(RunStoreError) as caught:
-        await store.open()
-    assert "hunter2" not in str(caught.value)
-    assert "hunter2" not in repr(store)
-    assert "127.0.0.1:1" in str(caught.value)
+    await postgres_hides_the_password(PostgresJobStore)

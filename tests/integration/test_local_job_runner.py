@@ -230,9 +230,7 @@ async def test_another_nodes_run_is_not_called_lost() -> None:
     """Gateways sharing a store: node b cannot see node a's processes, and must not mark
     them ERROR; it says the run is another node's, as a retryable error."""
     runner = LocalProcessJobRunner(node_id="b")
-    run = JobRun(
-        run_id="r1", job="j", parameters={}, created_at=1.0, external_id="a:pid:123:456"
-    )
+    run = JobRun(run_id="r1", job="j", parameters={}, created_at=1.0, external_id="a:pid:123:456")
     try:
         with pytest.raises(JobRunnerError) as caught:
             await runner.describe_run(run)

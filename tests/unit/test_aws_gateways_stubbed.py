@@ -8,8 +8,9 @@ import base64
 import io
 import json
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -27,9 +28,10 @@ from lockgate.gateways.aws_batch_job_runner import AWSBatchJobRunner
 from lockgate.gateways.aws_lambda_backend import AWSLambdaInvocationBackend
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation
-from lockgate.models.job import JobDefinition, JobRun, JobStatus
+from lockgate.models.job import JobDefinition, JobRun, JobStatus, JobStatusDetail
 
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:remote"
+G = TypeVar("G")
 
 
 def client(service: str) -> Any:
@@ -42,30 +44,26 @@ def client(service: str) -> Any:
     )
 
 
+@contextmanager
+def stubbed(service: str, gateway: Callable[..., G]) -> Iterator[tuple[G, Stubber]]:
+    """``gateway`` on a stubbed client of ``service``, with tiny backoff; every stubbed
+    answer must have been asked for."""
+    aws = client(service)
+    with Stubber(aws) as stubber:
+        yield gateway(aws, max_attempts=3, backoff_initial=0.001, backoff_max=0.002), stubber
+        stubber.assert_no_pending_responses()
+
+
 @pytest.fixture
 def lambda_stub() -> Iterator[tuple[AWSLambdaInvocationBackend, Stubber]]:
-    lambda_client = client("lambda")
-    with Stubber(lambda_client) as stubber:
-        yield (
-            AWSLambdaInvocationBackend(
-                lambda_client, max_attempts=3, backoff_initial=0.001, backoff_max=0.002
-            ),
-            stubber,
-        )
-        stubber.assert_no_pending_responses()
+    with stubbed("lambda", AWSLambdaInvocationBackend) as stub:
+        yield stub
 
 
 @pytest.fixture
 def batch_stub() -> Iterator[tuple[AWSBatchJobRunner, Stubber]]:
-    batch_client = client("batch")
-    with Stubber(batch_client) as stubber:
-        yield (
-            AWSBatchJobRunner(
-                batch_client, max_attempts=3, backoff_initial=0.001, backoff_max=0.002
-            ),
-            stubber,
-        )
-        stubber.assert_no_pending_responses()
+    with stubbed("batch", AWSBatchJobRunner) as stub:
+        yield stub
 
 
 # --- AWS Lambda -----------------------------------------------------------------------------
@@ -110,12 +108,22 @@ def expected_invoke(target: str = ARN, **extra: Any) -> dict[str, Any]:
     }
 
 
-def throttle(stubber: Stubber, method: str, **modeled: str) -> None:
+def aws_error(
+    stubber: Stubber, method: str, code: str, status: int = 400, message: str = "", **kw: Any
+) -> None:
+    """AWS answering ``method`` with error ``code`` (HTTP ``status``)."""
     stubber.add_client_error(
+        method, service_error_code=code, service_message=message, http_status_code=status, **kw
+    )
+
+
+def throttle(stubber: Stubber, method: str, **modeled: str) -> None:
+    aws_error(
+        stubber,
         method,
-        service_error_code="TooManyRequestsException",
-        service_message="Rate exceeded",
-        http_status_code=429,
+        "TooManyRequestsException",
+        429,
+        "Rate exceeded",
         modeled_fields=modeled or None,
     )
 
@@ -223,52 +231,55 @@ async def test_a_pinned_arn_is_invoked_as_declared(
     await backend.invoke(pinned, call, deadline())
 
 
+async def refused(
+    lambda_stub: tuple[AWSLambdaInvocationBackend, Stubber], code: str, status: int, message: str
+) -> RemoteInvocationError:
+    """What invoking raises when AWS refuses with ``code``."""
+    backend, stubber = lambda_stub
+    aws_error(stubber, "invoke", code, status, message)
+    with pytest.raises(RemoteInvocationError) as caught:
+        await backend.invoke(FUNCTION, invocation(), deadline())
+    return caught.value
+
+
 async def test_an_unexpected_error_keeps_aws_code_and_is_not_retried(
     lambda_stub: tuple[AWSLambdaInvocationBackend, Stubber],
 ) -> None:
-    backend, stubber = lambda_stub
-    stubber.add_client_error(
-        "invoke",
-        service_error_code="KMSAccessDeniedException",
-        service_message="Lambda was unable to decrypt the environment variables",
-        http_status_code=502,
+    error = await refused(
+        lambda_stub,
+        "KMSAccessDeniedException",
+        502,
+        "Lambda was unable to decrypt the environment variables",
     )
-    with pytest.raises(RemoteInvocationError) as caught:
-        await backend.invoke(FUNCTION, invocation(), deadline())
-    assert caught.value.code == "KMSAccessDeniedException"
-    assert caught.value.retryable is False
-    assert "unable to decrypt" in caught.value.message
-    assert ARN in caught.value.message
+    assert error.code == "KMSAccessDeniedException"
+    assert error.retryable is False
+    assert "unable to decrypt" in error.message
+    assert ARN in error.message
 
 
 async def test_an_error_that_echoes_the_payload_does_not_repeat_it(
     lambda_stub: tuple[AWSLambdaInvocationBackend, Stubber],
 ) -> None:
-    backend, stubber = lambda_stub
-    stubber.add_client_error(
-        "invoke",
-        service_error_code="InvalidRequestContentException",
-        service_message="Could not parse request body into json: Unrecognized token 'hunter2'",
+    error = await refused(
+        lambda_stub,
+        "InvalidRequestContentException",
+        400,
+        "Could not parse request body into json: Unrecognized token 'hunter2'",
     )
-    with pytest.raises(RemoteInvocationError) as caught:
-        await backend.invoke(FUNCTION, invocation(), deadline())
-    assert caught.value.code == "InvalidRequestContentException"
-    assert "hunter2" not in caught.value.message
+    assert error.code == "InvalidRequestContentException"
+    assert "hunter2" not in error.message
 
 
 async def test_a_function_being_updated_is_retryable(
     lambda_stub: tuple[AWSLambdaInvocationBackend, Stubber],
 ) -> None:
-    backend, stubber = lambda_stub
-    stubber.add_client_error(
-        "invoke",
-        service_error_code="ResourceConflictException",
-        service_message="The operation cannot be performed at this time.",
-        http_status_code=409,
+    error = await refused(
+        lambda_stub,
+        "ResourceConflictException",
+        409,
+        "The operation cannot be performed at this time.",
     )
-    with pytest.raises(RemoteInvocationError) as caught:
-        await backend.invoke(FUNCTION, invocation(), deadline())
-    assert caught.value.retryable is True
+    assert error.retryable is True
 
 
 # --- AWS Batch ------------------------------------------------------------------------------
@@ -323,6 +334,15 @@ def fresh_run() -> JobRun:
     return JobRun(run_id="r1", job="nightly", parameters={"day": "mon"}, created_at=0.0)
 
 
+async def described(
+    batch_stub: tuple[AWSBatchJobRunner, Stubber], response: dict[str, Any]
+) -> JobStatusDetail:
+    """``describe_run`` of the submitted run, AWS answering ``response``."""
+    runner, stubber = batch_stub
+    stubber.add_response("describe_jobs", response, {"jobs": ["job-1"]})
+    return await runner.describe_run(SUBMITTED)
+
+
 async def test_a_submission_throttled_then_accepted(
     batch_stub: tuple[AWSBatchJobRunner, Stubber],
 ) -> None:
@@ -338,8 +358,8 @@ async def test_a_submission_throttled_for_good_is_a_clear_retryable_error(
 ) -> None:
     runner, stubber = batch_stub
     for code in ("ThrottlingException", "TooManyRequestsException"):
-        stubber.add_client_error("submit_job", service_error_code=code, http_status_code=400)
-    stubber.add_client_error("submit_job", service_error_code="Odd", http_status_code=429)
+        aws_error(stubber, "submit_job", code)
+    aws_error(stubber, "submit_job", "Odd", 429)
     with pytest.raises(JobRunnerError, match=r"kept throttling .* after 3 attempts") as caught:
         await runner.submit_run(DEFINITION, fresh_run())
     assert caught.value.retryable is True
@@ -350,9 +370,7 @@ async def test_a_server_error_on_submission_is_not_repeated(
 ) -> None:
     # AWS may have created the job: a second submission could run it twice.
     runner, stubber = batch_stub
-    stubber.add_client_error(
-        "submit_job", service_error_code="ServerException", http_status_code=500
-    )
+    aws_error(stubber, "submit_job", "ServerException", 500)
     with pytest.raises(JobRunnerError) as caught:
         await runner.submit_run(DEFINITION, fresh_run())
     assert caught.value.fields["aws_code"] == "ServerException"
@@ -361,12 +379,9 @@ async def test_a_server_error_on_submission_is_not_repeated(
 async def test_a_server_error_on_describe_is_retried(
     batch_stub: tuple[AWSBatchJobRunner, Stubber],
 ) -> None:
-    runner, stubber = batch_stub
-    stubber.add_client_error(
-        "describe_jobs", service_error_code="ServerException", http_status_code=500
-    )
-    stubber.add_response("describe_jobs", job("RUNNING"), {"jobs": ["job-1"]})
-    assert (await runner.describe_run(SUBMITTED)).status is JobStatus.RUNNING
+    _, stubber = batch_stub
+    aws_error(stubber, "describe_jobs", "ServerException", 500)
+    assert (await described(batch_stub, job("RUNNING"))).status is JobStatus.RUNNING
 
 
 @pytest.mark.parametrize(
@@ -383,23 +398,19 @@ async def test_a_server_error_on_describe_is_retried(
 async def test_batch_statuses_in_lockgate_words(
     batch_stub: tuple[AWSBatchJobRunner, Stubber], aws_status: str, status: JobStatus
 ) -> None:
-    runner, stubber = batch_stub
-    stubber.add_response("describe_jobs", job(aws_status), {"jobs": ["job-1"]})
-    detail = await runner.describe_run(SUBMITTED)
+    detail = await described(batch_stub, job(aws_status))
     assert (detail.status, detail.message) == (status, "")
 
 
 async def test_a_failed_job_says_why_with_the_exit_code(
     batch_stub: tuple[AWSBatchJobRunner, Stubber],
 ) -> None:
-    runner, stubber = batch_stub
     failed = job(
         "FAILED",
         statusReason="Essential container in task exited",
         container={"exitCode": 137, "reason": "OutOfMemoryError: Container killed"},
     )
-    stubber.add_response("describe_jobs", failed)
-    detail = await runner.describe_run(SUBMITTED)
+    detail = await described(batch_stub, failed)
     assert detail.status is JobStatus.ERROR
     assert detail.exit_code == 137
     assert detail.message == (
@@ -411,14 +422,12 @@ async def test_a_failed_job_says_why_with_the_exit_code(
 async def test_the_exit_code_of_the_last_attempt(
     batch_stub: tuple[AWSBatchJobRunner, Stubber],
 ) -> None:
-    runner, stubber = batch_stub
     failed = job(
         "FAILED",
         statusReason="Essential container in task exited",
         attempts=[{"container": {"exitCode": 1}}, {"container": {"exitCode": 2}}],
     )
-    stubber.add_response("describe_jobs", failed)
-    detail = await runner.describe_run(SUBMITTED)
+    detail = await described(batch_stub, failed)
     assert (detail.exit_code, detail.message) == (
         2,
         "Essential container in task exited; exit code 2",
@@ -428,20 +437,19 @@ async def test_the_exit_code_of_the_last_attempt(
 async def test_an_unknown_batch_status_is_an_error_not_a_guess(
     batch_stub: tuple[AWSBatchJobRunner, Stubber],
 ) -> None:
-    runner, stubber = batch_stub
-    stubber.add_response("describe_jobs", job("HIBERNATING"))
     with pytest.raises(JobRunnerError, match="HIBERNATING"):
-        await runner.describe_run(SUBMITTED)
+        await described(batch_stub, job("HIBERNATING"))
 
 
 async def test_an_unexpected_client_error_is_a_job_runner_error(
     batch_stub: tuple[AWSBatchJobRunner, Stubber],
 ) -> None:
     runner, stubber = batch_stub
-    stubber.add_client_error(
+    aws_error(
+        stubber,
         "terminate_job",
-        service_error_code="ClientException",
-        service_message="Job job-1 belongs to another account",
+        "ClientException",
+        message="Job job-1 belongs to another account",
         expected_params={"jobId": "job-1", "reason": "stop"},
     )
     with pytest.raises(JobRunnerError, match="belongs to another account") as caught:

@@ -12,7 +12,6 @@ import dataclasses
 import logging
 import math
 import re
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,11 +23,11 @@ from lockgate.gateways.aws_support import (
     NEVER_SENT,
     AWSRetry,
     BlockingCalls,
+    LazyClient,
     client_config,
     error_code,
     error_message,
     is_throttling,
-    new_client,
     status_code,
 )
 from lockgate.models.job import JobDefinition, JobRun, JobStatus, JobStatusDetail
@@ -119,18 +118,19 @@ class AWSBatchJobRunner:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
     ) -> None:
-        self._client = batch_client
-        self._own_client = False
-        self._client_lock = threading.Lock()
-        self._session = session
-        self._region = region
-        self._endpoint_url = endpoint_url
         self._retry = AWSRetry(max_attempts, backoff_initial, backoff_max)
         self._calls = BlockingCalls(max_concurrency, "lockgate-aws-batch")
-        self._config = client_config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_pool_connections=max_concurrency,
+        self._client = LazyClient(
+            "batch",
+            batch_client,
+            session=session,
+            region=region,
+            endpoint_url=endpoint_url,
+            config=client_config(
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_pool_connections=max_concurrency,
+            ),
         )
 
     async def submit_run(self, definition: JobDefinition, run: JobRun) -> JobRun:
@@ -159,16 +159,7 @@ class AWSBatchJobRunner:
         Note:
             Calls ``batch.submit_job``; retries only failures that AWS never received.
         """
-        if run.external_id is not None:
-            raise ValueError(
-                f"run {run.run_id} was already submitted (external id {run.external_id})"
-            )
-        if definition.runner != "aws-batch":
-            raise ValueError(
-                f"job {definition.name!r} is for runner {definition.runner!r}, not 'aws-batch'"
-            )
-        if run.job != definition.name:
-            raise ValueError(f"run {run.run_id} is of job {run.job!r}, not {definition.name!r}")
+        definition.check_new_run(run, "aws-batch")
         environment = dict(definition.environment)
         environment.update(
             {"JOB_ID": run.job, "RUN_ID": run.run_id, "LOCKGATE_JOB_RUN_ID": run.run_id}
@@ -264,12 +255,7 @@ class AWSBatchJobRunner:
     async def close(self) -> None:
         """Close the client this runner made (an injected one is the caller's to close); a
         later call makes a new one."""
-        with self._client_lock:
-            if not self._own_client:
-                return
-            client, self._client, self._own_client = self._client, None, False
-        if client is not None:
-            client.close()
+        self._client.close()
 
     async def _call(
         self, what: str, retry_on: Callable[[Exception], bool], call: Callable[[BatchClient], T]
@@ -279,7 +265,7 @@ class AWSBatchJobRunner:
         try:
             async for attempt in self._retry.attempts(retry_on):
                 with attempt:
-                    result = await self._calls.run(lambda: call(self._batch()))
+                    result = await self._calls.run(lambda: call(self._client.get()))
         except ClientError as exc:
             raise self._refused(what, exc) from None
         except BotoCoreError as exc:
@@ -307,21 +293,6 @@ class AWSBatchJobRunner:
             retryable=status_code(exc) >= 500,
             aws_code=code,
         )
-
-    def _batch(self) -> BatchClient:
-        """The client, made on first use (on a call's thread: making one reads files)."""
-        with self._client_lock:
-            if self._client is None:
-                client: BatchClient = new_client(
-                    "batch",
-                    session=self._session,
-                    region=self._region,
-                    endpoint_url=self._endpoint_url,
-                    config=self._config,
-                )
-                self._client = client
-                self._own_client = True
-            return self._client
 
 
 def _detail(job: JobDetailTypeDef, run: JobRun) -> JobStatusDetail:

@@ -11,12 +11,7 @@ reached AWS are marked retryable.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
-import re
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -28,20 +23,21 @@ from lockgate.errors import (
     RemoteInvocationError,
     TooManyRequestsError,
 )
+from lockgate.gateways.aws_lambda_reply import lambda_reply
 from lockgate.gateways.aws_support import (
     NEVER_SENT,
     AWSRetry,
     BlockingCalls,
     Flight,
+    LazyClient,
     client_config,
     error_code,
     error_message,
     is_throttling,
-    new_client,
     retry_after,
 )
 from lockgate.models.function import FunctionEntity
-from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
+from lockgate.models.invocation import WorkerInvocation, WorkerReply
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -57,9 +53,6 @@ _LAMBDA_MAX_SECONDS = 900.0
 _NOT_READY_CODES = frozenset({"ResourceConflictException", "ResourceNotReadyException"})
 # AWS echoes pieces of the request body in these messages: never repeat them.
 _ECHOES_PAYLOAD = frozenset({"InvalidRequestContentException", "UnsupportedMediaTypeException"})
-_REPORT_DURATION = re.compile(rb"^REPORT RequestId: \S+\s+Duration: ([0-9.]+) ms", re.MULTILINE)
-_TIMED_OUT = re.compile(r"Task timed out after ([0-9.]+) seconds")
-_ERROR_TEXT_LIMIT = 4096
 
 
 class AWSLambdaInvocationBackend:
@@ -105,19 +98,20 @@ class AWSLambdaInvocationBackend:
         connect_timeout: float = 10.0,
         read_timeout: float = _LAMBDA_MAX_SECONDS + 10.0,
     ) -> None:
-        self._client = lambda_client
-        self._session = session
-        self._region = region
-        self._endpoint_url = endpoint_url
         self._retry = AWSRetry(max_attempts, backoff_initial, backoff_max)
         self._calls = BlockingCalls(max_concurrency, "lockgate-aws-lambda")
-        self._config = client_config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_pool_connections=max_concurrency,
+        self._client = LazyClient(
+            "lambda",
+            lambda_client,
+            session=session,
+            region=region,
+            endpoint_url=endpoint_url,
+            config=client_config(
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_pool_connections=max_concurrency,
+            ),
         )
-        self._own_client = False
-        self._client_lock = threading.Lock()
         self._checked_timeouts: set[str] = set()
 
     async def invoke(
@@ -174,7 +168,7 @@ class AWSLambdaInvocationBackend:
             raise self._refused(function, target, exc) from None
         except BotoCoreError as exc:
             raise self._unreachable(function, target, exc) from None
-        reply = self._reply(function, response, time.monotonic() - started)
+        reply = lambda_reply(function, response, time.monotonic() - started)
         return reply, False
 
     async def close(self) -> None:
@@ -184,33 +178,13 @@ class AWSLambdaInvocationBackend:
             Closes the client's pooled connections (a later call makes a new client);
             calls still in flight finish on their threads.
         """
-        with self._client_lock:
-            if not self._own_client:
-                return
-            client, self._client, self._own_client = self._client, None, False
-        if client is not None:
-            client.close()
-
-    def _lambda(self) -> LambdaClient:
-        """The client, made on first use (on a call's thread: making one reads files)."""
-        with self._client_lock:
-            if self._client is None:
-                client: LambdaClient = new_client(
-                    "lambda",
-                    session=self._session,
-                    region=self._region,
-                    endpoint_url=self._endpoint_url,
-                    config=self._config,
-                )
-                self._client = client
-                self._own_client = True
-            return self._client
+        self._client.close()
 
     def _invoke_once(
         self, function: FunctionEntity, target: str, invocation: WorkerInvocation
     ) -> tuple[InvocationResponseTypeDef, bytes]:
         """One ``lambda.invoke`` (on a thread); the response and its payload, read."""
-        client = self._lambda()
+        client = self._client.get()
         self._check_read_timeout(client, function)
         extra: dict[str, str] = {}
         if invocation.client_context:
@@ -250,34 +224,6 @@ class AWSLambdaInvocationBackend:
             if invoked.startswith(prefix) and invoked != function.arn:
                 return f"{base}:{invoked[len(prefix) :]}"
         return function.aws_arn
-
-    def _reply(
-        self,
-        function: FunctionEntity,
-        answer: tuple[InvocationResponseTypeDef, bytes],
-        elapsed_s: float,
-    ) -> WorkerReply:
-        response, payload = answer
-        logs = _decode_logs(response.get("LogResult"))
-        match = _REPORT_DURATION.search(logs)
-        duration_ms = float(match.group(1)) if match else elapsed_s * 1000
-        function_error = response.get("FunctionError")
-        if not function_error:
-            return WorkerReply(payload, None, logs, 0, duration_ms)
-        error = _handler_error(payload)
-        timed_out = _TIMED_OUT.search(error.error_message)
-        if error.error_type == "Sandbox.Timedout" or (
-            timed_out and error.error_type == "Unhandled"
-        ):
-            # Lambda's own timeout (its setting may differ from ours): a timeout, as locally.
-            seconds = timed_out.group(1) if timed_out else f"{function.timeout_seconds:.2f}"
-            raise InvocationTimeoutError(
-                f"Task timed out after {seconds} seconds",
-                function=function.name,
-                timeout=function.timeout_seconds,
-                logs=logs.decode(errors="replace")[-4096:],
-            )
-        return WorkerReply(b"", error, logs, 0, duration_ms)
 
     def _expired(self, function: FunctionEntity, target: str, flight: Flight) -> LockgateError:
         if flight.in_flight:
@@ -350,31 +296,3 @@ class AWSLambdaInvocationBackend:
             function=function.name,
             arn=target,
         )
-
-
-def _decode_logs(log_result: str | None) -> bytes:
-    if not log_result:
-        return b""
-    try:
-        return base64.b64decode(log_result, validate=True)
-    except (binascii.Error, ValueError):
-        return b""
-
-
-def _handler_error(payload: bytes) -> HandlerError:
-    """Lambda's error object (``errorMessage``, ``errorType``, ``stackTrace``); any other
-    payload becomes the message, bounded."""
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        text = payload.decode(errors="replace")
-        return HandlerError(error_message=text[:_ERROR_TEXT_LIMIT], error_type="Unhandled")
-    trace = data.get("stackTrace")
-    lines = trace if isinstance(trace, list) else []
-    return HandlerError(
-        error_message=str(data.get("errorMessage", "")),
-        error_type=str(data.get("errorType") or "Unhandled"),
-        stack_trace=tuple(str(line) for line in lines),
-    )

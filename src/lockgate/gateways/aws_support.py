@@ -1,5 +1,6 @@
-"""What the AWS gateways share: making a boto3 client, reading AWS errors, retrying
-throttling with backoff (stamina), and running blocking boto3 calls off the event loop.
+"""What the AWS gateways share: making a boto3 client (once, on first use), reading AWS
+errors, retrying throttling with backoff (stamina), and running blocking boto3 calls off the
+event loop.
 
 boto3 is blocking. Its calls run on daemon threads, one per call and at most ``limit`` at
 once: a call the gateway gave up on (its deadline passed) keeps its thread until AWS answers,
@@ -13,7 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import stamina
 from botocore.config import Config
@@ -30,6 +31,7 @@ __all__ = [
     "AWSRetry",
     "BlockingCalls",
     "Flight",
+    "LazyClient",
     "client_config",
     "error_code",
     "error_message",
@@ -39,7 +41,13 @@ __all__ = [
     "status_code",
 ]
 
+
+class _Client(Protocol):
+    def close(self) -> None: ...
+
+
 T = TypeVar("T")
+C = TypeVar("C", bound=_Client)
 
 # AWS's own list (botocore's standard retry mode) of codes that mean "slow down".
 THROTTLING_CODES = frozenset(
@@ -169,6 +177,65 @@ def new_client(
 
     chosen: Any = session if session is not None else boto3.session.Session()
     return chosen.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+class LazyClient(Generic[C]):
+    """A gateway's boto3 client: the injected one, or one made at first use, which only
+    ``close`` closes (an injected client is its owner's to close).
+
+    Args:
+        service: ``lambda``, ``batch``.
+        client: An injected client, or None to make one from the arguments below.
+        session, region, endpoint_url, config: As ``new_client`` takes them.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        client: C | None,
+        *,
+        session: Any,
+        region: str | None,
+        endpoint_url: str | None,
+        config: Config,
+    ) -> None:
+        self._service = service
+        self._client = client
+        self._own_client = False
+        self._lock = threading.Lock()
+        self._session = session
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._config = config
+
+    def get(self) -> C:
+        """The client, made on first use (call it on a call's thread: making one reads
+        files)."""
+        with self._lock:
+            if self._client is None:
+                self._client = new_client(
+                    self._service,
+                    session=self._session,
+                    region=self._region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                )
+                self._own_client = True
+            return self._client
+
+    def close(self) -> None:
+        """Close the client if it was made here; a later ``get`` makes a new one.
+
+        Side Effects:
+            Closes the client's pooled connections; calls still in flight finish on their
+            threads.
+        """
+        with self._lock:
+            if not self._own_client:
+                return
+            client, self._client, self._own_client = self._client, None, False
+        if client is not None:
+            client.close()
 
 
 class Flight:

@@ -549,7 +549,10 @@ class IAsyncInvocationStore(Protocol):
         ``next_attempt_at``), committed before this returns.
 
         Raises:
-            ValueError: An invocation with this ``request_id`` is already stored.
+            TypeError: The payload is not bytes.
+            ValueError: An invocation with this ``request_id`` is already stored, or the
+                invocation is not new (not queued, or with attempts, an error or a finish
+                time).
             RunStoreError: The write failed.
 
         Side Effects:
@@ -640,12 +643,14 @@ class IAsyncInvocationStore(Protocol):
     ) -> list[str]:
         """Queue dead invocations again, due at ``now`` with no attempts and no error:
         those of ``request_ids`` (when given), else every dead one (of ``function``, when
-        given). Ids that are unknown or not dead are left alone.
+        given; with both, only those of the ids that are of ``function``). Ids that are
+        unknown or not dead are left alone.
 
         Returns:
             The ids re-queued.
 
         Raises:
+            TypeError: ``request_ids`` is a single string or holds a non-string.
             RunStoreError: The write failed.
         """
         ...

@@ -129,16 +129,7 @@ class LocalProcessJobRunner:
         Side Effects:
             Starts a process group; it is stopped after ``definition.timeout_seconds``.
         """
-        if run.external_id is not None:
-            raise ValueError(
-                f"run {run.run_id} was already submitted (external id {run.external_id})"
-            )
-        if definition.runner != "local":
-            raise ValueError(
-                f"job {definition.name!r} is for runner {definition.runner!r}, not 'local'"
-            )
-        if run.job != definition.name:
-            raise ValueError(f"run {run.run_id} is of job {run.job!r}, not {definition.name!r}")
+        definition.check_new_run(run, "local")
         if self._closed:
             raise JobRunnerError("the local job runner is closed", run_id=run.run_id)
         try:

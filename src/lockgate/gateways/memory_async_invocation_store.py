@@ -71,13 +71,6 @@ class InMemoryAsyncInvocationStore:
         return None
 
     async def enqueue(self, invocation: AsyncInvocation) -> None:
-        """See ``IAsyncInvocationStore.enqueue``.
-
-        Raises:
-            TypeError: The payload is not bytes.
-            ValueError: Also when the invocation is not new (not queued, or with attempts,
-                an error or a finish time).
-        """
         row = new_invocation_row(invocation)
         if invocation.request_id in self._rows:
             raise ValueError(f"async invocation {invocation.request_id} is already stored")
@@ -170,12 +163,6 @@ class InMemoryAsyncInvocationStore:
     async def redrive(
         self, now: float, request_ids: Sequence[str] | None = None, function: str | None = None
     ) -> list[str]:
-        """See ``IAsyncInvocationStore.redrive``; with both ``request_ids`` and ``function``,
-        only those of the ids that are of ``function``.
-
-        Raises:
-            TypeError: ``request_ids`` is a single string or holds a non-string.
-        """
         ids = check_request_ids(request_ids)
         candidates = self._rows.values() if ids is None else (self._rows.get(i) for i in ids)
         dead = sorted(

@@ -10,13 +10,10 @@ call is one statement on a small pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeAlias
 
-import asyncpg
-
-from lockgate.errors import LockgateError, RunStoreError
+from lockgate.errors import RunStoreError
 from lockgate.gateways.event_store_schema import check_claim, check_limit
-from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool
+from lockgate.gateways.postgres_support import SchemaPool, SchemaPoolStore
 from lockgate.gateways.queue_store_schema import (
     ASYNC_INVOCATION_VERSIONS,
     INVOCATION_COLUMNS,
@@ -29,8 +26,6 @@ from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationSta
 
 __all__ = ["PostgresAsyncInvocationStore"]
 
-if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
-    _Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
 _MIGRATION_LOCK = 0x4C6B4169  # with hashtext(schema): one advisory lock per schema
 _INSERT = (
     f"INSERT INTO lockgate_async_invocations ({INVOCATION_COLUMNS}) "  # noqa: S608
@@ -89,7 +84,7 @@ _PURGE = (
 )
 
 
-class PostgresAsyncInvocationStore:
+class PostgresAsyncInvocationStore(SchemaPoolStore):
     """Async invocations in ``{schema}.lockgate_async_invocations``.
 
     Args:
@@ -103,76 +98,42 @@ class PostgresAsyncInvocationStore:
     """
 
     def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 4) -> None:
-        self._tables = SchemaPool(
-            dsn,
-            schema=schema,
-            what="the async invocation store",
-            versions_table=ASYNC_INVOCATION_VERSIONS,
-            migrations=POSTGRES_ASYNC_INVOCATION_MIGRATIONS,
-            lock_key=_MIGRATION_LOCK,
-            error=RunStoreError,
-            max_size=max_size,
+        super().__init__(
+            SchemaPool(
+                dsn,
+                schema=schema,
+                what="the async invocation store",
+                versions_table=ASYNC_INVOCATION_VERSIONS,
+                migrations=POSTGRES_ASYNC_INVOCATION_MIGRATIONS,
+                lock_key=_MIGRATION_LOCK,
+                error=RunStoreError,
+                max_size=max_size,
+            )
         )
-        self.schema = self._tables.schema
-
-    def __repr__(self) -> str:
-        dsn = self._tables.redactor.dsn
-        return f"PostgresAsyncInvocationStore({dsn!r}, schema={self.schema!r})"
-
-    def _error(self, action: str, exc: BaseException) -> LockgateError:
-        return self._tables.fail(action, exc)
-
-    async def open(self) -> None:
-        await self._tables.open()
-
-    async def close(self) -> None:
-        await self._tables.close()
-
-    def _ready(self) -> _Pool:
-        return self._tables.ready()
 
     async def enqueue(self, invocation: AsyncInvocation) -> None:
-        """See ``IAsyncInvocationStore.enqueue``.
-
-        Raises:
-            TypeError: The payload is not bytes.
-            ValueError: Also when the invocation is not new (not queued, or with attempts,
-                an error or a finish time).
-        """
         row = new_invocation_row(invocation)
-        pool = self._ready()
-        try:
-            status = await pool.execute(_INSERT, *row)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot enqueue async invocation {row[0]}", exc) from exc
-        if status == "INSERT 0 0":
+        action = f"cannot enqueue async invocation {row[0]}"
+        if await self._tables.execute(action, _INSERT, *row) == "INSERT 0 0":
             raise ValueError(f"async invocation {row[0]} is already stored")
 
     async def claim_due(
         self, owner: str, now: float, lease_seconds: float, limit: int
     ) -> list[AsyncInvocation]:
         check_claim(lease_seconds, limit)
-        pool = self._ready()
-        try:
-            rows = await pool.fetch(_CLAIM, now, limit, owner, now + lease_seconds)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot claim async invocations", exc) from exc
+        rows = await self._tables.fetch(
+            "cannot claim async invocations", _CLAIM, now, limit, owner, now + lease_seconds
+        )
         return [invocation(row) for row in rows]
 
     async def release(self, owner: str, now: float) -> int:
-        pool = self._ready()
-        try:
-            status = await pool.execute(_RELEASE, owner, now)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot release the leases of {owner}", exc) from exc
+        action = f"cannot release the leases of {owner}"
+        status = await self._tables.execute(action, _RELEASE, owner, now)
         return int(status.split()[-1])
 
     async def succeed(self, request_id: str, now: float) -> None:
-        pool = self._ready()
-        try:
-            await pool.execute(_SUCCEED, request_id, now)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot record the success of {request_id}", exc) from exc
+        action = f"cannot record the success of {request_id}"
+        await self._tables.execute(action, _SUCCEED, request_id, now)
 
     async def fail(
         self,
@@ -183,18 +144,12 @@ class PostgresAsyncInvocationStore:
         *,
         counted: bool = True,
     ) -> None:
-        pool = self._ready()
-        try:
-            await pool.execute(_FAIL, request_id, error, retry_at, now, bool(counted))
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot record the failure of {request_id}", exc) from exc
+        action = f"cannot record the failure of {request_id}"
+        await self._tables.execute(action, _FAIL, request_id, error, retry_at, now, bool(counted))
 
     async def get(self, request_id: str) -> AsyncInvocation | None:
-        pool = self._ready()
-        try:
-            row = await pool.fetchrow(_GET, request_id)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot read async invocation {request_id}", exc) from exc
+        action = f"cannot read async invocation {request_id}"
+        row = await self._tables.fetchrow(action, _GET, request_id)
         return None if row is None else invocation(row)
 
     async def list_invocations(
@@ -205,35 +160,21 @@ class PostgresAsyncInvocationStore:
     ) -> list[AsyncInvocation]:
         check_limit(limit)
         value = None if status is None else AsyncInvocationStatus(status).value
-        pool = self._ready()
-        try:
-            rows = await pool.fetch(_LIST, value, function, limit)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot list async invocations", exc) from exc
+        rows = await self._tables.fetch(
+            "cannot list async invocations", _LIST, value, function, limit
+        )
         return [invocation(row) for row in rows]
 
     async def redrive(
         self, now: float, request_ids: Sequence[str] | None = None, function: str | None = None
     ) -> list[str]:
-        """See ``IAsyncInvocationStore.redrive``; with both ``request_ids`` and ``function``,
-        only those of the ids that are of ``function``.
-
-        Raises:
-            TypeError: ``request_ids`` is a single string or holds a non-string.
-        """
         ids = check_request_ids(request_ids)
-        pool = self._ready()
-        try:
-            rows = await pool.fetch(_REDRIVE, now, function, ids)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot re-drive async invocations", exc) from exc
+        rows = await self._tables.fetch(
+            "cannot re-drive async invocations", _REDRIVE, now, function, ids
+        )
         return [row[0] for row in rows]
 
     async def purge_succeeded(self, before: float, limit: int = 1000) -> int:
         check_limit(limit)
-        pool = self._ready()
-        try:
-            status = await pool.execute(_PURGE, before, limit)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot purge async invocations", exc) from exc
+        status = await self._tables.execute("cannot purge async invocations", _PURGE, before, limit)
         return int(status.split()[-1])

@@ -29,7 +29,7 @@ from lockgate.gateways.event_store_schema import (
     delivery,
     encode_data,
 )
-from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool
+from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool, SchemaPoolStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = ["PostgresEventStore"]
@@ -103,7 +103,7 @@ _ORPHANS = (
 )
 
 
-class PostgresEventStore:
+class PostgresEventStore(SchemaPoolStore):
     """Events and deliveries in ``{schema}.lockgate_events`` and
     ``{schema}.lockgate_event_deliveries``.
 
@@ -124,17 +124,18 @@ class PostgresEventStore:
     """
 
     def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 4) -> None:
-        self._tables = SchemaPool(
-            dsn,
-            schema=schema,
-            what="the event store",
-            versions_table="lockgate_event_schema",
-            migrations=POSTGRES_EVENT_MIGRATIONS,
-            lock_key=_MIGRATION_LOCK,
-            error=RunStoreError,
-            max_size=max_size,
+        super().__init__(
+            SchemaPool(
+                dsn,
+                schema=schema,
+                what="the event store",
+                versions_table="lockgate_event_schema",
+                migrations=POSTGRES_EVENT_MIGRATIONS,
+                lock_key=_MIGRATION_LOCK,
+                error=RunStoreError,
+                max_size=max_size,
+            )
         )
-        self.schema = self._tables.schema
         self._redactor = self._tables.redactor
         self._database = ""  # the database the pool is connected to, learnt at open
         prefix = f'"{schema}".'
@@ -146,23 +147,17 @@ class PostgresEventStore:
         self._purge_sql = _PURGE.format(s=prefix)
         self._orphans_sql = _ORPHANS.format(s=prefix)
 
-    def __repr__(self) -> str:
-        return f"PostgresEventStore({self._redactor.dsn!r}, schema={self.schema!r})"
-
     def _error(self, action: str, exc: BaseException) -> LockgateError:
         return self._tables.fail(action, exc)
 
     async def open(self) -> None:
-        await self._tables.open()
+        await super().open()
         try:
             async with self._tables.ready().acquire() as connection:
                 self._database = await connection.fetchval("SELECT current_database()")
         except DRIVER_ERRORS as exc:
             await self._tables.close()
             raise self._error("cannot open the event store", exc) from exc
-
-    async def close(self) -> None:
-        await self._tables.close()
 
     def _ready(self) -> _Pool:
         return self._tables.ready()
@@ -223,39 +218,27 @@ class PostgresEventStore:
         self, owner: str, now: float, lease_seconds: float, limit: int
     ) -> list[Delivery]:
         check_claim(lease_seconds, limit)
-        pool = self._ready()
-        try:
-            rows = await pool.fetch(self._claim_sql, now, limit, owner, now + lease_seconds)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot claim deliveries", exc) from exc
+        rows = await self._tables.fetch(
+            "cannot claim deliveries", self._claim_sql, now, limit, owner, now + lease_seconds
+        )
         return [delivery(tuple(row)) for row in rows]
 
     async def complete(self, event_id: str, subscriber: str, now: float) -> None:
-        pool = self._ready()
-        try:
-            await pool.execute(self._complete_sql, event_id, subscriber, now)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot complete {event_id}/{subscriber}", exc) from exc
+        action = f"cannot complete {event_id}/{subscriber}"
+        await self._tables.execute(action, self._complete_sql, event_id, subscriber, now)
 
     async def fail(
         self, event_id: str, subscriber: str, error: str, retry_at: float | None
     ) -> None:
-        pool = self._ready()
-        try:
-            await pool.execute(self._fail_sql, event_id, subscriber, error, retry_at)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot record the failure of {event_id}/{subscriber}", exc) from exc
+        action = f"cannot record the failure of {event_id}/{subscriber}"
+        await self._tables.execute(action, self._fail_sql, event_id, subscriber, error, retry_at)
 
     async def deliveries(
         self, status: DeliveryStatus | None = None, limit: int = 100
     ) -> list[Delivery]:
         check_limit(limit)
         value = None if status is None else DeliveryStatus(status).value
-        pool = self._ready()
-        try:
-            rows = await pool.fetch(self._list_sql, value, limit)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot list deliveries", exc) from exc
+        rows = await self._tables.fetch("cannot list deliveries", self._list_sql, value, limit)
         return [delivery(tuple(row)) for row in rows]
 
     async def purge_completed(self, before: float, limit: int = 1000) -> int:

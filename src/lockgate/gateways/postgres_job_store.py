@@ -4,15 +4,12 @@ small pool."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
-
-import asyncpg
-
-from lockgate.errors import LockgateError, RunStoreError
+from lockgate.errors import RunStoreError
 from lockgate.gateways.event_store_schema import check_limit
-from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool
+from lockgate.gateways.postgres_support import SchemaPool, SchemaPoolStore
 from lockgate.gateways.queue_store_schema import (
     JOB_RUN_COLUMNS,
+    JOB_RUN_UPSERT,
     JOB_VERSIONS,
     POSTGRES_JOB_MIGRATIONS,
     job_run,
@@ -22,16 +19,10 @@ from lockgate.models.job import JobRun
 
 __all__ = ["PostgresJobStore"]
 
-if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
-    _Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
 _MIGRATION_LOCK = 0x4C6B4A62  # with hashtext(schema): one advisory lock per schema
 _UPSERT = (
     f"INSERT INTO lockgate_job_runs ({JOB_RUN_COLUMNS}) "  # noqa: S608
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "ON CONFLICT (run_id) DO UPDATE SET job = excluded.job, parameters = excluded.parameters, "
-    "created_at = excluded.created_at, external_id = excluded.external_id, "
-    "status = excluded.status, message = excluded.message, exit_code = excluded.exit_code, "
-    "finished_at = excluded.finished_at"
+    f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) {JOB_RUN_UPSERT}"
 )
 _GET = f"SELECT {JOB_RUN_COLUMNS} FROM lockgate_job_runs WHERE run_id = $1"  # noqa: S608
 _LIST = (
@@ -41,7 +32,7 @@ _LIST = (
 )
 
 
-class PostgresJobStore:
+class PostgresJobStore(SchemaPoolStore):
     """Job runs in ``{schema}.lockgate_job_runs``.
 
     Args:
@@ -55,56 +46,30 @@ class PostgresJobStore:
     """
 
     def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 2) -> None:
-        self._tables = SchemaPool(
-            dsn,
-            schema=schema,
-            what="the job store",
-            versions_table=JOB_VERSIONS,
-            migrations=POSTGRES_JOB_MIGRATIONS,
-            lock_key=_MIGRATION_LOCK,
-            error=RunStoreError,
-            max_size=max_size,
+        super().__init__(
+            SchemaPool(
+                dsn,
+                schema=schema,
+                what="the job store",
+                versions_table=JOB_VERSIONS,
+                migrations=POSTGRES_JOB_MIGRATIONS,
+                lock_key=_MIGRATION_LOCK,
+                error=RunStoreError,
+                max_size=max_size,
+            )
         )
-        self.schema = self._tables.schema
-
-    def __repr__(self) -> str:
-        return f"PostgresJobStore({self._tables.redactor.dsn!r}, schema={self.schema!r})"
-
-    def _error(self, action: str, exc: BaseException) -> LockgateError:
-        return self._tables.fail(action, exc)
-
-    async def open(self) -> None:
-        await self._tables.open()
-
-    async def close(self) -> None:
-        await self._tables.close()
-
-    def _ready(self) -> _Pool:
-        return self._tables.ready()
 
     async def save(self, run: JobRun) -> None:
         row = job_run_row(run)
-        pool = self._ready()
-        try:
-            await pool.execute(_UPSERT, *row)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot save job run {run.run_id}", exc) from exc
+        await self._tables.execute(f"cannot save job run {run.run_id}", _UPSERT, *row)
 
     async def get(self, run_id: str) -> JobRun | None:
-        pool = self._ready()
-        try:
-            row = await pool.fetchrow(_GET, run_id)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot read job run {run_id}", exc) from exc
+        row = await self._tables.fetchrow(f"cannot read job run {run_id}", _GET, run_id)
         return None if row is None else job_run(row)
 
     async def list_runs(
         self, job: str | None = None, unfinished: bool = False, limit: int = 100
     ) -> list[JobRun]:
         check_limit(limit)
-        pool = self._ready()
-        try:
-            rows = await pool.fetch(_LIST, job, bool(unfinished), limit)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot list job runs", exc) from exc
+        rows = await self._tables.fetch("cannot list job runs", _LIST, job, bool(unfinished), limit)
         return [job_run(row) for row in rows]

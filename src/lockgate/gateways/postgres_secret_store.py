@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from lockgate.errors import LockgateError, SecretStoreError
-from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool
+from lockgate.errors import SecretStoreError
+from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool, SchemaPoolStore
 from lockgate.gateways.secret_store_schema import (
     ENVELOPE_COLUMNS,
     METADATA_COLUMNS,
@@ -25,7 +25,6 @@ from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 __all__ = ["PostgresSecretStore"]
 
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
-    _Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
     _Connection: TypeAlias = (
         asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
     )
@@ -45,7 +44,7 @@ _REWRAP = (
 )
 
 
-class PostgresSecretStore:
+class PostgresSecretStore(SchemaPoolStore):
     """Envelopes in ``{schema}.lockgate_secrets``.
 
     Args:
@@ -58,68 +57,42 @@ class PostgresSecretStore:
     """
 
     def __init__(self, dsn: str, *, schema: str = "lockgate", max_size: int = 2) -> None:
-        self._tables = SchemaPool(
-            dsn,
-            schema=schema,
-            what="the secret store",
-            versions_table="lockgate_secret_schema",
-            migrations=POSTGRES_SECRET_MIGRATIONS,
-            lock_key=_MIGRATION_LOCK,
-            error=SecretStoreError,
-            max_size=max_size,
+        super().__init__(
+            SchemaPool(
+                dsn,
+                schema=schema,
+                what="the secret store",
+                versions_table="lockgate_secret_schema",
+                migrations=POSTGRES_SECRET_MIGRATIONS,
+                lock_key=_MIGRATION_LOCK,
+                error=SecretStoreError,
+                max_size=max_size,
+            )
         )
-        self.schema = self._tables.schema
-
-    def __repr__(self) -> str:
-        return f"PostgresSecretStore({self._tables.redactor.dsn!r}, schema={self.schema!r})"
-
-    def _error(self, action: str, exc: BaseException) -> LockgateError:
-        return self._tables.fail(action, exc)
-
-    async def open(self) -> None:
-        await self._tables.open()
-
-    async def close(self) -> None:
-        await self._tables.close()
-
-    def _ready(self) -> _Pool:
-        return self._tables.ready()
 
     async def put(self, name: str, envelope: SecretEnvelope) -> None:
         if name != envelope.name:
             raise ValueError(f"envelope of {envelope.name!r} put under {name!r}")
-        pool = self._ready()
-        try:
-            await pool.execute(_UPSERT, *envelope_row(envelope))
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot store secret {name!r}", exc) from exc
+        await self._tables.execute(
+            f"cannot store secret {name!r}", _UPSERT, *envelope_row(envelope)
+        )
 
     async def get(self, name: str) -> SecretEnvelope | None:
-        pool = self._ready()
-        try:
-            row = await pool.fetchrow(_GET, name)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot read secret {name!r}", exc) from exc
+        row = await self._tables.fetchrow(f"cannot read secret {name!r}", _GET, name)
         return None if row is None else envelope(row)
 
     async def delete(self, name: str) -> bool:
-        pool = self._ready()
-        try:
-            status = await pool.execute("DELETE FROM lockgate_secrets WHERE name = $1", name)
-        except DRIVER_ERRORS as exc:
-            raise self._error(f"cannot delete secret {name!r}", exc) from exc
+        status = await self._tables.execute(
+            f"cannot delete secret {name!r}", "DELETE FROM lockgate_secrets WHERE name = $1", name
+        )
         return status != "DELETE 0"
 
     async def list(self) -> builtins.list[SecretMetadata]:
-        pool = self._ready()
-        try:
-            rows = await pool.fetch(_LIST)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot list secrets", exc) from exc
+        rows = await self._tables.fetch("cannot list secrets", _LIST)
         return [SecretMetadata(*row) for row in rows]
 
     async def rewrap(self, updates: Sequence[SecretRewrap]) -> None:
-        pool = self._ready()
+        pool = self._tables.ready()
         conflict: str | None = None
         try:
             async with pool.acquire() as connection, connection.transaction():
@@ -137,7 +110,7 @@ class PostgresSecretStore:
                 secret=conflict,
             ) from None
         except DRIVER_ERRORS as exc:
-            raise self._error("cannot rewrap secrets", exc) from exc
+            raise self._tables.fail("cannot rewrap secrets", exc) from exc
 
 
 class _RollbackError(Exception):

@@ -1,12 +1,13 @@
-"""What the PostgreSQL stores (runs, secrets) share: the driver's errors, the schema-name
-check, messages that never show the password, and versioned migrations."""
+"""What the PostgreSQL stores (runs, secrets, events, queues) share: the driver's errors, the
+schema-name check, messages that never show the password, versioned migrations, and one
+statement on the pool with the driver's errors translated."""
 
 from __future__ import annotations
 
 import contextlib
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -14,7 +15,14 @@ from asyncpg.pool import PoolConnectionProxy
 
 from lockgate.errors import LockgateError
 
-__all__ = ["DRIVER_ERRORS", "Redactor", "SchemaPool", "checked_schema", "migrate"]
+__all__ = [
+    "DRIVER_ERRORS",
+    "Redactor",
+    "SchemaPool",
+    "SchemaPoolStore",
+    "checked_schema",
+    "migrate",
+]
 
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
     _Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
@@ -211,3 +219,56 @@ class SchemaPool:
         if self._pool is None:
             raise self._error(f"{self._what} is not open")
         return self._pool
+
+    async def execute(self, action: str, query: str, *args: Any) -> str:
+        """Run ``query`` on the pool; the status it answered (``"UPDATE 3"``).
+
+        Raises:
+            error: The store is not open, or the driver failed (the message names ``action``).
+        """
+        pool = self.ready()
+        try:
+            return await pool.execute(query, *args)
+        except DRIVER_ERRORS as exc:
+            raise self.fail(action, exc) from exc
+
+    async def fetch(self, action: str, query: str, *args: Any) -> list[asyncpg.Record]:
+        """The rows ``query`` answers; errors as ``execute``'s."""
+        pool = self.ready()
+        try:
+            return await pool.fetch(query, *args)
+        except DRIVER_ERRORS as exc:
+            raise self.fail(action, exc) from exc
+
+    async def fetchrow(self, action: str, query: str, *args: Any) -> asyncpg.Record | None:
+        """The first row ``query`` answers, or None; errors as ``execute``'s."""
+        pool = self.ready()
+        try:
+            return await pool.fetchrow(query, *args)
+        except DRIVER_ERRORS as exc:
+            raise self.fail(action, exc) from exc
+
+
+class SchemaPoolStore:
+    """What a PostgreSQL store does the same as the others through its ``SchemaPool``
+    (``_tables``): ``open``, ``close``, its ``schema`` and a repr that shows the DSN without
+    its password.
+
+    Args:
+        tables: The store's pool, not yet open.
+    """
+
+    def __init__(self, tables: SchemaPool) -> None:
+        self._tables = tables
+        self.schema = tables.schema
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._tables.redactor.dsn!r}, schema={self.schema!r})"
+
+    async def open(self) -> None:
+        """Connect and migrate, as ``SchemaPool.open``."""
+        await self._tables.open()
+
+    async def close(self) -> None:
+        """Disconnect. Idempotent."""
+        await self._tables.close()

@@ -23,6 +23,7 @@ __all__ = [
     "ASYNC_INVOCATION_VERSIONS",
     "INVOCATION_COLUMNS",
     "JOB_RUN_COLUMNS",
+    "JOB_RUN_UPSERT",
     "JOB_VERSIONS",
     "POSTGRES_ASYNC_INVOCATION_MIGRATIONS",
     "POSTGRES_JOB_MIGRATIONS",
@@ -47,6 +48,10 @@ INVOCATION_COLUMNS = (
 # In JobRun's field order.
 JOB_RUN_COLUMNS = (
     "run_id, job, parameters, created_at, external_id, status, message, exit_code, finished_at"
+)
+# After an INSERT of JOB_RUN_COLUMNS: a run saved again overwrites every column but its id.
+JOB_RUN_UPSERT = "ON CONFLICT (run_id) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}" for column in JOB_RUN_COLUMNS.split(", ")[1:]
 )
 UNFINISHED_JOB_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 

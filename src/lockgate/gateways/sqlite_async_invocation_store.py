@@ -11,9 +11,9 @@ cut.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 from lockgate.errors import RunStoreError
 from lockgate.gateways.event_store_schema import check_claim, check_limit
@@ -26,12 +26,11 @@ from lockgate.gateways.queue_store_schema import (
     new_invocation_row,
     sqlite_pragmas,
 )
-from lockgate.gateways.sqlite_support import SQLiteWorker
+from lockgate.gateways.sqlite_support import SQLiteStore, SQLiteWorker
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 
 __all__ = ["SQLiteAsyncInvocationStore"]
 
-T = TypeVar("T")
 _TABLE = "lockgate_async_invocations"
 _INSERT = (
     f"INSERT INTO {_TABLE} ({INVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
@@ -88,7 +87,7 @@ _SUCCEEDED = (
 _PURGE = f"DELETE FROM {_TABLE} WHERE request_id = ?"  # noqa: S608 - constant text
 
 
-class SQLiteAsyncInvocationStore:
+class SQLiteAsyncInvocationStore(SQLiteStore):
     """Async invocations in the table ``lockgate_async_invocations`` of the SQLite file
     ``path``.
 
@@ -103,36 +102,18 @@ class SQLiteAsyncInvocationStore:
     def __init__(
         self, path: Path | str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL"
     ) -> None:
-        self.path = Path(path)
-        self._worker = SQLiteWorker(
-            self.path,
-            what="the async invocation store",
-            versions_table=ASYNC_INVOCATION_VERSIONS,
-            migrations=SQLITE_ASYNC_INVOCATION_MIGRATIONS,
-            error=RunStoreError,
-            pragmas=sqlite_pragmas(synchronous),
+        super().__init__(
+            SQLiteWorker(
+                Path(path),
+                what="the async invocation store",
+                versions_table=ASYNC_INVOCATION_VERSIONS,
+                migrations=SQLITE_ASYNC_INVOCATION_MIGRATIONS,
+                error=RunStoreError,
+                pragmas=sqlite_pragmas(synchronous),
+            )
         )
 
-    def __repr__(self) -> str:
-        return f"SQLiteAsyncInvocationStore({str(self.path)!r})"
-
-    async def open(self) -> None:
-        await self._worker.open()
-
-    async def close(self) -> None:
-        await self._worker.close()
-
-    async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._worker.run(action, fn)
-
     async def enqueue(self, invocation: AsyncInvocation) -> None:
-        """See ``IAsyncInvocationStore.enqueue``.
-
-        Raises:
-            TypeError: The payload is not bytes.
-            ValueError: Also when the invocation is not new (not queued, or with attempts,
-                an error or a finish time).
-        """
         row = new_invocation_row(invocation)
         name = invocation.request_id
 
@@ -202,12 +183,6 @@ class SQLiteAsyncInvocationStore:
     async def redrive(
         self, now: float, request_ids: Sequence[str] | None = None, function: str | None = None
     ) -> list[str]:
-        """See ``IAsyncInvocationStore.redrive``; with both ``request_ids`` and ``function``,
-        only those of the ids that are of ``function``.
-
-        Raises:
-            TypeError: ``request_ids`` is a single string or holds a non-string.
-        """
         ids = check_request_ids(request_ids)
 
         def requeue(connection: sqlite3.Connection) -> list[str]:

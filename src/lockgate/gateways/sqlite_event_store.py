@@ -10,9 +10,8 @@ WAL with ``synchronous=FULL`` like the run store: a recorded event survives a po
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from lockgate.errors import RunStoreError
 from lockgate.gateways.event_store_schema import (
@@ -23,12 +22,11 @@ from lockgate.gateways.event_store_schema import (
     checked_record,
     delivery,
 )
-from lockgate.gateways.sqlite_support import SQLiteWorker
+from lockgate.gateways.sqlite_support import SQLiteStore, SQLiteWorker
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = ["SQLiteEventStore"]
 
-T = TypeVar("T")
 _JOINED = "lockgate_event_deliveries d JOIN lockgate_events e USING (event_id)"
 _INSERT_EVENT = (
     "INSERT INTO lockgate_events (event_id, name, data, source_module, created_at) "
@@ -78,7 +76,7 @@ _ORPHAN = (
 )
 
 
-class SQLiteEventStore:
+class SQLiteEventStore(SQLiteStore):
     """Events and deliveries in the tables ``lockgate_events`` and
     ``lockgate_event_deliveries`` of the SQLite file ``path``.
 
@@ -88,26 +86,15 @@ class SQLiteEventStore:
     """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._worker = SQLiteWorker(
-            self.path,
-            what="the event store",
-            versions_table="lockgate_event_schema",
-            migrations=SQLITE_EVENT_MIGRATIONS,
-            error=RunStoreError,
+        super().__init__(
+            SQLiteWorker(
+                Path(path),
+                what="the event store",
+                versions_table="lockgate_event_schema",
+                migrations=SQLITE_EVENT_MIGRATIONS,
+                error=RunStoreError,
+            )
         )
-
-    def __repr__(self) -> str:
-        return f"SQLiteEventStore({str(self.path)!r})"
-
-    async def open(self) -> None:
-        await self._worker.open()
-
-    async def close(self) -> None:
-        await self._worker.close()
-
-    async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._worker.run(action, fn)
 
     async def record(
         self, event: EventRecord, subscribers: Sequence[str], *, connection: object | None = None

@@ -8,32 +8,28 @@ per call; WAL with ``synchronous=FULL`` by default, like the run store.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 from lockgate.errors import RunStoreError
 from lockgate.gateways.event_store_schema import check_limit
 from lockgate.gateways.queue_store_schema import (
     JOB_RUN_COLUMNS,
+    JOB_RUN_UPSERT,
     JOB_VERSIONS,
     SQLITE_JOB_MIGRATIONS,
     job_run,
     job_run_row,
     sqlite_pragmas,
 )
-from lockgate.gateways.sqlite_support import SQLiteWorker
+from lockgate.gateways.sqlite_support import SQLiteStore, SQLiteWorker
 from lockgate.models.job import JobRun
 
 __all__ = ["SQLiteJobStore"]
 
-T = TypeVar("T")
 _UPSERT = (
     f"INSERT INTO lockgate_job_runs ({JOB_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
-    "ON CONFLICT (run_id) DO UPDATE SET job = excluded.job, parameters = excluded.parameters, "
-    "created_at = excluded.created_at, external_id = excluded.external_id, "
-    "status = excluded.status, message = excluded.message, exit_code = excluded.exit_code, "
-    "finished_at = excluded.finished_at"
+    f"{JOB_RUN_UPSERT}"
 )
 _GET = f"SELECT {JOB_RUN_COLUMNS} FROM lockgate_job_runs WHERE run_id = ?"  # noqa: S608
 _LIST = (
@@ -43,7 +39,7 @@ _LIST = (
 )
 
 
-class SQLiteJobStore:
+class SQLiteJobStore(SQLiteStore):
     """Job runs in the table ``lockgate_job_runs`` of the SQLite file ``path``.
 
     Args:
@@ -57,27 +53,16 @@ class SQLiteJobStore:
     def __init__(
         self, path: Path | str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL"
     ) -> None:
-        self.path = Path(path)
-        self._worker = SQLiteWorker(
-            self.path,
-            what="the job store",
-            versions_table=JOB_VERSIONS,
-            migrations=SQLITE_JOB_MIGRATIONS,
-            error=RunStoreError,
-            pragmas=sqlite_pragmas(synchronous),
+        super().__init__(
+            SQLiteWorker(
+                Path(path),
+                what="the job store",
+                versions_table=JOB_VERSIONS,
+                migrations=SQLITE_JOB_MIGRATIONS,
+                error=RunStoreError,
+                pragmas=sqlite_pragmas(synchronous),
+            )
         )
-
-    def __repr__(self) -> str:
-        return f"SQLiteJobStore({str(self.path)!r})"
-
-    async def open(self) -> None:
-        await self._worker.open()
-
-    async def close(self) -> None:
-        await self._worker.close()
-
-    async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._worker.run(action, fn)
 
     async def save(self, run: JobRun) -> None:
         row = job_run_row(run)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from lockgate.errors import SecretStoreError
 from lockgate.gateways.secret_store_schema import (
@@ -21,12 +20,11 @@ from lockgate.gateways.secret_store_schema import (
     envelope,
     envelope_row,
 )
-from lockgate.gateways.sqlite_support import SQLiteWorker
+from lockgate.gateways.sqlite_support import SQLiteStore, SQLiteWorker
 from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 
 __all__ = ["SQLiteSecretStore"]
 
-T = TypeVar("T")
 _UPSERT = (
     "INSERT INTO lockgate_secrets (name, key_id, wrapped_key, nonce, ciphertext, created_at, "
     "updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -43,32 +41,21 @@ class _ConflictError(Exception):
         self.name = name
 
 
-class SQLiteSecretStore:
+class SQLiteSecretStore(SQLiteStore):
     """Envelopes in the table ``lockgate_secrets`` of the SQLite file ``path``."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._worker = SQLiteWorker(
-            self.path,
-            what="the secret store",
-            versions_table="lockgate_secret_schema",
-            migrations=SQLITE_SECRET_MIGRATIONS,
-            error=SecretStoreError,
-            # Overwrite deleted rows' bytes, so an old ciphertext does not linger in the file.
-            pragmas=("PRAGMA secure_delete = ON",),
+        super().__init__(
+            SQLiteWorker(
+                Path(path),
+                what="the secret store",
+                versions_table="lockgate_secret_schema",
+                migrations=SQLITE_SECRET_MIGRATIONS,
+                error=SecretStoreError,
+                # Overwrite deleted rows' bytes, so an old ciphertext does not linger in the file.
+                pragmas=("PRAGMA secure_delete = ON",),
+            )
         )
-
-    def __repr__(self) -> str:
-        return f"SQLiteSecretStore({str(self.path)!r})"
-
-    async def open(self) -> None:
-        await self._worker.open()
-
-    async def close(self) -> None:
-        await self._worker.close()
-
-    async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._worker.run(action, fn)
 
     async def put(self, name: str, envelope: SecretEnvelope) -> None:
         if name != envelope.name:

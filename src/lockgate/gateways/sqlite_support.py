@@ -1,4 +1,4 @@
-"""What the SQLite stores (runs, secrets, events) share: versioned migrations, and a
+"""What the SQLite stores (runs, secrets, events, queues) share: versioned migrations, and a
 connection of their own on a thread of its own, where each call is one transaction."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from lockgate.errors import LockgateError
 
-__all__ = ["SQLiteWorker", "migrate"]
+__all__ = ["SQLiteStore", "SQLiteWorker", "migrate"]
 
 T = TypeVar("T")
 
@@ -143,6 +143,33 @@ class SQLiteWorker:
             connection.close()
             raise
         return connection
+
+
+class SQLiteStore:
+    """What a SQLite store does the same as the others through its ``SQLiteWorker``
+    (``_worker``): ``open``, ``close``, its ``path``, a repr naming the file, and ``_run``.
+
+    Args:
+        worker: The store's worker, not yet open.
+    """
+
+    def __init__(self, worker: SQLiteWorker) -> None:
+        self._worker = worker
+        self.path = worker.path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    async def open(self) -> None:
+        """Connect and migrate, as ``SQLiteWorker.open``."""
+        await self._worker.open()
+
+    async def close(self) -> None:
+        """Disconnect. Idempotent."""
+        await self._worker.close()
+
+    async def _run(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._worker.run(action, fn)
 
 
 def _transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

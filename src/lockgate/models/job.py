@@ -80,6 +80,22 @@ class JobDefinition:
         object.__setattr__(self, "command", tuple(self.command))
         object.__setattr__(self, "environment", MappingProxyType(dict(self.environment)))
 
+    def check_new_run(self, run: JobRun, runner: str) -> None:
+        """What a runner checks before submitting ``run``: it was not submitted yet, this
+        job is for ``runner``, and ``run`` is a run of this job.
+
+        Raises:
+            ValueError: One of them is not so.
+        """
+        if run.external_id is not None:
+            raise ValueError(
+                f"run {run.run_id} was already submitted (external id {run.external_id})"
+            )
+        if self.runner != runner:
+            raise ValueError(f"job {self.name!r} is for runner {self.runner!r}, not {runner!r}")
+        if run.job != self.name:
+            raise ValueError(f"run {run.run_id} is of job {run.job!r}, not {self.name!r}")
+
 
 @dataclass(frozen=True, slots=True)
 class JobStatusDetail:
