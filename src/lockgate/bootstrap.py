@@ -37,6 +37,8 @@ from lockgate.gateways.memory_run_store import InMemoryRunStore
 from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
 from lockgate.gateways.process_worker import ProcessWorkerLauncher
 from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.gateways.runtime_api_worker import RuntimeApiWorkerLauncher
+from lockgate.gateways.runtime_launcher import RuntimeWorkerLauncher
 from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
 from lockgate.models.gateway_config import GatewayConfig
@@ -116,7 +118,11 @@ def build(
     registry = FunctionRegistry(config.functions.values())
     metrics = PrometheusMetrics()
     pool_manager = PoolManager(
-        launcher or ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
+        launcher
+        or RuntimeWorkerLauncher(
+            native=ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
+            provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
+        ),
         start_budget=settings.start_budget,
         metrics=metrics,
     )

@@ -24,7 +24,7 @@ from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
 from lockgate.worker.protocol import HEADER, MAX_FRAME_PART, pack_frame
 
-__all__ = ["ProcessWorker", "ProcessWorkerLauncher"]
+__all__ = ["ProcessWorker", "ProcessWorkerLauncher", "lambda_environment"]
 
 # Variables a worker inherits from the gateway; everything else it sees is declared.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
@@ -305,24 +305,8 @@ class ProcessWorkerLauncher:
         return worker
 
     def _environment(self, function: FunctionEntity) -> dict[str, str]:
-        env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+        env = lambda_environment(function, execution_env="AWS_Lambda_python3.11")
         package_root = str(Path(lockgate.__file__).resolve().parent.parent)
-        env.update(
-            {
-                "TZ": ":UTC",
-                "AWS_REGION": "us-east-1",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-                "AWS_LAMBDA_FUNCTION_NAME": function.name,
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size_mb),
-                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(function.timeout_seconds)),
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-                "AWS_LAMBDA_LOG_STREAM_NAME": f"lockgate/{function.config_hash}",
-                "LAMBDA_TASK_ROOT": str(function.code_dir),
-            }
-        )
-        env.update(function.environment)
         # Set last: the worker's own wiring is not something a function can override.
         env.update(
             {
@@ -336,3 +320,31 @@ class ProcessWorkerLauncher:
             }
         )
         return env
+
+
+def lambda_environment(function: FunctionEntity, *, execution_env: str | None) -> dict[str, str]:
+    """The variables every worker process starts with, native or custom runtime: a few
+    inherited from the gateway, the ones Lambda itself sets, then the function's own.
+
+    ``execution_env`` is ``AWS_EXECUTION_ENV``; None leaves it unset, as Lambda does for
+    its OS-only (``provided``) runtimes.
+    """
+    env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    env.update(
+        {
+            "TZ": ":UTC",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(function.timeout_seconds)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"lockgate/{function.config_hash}",
+            "LAMBDA_TASK_ROOT": str(function.code_dir),
+        }
+    )
+    if execution_env is not None:
+        env["AWS_EXECUTION_ENV"] = execution_env
+    env.update(function.environment)
+    return env
