@@ -56,6 +56,11 @@ command = ["sh", "bootstrap"]
 handler = "crash"
 code_dir = "{RUNTIME_APP}"
 timeout = 30
+
+[[routes]]
+method = "GET"
+path = "/runtime/{{what}}"
+function = "shell-crash"
 """
     )
     with GatewayProcess(config) as gateway:
@@ -128,3 +133,12 @@ def test_a_runtime_that_crashes_mid_invoke_is_an_error_and_is_replaced(
 
     wait_until(answered)
     assert after["pid"] != first["pid"]  # a new runtime process
+
+
+def test_a_runtime_crashing_behind_a_route_is_a_502_and_the_next_call_works(
+    runtimes: GatewayProcess,
+) -> None:
+    crashed = httpx.get(f"{runtimes.url}/runtime/crash", timeout=30)  # the event says crash
+
+    assert crashed.status_code == 502
+    wait_until(lambda: httpx.get(f"{runtimes.url}/runtime/fine", timeout=30).status_code == 200)
