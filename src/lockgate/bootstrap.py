@@ -200,6 +200,7 @@ def build(
             max_event_age=settings.async_max_event_age,
             concurrency=settings.async_concurrency,
             retention=settings.async_retention,
+            metrics=metrics,
         ),
     )
     for declaration in config.workflows.values():

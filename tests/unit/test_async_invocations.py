@@ -141,10 +141,17 @@ async def test_a_handler_that_always_fails_is_tried_three_times_then_dead(
     store: InMemoryAsyncInvocationStore, running: list[AsyncInvocationQueue]
 ) -> None:
     backend = ScriptedBackend(RAISED)
-    queue = make_queue(backend, store)
+    metrics = PrometheusMetrics()
+    queue = make_queue(backend, store, metrics=metrics)  # type: ignore[arg-type]
     await start(queue, running)
 
     dead = await settled(queue, await queue.submit("fn", b"{}"))
+
+    rendered = metrics.render().decode()
+    assert (
+        'lockgate_async_invocation_attempts_total{function="fn",outcome="retried"} 2.0' in rendered
+    )
+    assert 'lockgate_async_invocation_attempts_total{function="fn",outcome="dead"} 1.0' in rendered
 
     assert dead.status is AsyncInvocationStatus.DEAD
     assert dead.attempts == 3

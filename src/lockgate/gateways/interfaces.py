@@ -17,6 +17,7 @@ from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord
 from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 
 __all__ = [
+    "IAsyncInvocationMetrics",
     "IAsyncInvocationStore",
     "IEventStore",
     "IInvocationBackend",
@@ -151,6 +152,22 @@ class IInvocationMetrics(Protocol):
 
     def cold_start(self, function: str, duration_s: float) -> None:
         """Record one worker start that succeeded."""
+        ...
+
+
+@runtime_checkable
+class IAsyncInvocationMetrics(Protocol):
+    """Counts of ``Event`` invocation attempts; never sees payloads."""
+
+    def async_attempt_finished(self, function: str, outcome: str) -> None:
+        """Record one attempt's outcome.
+
+        Args:
+            function: The function's name.
+            outcome: ``succeeded``, ``retried`` (a function error, to be tried again),
+                ``dead`` (no attempt left, or too old) or ``deferred`` (refused before it
+                ran: throttled, breaker open; tried again without counting).
+        """
         ...
 
 

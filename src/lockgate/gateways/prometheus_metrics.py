@@ -25,8 +25,8 @@ _BOUND_LABELS = (*(str(float(bound)) for bound in _DURATION_BUCKETS), "+Inf")
 
 
 class PrometheusMetrics:
-    """See ``IInvocationMetrics`` and ``IWorkflowMetrics``; pool gauges are read from the
-    pools at scrape time."""
+    """See ``IInvocationMetrics``, ``IAsyncInvocationMetrics`` and ``IWorkflowMetrics``;
+    pool gauges are read from the pools at scrape time."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -56,6 +56,12 @@ class PrometheusMetrics:
             buckets=_DURATION_BUCKETS,
             registry=self.registry,
         )
+        self._async_attempts = Counter(
+            "lockgate_async_invocation_attempts",
+            "Event invocation attempts by outcome: succeeded, retried, dead or deferred.",
+            ("function", "outcome"),
+            registry=self.registry,
+        )
         self._timeouts = Counter(
             "lockgate_timeouts",
             "Invocations that ran past their deadline.",
@@ -82,6 +88,9 @@ class PrometheusMetrics:
         _observe(self._durations, function, duration_s)
         if outcome == "timeout":
             self._timeouts.labels(function).inc()
+
+    def async_attempt_finished(self, function: str, outcome: str) -> None:
+        self._async_attempts.labels(function, outcome).inc()
 
     def run_finished(self, workflow: str, status: str, duration_s: float) -> None:
         key = (workflow, status)

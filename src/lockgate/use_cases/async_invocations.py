@@ -25,7 +25,7 @@ from lockgate.errors import (
     PoolClosedError,
     TooManyRequestsError,
 )
-from lockgate.gateways.interfaces import IAsyncInvocationStore
+from lockgate.gateways.interfaces import IAsyncInvocationMetrics, IAsyncInvocationStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult
@@ -59,6 +59,7 @@ class AsyncInvocationQueue:
         poll_interval: Seconds between looks for invocations due (others' or retries);
             an invocation accepted here is started at once.
         clock: Wall-clock seconds (the store's times).
+        metrics: Where attempts' outcomes are counted.
     """
 
     def __init__(
@@ -75,8 +76,10 @@ class AsyncInvocationQueue:
         retention: float = 86400.0,
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        metrics: IAsyncInvocationMetrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._invoker = invoker
         self._registry = registry
         self._node_id = node_id
@@ -251,6 +254,7 @@ class AsyncInvocationQueue:
 
     async def _settle(self, invocation: AsyncInvocation, result: InvocationResult) -> None:
         if result.success:
+            self._count(invocation, "succeeded")
             await self._guard(self._store.succeed(invocation.request_id, self._clock()))
             return
         error = result.error
@@ -281,9 +285,15 @@ class AsyncInvocationQueue:
         if delay < self._poll_interval:
             asyncio.get_running_loop().call_later(delay, self._wake.set)
 
+    def _count(self, invocation: AsyncInvocation, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.async_attempt_finished(invocation.function, outcome)
+
     async def _record(
         self, invocation: AsyncInvocation, error: str, retry_at: float | None, counted: bool = True
     ) -> None:
+        outcome = "dead" if retry_at is None else "retried" if counted else "deferred"
+        self._count(invocation, outcome)
         if retry_at is None:
             logger.warning(
                 "Event invocation %s of %s is dead after %d attempts",
