@@ -194,7 +194,9 @@ class AsyncInvocationQueue:
         self, request_ids: Sequence[str] | None = None, function: str | None = None
     ) -> list[str]:
         """Queue dead invocations again (those named, else all dead ones of ``function``,
-        else all dead ones) with their attempts and age counted afresh; returns the ids."""
+        else all dead ones) with their attempts counted afresh; returns the ids. Their age
+        still counts from when they were accepted: one older than ``max_event_age`` gets a
+        single attempt."""
         ids = await self._store.redrive(self._clock(), request_ids, function)
         if ids:
             self._wake.set()
