@@ -2,8 +2,9 @@
 
 ``cpu_during(pid, run)`` reads, before and after ``run()``:
 
-* the server's utime + stime and those of each of its live children (the workers), from
-  /proc/PID/stat (children that exit during the run are left out);
+* the server's utime + stime and those of each of its live children (the workers; or only
+  the worker pids given, when the server runs other pools beside), from /proc/PID/stat
+  (workers that exit during the run are left out);
 * the load generator's: this process plus its reaped children (``wrk``), from getrusage;
 * the whole machine's busy time over all cores, from /proc/stat.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,7 +35,7 @@ class CpuUse:
     wall_s: float
     server_s: float
     workers_s: float
-    workers: int  # children of the server measured (0 for the bare app)
+    workers: int  # worker processes measured (0 for the bare app)
     client_s: float  # load generator: this process and wrk
     machine_s: float  # every core's busy time, everyone included
 
@@ -69,9 +70,12 @@ def _seconds(pid: int) -> float:
     return used
 
 
-def cpu_during(pid: int, run: Callable[[], T]) -> tuple[T, CpuUse]:
-    """``run()``'s result, and the CPU the server ``pid``, its children and the rest used."""
-    workers = children(pid)
+def cpu_during(
+    pid: int, run: Callable[[], T], workers: Sequence[int] | None = None
+) -> tuple[T, CpuUse]:
+    """``run()``'s result, and the CPU the server ``pid``, its ``workers`` (by default all its
+    children) and the rest used."""
+    workers = children(pid) if workers is None else list(workers)
     server0 = _seconds(pid)
     workers0 = {worker: cpu_seconds(worker) for worker in workers}
     client0, machine0, wall0 = _client_seconds(), _machine_seconds(), time.monotonic()

@@ -1,4 +1,5 @@
-"""Turns the measurements into tables and target verdicts, printed with rich and as Markdown."""
+"""Turns the measurements into tables and target verdicts, printed with rich and as Markdown
+(with the tables of other modules, such as the custom-runtime comparison, beside them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from benchmarks.functions.probes import ColdStart, HeaderProbe
 from benchmarks.tables import Section, markdown_table, print_sections
 from rich.console import Console
 
-__all__ = ["Results", "Setup", "print_report", "to_markdown"]
+__all__ = ["LEGEND", "Results", "Setup", "print_report", "sections", "to_markdown"]
 
 THROUGHPUT_RATIO = 0.5
 ADDED_P50_MS = 0.5
@@ -291,7 +292,8 @@ def _verdict_section(results: Results) -> Section:
     return Section("Targets", headers, rows)
 
 
-def _sections(results: Results) -> list[Section]:
+def sections(results: Results) -> list[Section]:
+    """The tables of a full run."""
     return [
         _throughput_section(results),
         _cpu_section(results),
@@ -301,22 +303,31 @@ def _sections(results: Results) -> list[Section]:
     ]
 
 
-def print_report(results: Results, console: Console) -> None:
-    print_sections(_sections(results), console)
-    for line in LEGEND:
+def print_report(
+    tables: list[Section], legend: list[str], notes: list[str], console: Console
+) -> None:
+    """The tables, then how to read them (dimmed), then the run's notes."""
+    print_sections(tables, console)
+    for line in legend:
         console.print(f"[dim]- {line}[/]")
-    for note in results.notes:
+    for note in notes:
         console.print(f"[yellow]note:[/] {note}")
 
 
-def to_markdown(results: Results, command: str) -> str:
-    """The whole report as Markdown: command, machine, tables, notes."""
+def to_markdown(
+    command: str,
+    machine: dict[str, str],
+    tables: list[Section],
+    legend: list[str],
+    notes: list[str],
+) -> str:
+    """The whole report as Markdown: command, machine, tables, how to read them, notes."""
     lines = ["# Functions benchmark results", "", f"Command: `{command}`", ""]
-    lines += [f"- {key}: {value}" for key, value in results.machine.items()]
-    for section in _sections(results):
+    lines += [f"- {key}: {value}" for key, value in machine.items()]
+    for section in tables:
         lines += ["", f"## {section.title}", ""]
         lines += markdown_table(section)
-    lines += ["", "## How to read it", ""] + [f"- {line}" for line in LEGEND]
-    if results.notes:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in results.notes]
+    lines += ["", "## How to read it", ""] + [f"- {line}" for line in legend]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"

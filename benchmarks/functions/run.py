@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's interpreter::
 
-    .venv/bin/python benchmarks/functions/run.py [--duration 10]
+    .venv/bin/python benchmarks/functions/run.py [--duration 10] [--only runtimes]
 
 In one run it measures, one server at a time, on loopback only:
 
@@ -11,14 +11,17 @@ In one run it measures, one server at a time, on loopback only:
      (``hop_app.py``): the limit of one warm process per in-flight invocation on this stack;
 (b) Lockgate routing ``GET /echo/{name}`` (payload format 2.0) to a warm echo pool of 8;
 (c) Lockgate's Invoke API on the same function;
+(d) the Invoke API on the same handler run by 8 warm awslambdaric workers (``runtime =
+    "provided"``, in the same gateway), beside (c) with the ratios (``runtimes.py``);
 
 each at concurrency 1 and 64 with ``wrk`` (requests/s, p50/p99), with the CPU time the server,
 its workers, the load generator and the whole machine used per request at concurrency 64
 (/proc and getrusage), plus, for Lockgate, the ``X-Lockgate-Latency`` header at concurrency 1,
-the cold start of never-called functions beside spawning ``python -c pass``, and the RSS of the
-gateway and of its idle workers. It prints the tables with rich, the verdict on each target
-(against the bare app, with the ratio against (a') beside it), and writes them to
-``results.md`` beside it.
+the cold start of never-called functions (native and awslambdaric) beside spawning
+``python -c pass``, and the RSS of the gateway and of its idle workers. It prints the tables
+with rich, the verdict on each target (against the bare app, with the ratio against (a')
+beside it), and writes them to ``results.md`` beside it. ``--only runtimes`` measures (c),
+(d) and the cold starts alone, in a few minutes, and writes ``results-runtimes.md``.
 Every process it starts is stopped on the way out, also on Ctrl-C, SIGTERM or failure.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import json
 import shlex
 import signal
@@ -53,12 +57,30 @@ from benchmarks.functions.probes import (
     untouched,
 )
 from benchmarks.functions.processes import Server, children, cmdline, free_port, vm_rss_mb
-from benchmarks.functions.report import Results, Setup, print_report, to_markdown
+from benchmarks.functions.report import (
+    LEGEND,
+    Results,
+    Setup,
+    print_report,
+    sections,
+    to_markdown,
+)
+from benchmarks.functions.runtimes import (
+    RIC_MARKER,
+    RIC_PREFIX,
+    RUNTIME_LEGEND,
+    RuntimeComparison,
+    ratio_line,
+    runtime_section,
+    write_config,
+)
+from benchmarks.tables import Section
 from rich.console import Console
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "lockgate.toml"
 WARM_FUNCTION = "echo"
+RIC_FUNCTION = f"{RIC_PREFIX}{WARM_FUNCTION}"
 WARM_WORKERS = 8
 COLD_PREFIX = "cold_"
 BUSY_WARNING = 10.0  # percent
@@ -75,16 +97,28 @@ class Options:
     threads: int
     use_wrk: bool
     output: Path
+    only_runtimes: bool
 
 
 @dataclass(frozen=True, slots=True)
 class _LockgateRun:
-    route: Setup
+    route: Setup | None  # None with --only runtimes
     invoke: Setup
+    ric: Setup
     cold: ColdStart
+    ric_cold: ColdStart
     gateway_rss_ready_mib: float
     gateway_rss_loaded_mib: float
     worker_rss_mib: list[float]
+    ric_worker_rss_mib: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    machine: dict[str, str]
+    tables: list[Section]
+    legend: list[str]
+    notes: list[str]
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -116,20 +150,31 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="use the Python load generator even when wrk is installed",
     )
     parser.add_argument(
-        "--output", type=Path, default=HERE / "results.md", help="where the Markdown report goes"
+        "--only",
+        choices=["runtimes"],
+        help="runtimes: only (c), (d) and the cold starts, native beside awslambdaric",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where the Markdown report goes (default results.md, or results-runtimes.md "
+        "with --only runtimes, beside run.py)",
     )
     return parser.parse_args(argv)
 
 
 def _options(args: argparse.Namespace) -> Options:
     use_wrk = not args.python_loadgen and wrk_path() is not None
+    only_runtimes = args.only == "runtimes"
+    default = HERE / ("results-runtimes.md" if only_runtimes else "results.md")
     return Options(
         duration=args.duration,
         warmup=args.warmup,
         samples=args.samples,
         threads=args.threads,
         use_wrk=use_wrk,
-        output=args.output,
+        output=args.output or default,
+        only_runtimes=only_runtimes,
     )
 
 
@@ -178,13 +223,22 @@ def _show_cpu(label: str, cpu: CpuUse, requests: int) -> None:
     )
 
 
-def _measure(label: str, request: Request, options: Options, *, header: bool, server: int) -> Setup:
-    """Warm-up, then c=1 (with the latency header when asked), then c=64 with its CPU use."""
+def _measure(
+    label: str,
+    request: Request,
+    options: Options,
+    *,
+    header: bool,
+    server: int,
+    workers: list[int] | None = None,
+) -> Setup:
+    """Warm-up, then c=1 (with the latency header when asked), then c=64 with its CPU use
+    (the server's and its ``workers``', by default all its children)."""
     if options.warmup > 0:
         run_load(request, 64, options.warmup, threads=options.threads, use_wrk=options.use_wrk)
     c1 = _load(request, 1, options, header=header)
     _show(label, c1)
-    c64, cpu = cpu_during(server, lambda: _load(request, 64, options, header=False))
+    c64, cpu = cpu_during(server, lambda: _load(request, 64, options, header=False), workers)
     _show(label, c64)
     _show_cpu(label, cpu, c64.requests)
     probe: HeaderProbe | None = None
@@ -202,11 +256,17 @@ def _check_echo(base: str) -> None:
     got = httpx.get(f"{base}/echo/bench", timeout=10.0)
     if got.status_code != 200 or got.json() != {"name": "bench"}:
         raise RuntimeError(f"GET /echo/bench answered {got.status_code}: {got.text[:300]!r}")
+    _check_invoke(base, WARM_FUNCTION)
+
+
+def _check_invoke(base: str, function: str) -> None:
     invoked = httpx.post(
-        f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", content=EVENT, timeout=10.0
+        f"{base}/2015-03-31/functions/{function}/invocations", content=EVENT, timeout=10.0
     )
     if invoked.status_code != 200 or invoked.json() != json.loads(EVENT):
-        raise RuntimeError(f"the Invoke API answered {invoked.status_code}: {invoked.text!r}")
+        raise RuntimeError(
+            f"the Invoke API on {function} answered {invoked.status_code}: {invoked.text!r}"
+        )
 
 
 def _bare(options: Options, logs: Path) -> tuple[Setup, Setup]:
@@ -266,8 +326,9 @@ def _hop(options: Options, logs: Path) -> tuple[Setup, Setup]:
         return _measure_reference("bare + hop", base, options, server.pid)
 
 
-def _worker_pids(gateway: int) -> list[int]:
-    return [pid for pid in children(gateway) if "lockgate.worker" in cmdline(pid)]
+def _worker_pids(gateway: int, marker: str = "lockgate.worker") -> list[int]:
+    """The gateway's native workers, or with ``marker=RIC_MARKER`` its awslambdaric ones."""
+    return [pid for pid in children(gateway) if marker in cmdline(pid)]
 
 
 def _rss(pid: int) -> float:
@@ -292,7 +353,7 @@ def _lockgate(options: Options, logs: Path) -> _LockgateRun:
         "lockgate",
         "serve",
         "--config",
-        str(CONFIG),
+        str(write_config(CONFIG, logs)),  # lockgate.toml + the ric_* functions
         "--host",
         "127.0.0.1",
         "--port",
@@ -302,39 +363,67 @@ def _lockgate(options: Options, logs: Path) -> _LockgateRun:
         Server("lockgate", argv, f"{base}/readyz", logs / "lockgate.log") as gateway,
         _log_on_failure(gateway),
     ):
-        workers = _worker_pids(gateway.pid)
-        if len(workers) != WARM_WORKERS:
-            raise RuntimeError(f"expected {WARM_WORKERS} warm workers, found {len(workers)}")
+        for kind, marker in (("warm", "lockgate.worker"), ("awslambdaric", RIC_MARKER)):
+            found = len(_worker_pids(gateway.pid, marker))
+            if found != WARM_WORKERS:
+                raise RuntimeError(f"expected {WARM_WORKERS} {kind} workers, found {found}")
         _check_echo(base)
+        _check_invoke(base, RIC_FUNCTION)
         rss_ready = _rss(gateway.pid)
-        console.rule("(b) Lockgate: GET /echo/{name} → echo (payload 2.0, warm pool of 8)")
-        route = _measure(
-            "Lockgate route",
-            Request(f"{base}/echo/bench"),
-            options,
-            header=True,
-            server=gateway.pid,
-        )
-        console.rule("(c) Lockgate: Invoke API → echo")
-        invoke = _measure(
-            "Lockgate Invoke API",
-            Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
-            options,
-            header=True,
-            server=gateway.pid,
-        )
-        workers = _worker_pids(gateway.pid)  # idle again, and still the warm pool only
-        worker_rss = [_rss(pid) for pid in workers]
+        route = None
+        if not options.only_runtimes:
+            console.rule("(b) Lockgate: GET /echo/{name} → echo (payload 2.0, warm pool of 8)")
+            route = _measure(
+                "Lockgate route",
+                Request(f"{base}/echo/bench"),
+                options,
+                header=True,
+                server=gateway.pid,
+                workers=_worker_pids(gateway.pid),
+            )
+        invoke, ric = _invokes(base, options, gateway.pid)
+        # Idle again, and still the warm pools only.
+        worker_rss = [_rss(pid) for pid in _worker_pids(gateway.pid)]
+        ric_worker_rss = [_rss(pid) for pid in _worker_pids(gateway.pid, RIC_MARKER)]
         rss_loaded = _rss(gateway.pid)
-        console.rule("Lockgate: cold starts")
+        console.rule("Lockgate: cold starts (native, then awslambdaric)")
         names = _cold_functions()
-        untouched(base, names)
+        ric_names = [f"{RIC_PREFIX}{name}" for name in names]
+        untouched(base, [*names, *ric_names])
         cold = cold_starts(base, names, EVENT)
-        console.print(f"  first calls: {', '.join(f'{ms:.1f}' for ms in cold.client_ms)} ms")
-    return _LockgateRun(route, invoke, cold, rss_ready, rss_loaded, worker_rss)
+        console.print(f"  native: {', '.join(f'{ms:.1f}' for ms in cold.client_ms)} ms")
+        ric_cold = cold_starts(base, ric_names, EVENT)
+        console.print(f"  awslambdaric: {', '.join(f'{ms:.1f}' for ms in ric_cold.client_ms)} ms")
+    return _LockgateRun(
+        route, invoke, ric, cold, ric_cold, rss_ready, rss_loaded, worker_rss, ric_worker_rss
+    )
 
 
-def _run(options: Options, notes: list[str]) -> Results:
+def _invokes(base: str, options: Options, gateway: int) -> tuple[Setup, Setup]:
+    """(c) the Invoke API on the native pool, then (d) on the awslambdaric pool."""
+    console.rule("(c) Lockgate: Invoke API → echo")
+    invoke = _measure(
+        "Lockgate Invoke API",
+        Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
+        options,
+        header=True,
+        server=gateway,
+        workers=_worker_pids(gateway),
+    )
+    console.rule(f"(d) Lockgate: Invoke API → {RIC_FUNCTION} (awslambdaric, warm pool of 8)")
+    ric = _measure(
+        "Lockgate Invoke API, awslambdaric",
+        Request(f"{base}/2015-03-31/functions/{RIC_FUNCTION}/invocations", EVENT),
+        options,
+        header=True,
+        server=gateway,
+        workers=_worker_pids(gateway, RIC_MARKER),
+    )
+    console.print(f"  {ratio_line(invoke, ric)}")
+    return invoke, ric
+
+
+def _run(options: Options, notes: list[str]) -> _Report:
     busy = busy_percent()
     if busy > BUSY_WARNING:
         notes = [
@@ -343,20 +432,37 @@ def _run(options: Options, notes: list[str]) -> Results:
             "competed for the 2 cores, so these numbers are pessimistic.",
         ]
         console.print(f"[bold yellow]warning:[/] {notes[-1]}")
+    references: list[Setup] = []
     with tempfile.TemporaryDirectory(prefix="lockgate-bench-") as tmp:
         logs = Path(tmp)
-        bare_get, bare_post = _bare(options, logs)
-        hop_get, hop_post = _hop(options, logs)
+        if not options.only_runtimes:
+            references = [*_bare(options, logs), *_hop(options, logs)]
         lockgate = _lockgate(options, logs)
     console.rule("physical limit of a cold start: python -c pass")
     spawn = spawn_python_ms(len(lockgate.cold.client_ms))
     console.print(f"  median {statistics.median(spawn):.1f} ms")
-    return Results(
-        machine={
-            **describe(options.use_wrk, options.threads, busy),
-            "duration": f"{options.duration:g} s per measurement, {options.warmup:g} s warm-up "
-            f"per setup, {options.samples} sequential requests per header probe",
-        },
+    machine = {
+        **describe(options.use_wrk, options.threads, busy),
+        "awslambdaric": importlib.metadata.version("awslambdaric"),
+        "duration": f"{options.duration:g} s per measurement, {options.warmup:g} s warm-up "
+        f"per setup, {options.samples} sequential requests per header probe",
+    }
+    comparison = RuntimeComparison(
+        native=lockgate.invoke,
+        ric=lockgate.ric,
+        native_cold=lockgate.cold,
+        ric_cold=lockgate.ric_cold,
+        spawn_ms=spawn,
+        native_worker_rss_mib=lockgate.worker_rss_mib,
+        ric_worker_rss_mib=lockgate.ric_worker_rss_mib,
+    )
+    measured = [*references, *([lockgate.route] if lockgate.route else []), lockgate.invoke]
+    notes = notes + _error_notes([*measured, lockgate.ric])
+    if lockgate.route is None:
+        return _Report(machine, [runtime_section(comparison)], RUNTIME_LEGEND, notes)
+    bare_get, bare_post, hop_get, hop_post = references
+    results = Results(
+        machine=machine,
         bare_get=bare_get,
         bare_post=bare_post,
         hop_get=hop_get,
@@ -368,9 +474,10 @@ def _run(options: Options, notes: list[str]) -> Results:
         gateway_rss_ready_mib=lockgate.gateway_rss_ready_mib,
         gateway_rss_loaded_mib=lockgate.gateway_rss_loaded_mib,
         worker_rss_mib=lockgate.worker_rss_mib,
-        notes=notes
-        + _error_notes([bare_get, bare_post, hop_get, hop_post, lockgate.route, lockgate.invoke]),
+        notes=notes,
     )
+    tables = [*sections(results), runtime_section(comparison)]
+    return _Report(machine, tables, [*LEGEND, *RUNTIME_LEGEND], notes)
 
 
 def _error_notes(setups: list[Setup]) -> list[str]:
@@ -415,12 +522,13 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "benchmarks/functions/run.py", *sys.argv[1:]])
     try:
         with _signals_as_interrupt():
-            results = _run(options, notes)
+            report = _run(options, notes)
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/]: every process started was stopped")
         return 130
-    print_report(results, console)
-    options.output.write_text(to_markdown(results, command))
+    print_report(report.tables, report.legend, report.notes, console)
+    markdown = to_markdown(command, report.machine, report.tables, report.legend, report.notes)
+    options.output.write_text(markdown)
     console.print(f"Markdown written to {options.output}")
     return 0
 
