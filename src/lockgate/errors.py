@@ -203,9 +203,10 @@ class HandlerResponseError(InvocationError):
 
 
 class RemoteInvocationError(InvocationError):
-    """A remote backend failed the call before the handler ran, or refused it; ``code`` is
-    the backend's own error code where it gave one, and ``retryable`` whether it is safe to
-    send the same invocation again."""
+    """A remote backend (AWS Lambda) failed the call or refused it. Callers see a
+    ``ServiceException``: ``remote_code`` keeps the backend's own error code (for logs and
+    the gateway's code), so a caller is never told ``ResourceNotFoundException`` about a
+    function the gateway does have. ``retryable``: safe to send the same invocation again."""
 
     counts_as_failure = True
 
@@ -217,8 +218,8 @@ class RemoteInvocationError(InvocationError):
         retryable: bool = False,
         **fields: Any,
     ) -> None:
-        super().__init__(message, **fields)
-        self.code = code
+        super().__init__(message, remote_code=code, **fields)
+        self.remote_code = code
         self.retryable = retryable
 
 

@@ -226,6 +226,35 @@ async def test_due_longest_comes_first_and_limits(store: Store) -> None:
     assert ids(await store.claim_due("node", NOW + 5, LEASE, 5)) == ["r2", "r3"]
 
 
+async def test_a_claim_skips_the_functions_it_is_told_to(store: Store) -> None:
+    await store.enqueue(new("r1", function="busy", due=NOW))
+    await store.enqueue(new("r2", function="idle", due=NOW + 1))
+    await store.enqueue(new("r3", function="other-busy", due=NOW + 2))
+
+    claimed = await store.claim_due(
+        "node", NOW + 5, LEASE, 10, skip_functions=["busy", "other-busy"]
+    )
+
+    assert ids(claimed) == ["r2"]
+    assert ids(await store.claim_due("node", NOW + 5, LEASE, 10, skip_functions=())) == [
+        "r1",
+        "r3",
+    ]
+
+
+async def test_a_failure_without_an_error_keeps_the_last_one(store: Store) -> None:
+    await store.enqueue(new("r1"))
+    await store.claim_due("node", NOW, LEASE, 10)
+    await store.fail("r1", "first failure", NOW + 1, NOW + 2)
+    await store.claim_due("node", NOW + 2, LEASE, 10)
+
+    await store.fail("r1", None, NOW + 3, NOW + 3, counted=False)  # put off, not failed
+
+    kept = await store.get("r1")
+    assert kept is not None
+    assert (kept.error, kept.attempts, kept.next_attempt_at) == ("first failure", 1, NOW + 3)
+
+
 async def test_succeed_finishes_it(store: Store) -> None:
     await store.enqueue(new("r1"))
     await store.enqueue(new("r2"))

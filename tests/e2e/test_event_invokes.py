@@ -177,6 +177,20 @@ def test_redrive_all_needs_a_json_body_of_the_right_shape(client: httpx.Client) 
     assert response.status_code == 422
 
 
+def test_a_redrive_body_over_the_limit_is_413_and_redrives_nothing(
+    lambda_client: LambdaClient, client: httpx.Client
+) -> None:
+    response = lambda_client.invoke(FunctionName="raises", InvocationType="Event")
+    request_id = response["ResponseMetadata"]["RequestId"]
+    wait_until(lambda: invocation(client, request_id)["status"] == "dead")
+    ids = [f"id-{n:07d}" for n in range(100_000)]  # 1.4 MB of JSON, over 1 MiB
+
+    refused = client.post("/invocations/redrive", json={"request_ids": ids})
+
+    assert refused.status_code == 413
+    assert invocation(client, request_id)["status"] == "dead"  # not re-driven as "all"
+
+
 # -- Client context and aliases ------------------------------------------------------------
 
 

@@ -122,7 +122,7 @@ async def test_an_unknown_function_is_resource_not_found(
     function = aws_function(missing)
     with pytest.raises(RemoteInvocationError) as caught:
         await backend.invoke(function, invocation(function, b"{}"), deadline(function))
-    assert caught.value.code == "ResourceNotFoundException"
+    assert caught.value.remote_code == "ResourceNotFoundException"
     assert missing in caught.value.message
     assert caught.value.retryable is False
 
@@ -137,7 +137,7 @@ async def test_an_endpoint_nobody_listens_on_is_retryable() -> None:
         await gateway.invoke(function, invocation(function, b"{}"), deadline(function))
     await gateway.close()
     assert caught.value.retryable is True
-    assert caught.value.code == "EndpointConnectionError"
+    assert caught.value.remote_code == "EndpointConnectionError"
 
 
 async def test_the_deadline_passing_while_aws_runs_it_is_a_timeout() -> None:

@@ -70,9 +70,10 @@ def store() -> InMemoryAsyncInvocationStore:
 def make_queue(
     backend: ScriptedBackend,
     store: InMemoryAsyncInvocationStore,
+    functions: tuple[FunctionEntity, ...] = (make_function("fn"),),
     **options: float,
 ) -> AsyncInvocationQueue:
-    registry = FunctionRegistry([make_function("fn")])
+    registry = FunctionRegistry(functions)
     invoker = LambdaInvoker(registry, backend, PrometheusMetrics())
     settings: dict[str, float] = {"retry_delay": 0.01, "poll_interval": 0.05, **options}
     return AsyncInvocationQueue(
@@ -276,4 +277,44 @@ async def test_stopping_cuts_an_attempt_short_and_leaves_it_due_for_the_next_sta
     finally:
         await again.stop(grace=1)
     assert done.status is AsyncInvocationStatus.SUCCEEDED
-    assert done.attempts == 2  # the cut-short attempt counts: it may have run
+    assert done.attempts == 1  # a stop does not use up the event's retries
+
+
+class GatedBackend(ScriptedBackend):
+    """Holds invocations of ``held`` until the gate opens; others return at once."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__(OK)
+        self.held = held
+        self.opened = asyncio.Event()
+        self.ran: list[str] = []
+
+    async def invoke(
+        self, function: FunctionEntity, invocation: WorkerInvocation, deadline: float
+    ) -> tuple[WorkerReply, bool]:
+        if function.name == self.held:
+            await self.opened.wait()
+        self.ran.append(function.name)
+        return OK, False
+
+
+async def test_a_function_at_its_capacity_does_not_hold_back_the_others(
+    store: InMemoryAsyncInvocationStore, running: list[AsyncInvocationQueue]
+) -> None:
+    backend = GatedBackend(held="slow")
+    functions = (make_function("slow", max_capacity=1), make_function("fast"))
+    queue = make_queue(backend, store, functions, concurrency=4)
+    await start(queue, running)
+    slow = [await queue.submit("slow", b"{}") for _ in range(6)]
+
+    fast = await queue.submit("fast", b"{}")
+
+    # The slow function's one worker is busy: its other five events stay queued, unclaimed,
+    # and the fast function's event runs meanwhile.
+    assert (await settled(queue, fast)).status is AsyncInvocationStatus.SUCCEEDED
+    assert queue.in_flight == 1
+    claimed = [await store.get(request_id) for request_id in slow]
+    assert sorted(i.attempts for i in claimed if i is not None) == [0, 0, 0, 0, 0, 1]
+    backend.opened.set()
+    for request_id in slow:
+        assert (await settled(queue, request_id)).status is AsyncInvocationStatus.SUCCEEDED

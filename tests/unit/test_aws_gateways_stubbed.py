@@ -251,7 +251,7 @@ async def test_an_unexpected_error_keeps_aws_code_and_is_not_retried(
         502,
         "Lambda was unable to decrypt the environment variables",
     )
-    assert error.code == "KMSAccessDeniedException"
+    assert error.remote_code == "KMSAccessDeniedException"
     assert error.retryable is False
     assert "unable to decrypt" in error.message
     assert ARN in error.message
@@ -266,7 +266,7 @@ async def test_an_error_that_echoes_the_payload_does_not_repeat_it(
         400,
         "Could not parse request body into json: Unrecognized token 'hunter2'",
     )
-    assert error.code == "InvalidRequestContentException"
+    assert error.remote_code == "InvalidRequestContentException"
     assert "hunter2" not in error.message
 
 

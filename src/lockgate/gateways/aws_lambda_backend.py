@@ -273,7 +273,7 @@ class AWSLambdaInvocationBackend:
                 f"AWS Lambda refused invoking function {function.name!r} ({target}): "
                 f"{code}: {detail}"
             )
-        logger.warning("invoking %s on AWS Lambda failed: %s", function.name, code)
+        logger.warning("invoking %s on AWS Lambda failed: %s", function.name, message)
         return RemoteInvocationError(
             message,
             code=code,

@@ -5,7 +5,7 @@ Each Protocol is ``@runtime_checkable`` so the composition root can assert what 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
@@ -578,9 +578,16 @@ class IAsyncInvocationStore(Protocol):
         ...
 
     async def claim_due(
-        self, owner: str, now: float, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        *,
+        skip_functions: Collection[str] = (),
     ) -> list[AsyncInvocation]:
-        """Queued invocations due by ``now`` that nobody holds (or whose lease lapsed),
+        """Queued invocations due by ``now`` that nobody holds (or whose lease lapsed), of
+        functions not in ``skip_functions`` (those the caller cannot run more of now),
         oldest due first, now leased to ``owner`` until ``now + lease_seconds``; each claim
         counts as an attempt (the returned records show it counted).
 
@@ -614,14 +621,15 @@ class IAsyncInvocationStore(Protocol):
     async def fail(
         self,
         request_id: str,
-        error: str,
+        error: str | None,
         now: float,
         retry_at: float | None,
         *,
         counted: bool = True,
     ) -> None:
         """Record a failed attempt: queued again from ``retry_at``, or dead when it is None
-        (``finished_at`` = ``now``); the lease is released either way, ``error`` kept.
+        (``finished_at`` = ``now``); the lease is released either way, ``error`` kept (None
+        keeps the last one: an attempt put off, not failed).
 
         Args:
             counted: False when the attempt never reached the function (throttled): its

@@ -7,7 +7,7 @@ nothing across a restart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from lockgate.gateways.event_store_schema import check_claim, check_limit
@@ -78,13 +78,20 @@ class InMemoryAsyncInvocationStore:
         self._rows[name] = _Row(name, function, payload, qualifier, QUEUED, 0, created_at, due)
 
     async def claim_due(
-        self, owner: str, now: float, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        *,
+        skip_functions: Collection[str] = (),
     ) -> list[AsyncInvocation]:
         check_claim(lease_seconds, limit)
+        skipped = frozenset(skip_functions)
         due = sorted(
             (row.next_attempt_at, key)
             for key, row in self._rows.items()
-            if row.status is QUEUED and row.next_attempt_at <= now
+            if row.status is QUEUED and row.next_attempt_at <= now and row.function not in skipped
         )[:limit]
         until = now + lease_seconds
         claimed: list[AsyncInvocation] = []
@@ -119,7 +126,7 @@ class InMemoryAsyncInvocationStore:
     async def fail(
         self,
         request_id: str,
-        error: str,
+        error: str | None,
         now: float,
         retry_at: float | None,
         *,
@@ -128,7 +135,8 @@ class InMemoryAsyncInvocationStore:
         row = self._rows.get(request_id)
         if row is None or row.status is not QUEUED:
             return  # finished meanwhile (by a node whose claim outlived ours)
-        row.error = error
+        if error is not None:
+            row.error = error
         row.lease_owner = row.lease_until = None
         if not counted:
             row.attempts = max(row.attempts - 1, 0)

@@ -9,7 +9,7 @@ call is one statement on a small pool.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from lockgate.errors import RunStoreError
 from lockgate.gateways.event_store_schema import check_claim, check_limit
@@ -37,6 +37,7 @@ _INSERT = (
 _CLAIM = (
     "WITH due AS (SELECT request_id, next_attempt_at AS due_at "  # noqa: S608
     "FROM lockgate_async_invocations WHERE status = 'queued' AND next_attempt_at <= $1 "
+    "AND NOT (function_name = ANY($5::text[])) "
     "ORDER BY next_attempt_at, request_id LIMIT $2 FOR UPDATE SKIP LOCKED), "
     "claimed AS (UPDATE lockgate_async_invocations i SET attempts = i.attempts + 1, "
     "lease_owner = $3, lease_until = $4, next_attempt_at = $4 FROM due "
@@ -57,7 +58,8 @@ _SUCCEED = (
 # Only a queued invocation can fail: one finished meanwhile (by a node whose claim outlived
 # ours) stays as it is. A None retry_at makes it dead and leaves next_attempt_at alone.
 _FAIL = (
-    "UPDATE lockgate_async_invocations SET error = $2, lease_owner = NULL, lease_until = NULL, "
+    "UPDATE lockgate_async_invocations SET error = coalesce($2, error), "
+    "lease_owner = NULL, lease_until = NULL, "
     "attempts = CASE WHEN $5 THEN attempts ELSE greatest(attempts - 1, 0) END, "
     "status = CASE WHEN $3::double precision IS NULL THEN 'dead' ELSE 'queued' END, "
     "next_attempt_at = coalesce($3, next_attempt_at), "
@@ -118,11 +120,23 @@ class PostgresAsyncInvocationStore(SchemaPoolStore):
             raise ValueError(f"async invocation {row[0]} is already stored")
 
     async def claim_due(
-        self, owner: str, now: float, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        *,
+        skip_functions: Collection[str] = (),
     ) -> list[AsyncInvocation]:
         check_claim(lease_seconds, limit)
         rows = await self._tables.fetch(
-            "cannot claim async invocations", _CLAIM, now, limit, owner, now + lease_seconds
+            "cannot claim async invocations",
+            _CLAIM,
+            now,
+            limit,
+            owner,
+            now + lease_seconds,
+            sorted(skip_functions),
         )
         return [invocation(row) for row in rows]
 
@@ -138,7 +152,7 @@ class PostgresAsyncInvocationStore(SchemaPoolStore):
     async def fail(
         self,
         request_id: str,
-        error: str,
+        error: str | None,
         now: float,
         retry_at: float | None,
         *,

@@ -10,8 +10,9 @@ cut.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +39,9 @@ _INSERT = (
 )
 _DUE = (
     f"SELECT {INVOCATION_COLUMNS} FROM {_TABLE} "  # noqa: S608 - constant text
-    "WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, request_id LIMIT ?"
+    "WHERE status = 'queued' AND next_attempt_at <= ? "
+    "AND function_name NOT IN (SELECT value FROM json_each(?)) "
+    "ORDER BY next_attempt_at, request_id LIMIT ?"
 )
 _LEASE = (
     f"UPDATE {_TABLE} SET attempts = attempts + 1, lease_owner = ?, lease_until = ?, "  # noqa: S608
@@ -57,7 +60,7 @@ _SUCCEED = (
 # Only a queued invocation can fail: one finished meanwhile (by a node whose claim outlived
 # ours) stays as it is. A None retry_at makes it dead and leaves next_attempt_at alone.
 _FAIL = (
-    f"UPDATE {_TABLE} SET error = ?2, lease_owner = NULL, lease_until = NULL, "  # noqa: S608
+    f"UPDATE {_TABLE} SET error = coalesce(?2, error), lease_owner = NULL, lease_until = NULL, "  # noqa: S608
     "attempts = CASE WHEN ?5 THEN attempts ELSE max(attempts - 1, 0) END, "
     "status = CASE WHEN ?3 IS NULL THEN 'dead' ELSE 'queued' END, "
     "next_attempt_at = coalesce(?3, next_attempt_at), "
@@ -124,13 +127,20 @@ class SQLiteAsyncInvocationStore(SQLiteStore):
         await self._run(f"enqueue of {name}", insert)
 
     async def claim_due(
-        self, owner: str, now: float, lease_seconds: float, limit: int
+        self,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        limit: int,
+        *,
+        skip_functions: Collection[str] = (),
     ) -> list[AsyncInvocation]:
         check_claim(lease_seconds, limit)
         until = now + lease_seconds
+        skipped = json.dumps(sorted(skip_functions))
 
         def claim(connection: sqlite3.Connection) -> list[AsyncInvocation]:
-            rows = connection.execute(_DUE, (now, limit)).fetchall()
+            rows = connection.execute(_DUE, (now, skipped, limit)).fetchall()
             connection.executemany(_LEASE, [(owner, until, until, row[0]) for row in rows])
             # As stored now: one more attempt, due again when the lease lapses.
             return [invocation((*row[:5], row[5] + 1, row[6], until, *row[8:])) for row in rows]
@@ -150,7 +160,7 @@ class SQLiteAsyncInvocationStore(SQLiteStore):
     async def fail(
         self,
         request_id: str,
-        error: str,
+        error: str | None,
         now: float,
         retry_at: float | None,
         *,

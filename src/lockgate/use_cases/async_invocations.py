@@ -91,7 +91,8 @@ class AsyncInvocationQueue:
         self._poll_interval = poll_interval
         self._clock = clock
         self._wake = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], AsyncInvocation] = {}
+        self._per_function: dict[str, int] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self._opened = False
 
@@ -123,10 +124,12 @@ class AsyncInvocationQueue:
             self._dispatcher = None
         if self._running:
             _, pending = await asyncio.wait(set(self._running), timeout=grace)
+            cut_short = [self._running[task] for task in pending]
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+            await self._give_back(cut_short)
         if self._opened:
             self._opened = False
             # Cancelled attempts are due again at once, here or on another node.
@@ -202,6 +205,17 @@ class AsyncInvocationQueue:
             self._wake.set()
         return ids
 
+    async def _give_back(self, invocations: list[AsyncInvocation]) -> None:
+        """Make claimed invocations due again at once, their claims not counted: those a
+        stop cut short (most were still waiting for a worker, and a stop must not use up an
+        event's retries; one that was running may run twice: delivery is at-least-once),
+        and those claimed beyond what their function can run now."""
+        now = self._clock()
+        for invocation in invocations:
+            await self._guard(
+                self._store.fail(invocation.request_id, None, now, now, counted=False)
+            )
+
     # -- the dispatcher ---------------------------------------------------------------------
 
     async def _dispatch(self) -> None:
@@ -214,17 +228,22 @@ class AsyncInvocationQueue:
                     await self._store.purge_succeeded(now - self._retention)
                 free = self._concurrency - len(self._running)
                 claimed = (
-                    await self._store.claim_due(self._node_id, now, self._lease_seconds(), free)
+                    await self._store.claim_due(
+                        self._node_id,
+                        now,
+                        self._lease_seconds(),
+                        free,
+                        skip_functions=self._saturated(),
+                    )
                     if free > 0
                     else []
                 )
             except Exception:  # the store failed: try again at the next poll
                 logger.exception("claiming Event invocations failed")
                 claimed = []
-            for invocation in claimed:
-                task = asyncio.create_task(self._attempt(invocation))
-                self._running.add(task)
-                task.add_done_callback(self._finished)
+            over = [invocation for invocation in claimed if not self._launch(invocation)]
+            if over:  # one claim can take more of a function than it has workers
+                await self._give_back(over)
             if claimed and len(claimed) == free:
                 continue  # there may be more due: look again as soon as a slot frees
             self._wake.clear()
@@ -232,9 +251,36 @@ class AsyncInvocationQueue:
                 async with asyncio.timeout(self._poll_interval):
                     await self._wake.wait()
 
+    def _launch(self, invocation: AsyncInvocation) -> bool:
+        """Start an attempt, unless its function already runs as many as it has workers."""
+        name = invocation.function
+        running = self._per_function.get(name, 0)
+        if name in self._registry and running >= self._registry.get(name).scaling.max_capacity:
+            return False
+        task = asyncio.create_task(self._attempt(invocation))
+        self._running[task] = invocation
+        self._per_function[name] = running + 1
+        task.add_done_callback(self._finished)
+        return True
+
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        invocation = self._running.pop(task, None)
+        if invocation is not None:
+            left = self._per_function[invocation.function] - 1
+            if left:
+                self._per_function[invocation.function] = left
+            else:
+                del self._per_function[invocation.function]
         self._wake.set()  # a slot is free
+
+    def _saturated(self) -> list[str]:
+        """Functions with as many attempts running here as they have workers: claiming
+        more of theirs would only hold slots other functions' events could use."""
+        return [
+            name
+            for name, running in self._per_function.items()
+            if name in self._registry and running >= self._registry.get(name).scaling.max_capacity
+        ]
 
     def _lease_seconds(self) -> float:
         longest = max((f.timeout_seconds for f in self._registry.all()), default=0.0)

@@ -18,6 +18,7 @@ from lockgate.controllers.http.admin_guard import admin_guard
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
+from lockgate.errors import RequestTooLargeError
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 
@@ -113,7 +114,12 @@ def invocations_router(application: Application) -> APIRouter:
         """Queue dead invocations again, their attempts counted afresh."""
         if isinstance(found := queue(request), Response):
             return found
-        raw = await read_body(request.scope, request.receive, 1024 * 1024)
+        limit = 1024 * 1024
+        raw = await read_body(request.scope, request.receive, limit)
+        if raw is None:  # never read as "no body", which would mean every dead one
+            raise RequestTooLargeError(
+                f"the request body is over the limit of {limit} bytes", limit=limit
+            )
         try:
             body = RedriveRequest.model_validate_json(raw or b"{}")
         except ValueError as exc:

@@ -24,6 +24,7 @@ from lockgate.errors import (
     InvalidRequestError,
     InvocationTimeoutError,
     LockgateError,
+    RemoteInvocationError,
     RequestTooLargeError,
     WorkerCrashedError,
 )
@@ -203,6 +204,13 @@ def _to_response(result: InvocationResult, request_id: str, tail: bool) -> HttpR
         headers.append(("x-amz-function-error", "Unhandled"))
         body = json.dumps(_function_failure(error, request_id)).encode()
         return HttpResponse(200, tuple(headers), body, result.handler_ms)
+    if isinstance(error, RemoteInvocationError):
+        # The full message (the AWS ARN, its account) is in the gateway's log, not here.
+        error = RemoteInvocationError(
+            f"the function's remote backend failed ({error.remote_code}); the gateway's log "
+            "has the details",
+            code=error.remote_code,
+        )
     return aws_error(error, request_id)
 
 
