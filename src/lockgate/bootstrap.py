@@ -167,7 +167,11 @@ def build(
     )
     parts = _module_parts(settings, config, modules, metrics)
     runners = _job_runners(settings, config)
-    closers.extend(runner.close for runner in runners.values())
+
+    async def close_runners() -> None:
+        for runner in runners.values():
+            await runner.close()
+
     application = Application(
         settings=settings,
         registry=registry,
@@ -189,7 +193,7 @@ def build(
         event_bus=parts.event_bus,
         event_store=parts.event_store,
         closers=closers,
-        jobs=JobService(_job_store(settings), runners, config.jobs),
+        jobs=JobService(_job_store(settings), runners, config.jobs, close_runners=close_runners),
         async_invocations=AsyncInvocationQueue(
             _async_invocation_store(settings),
             invoker,

@@ -168,3 +168,26 @@ async def test_a_run_past_its_timeout_ends_error_saying_so(
 
     assert run.status is JobStatus.ERROR
     assert run.message == "timed out after 0.2 s"
+
+
+async def test_a_run_stopped_with_the_gateway_is_saved_with_why(
+    stores: Callable[[], IJobStore], tmp_path: Path
+) -> None:
+    runner = LocalProcessJobRunner(kill_grace=5.0)
+    service = JobService(
+        stores(), {"local": runner}, definitions(tmp_path), close_runners=runner.close
+    )
+    await service.start()
+    run = await service.submit("sleeps", {})
+
+    await service.stop()
+
+    store = stores()
+    await store.open()
+    try:
+        saved = await store.get(run.run_id)
+    finally:
+        await store.close()
+    assert saved is not None
+    assert saved.status is JobStatus.ERROR
+    assert saved.message.startswith("cancelled: the gateway is shutting down")

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from lockgate.errors import ConfigError, JobNotFoundError, JobRunnerError, RunFinishedError
@@ -96,6 +96,8 @@ class JobService:
         submit_grace: Seconds after which an unfinished run that never got an
             ``external_id`` is taken for one whose gateway died while starting it (it is
             ``ERROR``); until then another gateway sharing the store may still be starting it.
+        close_runners: Called by ``stop`` before its last pass over the runs: it stops
+            what the runners still run, so those runs are saved with why they ended.
 
     Raises:
         ConfigError: A job's runner is not among ``runners``, or a definition is filed
@@ -112,7 +114,9 @@ class JobService:
         clock: Callable[[], float] = time.time,
         poll_interval: float = 2.0,
         submit_grace: float = 300.0,
+        close_runners: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._close_runners = close_runners
         if not poll_interval > 0 or not submit_grace > 0:
             raise ValueError(
                 f"poll_interval and submit_grace must be positive, got {poll_interval} "
@@ -154,15 +158,25 @@ class JobService:
         self._refresher = asyncio.create_task(self._refresh_forever(), name="lockgate-jobs")
 
     async def stop(self) -> None:
-        """Stop following runs and close the store (the runners are the caller's)."""
+        """Stop following runs, close the runners (``close_runners``), save how the runs
+        they stopped ended, and close the store."""
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
             self._refresher = None
-        if self._opened:
-            self._opened = False
-            await self._store.close()
+        try:
+            if self._close_runners is not None:
+                await self._close_runners()
+            if self._opened:
+                try:
+                    await self.refresh()  # "cancelled: the gateway is shutting down"
+                except Exception:
+                    logger.exception("saving the job runs stopped at shutdown failed")
+        finally:
+            if self._opened:
+                self._opened = False
+                await self._store.close()
 
     async def submit(self, job: str, parameters: Mapping[str, str]) -> JobRun:
         """Start a run of ``job``.
