@@ -17,7 +17,7 @@ __all__ = ["event_headers", "posted_error"]
 
 
 def event_headers(invocation: WorkerInvocation) -> list[tuple[bytes, bytes]]:
-    """The ``Lambda-Runtime-*`` headers of ``GET /next``'s answer, as h11 wants them."""
+    """The ``Lambda-Runtime-*`` headers of ``GET /next``'s answer, as raw (name, value) pairs."""
     headers = [
         (b"content-type", b"application/json"),
         (b"lambda-runtime-aws-request-id", invocation.request_id.encode()),

@@ -8,27 +8,25 @@ runtime interface emulator: 202 ``{"status":"OK"}`` for an accepted post, 400
 ``InvalidRequestID`` for an id that is not the one in flight, 403 ``InvalidStateTransition``
 for a post or poll that makes no sense now, 413 for a body over the payload limit.
 
-HTTP/1.1 is parsed by h11 over asyncio streams, with keep-alive (the runtimes keep one
-connection open) and both Content-Length and chunked bodies. Whatever a client sends, the
-worst it gets is an error answer and a closed connection.
+HTTP/1.1 is parsed by httptools (see ``runtime_api_http``), with keep-alive (the runtimes
+keep one connection open) and both Content-Length and chunked bodies. Whatever a client
+sends, the worst it gets is an error answer and a closed connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import http
 import logging
 import re
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import h11
 import orjson
 
 from lockgate.gateways.runtime_api_codec import event_headers, posted_error
+from lockgate.gateways.runtime_api_http import Answer, HttpRequest, ProtocolError, RequestReader
 from lockgate.models.invocation import HandlerError, WorkerInvocation
 
 __all__ = ["MAX_BODY_BYTES", "RuntimeApiServer", "RuntimeGoneError", "RuntimeReply"]
@@ -39,15 +37,12 @@ MAX_BODY_BYTES = 6 * 1024 * 1024 + 100
 """Lambda's 6 MB payload limit plus the margin AWS itself allows (6291556 bytes)."""
 # awslambdaric sends the X-Ray cause of a handler error as a header of up to 1 MB.
 _MAX_HEAD_BYTES = 1024 * 1024 + 64 * 1024
-_READ_SIZE = 64 * 1024
 _BACKLOG = 16
 _NEXT = "/2018-06-01/runtime/invocation/next"
 _INIT_ERROR = "/2018-06-01/runtime/init/error"
 _INVOCATION = re.compile(r"/2018-06-01/runtime/invocation/([^/]+)/(response|error)")
 _ERROR_TYPE_HEADER = b"lambda-runtime-function-error-type"
 _ACCEPTED = orjson.dumps({"status": "OK"})
-
-_Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
 class RuntimeGoneError(Exception):
@@ -74,13 +69,13 @@ class _Exchange:
 
 
 class _Connection:
-    """An accepted socket, and its stream once it has one; whoever ends first closes it."""
+    """An accepted socket, and its reader once it has one; whoever ends first closes it."""
 
-    __slots__ = ("sock", "writer")
+    __slots__ = ("reader", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.writer: asyncio.StreamWriter | None = None
+        self.reader: RequestReader | None = None
 
 
 class RuntimeApiServer:
@@ -192,91 +187,53 @@ class RuntimeApiServer:
     def _forget(self, task: asyncio.Task[None]) -> None:
         # However the task ended (even cancelled before it ever ran), its socket is closed.
         connection = self._connections.pop(task)
-        if connection.writer is not None:
-            connection.writer.close()
+        reader = connection.reader
+        if reader is not None and reader.transport is not None:
+            reader.transport.close()
         else:
             connection.sock.close()
 
     async def _open(self, connection: _Connection) -> None:
         try:
-            reader, writer = await asyncio.open_connection(sock=connection.sock, limit=_READ_SIZE)
+            _, reader = await self._loop.connect_accepted_socket(
+                lambda: RequestReader(max_body=self._max_body, max_head=_MAX_HEAD_BYTES),
+                sock=connection.sock,
+            )
         except OSError:
             return  # the runtime hung up at once
-        connection.writer = writer
-        await self._serve(reader, writer)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        connection.reader = reader
         try:
-            while await self._one_request(conn, reader, writer):
-                conn.start_next_cycle()
-        except h11.RemoteProtocolError as exc:
-            with contextlib.suppress(Exception):  # the peer may be gone already
-                status = exc.error_status_hint
-                await _send(conn, writer, _error(status, "InvalidRequest", str(exc)), close=True)
-        except (OSError, h11.LocalProtocolError):
-            pass  # the peer went away, or a response could no longer be sent
+            while await self._one_request(reader):
+                pass
         except Exception:  # a bug here must cost one connection, never the gateway
             logger.exception("runtime API connection failed")
         finally:
-            writer.close()
+            if reader.transport is not None:
+                reader.transport.close()
 
-    async def _one_request(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
+    async def _one_request(self, conn: RequestReader) -> bool:
         """Serve one request; True when the connection can carry another."""
-        request = await _next_event(conn, reader)
-        if isinstance(request, h11.ConnectionClosed):
+        request = await conn.next_request()
+        if request is None:
             return False
-        assert isinstance(request, h11.Request)  # h11 yields nothing else in this state
-        path = request.target.decode("ascii", "replace").split("?", 1)[0]
-        body = await self._read_body(conn, reader, writer, request)
-        if body is None:
-            answer = self._too_large(path)
-            await _send(conn, writer, answer, close=True)
+        if isinstance(request, ProtocolError):
+            conn.send(_error(400, "InvalidRequest", str(request)), close=True)
             return False
-        if path == _NEXT and request.method == b"GET":
-            answer_or_none = await self._next(reader, writer)
-            if answer_or_none is None:
+        if request.body is None:
+            conn.send(self._too_large(request.path), close=True)
+            return False
+        if request.path == _NEXT and request.method == b"GET":
+            answer = await self._next(conn)
+            if answer is None:
                 return False  # the poller hung up
-            answer = answer_or_none
         else:
-            answer = self._post(request, path, body)
-        await _send(conn, writer, answer, close=False)
-        return conn.our_state is h11.DONE and conn.their_state is h11.DONE
-
-    async def _read_body(
-        self,
-        conn: h11.Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        request: h11.Request,
-    ) -> bytes | None:
-        """The whole body, or None when it is over the limit (the rest is left unread)."""
-        for name, value in request.headers:
-            if name == b"content-length" and int(value) > self._max_body:
-                return None  # h11 has checked it is a number
-        if conn.they_are_waiting_for_100_continue:
-            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = await _next_event(conn, reader)
-            if isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > self._max_body:
-                    return None
-                chunks.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                return b"".join(chunks)
-            else:
-                raise ConnectionError("the client closed the connection mid-body")
+            answer = self._post(request, request.path, request.body)
+        conn.send(answer, close=not conn.keep_alive)
+        return conn.keep_alive and not conn.gone
 
     # -- the endpoints ----------------------------------------------------------------------
 
-    async def _next(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> _Answer | None:
+    async def _next(self, conn: RequestReader) -> Answer | None:
         """Long-poll until an invocation is offered; None if the poller left meanwhile."""
         if not self.started.done():
             self.started.set_result(None)
@@ -291,11 +248,11 @@ class RuntimeApiServer:
             ):
                 break
             # A poller that hung up (a client-side timeout, say) must not swallow the event.
-            if reader.at_eof() or writer.is_closing():
+            if conn.gone:
                 return None
             self._work.clear()
             await self._work.wait()
-        if reader.at_eof() or writer.is_closing():
+        if conn.gone:
             self._work.set()  # still offered: wake the next poller
             return None
         if self._on_handout is not None:
@@ -303,7 +260,7 @@ class RuntimeApiServer:
         exchange.handed_out_at = time.perf_counter()
         return 200, event_headers(exchange.invocation), exchange.invocation.payload
 
-    def _post(self, request: h11.Request, path: str, body: bytes) -> _Answer:
+    def _post(self, request: HttpRequest, path: str, body: bytes) -> Answer:
         if path == _INIT_ERROR:
             return self._init_error(request, body)
         match = _INVOCATION.fullmatch(path)
@@ -319,18 +276,18 @@ class RuntimeApiServer:
         if match.group(2) == "response":
             self._answer(exchange, body, None)
         else:
-            self._answer(exchange, b"", posted_error(body, _header(request, _ERROR_TYPE_HEADER)))
+            self._answer(exchange, b"", posted_error(body, request.header(_ERROR_TYPE_HEADER)))
         return 202, [(b"content-type", b"application/json")], _ACCEPTED
 
-    def _init_error(self, request: h11.Request, body: bytes) -> _Answer:
+    def _init_error(self, request: HttpRequest, body: bytes) -> Answer:
         if request.method != b"POST":
             return _not_allowed(b"POST")
         if self.started.done():
             return _error(403, "InvalidStateTransition", "the runtime has initialised")
-        self.started.set_result(posted_error(body, _header(request, _ERROR_TYPE_HEADER)))
+        self.started.set_result(posted_error(body, request.header(_ERROR_TYPE_HEADER)))
         return 202, [(b"content-type", b"application/json")], _ACCEPTED
 
-    def _too_large(self, path: str) -> _Answer:
+    def _too_large(self, path: str) -> Answer:
         """413; an oversized answer to the invocation in flight fails it, as on AWS."""
         match = _INVOCATION.fullmatch(path)
         exchange = None if match is None else self._in_flight_as(match.group(1))
@@ -361,45 +318,11 @@ class RuntimeApiServer:
         exchange.reply.set_result(RuntimeReply(payload, error, duration_ms))
 
 
-# -- HTTP plumbing --------------------------------------------------------------------------
-
-
-async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> Any:
-    while True:
-        event = conn.next_event()
-        if event is not h11.NEED_DATA:
-            return event
-        conn.receive_data(await reader.read(_READ_SIZE))  # b"" tells h11 the peer closed
-
-
-async def _send(
-    conn: h11.Connection, writer: asyncio.StreamWriter, answer: _Answer, *, close: bool
-) -> None:
-    status, headers, body = answer
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
-    reason = http.HTTPStatus(status).phrase.encode()
-    parts = [conn.send(h11.Response(status_code=status, headers=headers, reason=reason))]
-    if body:
-        parts.append(conn.send(h11.Data(data=body)))
-    parts.append(conn.send(h11.EndOfMessage()))
-    writer.write(b"".join(part for part in parts if part))
-    await writer.drain()
-
-
-def _error(status: int, error_type: str, message: str) -> _Answer:
+def _error(status: int, error_type: str, message: str) -> Answer:
     body = orjson.dumps({"errorMessage": message, "errorType": error_type})
     return status, [(b"content-type", b"application/json")], body
 
 
-def _not_allowed(allow: bytes) -> _Answer:
+def _not_allowed(allow: bytes) -> Answer:
     status, headers, body = _error(405, "MethodNotAllowed", "method not allowed here")
     return status, [*headers, (b"allow", allow)], body
-
-
-def _header(request: h11.Request, name: bytes) -> str | None:
-    for key, value in request.headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
