@@ -12,9 +12,8 @@ import pytest
 from mypy_boto3_lambda import LambdaClient
 
 from tests.e2e.gateway_process import GatewayProcess, children_of
-from tests.e2e.test_event_invokes import lambda_client_for
+from tests.e2e.lambda_support import lambda_client_for, wait_until_event
 from tests.moto_server import MotoServer, moto_server
-from tests.support import wait_until
 
 __all__ = ["moto_server"]
 
@@ -92,12 +91,8 @@ def test_an_event_invoke_runs_on_aws_lambda(
     )
     request_id = response["ResponseMetadata"]["RequestId"]
 
-    def status() -> str:
-        found = httpx.get(f"{gateway_on_aws.url}/invocations/{request_id}", timeout=10)
-        return str(found.json()["status"])
-
     assert response["StatusCode"] == 202
-    wait_until(lambda: status() == "succeeded")
+    wait_until_event(gateway_on_aws.url, request_id, "succeeded")
 
 
 def test_list_functions_shows_the_aws_arn(lambda_client: LambdaClient) -> None:

@@ -15,7 +15,7 @@ import pytest
 from mypy_boto3_lambda import LambdaClient
 
 from tests.e2e.gateway_process import GatewayProcess
-from tests.e2e.test_event_invokes import lambda_client_for
+from tests.e2e.lambda_support import lambda_client_for, wait_until_event
 from tests.support import wait_until
 
 RUNTIME_APP = Path(__file__).resolve().parents[1] / "integration" / "runtime_app"
@@ -105,12 +105,8 @@ def test_a_shell_bootstrap_answers_sync_and_event_invokes(
     queued = lambda_client.invoke(FunctionName="shell", InvocationType="Event", Payload=b"{}")
     request_id = queued["ResponseMetadata"]["RequestId"]
 
-    def status() -> str:
-        found = httpx.get(f"{runtimes.url}/invocations/{request_id}", timeout=10)
-        return str(found.json()["status"])
-
     assert queued["StatusCode"] == 202
-    wait_until(lambda: status() == "succeeded")
+    wait_until_event(runtimes.url, request_id, "succeeded")
 
 
 def test_a_runtime_that_crashes_mid_invoke_is_an_error_and_is_replaced(

@@ -16,28 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from mypy_boto3_lambda import LambdaClient
 
 from tests.e2e.gateway_process import APP_DIR, GatewayProcess
+from tests.e2e.lambda_support import invocation, lambda_client_for
 from tests.support import wait_until
 
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:000000000000:function"
-
-
-def lambda_client_for(url: str) -> LambdaClient:
-    client: LambdaClient = boto3.client(
-        "lambda",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
-    )
-    return client
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +38,6 @@ def recorded(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def invocation(client: httpx.Client, request_id: str) -> dict[str, Any]:
-    response = client.get(f"/invocations/{request_id}")
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
 
 
 # -- Event --------------------------------------------------------------------------------
