@@ -25,13 +25,16 @@ __all__ = [
     "KINDS",
     "Backend",
     "Openable",
+    "backend",
     "backend_of",
+    "durable",
     "postgres_hides_the_password",
     "refuses_a_newer_schema",
     "refuses_when_closed",
     "sqlite_durability_setting",
     "sqlite_open_failure",
     "sqlite_synchronous",
+    "store",
 ]
 
 KINDS = ("memory", "sqlite", "postgres")
@@ -184,3 +187,24 @@ async def postgres_hides_the_password(make: Callable[[str], Openable]) -> None:
     assert "hunter2" not in str(caught.value)
     assert "hunter2" not in repr(store)
     assert "127.0.0.1:1" in str(caught.value)
+
+
+# The fixtures every queue-store suite uses; a test module imports them and sets ``MAKERS``
+# (kind -> store maker) for its port.
+
+
+@pytest.fixture(params=KINDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend[Any]]:
+    async with backend_of(request.param, tmp_path, request.module.MAKERS) as opened:
+        yield opened
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend[Any]]:
+    async with backend_of(request.param, tmp_path, request.module.MAKERS) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def store(backend: Backend[Any]) -> Any:
+    return await backend.open()

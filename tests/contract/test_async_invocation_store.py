@@ -6,7 +6,7 @@ fails, not skips). ``durable`` tests run on the two that keep data across a rest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,15 +23,17 @@ from lockgate.gateways.sqlite_event_store import SQLiteEventStore
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import (
-    KINDS,
+from tests.contract.queue_stores import (  # backend, durable, store: fixtures
     Backend,
+    backend,
     backend_of,
+    durable,
     postgres_hides_the_password,
     refuses_a_newer_schema,
     refuses_when_closed,
     sqlite_durability_setting,
     sqlite_open_failure,
+    store,
 )
 
 NOW = 1_700_000_000.0
@@ -42,6 +44,8 @@ QUEUED, SUCCEEDED, DEAD = (
     AsyncInvocationStatus.DEAD,
 )
 PAYLOAD = '{"text": "héllo ✓", "n": 1}'.encode()
+__all__ = ["backend", "durable", "store"]  # fixtures, imported to be found
+
 Store = IAsyncInvocationStore
 MAKERS: dict[str, Callable[[Path, str], Store]] = {
     "memory": lambda _path, _schema: InMemoryAsyncInvocationStore(),
@@ -73,23 +77,6 @@ def new(
 
 def ids(invocations: list[AsyncInvocation]) -> list[str]:
     return [i.request_id for i in invocations]
-
-
-@pytest.fixture(params=KINDS)
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend[Store]]:
-    async with backend_of(request.param, tmp_path, MAKERS) as opened:
-        yield opened
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend[Store]]:
-    async with backend_of(request.param, tmp_path, MAKERS) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def store(backend: Backend[Store]) -> Store:
-    return await backend.open()
 
 
 async def test_implements_the_protocol(store: Store) -> None:
@@ -604,9 +591,9 @@ async def test_closed_store_refuses(tmp_path: Path, pg_schema_name: str) -> None
         SQLiteAsyncInvocationStore(tmp_path / "x.sqlite3"),
         PostgresAsyncInvocationStore(PG_DSN, schema=pg_schema_name),
     ]
-    for store in stores:
+    for candidate in stores:
         await refuses_when_closed(
-            store,
+            candidate,
             "async invocation store",
             lambda s: s.list_invocations(),
             lambda s: s.enqueue(new()),

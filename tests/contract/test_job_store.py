@@ -6,7 +6,7 @@ skips). ``durable`` tests run on the two that keep data across a restart. Also
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -23,19 +23,22 @@ from lockgate.gateways.sqlite_job_store import SQLiteJobStore
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
 from lockgate.models.job import JobRun, JobStatus
 from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import (
-    KINDS,
+from tests.contract.queue_stores import (  # backend, durable, store: fixtures
     Backend,
-    backend_of,
+    backend,
+    durable,
     postgres_hides_the_password,
     refuses_a_newer_schema,
     refuses_when_closed,
     sqlite_durability_setting,
     sqlite_open_failure,
+    store,
 )
 
 NOW = 1_700_000_000.0
 PARAMETERS = {"INPUT": "s3://bucket/key ✓", "empty": "", "quote": "'\"\\ \x00"}
+__all__ = ["backend", "durable", "store"]  # fixtures, imported to be found
+
 Store = IJobStore
 MAKERS: dict[str, Callable[[Path, str], Store]] = {
     "memory": lambda _path, _schema: InMemoryJobStore(),
@@ -63,23 +66,6 @@ def run(
 
 def ids(runs: list[JobRun]) -> list[str]:
     return [r.run_id for r in runs]
-
-
-@pytest.fixture(params=KINDS)
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend[Store]]:
-    async with backend_of(request.param, tmp_path, MAKERS) as opened:
-        yield opened
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend[Store]]:
-    async with backend_of(request.param, tmp_path, MAKERS) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def store(backend: Backend[Store]) -> Store:
-    return await backend.open()
 
 
 async def test_implements_the_protocol(store: Store) -> None:
@@ -283,9 +269,9 @@ async def test_closed_store_refuses(tmp_path: Path, pg_schema_name: str) -> None
         SQLiteJobStore(tmp_path / "x.sqlite3"),
         PostgresJobStore(PG_DSN, schema=pg_schema_name),
     ]
-    for store in stores:
+    for candidate in stores:
         await refuses_when_closed(
-            store, "job store", lambda s: s.list_runs(), lambda s: s.save(run())
+            candidate, "job store", lambda s: s.list_runs(), lambda s: s.save(run())
         )
 
 
