@@ -24,10 +24,13 @@ from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
+from lockgate.models.security import SecurityConfig
 from lockgate.models.workflow import Workflow
 from lockgate.settings import Settings, load_config
 from lockgate.use_cases import module_context
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
+from lockgate.use_cases.auth.authenticator import Authenticator
+from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.health import gateway_health
@@ -75,6 +78,9 @@ class Application:
     event_store: IEventStore | None = None
     async_invocations: AsyncInvocationQueue | None = None
     jobs: JobService | None = None
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    credentials: CredentialService | None = None
+    authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
     open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
@@ -114,7 +120,13 @@ class Application:
             MasterKeyError: Secrets are configured but no (or the wrong) master key is.
             RunStoreError, SecretStoreError: A store cannot be opened.
         """
-        self._secrets = await self.open_secrets()
+        if self.credentials is not None:
+            await self.credentials.store.open()
+        try:
+            self._secrets = await self.open_secrets()
+        except BaseException:
+            await self._close_credentials()
+            raise
         self.resources.open(self._secrets.backend)
         try:
             await self._start_modules()
@@ -140,6 +152,7 @@ class Application:
                 asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
                 asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
                 asyncio.create_task(self._purge_events(), name="lockgate-event-purge"),
+                asyncio.create_task(self._flush_credentials(), name="lockgate-credential-use"),
             ]
         except BaseException:  # nothing half-started may outlive a failed start
             await self.stop()
@@ -204,6 +217,29 @@ class Application:
                 logger.exception("purging completed events failed")
             await asyncio.sleep(3600)
 
+    async def _flush_credentials(self) -> None:
+        """Write tokens' last-use times once a minute (never on the request path)."""
+        if self.credentials is None:
+            return
+        while True:
+            await asyncio.sleep(60)
+            try:
+                await self.credentials.flush()
+            except Exception:  # kept for the next minute's flush
+                logger.exception("recording when tokens were last used failed")
+
+    async def _close_credentials(self) -> None:
+        if self.credentials is None:
+            return
+        try:
+            await self.credentials.flush()
+        except Exception:
+            logger.exception("recording when tokens were last used failed")
+        try:
+            await self.credentials.store.close()
+        except Exception:
+            logger.exception("closing the credential store failed")
+
     async def _stop_modules(self) -> None:
         try:
             await self.event_bus.stop(grace=self.settings.shutdown_grace)
@@ -214,6 +250,7 @@ class Application:
 
     async def _close_resources(self) -> None:
         try:
+            await self._close_credentials()
             for close in self.closers:  # remote backends' clients, job runners
                 try:
                     await close()
@@ -306,6 +343,8 @@ class Application:
         for function in config.functions.values():
             self.register_function(function)
         self.processor.routes = RouteTable(config.routes)
+        self.security = config.security
+        self.workflows.max_runs_per_principal = config.security.limits.max_runs_per_principal
         for name, reference in new_resources.items():
             self.resources.register_reference(name, reference)
             self.shared_resources[name] = reference

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from lockgate.application import Application
 from lockgate.errors import ConfigError
@@ -20,6 +19,7 @@ from lockgate.gateways.env_secrets import EnvironmentSecrets
 from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
 from lockgate.gateways.interfaces import (
     IAsyncInvocationStore,
+    ICredentialStore,
     IEventStore,
     IInvocationBackend,
     IJobRunner,
@@ -41,11 +41,21 @@ from lockgate.gateways.runtime_api_worker import RuntimeApiWorkerLauncher
 from lockgate.gateways.runtime_launcher import RuntimeWorkerLauncher
 from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver
 from lockgate.gateways.sqlite_run_store import SQLiteRunStore
+from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
+from lockgate.gateways.stores.location import config_dir as _config_dir
+from lockgate.gateways.stores.location import local_admin_token_path
+from lockgate.gateways.stores.location import sqlite_path as _sqlite_path
+from lockgate.gateways.stores.location import store_kind as _store_kind
+from lockgate.gateways.stores.location import store_url as _store_url
+from lockgate.models.auth import CredentialKind, Surface
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.settings import Settings
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
+from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
+from lockgate.use_cases.auth.credentials import CredentialService
+from lockgate.use_cases.auth.exposure import check_exposure
 from lockgate.use_cases.backend_router import BackendRouter
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.event_bus import EventBus
@@ -75,7 +85,16 @@ class _ClosableRunner(IJobRunner, Protocol):
     async def close(self) -> None: ...
 
 
-__all__ = ["Application", "build", "check_run_store", "check_secrets", "secret_store"]
+__all__ = [
+    "Application",
+    "build",
+    "check_access",
+    "check_run_store",
+    "check_secrets",
+    "credential_store",
+    "local_admin_token_path",
+    "secret_store",
+]
 
 # Application lives in its own module; it is re-exported here, where callers find it.
 
@@ -91,6 +110,7 @@ def build(
     secret_manager: SecretBackend | None = None,
     resource_registry: ResourceRegistry | None = None,
     modules: Mapping[str, Mapping[str, Any]] | None = None,
+    local_admin_token: str | None = None,
 ) -> Application:
     """Wire a gateway.
 
@@ -107,6 +127,8 @@ def build(
         modules: Modules declared as the seed's dict (``{"users": {"name": ...,
             "services_module": ..., "dependencies": [...], "provides": [...]}}``), beside
             those of ``config``; their services modules import from the working directory.
+        local_admin_token: The token ``lockgate serve`` keeps in its local file, accepted
+            with the ``admin`` scope.
 
     Raises:
         ConfigError: A declared workflow's builder cannot be loaded.
@@ -164,6 +186,10 @@ def build(
         lease_seconds=settings.run_lease,
         retention=settings.run_retention,
         function_exists=registry.__contains__,
+        max_runs_per_principal=config.security.limits.max_runs_per_principal,
+    )
+    credentials = CredentialService(
+        credential_store(settings), cache_ttl=config.security.auth.token_cache_ttl
     )
     parts = _module_parts(settings, config, modules, metrics)
     runners = _job_runners(settings, config)
@@ -206,6 +232,11 @@ def build(
             retention=settings.async_retention,
             metrics=metrics,
         ),
+        security=config.security,
+        credentials=credentials,
+        authenticator=Authenticator(
+            credentials, static=_static_tokens(settings.admin_token, local_admin_token)
+        ),
     )
     for declaration in config.workflows.values():
         application.register_workflow(
@@ -215,6 +246,33 @@ def build(
             declaration.description,
         )
     return application
+
+
+def _static_tokens(admin_token: str | None, local: str | None) -> list[StaticToken]:
+    tokens = []
+    if admin_token is not None:
+        tokens.append(StaticToken.admin(admin_token, "admin", "admin_token"))
+    if local is not None:
+        tokens.append(StaticToken.admin(local, "local-admin", "local_admin"))
+    return tokens
+
+
+def credential_store(settings: Settings) -> ICredentialStore:
+    """Tokens and API keys on the run store's database, in tables of their own."""
+    kind = _store_kind(settings)
+    if kind == "memory":
+        return InMemoryCredentialStore()
+    if kind == "postgres":
+        from lockgate.gateways.stores.credentials.postgres import (  # noqa: PLC0415
+            PostgresCredentialStore,
+        )
+
+        return PostgresCredentialStore(_store_url(settings))
+    from lockgate.gateways.stores.credentials.sqlite import (  # noqa: PLC0415
+        SQLiteCredentialStore,
+    )
+
+    return SQLiteCredentialStore(_sqlite_path(settings))
 
 
 class _ModuleParts(NamedTuple):
@@ -405,6 +463,31 @@ async def check_secrets(settings: Settings, config: GatewayConfig) -> None:
     await secrets.close()
 
 
+async def check_access(settings: Settings, config: GatewayConfig) -> None:
+    """Refuse to serve, on a listener other machines can reach, a surface that admits no
+    anonymous caller and that no configured credential opens (tokens are read from the
+    store).
+
+    Raises:
+        ConfigError: Such a surface; names it and what to add.
+        RunStoreError: The credential store cannot be opened.
+    """
+    store = credential_store(settings)
+    await store.open()
+    try:
+        tokens = await store.list(CredentialKind.TOKEN)
+    finally:
+        await store.close()
+    check_exposure(
+        {settings.host: tuple(Surface)},
+        config.security.auth,
+        token_scopes=[token.scopes for token in tokens],
+        admin_token=settings.admin_token is not None,
+        jwt_authorizer=config.security.auth.authorizer is not None,
+        aws_credentials=False,
+    )
+
+
 async def check_run_store(settings: Settings) -> None:
     """Open and close the run store ``settings`` name (applying its migrations), so that a
     server fails to start with one clear message, not a traceback, when it cannot.
@@ -427,34 +510,6 @@ def _run_store(settings: Settings) -> IRunStore:
 
         return PostgresRunStore(_store_url(settings))
     return SQLiteRunStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
-
-
-def _sqlite_path(settings: Settings) -> Path:
-    """The SQLite file of a ``sqlite:///`` run store, or the default beside the config."""
-    if settings.run_store is not None:
-        return Path(settings.run_store.removeprefix("sqlite:///")).expanduser()
-    return _config_dir(settings) / ".lockgate" / "runs.sqlite3"
-
-
-def _config_dir(settings: Settings) -> Path:
-    """The config file's folder (the working directory without one)."""
-    return settings.config.parent if settings.config is not None else Path.cwd()
-
-
-def _store_kind(settings: Settings) -> Literal["memory", "postgres", "sqlite"]:
-    """Which database ``settings.run_store`` names; the secret and event stores live on
-    the same one."""
-    url = settings.run_store
-    if url == "memory://":
-        return "memory"
-    if url is not None and url.startswith(("postgresql://", "postgres://")):
-        return "postgres"
-    return "sqlite"
-
-
-def _store_url(settings: Settings) -> str:
-    assert settings.run_store is not None  # only asked of a PostgreSQL store
-    return settings.run_store
 
 
 def secret_store(settings: Settings) -> ISecretStore:

@@ -27,6 +27,10 @@ The tree::
     ├── RunNotFoundError            no run by that id
     ├── IdempotencyConflictError    an idempotency key reused for a different request
     ├── RunFinishedError            the run already finished (it cannot be cancelled)
+    ├── UnauthorizedError           no credential, or one that is not valid (401)
+    ├── ForbiddenError              a valid credential without the scope asked for (403)
+    ├── CredentialExistsError       a token or API key by that name exists already
+    ├── CredentialNotFoundError     no token or API key by that name
     ├── ResourceNotFoundError       a step asked for a resource its run was not given
     ├── RunStoreError               the run store failed (disk, database); retryable
     ├── SecretNotFoundError         no secret by that name
@@ -47,6 +51,9 @@ __all__ = [
     "AsyncInvocationNotFoundError",
     "CircuitOpenError",
     "ConfigError",
+    "CredentialExistsError",
+    "CredentialNotFoundError",
+    "ForbiddenError",
     "FunctionInitError",
     "FunctionNotFoundError",
     "HandlerResponseError",
@@ -78,6 +85,7 @@ __all__ = [
     "SecretsReadOnlyError",
     "ServiceUnavailableError",
     "TooManyRequestsError",
+    "UnauthorizedError",
     "WorkerCrashedError",
     "WorkflowAlreadyRegisteredError",
     "WorkflowDefinitionError",
@@ -277,6 +285,27 @@ class RunFinishedError(LockgateError):
     code = "RunFinished"
 
 
+class UnauthorizedError(LockgateError):
+    """No credential was presented where one is needed, or the one presented is not valid
+    (unknown, revoked, expired, badly signed). Says which, never echoes it."""
+
+    code = "Unauthorized"
+
+
+class ForbiddenError(LockgateError):
+    """The caller is known but may not do this: ``fields["scope"]`` names what it lacks."""
+
+    code = "Forbidden"
+
+
+class CredentialExistsError(LockgateError):
+    code = "CredentialExists"
+
+
+class CredentialNotFoundError(LockgateError, LookupError):
+    code = "CredentialNotFound"
+
+
 class ResourceNotFoundError(LockgateError, LookupError, ValueError):
     """A run names a resource nobody supplies: not in its request, not shared, or an
     unregistered ``"@name"``. A ``ValueError`` too, as the seed's callers catch it."""
@@ -384,6 +413,10 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (RunNotFoundError, 404),
     (IdempotencyConflictError, 409),
     (RunFinishedError, 409),
+    (UnauthorizedError, 401),
+    (ForbiddenError, 403),
+    (CredentialExistsError, 409),
+    (CredentialNotFoundError, 404),
     (ResourceNotFoundError, 422),
     (ResourceConfigError, 422),
     (ResourceTimeoutError, 504),

@@ -33,6 +33,7 @@ from lockgate.config_problems import (
     read_toml,
     settings_error,
 )
+from lockgate.config_security import build_security
 from lockgate.config_tables import STRICT, build_function, build_jobs, code_dir
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
@@ -63,6 +64,8 @@ RESERVED_PREFIXES = (
     "/events/",
     "/invocations/",
     "/jobs/",
+    "/tokens/",
+    "/api-keys/",
 )
 RESERVED_PATHS = frozenset(
     {
@@ -77,6 +80,8 @@ RESERVED_PATHS = frozenset(
         "/events",
         "/invocations",
         "/jobs",
+        "/tokens",
+        "/api-keys",
     }
 )
 
@@ -128,8 +133,12 @@ class Settings(BaseSettings):
         secret_cache_ttl: Seconds a decrypted secret is served from memory (0: never).
         secrets_http_read: Whether ``GET /secrets/{name}`` returns a value (off: secrets
             can be written and listed over HTTP, never read back).
-        admin_token: A bearer token the secrets API requires; without one it answers
-            loopback clients only.
+        admin_token: A bearer token with the ``admin`` scope (every scope), for operators and
+            scripts; tokens made with ``lockgate tokens create`` can be narrower.
+        admin_token_file: Where ``lockgate serve`` keeps the local admin token (mode 0600),
+            which the CLI on the same machine presents by itself; by default
+            ``admin.token`` beside the run store's SQLite file (or in ``.lockgate/`` beside
+            the config for other run stores).
         resource_idle_ttl: Seconds an inline resource's pool may sit unused before it is
             closed (shared resources stay open).
         resource_health_timeout: Seconds one resource's health check may take.
@@ -199,6 +208,7 @@ class Settings(BaseSettings):
     admin_token: Annotated[
         str | None, Field(min_length=16, repr=False), Expect("a string of at least 16 characters")
     ] = None
+    admin_token_file: Path | None = None
     resource_idle_ttl: Annotated[float, Field(gt=0)] = 300.0
     resource_health_timeout: Annotated[float, Field(gt=0)] = 5.0
     max_inline_resources: Annotated[int, Field(ge=1)] = 100
@@ -338,12 +348,14 @@ class _FileTable(BaseModel):
     resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    auth: dict[str, Any] = Field(default_factory=dict)
+    limits: dict[str, Any] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".
 _HINTS = {
     f"gateway.{name}": f"is not read from the file; use --{name} or {_ENV_PREFIX}{name.upper()}"
-    for name in ("host", "port", "config", "master_key_file")
+    for name in ("host", "port", "config", "master_key_file", "admin_token_file")
 }
 
 
@@ -501,6 +513,7 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     modules = _build_modules(raw_modules if isinstance(raw_modules, dict) else {}, base, problems)
     raw_jobs = data.get("jobs", {})
     jobs = build_jobs(raw_jobs if isinstance(raw_jobs, dict) else {}, base, problems)
+    security = build_security(data, problems)
     if problems:
         fail(path, problems)
     try:
@@ -511,6 +524,7 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
             resources=resources,
             modules=modules,
             jobs=jobs,
+            security=security,
         )
         return config, gateway
     except ValueError as exc:

@@ -241,6 +241,45 @@ async def test_list_runs_newest_first_with_filters(store: IRunStore) -> None:
     assert (await store.list_runs(workflow_id="nope")).runs == ()
 
 
+async def test_runs_keep_who_started_them_and_list_by_it(backend: Backend) -> None:
+    store = await backend.open()
+    ann = [await create(store, replace(make_run(), principal="ann")) for _ in range(3)]
+    bob = await create(store, replace(make_run(), principal="bob"))
+    nobody = await create(store, make_run())  # started inside the gateway
+    started = [*ann, bob, nobody]
+    await store.finish_run(ann[0].run_id, RunStatus.COMPLETED, None, [step("a", 1)], NOW)
+
+    ann_page = await store.list_runs(principal="ann", limit=2)
+    ann_rest = await store.list_runs(principal="ann", cursor=ann_page.next_cursor)
+    reopened = await backend.open()
+
+    assert [r.run_id for r in ann_page.runs + ann_rest.runs] == [r.run_id for r in ann[::-1]]
+    assert [r.run_id for r in (await store.list_runs(principal="bob")).runs] == [bob.run_id]
+    assert (await store.list_runs(principal="carl")).runs == ()
+    for run in started:
+        stored = await reopened.get_run(run.run_id)
+        assert stored is not None
+        assert stored.principal == run.principal
+    done = await store.list_runs(principal="ann", status=RunStatus.COMPLETED)
+    assert [r.run_id for r in done.runs] == [ann[0].run_id]
+
+
+async def test_a_database_from_before_principals_is_upgraded(durable_backend: Backend) -> None:
+    store = await durable_backend.open()
+    old = await create(store, make_run())
+    await store.close()
+    # Back to version 1's layout, as a gateway of the previous release left it.
+    await durable_backend.execute("DROP INDEX {t}lockgate_runs_by_principal")
+    await durable_backend.execute("ALTER TABLE {t}lockgate_runs DROP COLUMN principal")
+    await durable_backend.execute("DELETE FROM {t}lockgate_schema WHERE version = 2")
+
+    upgraded = await durable_backend.open()
+    new = await create(upgraded, replace(make_run(), principal="ann"))
+
+    assert (await upgraded.get_run(old.run_id)) == old
+    assert [r.run_id for r in (await upgraded.list_runs(principal="ann")).runs] == [new.run_id]
+
+
 def _ids(runs: list[RunRecord], parity: int) -> set[str]:
     return {run.run_id for i, run in enumerate(runs) if i % 2 == parity}
 
@@ -457,7 +496,7 @@ async def test_postgres_schema_version_is_recorded(pg_schema_name: str) -> None:
         )
     finally:
         await connection.close()
-    assert [row[0] for row in versions] == [1]
+    assert [row[0] for row in versions] == [1, 2]
 
 
 async def test_postgres_writer_replaces_a_lost_connection(pg_schema_name: str) -> None:

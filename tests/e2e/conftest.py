@@ -18,5 +18,6 @@ def gateway() -> Iterator[GatewayProcess]:
 
 @pytest.fixture
 def client(gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+    """An operator's client: it presents the gateway's local admin token."""
+    with httpx.Client(base_url=gateway.url, timeout=30, headers=gateway.admin_headers) as http:
         yield http

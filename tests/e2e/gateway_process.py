@@ -55,12 +55,20 @@ class GatewayProcess:
         *,
         ready_timeout: float = 30,
         env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.config = config
-        # Runs are kept in memory unless a test names a store: nothing lands in the repo.
-        self.env = {"LOCKGATE_RUN_STORE": "memory://", **(env or {})}
+        self._files = tempfile.TemporaryDirectory()  # removed by stop()
+        # Runs are kept in memory unless a test names a store: nothing lands in the repo;
+        # the local admin token goes to a file of the test's own.
+        self.env = {
+            "LOCKGATE_RUN_STORE": "memory://",
+            "LOCKGATE_ADMIN_TOKEN_FILE": str(Path(self._files.name) / "admin.token"),
+            **(env or {}),
+        }
+        self.host = host
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}"  # a wildcard listener answers here too
         self._ready_timeout = ready_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
@@ -76,7 +84,7 @@ class GatewayProcess:
                 "--config",
                 str(self.config),
                 "--host",
-                "127.0.0.1",
+                self.host,
                 "--port",
                 str(self.port),
             ],
@@ -105,6 +113,16 @@ class GatewayProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @property
+    def admin_token(self) -> str:
+        """The local admin token the gateway wrote (``LOCKGATE_ADMIN_TOKEN_FILE``)."""
+        return Path(self.env["LOCKGATE_ADMIN_TOKEN_FILE"]).read_text().strip()
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers that make a request an operator's."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
 
     @property
     def pid(self) -> int:
@@ -136,3 +154,4 @@ class GatewayProcess:
                 self.process.kill()
                 self.wait(5)
         self._log.close()
+        self._files.cleanup()

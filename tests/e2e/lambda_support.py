@@ -10,6 +10,7 @@ import httpx
 from botocore.config import Config
 from mypy_boto3_lambda import LambdaClient
 
+from tests.e2e.gateway_process import GatewayProcess
 from tests.support import wait_until
 
 __all__ = ["invocation", "lambda_client_for", "wait_until_event"]
@@ -36,7 +37,7 @@ def invocation(client: httpx.Client, request_id: str) -> dict[str, Any]:
     return found
 
 
-def wait_until_event(url: str, request_id: str, status: str) -> None:
-    """Poll the gateway at ``url`` until the Event invocation is in ``status``."""
-    with httpx.Client(base_url=url, timeout=10) as client:
+def wait_until_event(gateway: GatewayProcess, request_id: str, status: str) -> None:
+    """Poll ``gateway`` (as its operator) until the Event invocation is in ``status``."""
+    with httpx.Client(base_url=gateway.url, timeout=10, headers=gateway.admin_headers) as client:
         wait_until(lambda: invocation(client, request_id)["status"] == status)

@@ -92,7 +92,7 @@ def test_an_event_invoke_runs_on_aws_lambda(
     request_id = response["ResponseMetadata"]["RequestId"]
 
     assert response["StatusCode"] == 202
-    wait_until_event(gateway_on_aws.url, request_id, "succeeded")
+    wait_until_event(gateway_on_aws, request_id, "succeeded")
 
 
 def test_list_functions_shows_the_aws_arn(lambda_client: LambdaClient) -> None:

@@ -106,7 +106,7 @@ def test_a_shell_bootstrap_answers_sync_and_event_invokes(
     request_id = queued["ResponseMetadata"]["RequestId"]
 
     assert queued["StatusCode"] == 202
-    wait_until_event(runtimes.url, request_id, "succeeded")
+    wait_until_event(runtimes, request_id, "succeeded")
 
 
 def test_a_runtime_that_crashes_mid_invoke_is_an_error_and_is_replaced(

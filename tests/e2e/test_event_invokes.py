@@ -292,7 +292,7 @@ def test_events_queued_when_the_gateway_stops_all_run_after_it_restarts(
 
     with GatewayProcess(APP_DIR / "lockgate.toml", env=env) as second:
         wait_until(lambda: {line["event"]["n"] for line in recorded(path)} >= set(range(20)))
-        with httpx.Client(base_url=second.url) as http:
+        with httpx.Client(base_url=second.url, headers=second.admin_headers) as http:
 
             def all_succeeded() -> bool:
                 return all(invocation(http, rid)["status"] == "succeeded" for rid in ids)

@@ -1,9 +1,10 @@
 """The secrets API and ``/health`` through the real ASGI app, built by ``build`` as a server
 builds it, with a ``SecretManager`` over the in-memory store.
 
-Who may call (loopback, or the admin token), what is answered (metadata, never a value
-unless ``secrets_http_read``), the one error shape, and that no response or log line ever
-carries a secret's plaintext.
+Who may call (operators only: the admin token, the local admin token or a token with the
+``admin`` scope, from any address, loopback included), what is answered (metadata, never a
+value unless ``secrets_http_read``), the one error shape, and that no response or log line
+ever carries a secret's plaintext.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from lockgate.errors import (
     ResourceUnavailableError,
 )
 from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.models.auth import CredentialKind
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.settings import Settings
@@ -39,6 +41,7 @@ from lockgate.use_cases.secrets_setup import SecretBackend
 PASSWORD = "pw-api-3b7e01d9c4a6"
 CREDS = {"user": "app", "password": PASSWORD}
 TOKEN = "admin-token-8c41e07d5b92"
+LOCAL = "lga_local-admin-token-of-this-test-000000000000"
 LOOPBACK = ("127.0.0.1", 40000)
 REMOTE = ("203.0.113.7", 40000)
 
@@ -70,7 +73,7 @@ class Gateway:
 
     @asynccontextmanager
     async def client(
-        self, address: tuple[str, int] = LOOPBACK, token: str | None = None
+        self, address: tuple[str, int] = LOOPBACK, token: str | None = LOCAL
     ) -> AsyncIterator[httpx.AsyncClient]:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
 
@@ -92,7 +95,7 @@ class Gateway:
 async def gateway(
     gateway_settings: Settings, secrets: SecretBackend | None = None
 ) -> AsyncIterator[Gateway]:
-    application = build(gateway_settings, secret_manager=secrets)
+    application = build(gateway_settings, secret_manager=secrets, local_admin_token=LOCAL)
     await application.start()  # ASGITransport runs no lifespan
     try:
         yield Gateway(create_app(application), application)
@@ -213,20 +216,22 @@ async def test_a_bad_name_is_a_400_and_a_huge_body_a_413(manager: SecretManager)
 # -- who may call ----------------------------------------------------------------------------
 
 
-async def test_without_a_token_only_loopback_clients_are_served(manager: SecretManager) -> None:
+async def test_a_loopback_address_is_no_credential(manager: SecretManager) -> None:
+    """Any local process (the gateway's own outbound requests included) has a loopback
+    address: without a token nobody is served, wherever they call from."""
     async with gateway(settings(), manager) as served:
-        async with served.client(REMOTE) as remote:
-            for response in (
-                await remote.get("/secrets"),
-                await remote.put("/secrets/db_creds", json={"value": CREDS}),
-                await remote.get("/secrets/db_creds"),
-                await remote.delete("/secrets/db_creds"),
-            ):
-                assert "admin_token" in error_of(response, 403, "Forbidden")
-        async with served.client(("::1", 40000)) as ipv6:
-            assert (await ipv6.get("/secrets")).status_code == 200
-        async with served.client(LOOPBACK) as local:
-            assert (await local.get("/secrets")).status_code == 200
+        for address in (LOOPBACK, ("::1", 40000), REMOTE):
+            async with served.client(address, token=None) as anonymous:
+                for response in (
+                    await anonymous.get("/secrets"),
+                    await anonymous.put("/secrets/db_creds", json={"value": CREDS}),
+                    await anonymous.get("/secrets/db_creds"),
+                    await anonymous.delete("/secrets/db_creds"),
+                ):
+                    assert "scope admin" in error_of(response, 401, "Unauthorized")
+        for address in (LOOPBACK, REMOTE):
+            async with served.client(address) as operator:  # the local admin token
+                assert (await operator.get("/secrets")).status_code == 200
     assert await manager.list_secrets() == []
 
 
@@ -237,11 +242,11 @@ async def test_with_a_token_every_caller_must_present_it(manager: SecretManager)
                 async with served.client(address, token) as http:
                     response = await http.put("/secrets/db_creds", json={"value": CREDS})
                     error_of(response, 401, "Unauthorized")
-                    assert response.headers["www-authenticate"] == "Bearer"
+                    assert response.headers["www-authenticate"] == 'Bearer realm="lockgate"'
                     error_of(await http.get("/secrets"), 401, "Unauthorized")
-            async with served.client(address) as http:
+            async with served.client(address, token=None) as http:
                 basic = await http.get("/secrets", headers={"Authorization": f"Basic {TOKEN}"})
-                error_of(basic, 401, "Unauthorized")
+                assert "Bearer" in error_of(basic, 401, "Unauthorized")
         assert await manager.list_secrets() == []
 
         async with served.client(REMOTE, TOKEN) as http:
@@ -357,12 +362,18 @@ async def test_check_secrets_refuses_a_shared_resource_needing_a_missing_key(
     await check_secrets(Settings(run_store=store, secrets="env"), config)
 
 
-async def test_a_rebound_dns_name_or_a_public_listener_needs_the_token() -> None:
-    """A browser page whose name now resolves to 127.0.0.1 sends its own Host; a gateway
-    listening on a public address may sit behind a local proxy: both need admin_token."""
-    async with gateway(settings()) as api, api.client() as http:
-        response = await http.get("/secrets", headers={"host": "evil.example:8000"})
-        error_of(response, 403, "Forbidden")
-    public = settings(host="0.0.0.0")
-    async with gateway(public) as api, api.client() as http:
-        error_of(await http.get("/secrets"), 403, "Forbidden")
+async def test_a_token_without_the_admin_scope_is_forbidden(manager: SecretManager) -> None:
+    async with gateway(settings(), manager) as served:
+        assert served.application.credentials is not None
+        _, runner = await served.application.credentials.create(
+            CredentialKind.TOKEN, "runner", scopes=["workflows:run", "runs:read", "ops:read"]
+        )
+        async with served.client(REMOTE, runner) as http:
+            message = error_of(await http.get("/secrets"), 403, "Forbidden")
+            assert message == "'runner' may not do this: it needs scope admin"
+            assert (await http.get("/health")).status_code == 200
+        _, operator = await served.application.credentials.create(
+            CredentialKind.TOKEN, "ops", scopes=["admin"]
+        )
+        async with served.client(REMOTE, operator) as http:
+            assert (await http.put("/secrets/db_creds", json={"value": CREDS})).status_code == 200

@@ -318,7 +318,9 @@ def test_runs_are_filtered_by_status(client: httpx.Client) -> None:
             "error",
             "created_at",
             "finished_at",
+            "principal",
         }
+        assert summary["principal"] == "local-admin"
 
         listed = client.get("/runs", params={"status": "running", "workflow": "slow"}).json()
         assert running["run_id"] in {run["run_id"] for run in listed["runs"]}

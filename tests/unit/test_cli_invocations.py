@@ -29,6 +29,7 @@ from tests.servers import free_port
 from tests.unit.test_cli_jobs import ServedApp
 
 TOKEN = "admin-token-7a3e5c1d9b20"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 GUARD = 60.0  # bounds a wait for the gateway's workers; not a timing claim
 
 HANDLER = textwrap.dedent(
@@ -48,8 +49,8 @@ cli = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _no_lockgate_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own LOCKGATE_URL or LOCKGATE_ADMIN_TOKEN must not reach the CLI."""
-    for name in ("LOCKGATE_URL", "LOCKGATE_ADMIN_TOKEN"):
+    """The developer's own LOCKGATE_URL or tokens must not reach the CLI."""
+    for name in ("LOCKGATE_URL", "LOCKGATE_ADMIN_TOKEN", "LOCKGATE_TOKEN", "LOCKGATE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -68,16 +69,19 @@ def url(code: Path) -> Iterator[str]:
         name: FunctionEntity(name=name, handler="handlers:gated", code_dir=code, timeout_seconds=30)
         for name in ("gated", "other")
     }
-    settings = Settings(run_store="memory://", async_max_retries=0, log_level="WARNING")
+    settings = Settings(
+        run_store="memory://", async_max_retries=0, log_level="WARNING", admin_token=TOKEN
+    )
     application = build(settings, GatewayConfig(functions=functions))
     with ServedApp(create_app(application)) as served:
         yield served.url
 
 
 def lockgate(url: str, *args: str, env: dict[str, str] | None = None) -> Result:
-    """``lockgate invocations ARGS --url URL``, in-process; an exception other than an exit
-    fails the test."""
-    result = cli.invoke(invocations_app, [*args, "--url", url], env=env)
+    """``lockgate invocations ARGS --url URL``, in-process, as the operator (LOCKGATE_TOKEN)
+    unless ``env`` says otherwise; an exception other than an exit fails the test."""
+    given = {"LOCKGATE_TOKEN": TOKEN} if env is None else env
+    result = cli.invoke(invocations_app, [*args, "--url", url], env=given)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"lockgate invocations {' '.join(args)} raised") from result.exception
     return result
@@ -102,7 +106,8 @@ def settled(url: str, request_id: str, status: str) -> dict[str, Any]:
     """The invocation once its status is ``status`` (the gateway's workers run it)."""
     deadline = time.monotonic() + GUARD
     while True:
-        invocation: dict[str, Any] = httpx.get(f"{url}/invocations/{request_id}").json()
+        response = httpx.get(f"{url}/invocations/{request_id}", headers=ADMIN)
+        invocation: dict[str, Any] = response.json()
         if invocation["status"] == status:
             return invocation
         assert time.monotonic() < deadline, f"{request_id} is still {invocation['status']}"
@@ -259,15 +264,18 @@ def test_an_unreachable_gateway_exits_3() -> None:
     assert f"cannot reach the gateway at {nobody}" in result.stderr
 
 
-def test_a_gateway_with_an_admin_token_needs_it() -> None:
+def test_a_gateway_with_an_admin_token_needs_it(tmp_path: Path) -> None:
     settings = Settings(run_store="memory://", admin_token=TOKEN)
+    nothing_local = {"LOCKGATE_RUNTIME_DIR": str(tmp_path)}
     with ServedApp(create_app(build(settings))) as served:
-        refused = lockgate(served.url, "list")
-        given = lockgate(served.url, "list", "--json", "--token", TOKEN)
-        from_env = lockgate(served.url, "redrive", "--all", env={"LOCKGATE_ADMIN_TOKEN": TOKEN})
+        refused = lockgate(served.url, "list", env=nothing_local)
+        given = lockgate(served.url, "list", "--json", "--token", TOKEN, env=nothing_local)
+        from_env = lockgate(
+            served.url, "redrive", "--all", env={**nothing_local, "LOCKGATE_TOKEN": TOKEN}
+        )
 
     assert refused.exit_code == 2
-    assert "pass --token or set LOCKGATE_ADMIN_TOKEN" in refused.stderr
+    assert "pass --token or set LOCKGATE_TOKEN" in refused.stderr
     assert given.exit_code == 0, given.stderr
     assert json_of(given) == {"invocations": []}
     assert from_env.exit_code == 0, from_env.stderr

@@ -11,6 +11,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +20,14 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 from typer.testing import CliRunner, Result
 
+from lockgate.bootstrap import build
 from lockgate.controllers.cli_jobs import jobs_app
+from lockgate.controllers.http.app import create_app
 from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.workflow_api import install_error_handlers
 from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
 from lockgate.gateways.memory_job_store import InMemoryJobStore
+from lockgate.models.gateway_config import GatewayConfig
 from lockgate.settings import Settings
 from lockgate.use_cases.job_service import JobService
 from tests.servers import free_port
@@ -38,8 +42,8 @@ cli = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _no_lockgate_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own LOCKGATE_URL or LOCKGATE_ADMIN_TOKEN must not reach the CLI."""
-    for name in ("LOCKGATE_URL", "LOCKGATE_ADMIN_TOKEN"):
+    """The developer's own LOCKGATE_URL or tokens must not reach the CLI."""
+    for name in ("LOCKGATE_URL", "LOCKGATE_ADMIN_TOKEN", "LOCKGATE_TOKEN", "LOCKGATE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -73,7 +77,7 @@ class Gateway:
     jobs: JobService | None
 
 
-def jobs_gateway(admin_token: str | None = None) -> FastAPI:
+def jobs_gateway() -> FastAPI:
     """The jobs API as a gateway serves it; the lifespan starts the service and, once it
     stopped, closes the runner (killing what still runs)."""
     runner = LocalProcessJobRunner()
@@ -89,7 +93,7 @@ def jobs_gateway(admin_token: str | None = None) -> FastAPI:
             await runner.close()
 
     app = FastAPI(lifespan=lifespan)
-    settings = Settings(run_store="memory://", admin_token=admin_token)
+    settings = Settings(run_store="memory://")
     app.include_router(jobs_router(Gateway(settings, service)))
     install_error_handlers(app)
     return app
@@ -299,17 +303,25 @@ def test_a_url_that_is_not_http_exits_2() -> None:
     assert "must start with http:// or https://" in result.stderr
 
 
-def test_a_gateway_with_an_admin_token_needs_it() -> None:
-    with ServedApp(jobs_gateway(admin_token=TOKEN)) as served:
-        refused = lockgate(served.url, "list")
-        wrong = lockgate(served.url, "list", "--token", "wrong-token-000000")
-        given = lockgate(served.url, "submit", "ok", "--token", TOKEN)
-        from_env = lockgate(served.url, "list", "--json", env={"LOCKGATE_ADMIN_TOKEN": TOKEN})
+def test_the_jobs_api_needs_an_operator_token(tmp_path: Path) -> None:
+    """As ``lockgate serve`` builds it: the access gate wants the admin scope, whatever the
+    client's address; the CLI takes the token from --token or LOCKGATE_TOKEN."""
+    settings = Settings(run_store="memory://", admin_token=TOKEN)
+    application = build(settings, GatewayConfig(jobs=JOBS))
+    env = {"LOCKGATE_RUNTIME_DIR": str(tmp_path)}  # no local admin token to be found
+    with ServedApp(create_app(application)) as served:
+        refused = lockgate(served.url, "list", env=env)
+        wrong = lockgate(served.url, "list", "--token", "wrong-token-000000", env=env)
+        given = lockgate(served.url, "submit", "ok", "--token", TOKEN, env=env)
+        from_env = lockgate(served.url, "list", "--json", env={**env, "LOCKGATE_TOKEN": TOKEN})
+        legacy = lockgate(served.url, "list", "--json", env={**env, "LOCKGATE_ADMIN_TOKEN": TOKEN})
 
     for result in (refused, wrong):
         assert result.exit_code == 2
-        assert "needs Authorization: Bearer <admin_token>" in result.stderr
-        assert "pass --token or set LOCKGATE_ADMIN_TOKEN" in result.stderr
+        assert "pass --token or set LOCKGATE_TOKEN" in result.stderr
+    assert "needs a credential" in refused.stderr
+    assert "not valid" in wrong.stderr
     assert given.exit_code == 0, given.stderr
     assert from_env.exit_code == 0, from_env.stderr
     assert [run["run_id"] for run in json_of(from_env)["runs"]] == [given.stdout.strip()]
+    assert json_of(legacy) == json_of(from_env)

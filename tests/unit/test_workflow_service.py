@@ -80,10 +80,12 @@ class Harness:
         return body
 
     async def wait_finished(self, run_id: str) -> WorkflowResponse:
+        """The run once it has finished and its task is over (a live run reports its end
+        a moment before its task's done callback lets it go)."""
         async with asyncio.timeout(GUARD):
             while True:
                 response = await self.service.get_run(run_id)
-                if response.status.finished:
+                if response.status.finished and run_id not in self.service._active:
                     return response
                 await asyncio.sleep(0.001)
 

@@ -4,12 +4,14 @@
 
     from lockgate.client import Client
 
-    async with Client("http://127.0.0.1:8000") as client:
+    async with Client("http://127.0.0.1:8000", token=token) as client:
         result = await client.execute_workflow("pipeline", parameters={"numbers": [1, 2]})
         if result.is_success:
             print(result.result)
 
-It needs only httpx: importing it does not load the gateway.
+``token`` is a bearer token (``lockgate tokens create``; ``LOCKGATE_TOKEN`` by default),
+needed unless the gateway lets anonymous callers use its workflow API. It needs only httpx:
+importing it does not load the gateway.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lockgate.client.core import Client
 from lockgate.client.errors import (
     ClientError,
     Conflict,
+    Forbidden,
     FunctionError,
     FunctionNotFound,
     GatewayUnavailable,
@@ -27,6 +30,7 @@ from lockgate.client.errors import (
     RunNotFound,
     ServerError,
     TooManyRequests,
+    Unauthorized,
     WaitTimeout,
     WorkflowNotFound,
 )
@@ -36,6 +40,7 @@ __all__ = [
     "Client",
     "ClientError",
     "Conflict",
+    "Forbidden",
     "FunctionError",
     "FunctionNotFound",
     "GatewayUnavailable",
@@ -48,6 +53,7 @@ __all__ = [
     "ServerError",
     "StepInfo",
     "TooManyRequests",
+    "Unauthorized",
     "WaitTimeout",
     "WorkflowNotFound",
     "WorkflowResult",

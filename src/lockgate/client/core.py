@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -64,6 +65,8 @@ class Client:
             ``wait=False`` and follow them with ``wait_for_run``.
         transport: An httpx transport, e.g. ``httpx.ASGITransport(app)`` to talk to a
             gateway in the same process.
+        token: A bearer token (``lockgate tokens create``), sent with every call; by
+            default ``LOCKGATE_TOKEN`` from the environment, if set.
 
     Every method raises a ``ClientError``: ``GatewayUnavailable`` when the gateway does not
     answer, otherwise the subclass for its error (``WorkflowNotFound``, ``InvalidRequest``,
@@ -76,13 +79,15 @@ class Client:
         *,
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: str | None = None,
     ) -> None:
         self._timeout = timeout
+        token = token or os.environ.get("LOCKGATE_TOKEN") or None
+        headers = {"user-agent": _USER_AGENT}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
         self._http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=timeout,
-            transport=transport,
-            headers={"user-agent": _USER_AGENT},
+            base_url=base_url, timeout=timeout, transport=transport, headers=headers
         )
 
     @property

@@ -10,6 +10,8 @@ The tree::
     │   ├── RunNotFound         no run by that id
     │   └── FunctionNotFound    no function by that name (the Invoke API)
     ├── InvalidRequest          400, 413, 422: the message names the field at fault
+    ├── Unauthorized            401: no token, or one the gateway does not accept
+    ├── Forbidden               403: the token lacks the scope the call needs
     ├── Conflict                409: idempotency key reused, or the run already finished
     ├── TooManyRequests         429; ``retry_after`` seconds
     ├── ServerError             5xx
@@ -26,6 +28,7 @@ from typing import Any
 __all__ = [
     "ClientError",
     "Conflict",
+    "Forbidden",
     "FunctionError",
     "FunctionNotFound",
     "GatewayUnavailable",
@@ -35,6 +38,7 @@ __all__ = [
     "RunNotFound",
     "ServerError",
     "TooManyRequests",
+    "Unauthorized",
     "WaitTimeout",
     "WorkflowNotFound",
     "error_from_response",
@@ -89,6 +93,19 @@ class FunctionNotFound(NotFound):
 
 class InvalidRequest(ClientError):  # noqa: N818
     default_code = "ValidationError"
+
+
+class Unauthorized(ClientError):  # noqa: N818
+    """No token was sent where one is needed, or the gateway does not accept it (unknown,
+    revoked, expired): pass ``token=`` or set ``LOCKGATE_TOKEN``."""
+
+    default_code = "Unauthorized"
+
+
+class Forbidden(ClientError):  # noqa: N818
+    """The token is valid but lacks the scope this call needs."""
+
+    default_code = "Forbidden"
 
 
 class Conflict(ClientError):  # noqa: N818
@@ -151,6 +168,8 @@ _BY_CODE: dict[str, type[ClientError]] = {
 }
 _BY_STATUS: dict[int, type[ClientError]] = {
     400: InvalidRequest,
+    401: Unauthorized,
+    403: Forbidden,
     404: NotFound,
     409: Conflict,
     413: InvalidRequest,

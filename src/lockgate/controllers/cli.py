@@ -14,6 +14,7 @@ from lockgate.controllers.cli_invocations import invocations_app
 from lockgate.controllers.cli_jobs import jobs_app
 from lockgate.controllers.cli_runs import run, runs_app
 from lockgate.controllers.cli_secrets import secrets_app
+from lockgate.controllers.cli_tokens import tokens_app
 
 __all__ = ["app", "main"]
 
@@ -40,11 +41,22 @@ def serve(
     # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
     import uvicorn  # noqa: PLC0415
 
-    from lockgate.bootstrap import build, check_run_store, check_secrets  # noqa: PLC0415
+    from lockgate.bootstrap import (  # noqa: PLC0415
+        build,
+        check_access,
+        check_run_store,
+        check_secrets,
+        local_admin_token_path,
+    )
     from lockgate.controllers.http.app import create_app  # noqa: PLC0415
     from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
     from lockgate.controllers.server_options import SERVER_OPTIONS  # noqa: PLC0415
     from lockgate.errors import LockgateError  # noqa: PLC0415
+    from lockgate.gateways.local_admin_token import (  # noqa: PLC0415
+        ensure_local_admin_token,
+        forget_local_gateway,
+        note_local_gateway,
+    )
     from lockgate.settings import load_settings  # noqa: PLC0415
 
     try:
@@ -52,19 +64,25 @@ def serve(
             config, host=host, port=port, log_format=log_format, log_level=log_level
         )
         configure_logging(settings.log_format, settings.log_level)
-        application = build(settings, gateway_config)
+        token_file = local_admin_token_path(settings)
+        application = build(
+            settings, gateway_config, local_admin_token=ensure_local_admin_token(token_file)
+        )
         asyncio.run(check_run_store(settings))
         asyncio.run(check_secrets(settings, gateway_config))
+        asyncio.run(check_access(settings, gateway_config))
     except LockgateError as exc:  # a bad config, a store that cannot be opened, no key
         typer.echo(f"lockgate: {exc.message}", err=True)
         raise typer.Exit(2) from None
     logger.info(
-        "serving %d functions, %d routes and %d workflows on http://%s:%d",
+        "serving %d functions, %d routes and %d workflows on http://%s:%d (local admin token "
+        "in %s)",
         len(gateway_config.functions),
         len(gateway_config.routes),
         len(gateway_config.workflows),
         settings.host,
         settings.port,
+        token_file,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -76,7 +94,11 @@ def serve(
             **SERVER_OPTIONS,
         )
     )
-    server.run()
+    note_local_gateway(settings.port, token_file)
+    try:
+        server.run()
+    finally:
+        forget_local_gateway(settings.port, token_file)
 
 
 app.command("run")(run)
@@ -85,6 +107,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(invocations_app, name="invocations")
+app.add_typer(tokens_app, name="tokens")
 
 
 def main() -> None:

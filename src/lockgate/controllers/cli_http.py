@@ -21,6 +21,8 @@ from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from lockgate.controllers.cli_token import TokenOption, resolve_token
+
 __all__ = [
     "DEFAULT_URL",
     "EXIT_BAD_INPUT",
@@ -54,16 +56,6 @@ _TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 UrlOption = Annotated[
     str, typer.Option("--url", envvar="LOCKGATE_URL", help="The gateway's base URL.")
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        envvar="LOCKGATE_ADMIN_TOKEN",
-        help="The gateway's admin_token, sent as a bearer token (needed unless the gateway "
-        "and this machine are both on loopback).",
-        show_default=False,
-    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON (for scripts).")]
 
@@ -184,6 +176,7 @@ class Gateway:
 def gateway(url: str, token: str | None, *, conflict: int = EXIT_FAILED) -> Iterator[Gateway]:
     """A ``Gateway`` at ``url``; its errors become a message and an exit code (``conflict``
     for a 409)."""
+    token = resolve_token(token, url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=_TIMEOUT) as http:
@@ -202,7 +195,7 @@ def gateway(url: str, token: str | None, *, conflict: int = EXIT_FAILED) -> Iter
     except GatewayError as exc:
         message = exc.message
         if exc.status == 401:
-            message += " (pass --token or set LOCKGATE_ADMIN_TOKEN)"
+            message += " (pass --token or set LOCKGATE_TOKEN)"
         if exc.status == 409:
             fail(message, conflict)
         fail(message, EXIT_BAD_INPUT if 400 <= exc.status < 500 else EXIT_FAILED)

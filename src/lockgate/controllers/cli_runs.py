@@ -1,10 +1,12 @@
 """``lockgate run`` and ``lockgate runs``: start, watch, list, show and cancel workflow runs.
 
 Every command talks to a running gateway through :mod:`lockgate.client` (``--url``, or
-``LOCKGATE_URL``). Exit codes: 0 the run completed (or the command did what it was asked),
-1 the run failed or was cancelled (or was already finished when asked to cancel), 2 bad input
-(no such workflow or run, invalid parameters, a malformed option), 3 the gateway is
-unreachable, 130 interrupted (a run being watched goes on).
+``LOCKGATE_URL``), presenting ``--token`` / ``LOCKGATE_TOKEN`` (for a gateway on this
+machine, its local admin token by default). Exit codes: 0 the run completed (or the
+command did what it was asked), 1 the run failed or was cancelled (or was already finished
+when asked to cancel), 2 bad input (no such workflow or run, invalid parameters, a
+malformed option), 3 the gateway is unreachable, 130 interrupted (a run being watched goes
+on).
 
 Progress, notices and errors go to stderr, results to stdout: ``lockgate run W --json | jq``
 and ``RUN=$(lockgate run W --no-wait)`` work.
@@ -34,6 +36,7 @@ from lockgate.controllers.cli_render import (
     stderr,
     stdout,
 )
+from lockgate.controllers.cli_token import TokenOption, resolve_token
 
 __all__ = ["run", "runs_app"]
 
@@ -105,8 +108,8 @@ class _RunOptions:
     run_id: str | None = None  # set once the gateway has started the run
 
 
-async def _start_and_watch(url: str, options: _RunOptions) -> WorkflowResult:
-    async with Client(url) as client:
+async def _start_and_watch(url: str, token: str | None, options: _RunOptions) -> WorkflowResult:
+    async with Client(url, token=token) as client:
         # Described first: an unknown workflow fails before anything starts, and a
         # parameter declared ``str`` keeps its text.
         description = await client.describe_workflow(options.workflow)
@@ -164,6 +167,7 @@ def run(
     ] = False,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
 ) -> None:
     """Run a workflow, showing its steps' progress, and print its result."""
     try:
@@ -181,7 +185,7 @@ def run(
     except BadInputError as exc:
         _fail(exc.message, EXIT_BAD_INPUT)
     try:
-        result = _call(url, _start_and_watch(url, options))
+        result = _call(url, _start_and_watch(url, resolve_token(token, url), options))
     except KeyboardInterrupt:
         _interrupted(options)
     except typer.Exit as exc:
@@ -240,11 +244,17 @@ class RunStatusChoice(enum.StrEnum):
 
 
 async def _list(
-    url: str, workflow: str | None, status: str | None, limit: int, every_page: bool
+    url: str,
+    token: str | None,
+    *,
+    workflow: str | None,
+    status: str | None,
+    limit: int,
+    every_page: bool,
 ) -> tuple[list[RunSummary], str | None]:
     runs: list[RunSummary] = []
     cursor: str | None = None
-    async with Client(url) as client:
+    async with Client(url, token=token) as client:
         while True:
             page = await client.list_runs(
                 workflow=workflow, status=status, limit=limit, cursor=cursor
@@ -266,10 +276,19 @@ def list_runs(
     ] = False,
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
 ) -> None:
     """List runs, newest first."""
     runs, cursor = _call(
-        url, _list(url, workflow, status.value if status else None, limit, every_page)
+        url,
+        _list(
+            url,
+            resolve_token(token, url),
+            workflow=workflow,
+            status=status.value if status else None,
+            limit=limit,
+            every_page=every_page,
+        ),
     )
     if as_json:
         echo_json({"runs": runs, "next_cursor": cursor})
@@ -283,13 +302,13 @@ def list_runs(
         stderr().print(f"[dim]{len(runs)} runs shown; more with --all or a larger --limit[/]")
 
 
-async def _get(url: str, run_id: str) -> WorkflowResult:
-    async with Client(url) as client:
+async def _get(url: str, token: str | None, run_id: str) -> WorkflowResult:
+    async with Client(url, token=token) as client:
         return await client.get_run(run_id)
 
 
-async def _cancel(url: str, run_id: str) -> WorkflowResult:
-    async with Client(url) as client:
+async def _cancel(url: str, token: str | None, run_id: str) -> WorkflowResult:
+    async with Client(url, token=token) as client:
         return await client.cancel_run(run_id)
 
 
@@ -298,9 +317,10 @@ def show(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
 ) -> None:
     """Show a run: its state, its steps and its result."""
-    result = _call(url, _get(url, run_id))
+    result = _call(url, _get(url, resolve_token(token, url), run_id))
     if as_json:
         echo_json(result)
     else:
@@ -312,11 +332,12 @@ def cancel(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     as_json: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
 ) -> None:
     """Cancel a running run: steps in flight are cancelled and none starts again."""
     # 409: the run had already finished; nothing was wrong with the request, but the
     # cancel did not happen.
-    result = _call(url, _cancel(url, run_id), conflict=EXIT_FAILED)
+    result = _call(url, _cancel(url, resolve_token(token, url), run_id), conflict=EXIT_FAILED)
     if as_json:
         echo_json(result)
         return

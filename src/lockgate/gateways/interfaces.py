@@ -1,6 +1,8 @@
 """Every port Lockgate's use cases speak to. Implementations are named by technology.
 
 Each Protocol is ``@runtime_checkable`` so the composition root can assert what it wires.
+Families that live in folders of their own define their ports beside their adapters
+(``stores/credentials/ports.py``); they are re-exported here, so this stays the index.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lockgate.gateways.stores.credentials.ports import ICredentialStore, UsageKey
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.models.function import FunctionEntity
@@ -19,6 +22,7 @@ from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
 __all__ = [
     "IAsyncInvocationMetrics",
     "IAsyncInvocationStore",
+    "ICredentialStore",
     "IEventStore",
     "IInvocationBackend",
     "IInvocationMetrics",
@@ -31,6 +35,7 @@ __all__ = [
     "IWorkerLauncher",
     "IWorkflowMetrics",
     "StepWrite",
+    "UsageKey",
 ]
 
 StepWrite = tuple[StepRecord, bytes | None]
@@ -271,8 +276,10 @@ class IRunStore(Protocol):
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        principal: str | None = None,
     ) -> RunPage:
-        """Runs newest first, filtered, one page at a time (without their step outputs).
+        """Runs newest first, filtered (``principal``: only the runs it started), one page
+        at a time (without their step outputs).
 
         Raises:
             ValueError: ``cursor`` is not one this store returned.

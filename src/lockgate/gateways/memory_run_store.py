@@ -85,6 +85,7 @@ class InMemoryRunStore:
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        principal: str | None = None,
     ) -> RunPage:
         before = check_cursor(cursor) if cursor is not None else None
         matching = [
@@ -92,6 +93,7 @@ class InMemoryRunStore:
             for run_id, run in sorted(self._runs.items(), reverse=True)
             if (workflow_id is None or run.workflow_id == workflow_id)
             and (status is None or run.status is status)
+            and (principal is None or run.principal == principal)
             and (before is None or run_id < before)
         ]
         page = tuple(replace(run, steps={}) for run in matching[:limit])

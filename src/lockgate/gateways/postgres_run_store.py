@@ -268,7 +268,7 @@ class PostgresRunStore:
         if not wait and key is not None:
             raise ValueError("a run with an idempotency key must be created with wait=True")
         json = [json_codec.dumps(value) for value in (run.parameters, run.resources, run.context)]
-        values = (run.created_at, run.updated_at, run.deadline, run.error)
+        values = (run.created_at, run.updated_at, run.deadline, run.error, run.principal)
         row = (run.run_id, run.workflow_id, run.status.value, *json, key, run.request_hash, *values)
         row += (owner, run.created_at + lease_seconds)
         if key is None:
@@ -318,6 +318,7 @@ class PostgresRunStore:
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        principal: str | None = None,
     ) -> RunPage:
         query, arguments = list_query(
             RUN_COLUMNS,
@@ -326,6 +327,7 @@ class PostgresRunStore:
             cursor=cursor,
             limit=limit,
             placeholder=lambda n: f"${n}",
+            principal=principal,
         )
         rows = await self._read(lambda connection: connection.fetch(query, *arguments))
         runs = tuple(_run_record(row, {}) for row in rows[:limit])

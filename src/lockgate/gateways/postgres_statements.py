@@ -32,12 +32,12 @@ __all__ = [
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
     _Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
 
-PARAMS = [f"${n}" for n in range(24)]  # PARAMS[n] == "$n"
+PARAMS = [f"${n}" for n in range(25)]  # PARAMS[n] == "$n"
 
 
 INSERT_RUN = (
     f"INSERT INTO lockgate_runs ({RUN_COLUMNS}, owner, lease_until) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 )
 ON_STEP_CONFLICT = (
     "ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, "
@@ -85,9 +85,9 @@ INSERT_RUNS_AND_STEPS = (
     f"WITH new_runs AS (INSERT INTO lockgate_runs ({RUN_COLUMNS}, owner, lease_until) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], "
     "$6::bytea[], $7::text[], $8::text[], $9::float8[], $10::float8[], $11::float8[], "
-    "$12::text[], $13::text[], $14::float8[])) "
-    f"INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) SELECT * FROM unnest($15::text[], "
-    f"{STEP_ARRAYS.format(*PARAMS[16:23])}) AS s {ON_STEP_CONFLICT}"
+    "$12::text[], $13::text[], $14::text[], $15::float8[])) "
+    f"INSERT INTO lockgate_steps (run_id, {STEP_COLUMNS}) SELECT * FROM unnest($16::text[], "
+    f"{STEP_ARRAYS.format(*PARAMS[17:24])}) AS s {ON_STEP_CONFLICT}"
 )
 # Rows another node holds locked (claiming, finishing, renewing) are skipped, not waited
 # for: whatever that node is doing with the run, it is not free for us.
@@ -182,7 +182,7 @@ async def _insert_runs_and_steps(connection: _Connection, ops: list[WriteOp]) ->
         await connection.executemany(UPSERT_STEP, list(steps.values()))
     else:
         await connection.execute(
-            INSERT_RUNS_AND_STEPS, *as_columns(runs, 14), *as_columns(list(steps.values()), 8)
+            INSERT_RUNS_AND_STEPS, *as_columns(runs, 15), *as_columns(list(steps.values()), 8)
         )
 
 

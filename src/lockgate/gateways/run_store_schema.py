@@ -27,7 +27,7 @@ __all__ = [
 # The columns both stores read, in RunRecord's and StepRecord's field order.
 RUN_COLUMNS = (
     "run_id, workflow_id, status, parameters, resources, context, idempotency_key, "
-    "request_hash, created_at, updated_at, deadline, error"
+    "request_hash, created_at, updated_at, deadline, error, principal"
 )
 STEP_COLUMNS = "name, status, output, error, attempts, started_at, finished_at"
 
@@ -60,6 +60,7 @@ def list_query(
     cursor: str | None,
     limit: int,
     placeholder: Callable[[int], str],
+    principal: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The query of one page of a run listing (newest first, one row past the page to tell
     whether another follows) and its arguments; ``placeholder(n)`` spells the n-th bound
@@ -73,6 +74,7 @@ def list_query(
     for clause, value in (
         ("workflow_id = ", workflow_id),
         ("status = ", status.value if status is not None else None),
+        ("principal = ", principal),
         ("run_id < ", check_cursor(cursor) if cursor is not None else None),
     ):
         if value is not None:
@@ -132,6 +134,11 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 2: who started each run, for runs:read:own listings.
+    (
+        "ALTER TABLE lockgate_runs ADD COLUMN principal TEXT",
+        "CREATE INDEX lockgate_runs_by_principal ON lockgate_runs (principal, run_id)",
+    ),
 )
 
 
@@ -182,5 +189,10 @@ POSTGRES_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (run_id, name)
         )
         """,
+    ),
+    # 2: who started each run, for runs:read:own listings.
+    (
+        "ALTER TABLE {schema}.lockgate_runs ADD COLUMN principal text",
+        "CREATE INDEX lockgate_runs_by_principal ON {schema}.lockgate_runs (principal, run_id)",
     ),
 )

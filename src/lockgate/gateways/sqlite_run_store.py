@@ -35,8 +35,8 @@ T = TypeVar("T")
 _Write = Callable[[sqlite3.Connection], Any]
 _INSERT_RUN = (
     "INSERT INTO lockgate_runs (run_id, workflow_id, status, parameters, resources, context, "
-    "idempotency_key, request_hash, created_at, updated_at, deadline, error, owner, "
-    "lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "idempotency_key, request_hash, created_at, updated_at, deadline, error, principal, "
+    "owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Oldest first by id (ids sort by creation). No index serves it: the scan is bounded by the
 # table, which retention keeps bounded; it runs on the writer thread, off the event loop.
@@ -66,6 +66,7 @@ def _run_record(row: Sequence[Any], steps: dict[str, StepRecord]) -> RunRecord:
         updated_at=row[9],
         deadline=row[10],
         error=row[11],
+        principal=row[12],
         steps=steps,
     )
 
@@ -203,6 +204,7 @@ class SQLiteRunStore:
             run.updated_at,
             run.deadline,
             run.error,
+            run.principal,
             owner,
             run.created_at + lease_seconds,
         )
@@ -267,6 +269,7 @@ class SQLiteRunStore:
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        principal: str | None = None,
     ) -> RunPage:
         query, arguments = list_query(
             RUN_COLUMNS,
@@ -275,6 +278,7 @@ class SQLiteRunStore:
             cursor=cursor,
             limit=limit,
             placeholder=lambda _: "?",
+            principal=principal,
         )
 
         def page(connection: sqlite3.Connection) -> RunPage:

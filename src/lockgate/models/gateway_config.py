@@ -12,6 +12,7 @@ from lockgate.models.job import JobDefinition
 from lockgate.models.module import ModuleDeclaration
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import Route
+from lockgate.models.security import SecurityConfig
 
 __all__ = ["GatewayConfig", "WorkflowDeclaration"]
 
@@ -32,7 +33,7 @@ class WorkflowDeclaration:
 class GatewayConfig:
     """Functions by name, the route table's routes (each names a declared function),
     workflows by name, shared resources (``"@name"``) by name, the modular monolith's
-    modules by key and the jobs users may start by name."""
+    modules by key, the jobs users may start by name, and who may call what."""
 
     functions: Mapping[str, FunctionEntity] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
@@ -40,6 +41,7 @@ class GatewayConfig:
     resources: Mapping[str, ResourceReference] = field(default_factory=dict)
     modules: Mapping[str, ModuleDeclaration] = field(default_factory=dict)
     jobs: Mapping[str, JobDefinition] = field(default_factory=dict)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     def __post_init__(self) -> None:
         for name, function in self.functions.items():

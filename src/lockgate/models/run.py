@@ -53,12 +53,15 @@ class WorkflowRequest:
             ``await get_resource(name)``.
         context: Variables a step reads with ``get_current_context().get_variable(name)``.
         idempotency_key: The same key returns the same run instead of starting another.
+        principal: Who asks (recorded on the run; ``runs:read:own`` callers see only
+            their own runs).
     """
 
     parameters: Mapping[str, Any] = field(default_factory=dict)
     resources: Mapping[str, Any] = field(default_factory=dict)
     context: Mapping[str, Any] = field(default_factory=dict)
     idempotency_key: str | None = None
+    principal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,8 @@ class RunRecord:
         deadline: Unix seconds by which the run must finish (the workflow's timeout).
         error: Why the run failed or was cancelled.
         steps: Records of the steps that have finished (or failed), by name.
+        principal: Who started the run (a token's name, ``jwt:<sub>``, ``anonymous``);
+            None for runs started inside the gateway or before principals were recorded.
     """
 
     run_id: str
@@ -125,6 +130,7 @@ class RunRecord:
     deadline: float | None = None
     error: str | None = None
     steps: Mapping[str, StepRecord] = field(default_factory=dict)
+    principal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,7 @@ class WorkflowResponse:
         error: Why the run failed, naming the step; None otherwise.
         steps: Status, attempts and timings of every step.
         created_at, finished_at: Unix seconds (``finished_at`` None while running).
+        principal: Who started the run (None: started inside the gateway).
     """
 
     run_id: str
@@ -158,6 +165,7 @@ class WorkflowResponse:
     steps: dict[str, StepRecord]
     created_at: float
     finished_at: float | None
+    principal: str | None = None
 
     @classmethod
     def from_record(cls, run: RunRecord, step_names: tuple[str, ...] = ()) -> WorkflowResponse:
@@ -181,6 +189,7 @@ class WorkflowResponse:
             steps=steps,
             created_at=run.created_at,
             finished_at=run.updated_at if run.status.finished else None,
+            principal=run.principal,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,4 +202,5 @@ class WorkflowResponse:
             "steps": {name: step.to_dict() for name, step in self.steps.items()},
             "created_at": self.created_at,
             "finished_at": self.finished_at,
+            "principal": self.principal,
         }

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,6 +24,7 @@ from lockgate.errors import (
     InvalidParametersError,
     RunFinishedError,
     RunNotFoundError,
+    TooManyRequestsError,
     WorkflowAlreadyRegisteredError,
     WorkflowDefinitionError,
     WorkflowNotFoundError,
@@ -88,6 +90,8 @@ class WorkflowService:
             steps and idempotency key); None keeps every run.
         function_exists: Tells whether a Lockgate function is declared (checked when a
             workflow with function steps is registered).
+        max_runs_per_principal: Runs one principal may have executing on this node at once;
+            a run past it is refused (429) before anything is recorded. None: no cap.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class WorkflowService:
         lease_seconds: float = 30.0,
         retention: float | None = None,
         function_exists: Callable[[str], bool] = lambda _: True,
+        max_runs_per_principal: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -109,6 +114,8 @@ class WorkflowService:
         self._lease = lease_seconds
         self._retention = retention
         self._function_exists = function_exists
+        self.max_runs_per_principal = max_runs_per_principal
+        self._running: Counter[str] = Counter()  # runs executing here, by principal
         self._clock = clock
         self._workflows: dict[str, RegisteredWorkflow] = {}
         self._active: dict[str, _ActiveRun] = {}
@@ -186,7 +193,10 @@ class WorkflowService:
             InvalidParametersError: Parameters missing, unknown, mistyped or not JSON.
             ResourceConfigError: A resource reference is malformed or of an unknown type.
             ResourceNotFoundError: A resource names an unregistered ``"@name"``.
-            IdempotencyConflictError: The key belongs to a run of a different request.
+            IdempotencyConflictError: The key belongs to a run of a different request, or
+                one another principal started.
+            TooManyRequestsError: The principal has ``max_runs_per_principal`` runs
+                executing here.
             RunStoreError: The run could not be recorded; nothing ran.
 
         Note:
@@ -194,6 +204,7 @@ class WorkflowService:
         """
         registered = self.get_workflow(workflow_id)
         request = request or WorkflowRequest()
+        self._check_capacity(request.principal)
         parameters = checked_parameters(registered.workflow, request.parameters)
         resources = self._resources.checked_request(request.resources)
         try:
@@ -218,6 +229,7 @@ class WorkflowService:
             created_at=now,
             updated_at=now,
             deadline=now + timeout if timeout is not None else None,
+            principal=request.principal,
         )
         # Without a key nothing can be returned but this run, so its commit joins the first
         # step's; with a key the store must say first whether the run is new. An answer that
@@ -241,6 +253,12 @@ class WorkflowService:
     async def _existing(
         self, registered: RegisteredWorkflow, run: RunRecord, stored: RunRecord, *, wait: bool
     ) -> WorkflowResponse:
+        if stored.principal != run.principal:
+            # Not even its id: the caller may not be allowed to see that run.
+            raise IdempotencyConflictError(
+                f"idempotency key {run.idempotency_key!r} is in use by another caller; "
+                "choose another key"
+            )
         if stored.request_hash != run.request_hash:
             raise IdempotencyConflictError(
                 f"idempotency key {run.idempotency_key!r} was used by run {stored.run_id} "
@@ -303,10 +321,12 @@ class WorkflowService:
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        principal: str | None = None,
     ) -> RunPage:
-        """Runs newest first; see ``IRunStore.list_runs``."""
+        """Runs newest first (``principal``: only the runs it started); see
+        ``IRunStore.list_runs``."""
         return await self._store.list_runs(
-            workflow_id=workflow_id, status=status, limit=limit, cursor=cursor
+            workflow_id=workflow_id, status=status, limit=limit, cursor=cursor, principal=principal
         )
 
     async def cancel_run(self, run_id: str) -> WorkflowResponse:
@@ -442,6 +462,16 @@ class WorkflowService:
         if resumed:
             logger.info("resumed %d unfinished runs", resumed)
 
+    def _check_capacity(self, principal: str | None) -> None:
+        cap = self.max_runs_per_principal
+        if principal is not None and cap is not None and self._running[principal] >= cap:
+            raise TooManyRequestsError(
+                f"{principal!r} has {cap} runs executing (max_runs_per_principal); wait for "
+                "some to finish",
+                retry_after=1,
+                reason="ConcurrentRunLimitExceeded",
+            )
+
     def _launch(self, registered: RegisteredWorkflow, run: RunRecord) -> _ActiveRun:
         live = LiveRun(run)
         lookup = self._resources.lookup(run.resources)
@@ -451,6 +481,8 @@ class WorkflowService:
         )
         active = _ActiveRun(live, registered, task, lookup)
         self._active[run.run_id] = active
+        if run.principal is not None:
+            self._running[run.principal] += 1
         task.add_done_callback(lambda t: self._done(run.run_id, t))
         return active
 
@@ -459,6 +491,11 @@ class WorkflowService:
         if active is not None and active.task is task:  # not a later launch of the same run
             del self._active[run_id]
             active.lookup.release()
+            principal = active.live.run.principal
+            if principal is not None:
+                self._running[principal] -= 1
+                if not self._running[principal]:
+                    del self._running[principal]
         if not task.cancelled() and (error := task.exception()) is not None:
             # The store failed: the run stays unfinished there, still ours; the next
             # heartbeat's claim takes our own runs back too and resumes it.

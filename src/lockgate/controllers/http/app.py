@@ -19,6 +19,8 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
+from lockgate.controllers.http.access import AccessGate, Endpoint, classify, denial
+from lockgate.controllers.http.asgi import serve_request
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.invocations_api import invocations_router
 from lockgate.controllers.http.jobs_api import jobs_router
@@ -27,10 +29,14 @@ from lockgate.controllers.http.lambda_functions_api import lambda_functions_rout
 from lockgate.controllers.http.module_api import module_router
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
+from lockgate.controllers.http.tokens_api import tokens_router
 from lockgate.controllers.http.workflow_api import install_error_handlers, workflow_router
 from lockgate.controllers.log_setup import request_id_var
+from lockgate.errors import LockgateError
+from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
 from lockgate.settings import RESERVED_PATHS, RESERVED_PREFIXES
+from lockgate.use_cases.auth.exposure import anonymous_surfaces, is_loopback_host
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
 
@@ -65,13 +71,17 @@ class RequestContextMiddleware:
 
 
 class GatewayApp:
-    """Dispatches each request: Invoke API, declared routes, or the FastAPI app."""
+    """Dispatches each request: declared routes, or (once ``AccessGate`` admits it) the
+    Invoke API or the FastAPI app."""
 
-    def __init__(self, api: FastAPI, functions: FunctionRoutes, invoke: InvokeApi) -> None:
+    def __init__(
+        self, api: FastAPI, functions: FunctionRoutes, invoke: InvokeApi, gate: AccessGate
+    ) -> None:
         self.api = api
         self._api = RequestContextMiddleware(api)
         self._functions = functions
         self._invoke = invoke
+        self._gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -79,14 +89,36 @@ class GatewayApp:
             if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
                 await self._functions(scope, receive, send)
                 return
+            endpoint = classify(path)
+            if endpoint.scope is not None:
+                try:
+                    await self._gate.admit(scope, endpoint)
+                except LockgateError as error:
+                    await _refuse(send, error, endpoint)
+                    return
             if scope["method"] == "POST" and (match := INVOKE_PATH.match(path)):
                 await self._invoke(scope, receive, send, match.group(1))
                 return
         await self._api(scope, receive, send)
 
 
-def create_app(application: Application) -> GatewayApp:
-    """The gateway's ASGI app; its lifespan starts and stops ``application``."""
+async def _refuse(send: Send, error: LockgateError, endpoint: Endpoint) -> None:
+    async def answer(request_id: str) -> HttpResponse:
+        return denial(error, endpoint, request_id)
+
+    await serve_request(send, answer)
+
+
+def create_app(application: Application, *, listen_host: str | None = None) -> GatewayApp:
+    """The gateway's ASGI app; its lifespan starts and stops ``application``.
+
+    Args:
+        application: The gateway.
+        listen_host: The address this app is served on (``settings.host`` by default): on
+            a loopback one anonymous callers may use every surface unless ``[auth]
+            allow_anonymous`` says otherwise; on any other, none.
+    """
+    loopback = is_loopback_host(listen_host or application.settings.host)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +132,7 @@ def create_app(application: Application) -> GatewayApp:
         title="Lockgate",
         lifespan=lifespan,
         docs_url="/_lockgate/docs",
+        swagger_ui_oauth2_redirect_url="/_lockgate/docs/oauth2-redirect",
         redoc_url=None,
         openapi_url="/_lockgate/openapi.json",
     )
@@ -110,6 +143,7 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(lambda_functions_router(application.registry))
     api.include_router(invocations_router(application))
     api.include_router(jobs_router(application))
+    api.include_router(tokens_router(application))
     install_error_handlers(api)
 
     def openapi() -> dict[str, Any]:
@@ -126,7 +160,11 @@ def create_app(application: Application) -> GatewayApp:
         max_body_bytes=application.settings.max_body_bytes,
         queue=application.async_invocations,
     )
-    return GatewayApp(api, FunctionRoutes(application.processor), invoke)
+    gate = AccessGate(
+        application.authenticator,
+        lambda: anonymous_surfaces(application.security.auth, loopback=loopback),
+    )
+    return GatewayApp(api, FunctionRoutes(application.processor), invoke, gate)
 
 
 # The Invoke operation is served outside FastAPI (it is a hot path), so it is described here.

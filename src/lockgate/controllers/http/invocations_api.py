@@ -1,6 +1,7 @@
 """The Event invocations API: list them (dead ones above all), show one, re-drive the dead.
 
-Payloads and errors are shown, so the API answers operators only (see ``admin_guard``).
+Payloads and errors are shown, so the API answers operators only (the ``admin`` scope;
+see ``access``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from lockgate.application import Application
-from lockgate.controllers.http.admin_guard import admin_guard
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
@@ -69,11 +69,8 @@ def invocation_view(invocation: AsyncInvocation) -> dict[str, Any]:
 
 def invocations_router(application: Application) -> APIRouter:
     router = APIRouter(tags=["Event invocations"])
-    refused = admin_guard(application.settings, "Event invocations API")
 
-    def queue(request: Request) -> AsyncInvocationQueue | Response:
-        if (denied := refused(request)) is not None:
-            return denied
+    def queue() -> AsyncInvocationQueue | Response:
         if application.async_invocations is None:
             return error_response(
                 503, "AsyncInvocationsOff", "Event invocations are not enabled on this gateway"
@@ -82,22 +79,21 @@ def invocations_router(application: Application) -> APIRouter:
 
     @router.get("/invocations", responses=_ERRORS)
     async def list_invocations(
-        request: Request,
         status: Annotated[AsyncInvocationStatus | None, Query()] = None,
         function: Annotated[str | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
         """Event invocations, oldest first; ``status=dead`` lists those that failed on
         every attempt, with their last error."""
-        if isinstance(found := queue(request), Response):
+        if isinstance(found := queue(), Response):
             return found
         listed = await found.list_invocations(status, function, limit)
         return json_response({"invocations": [invocation_view(i) for i in listed]})
 
     @router.get("/invocations/{request_id}", responses=_ERRORS)
-    async def get_invocation(request_id: str, request: Request) -> Response:
+    async def get_invocation(request_id: str) -> Response:
         """One Event invocation by the request id its 202 answered with."""
-        if isinstance(found := queue(request), Response):
+        if isinstance(found := queue(), Response):
             return found
         return json_response(invocation_view(await found.get(request_id)))
 
@@ -112,7 +108,7 @@ def invocations_router(application: Application) -> APIRouter:
     )
     async def redrive(request: Request) -> Response:
         """Queue dead invocations again, their attempts counted afresh."""
-        if isinstance(found := queue(request), Response):
+        if isinstance(found := queue(), Response):
             return found
         limit = 1024 * 1024
         raw = await read_body(request.scope, request.receive, limit)
@@ -128,9 +124,9 @@ def invocations_router(application: Application) -> APIRouter:
         return json_response({"redriven": ids})
 
     @router.post("/invocations/{request_id}/redrive", responses=_ERRORS)
-    async def redrive_one(request_id: str, request: Request) -> Response:
+    async def redrive_one(request_id: str) -> Response:
         """Queue one dead invocation again (404 unless it exists; 409 unless it is dead)."""
-        if isinstance(found := queue(request), Response):
+        if isinstance(found := queue(), Response):
             return found
         invocation = await found.get(request_id)
         if invocation.status is not AsyncInvocationStatus.DEAD:

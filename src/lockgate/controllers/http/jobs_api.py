@@ -1,8 +1,8 @@
 """The jobs API: start a declared job, list its runs, look one up, cancel it.
 
 Runs carry their parameters (which may hold credentials) and their runners' messages, so
-the API answers operators only (see ``admin_guard``). Errors have the one error shape;
-validation messages name the field, never its value.
+the API answers operators only (the ``admin`` scope; see ``access``). Errors have the one
+error shape; validation messages name the field, never its value.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from lockgate.controllers.http.admin_guard import admin_guard
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
@@ -154,11 +153,8 @@ async def _body(request: Request, model: type[M]) -> M | Response:
 
 def jobs_router(application: JobsApplication) -> APIRouter:
     router = APIRouter(tags=["Jobs"])
-    refused = admin_guard(application.settings, "jobs API")
 
-    def service(request: Request) -> JobService | Response:
-        if (denied := refused(request)) is not None:
-            return denied
+    def service() -> JobService | Response:
         if application.jobs is None:
             return error_response(503, "JobsOff", "jobs are not enabled on this gateway")
         return application.jobs
@@ -179,7 +175,7 @@ def jobs_router(application: JobsApplication) -> APIRouter:
     async def submit_job(request: Request) -> Response:
         """Start a run of a declared job; answers once its runner has taken it (201,
         ``Location: /jobs/{run_id}``). A run the runner refused is kept, ``ERROR``."""
-        if isinstance(found := service(request), Response):
+        if isinstance(found := service(), Response):
             return found
         body = await _body(request, SubmitJobRequest)
         if isinstance(body, Response):
@@ -193,21 +189,20 @@ def jobs_router(application: JobsApplication) -> APIRouter:
 
     @router.get("/jobs", response_model=JobRunList, responses=_ERRORS)
     async def list_job_runs(
-        request: Request,
         job: Annotated[str | None, Query(description="Only this job's runs")] = None,
         unfinished: Annotated[bool, Query(description="Only runs not finished")] = False,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response:
         """Runs, newest first, as last seen (the gateway follows unfinished ones)."""
-        if isinstance(found := service(request), Response):
+        if isinstance(found := service(), Response):
             return found
         runs = await found.list_runs(job, unfinished, limit)
         return json_response({"runs": [job_run_view(run) for run in runs]})
 
     @router.get("/jobs/{run_id}", response_model=JobRunModel, responses=_ERRORS)
-    async def get_job_run(run_id: str, request: Request) -> Response:
+    async def get_job_run(run_id: str) -> Response:
         """One run; an unfinished one as its runner sees it now."""
-        if isinstance(found := service(request), Response):
+        if isinstance(found := service(), Response):
             return found
         return json_response(job_run_view(await found.get(run_id)))
 
@@ -224,7 +219,7 @@ def jobs_router(application: JobsApplication) -> APIRouter:
     )
     async def cancel_job_run(run_id: str, request: Request) -> Response:
         """Stop a run (409 once it finished); it ends ``ERROR``, ``cancelled: <reason>``."""
-        if isinstance(found := service(request), Response):
+        if isinstance(found := service(), Response):
             return found
         body = await _body(request, CancelJobRequest)
         if isinstance(body, Response):

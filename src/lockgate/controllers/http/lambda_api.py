@@ -35,7 +35,13 @@ from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 
-__all__ = ["INVOKE_PATH", "InvokeApi", "check_client_context", "resolve_function"]
+__all__ = [
+    "INVOKE_PATH",
+    "InvokeApi",
+    "check_client_context",
+    "parse_function_identifier",
+    "resolve_function",
+]
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _LOG_TAIL_BYTES = 4096
@@ -143,13 +149,7 @@ def resolve_function(
             ``$LATEST`` nor one of its aliases (AWS answers both with 404).
         InvalidRequestError: The name and the parameter give different qualifiers.
     """
-    parts = function_name.split(":")
-    if len(parts) >= 7 and parts[0] == "arn":  # arn:aws:lambda:region:account:function:name[:q]
-        name, inline = parts[6], (parts[7] if len(parts) > 7 else None)
-    elif len(parts) >= 3 and parts[1] == "function":  # account:function:name[:q]
-        name, inline = parts[2], (parts[3] if len(parts) > 3 else None)
-    else:
-        name, inline = parts[0], (parts[1] if len(parts) > 1 else None)
+    name, inline = parse_function_identifier(function_name)
     if inline is not None and qualifier is not None and inline != qualifier:
         raise InvalidRequestError(
             f"The derived qualifier from the function name does not match the specified "
@@ -164,6 +164,17 @@ def resolve_function(
         # AWS's words exactly; the aliases a caller may use are in GetFunction's answer.
         raise FunctionNotFoundError(f"Function not found: {arn}:{given}", function=name)
     return entity, given
+
+
+def parse_function_identifier(identifier: str) -> tuple[str, str | None]:
+    """The function name and the qualifier (if any) of a name, ``name:qualifier``, or a full
+    or partial ARN, as the Lambda API accepts them."""
+    parts = identifier.split(":")
+    if len(parts) >= 7 and parts[0] == "arn":  # arn:aws:lambda:region:account:function:name[:q]
+        return parts[6], (parts[7] if len(parts) > 7 else None)
+    if len(parts) >= 3 and parts[1] == "function":  # account:function:name[:q]
+        return parts[2], (parts[3] if len(parts) > 3 else None)
+    return parts[0], (parts[1] if len(parts) > 1 else None)
 
 
 def check_client_context(value: str | None) -> str | None:

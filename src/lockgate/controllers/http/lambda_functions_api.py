@@ -2,7 +2,8 @@
 ``get_function`` (and the AWS CLI, SAM-style tooling) see the declared functions.
 
 Environment variables are left out of every configuration: their values may be secrets,
-and this endpoint, like the Invoke API, answers anyone who can reach the gateway.
+and these endpoints answer every caller with ``functions:invoke``. A caller whose scope is
+narrowed to some functions (``functions:invoke:reports-*``) is listed only those.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from lockgate.controllers.http.access import principal_of
 from lockgate.controllers.http.aws_errors import aws_error
 from lockgate.controllers.http.lambda_api import resolve_function
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import InvalidRequestError, LockgateError
+from lockgate.models.auth import FUNCTIONS_INVOKE
 from lockgate.models.function import FunctionEntity
 from lockgate.models.ids import new_request_id
 from lockgate.use_cases.function_registry import FunctionRegistry
@@ -91,6 +94,7 @@ def lambda_functions_router(registry: FunctionRegistry) -> APIRouter:
     )
     @router.get("/2015-03-31/functions", include_in_schema=False)
     async def list_functions(
+        request: Request,
         max_items: Annotated[int | None, Query(alias="MaxItems")] = None,
         marker: Annotated[str | None, Query(alias="Marker")] = None,
     ) -> Response:
@@ -98,7 +102,11 @@ def lambda_functions_router(registry: FunctionRegistry) -> APIRouter:
             return _aws_response(
                 InvalidRequestError(f"MaxItems must be between 1 and 10000, got {max_items}")
             )
-        functions = sorted(registry.all(), key=lambda f: f.name)
+        principal = principal_of(request)
+        functions = sorted(
+            (f for f in registry.all() if principal.allows(FUNCTIONS_INVOKE, f.name)),
+            key=lambda f: f.name,
+        )
         if marker:
             functions = [f for f in functions if f.name > marker]
         page = functions[: max_items or 50]

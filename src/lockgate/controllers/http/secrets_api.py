@@ -1,7 +1,8 @@
 """The secrets API: write, list and delete secrets; values are never read back over HTTP
 unless ``secrets_http_read`` is on.
 
-Who may call it: see ``admin_guard``. Responses and errors name secrets, never their values.
+Operators only (the ``admin`` scope; see ``access``). Responses and errors name secrets,
+never their values.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
-from lockgate.controllers.http.admin_guard import admin_guard
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
@@ -60,7 +60,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def secrets_router(application: Application) -> APIRouter:
     router = APIRouter(tags=["Secrets"])
     settings = application.settings
-    refused = admin_guard(settings, "secrets API")
 
     def backend() -> SecretBackend | Response:
         secrets = application.secret_manager
@@ -74,10 +73,8 @@ def secrets_router(application: Application) -> APIRouter:
         return secrets
 
     @router.get("/secrets", response_model=SecretList, responses=_ERRORS)
-    async def list_secrets(request: Request) -> Response:
+    async def list_secrets() -> Response:
         """Every secret's name and metadata; never a value."""
-        if (denied := refused(request)) is not None:
-            return denied
         if isinstance(secrets := backend(), Response):
             return secrets
         listed = await secrets.list_secrets()
@@ -96,8 +93,6 @@ def secrets_router(application: Application) -> APIRouter:
     )
     async def store_secret(name: str, request: Request) -> Response:
         """Encrypt and store ``{"value": ...}`` as ``name`` (replacing it: version + 1)."""
-        if (denied := refused(request)) is not None:
-            return denied
         if isinstance(secrets := backend(), Response):
             return secrets
         limit = settings.max_body_bytes
@@ -118,10 +113,8 @@ def secrets_router(application: Application) -> APIRouter:
         return json_response(asdict(metadata))
 
     @router.get("/secrets/{name:path}", responses=_ERRORS)
-    async def read_secret(name: str, request: Request) -> Response:
+    async def read_secret(name: str) -> Response:
         """A secret's value: refused unless the gateway sets ``secrets_http_read``."""
-        if (denied := refused(request)) is not None:
-            return denied
         if not settings.secrets_http_read:
             return error_response(
                 403,
@@ -135,10 +128,8 @@ def secrets_router(application: Application) -> APIRouter:
         return json_response({"name": name, "value": value.reveal()})
 
     @router.delete("/secrets/{name:path}", status_code=204, responses=_ERRORS)
-    async def delete_secret(name: str, request: Request) -> Response:
+    async def delete_secret(name: str) -> Response:
         """Remove a secret."""
-        if (denied := refused(request)) is not None:
-            return denied
         if isinstance(secrets := backend(), Response):
             return secrets
         await secrets.delete_secret(name)

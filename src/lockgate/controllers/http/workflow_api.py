@@ -24,11 +24,19 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
+from lockgate.controllers.http.access import principal_of
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response as _error
 from lockgate.controllers.http.responses import json_response as _json
-from lockgate.errors import LockgateError, RequestTooLargeError, http_status
-from lockgate.models.run import RunRecord, RunStatus, WorkflowRequest
+from lockgate.errors import (
+    LockgateError,
+    RequestTooLargeError,
+    RunNotFoundError,
+    TooManyRequestsError,
+    http_status,
+)
+from lockgate.models.auth import RUNS_READ, WORKFLOWS_RUN, Principal
+from lockgate.models.run import RunRecord, RunStatus, WorkflowRequest, WorkflowResponse
 
 __all__ = [
     "ErrorBody",
@@ -115,6 +123,10 @@ class Run(_Model):
     steps: dict[str, StepState]
     created_at: float = Field(description="Unix seconds")
     finished_at: float | None = Field(description="Unix seconds; null while running")
+    principal: str | None = Field(
+        description="Who started the run (a token's name, jwt:<sub>, anonymous); null for "
+        "runs started inside the gateway"
+    )
 
 
 class RunSummary(_Model):
@@ -124,6 +136,7 @@ class RunSummary(_Model):
     error: str | None
     created_at: float
     finished_at: float | None
+    principal: str | None
 
 
 class RunList(_Model):
@@ -199,6 +212,7 @@ def _summary(run: RunRecord) -> dict[str, Any]:
         "error": run.error,
         "created_at": run.created_at,
         "finished_at": run.updated_at if run.status.finished else None,
+        "principal": run.principal,
     }
 
 
@@ -227,7 +241,18 @@ def _validation_message(errors: Iterable[Mapping[str, Any]]) -> str:
 
 async def _on_lockgate_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, LockgateError)
-    return _error(http_status(exc), exc.code, exc.message)
+    headers = (
+        {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequestsError) else None
+    )
+    return _error(http_status(exc), exc.code, exc.message, headers)
+
+
+def _visible(principal: Principal, run: WorkflowResponse) -> WorkflowResponse:
+    """``run`` when ``principal`` may read it; a caller with ``runs:read:own`` only is told
+    another's run does not exist, as it would be for a made-up id."""
+    if principal.allows(RUNS_READ) or run.principal == principal.name:
+        return run
+    raise RunNotFoundError(f"no run {run.run_id!r}", run_id=run.run_id)
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> Response:
@@ -267,9 +292,14 @@ def workflow_router(application: Application) -> APIRouter:
     max_body = application.settings.max_body_bytes
 
     @router.get("/workflows", response_model=WorkflowList, responses=_errors())
-    async def list_workflows() -> Response:
-        """Every registered workflow: steps, connections, parameters, policies."""
-        return _json({"workflows": [w.describe() for w in service.workflows()]})
+    async def list_workflows(request: Request) -> Response:
+        """Every registered workflow the caller may run: steps, connections, parameters,
+        policies."""
+        principal = principal_of(request)
+        runnable = [
+            w for w in service.workflows() if principal.allows(WORKFLOWS_RUN, w.workflow_id)
+        ]
+        return _json({"workflows": [w.describe() for w in runnable]})
 
     @router.get(
         "/workflows/{workflow_id}", response_model=WorkflowDescription, responses=_errors(404, 422)
@@ -333,6 +363,7 @@ def workflow_router(application: Application) -> APIRouter:
                 resources=body.resources,
                 context=body.context,
                 idempotency_key=body.idempotency_key or idempotency_key,
+                principal=principal_of(request).name,
             ),
             wait=wait,
         )
@@ -342,15 +373,22 @@ def workflow_router(application: Application) -> APIRouter:
 
     @router.get("/runs", response_model=RunList, responses=_errors(422))
     async def list_runs(
+        request: Request,
         workflow: Annotated[str | None, Query(description="Only this workflow's runs")] = None,
         status: Annotated[RunStatus | None, Query(description="Only runs in this state")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> Response:
-        """Runs, newest first, one page at a time (without step details)."""
+        """Runs, newest first, one page at a time (without step details); a caller with
+        ``runs:read:own`` sees only the runs it started."""
+        principal = principal_of(request)
         try:
             page = await service.list_runs(
-                workflow_id=workflow, status=status, limit=limit, cursor=cursor
+                workflow_id=workflow,
+                status=status,
+                limit=limit,
+                cursor=cursor,
+                principal=None if principal.allows(RUNS_READ) else principal.name,
             )
         except LockgateError:
             raise
@@ -361,9 +399,9 @@ def workflow_router(application: Application) -> APIRouter:
         )
 
     @router.get("/runs/{run_id}", response_model=Run, responses=_errors(404, 422))
-    async def get_run(run_id: str) -> Response:
+    async def get_run(run_id: str, request: Request) -> Response:
         """A run: live while it executes on this gateway, else as the store has it."""
-        return _json((await service.get_run(run_id)).to_dict())
+        return _json(_visible(principal_of(request), await service.get_run(run_id)).to_dict())
 
     @router.post("/runs/{run_id}/cancel", response_model=Run, responses=_errors(404, 409, 422))
     async def cancel_run(run_id: str) -> Response:

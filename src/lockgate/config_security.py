@@ -1,0 +1,62 @@
+"""The access tables of ``lockgate.toml`` (``[auth]``, ``[limits]``), checked key by key
+into a :class:`SecurityConfig`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from lockgate.config_problems import Loc, Problems, check
+from lockgate.config_tables import STRICT
+from lockgate.models.auth import Surface
+from lockgate.models.security import AuthConfig, ClientLimits, SecurityConfig
+
+__all__ = ["build_security"]
+
+_AUTH_DEFAULTS = AuthConfig()
+_LIMIT_DEFAULTS = ClientLimits()
+
+
+class _AuthTable(BaseModel):
+    model_config = STRICT
+
+    allow_anonymous: list[Literal["lambda_api", "workflow_api", "operations"]] | None = None
+    authorizer: str | None = Field(default=None, min_length=1)
+    token_cache_ttl: float = Field(default=_AUTH_DEFAULTS.token_cache_ttl, ge=0, le=3600)
+
+
+class _LimitsTable(BaseModel):
+    model_config = STRICT
+
+    rate: float = Field(default=_LIMIT_DEFAULTS.rate, gt=0)
+    burst: int = Field(default=_LIMIT_DEFAULTS.burst, ge=1)
+    max_runs_per_principal: int = Field(default=_LIMIT_DEFAULTS.max_runs_per_principal, ge=1)
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    return value if isinstance(value, Mapping) else {}  # a non-table is reported elsewhere
+
+
+def build_security(data: Mapping[str, Any], problems: Problems) -> SecurityConfig:
+    """The ``[auth]`` and ``[limits]`` tables of a parsed file; problems are added for bad
+    values (the defaults stand in for them, so the rest of the file is still checked)."""
+    prefix: Loc = ("auth",)
+    auth = check(_AuthTable, _table(data, "auth"), prefix, problems) or _AuthTable()
+    limits = check(_LimitsTable, _table(data, "limits"), ("limits",), problems) or _LimitsTable()
+    return SecurityConfig(
+        auth=AuthConfig(
+            allow_anonymous=frozenset(map(Surface, auth.allow_anonymous))
+            if auth.allow_anonymous is not None
+            else None,
+            authorizer=auth.authorizer,
+            token_cache_ttl=auth.token_cache_ttl,
+        ),
+        limits=ClientLimits(
+            rate=limits.rate,
+            burst=limits.burst,
+            max_runs_per_principal=limits.max_runs_per_principal,
+        ),
+    )

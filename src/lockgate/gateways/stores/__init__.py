@@ -1,0 +1,1 @@
+"""Stores: each family's port beside its adapters (memory, SQLite, PostgreSQL)."""

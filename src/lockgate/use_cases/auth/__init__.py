@@ -1,0 +1,1 @@
+"""Who may call the gateway: tokens and API keys, principals, surfaces and their scopes."""
