@@ -344,6 +344,7 @@ class Application:
             self.register_function(function)
         self.processor.routes = RouteTable(config.routes)
         self.security = config.security
+        self.processor.cors = config.security.cors
         self.workflows.max_runs_per_principal = config.security.limits.max_runs_per_principal
         for name, reference in new_resources.items():
             self.resources.register_reference(name, reference)

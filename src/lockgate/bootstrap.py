@@ -204,7 +204,11 @@ def build(
         pool_manager=pool_manager,
         invoker=invoker,
         processor=GatewayRequestProcessor(
-            invoker, EventBuilder(), routes, max_body_bytes=settings.max_body_bytes
+            invoker,
+            EventBuilder(),
+            routes,
+            max_body_bytes=settings.max_body_bytes,
+            cors=config.security.cors,
         ),
         janitor=Janitor(pool_manager, interval=settings.janitor_interval),
         scheduler=Scheduler(

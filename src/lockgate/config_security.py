@@ -1,5 +1,5 @@
-"""The access tables of ``lockgate.toml`` (``[auth]``, ``[limits]``), checked key by key
-into a :class:`SecurityConfig`."""
+"""The access tables of ``lockgate.toml`` (``[auth]``, ``[limits]``, ``[cors]``), checked
+key by key into a :class:`SecurityConfig`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from lockgate.config_problems import Loc, Problems, check
 from lockgate.config_tables import STRICT
 from lockgate.models.auth import Surface
-from lockgate.models.security import AuthConfig, ClientLimits, SecurityConfig
+from lockgate.models.security import AuthConfig, ClientLimits, CorsConfig, SecurityConfig
 
-__all__ = ["build_security"]
+__all__ = ["CorsTable", "build_security", "cors_config"]
 
 _AUTH_DEFAULTS = AuthConfig()
 _LIMIT_DEFAULTS = ClientLimits()
@@ -35,17 +35,55 @@ class _LimitsTable(BaseModel):
     max_runs_per_principal: int = Field(default=_LIMIT_DEFAULTS.max_runs_per_principal, ge=1)
 
 
+class CorsTable(BaseModel):
+    """``[cors]``, or a route's ``cors``: HTTP API's CORS settings."""
+
+    model_config = STRICT
+
+    allow_origins: list[str] = Field(default_factory=list)
+    allow_methods: list[str] = Field(default_factory=list)
+    allow_headers: list[str] = Field(default_factory=list)
+    expose_headers: list[str] = Field(default_factory=list)
+    max_age: int | None = Field(default=None, ge=-1, le=86400)
+    allow_credentials: bool = False
+
+
+def cors_config(table: CorsTable | None, prefix: Loc, problems: Problems) -> CorsConfig | None:
+    """``table`` as a ``CorsConfig``, or None (with the problem added) when its values do
+    not fit together."""
+    if table is None:
+        return None
+    try:
+        return CorsConfig(
+            allow_origins=tuple(table.allow_origins),
+            allow_methods=tuple(table.allow_methods),
+            allow_headers=tuple(table.allow_headers),
+            expose_headers=tuple(table.expose_headers),
+            max_age=table.max_age,
+            allow_credentials=table.allow_credentials,
+        )
+    except ValueError as exc:
+        problems.add(prefix, str(exc))
+        return None
+
+
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = data.get(key, {})
     return value if isinstance(value, Mapping) else {}  # a non-table is reported elsewhere
 
 
 def build_security(data: Mapping[str, Any], problems: Problems) -> SecurityConfig:
-    """The ``[auth]`` and ``[limits]`` tables of a parsed file; problems are added for bad
-    values (the defaults stand in for them, so the rest of the file is still checked)."""
+    """The ``[auth]``, ``[limits]`` and ``[cors]`` tables of a parsed file; problems are
+    added for bad values (the defaults stand in for them, so the rest of the file is still
+    checked)."""
     prefix: Loc = ("auth",)
     auth = check(_AuthTable, _table(data, "auth"), prefix, problems) or _AuthTable()
     limits = check(_LimitsTable, _table(data, "limits"), ("limits",), problems) or _LimitsTable()
+    cors = None
+    if "cors" in data:
+        cors = cors_config(
+            check(CorsTable, _table(data, "cors"), ("cors",), problems), ("cors",), problems
+        )
     return SecurityConfig(
         auth=AuthConfig(
             allow_anonymous=frozenset(map(Surface, auth.allow_anonymous))
@@ -59,4 +97,5 @@ def build_security(data: Mapping[str, Any], problems: Problems) -> SecurityConfi
             burst=limits.burst,
             max_runs_per_principal=limits.max_runs_per_principal,
         ),
+        cors=cors,
     )

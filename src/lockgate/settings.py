@@ -33,7 +33,7 @@ from lockgate.config_problems import (
     read_toml,
     settings_error,
 )
-from lockgate.config_security import build_security
+from lockgate.config_security import CorsTable, build_security, cors_config
 from lockgate.config_tables import STRICT, build_function, build_jobs, code_dir
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
@@ -167,6 +167,11 @@ class Settings(BaseSettings):
             functions (each function also at most its ``max_capacity``).
         async_retention: Seconds a succeeded ``Event`` invocation is kept; dead ones are
             kept until re-driven.
+        allowed_hosts: The ``Host`` names the gateway answers to (others get 400, which ends
+            DNS rebinding): names, ``*.domain`` wildcards, addresses, or ``*`` for any. By
+            default the listener's own: loopback names on a loopback listener; on
+            ``0.0.0.0`` also the machine's names and addresses. List your DNS names when
+            the gateway is reached by one.
         aws_region: The region of ``aws-lambda`` functions and ``aws-batch`` jobs (else
             boto3's own configuration decides).
         aws_endpoint_url: Sends every AWS call to this URL instead (LocalStack, moto).
@@ -223,6 +228,7 @@ class Settings(BaseSettings):
     async_max_event_age: Annotated[float, Field(ge=60, le=21600)] = 21600.0
     async_concurrency: Annotated[int, Field(ge=1)] = 16
     async_retention: Annotated[float, Field(gt=0)] = 24 * 3600.0
+    allowed_hosts: list[str] | None = None
     aws_region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")] = None
     aws_endpoint_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
 
@@ -259,6 +265,7 @@ _FILE_SETTINGS = (
     "async_max_event_age",
     "async_concurrency",
     "async_retention",
+    "allowed_hosts",
     "aws_region",
     "aws_endpoint_url",
 )
@@ -297,6 +304,7 @@ class _RouteTable(BaseModel):
     ]
     function: str
     payload_format: Literal["1.0", "2.0"] = "2.0"
+    cors: CorsTable | None = None
 
 
 class _WorkflowTable(BaseModel):
@@ -350,6 +358,7 @@ class _FileTable(BaseModel):
     jobs: dict[str, dict[str, Any]] = Field(default_factory=dict)
     auth: dict[str, Any] = Field(default_factory=dict)
     limits: dict[str, Any] = Field(default_factory=dict)
+    cors: dict[str, Any] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".
@@ -446,7 +455,13 @@ def _build_routes(raw: list[Any], declared: set[str], problems: Problems) -> lis
                 f"got {table.function!r}",
             )
         try:
-            route = Route(table.method, table.path, table.function, table.payload_format)
+            route = Route(
+                table.method,
+                table.path,
+                table.function,
+                table.payload_format,
+                cors=cors_config(table.cors, (*prefix, "cors"), problems),
+            )
         except ValueError as exc:
             problems.add((*prefix, "path"), f"invalid path: {exc}")
             continue

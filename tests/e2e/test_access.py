@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lockgate.client import Client, Forbidden, Unauthorized
-from tests.e2e.gateway_process import APP_DIR, GatewayProcess
+from tests.e2e.access_support import REMOTE, clean_env, config, error, lockgate, make_token
+from tests.e2e.gateway_process import GatewayProcess
 from tests.servers import free_port
 
-REMOTE = "127.0.0.2"  # another machine, as far as the gateway can tell
 SCOPES = {
     "runner": ["workflows:run", "runs:read:own"],
     "other-runner": ["workflows:run", "runs:read:own"],
@@ -37,68 +36,6 @@ SCOPES = {
     "ops": ["ops:read"],
     "root": ["admin"],
 }
-
-
-def config(folder: Path, extra: str = "") -> Path:
-    """A lockgate.toml in ``folder`` serving the e2e app's code (functions, a route and two
-    workflows), with ``extra`` tables."""
-    path = folder / "lockgate.toml"
-    code = json.dumps(str(APP_DIR))
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            [gateway]
-            shutdown_grace = 2
-
-            [functions.echo]
-            handler = "handlers:echo"
-            code_dir = {code}
-
-            [functions.pid]
-            handler = "handlers:pid"
-            code_dir = {code}
-
-            [[routes]]
-            method = "GET"
-            path = "/echo/{{name}}"
-            function = "echo"
-
-            [workflows.pipeline]
-            builder = "workflows:build_pipeline"
-            code_dir = {code}
-
-            [workflows.slow]
-            builder = "workflows:build_slow"
-            code_dir = {code}
-            """
-        )
-        + textwrap.dedent(extra)
-    )
-    return path
-
-
-def lockgate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lockgate", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**_clean_env(), **env},
-    )
-
-
-def _clean_env() -> dict[str, str]:
-    import os  # noqa: PLC0415
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("LOCKGATE_")}
-
-
-def make_token(name: str, scopes: list[str], env: dict[str, str]) -> str:
-    argv = ["tokens", "create", name, *(arg for s in scopes for arg in ("--scope", s))]
-    made = lockgate(*argv, env=env)
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
 
 
 @dataclass
@@ -131,14 +68,6 @@ def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Public]:
     tokens = {name: make_token(name, scopes, env) for name, scopes in SCOPES.items()}
     with GatewayProcess(path, env=env, host="0.0.0.0") as gateway:
         yield Public(gateway, tokens, env)
-
-
-def error(response: httpx.Response, status: int, code: str) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"]["code"] == code, body
-    message: str = body["error"]["message"]
-    return message
 
 
 def start(http: httpx.Client, workflow: str = "pipeline", **extra: Any) -> httpx.Response:
@@ -401,7 +330,7 @@ def test_the_cli_finds_the_local_admin_token_by_itself(
         timeout=60,
         check=False,
         cwd=tmp_path,
-        env=_clean_env(),
+        env=clean_env(),
     )
     assert listed.returncode == 0, listed.stderr
     assert "invocations" in json.loads(listed.stdout)

@@ -99,7 +99,7 @@ async def test_stop_leaves_no_worker_process() -> None:
 
 async def test_a_gateway_declared_in_python_serves_over_asgi(application: Application) -> None:
     transport = httpx.ASGITransport(app=create_app(application))
-    async with httpx.AsyncClient(transport=transport, base_url="http://lockgate") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         response = await client.get("/pid")
         assert response.status_code == 200
         assert alive(response.json()["pid"])

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lockgate.models.security import CorsConfig
+
 __all__ = ["HTTP_METHODS", "PayloadFormat", "Route", "RouteMatch", "RouteTable"]
 
 PayloadFormat = Literal["1.0", "2.0"]
@@ -20,12 +22,24 @@ _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """``method path`` → ``function``; ``path`` may hold ``{param}`` and a final ``{proxy+}``."""
+    """``method path`` → ``function``; ``path`` may hold ``{param}`` and a final ``{proxy+}``.
+
+    Attributes:
+        authorizer: The ``[authorizers.NAME]`` that must let a request through; None:
+            the route is public, as on API Gateway.
+        scopes: With a JWT authorizer, the token must carry at least one of these.
+        api_key_required: Requests must send an API key (``x-api-key``) of a usage plan.
+        cors: This route's CORS, instead of ``[cors]``.
+    """
 
     method: str
     path: str
     function: str
     payload_format: PayloadFormat = "2.0"
+    authorizer: str | None = None
+    scopes: tuple[str, ...] = ()
+    api_key_required: bool = False
+    cors: CorsConfig | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.upper())

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from lockgate.models.auth import Surface
 
-__all__ = ["AuthConfig", "ClientLimits", "SecurityConfig"]
+__all__ = ["AuthConfig", "ClientLimits", "CorsConfig", "SecurityConfig"]
+
+# An allowed origin: "*", or scheme://host[:port] whose host may start with "*." (any
+# subdomain) or be "*" alone (any host of that scheme), as HTTP APIs accept them.
+_ORIGIN = re.compile(
+    r"^(\*|https?://(\*|(\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?|null)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +58,59 @@ class ClientLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class CorsConfig:
+    """``[cors]`` (or a route's ``cors``), as an HTTP API configures it.
+
+    Attributes:
+        allow_origins: Origins browsers may call from: ``https://app.example.com``,
+            ``https://*.example.com`` (any subdomain), ``https://*``, or ``*``.
+        allow_methods, allow_headers, expose_headers: As their ``Access-Control-*``
+            headers; ``*`` allows any.
+        max_age: Seconds a browser may cache a preflight's answer (-1: not at all).
+        allow_credentials: Browsers may send cookies and ``Authorization``; not with ``*``.
+    """
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    def __post_init__(self) -> None:
+        for origin in self.allow_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"allow_origins: {origin!r} is not an origin: expected '*', "
+                    "'https://host[:port]' or 'https://*.domain'"
+                )
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError("allow_credentials is not supported if allow_origins contains '*'")
+        if self.max_age is not None and not -1 <= self.max_age <= 86400:
+            raise ValueError(f"max_age: expected -1 to 86400 seconds, got {self.max_age}")
+        object.__setattr__(self, "allow_methods", tuple(m.upper() for m in self.allow_methods))
+        object.__setattr__(self, "allow_headers", tuple(h.lower() for h in self.allow_headers))
+
+    def allows_origin(self, origin: str) -> bool:
+        """Whether a browser page at ``origin`` (``scheme://host[:port]``) may call."""
+        for allowed in self.allow_origins:
+            if allowed in ("*", origin):
+                return True
+            scheme, _, pattern = allowed.partition("://")
+            if "*" not in pattern or not origin.startswith(scheme + "://"):
+                continue
+            host = origin[len(scheme) + 3 :]
+            if pattern == "*" or (
+                pattern.startswith("*.") and host.endswith(pattern[1:]) and host != pattern[2:]
+            ):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityConfig:
     """Everything about access that ``lockgate.toml`` declares beside ``[gateway]``."""
 
     auth: AuthConfig = field(default_factory=AuthConfig)
     limits: ClientLimits = field(default_factory=ClientLimits)
+    cors: CorsConfig | None = None

@@ -18,7 +18,14 @@ from lockgate.errors import (
 )
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.invocation import InvocationResult
-from lockgate.models.routing import PayloadFormat, RouteTable
+from lockgate.models.routing import PayloadFormat, RouteMatch, RouteTable
+from lockgate.models.security import CorsConfig
+from lockgate.use_cases.cors import (
+    cors_headers,
+    is_preflight,
+    preflight_headers,
+    without_cors_headers,
+)
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.response_mapper import map_response
@@ -44,6 +51,7 @@ class GatewayRequestProcessor:
         event_builder: Builds the API Gateway proxy event.
         routes: The route table.
         max_body_bytes: Requests with a larger body are refused with 413.
+        cors: ``[cors]``, for routes without their own.
     """
 
     def __init__(
@@ -53,15 +61,22 @@ class GatewayRequestProcessor:
         routes: RouteTable,
         *,
         max_body_bytes: int = 6 * 1024 * 1024,
+        cors: CorsConfig | None = None,
     ) -> None:
         self._invoker = invoker
         self._events = event_builder
         self.routes = routes  # replaced whole on reload, never mutated
         self.max_body_bytes = max_body_bytes
+        self.cors = cors
 
     async def process(self, context: InputContext) -> HttpResponse:
         if len(context.body) > self.max_body_bytes:
             return json_response(413, {"message": "Request Entity Too Large"})
+        origin = context.headers.get("origin")
+        if origin is not None and is_preflight(context.method, context.headers):
+            preflight = self._preflight(context, origin)
+            if preflight is not None:
+                return preflight
         match = self.routes.match(context.method, context.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
@@ -70,10 +85,22 @@ class GatewayRequestProcessor:
             match.route.function, event, request_id=context.request_id
         )
         response = self._to_http(result, match.route.payload_format, match.route.function)
+        headers = response.headers
+        if origin is not None and (cors := match.route.cors or self.cors) is not None:
+            headers = without_cors_headers(headers) + cors_headers(cors, origin)
         # Built directly: dataclasses.replace() introspects the fields on every call.
-        return HttpResponse(
-            response.status_code, response.headers, response.body, result.handler_ms
-        )
+        return HttpResponse(response.status_code, headers, response.body, result.handler_ms)
+
+    def _preflight(self, context: InputContext, origin: str) -> HttpResponse | None:
+        """The gateway's own answer to a preflight where CORS is configured (the route the
+        browser means to call, else ``[cors]``); None lets an OPTIONS route have it."""
+        method = context.headers["access-control-request-method"]
+        meant: RouteMatch | None = self.routes.match(method, context.path)
+        cors = (meant.route.cors if meant is not None else None) or self.cors
+        if cors is None:
+            return None
+        asked = context.headers.get("access-control-request-headers")
+        return HttpResponse(204, preflight_headers(cors, origin, method, asked), b"")
 
     @staticmethod
     def _to_http(

@@ -105,3 +105,12 @@ def flaky(event: Any, context: Any) -> Any:
     if calls <= event["fail_times"]:
         raise RuntimeError(f"failing on call {calls}")
     return {"calls": calls}
+
+
+def cors_echo(event: Any, context: Any) -> Any:
+    """Answers with CORS headers of its own (which CORS configured at the gateway replaces)."""
+    return {
+        "statusCode": 200,
+        "headers": {"access-control-allow-origin": "*", "x-from": "function"},
+        "body": "hi",
+    }

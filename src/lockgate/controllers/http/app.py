@@ -10,7 +10,7 @@ may not claim them).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,9 +19,11 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
-from lockgate.controllers.http.access import AccessGate, Endpoint, classify, denial
-from lockgate.controllers.http.asgi import serve_request
+from lockgate.controllers.http.access import PROBES, AccessGate, classify, denial
+from lockgate.controllers.http.asgi import header, serve_request
+from lockgate.controllers.http.browsers import check_browser
 from lockgate.controllers.http.function_routes import FunctionRoutes
+from lockgate.controllers.http.hosts import AllowedHosts
 from lockgate.controllers.http.invocations_api import invocations_router
 from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
@@ -35,8 +37,10 @@ from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import LockgateError
 from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
+from lockgate.models.security import CorsConfig
 from lockgate.settings import RESERVED_PATHS, RESERVED_PREFIXES
 from lockgate.use_cases.auth.exposure import anonymous_surfaces, is_loopback_host
+from lockgate.use_cases.request_processor import json_response
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
 
@@ -71,40 +75,99 @@ class RequestContextMiddleware:
 
 
 class GatewayApp:
-    """Dispatches each request: declared routes, or (once ``AccessGate`` admits it) the
-    Invoke API or the FastAPI app."""
+    """Dispatches each request: a ``Host`` it does not answer to is a 400 (but for the
+    probes); then declared
+    routes, or (once browsers' and ``AccessGate``'s checks let it through) the Invoke API or
+    the FastAPI app.
+
+    Args:
+        api: The FastAPI app (operations, the workflow API, the lifespan).
+        functions: Declared routes.
+        invoke: The Invoke API.
+        gate: Admits requests to the reserved endpoints.
+        hosts: ``allowed_hosts``.
+        cors: Returns ``[cors]`` now (a reload may change it).
+    """
 
     def __init__(
-        self, api: FastAPI, functions: FunctionRoutes, invoke: InvokeApi, gate: AccessGate
+        self,
+        api: FastAPI,
+        functions: FunctionRoutes,
+        invoke: InvokeApi,
+        gate: AccessGate,
+        *,
+        hosts: AllowedHosts,
+        cors: Callable[[], CorsConfig | None],
     ) -> None:
         self.api = api
         self._api = RequestContextMiddleware(api)
         self._functions = functions
         self._invoke = invoke
         self._gate = gate
+        self._hosts = hosts
+        self._cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            host = header(scope, b"host")
+            # Probes are exempt: load balancers and orchestrators call them by address.
+            if host is not None and not self._hosts.allows(host) and path not in PROBES:
+                await _answer(send, lambda _: _bad_host(host))
+                return
             if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
                 await self._functions(scope, receive, send)
+                return
+            verdict = check_browser(scope, self._cors())
+            if isinstance(verdict, HttpResponse):
+                answer = verdict
+                await _answer(send, lambda _: answer)
                 return
             endpoint = classify(path)
             if endpoint.scope is not None:
                 try:
                     await self._gate.admit(scope, endpoint)
                 except LockgateError as error:
-                    await _refuse(send, error, endpoint)
+                    refused = error
+                    await _answer(send, lambda request_id: denial(refused, endpoint, request_id))
                     return
+            if verdict:
+                send = _adding(send, verdict)
             if scope["method"] == "POST" and (match := INVOKE_PATH.match(path)):
                 await self._invoke(scope, receive, send, match.group(1))
                 return
         await self._api(scope, receive, send)
 
 
-async def _refuse(send: Send, error: LockgateError, endpoint: Endpoint) -> None:
+def _bad_host(host: str) -> HttpResponse:
+    return json_response(
+        400,
+        {
+            "error": {
+                "code": "InvalidHost",
+                "message": f"this gateway does not answer to Host {host[:200]!r}: add the "
+                "name to allowed_hosts",
+            }
+        },
+    )
+
+
+def _adding(send: Send, headers: tuple[tuple[bytes, bytes], ...]) -> Send:
+    """``send`` with ``headers`` added to the response's."""
+
+    async def send_with(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *headers]
+        await send(message)
+
+    return send_with
+
+
+async def _answer(send: Send, make: Callable[[str], HttpResponse]) -> None:
+    """Send the response ``make`` makes, given the request id."""
+
     async def answer(request_id: str) -> HttpResponse:
-        return denial(error, endpoint, request_id)
+        return make(request_id)
 
     await serve_request(send, answer)
 
@@ -164,7 +227,16 @@ def create_app(application: Application, *, listen_host: str | None = None) -> G
         application.authenticator,
         lambda: anonymous_surfaces(application.security.auth, loopback=loopback),
     )
-    return GatewayApp(api, FunctionRoutes(application.processor), invoke, gate)
+    return GatewayApp(
+        api,
+        FunctionRoutes(application.processor),
+        invoke,
+        gate,
+        hosts=AllowedHosts(
+            application.settings.allowed_hosts, listen_host or application.settings.host
+        ),
+        cors=lambda: application.security.cors,
+    )
 
 
 # The Invoke operation is served outside FastAPI (it is a hot path), so it is described here.
