@@ -5,6 +5,15 @@ Why its own module: connecting is where PostgreSQL failures show up, and each on
 no answer, bad credentials, unknown database) must reach the caller as a ``Resource…Error``
 that names the server and never the password. The password is passed to asyncpg as a
 keyword argument, never inside a DSN string that an error or a log line could echo.
+
+An inline reference (``create_inline``) connects through the egress guard: the host is
+resolved and checked once, and asyncpg is given the checked *addresses*, which every
+connection of the pool (the first, later ones, reconnects) goes to without a lookup of its
+own. No certificate is verified in any ``ssl`` mode, so connecting by address loses no
+verification; it does mean no SNI name is sent (servers that route by SNI need a shared
+resource). Any failure to reach the server reads as the one ``UNREACHABLE`` error, after
+``connect_timeout``; what a reached server answers (credentials rejected, no such database)
+is reported as for a shared resource.
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import asyncpg
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
+from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resource_config import ConfigReader, credential_fields
+from lockgate.models.egress import UNREACHABLE
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -190,6 +201,47 @@ class PostgresDatabaseResolver:
         # Raised outside the handler so that no __context__ links to text holding the password.
         raise failure
 
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``, and ``host`` is a network host, not a Unix socket directory (which
+        reaches a server on the gateway's own machine, past the egress policy).
+
+        Raises:
+            ResourceConfigError: As ``validate``, or ``host`` is a path (``key="host"``).
+        """
+        _inline_host(parse_postgres_config(config))
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> asyncpg.Pool[Record]:
+        """``create`` for a caller's reference: the pool connects only to addresses
+        ``egress`` allows (see the module docstring).
+
+        Raises:
+            ResourceConfigError: As ``validate_inline``, or malformed credentials.
+            ResourceUnavailableError: ``UNREACHABLE`` for any failure to reach the server,
+                after ``connect_timeout``; otherwise as ``create``.
+        """
+        settings = _inline_host(parse_postgres_config(config))
+        user, password = _login(settings, credentials)
+        started = egress.now()
+        failure: ResourceUnavailableError
+        try:
+            async with asyncio.timeout(settings.connect_timeout):
+                hosts = await egress.addresses(settings.host, settings.port)
+                return await _open_pool(settings, user, password, hosts)
+        except asyncpg.PostgresError as exc:  # a server answered: the host was reached
+            failure = _translate(exc, settings, user, password)
+            if not password or password not in _chain_text(exc):
+                raise failure from exc
+        except Exception as exc:  # refused, silent, forbidden, not PostgreSQL: all alike
+            reason = exc
+            if password and password in _chain_text(exc):
+                reason = ConnectionError(_scrub(str(exc), password))
+            target = f"{settings.host}:{settings.port}"
+            await egress.failed(started, settings.connect_timeout, target, reason)
+            failure = ResourceUnavailableError(UNREACHABLE)
+        raise failure
+
     async def health_check(self, resource: Any) -> None:
         """Run ``SELECT 1`` through the pool within ``health_timeout``.
 
@@ -237,6 +289,17 @@ def _pool(resource: Any) -> asyncpg.Pool[Record]:
     return resource
 
 
+def _inline_host(settings: PostgresSettings) -> PostgresSettings:
+    if settings.host.startswith("/"):
+        raise ResourceConfigError(
+            "database config 'host' cannot be a Unix socket directory in an inline "
+            "reference: it reaches a server on the gateway's own machine, past the egress "
+            "policy. Give a host name or address, or register a shared resource",
+            key="host",
+        )
+    return settings
+
+
 def _login(settings: PostgresSettings, credentials: Any) -> tuple[str, str]:
     """The user and password to send: the credentials' user wins over the config's."""
     fields = credential_fields(_TYPE, credentials, _CREDENTIAL_KEYS)
@@ -250,13 +313,16 @@ def _login(settings: PostgresSettings, credentials: Any) -> tuple[str, str]:
     return user, fields.get("password", "")
 
 
-async def _open_pool(settings: PostgresSettings, user: str, password: str) -> asyncpg.Pool[Record]:
+async def _open_pool(
+    settings: PostgresSettings, user: str, password: str, hosts: list[str] | None = None
+) -> asyncpg.Pool[Record]:
     # asyncpg's timeout bounds each connection attempt; the outer bound covers the whole
     # creation (the first connection, then the rest of min_size). A cancelled creation
-    # terminates the connections it already opened.
+    # terminates the connections it already opened. ``hosts``: checked addresses, tried in
+    # order, which asyncpg connects to as they are (an address needs no lookup).
     async with asyncio.timeout(settings.connect_timeout):
         pool = await asyncpg.create_pool(
-            host=settings.host,
+            host=hosts or settings.host,
             port=settings.port,
             user=user,
             password=password,
