@@ -6,14 +6,9 @@ no answer, bad credentials, unknown database) must reach the caller as a ``Resou
 that names the server and never the password. The password is passed to asyncpg as a
 keyword argument, never inside a DSN string that an error or a log line could echo.
 
-An inline reference (``create_inline``) connects through the egress guard: the host is
-resolved and checked once, and asyncpg is given the checked *addresses*, which every
-connection of the pool (the first, later ones, reconnects) goes to without a lookup of its
-own. No certificate is verified in any ``ssl`` mode, so connecting by address loses no
-verification; it does mean no SNI name is sent (servers that route by SNI need a shared
-resource). Any failure to reach the server reads as the one ``UNREACHABLE`` error, after
-``connect_timeout``; what a reached server answers (credentials rejected, no such database)
-is reported as for a shared resource.
+Inline (``create_inline``), asyncpg gets the egress guard's checked *addresses*, which every
+connection of the pool reuses without a lookup. No ``ssl`` mode verifies certificates, so
+that loses no verification, only SNI (servers routing by SNI need a shared resource).
 """
 
 from __future__ import annotations
@@ -189,17 +184,7 @@ class PostgresDatabaseResolver:
         Side Effects:
             Opens ``min_size`` connections to the server.
         """
-        settings = parse_postgres_config(config)
-        user, password = _login(settings, credentials)
-        failure: ResourceUnavailableError
-        try:
-            return await _open_pool(settings, user, password)
-        except _CONNECT_ERRORS as exc:
-            failure = _translate(exc, settings, user, password)
-            if not password or password not in _chain_text(exc):
-                raise failure from exc
-        # Raised outside the handler so that no __context__ links to text holding the password.
-        raise failure
+        return await _create(parse_postgres_config(config), credentials, None)
 
     def validate_inline(self, config: Mapping[str, Any]) -> None:
         """``validate``, and ``host`` is a network host, not a Unix socket directory (which
@@ -221,26 +206,7 @@ class PostgresDatabaseResolver:
             ResourceUnavailableError: ``UNREACHABLE`` for any failure to reach the server,
                 after ``connect_timeout``; otherwise as ``create``.
         """
-        settings = _inline_host(parse_postgres_config(config))
-        user, password = _login(settings, credentials)
-        started = egress.now()
-        failure: ResourceUnavailableError
-        try:
-            async with asyncio.timeout(settings.connect_timeout):
-                hosts = await egress.addresses(settings.host, settings.port)
-                return await _open_pool(settings, user, password, hosts)
-        except asyncpg.PostgresError as exc:  # a server answered: the host was reached
-            failure = _translate(exc, settings, user, password)
-            if not password or password not in _chain_text(exc):
-                raise failure from exc
-        except Exception as exc:  # refused, silent, forbidden, not PostgreSQL: all alike
-            reason = exc
-            if password and password in _chain_text(exc):
-                reason = ConnectionError(_scrub(str(exc), password))
-            target = f"{settings.host}:{settings.port}"
-            await egress.failed(started, settings.connect_timeout, target, reason)
-            failure = ResourceUnavailableError(UNREACHABLE)
-        raise failure
+        return await _create(_inline_host(parse_postgres_config(config)), credentials, egress)
 
     async def health_check(self, resource: Any) -> None:
         """Run ``SELECT 1`` through the pool within ``health_timeout``.
@@ -287,6 +253,40 @@ def _pool(resource: Any) -> asyncpg.Pool[Record]:
     if not isinstance(resource, asyncpg.Pool):
         raise TypeError(f"expected an asyncpg.Pool, got {type(resource).__name__}")
     return resource
+
+
+async def _create(
+    settings: PostgresSettings, credentials: Any, egress: IEgressGuard | None
+) -> asyncpg.Pool[Record]:
+    """The pool, through ``egress`` when given: any failure to reach the server is then
+    ``UNREACHABLE`` after ``connect_timeout``; a reached server's answer (credentials
+    rejected, no such database) is reported as for a shared resource."""
+    user, password = _login(settings, credentials)
+    started = 0.0 if egress is None else egress.now()
+    failure: ResourceUnavailableError
+    try:
+        async with asyncio.timeout(settings.connect_timeout):
+            hosts = None if egress is None else await egress.addresses(settings.host, settings.port)
+            return await _open_pool(settings, user, password, hosts)
+    except Exception as exc:
+        if egress is not None and not isinstance(exc, asyncpg.PostgresError):
+            # Refused, silent, forbidden, not PostgreSQL: all alike to the caller. (A
+            # PostgresError is the server's answer: the host was reached.)
+            reason = exc
+            if password and password in _chain_text(exc):
+                reason = ConnectionError(_scrub(str(exc), password))
+            await egress.failed(
+                started, settings.connect_timeout, f"{settings.host}:{settings.port}", reason
+            )
+            failure = ResourceUnavailableError(UNREACHABLE)
+        elif isinstance(exc, _CONNECT_ERRORS):
+            failure = _translate(exc, settings, user, password)
+            if not password or password not in _chain_text(exc):
+                raise failure from exc
+        else:
+            raise
+    # Raised outside the handler so that no __context__ links to text holding the password.
+    raise failure
 
 
 def _inline_host(settings: PostgresSettings) -> PostgresSettings:
