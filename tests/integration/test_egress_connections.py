@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from lockgate.errors import ResourceUnavailableError
 from lockgate.gateways.cache_resolver import CacheResolver
@@ -26,6 +27,8 @@ from lockgate.gateways.egress import EgressGuard, is_own_address
 from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
 from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
 from lockgate.models.egress import UNREACHABLE, EgressPolicy, unreachable
+from tests.servers import PrivateServer, free_port
+from tests.support import eventually
 
 REBINDING_HOST = "rebind.test"
 
@@ -237,3 +240,34 @@ async def test_every_address_of_this_machine_is_the_gateways_own(http_server: Co
     assert not is_own_address(ip_address("2606:4700:4700::1111"))
     message = await failure_of(reaches(http_server)["http"], guard(["public"]), "0.0.0.0")
     assert UNREACHABLE in message
+
+
+def nats_member(port: int, cluster: int, route: int | None = None) -> list[str]:
+    argv = ["nats-server", "-a", "127.0.0.1", "-p", str(port), "--cluster_name", "egress"]
+    argv += ["--cluster", f"nats://127.0.0.1:{cluster}"]
+    return argv + (["--routes", f"nats://127.0.0.1:{route}"] if route is not None else [])
+
+
+async def test_an_inline_nats_connection_ignores_the_servers_its_server_advertises() -> None:
+    """A server tells its clients of its cluster's other servers (connect_urls), and
+    nats-py reconnects to them: a caller's own server could name 127.0.0.1 there."""
+    first_cluster, second_cluster = free_port(), free_port()
+    first = PrivateServer(lambda port: nats_member(port, first_cluster))
+    second = PrivateServer(lambda port: nats_member(port, second_cluster, first_cluster))
+    await first.start()
+    await second.start()
+    plain = NatsClient()
+    try:
+        await plain.connect(servers=[f"nats://127.0.0.1:{first.port}"], connect_timeout=2)
+        await eventually(lambda: plain.discovered_servers)  # the cluster has formed
+        config = {"servers": [f"nats://127.0.0.1:{first.port}"], "connect_timeout": 2}
+        queue = await NatsQueueResolver().create_inline(config, None, guard(["127.0.0.1"]))
+        try:
+            assert [server.netloc for server in queue.client.servers] == [f"127.0.0.1:{first.port}"]
+            assert queue.client.discovered_servers == []
+        finally:
+            await NatsQueueResolver().close(queue)
+    finally:
+        await plain.close()
+        await second.stop()
+        await first.stop()

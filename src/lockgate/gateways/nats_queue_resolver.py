@@ -269,11 +269,13 @@ async def _connect(
         return await _connect_to(settings, auth, Client(), list(settings.servers), {})
     started = egress.now()
     try:
+        # One deadline for the lookup and the connect: a slow name must not stretch a
+        # silent port past connect_timeout, or it would read differently from a refusal.
         async with asyncio.timeout(settings.connect_timeout):
             servers, host = await checked_servers(settings.servers, egress)
-        return await _connect_to(
-            settings, auth, NoDiscoveryClient(), servers, {"tls_hostname": host}
-        )
+            return await _connect_to(
+                settings, auth, NoDiscoveryClient(), servers, {"tls_hostname": host}
+            )
     except ResourceUnavailableError as exc:
         if isinstance(exc, _CredentialsRejectedError):  # a server was reached, and answered
             raise ResourceUnavailableError(exc.message) from None
