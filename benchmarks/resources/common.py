@@ -13,6 +13,7 @@ from lockgate.use_cases.master_key import MasterKey, generate_master_key
 from lockgate.use_cases.secret_manager import SecretManager
 
 __all__ = [
+    "ANY_ADDRESS",
     "CREDENTIALS_SECRET",
     "credentials",
     "master_key",
@@ -21,6 +22,9 @@ __all__ = [
 ]
 
 CREDENTIALS_SECRET = "bench_pg"
+ANY_ADDRESS = ["0.0.0.0/0", "::/0"]
+"""``inline_allowed_hosts`` for the benchmarks' inline references: the server is the
+operator's own (usually on loopback, which the default policy refuses)."""
 
 
 def postgres_config(dsn: str, *, max_size: int, application_name: str) -> dict[str, Any]:

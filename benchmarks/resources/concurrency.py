@@ -18,7 +18,12 @@ from collections import Counter
 from typing import Any, Literal
 
 from benchmarks.common import unique_name
-from benchmarks.resources.common import CREDENTIALS_SECRET, memory_secrets, postgres_config
+from benchmarks.resources.common import (
+    ANY_ADDRESS,
+    CREDENTIALS_SECRET,
+    memory_secrets,
+    postgres_config,
+)
 from benchmarks.resources.sampler import ConnectionSampler
 
 from lockgate.bootstrap import Application, build
@@ -60,8 +65,14 @@ async def measure_concurrency(
     name = unique_name("lg_concurrency")
     config = postgres_config(dsn, max_size=max_size, application_name=name)
     reference = ResourceReference("database", config, CREDENTIALS_SECRET)
-    # The operator lets inline references name this secret (by default only shared ones may).
-    settings = Settings(run_store="memory://", inline_credentials=[CREDENTIALS_SECRET])
+    # The operator turns inline references on, lets them reach the benchmark's server
+    # wherever the DSN points (every address listed), and lets them name this secret.
+    settings = Settings(
+        run_store="memory://",
+        allow_inline_resources=True,
+        inline_allowed_hosts=ANY_ADDRESS,
+        inline_credentials=[CREDENTIALS_SECRET],
+    )
     app = build(settings, secret_manager=await memory_secrets(dsn))
     resources: dict[str, Any] = {"db": reference.to_dict()}
     if variant == "shared":

@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import unique_name
-from benchmarks.resources.common import CREDENTIALS_SECRET, memory_secrets, postgres_config
+from benchmarks.resources.common import (
+    ANY_ADDRESS,
+    CREDENTIALS_SECRET,
+    memory_secrets,
+    postgres_config,
+)
 from benchmarks.resources.timing import per_op_batches
 
 from lockgate.gateways.database_resolver import DatabaseResolver
+from lockgate.gateways.egress import EgressGuard
+from lockgate.models.egress import EgressPolicy
 from lockgate.models.resource import ResourceReference
 from lockgate.use_cases.resource_registry import ResourceRegistry
 
@@ -43,9 +50,13 @@ async def measure_resolve(
         config = {"driver": "sqlite", "path": str(scratch / "resolve.sqlite3")}
         driver, secret = "sqlite", None
     reference = ResourceReference("database", config, secret)
-    # The operator lets inline references name this secret (by default only shared ones may).
+    # The operator turns inline references on, lets them reach the benchmark's server
+    # wherever the DSN points (every address listed), and lets them name this secret.
     registry = ResourceRegistry(
-        secrets=await memory_secrets(dsn or ""), inline_credentials=[CREDENTIALS_SECRET]
+        secrets=await memory_secrets(dsn or ""),
+        allow_inline=True,
+        egress=EgressGuard(EgressPolicy.from_entries(ANY_ADDRESS)),
+        inline_credentials=[CREDENTIALS_SECRET],
     )
     registry.register_resolver("database", DatabaseResolver())
     registry.register_reference("main_db", reference)

@@ -15,6 +15,7 @@ from lockgate.application import Application
 from lockgate.errors import ConfigError
 from lockgate.gateways.cache_resolver import CacheResolver
 from lockgate.gateways.database_resolver import DatabaseResolver
+from lockgate.gateways.egress import EgressGuard
 from lockgate.gateways.env_secrets import EnvironmentSecrets
 from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
 from lockgate.gateways.interfaces import (
@@ -48,6 +49,7 @@ from lockgate.gateways.stores.location import sqlite_path as _sqlite_path
 from lockgate.gateways.stores.location import store_kind as _store_kind
 from lockgate.gateways.stores.location import store_url as _store_url
 from lockgate.models.auth import CredentialKind, Surface
+from lockgate.models.egress import EgressPolicy
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
@@ -124,6 +126,8 @@ def build(
         resource_registry: A registry the caller made and registered factories or
             resolvers on (the seed's ``resource_registry=ResourceRegistry()``); a new one
             by default. The built-in types are added where the caller has not its own.
+            It keeps its own ``allow_inline`` (off unless it was made with it on); when it
+            has no egress guard it gets the one ``settings.inline_allowed_hosts`` makes.
         modules: Modules declared as the seed's dict (``{"users": {"name": ...,
             "services_module": ..., "dependencies": [...], "provides": [...]}}``), beside
             those of ``config``; their services modules import from the working directory.
@@ -161,13 +165,22 @@ def build(
     )
     routes = RouteTable(config.routes)
     store = run_store or _run_store(settings)
+    egress = EgressGuard(EgressPolicy.from_entries(settings.inline_allowed_hosts))
     resources = resource_registry or ResourceRegistry(
         idle_ttl=settings.resource_idle_ttl,
         health_timeout=settings.resource_health_timeout,
         max_inline=settings.max_inline_resources,
         allow_inline=settings.allow_inline_resources,
+        egress=egress,
         inline_credentials=settings.inline_credentials,
     )
+    if resources.egress is None:  # a caller's registry: its inline references obey ours
+        resources.egress = egress
+    if settings.allow_inline_resources:  # where callers can make this gateway connect
+        logger.info(
+            "inline resources are on; inline_allowed_hosts: %s",
+            ", ".join(settings.inline_allowed_hosts) or "none (no inline host is reachable)",
+        )
     for type_name, resolver in _builtin_resolvers(settings).items():
         if type_name not in resources.resolver_types():  # the caller's own resolvers win
             resources.register_resolver(type_name, resolver)

@@ -35,6 +35,7 @@ from lockgate.config_problems import (
 )
 from lockgate.config_security import CorsTable, build_security, cors_config
 from lockgate.config_tables import STRICT, build_function, build_jobs, code_dir
+from lockgate.models.egress import EgressPolicy
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
 from lockgate.models.module import ModuleDeclaration
@@ -91,6 +92,11 @@ def is_reserved_path(path: str) -> bool:
     return path in RESERVED_PATHS or path.startswith(RESERVED_PREFIXES)
 
 
+def _host_patterns(value: list[str]) -> list[str]:
+    EgressPolicy.from_entries(value)  # raises ValueError quoting the bad entry
+    return value
+
+
 def _log_level(value: str) -> str:
     name = value.upper()
     if name not in logging.getLevelNamesMapping():
@@ -144,8 +150,16 @@ class Settings(BaseSettings):
         resource_health_timeout: Seconds one resource's health check may take.
         max_inline_resources: Distinct inline references pooled at once; past it the least
             recently used idle one is closed, and when all are in use a new one is refused.
-        allow_inline_resources: False lets runs name shared resources (``"@name"``) only,
-            so callers cannot make the gateway connect to hosts of their choosing.
+        allow_inline_resources: Whether runs may carry inline resource references (the
+            caller chooses where they connect). Off by default: runs name shared resources
+            (``"@name"``) only. On, inline references obey ``inline_allowed_hosts``.
+        inline_allowed_hosts: Where inline resources may connect, checked on the address a
+            host resolves to when connecting: ``"public"`` (any address outside the refused
+            ranges; the default), host names (``"api.example.com"``) and wildcards
+            (``"*.example.com"``) at their public addresses, and IP addresses or CIDR blocks
+            (``"10.0.0.0/8"``). Loopback, private, CGNAT, link-local (169.254.169.254),
+            unique-local, multicast, reserved and the gateway's own addresses are refused
+            unless listed *by address*; a name never unlocks them.
         durable_events: Events between modules are recorded on the run store's database, one
             delivery per subscriber, and redelivered after a failure or a crash until they
             succeed or run out of attempts (then dead); off, they live in memory only.
@@ -217,7 +231,15 @@ class Settings(BaseSettings):
     resource_idle_ttl: Annotated[float, Field(gt=0)] = 300.0
     resource_health_timeout: Annotated[float, Field(gt=0)] = 5.0
     max_inline_resources: Annotated[int, Field(ge=1)] = 100
-    allow_inline_resources: bool = True
+    allow_inline_resources: bool = False
+    inline_allowed_hosts: Annotated[
+        list[str],
+        AfterValidator(_host_patterns),
+        Expect(
+            "a list of 'public', host names, '*.domain' wildcards, IP addresses or CIDR "
+            "blocks (no ports, no URLs)"
+        ),
+    ] = Field(default_factory=lambda: ["public"])
     inline_credentials: list[str] = Field(default_factory=list)
     durable_events: bool = True
     event_delivery_timeout: Annotated[float, Field(gt=0)] = 30.0
@@ -255,6 +277,7 @@ _FILE_SETTINGS = (
     "resource_health_timeout",
     "max_inline_resources",
     "allow_inline_resources",
+    "inline_allowed_hosts",
     "inline_credentials",
     "durable_events",
     "event_delivery_timeout",

@@ -324,7 +324,13 @@ async def test_build_wires_the_builtin_types_shared_resources_and_settings() -> 
         resources={"shared_cache": ResourceReference("cache", {"backend": "memory"})}
     )
     application = build(
-        settings(secrets="off", resource_idle_ttl=7.0, resource_health_timeout=3.0), config
+        settings(
+            secrets="off",
+            resource_idle_ttl=7.0,
+            resource_health_timeout=3.0,
+            allow_inline_resources=True,
+        ),
+        config,
     )
     resources = application.resources
     assert resources.shared_names() == ["shared_cache"]

@@ -115,9 +115,13 @@ def resolver() -> FakeResolver:
 @pytest.fixture
 def registry(resolver: FakeResolver, clock: ManualClock) -> ResourceRegistry:
     registry = ResourceRegistry(
-        clock=clock, idle_ttl=60.0, health_timeout=GUARD, inline_credentials=["*"]
+        clock=clock,
+        idle_ttl=60.0,
+        health_timeout=GUARD,
+        inline_credentials=["*"],
+        allow_inline=True,
     )
-    registry.register_resolver("fake", resolver)
+    registry.register_resolver("fake", resolver, inline=True)
     return registry
 
 
@@ -243,7 +247,7 @@ def test_registering_a_shared_name_twice_or_a_bad_name_is_refused(
 def test_an_unknown_type_names_the_entry_and_the_known_types(
     registry: ResourceRegistry,
 ) -> None:
-    registry.register_resolver("other", FakeResolver())
+    registry.register_resolver("other", FakeResolver(), inline=True)
     with pytest.raises(ResourceConfigError) as caught:
         registry.checked_request({"db": {"type": "mystery"}})
     message = caught.value.message
@@ -445,7 +449,7 @@ async def test_a_resolver_given_as_a_plain_async_function(registry: ResourceRegi
         made.append((dict(config), credentials))
         return Closable(config["name"])
 
-    registry.register_resolver("custom", custom_resolver)
+    registry.register_resolver("custom", custom_resolver, inline=True)
     registry.secrets = await secret_manager(token="tok-123456")
     run = run_with(registry, {"thing": {"type": "custom", "config": {"name": "x"}}})
     thing = await run("thing")
@@ -660,8 +664,8 @@ async def test_distinct_inline_references_past_the_cap_evict_the_least_recently_
     clock: ManualClock,
 ) -> None:
     resolver = FakeResolver()
-    registry = ResourceRegistry(max_inline=2, clock=clock)
-    registry.register_resolver("fake", resolver)
+    registry = ResourceRegistry(max_inline=2, clock=clock, allow_inline=True)
+    registry.register_resolver("fake", resolver, inline=True)
 
     async def use(port: int) -> RunResources:
         run = registry.lookup({"db": {"type": "fake", "config": {"port": port}}})
@@ -686,7 +690,7 @@ async def test_distinct_inline_references_past_the_cap_evict_the_least_recently_
 
 def test_with_inline_references_off_only_shared_resources_are_accepted() -> None:
     registry = ResourceRegistry(allow_inline=False)
-    registry.register_resolver("fake", FakeResolver())
+    registry.register_resolver("fake", FakeResolver(), inline=True)
     registry.register("main_db", object())
     assert registry.checked_request({"db": "@main_db"}) == {"db": "@main_db"}
     with pytest.raises(ResourceConfigError, match="shared resources only") as refused:
@@ -695,8 +699,8 @@ def test_with_inline_references_off_only_shared_resources_are_accepted() -> None
 
 
 async def test_inline_credentials_are_refused_unless_the_secret_is_listed() -> None:
-    registry = ResourceRegistry(inline_credentials=["public_api"])
-    registry.register_resolver("fake", FakeResolver())
+    registry = ResourceRegistry(inline_credentials=["public_api"], allow_inline=True)
+    registry.register_resolver("fake", FakeResolver(), inline=True)
     reference = {"type": "fake", "config": {"host": "evil"}, "credentials_ref": "prod_db"}
     with pytest.raises(ResourceConfigError, match="may not name credentials_ref 'prod_db'"):
         registry.checked_request({"db": reference})
@@ -711,8 +715,8 @@ async def test_inline_credentials_are_refused_unless_the_secret_is_listed() -> N
 
 async def test_failed_creations_hold_no_slot_under_the_cap() -> None:
     resolver = FakeResolver()
-    registry = ResourceRegistry(max_inline=1)
-    registry.register_resolver("fake", resolver)
+    registry = ResourceRegistry(max_inline=1, allow_inline=True)
+    registry.register_resolver("fake", resolver, inline=True)
     for port in range(5):
         resolver.failures.append(ResourceUnavailableError("refused"))
         with pytest.raises(ResourceUnavailableError):
@@ -725,8 +729,8 @@ async def test_failed_creations_hold_no_slot_under_the_cap() -> None:
 async def test_an_instance_being_created_for_waiting_runs_is_never_evicted() -> None:
     resolver = FakeResolver()
     resolver.gate = asyncio.Event()
-    registry = ResourceRegistry(max_inline=1)
-    registry.register_resolver("fake", resolver)
+    registry = ResourceRegistry(max_inline=1, allow_inline=True)
+    registry.register_resolver("fake", resolver, inline=True)
     waiting = asyncio.ensure_future(
         registry.lookup({"db": {"type": "fake", "config": {"port": 1}}})("db")
     )
@@ -753,8 +757,8 @@ async def test_a_cancelled_sweep_still_closes_what_it_took_and_close_waits_for_i
             await super().close(resource)
 
     resolver = SlowClose()
-    registry = ResourceRegistry(idle_ttl=10, clock=clock)
-    registry.register_resolver("fake", resolver)
+    registry = ResourceRegistry(idle_ttl=10, clock=clock, allow_inline=True)
+    registry.register_resolver("fake", resolver, inline=True)
     run = registry.lookup({"db": {"type": "fake", "config": {}}})
     instance = await run("db")
     run.release()

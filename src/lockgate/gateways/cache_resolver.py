@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from lockgate.errors import ResourceConfigError
+from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.memory_cache import InMemoryCache
 from lockgate.gateways.redis_cache_resolver import RedisCacheResolver, RedisSettings
 from lockgate.gateways.resource_config import ConfigReader
@@ -107,6 +108,25 @@ class CacheResolver:
                 key="credentials_ref",
             )
         return InMemoryCache(namespace=parsed.namespace, max_entries=parsed.max_entries)
+
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``: every key is fine inline (a Redis host is checked when connecting)."""
+        self._read(config)
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> Any:
+        """``create`` for a caller's reference: Redis connections go only where ``egress``
+        allows; an in-memory cache connects nowhere.
+
+        Raises:
+            ResourceConfigError, ResourceUnavailableError: As ``create``; a Redis server
+                that cannot be reached is the one ``UNREACHABLE`` error.
+        """
+        parsed = self._read(config)
+        if isinstance(parsed, RedisSettings):
+            return await self._redis.connect(parsed, credentials, egress=egress)
+        return await self.create(config, credentials)
 
     async def health_check(self, resource: Any) -> None:
         if isinstance(resource, Redis):

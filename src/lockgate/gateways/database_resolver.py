@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from lockgate.errors import ResourceConfigError
+from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.postgres_database_resolver import PostgresDatabaseResolver
 from lockgate.gateways.sqlite_database import SQLiteDatabase
 from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver
@@ -86,6 +87,32 @@ class DatabaseResolver:
                 driver's resolver raises them.
         """
         return await self._for_config(config).create(config, credentials)
+
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``, with PostgreSQL's inline rules (no Unix socket directory).
+
+        Raises:
+            ResourceConfigError: As ``validate``, or as the driver refuses it inline.
+        """
+        resolver = self._for_config(config)
+        if isinstance(resolver, PostgresDatabaseResolver):
+            resolver.validate_inline(config)
+        else:
+            resolver.validate(config)
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> Any:
+        """``create`` for a caller's reference: PostgreSQL through ``egress``; SQLite as
+        for a shared resource, since a file inside the config's folder is no host.
+
+        Raises:
+            ResourceConfigError, ResourceUnavailableError: As the driver raises them.
+        """
+        resolver = self._for_config(config)
+        if isinstance(resolver, PostgresDatabaseResolver):
+            return await resolver.create_inline(config, credentials, egress)
+        return await resolver.create(config, credentials)
 
     async def health_check(self, resource: Any) -> None:
         """``SELECT 1`` through the pool, by the driver that made it.

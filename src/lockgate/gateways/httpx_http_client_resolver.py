@@ -19,6 +19,7 @@ import httpx
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
 from lockgate.gateways.httpx_resource_client import HeaderAuth, ResourceHttpClient, safe_url
+from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resource_config import ConfigReader, credential_fields
 
 __all__ = ["HttpxHttpClientResolver"]
@@ -79,7 +80,8 @@ class HttpxHttpClientResolver:
     - ``follow_redirects`` (boolean, default false): follow redirects by default.
     - ``verify`` (boolean, default true): verify TLS certificates.
     - ``proxy`` (string, optional): ``http(s)://`` URL of a proxy to go through, without
-      user info. Proxy environment variables (``HTTP_PROXY``…) are not read.
+      user info. Proxy environment variables (``HTTP_PROXY``…) are not read. Refused in an
+      inline reference: the proxy, not the egress policy, would choose the host.
     - ``api_key_header`` (string, optional): header the ``api_key``/``token`` credential is
       sent in, as it is (``X-API-Key``); without it, ``Authorization: Bearer <value>``.
     - ``health_url`` (string, optional): path (resolved against ``base_url``) or URL that
@@ -92,6 +94,10 @@ class HttpxHttpClientResolver:
     default port counts as given): a request to an absolute URL elsewhere goes without
     them, and a redirect away from that origin drops them (an http -> https upgrade too).
     So credentials without ``base_url`` are refused by ``create``.
+
+    Inline (``create_inline``): every connection, to ``base_url`` or any URL a step asks
+    for, redirects included, goes to an address the egress guard allows, and any failure
+    to connect is ``httpx.ConnectError`` with one text, after the connect timeout.
 
     Responses' ``json()`` may also be awaited (``await response.json()``, aiohttp style) when
     the body is an object or an array; see ``JsonObject``.
@@ -114,29 +120,33 @@ class HttpxHttpClientResolver:
             ResourceConfigError: Bad config, credentials of the wrong shape (the message
                 names keys, never values), or credentials without ``base_url``.
         """
-        settings = _parse(config)
-        auth = _auth(credentials, settings.api_key_header)
-        if auth is not None and not settings.base_url:
+        return _client(_parse(config), credentials, None)
+
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``, and no ``proxy``: a caller's proxy would choose where every
+        request goes, past the egress policy.
+
+        Raises:
+            ResourceConfigError: As ``validate``, or ``proxy`` is set (``key="proxy"``).
+        """
+        if _parse(config).proxy is not None:
             raise ResourceConfigError(
-                f"{_TYPE} credentials need 'base_url': they are sent only to its origin "
-                "(scheme, host, port), and without it there is none to bind them to",
-                key="base_url",
+                f"{_TYPE} config 'proxy' cannot be set in an inline reference: the proxy "
+                "would choose the host each request reaches, past the egress policy. "
+                "Register a shared resource with it",
+                key="proxy",
             )
-        return ResourceHttpClient(
-            base_url=settings.base_url,
-            headers=settings.headers,
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            connection_limit=settings.connection_limit,
-            connection_limit_per_host=settings.connection_limit_per_host,
-            keepalive_timeout=settings.keepalive_timeout,
-            max_keepalive_connections=settings.max_keepalive_connections,
-            follow_redirects=settings.follow_redirects,
-            verify=settings.verify,
-            proxy=settings.proxy,
-            auth=auth,
-            health_url=settings.health_url,
-        )
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> ResourceHttpClient:
+        """``create`` for a caller's reference: every connection goes through ``egress``.
+
+        Raises:
+            ResourceConfigError: As ``validate_inline`` and ``create``.
+        """
+        self.validate_inline(config)
+        return _client(_parse(config), credentials, egress)
 
     async def health_check(self, resource: Any) -> None:
         """GET ``health_url`` (when configured) and expect a status below 500.
@@ -173,6 +183,39 @@ class HttpxHttpClientResolver:
         """Close the client and its connections. Idempotent."""
         if isinstance(resource, httpx.AsyncClient):
             await resource.aclose()
+
+
+def _client(
+    settings: _Settings, credentials: Any, egress: IEgressGuard | None
+) -> ResourceHttpClient:
+    """The client for checked ``settings``; through ``egress`` when given.
+
+    Raises:
+        ResourceConfigError: Credentials of the wrong shape, or without ``base_url``.
+    """
+    auth = _auth(credentials, settings.api_key_header)
+    if auth is not None and not settings.base_url:
+        raise ResourceConfigError(
+            f"{_TYPE} credentials need 'base_url': they are sent only to its origin "
+            "(scheme, host, port), and without it there is none to bind them to",
+            key="base_url",
+        )
+    return ResourceHttpClient(
+        base_url=settings.base_url,
+        headers=settings.headers,
+        timeout=settings.timeout,
+        connect_timeout=settings.connect_timeout,
+        connection_limit=settings.connection_limit,
+        connection_limit_per_host=settings.connection_limit_per_host,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_keepalive_connections=settings.max_keepalive_connections,
+        follow_redirects=settings.follow_redirects,
+        verify=settings.verify,
+        proxy=settings.proxy,
+        auth=auth,
+        health_url=settings.health_url,
+        egress=egress,
+    )
 
 
 def _parse(config: Mapping[str, Any]) -> _Settings:

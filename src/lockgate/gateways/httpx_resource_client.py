@@ -25,6 +25,9 @@ from typing import Any
 
 import httpx
 
+from lockgate.gateways.egress_httpcore import EgressHTTPTransport
+from lockgate.gateways.interfaces import IEgressGuard
+
 __all__ = [
     "HeaderAuth",
     "HostLimitTransport",
@@ -240,9 +243,12 @@ class ResourceHttpClient(httpx.AsyncClient):
         auth: The credentials' ``httpx.Auth``, or None. It is bound to ``base_url``'s origin
             (see ``OriginBoundAuth``): requests elsewhere, and redirects away, go without it.
         health_url: What the resolver's health check requests, or None.
+        egress: For an inline reference: every connection goes to an address this guard
+            allows (see ``egress_httpcore``), and any failure to connect reads the same.
 
     Raises:
-        ValueError: ``auth`` without a ``base_url`` to bind it to.
+        ValueError: ``auth`` without a ``base_url`` to bind it to, or ``proxy`` with
+            ``egress`` (a proxy would choose the host, past the guard).
     """
 
     def __init__(
@@ -261,9 +267,12 @@ class ResourceHttpClient(httpx.AsyncClient):
         proxy: str | None = None,
         auth: httpx.Auth | None = None,
         health_url: str | None = None,
+        egress: IEgressGuard | None = None,
     ) -> None:
         if auth is not None and not base_url:
             raise ValueError("credentials need a base_url: they are sent only to its origin")
+        if egress is not None and proxy is not None:
+            raise ValueError("a client behind the egress guard cannot go through a proxy")
         limits = httpx.Limits(
             max_connections=connection_limit,
             max_keepalive_connections=(
@@ -271,9 +280,15 @@ class ResourceHttpClient(httpx.AsyncClient):
             ),
             keepalive_expiry=keepalive_timeout,
         )
-        transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(
-            verify=verify, limits=limits, proxy=proxy, trust_env=False
-        )
+        transport: httpx.AsyncBaseTransport
+        if egress is None:
+            transport = httpx.AsyncHTTPTransport(
+                verify=verify, limits=limits, proxy=proxy, trust_env=False
+            )
+        else:
+            transport = EgressHTTPTransport(
+                egress, verify=verify, limits=limits, connect_timeout=connect_timeout
+            )
         if connection_limit_per_host is not None:
             transport = HostLimitTransport(transport, connection_limit_per_host)
         # trust_env=False: what the client does depends on its reference alone, not on

@@ -23,7 +23,9 @@ __all__ = [
     "IAsyncInvocationMetrics",
     "IAsyncInvocationStore",
     "ICredentialStore",
+    "IEgressGuard",
     "IEventStore",
+    "IInlineResourceResolver",
     "IInvocationBackend",
     "IInvocationMetrics",
     "IJobRunner",
@@ -450,6 +452,84 @@ class IResourceResolver(Protocol):
 
     async def close(self, resource: Any) -> None:
         """Close ``resource`` and every connection it holds. Idempotent."""
+        ...
+
+
+@runtime_checkable
+class IEgressGuard(Protocol):
+    """The egress policy of inline resources (``inline_allowed_hosts``), applied where they
+    connect: resolve the host at connect time, connect only to the addresses returned.
+
+    Note:
+        A resolver hands the returned addresses to its driver and never the host name, so
+        no second DNS lookup can move the connection elsewhere (DNS rebinding); TLS goes on
+        verifying the host name. Every failure to reach the host goes through ``failed``
+        and reaches the caller as ``lockgate.models.egress.UNREACHABLE``.
+    """
+
+    def now(self) -> float:
+        """Monotonic seconds: an attempt's start, for ``failed``."""
+        ...
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """Resolve ``host`` now; the addresses the policy allows, in the resolver's order.
+
+        Raises:
+            EgressRefusedError: None is allowed (an ``OSError``; its message is for the log).
+            OSError: The name does not resolve.
+        """
+        ...
+
+    async def failed(
+        self, started: float, connect_timeout: float, target: str, reason: BaseException
+    ) -> None:
+        """Log ``reason`` (INFO for a policy refusal, DEBUG otherwise), then wait until
+        ``started + connect_timeout``: refused, silent and forbidden hosts all take as long.
+
+        Args:
+            started: ``now()`` when the attempt began.
+            connect_timeout: The attempt's connect timeout.
+            target: ``host:port`` as the reference named it.
+            reason: The connect failure (never one that could hold credentials).
+
+        Side Effects:
+            Sleeps, and logs.
+        """
+        ...
+
+
+@runtime_checkable
+class IInlineResourceResolver(IResourceResolver, Protocol):
+    """A resolver whose resources may be created from a caller's inline reference: it
+    connects only where an ``IEgressGuard`` allows.
+
+    The registry calls ``create`` for shared resources (the operator's, not restricted) and
+    ``create_inline`` for inline ones. A resolver without these methods (a user's own) is
+    refused inline unless registered with ``inline=True``.
+    """
+
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``, plus what a caller may not choose (a proxy, a Unix socket path, a
+        transport that resolves names itself).
+
+        Raises:
+            ResourceConfigError: Names the key and why it is refused inline.
+        """
+        ...
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> Any:
+        """``create``, connecting through ``egress``: every connection the resource ever
+        opens (the first, a pool's later ones, reconnects, redirects) goes to addresses
+        ``egress`` returned.
+
+        Raises:
+            ResourceUnavailableError: Any failure to reach the host, with the one message
+                ``UNREACHABLE`` after ``egress.failed``; other failures (credentials
+                rejected by a reached server) as ``create`` raises them.
+            ResourceConfigError: As ``create``.
+        """
         ...
 
 

@@ -5,6 +5,11 @@ nats-py retries a failing first connect for as long as it would retry a dropped 
 ``create`` bounds that first connect by ``connect_timeout`` itself and gives up at once on
 an answer that will not change (credentials rejected, every server refusing). Once
 connected, the client's own reconnects are how a server restart is survived.
+
+An inline reference (``create_inline``) connects through the egress guard (see
+``egress_nats``): checked addresses only, TLS verifying the host name, no servers taken from
+the server's own announcements; any failure to reach it is the one ``UNREACHABLE`` error,
+after ``connect_timeout``.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from nats.errors import AuthorizationError
 from nats.errors import Error as NatsError
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
+from lockgate.gateways.egress_nats import NoDiscoveryClient, check_inline_servers, checked_servers
+from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.nats_message_queue import NatsMessageQueue
 from lockgate.gateways.resource_config import ConfigReader, credential_fields
+from lockgate.models.egress import UNREACHABLE
 
 __all__ = ["NatsQueueResolver"]
 
@@ -159,8 +167,35 @@ class NatsQueueResolver:
         Side Effects:
             Opens a connection (and its reader, flusher and pinger tasks).
         """
+        return await self._create(_read(config), credentials, None)
+
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``, and servers an inline connection can check: ``nats://`` or
+        ``tls://`` on one host name.
+
+        Raises:
+            ResourceConfigError: As ``validate``, or a server the guard cannot check.
+        """
+        check_inline_servers(_read(config).servers)
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> NatsMessageQueue:
+        """``create`` for a caller's reference, connecting only where ``egress`` allows.
+
+        Raises:
+            ResourceConfigError: As ``validate_inline``, or malformed credentials.
+            ResourceUnavailableError: ``UNREACHABLE`` for any failure to reach a server;
+                otherwise as ``create``.
+        """
         settings = _read(config)
-        client = await _connect(settings, _auth(credentials))
+        check_inline_servers(settings.servers)
+        return await self._create(settings, credentials, egress)
+
+    async def _create(
+        self, settings: _Settings, credentials: Any, egress: IEgressGuard | None
+    ) -> NatsMessageQueue:
+        client = await _connect(settings, _auth(credentials), egress)
         queue = NatsMessageQueue(
             client,
             client.jetstream() if settings.jetstream else None,
@@ -226,9 +261,40 @@ async def _prepare_jetstream(queue: NatsMessageQueue, settings: _Settings) -> No
         ) from None
 
 
-async def _connect(settings: _Settings, auth: dict[str, str]) -> Client:
-    """Connect within ``connect_timeout``; stop early on answers that will not change."""
-    client = Client()
+async def _connect(
+    settings: _Settings, auth: dict[str, str], egress: IEgressGuard | None
+) -> Client:
+    """Connect within ``connect_timeout`` (through ``egress`` when given)."""
+    if egress is None:
+        return await _connect_to(settings, auth, Client(), list(settings.servers), {})
+    started = egress.now()
+    try:
+        # One deadline for the lookup and the connect: a slow name must not stretch a
+        # silent port past connect_timeout, or it would read differently from a refusal.
+        async with asyncio.timeout(settings.connect_timeout):
+            servers, host = await checked_servers(settings.servers, egress)
+            return await _connect_to(
+                settings, auth, NoDiscoveryClient(), servers, {"tls_hostname": host}
+            )
+    except ResourceUnavailableError as exc:
+        if isinstance(exc, _CredentialsRejectedError):  # a server was reached, and answered
+            raise ResourceUnavailableError(exc.message) from None
+        reason: BaseException = exc
+    except Exception as exc:  # refused by the guard, or the name does not resolve
+        reason = exc
+    where = ", ".join(settings.servers)
+    await egress.failed(started, settings.connect_timeout, where, reason)
+    raise ResourceUnavailableError(UNREACHABLE)
+
+
+async def _connect_to(
+    settings: _Settings,
+    auth: dict[str, str],
+    client: Client,
+    servers: list[str],
+    extra: dict[str, Any],
+) -> Client:
+    """Connect ``client`` to ``servers``; stop early on answers that will not change."""
     failures: list[BaseException] = []
     give_up = asyncio.Event()
     connected = False
@@ -239,7 +305,7 @@ async def _connect(settings: _Settings, auth: dict[str, str]) -> Client:
             return
         failures.append(exc)
         refusals = sum(isinstance(e, ConnectionRefusedError) for e in failures)
-        if _is_auth_failure(exc) or refusals >= len(settings.servers):
+        if _is_auth_failure(exc) or refusals >= len(servers):
             give_up.set()
 
     async def on_disconnected() -> None:
@@ -251,7 +317,7 @@ async def _connect(settings: _Settings, auth: dict[str, str]) -> Client:
 
     # A dict, because nats-py annotates its timeouts as int though it takes floats.
     options: dict[str, Any] = {
-        "servers": list(settings.servers),
+        "servers": servers,
         "name": settings.name,
         "allow_reconnect": True,
         "connect_timeout": settings.connect_timeout,
@@ -261,6 +327,7 @@ async def _connect(settings: _Settings, auth: dict[str, str]) -> Client:
         "error_cb": on_error,
         "disconnected_cb": on_disconnected,
         "reconnected_cb": on_reconnected,
+        **extra,
         **auth,
     }
     connecting = asyncio.create_task(client.connect(**options))
@@ -292,9 +359,13 @@ async def _settle(connecting: asyncio.Task[None], waiting: asyncio.Task[Any]) ->
     return (await asyncio.gather(connecting, waiting, return_exceptions=True))[0]
 
 
+class _CredentialsRejectedError(ResourceUnavailableError):
+    """A server answered that the credentials are wrong: it was reached."""
+
+
 def _failure(settings: _Settings, failures: list[BaseException]) -> ResourceUnavailableError:
     if any(_is_auth_failure(exc) for exc in failures):
-        return ResourceUnavailableError(f"{settings.target} rejected the credentials")
+        return _CredentialsRejectedError(f"{settings.target} rejected the credentials")
     if any(isinstance(exc, ConnectionRefusedError) for exc in failures):
         return ResourceUnavailableError(f"{settings.target} refused the connection")
     others = [exc for exc in failures if not isinstance(exc, TimeoutError)]

@@ -5,6 +5,10 @@ Why its own module: connecting is where PostgreSQL failures show up, and each on
 no answer, bad credentials, unknown database) must reach the caller as a ``Resource…Error``
 that names the server and never the password. The password is passed to asyncpg as a
 keyword argument, never inside a DSN string that an error or a log line could echo.
+
+Inline (``create_inline``), asyncpg gets the egress guard's checked *addresses*, which every
+connection of the pool reuses without a lookup. No ``ssl`` mode verifies certificates, so
+that loses no verification, only SNI (servers routing by SNI need a shared resource).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import asyncpg
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
+from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resource_config import ConfigReader, credential_fields
+from lockgate.models.egress import UNREACHABLE
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -178,17 +184,29 @@ class PostgresDatabaseResolver:
         Side Effects:
             Opens ``min_size`` connections to the server.
         """
-        settings = parse_postgres_config(config)
-        user, password = _login(settings, credentials)
-        failure: ResourceUnavailableError
-        try:
-            return await _open_pool(settings, user, password)
-        except _CONNECT_ERRORS as exc:
-            failure = _translate(exc, settings, user, password)
-            if not password or password not in _chain_text(exc):
-                raise failure from exc
-        # Raised outside the handler so that no __context__ links to text holding the password.
-        raise failure
+        return await _create(parse_postgres_config(config), credentials, None)
+
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``, and ``host`` is a network host, not a Unix socket directory (which
+        reaches a server on the gateway's own machine, past the egress policy).
+
+        Raises:
+            ResourceConfigError: As ``validate``, or ``host`` is a path (``key="host"``).
+        """
+        _inline_host(parse_postgres_config(config))
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> asyncpg.Pool[Record]:
+        """``create`` for a caller's reference: the pool connects only to addresses
+        ``egress`` allows (see the module docstring).
+
+        Raises:
+            ResourceConfigError: As ``validate_inline``, or malformed credentials.
+            ResourceUnavailableError: ``UNREACHABLE`` for any failure to reach the server,
+                after ``connect_timeout``; otherwise as ``create``.
+        """
+        return await _create(_inline_host(parse_postgres_config(config)), credentials, egress)
 
     async def health_check(self, resource: Any) -> None:
         """Run ``SELECT 1`` through the pool within ``health_timeout``.
@@ -237,6 +255,51 @@ def _pool(resource: Any) -> asyncpg.Pool[Record]:
     return resource
 
 
+async def _create(
+    settings: PostgresSettings, credentials: Any, egress: IEgressGuard | None
+) -> asyncpg.Pool[Record]:
+    """The pool, through ``egress`` when given: any failure to reach the server is then
+    ``UNREACHABLE`` after ``connect_timeout``; a reached server's answer (credentials
+    rejected, no such database) is reported as for a shared resource."""
+    user, password = _login(settings, credentials)
+    started = 0.0 if egress is None else egress.now()
+    failure: ResourceUnavailableError
+    try:
+        async with asyncio.timeout(settings.connect_timeout):
+            hosts = None if egress is None else await egress.addresses(settings.host, settings.port)
+            return await _open_pool(settings, user, password, hosts)
+    except Exception as exc:
+        if egress is not None and not isinstance(exc, asyncpg.PostgresError):
+            # Refused, silent, forbidden, not PostgreSQL: all alike to the caller. (A
+            # PostgresError is the server's answer: the host was reached.)
+            reason = exc
+            if password and password in _chain_text(exc):
+                reason = ConnectionError(_scrub(str(exc), password))
+            await egress.failed(
+                started, settings.connect_timeout, f"{settings.host}:{settings.port}", reason
+            )
+            failure = ResourceUnavailableError(UNREACHABLE)
+        elif isinstance(exc, _CONNECT_ERRORS):
+            failure = _translate(exc, settings, user, password)
+            if not password or password not in _chain_text(exc):
+                raise failure from exc
+        else:
+            raise
+    # Raised outside the handler so that no __context__ links to text holding the password.
+    raise failure
+
+
+def _inline_host(settings: PostgresSettings) -> PostgresSettings:
+    if settings.host.startswith("/"):
+        raise ResourceConfigError(
+            "database config 'host' cannot be a Unix socket directory in an inline "
+            "reference: it reaches a server on the gateway's own machine, past the egress "
+            "policy. Give a host name or address, or register a shared resource",
+            key="host",
+        )
+    return settings
+
+
 def _login(settings: PostgresSettings, credentials: Any) -> tuple[str, str]:
     """The user and password to send: the credentials' user wins over the config's."""
     fields = credential_fields(_TYPE, credentials, _CREDENTIAL_KEYS)
@@ -250,13 +313,16 @@ def _login(settings: PostgresSettings, credentials: Any) -> tuple[str, str]:
     return user, fields.get("password", "")
 
 
-async def _open_pool(settings: PostgresSettings, user: str, password: str) -> asyncpg.Pool[Record]:
+async def _open_pool(
+    settings: PostgresSettings, user: str, password: str, hosts: list[str] | None = None
+) -> asyncpg.Pool[Record]:
     # asyncpg's timeout bounds each connection attempt; the outer bound covers the whole
     # creation (the first connection, then the rest of min_size). A cancelled creation
-    # terminates the connections it already opened.
+    # terminates the connections it already opened. ``hosts``: checked addresses, tried in
+    # order, which asyncpg connects to as they are (an address needs no lookup).
     async with asyncio.timeout(settings.connect_timeout):
         pool = await asyncpg.create_pool(
-            host=settings.host,
+            host=hosts or settings.host,
             port=settings.port,
             user=user,
             password=password,

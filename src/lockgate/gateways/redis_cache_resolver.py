@@ -5,6 +5,10 @@ makes callers wait (up to ``pool_timeout``) instead of failing, and closing one 
 never touches another's connections. ``create`` sends a PING so a wrong password or an
 unreachable server fails when the resource is created, as a Lockgate error, not inside a
 step's first command.
+
+An inline reference (``create_inline``) gets connections that go only to addresses the
+egress guard allows (``egress_redis``), TLS verifying the host name; any failure to reach
+the server is the one ``UNREACHABLE`` error, after ``connect_timeout``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, ExpiryT, KeyT
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
+from lockgate.gateways.egress_redis import EgressRedisConnection, EgressRedisSSLConnection
+from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resource_config import ConfigReader, credential_fields
+from lockgate.models.egress import UNREACHABLE
 
 __all__ = ["RedisCache", "RedisCacheResolver", "RedisSettings"]
 
@@ -153,12 +160,28 @@ class RedisCacheResolver:
     async def create(self, config: Mapping[str, Any], credentials: Any) -> RedisCache:
         return await self.connect(self.settings(config), credentials)
 
-    async def connect(self, settings: RedisSettings, credentials: Any) -> RedisCache:
+    def validate_inline(self, config: Mapping[str, Any]) -> None:
+        """``validate``: every key is fine inline (the host is checked when connecting)."""
+        self.settings(config)
+
+    async def create_inline(
+        self, config: Mapping[str, Any], credentials: Any, egress: IEgressGuard
+    ) -> RedisCache:
+        """``create`` whose connections go only where ``egress`` allows."""
+        return await self.connect(self.settings(config), credentials, egress=egress)
+
+    async def connect(
+        self, settings: RedisSettings, credentials: Any, *, egress: IEgressGuard | None = None
+    ) -> RedisCache:
         """Open a client on a new pool and PING the server through it.
+
+        Args:
+            egress: For an inline reference: every connection goes to an address it
+                allows, and any failure to reach the server is ``UNREACHABLE``.
 
         Raises:
             ResourceConfigError: ``credentials`` is not one of the accepted shapes.
-            ResourceTimeoutError: No PONG within ``connect_timeout``.
+            ResourceTimeoutError: No PONG within ``connect_timeout`` (not inline).
             ResourceUnavailableError: Refused, unreachable, or the credentials rejected.
 
         Side Effects:
@@ -170,10 +193,15 @@ class RedisCacheResolver:
                 f"{self.type_name} credentials with a 'username' need a 'password'",
                 key="credentials_ref",
             )
+        guarded: dict[str, Any] = {}
+        connection_class: type[Connection] = SSLConnection if settings.ssl else Connection
+        if egress is not None:
+            guarded["egress"] = egress
+            connection_class = EgressRedisSSLConnection if settings.ssl else EgressRedisConnection
         pool = BlockingConnectionPool(
             max_connections=settings.max_connections,
             timeout=settings.pool_timeout,
-            connection_class=SSLConnection if settings.ssl else Connection,
+            connection_class=connection_class,
             host=settings.host,
             port=settings.port,
             db=settings.db,
@@ -188,8 +216,10 @@ class RedisCacheResolver:
                 settings.retries,
                 supported_errors=(RedisConnectionError,),
             ),
+            **guarded,
         )
         client = RedisCache(connection_pool=pool)
+        started = egress.now() if egress is not None else 0.0
         try:
             async with asyncio.timeout(settings.connect_timeout):
                 await client.ping()
@@ -198,6 +228,9 @@ class RedisCacheResolver:
             error = _translate(settings, exc, with_password="password" in fields)
             if error is exc:
                 raise
+            if egress is not None and not _is_auth_failure(exc):  # the host was not reached
+                await egress.failed(started, settings.connect_timeout, _where(settings), exc)
+                raise ResourceUnavailableError(UNREACHABLE) from None
             raise error from None
         return client
 
@@ -225,6 +258,10 @@ async def _discard(client: Redis) -> None:
         await client.aclose()
     finally:
         await client.connection_pool.disconnect()
+
+
+def _where(settings: RedisSettings) -> str:
+    return f"{settings.host}:{settings.port}"
 
 
 def _target(client: Any) -> str:

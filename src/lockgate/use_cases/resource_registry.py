@@ -5,10 +5,14 @@ Two kinds of resource:
 - **Shared** ones the operator registers (``register``, ``register_factory``,
   ``register_reference``, or ``[resources.NAME]`` in ``lockgate.toml``). A run names them
   ``"@name"``; a step may also ask for one by its own name when its run does not name it.
-- **Inline** ``ResourceReference``s a request carries. Equal references (type, config,
-  credentials) share one pooled instance, created once however many runs ask at the same time,
-  so 1,000 runs on one database reference hold at most its ``max_size`` connections. An inline
-  reference is visible only to the run that carries it: it is never registered by name.
+- **Inline** ``ResourceReference``s a request carries (off unless ``allow_inline``). Equal
+  references (type, config, credentials) share one pooled instance, created once however many
+  runs ask at the same time, so 1,000 runs on one database reference hold at most its
+  ``max_size`` connections. An inline reference is visible only to the run that carries it:
+  it is never registered by name. Its caller chose where it connects, so it is created with
+  ``create_inline`` and the ``egress`` guard (``inline_allowed_hosts``), which refuses
+  loopback, private, link-local and the gateway's own addresses unless listed; a type whose
+  resolver cannot apply the guard is refused inline unless registered with ``inline=True``.
 
 Credentials are read from the secrets when an instance is created, never stored here. An
 instance no run has used for ``idle_ttl`` seconds is closed by ``sweep``; ``close`` closes all.
@@ -34,7 +38,11 @@ from lockgate.errors import (
     ResourceUnavailableError,
     SecretNotFoundError,
 )
-from lockgate.gateways.interfaces import IResourceResolver
+from lockgate.gateways.interfaces import (
+    IEgressGuard,
+    IInlineResourceResolver,
+    IResourceResolver,
+)
 from lockgate.models.resource import RESOURCE_NAME, ResourceReference, parse_resource
 from lockgate.models.secret import SecretValue
 
@@ -180,8 +188,11 @@ class ResourceRegistry:
             used one no run holds is closed to make room; when every one is held, the new
             one is refused (``ResourceUnavailableError``), so requests naming ever-new
             references cannot open connections without bound.
-        allow_inline: False refuses inline references: runs may name shared resources
-            (``"@name"``) only, so callers cannot make the gateway connect where they like.
+        allow_inline: True accepts inline references; by default runs may name shared
+            resources (``"@name"``) only, so callers cannot make the gateway connect where
+            they like.
+        egress: Where inline resources may connect; inline references of the built-in
+            types are refused without it (``bootstrap.build`` sets it from the settings).
         inline_credentials: The secrets an inline reference may name in its
             ``credentials_ref`` (``"*"``: any). Whoever can start a run chooses where an
             inline resource connects, so a secret listed here can be sent to a host of the
@@ -196,7 +207,8 @@ class ResourceRegistry:
         idle_ttl: float = 300.0,
         health_timeout: float = 5.0,
         max_inline: int = 100,
-        allow_inline: bool = True,
+        allow_inline: bool = False,
+        egress: IEgressGuard | None = None,
         inline_credentials: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -206,7 +218,9 @@ class ResourceRegistry:
         self._health_timeout = health_timeout
         self._max_inline = max_inline
         self._allow_inline = allow_inline
+        self.egress = egress
         self._inline_credentials = frozenset(inline_credentials)
+        self._unguarded_inline: set[str] = set()
         self._closing: set[asyncio.Task[None]] = set()
         self._resolvers: dict[str, IResourceResolver] = {}
         self._shared: dict[str, _Entry] = {}
@@ -216,14 +230,30 @@ class ResourceRegistry:
     # -- registration ----------------------------------------------------------------------
 
     def register_resolver(
-        self, type_name: str, resolver: IResourceResolver | ResolverFunction
+        self,
+        type_name: str,
+        resolver: IResourceResolver | ResolverFunction,
+        *,
+        inline: bool = False,
     ) -> None:
         """Resolve references of type ``type_name`` with ``resolver``: an
         ``IResourceResolver`` or, as the seed's ``CustomResourceResolver`` writes one, a
-        coroutine function ``(config, credentials) -> resource``."""
+        coroutine function ``(config, credentials) -> resource``.
+
+        Args:
+            inline: Let inline references of this type be created with ``create`` although
+                the resolver is no ``IInlineResourceResolver``: it cannot apply the egress
+                policy, so pass True only for a resolver that opens no connection a caller
+                could aim (an in-memory object). Not needed for an
+                ``IInlineResourceResolver``.
+        """
         if not isinstance(resolver, IResourceResolver):
             resolver = _FunctionResolver(resolver)
         self._resolvers[type_name] = resolver
+        if inline:
+            self._unguarded_inline.add(type_name)
+        else:
+            self._unguarded_inline.discard(type_name)
 
     def resolver_types(self) -> list[str]:
         """The reference types this registry resolves."""
@@ -372,7 +402,7 @@ class ResourceRegistry:
                 self._evict_one(name)
             label = f"{spec.type}#{hashlib.sha256(key).hexdigest()[:10]}"
             entry = _Entry(label, spec.type, False, resolver, None, key=key)
-            entry.create = self._creator(entry, resolver, spec)
+            entry.create = self._creator(entry, resolver, spec, inline=True)
             self._pooled[key] = entry
         return entry
 
@@ -448,7 +478,24 @@ class ResourceRegistry:
                 "resource with them, or list the secret in inline_credentials",
                 key=name,
             )
-        return self._checked_resolver(name, reference)
+        resolver = self._checked_resolver(name, reference)
+        if isinstance(resolver, IInlineResourceResolver):
+            if self.egress is None:
+                raise ResourceConfigError(
+                    f"Resource {name!r}: inline references need an egress policy, and this "
+                    "registry has none (bootstrap.build gives it inline_allowed_hosts)",
+                    key=name,
+                )
+            _checked(name, resolver.validate_inline, reference.config)
+        elif reference.type not in self._unguarded_inline:
+            raise ResourceConfigError(
+                f"Resource {name!r}: type {reference.type!r} cannot be passed inline: its "
+                "resolver does not apply the egress policy (inline_allowed_hosts), so the "
+                "caller would choose where it connects. Register a shared resource and name "
+                "it '@name', or register the resolver with inline=True if it connects nowhere",
+                key=name,
+            )
+        return resolver
 
     def _checked_resolver(self, name: str, reference: ResourceReference) -> IResourceResolver:
         resolver = self._resolvers.get(reference.type)
@@ -458,22 +505,25 @@ class ResourceRegistry:
                 f"(known: {', '.join(sorted(self._resolvers)) or 'none'})",
                 key=name,
             )
-        try:
-            resolver.validate(reference.config)
-        except ResourceConfigError as exc:
-            raise ResourceConfigError(
-                f"Resource {name!r}: {exc.message}", name=name, **exc.fields
-            ) from None
+        _checked(name, resolver.validate, reference.config)
         return resolver
 
     def _creator(
-        self, entry: _Entry, resolver: IResourceResolver, reference: ResourceReference
+        self,
+        entry: _Entry,
+        resolver: IResourceResolver,
+        reference: ResourceReference,
+        *,
+        inline: bool = False,
     ) -> Callable[[], Awaitable[Any]]:
         async def create() -> Any:
             credentials = None
             if reference.credentials_ref is not None:
                 credentials = await self._credentials(reference.credentials_ref)
                 entry.secret_values = _secret_strings(credentials)
+            if inline and isinstance(resolver, IInlineResourceResolver):
+                assert self.egress is not None  # _checked_inline refused the reference else
+                return await resolver.create_inline(reference.config, credentials, self.egress)
             return await resolver.create(reference.config, credentials)
 
         return create
@@ -639,6 +689,16 @@ class ResourceRegistry:
                 await _close_object(instance)
         except Exception as exc:  # closing is best effort; the rest must still close
             logger.warning("closing resource %s failed: %s", entry.label, entry.scrub(str(exc)))
+
+
+def _checked(name: str, validate: Callable[[Mapping[str, Any]], None], config: Any) -> None:
+    """``validate(config)``, its error prefixed with the resource's name."""
+    try:
+        validate(config)
+    except ResourceConfigError as exc:
+        raise ResourceConfigError(
+            f"Resource {name!r}: {exc.message}", name=name, **exc.fields
+        ) from None
 
 
 def _pool_key(name: str, reference: ResourceReference) -> bytes:
