@@ -66,7 +66,7 @@ class GatewayProcess:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     def __enter__(self) -> GatewayProcess:
-        env = dict(os.environ, LOCKGATE_LOG_LEVEL="WARNING", **self.env)
+        env = {**os.environ, "LOCKGATE_LOG_LEVEL": "WARNING", **self.env}  # a test may log more
         self.process = subprocess.Popen(
             [
                 sys.executable,
