@@ -127,3 +127,16 @@ def test_revealed_secrets_grow_and_stay_bounded() -> None:
     assert "0123" not in repr(revealed)
     revealed.clear()
     assert not revealed.redactor
+
+
+@pytest.mark.parametrize("count", [1, 8, 9, 40])
+def test_output_finds_any_of_few_or_many_values(count: int) -> None:
+    values = [f"value-{i:04d}-secret" for i in range(count)]
+    redactor = Redactor(values)
+    for value in (values[0], values[-1]):
+        result = {"text": f"<{value}>"}
+        redacted, output = redactor.output(result, json_codec.dumps(result))
+        assert redacted == {"text": f"<{MASK}>"}
+        assert value.encode() not in output
+    clean = {"text": "value-none-secret"}
+    assert redactor.output(clean, json_codec.dumps(clean))[0] is clean
