@@ -6,17 +6,21 @@ paused inside its transaction (on a loop and thread of its own, as another proce
 be) holds the lock, a write started meanwhile is seen waiting for it (PostgreSQL's lock
 table; SQLite's write lock held and the writer's ``BEGIN IMMEDIATE`` issued), and once the
 rotation commits the write meets the new key. The other way round, a rotation waits for a
-write in progress and rewraps what it wrote. Under steady writes from several connections a
-rotation still finishes, and afterwards every secret is under the new key.
+write in progress and rewraps what it wrote. Under steady writes from several connections,
+and from several processes, a rotation still finishes, and afterwards every secret is under
+the new key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -32,7 +36,7 @@ from lockgate.gateways.secret_store_schema import (
 )
 from lockgate.gateways.sqlite_support import migrate as sqlite_migrate
 from lockgate.models.secret import SecretEnvelope, SecretMetadata
-from lockgate.use_cases.master_key import Keyring, MasterKey
+from lockgate.use_cases.master_key import Keyring, MasterKey, create_key_file
 from lockgate.use_cases.secret_manager import SecretManager
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import Backend
@@ -48,6 +52,7 @@ from tests.contract.secret_stores import (  # durable_secrets, secrets_backend: 
     secrets_backend,
     sqlite_begins,
 )
+from tests.contract.secret_writer import read_status, write_until_stopped
 
 __all__ = ["durable_secrets", "secrets_backend"]  # fixtures, imported to be found
 
@@ -135,7 +140,9 @@ async def test_a_write_during_a_rotation_waits_and_then_meets_the_new_key(
         assert (meta.key_id, meta.version) == (new.key_id, 1)
         await assert_all_under(seed, new, {"a": "value-a", "b": "value-b"})
     else:
-        with pytest.raises(MasterKeyRotatedError, match="restart it with the new master key"):
+        with pytest.raises(
+            MasterKeyRotatedError, match="restart the gateway with the new master key"
+        ):
             await write
         await assert_all_under(seed, new, {"a": "value-a"})
         assert await seed.get("b") is None
@@ -244,6 +251,60 @@ async def test_a_rotation_finishes_while_writes_go_on(secrets_backend: Secrets) 
     assert state.unreadable_by(old.key_id) == sum(
         count for _, previous, count in state.wrappings if previous is None
     )
+
+
+async def test_a_rotation_finishes_while_other_processes_write(
+    durable_secrets: Secrets, tmp_path: Path
+) -> None:
+    """Three processes (as three gateway nodes would) write steadily through connections of
+    their own, each re-reading its key file when the store moves to another key."""
+    key_file, new_file = tmp_path / "keys" / "master.key", tmp_path / "new.key"
+    key_file.parent.mkdir()
+    old, new = create_key_file(key_file), create_key_file(new_file)
+    store = await durable_secrets.open()  # migrated before the writers connect
+    names = [f"process-{i}" for i in range(3)]
+    context = multiprocessing.get_context("spawn")
+    writers = [
+        context.Process(
+            target=write_until_stopped,
+            args=(
+                durable_secrets.kind,
+                str(durable_secrets.path),
+                durable_secrets.schema,
+                str(key_file),
+                name,
+            ),
+        )
+        for name in names
+    ]
+    for writer in writers:
+        writer.start()
+
+    async def each_wrote(at_least: dict[str, int]) -> bool:
+        done = {n: int(str(read_status(key_file.parent, n)["done"])) for n in names}
+        return all(done[n] >= at_least[n] for n in names)
+
+    try:
+        await until(lambda: each_wrote(dict.fromkeys(names, 3)))
+        assert await SecretManager(store, old).rotate_master_key(new) == len(names)
+        replace_key_file(key_file, new_file)
+        before = {n: int(str(read_status(key_file.parent, n)["done"])) for n in names}
+        await until(lambda: each_wrote({n: before[n] + 3 for n in names}))
+    finally:
+        (key_file.parent / "stop").touch()
+        for writer in writers:
+            await asyncio.to_thread(writer.join, PAUSE_LIMIT)
+    assert [writer.exitcode for writer in writers] == [0, 0, 0]
+    last = {n: read_status(key_file.parent, n)["last"] for n in names}
+    await assert_all_under(store, new, last)
+
+
+def replace_key_file(path: Path, new: Path) -> None:
+    """Put ``new``'s key in ``path`` as an operator would: a private file renamed over it."""
+    temporary = path.with_name("replacing.tmp")
+    temporary.write_bytes(new.read_bytes())
+    temporary.chmod(0o600)
+    os.replace(temporary, path)
 
 
 # -- migrating databases written before key tracking ------------------------------------------

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.gateway_process import GatewayProcess
-from tests.e2e.secrets_live import EchoServer, Site, echo_server, never_500
+from tests.e2e.secrets_live import EchoServer, Site, echo_server, never_500, replace_key_file
 
 TOKEN = "tok-live-echo-8e41c9b27d03"
 
@@ -93,7 +93,10 @@ def test_an_echoed_token_is_stored_returned_and_logged_as_stars(
         "credentials_ref": "api_token",
     }
     responses: list[httpx.Response] = []
-    env = site.gateway_env(LOCKGATE_MASTER_KEY_FILE=str(site.key_file))
+    # Uncached, so that every new client reads the secret from the store.
+    env = site.gateway_env(
+        LOCKGATE_MASTER_KEY_FILE=str(site.key_file), LOCKGATE_SECRET_CACHE_TTL="0"
+    )
     with (
         GatewayProcess(site.config, env=env) as gateway,
         httpx.Client(
@@ -122,11 +125,24 @@ def test_an_echoed_token_is_stored_returned_and_logged_as_stars(
 
         # The token's master key is rotated under the running gateway: runs go on (a new
         # inline client reads the secret again, through the kept wrapping).
-        site.rotate(site.key_file, site.new_key("next.key"))
-        inline["config"] = {"base_url": upstream.url + "/"}
-        after = run(http, inline)
+        new_key = site.new_key("next.key")
+        site.rotate(site.key_file, new_key)
+        after = run(http, {**inline, "config": {"base_url": upstream.url + "/a"}})
         assert after.json()["status"] == "completed", after.text
         assert after.json()["result"]["keep"] == {"authorization": "Bearer ***"}
+
+        # Retired while the gateway's key file still holds the old key: a step that needs
+        # the secret fails saying so (the run is a failed run, not a 500) ...
+        retired = site.lockgate("secrets", "retire-key", "--key-file", str(new_key))
+        assert retired.exit_code == 0, retired.output
+        stuck = run(http, {**inline, "config": {"base_url": upstream.url + "/b"}})
+        assert stuck.status_code == 200, stuck.text
+        assert stuck.json()["status"] == "failed"
+        assert "does not hold" in stuck.json()["error"]
+        # ... until the key file holds the new key, which the gateway then re-reads.
+        replace_key_file(site.key_file, new_key)
+        again = run(http, {**inline, "config": {"base_url": upstream.url + "/c"}})
+        assert again.json()["status"] == "completed", again.text
         output = gateway.read_output().decode()
 
     never_500(responses)

@@ -91,7 +91,7 @@ def test_a_gateway_reading_a_key_file_follows_it_when_it_is_replaced(site: Site)
         message = client.refused_as_rotated(client.write("api_token", NEW_VALUE))
         assert new_id in message
         assert old_id in message
-        assert "restart it with the new master key" in message
+        assert "restart the gateway with the new master key" in message
         assert "Nothing was written" in message
         client.refused_as_rotated(client.write("another", NEW_VALUE))
         assert client.value("api_token") == VALUE

@@ -270,7 +270,7 @@ async def test_a_running_manager_follows_a_rotation_through_its_key_source(
         await running.store_secret("a", "other")
     assert store._secrets == before
     assert new.key_id in refused.value.message
-    assert "restart it with the new master key" in refused.value.message
+    assert "restart the gateway with the new master key" in refused.value.message
     assert refused.value.fields["current_key_id"] == new.key_id
     assert source.loads == 2  # re-read once for the read, once for the write
     assert "still gives" in caplog.text

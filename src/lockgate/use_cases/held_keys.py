@@ -50,11 +50,9 @@ class HeldKeys:
         return self.keyring.current
 
     @property
-    def source_note(self) -> str:
-        """Where the key comes from, for messages."""
-        if self._source is None:
-            return "the key it was given"
-        return "its key file or LOCKGATE_MASTER_KEY"
+    def reloads(self) -> bool:
+        """Whether a rotation can be followed by re-loading the key from its source."""
+        return self._source is not None
 
     def adopt(self, key: MasterKey) -> None:
         """Make ``key`` current, keeping the others for the wrappings they still open."""

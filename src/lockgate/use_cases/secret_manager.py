@@ -153,11 +153,16 @@ class SecretManager:
         return envelope.metadata
 
     def _write_refused(self, name: str, wanted: str) -> MasterKeyRotatedError:
+        source = (
+            " (its key file or LOCKGATE_MASTER_KEY still gives that key)"
+            if self._keys.reloads
+            else ""
+        )
         return MasterKeyRotatedError(
             f"cannot store secret {name!r}: the secrets' master key was rotated to {wanted}, "
-            f"but this gateway holds {self.key_id} ({self._keys.source_note} still gives it): "
-            "restart it with the new master key; until then it reads what the old key still "
-            "opens. Nothing was written",
+            f"but the key in use is {self.key_id}{source}: restart the gateway with the new "
+            "master key; until then it reads what the old key still opens. Nothing was "
+            "written",
             secret=name,
             key_id=self.key_id,
             current_key_id=wanted,
