@@ -4,6 +4,7 @@ wrong) master key, leaving the stored secrets exactly as they were."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -276,3 +277,18 @@ async def test_the_opened_manager_re_loads_its_key_from_the_same_source() -> Non
     configured[0] = new  # the key file was replaced
     assert (await opened.backend.get_secret("db_creds")).reveal() == {"password": PASSWORD}
     assert opened.backend.key_id == new.key_id
+
+
+async def test_a_database_left_under_two_keys_says_how_to_unite_them() -> None:
+    old, new = new_key(), new_key()
+    store = await holding_a_secret(new)
+    await SecretManager(store, new).store_secret("other", "x")
+    # What the old race left: one secret still under the old key, no current key recorded.
+    store._secrets["other"] = replace(
+        (await holding_a_secret(old))._secrets["db_creds"], name="other"
+    )
+    store._current_key_id = None
+    with pytest.raises(MasterKeyError) as caught:
+        await open_with("database", store, load_key=lambda: new)
+    assert "--key-file OLD --new-key-file NEW" in caught.value.message
+    assert caught.value.fields["key_ids"] == [old.key_id]

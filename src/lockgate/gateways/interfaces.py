@@ -327,7 +327,10 @@ class ISecretStore(Protocol):
     """Where encrypted secrets are kept (beside the runs, in the same database).
 
     The store sees only envelopes: ciphertexts and wrapped data keys. Encryption,
-    decryption and key handling belong to ``SecretManager``.
+    decryption and key handling belong to ``SecretManager``. The store also records the id
+    of the current master key, and holds one lock for it: ``put`` checks a write's key
+    under it and ``rewrap_all`` changes the key under it, so across every process sharing
+    the database a write and a rotation never interleave.
     """
 
     async def open(self) -> None:

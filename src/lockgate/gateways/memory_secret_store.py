@@ -43,7 +43,11 @@ class InMemorySecretStore:
         envelope = seal(None if previous is None else previous.metadata)
         if envelope.name != name:
             raise SecretStoreError(f"envelope of {envelope.name!r} put under {name!r}")
-        others = [e.key_id for e in self._secrets.values() if e.key_id != envelope.key_id]
+        others = (
+            [e.key_id for e in self._secrets.values() if e.key_id != envelope.key_id]
+            if self._current_key_id is None
+            else []
+        )
         self._current_key_id = checked_key(self._current_key_id, envelope, others)
         self._secrets[name] = envelope
         return envelope

@@ -159,11 +159,17 @@ def _check_key(key: MasterKey, state: SecretKeyState) -> None:
     """
     foreign = state.foreign_key_ids(key.key_id)
     if foreign:
+        mixed = (
+            "; secrets under two keys with none recorded as current were left by an older "
+            "Lockgate: `lockgate secrets rotate --key-file OLD --new-key-file NEW` unites them"
+            if state.current_key_id is None and state.count > state.unreadable_by(key.key_id)
+            else ""
+        )
         raise MasterKeyError(
             f"wrong master key: the secrets database holds {state.unreadable_by(key.key_id)} "
             f"secret(s) under master key(s) {', '.join(foreign)} that the configured key "
             f"{key.key_id} does not open; configure the current key (nothing was read or "
-            "written)",
+            f"written){mixed}",
             key_ids=foreign,
         )
     if state.current_key_id not in (None, key.key_id):
