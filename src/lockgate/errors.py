@@ -36,6 +36,7 @@ The tree::
     ├── SecretNotFoundError         no secret by that name
     ├── SecretDecryptionError       wrong master key or a corrupted ciphertext (names the secret)
     ├── SecretStoreError            the secret store failed (disk, database); retryable
+    ├── MasterKeyRotatedError       the secrets moved to a master key this gateway lacks
     └── MasterKeyError              the master key is missing, malformed or not private
 
 ``http_status`` at the bottom is the one table from these errors to HTTP status codes.
@@ -66,6 +67,7 @@ __all__ = [
     "JobRunnerError",
     "LockgateError",
     "MasterKeyError",
+    "MasterKeyRotatedError",
     "ModuleCallError",
     "ModuleDependencyError",
     "PoolClosedError",
@@ -388,6 +390,15 @@ class MasterKeyError(LockgateError):
     code = "MasterKeyError"
 
 
+class MasterKeyRotatedError(LockgateError):
+    """The secret store's master key is one this gateway does not hold (a rotation
+    happened since it started, or it was given another key): a write is refused, and a
+    secret no held key opens cannot be read. Nothing was written; ``fields`` name the key
+    ids (fingerprints, never keys)."""
+
+    code = "MasterKeyRotated"
+
+
 # The one table from errors to HTTP status codes; the most specific class listed wins.
 _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (ConfigError, 500),
@@ -423,13 +434,19 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (ResourceUnavailableError, 503),
     (RunStoreError, 503),
     (SecretNotFoundError, 404),
-    (SecretDecryptionError, 500),
+    # Never a 500: these are states of the stored secrets or of the gateway's key, not bugs.
+    # A key the store moved past and a stored secret no held key opens conflict with the
+    # store's state (409: a restart with the new key, or replacing the secret, resolves it).
+    (MasterKeyRotatedError, 409),
+    (SecretDecryptionError, 409),
     (SecretStoreError, 503),
     (SecretsReadOnlyError, 409),
     (ModuleDependencyError, 403),
     (ModuleCallError, 404),
     (ServiceUnavailableError, 503),
-    (MasterKeyError, 500),
+    # The gateway's own key is unusable (its key file re-read as malformed or not private):
+    # the service cannot do secrets until an operator acts.
+    (MasterKeyError, 503),
 )
 
 

@@ -1,4 +1,4 @@
-"""``lockgate secrets init-key/set/list/delete/rotate`` against a real SQLite file.
+"""``lockgate secrets init-key/set/list/delete/rotate/retire-key`` against a real SQLite file.
 
 The CLI runs in-process through typer's ``CliRunner``; what it stored is checked with a
 ``SecretManager`` opened on the same file. (PostgreSQL is not covered here: the secret store
@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from lockgate.controllers.cli import app
-from lockgate.errors import SecretDecryptionError
+from lockgate.errors import MasterKeyRotatedError
 from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
 from lockgate.use_cases.master_key import MasterKey
 from lockgate.use_cases.secret_manager import SecretManager
@@ -210,19 +210,62 @@ def test_rotate_rewraps_under_the_new_key(tmp_path: Path, config: Path, key_file
     assert secrets("set", "b", "--json", config=config, key=key_file, stdin="[1]").exit_code == 0
     new = tmp_path / "new.key"
     assert lockgate("secrets", "init-key", "--key-file", str(new)).exit_code == 0
-    new_id = MasterKey.from_file(new).key_id
+    old_id, new_id = MasterKey.from_file(key_file).key_id, MasterKey.from_file(new).key_id
 
     rotated = secrets("rotate", "--new-key-file", str(new), config=config, key=key_file)
     assert rotated.exit_code == 0, rotated.output
-    assert "2 secret" in rotated.output
+    assert f"rewrapped 2 secret(s) from master key {old_id} to {new_id}" in rotated.stdout
+    assert f"lockgate secrets retire-key --key-file {new}" in rotated.output
+    assert VALUE not in rotated.output
 
     listed = json.loads(secrets("list", "--json", config=config, key=new).stdout)
     assert {row["key_id"] for row in listed["secrets"]} == {new_id}
+    assert (listed["current_key_id"], listed["previous_key_ids"]) == (new_id, [old_id])
     assert read_secret(db_of(config), new, "a") == VALUE
     assert read_secret(db_of(config), new, "b") == [1]
-    with pytest.raises(SecretDecryptionError):
-        read_secret(db_of(config), key_file, "a")
+    # Kept until retired: the old key still reads, but it writes nothing.
+    assert read_secret(db_of(config), key_file, "a") == VALUE
+    refused = secrets("set", "c", config=config, key=key_file, stdin=VALUE)
+    assert refused.exit_code == 2
+    assert f"rotated to {new_id}" in refused.output
+    assert "retire-key" in secrets("list", config=config, key=new).output
 
-    # The old key no longer opens the database: a second rotation from it is refused.
+    # Retiring needs the current key; then the old key opens nothing.
+    wrong = secrets("retire-key", config=config, key=key_file)
+    assert wrong.exit_code == 2
+    assert f"current key is {new_id}" in wrong.output
+    retired = secrets("retire-key", config=config, key=new)
+    assert retired.exit_code == 0, retired.output
+    assert f"retired master key(s) {old_id}: 2 secret(s) are wrapped by {new_id} only" in (
+        retired.stdout
+    )
+    with pytest.raises(MasterKeyRotatedError):
+        read_secret(db_of(config), key_file, "a")
+    assert read_secret(db_of(config), new, "a") == VALUE
     again = secrets("rotate", "--new-key-file", str(new), config=config, key=key_file)
     assert again.exit_code == 2
+    assert f"already under master key {new_id}" in again.output
+
+
+def test_rotate_retire_drops_the_old_key_at_once(
+    tmp_path: Path, config: Path, key_file: Path
+) -> None:
+    assert secrets("set", "a", config=config, key=key_file, stdin=VALUE).exit_code == 0
+    new = tmp_path / "new.key"
+    assert lockgate("secrets", "init-key", "--key-file", str(new)).exit_code == 0
+    rotated = secrets("rotate", "--new-key-file", str(new), "--retire", config=config, key=key_file)
+    assert rotated.exit_code == 0, rotated.output
+    assert "dropped every older wrapping" in rotated.output
+    with pytest.raises(MasterKeyRotatedError):
+        read_secret(db_of(config), key_file, "a")
+    assert read_secret(db_of(config), new, "a") == VALUE
+    assert (
+        json.loads(secrets("list", "--json", config=config, key=new).stdout)["previous_key_ids"]
+        == []
+    )
+
+
+def test_rotating_to_the_same_key_is_refused(config: Path, key_file: Path) -> None:
+    result = secrets("rotate", "--new-key-file", str(key_file), config=config, key=key_file)
+    assert result.exit_code == 2
+    assert "nothing to rotate" in result.output

@@ -1,13 +1,16 @@
-"""Structured logs: one JSON object per line, carrying the request id."""
+"""Structured logs: one JSON object per line, carrying the request id; no line carries a
+secret value the gateway has decrypted."""
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import Literal
 
 import pytest
 
 from lockgate.controllers.log_setup import configure_logging, request_id_var
+from lockgate.use_cases.redaction import REVEALED
 
 
 def test_json_logs_carry_the_request_id_and_extra_fields(
@@ -38,3 +41,39 @@ def test_text_logs_name_the_request(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "WARNING lockgate.test [-]: outside any request" in err
     assert "filtered out" not in err
+
+
+TOKEN = "tok-log-5b7d9e1f3a"
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_decrypted_secret_values_never_reach_a_log_line(
+    capsys: pytest.CaptureFixture[str], log_format: Literal["json", "text"]
+) -> None:
+    configure_logging(log_format, "INFO")
+    log = logging.getLogger("lockgate.test")
+    try:
+        log.info("before any secret was read: %s", TOKEN)
+        REVEALED.add({"user": "svc", "token": TOKEN})
+        log.info("upstream echoed %s", {"Authorization": f"Bearer {TOKEN}"})
+        log.warning("as the message itself: " + TOKEN, extra={"detail": f"x{TOKEN}x"})
+        try:
+            raise RuntimeError(f"refused {TOKEN}")
+        except RuntimeError:
+            log.exception("a step failed")
+        log.info("user %s logged in", "svc")
+    finally:
+        REVEALED.clear()
+        logging.getLogger().handlers.clear()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert TOKEN in lines[0]  # nothing decrypted yet: nothing to hide
+    after = "\n".join(lines[1:])
+    assert TOKEN not in after
+    assert "Bearer ***" in after
+    assert "as the message itself: ***" in after
+    assert "RuntimeError: refused ***" in after
+    assert "user svc logged in" in after  # a user name is not a secret
+    if log_format == "json":
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        assert entries[2]["detail"] == "x***x"
+        assert "refused ***" in entries[3]["exception"]

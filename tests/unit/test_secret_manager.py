@@ -14,6 +14,7 @@ import pytest
 from lockgate.errors import (
     InvalidRequestError,
     MasterKeyError,
+    MasterKeyRotatedError,
     SecretDecryptionError,
     SecretNotFoundError,
     http_status,
@@ -27,6 +28,7 @@ from lockgate.use_cases.master_key import (
     generate_master_key,
     load_master_key,
 )
+from lockgate.use_cases.redaction import RevealedSecrets
 from lockgate.use_cases.secret_manager import SecretManager
 
 PASSWORD = "correct-horse-battery-staple-9f3a"
@@ -132,15 +134,17 @@ async def test_wrong_master_key(store: CountingStore) -> None:
     await SecretManager(store, new_key()).store_secret("db", CREDS)
     before = dict(store._secrets)
     other = SecretManager(store, new_key())
-    with pytest.raises(SecretDecryptionError, match=r"'db'.*wrong master key") as caught:
+    with pytest.raises(MasterKeyRotatedError, match=r"'db'.*wrong master key") as caught:
         await other.get_secret("db")
-    with pytest.raises(MasterKeyError, match="refusing to store"):
+    with pytest.raises(MasterKeyRotatedError, match="cannot store secret 'new'") as refused:
         await other.store_secret("new", "x")
-    with pytest.raises(SecretDecryptionError, match="'db'"):
+    with pytest.raises(MasterKeyRotatedError, match="'db'"):
         await other.rotate_master_key(new_key())
     assert store._secrets == before
     assert PASSWORD not in str(caught.value)
     assert caught.value.fields["secret"] == "db"
+    assert "Nothing was written" in refused.value.message
+    assert http_status(caught.value) == http_status(refused.value) == 409
 
 
 async def test_corrupted_ciphertext_affects_only_that_secret(
@@ -190,14 +194,137 @@ async def test_rotation_rewraps_without_reencrypting(store: CountingStore) -> No
         assert envelope.version == before[name].version
         assert envelope.wrapped_key != before[name].wrapped_key
         assert envelope.key_id == new.key_id != old.key_id
+        # The old wrapping is kept, so gateways still running with the old key read on.
+        assert envelope.previous_key_id == old.key_id
+        assert envelope.previous_wrapped_key == before[name].wrapped_key
     assert manager.key_id == new.key_id
     assert (await manager.get_secret("a")).reveal() == CREDS
-    # The new key alone reads everything; the old one alone reads nothing.
     assert (await SecretManager(store, new).get_secret("b")).reveal() == "bee"
-    with pytest.raises(SecretDecryptionError):
-        await SecretManager(store, old).get_secret("b")
+    assert (await SecretManager(store, old).get_secret("b")).reveal() == "bee"
     await manager.store_secret("c", "sea")
     assert store._secrets["c"].key_id == new.key_id
+    assert store._secrets["c"].previous_key_id is None
+    state = await manager.key_state()
+    assert state.current_key_id == new.key_id
+    assert state.previous_key_ids == [old.key_id]
+
+    # Retired: the new key alone reads everything; the old one alone reads nothing.
+    assert await SecretManager(store, new).retire_previous_keys() == 3
+    assert {e.previous_key_id for e in store._secrets.values()} == {None}
+    assert (await SecretManager(store, new).get_secret("b")).reveal() == "bee"
+    for name in ("a", "b", "c"):
+        with pytest.raises(MasterKeyRotatedError, match=f"'{name}'"):
+            await SecretManager(store, old).get_secret(name)
+    assert (await manager.key_state()).previous_key_ids == []
+
+
+async def test_rotation_with_retire_old_drops_the_old_key_at_once(store: CountingStore) -> None:
+    old, new = new_key(), new_key()
+    await SecretManager(store, old).store_secret("a", CREDS)
+    assert await SecretManager(store, old).rotate_master_key(new, retire_old=True) == 1
+    assert store._secrets["a"].previous_key_id is None
+    with pytest.raises(MasterKeyRotatedError):
+        await SecretManager(store, old).get_secret("a")
+    assert (await SecretManager(store, new).get_secret("a")).reveal() == CREDS
+
+
+async def test_retiring_needs_the_current_key(store: CountingStore) -> None:
+    old, new = new_key(), new_key()
+    await SecretManager(store, old).store_secret("a", "x")
+    await SecretManager(store, old).rotate_master_key(new)
+    before = dict(store._secrets)
+    with pytest.raises(MasterKeyRotatedError, match=f"current key is {new.key_id}"):
+        await SecretManager(store, old).retire_previous_keys()
+    assert store._secrets == before
+
+
+class KeySource:
+    """A key file stand-in: gives ``key`` (or raises ``error``) and counts the loads."""
+
+    def __init__(self, key: MasterKey) -> None:
+        self.key = key
+        self.error: MasterKeyError | None = None
+        self.loads = 0
+
+    def __call__(self) -> MasterKey:
+        self.loads += 1
+        if self.error is not None:
+            raise self.error
+        return self.key
+
+
+async def test_a_running_manager_follows_a_rotation_through_its_key_source(
+    store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = new_key(), new_key()
+    source = KeySource(old)
+    running = SecretManager(store, old, cache_ttl=0, key_source=source)
+    await running.store_secret("a", CREDS)
+    await SecretManager(store, old).rotate_master_key(new)  # `lockgate secrets rotate`
+
+    # The source still gives the old key: reads go on through the kept wrapping, writes
+    # are refused with a 409 that says what to do, and nothing is written.
+    assert (await running.get_secret("a")).reveal() == CREDS
+    before = dict(store._secrets)
+    with pytest.raises(MasterKeyRotatedError) as refused:
+        await running.store_secret("a", "other")
+    assert store._secrets == before
+    assert new.key_id in refused.value.message
+    assert "restart the gateway with the new master key" in refused.value.message
+    assert refused.value.fields["current_key_id"] == new.key_id
+    assert source.loads == 2  # re-read once for the read, once for the write
+    assert "still gives" in caplog.text
+
+    # The key file now holds the new key: the next write re-loads it and goes through.
+    source.key = new
+    meta = await running.store_secret("a", "other")
+    assert (meta.key_id, meta.version) == (new.key_id, 2)
+    assert running.key_id == new.key_id
+    assert (await SecretManager(store, new).get_secret("a")).reveal() == "other"
+    assert "following a key rotation" in caplog.text
+
+
+async def test_a_source_that_fails_to_reload_keeps_the_held_key(store: CountingStore) -> None:
+    old, new = new_key(), new_key()
+    source = KeySource(old)
+    running = SecretManager(store, old, cache_ttl=0, key_source=source)
+    await running.store_secret("a", "x")
+    await SecretManager(store, old).rotate_master_key(new)
+    source.error = MasterKeyError("the master key file k has mode 0644")
+    assert (await running.get_secret("a")).reveal() == "x"
+    with pytest.raises(MasterKeyRotatedError):
+        await running.store_secret("b", "y")
+    assert running.key_id == old.key_id
+    assert "b" not in store._secrets
+
+
+async def test_a_manager_that_meets_the_new_key_reads_with_it(store: CountingStore) -> None:
+    """Retired right after the rotation: only the re-loaded key opens anything."""
+    old, new = new_key(), new_key()
+    source = KeySource(old)
+    running = SecretManager(store, old, cache_ttl=0, key_source=source)
+    await running.store_secret("a", "x")
+    await SecretManager(store, old).rotate_master_key(new, retire_old=True)
+    with pytest.raises(MasterKeyRotatedError, match="'a'"):
+        await running.get_secret("a")
+    source.key = new
+    assert (await running.get_secret("a")).reveal() == "x"
+    assert running.key_id == new.key_id
+
+
+def test_status_codes_are_never_500() -> None:
+    assert http_status(MasterKeyRotatedError("m")) == 409
+    assert http_status(SecretDecryptionError("m")) == 409
+    assert http_status(MasterKeyError("m")) == 503
+
+
+async def test_decrypted_values_are_remembered_for_the_log_filter(store: CountingStore) -> None:
+    revealed = RevealedSecrets()
+    manager = SecretManager(store, new_key(), revealed=revealed)
+    await manager.store_secret("db", CREDS)
+    assert not revealed.redactor  # stored, never decrypted: nothing to hide yet
+    await manager.get_secret("db")
+    assert revealed.redactor.text(f"login app/{PASSWORD}") == "login app/***"
 
 
 async def test_keyring_reads_retired_keys(store: CountingStore) -> None:
@@ -236,7 +363,7 @@ async def test_cache_invalidated_on_store_delete_and_rotate(
     gets = store.gets
     await manager.rotate_master_key(new_key())
     await manager.get_secret("b")
-    assert store.gets > gets + 1  # rotation read it, then the cache missed
+    assert store.gets == gets + 1  # the cache missed after the rotation
 
 
 async def test_cache_off(store: CountingStore) -> None:

@@ -4,17 +4,29 @@ wrong) master key, leaving the stored secrets exactly as they were."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from lockgate.errors import ConfigError, MasterKeyError
+from lockgate.errors import (
+    ConfigError,
+    MasterKeyError,
+    MasterKeyRotatedError,
+    SecretsReadOnlyError,
+)
 from lockgate.gateways.env_secrets import EnvironmentSecrets
 from lockgate.gateways.memory_secret_store import InMemorySecretStore
 from lockgate.models.secret import SecretEnvelope
 from lockgate.use_cases.master_key import MasterKey, generate_master_key, load_master_key
+from lockgate.use_cases.redaction import RevealedSecrets
 from lockgate.use_cases.secret_manager import SecretManager
-from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend, open_secrets
+from lockgate.use_cases.secrets_setup import (
+    OpenSecrets,
+    RevealingBackend,
+    SecretBackend,
+    open_secrets,
+)
 
 PASSWORD = "pw-setup-0c8e2f61b4"
 
@@ -86,11 +98,26 @@ async def test_off_opens_nothing() -> None:
 async def test_env_is_the_read_only_environment_backend() -> None:
     store = TrackedStore()
     opened = await open_with("env", store, needed_by={"main_db": "db_creds"})
-    assert isinstance(opened.backend, EnvironmentSecrets)
+    assert isinstance(opened.backend, RevealingBackend)
+    assert isinstance(opened.backend.backend, EnvironmentSecrets)
     assert opened.kind == "env"
     assert opened.store is None
     assert (await opened.backend.get_secret("db_creds")).reveal() == {"password": "x"}
     assert store.opens == 0
+
+
+async def test_values_read_from_the_environment_are_hidden_from_logs() -> None:
+    revealed = RevealedSecrets()
+    backend = RevealingBackend(
+        EnvironmentSecrets({"LOCKGATE_SECRET_TOKEN": "tok-from-env-5d1c"}), revealed
+    )
+    assert [m.name for m in await backend.list_secrets()] == ["token"]
+    assert (await backend.get_secret("token")).reveal() == "tok-from-env-5d1c"
+    assert revealed.redactor.text("sent tok-from-env-5d1c") == "sent ***"
+    with pytest.raises(SecretsReadOnlyError):
+        await backend.store_secret("token", "x")
+    with pytest.raises(SecretsReadOnlyError):
+        await backend.delete_secret("token")
 
 
 @pytest.mark.parametrize("mode", ["database", "auto"])
@@ -205,3 +232,63 @@ async def test_a_configured_but_unusable_key_refuses_to_start_even_with_nothing_
 async def test_a_master_key_on_a_memory_run_store_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"memory://"):
         await open_with("auto", None, load_key=new_key)
+
+
+# -- after a rotation ------------------------------------------------------------------------
+
+
+async def test_after_a_rotation_the_previous_key_starts_reading_but_not_writing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    old, new = new_key(), new_key()
+    store = await holding_a_secret(old)
+    await SecretManager(store, old).rotate_master_key(new)
+
+    with_new = await open_with("database", store, load_key=lambda: new)
+    assert isinstance(with_new.backend, SecretManager)
+    assert (await with_new.backend.get_secret("db_creds")).reveal() == {"password": PASSWORD}
+    assert "was given the previous key" not in caplog.text
+
+    with_old = await open_with("database", store, load_key=lambda: old)
+    assert isinstance(with_old.backend, SecretManager)
+    assert "was given the previous key" in caplog.text
+    assert (await with_old.backend.get_secret("db_creds")).reveal() == {"password": PASSWORD}
+    with pytest.raises(MasterKeyRotatedError):
+        await with_old.backend.store_secret("db_creds", "x")
+
+
+async def test_after_retiring_the_previous_key_refuses_to_start() -> None:
+    old, new = new_key(), new_key()
+    store = await holding_a_secret(old)
+    await SecretManager(store, old).rotate_master_key(new)
+    await SecretManager(store, new).retire_previous_keys()
+    with pytest.raises(MasterKeyError, match="wrong master key") as caught:
+        await open_with("database", store, load_key=lambda: old)
+    assert caught.value.fields["key_ids"] == [new.key_id]
+
+
+async def test_the_opened_manager_re_loads_its_key_from_the_same_source() -> None:
+    old, new = new_key(), new_key()
+    store = await holding_a_secret(old)
+    configured = [old]
+    opened = await open_with("database", store, load_key=lambda: configured[0])
+    assert isinstance(opened.backend, SecretManager)
+    await SecretManager(store, old).rotate_master_key(new, retire_old=True)
+    configured[0] = new  # the key file was replaced
+    assert (await opened.backend.get_secret("db_creds")).reveal() == {"password": PASSWORD}
+    assert opened.backend.key_id == new.key_id
+
+
+async def test_a_database_left_under_two_keys_says_how_to_unite_them() -> None:
+    old, new = new_key(), new_key()
+    store = await holding_a_secret(new)
+    await SecretManager(store, new).store_secret("other", "x")
+    # What the old race left: one secret still under the old key, no current key recorded.
+    store._secrets["other"] = replace(
+        (await holding_a_secret(old))._secrets["db_creds"], name="other"
+    )
+    store._current_key_id = None
+    with pytest.raises(MasterKeyError) as caught:
+        await open_with("database", store, load_key=lambda: new)
+    assert "--key-file OLD --new-key-file NEW" in caught.value.message
+    assert caught.value.fields["key_ids"] == [old.key_id]

@@ -1,4 +1,5 @@
-"""Logging: plain text for people, one JSON object per line for machines."""
+"""Logging: plain text for people, one JSON object per line for machines; no line carries a
+secret value the gateway has decrypted (``SecretRedactingFilter``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import time
 from contextvars import ContextVar
 from typing import Literal
 
-__all__ = ["configure_logging", "request_id_var"]
+from lockgate.use_cases.redaction import REVEALED, RevealedSecrets
+
+__all__ = ["SecretRedactingFilter", "configure_logging", "request_id_var"]
 
 # The id of the request being served, set by the HTTP layer; every log record carries it.
 request_id_var: ContextVar[str | None] = ContextVar("lockgate_request_id", default=None)
@@ -20,6 +23,44 @@ _STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get() or "-"
+        return True
+
+
+class SecretRedactingFilter(logging.Filter):
+    """Replaces every secret value the gateway has decrypted (``REVEALED``) with ``***`` in
+    a record before any handler formats it: its message (arguments merged in), its
+    exception and stack text, and its string extra fields.
+
+    Costs nothing until a secret has been decrypted; after that, one compiled pattern scans
+    each record's text.
+
+    Args:
+        revealed: The values to hide.
+    """
+
+    def __init__(self, revealed: RevealedSecrets = REVEALED) -> None:
+        super().__init__()
+        self._revealed = revealed
+        self._formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redactor = self._revealed.redactor
+        if not redactor:
+            return True
+        message = record.getMessage()
+        hidden = redactor.text(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here, once, so the formatters print this redacted text.
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redactor.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redactor.text(record.stack_info)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRIBUTES and isinstance(value, str):
+                record.__dict__[key] = redactor.text(value)
         return True
 
 
@@ -37,7 +78,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value
-        if record.exc_info:
+        if record.exc_text:  # set (and scrubbed of secret values) by SecretRedactingFilter
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
@@ -51,6 +94,7 @@ def configure_logging(log_format: Literal["text", "json"], level: str) -> None:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
         )
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(SecretRedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -17,7 +17,13 @@ from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import WorkerInvocation, WorkerReply
 from lockgate.models.job import JobDefinition, JobRun, JobStatusDetail
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord
-from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
+from lockgate.models.secret import (
+    RewrapDataKey,
+    SealSecret,
+    SecretEnvelope,
+    SecretKeyState,
+    SecretMetadata,
+)
 
 __all__ = [
     "IAsyncInvocationMetrics",
@@ -330,7 +336,10 @@ class ISecretStore(Protocol):
     """Where encrypted secrets are kept (beside the runs, in the same database).
 
     The store sees only envelopes: ciphertexts and wrapped data keys. Encryption,
-    decryption and key handling belong to ``SecretManager``.
+    decryption and key handling belong to ``SecretManager``. The store also records the id
+    of the current master key, and holds one lock for it: ``put`` checks a write's key
+    under it and ``rewrap_all`` changes the key under it, so across every process sharing
+    the database a write and a rotation never interleave.
     """
 
     async def open(self) -> None:
@@ -348,14 +357,33 @@ class ISecretStore(Protocol):
         """Disconnect. Idempotent."""
         ...
 
-    async def put(self, name: str, envelope: SecretEnvelope) -> None:
-        """Store ``envelope`` under ``name``, replacing any previous one.
+    async def put(self, name: str, seal: SealSecret) -> SecretEnvelope:
+        """Store the envelope ``seal`` makes under ``name``, replacing any previous one,
+        in one transaction that holds the store's master-key lock, so no rotation runs
+        between the check and the write.
+
+        Args:
+            name: The secret's name.
+            seal: Called inside the transaction with the metadata of the secret being
+                replaced (None for a new one); returns the envelope to store (its version
+                and created_at follow from that metadata). Must not block: it runs while
+                the lock is held (AES-GCM on a few hundred bytes).
+
+        Returns:
+            The envelope stored.
 
         Raises:
+            MasterKeyRotatedError: The envelope is sealed under a master key other than the
+                store's current one (``fields["current_key_id"]`` names it); nothing was
+                written.
+            MasterKeyError: The store has no current key recorded yet holds secrets under
+                another key (a database written before key tracking with mixed keys);
+                nothing was written.
             SecretStoreError: The write failed; nothing was changed.
 
         Side Effects:
-            One committed write.
+            One committed write; the first write to an empty store records its key as
+            the current one.
         """
         ...
 
@@ -386,17 +414,35 @@ class ISecretStore(Protocol):
         """
         ...
 
-    async def rewrap(self, updates: Sequence[SecretRewrap]) -> None:
-        """Replace the wrapped data keys and key ids of the named secrets, all or none, in
-        one transaction; ciphertexts, nonces and versions are left as they are.
-
-        Args:
-            updates: One entry per secret; each applies only while the secret is still at
-                the entry's ``version``.
+    async def key_state(self) -> SecretKeyState:
+        """The current master key id and how many secrets each key wraps.
 
         Raises:
-            SecretStoreError: A named secret is gone or was replaced meanwhile (nothing
-                was changed; retry the rotation), or the write failed.
+            SecretStoreError: The read failed.
+        """
+        ...
+
+    async def rewrap_all(self, key_id: str, rewrap: RewrapDataKey, *, keep_previous: bool) -> int:
+        """Rewrap every secret's data key for the master key ``key_id`` and make it the
+        current key, in ONE transaction holding the same lock as ``put``: writes wait for
+        it (they are then checked against ``key_id``), and it never has to be retried
+        because of them. Ciphertexts, nonces and versions are left as they are.
+
+        Args:
+            key_id: The new current master key's id.
+            rewrap: Called for each stored envelope inside the transaction; returns its
+                data key wrapped by ``key_id``. Must not block (AES-GCM, microseconds).
+                What it raises rolls everything back.
+            keep_previous: Keep each secret's wrapping by the key it was under (when that
+                is not ``key_id``) as its previous wrapping, so that key still reads it;
+                False drops every previous wrapping, so only ``key_id`` opens anything.
+
+        Returns:
+            How many secrets were rewrapped.
+
+        Raises:
+            SecretStoreError: The write failed (nothing was changed).
+            Whatever ``rewrap`` raises (nothing was changed).
 
         Side Effects:
             One committed transaction.

@@ -1,13 +1,23 @@
-"""``InMemorySecretStore``: envelopes in a dict, for tests and the embedded default."""
+"""``InMemorySecretStore``: envelopes in a dict, for tests and the embedded default.
+
+Every method runs to its end without awaiting, so on one event loop a write and a rotation
+cannot interleave: each is atomic, as a transaction is in the database stores.
+"""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
-from dataclasses import replace
+from collections import Counter
 
 from lockgate.errors import SecretStoreError
-from lockgate.models.secret import SecretEnvelope, SecretMetadata, SecretRewrap
+from lockgate.gateways.secret_keyring import checked_key, rewrapped
+from lockgate.models.secret import (
+    RewrapDataKey,
+    SealSecret,
+    SecretEnvelope,
+    SecretKeyState,
+    SecretMetadata,
+)
 
 __all__ = ["InMemorySecretStore"]
 
@@ -17,6 +27,7 @@ class InMemorySecretStore:
 
     def __init__(self) -> None:
         self._secrets: dict[str, SecretEnvelope] = {}
+        self._current_key_id: str | None = None
 
     def __repr__(self) -> str:
         return f"InMemorySecretStore({len(self._secrets)} secrets)"
@@ -27,8 +38,19 @@ class InMemorySecretStore:
     async def close(self) -> None:
         return None
 
-    async def put(self, name: str, envelope: SecretEnvelope) -> None:
+    async def put(self, name: str, seal: SealSecret) -> SecretEnvelope:
+        previous = self._secrets.get(name)
+        envelope = seal(None if previous is None else previous.metadata)
+        if envelope.name != name:
+            raise SecretStoreError(f"envelope of {envelope.name!r} put under {name!r}")
+        others = (
+            [e.key_id for e in self._secrets.values() if e.key_id != envelope.key_id]
+            if self._current_key_id is None
+            else []
+        )
+        self._current_key_id = checked_key(self._current_key_id, envelope, others)
         self._secrets[name] = envelope
+        return envelope
 
     async def get(self, name: str) -> SecretEnvelope | None:
         return self._secrets.get(name)
@@ -39,17 +61,22 @@ class InMemorySecretStore:
     async def list(self) -> builtins.list[SecretMetadata]:
         return [self._secrets[name].metadata for name in sorted(self._secrets)]
 
-    async def rewrap(self, updates: Sequence[SecretRewrap]) -> None:
-        rewrapped: dict[str, SecretEnvelope] = {}
-        for update in updates:
-            current = self._secrets.get(update.name)
-            if current is None or current.version != update.version:
-                raise SecretStoreError(
-                    f"secret {update.name!r} was deleted or replaced during the rewrap; "
-                    "nothing was changed, retry",
-                    secret=update.name,
-                )
-            rewrapped[update.name] = replace(
-                current, wrapped_key=update.wrapped_key, key_id=update.key_id
-            )
-        self._secrets.update(rewrapped)
+    async def key_state(self) -> SecretKeyState:
+        counts = Counter((e.key_id, e.previous_key_id) for e in self._secrets.values())
+        return SecretKeyState(
+            self._current_key_id,
+            tuple(
+                (k, p, n)
+                for (k, p), n in sorted(counts.items(), key=lambda c: (c[0][0], c[0][1] or ""))
+            ),
+        )
+
+    async def rewrap_all(self, key_id: str, rewrap: RewrapDataKey, *, keep_previous: bool) -> int:
+        # Computed in full before anything changes: a failing rewrap leaves all as it was.
+        updated = {
+            name: rewrapped(envelope, key_id, rewrap(envelope), keep_previous=keep_previous)
+            for name, envelope in self._secrets.items()
+        }
+        self._secrets.update(updated)
+        self._current_key_id = key_id
+        return len(updated)

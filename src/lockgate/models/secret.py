@@ -8,14 +8,17 @@ A secret's value is a JSON value: a string, or an object such as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, TypeAlias
 
 __all__ = [
     "SECRET_NAME",
+    "RewrapDataKey",
+    "SealSecret",
     "SecretEnvelope",
+    "SecretKeyState",
     "SecretMetadata",
-    "SecretRewrap",
     "SecretValue",
 ]
 
@@ -76,7 +79,12 @@ class SecretMetadata:
 class SecretEnvelope:
     """A secret as stored: AES-GCM ciphertext under a fresh data key, and that data key
     wrapped by the master key ``key_id`` (``wrapped_key`` = the wrap's nonce + its
-    ciphertext). Opaque to the store."""
+    ciphertext). Opaque to the store.
+
+    After a rotation that keeps the old key readable, ``previous_key_id`` and
+    ``previous_wrapped_key`` hold the same data key wrapped by the key it replaced, so
+    gateways still running with that key keep reading until it is retired.
+    """
 
     name: str
     key_id: str
@@ -86,6 +94,8 @@ class SecretEnvelope:
     created_at: float
     updated_at: float
     version: int
+    previous_key_id: str | None = None
+    previous_wrapped_key: bytes | None = None
 
     @property
     def metadata(self) -> SecretMetadata:
@@ -98,12 +108,54 @@ class SecretEnvelope:
         )
 
 
-class SecretRewrap(NamedTuple):
-    """One secret's data key wrapped anew, for ``ISecretStore.rewrap``; applied only if the
-    stored secret is still at ``version`` (so a value replaced meanwhile is never paired
-    with the wrong data key)."""
+@dataclass(frozen=True, slots=True)
+class SecretKeyState:
+    """Which master keys a secret store's contents are under (ids only, never keys).
 
-    name: str
-    wrapped_key: bytes
-    key_id: str
-    version: int
+    Attributes:
+        current_key_id: The master key every write must be sealed with; None while the
+            store has never been written (the first write sets it).
+        wrappings: ``(key_id, previous_key_id, count)`` for each combination stored:
+            how many secrets are wrapped by ``key_id`` and, kept from the last rotation,
+            also by ``previous_key_id`` (None when retired or never rotated).
+    """
+
+    current_key_id: str | None
+    wrappings: tuple[tuple[str, str | None, int], ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many secrets the store holds."""
+        return sum(count for _, _, count in self.wrappings)
+
+    def unreadable_by(self, key_id: str) -> int:
+        """How many secrets the master key ``key_id`` opens by neither wrapping."""
+        return sum(
+            count
+            for current, previous, count in self.wrappings
+            if key_id not in (current, previous)
+        )
+
+    def foreign_key_ids(self, key_id: str) -> list[str]:
+        """The ids of the keys wrapping the secrets ``key_id`` cannot open, sorted."""
+        return sorted(
+            {
+                current
+                for current, previous, _ in self.wrappings
+                if key_id not in (current, previous)
+            }
+        )
+
+    @property
+    def previous_key_ids(self) -> list[str]:
+        """The ids of the old keys still kept as previous wrappings, sorted."""
+        return sorted({previous for _, previous, _ in self.wrappings if previous is not None})
+
+
+SealSecret: TypeAlias = Callable[[SecretMetadata | None], SecretEnvelope]
+"""Given the metadata of the secret being replaced (None for a new one), the new envelope:
+what ``ISecretStore.put`` calls inside its transaction."""
+
+RewrapDataKey: TypeAlias = Callable[[SecretEnvelope], bytes]
+"""Given a stored envelope, its data key wrapped by the new master key: what
+``ISecretStore.rewrap_all`` calls for each secret inside its transaction."""

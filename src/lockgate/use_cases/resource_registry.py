@@ -167,6 +167,14 @@ class RunResources:
         self._resolved[name] = resource
         return resource
 
+    def secret_strings(self) -> tuple[str, ...]:
+        """The strings (8 characters or longer: ``redaction.MIN_SECRET_LENGTH``) of the
+        credentials behind the resources this run holds, to hide from what its steps
+        return and raise."""
+        return tuple(
+            dict.fromkeys(v for entry in self._held for v in entry.secret_values if len(v) >= 8)
+        )
+
     def release(self) -> None:
         now = self.registry.clock()
         for entry in self._held:

@@ -1,44 +1,51 @@
-"""``SecretManager``: secrets encrypted at rest by envelope encryption.
+"""``SecretManager``: secrets encrypted at rest by envelope encryption (``secret_envelopes``),
+kept in an ``ISecretStore``.
 
-Each value gets a fresh 256-bit data key and is sealed with AES-GCM, bound to its name and
-version (a ciphertext copied to another name fails authentication). The data key is wrapped
-by the master key, whose id is stored beside it, so rotating the master key rewraps the
-data keys and never re-encrypts a value. No key derivation runs on a read: decryption is
-two AES-GCM operations on a few hundred bytes (microseconds), so it stays on the event loop.
+Writes and rotations never interleave: the store checks a write's master key in the same
+transaction, under the same lock, as a rotation changes it (``ISecretStore.put``,
+``rewrap_all``). A manager whose key the store has moved past follows the rotation: it
+re-loads its key from its source (``HeldKeys``) and carries on, or refuses writes with
+``MasterKeyRotatedError`` (409) while it still reads what its key opens.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from lockgate import json_codec
 from lockgate.errors import (
     InvalidRequestError,
-    MasterKeyError,
-    SecretDecryptionError,
+    MasterKeyRotatedError,
     SecretNotFoundError,
 )
 from lockgate.gateways.interfaces import ISecretStore
 from lockgate.models.secret import (
     SECRET_NAME,
     SecretEnvelope,
+    SecretKeyState,
     SecretMetadata,
-    SecretRewrap,
     SecretValue,
 )
-from lockgate.use_cases.master_key import NONCE_BYTES, Keyring, MasterKey
+from lockgate.use_cases.held_keys import HeldKeys, KeySource
+from lockgate.use_cases.master_key import Keyring, MasterKey
+from lockgate.use_cases.redaction import REVEALED, RevealedSecrets
+from lockgate.use_cases.secret_envelopes import (
+    open_data_key,
+    open_value,
+    seal_value,
+    unwrap_data_key,
+)
 
 __all__ = ["SecretManager"]
 
 logger = logging.getLogger(__name__)
+
+# A write refused because the store is under another key is sealed again after the manager
+# re-loads its key; a key changing again meanwhile is followed this many times at most.
+_WRITE_ATTEMPTS = 3
 
 
 def _check_name(name: str) -> str:
@@ -51,21 +58,21 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _value_aad(name: str, version: int) -> bytes:
-    return b"lockgate-secret\x00" + name.encode() + b"\x00" + str(version).encode()
-
-
 class SecretManager:
     """Stores, reads, lists, deletes and re-keys secrets; values are cached decrypted in
     memory for ``cache_ttl`` seconds (0 turns the cache off).
 
     Args:
         store: Where the envelopes are kept.
-        keyring: The current master key (and retired ones still readable); a plain
+        keyring: The current master key (and older ones still readable); a plain
             ``MasterKey`` is taken as a keyring of one.
         cache_ttl: Seconds a decrypted value is served from memory.
         clock: A monotonic clock, for the cache.
         wall_clock: Timestamps of created/updated secrets.
+        key_source: Re-loads the configured master key (the key file read again, or the
+            environment) when the store turns out to be under a key this manager does not
+            hold; None never re-loads.
+        revealed: Told every value decrypted, so log lines can be scrubbed of it.
     """
 
     def __init__(
@@ -76,16 +83,18 @@ class SecretManager:
         cache_ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        key_source: KeySource | None = None,
+        revealed: RevealedSecrets = REVEALED,
     ) -> None:
         self._store = store
-        self._keyring = keyring if isinstance(keyring, Keyring) else Keyring(keyring)
+        self._keys = HeldKeys(
+            keyring if isinstance(keyring, Keyring) else Keyring(keyring), key_source
+        )
         self._cache_ttl = cache_ttl
         self._clock = clock
         self._wall_clock = wall_clock
+        self._revealed = revealed
         self._cache: dict[str, tuple[float, SecretValue]] = {}
-        # Writes and rotation are serialised: a rotation must never pair a value stored
-        # meanwhile with a stale data key (the store's version check catches other nodes).
-        self._writes = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"SecretManager(key_id={self.key_id!r}, cached={len(self._cache)})"
@@ -93,7 +102,7 @@ class SecretManager:
     @property
     def key_id(self) -> str:
         """The id of the current master key."""
-        return self._keyring.current.key_id
+        return self._keys.current.key_id
 
     async def store_secret(self, name: str, value: Any, *, encrypt: bool = True) -> SecretMetadata:
         """Encrypt and store ``value`` (a JSON value) under ``name``, replacing any previous
@@ -105,8 +114,10 @@ class SecretManager:
 
         Raises:
             InvalidRequestError: A bad name, a value that is not JSON, or ``encrypt=False``.
-            MasterKeyError: The database holds secrets under a master key this manager does
-                not have (refusing to mix keys; nothing was written).
+            MasterKeyRotatedError: The store is under a master key this manager does not
+                hold, even after re-loading its key (nothing was written).
+            MasterKeyError: The store records no current key but holds secrets under
+                another one (nothing was written).
             SecretStoreError: The store failed.
         """
         _check_name(name)
@@ -121,45 +132,50 @@ class SecretManager:
             raise InvalidRequestError(
                 f"the value of secret {name!r} is not a JSON value ({exc})", field="value"
             ) from None
-        async with self._writes:
-            stored = await self._store.list()
-            foreign = sorted({m.key_id for m in stored} - set(self._keyring.key_ids))
-            if foreign:
-                raise MasterKeyError(
-                    f"refusing to store secret {name!r}: the secrets database holds secrets "
-                    f"under master key(s) {', '.join(foreign)}, but the configured master key "
-                    f"is {self.key_id}; configure the key the database was created with",
-                    secret=name,
-                    key_ids=foreign,
-                )
-            previous = next((m for m in stored if m.name == name), None)
-            now = self._wall_clock()
-            version = previous.version + 1 if previous is not None else 1
-            data_key = AESGCM.generate_key(bit_length=256)
-            nonce = os.urandom(NONCE_BYTES)
-            envelope = SecretEnvelope(
-                name=name,
-                key_id=self.key_id,
-                wrapped_key=self._keyring.current.wrap(name, data_key),
-                nonce=nonce,
-                ciphertext=AESGCM(data_key).encrypt(nonce, plaintext, _value_aad(name, version)),
-                created_at=previous.created_at if previous is not None else now,
-                updated_at=now,
-                version=version,
-            )
-            self._cache.pop(name, None)
-            await self._store.put(name, envelope)
-            self._cache.pop(name, None)
-        logger.info("secret %r stored (version %d, key %s)", name, version, self.key_id)
+        for _ in range(_WRITE_ATTEMPTS):
+            key = self._keys.current
+
+            def seal(previous: SecretMetadata | None, key: MasterKey = key) -> SecretEnvelope:
+                return seal_value(key, name, plaintext, previous, self._wall_clock())
+
+            try:
+                envelope = await self._store.put(name, seal)
+                break
+            except MasterKeyRotatedError as exc:
+                wanted = str(exc.fields.get("current_key_id"))
+                if not self._keys.follow(wanted):
+                    raise self._write_refused(name, wanted) from None
+            finally:
+                self._cache.pop(name, None)
+        else:
+            raise self._write_refused(name, "a newer one")
+        logger.info("secret %r stored (version %d, key %s)", name, envelope.version, key.key_id)
         return envelope.metadata
+
+    def _write_refused(self, name: str, wanted: str) -> MasterKeyRotatedError:
+        source = (
+            " (its key file or LOCKGATE_MASTER_KEY still gives that key)"
+            if self._keys.reloads
+            else ""
+        )
+        return MasterKeyRotatedError(
+            f"cannot store secret {name!r}: the secrets' master key was rotated to {wanted}, "
+            f"but the key in use is {self.key_id}{source}: restart the gateway with the new "
+            "master key; until then it reads what the old key still opens. Nothing was "
+            "written",
+            secret=name,
+            key_id=self.key_id,
+            current_key_id=wanted,
+        )
 
     async def get_secret(self, name: str) -> SecretValue:
         """The decrypted value of ``name``, from the cache while it is fresh.
 
         Raises:
             SecretNotFoundError: No secret by that name.
-            SecretDecryptionError: Stored under a master key this manager lacks, or its
-                wrapped key or ciphertext fails authentication.
+            MasterKeyRotatedError: No key this manager holds (even after re-loading its
+                key) opens the secret's data key.
+            SecretDecryptionError: Its wrapped key or ciphertext fails authentication.
             SecretStoreError: The store failed.
         """
         _check_name(name)
@@ -169,7 +185,11 @@ class SecretManager:
         envelope = await self._store.get(name)
         if envelope is None:
             raise SecretNotFoundError(f"no secret named {name!r}", secret=name)
-        value = SecretValue(json_codec.loads(self._decrypt(envelope)))
+        if self._keys.keyring.get(envelope.key_id) is None:
+            self._keys.follow(envelope.key_id)  # falls back on the kept wrapping if not
+        plain = open_value(envelope, open_data_key(self._keys.keyring, envelope))
+        value = SecretValue(json_codec.loads(plain))
+        self._revealed.add(value.reveal())
         if self._cache_ttl > 0:
             self._cache[name] = (self._clock() + self._cache_ttl, value)
         return value
@@ -182,82 +202,92 @@ class SecretManager:
             SecretStoreError: The store failed.
         """
         _check_name(name)
-        async with self._writes:
-            self._cache.pop(name, None)
-            if not await self._store.delete(name):
-                raise SecretNotFoundError(f"no secret named {name!r}", secret=name)
+        self._cache.pop(name, None)
+        if not await self._store.delete(name):
+            raise SecretNotFoundError(f"no secret named {name!r}", secret=name)
         logger.info("secret %r deleted", name)
 
     async def list_secrets(self) -> list[SecretMetadata]:
         """Every secret's name and metadata, by name; never a value."""
         return await self._store.list()
 
-    async def rotate_master_key(self, new_key: MasterKey) -> int:
-        """Rewrap every data key with ``new_key`` in one store transaction; ciphertexts are
-        not touched. Afterwards new secrets are wrapped by ``new_key``; the old key stays
-        in this manager's keyring, but the database no longer needs it.
+    async def key_state(self) -> SecretKeyState:
+        """The store's current master key id and how many secrets each key wraps."""
+        return await self._store.key_state()
+
+    async def rotate_master_key(self, new_key: MasterKey, *, retire_old: bool = False) -> int:
+        """Rewrap every data key with ``new_key`` and make it the store's current key, in
+        one store transaction that writes wait for; ciphertexts are not touched.
+
+        Args:
+            new_key: The new master key.
+            retire_old: Drop every wrapping by an older key at once (after a compromise):
+                only ``new_key`` opens anything afterwards. By default each secret keeps
+                its wrapping by the key it was under, so gateways still running with that
+                key keep reading until ``retire_previous_keys``.
 
         Returns:
             How many secrets were rewrapped.
 
         Raises:
-            SecretDecryptionError: A data key cannot be unwrapped (nothing was changed).
-            SecretStoreError: A secret changed meanwhile on another node, or the store
-                failed (nothing was changed).
+            MasterKeyRotatedError: A secret is under a key this manager does not hold
+                (nothing was changed).
+            SecretDecryptionError: A data key fails authentication (nothing was changed).
+            SecretStoreError: The store failed (nothing was changed).
         """
-        async with self._writes:
-            updates: list[SecretRewrap] = []
-            for meta in await self._store.list():
-                envelope = await self._store.get(meta.name)
-                if envelope is None:  # deleted by another node since the listing
-                    continue
-                data_key = self._unwrap(envelope)
-                updates.append(
-                    SecretRewrap(
-                        envelope.name,
-                        new_key.wrap(envelope.name, data_key),
-                        new_key.key_id,
-                        envelope.version,
-                    )
+        keyring = self._keys.keyring.rotated(new_key)
+
+        def rewrap(envelope: SecretEnvelope) -> bytes:
+            return new_key.wrap(envelope.name, open_data_key(keyring, envelope))
+
+        count = await self._store.rewrap_all(new_key.key_id, rewrap, keep_previous=not retire_old)
+        self._keys.adopt(new_key)
+        self._cache.clear()
+        kept = "dropped" if retire_old else "kept until retired"
+        logger.info(
+            "master key rotated to %s: %d secrets rewrapped (old wrappings %s)",
+            new_key.key_id,
+            count,
+            kept,
+        )
+        return count
+
+    async def retire_previous_keys(self) -> int:
+        """Drop the wrappings kept from before the last rotation: afterwards only the
+        current key opens anything (every data key is wrapped afresh by it, in one
+        transaction).
+
+        Returns:
+            How many secrets were rewrapped.
+
+        Raises:
+            MasterKeyRotatedError: The store's current key is not this manager's, or a
+                secret is not wrapped by it (nothing was changed).
+            SecretDecryptionError, SecretStoreError: As ``rotate_master_key``.
+        """
+        key = self._keys.current
+        state = await self._store.key_state()
+        if state.current_key_id not in (None, key.key_id):
+            raise MasterKeyRotatedError(
+                f"cannot retire old master keys with {key.key_id}: the secrets' current key "
+                f"is {state.current_key_id}; give the current key",
+                key_id=key.key_id,
+                current_key_id=state.current_key_id,
+            )
+
+        def rewrap(envelope: SecretEnvelope) -> bytes:
+            if envelope.key_id != key.key_id:  # it would be lost with what is dropped
+                raise MasterKeyRotatedError(
+                    f"cannot retire old master keys: secret {envelope.name!r} is wrapped by "
+                    f"master key {envelope.key_id}, not by the current {key.key_id}; rotate "
+                    "to the current key first (nothing was changed)",
+                    secret=envelope.name,
+                    key_id=envelope.key_id,
                 )
-            await self._store.rewrap(updates)
-            self._keyring = self._keyring.rotated(new_key)
-            self._cache.clear()
-        logger.info("master key rotated to %s: %d secrets rewrapped", new_key.key_id, len(updates))
-        return len(updates)
+            return key.wrap(envelope.name, unwrap_data_key(key, envelope, envelope.wrapped_key))
 
-    def _unwrap(self, envelope: SecretEnvelope) -> bytes:
-        key = self._keyring.get(envelope.key_id)
-        if key is None:
-            raise SecretDecryptionError(
-                f"secret {envelope.name!r} is encrypted under master key {envelope.key_id}, "
-                f"but the configured master key is {self.key_id}: wrong master key "
-                "(configure the key the secrets were stored with)",
-                secret=envelope.name,
-                key_id=envelope.key_id,
-            )
-        try:
-            return key.unwrap(envelope.name, envelope.wrapped_key)
-        except (InvalidTag, ValueError):
-            raise SecretDecryptionError(
-                f"secret {envelope.name!r}: its wrapped data key failed authentication under "
-                f"master key {envelope.key_id} (corrupted, or moved from another name)",
-                secret=envelope.name,
-                key_id=envelope.key_id,
-            ) from None
-
-    def _decrypt(self, envelope: SecretEnvelope) -> bytes:
-        data_key = self._unwrap(envelope)
-        try:
-            return AESGCM(data_key).decrypt(
-                envelope.nonce,
-                envelope.ciphertext,
-                _value_aad(envelope.name, envelope.version),
-            )
-        except (InvalidTag, ValueError):
-            raise SecretDecryptionError(
-                f"secret {envelope.name!r}: its ciphertext failed authentication "
-                "(corrupted, or moved from another name or version)",
-                secret=envelope.name,
-                key_id=envelope.key_id,
-            ) from None
+        count = await self._store.rewrap_all(key.key_id, rewrap, keep_previous=False)
+        self._keys.keyring = Keyring(key)
+        self._cache.clear()
+        logger.info("old master keys retired: %d secrets wrapped by %s only", count, key.key_id)
+        return count

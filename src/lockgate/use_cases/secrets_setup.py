@@ -8,17 +8,21 @@ read, and never writes under a key other than the one the database was created w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lockgate.errors import ConfigError, MasterKeyError
 from lockgate.gateways.interfaces import ISecretStore
-from lockgate.models.secret import SecretMetadata, SecretValue
+from lockgate.models.secret import SecretKeyState, SecretMetadata, SecretValue
 from lockgate.use_cases.master_key import NO_KEY, MasterKey
+from lockgate.use_cases.redaction import REVEALED, RevealedSecrets
 from lockgate.use_cases.secret_manager import SecretManager
 
-__all__ = ["OpenSecrets", "SecretBackend", "open_secrets"]
+__all__ = ["OpenSecrets", "RevealingBackend", "SecretBackend", "open_secrets"]
+
+logger = logging.getLogger(__name__)
 
 
 class SecretBackend(Protocol):
@@ -34,6 +38,37 @@ class SecretBackend(Protocol):
     async def delete_secret(self, name: str) -> None: ...
 
     async def list_secrets(self) -> list[SecretMetadata]: ...
+
+
+class RevealingBackend:
+    """A backend whose values the log filter learns as they are read (the environment
+    backend, which does not tell ``REVEALED`` itself: gateways do not import use cases).
+
+    Args:
+        backend: The backend read through.
+        revealed: Told every value read.
+    """
+
+    def __init__(self, backend: SecretBackend, revealed: RevealedSecrets = REVEALED) -> None:
+        self.backend = backend
+        self._revealed = revealed
+
+    def __repr__(self) -> str:
+        return f"RevealingBackend({self.backend!r})"
+
+    async def get_secret(self, name: str) -> SecretValue:
+        value = await self.backend.get_secret(name)
+        self._revealed.add(value.reveal())
+        return value
+
+    async def store_secret(self, name: str, value: Any, *, encrypt: bool = True) -> SecretMetadata:
+        return await self.backend.store_secret(name, value, encrypt=encrypt)
+
+    async def delete_secret(self, name: str) -> None:
+        await self.backend.delete_secret(name)
+
+    async def list_secrets(self) -> list[SecretMetadata]:
+        return await self.backend.list_secrets()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +97,8 @@ async def open_secrets(
 
     Args:
         load_key: Reads the configured master key (raising ``MasterKeyError`` when it is
-            invalid or its file not private); None when no key is configured at all.
+            invalid or its file not private); None when no key is configured at all. The
+            manager calls it again to follow a rotation.
         make_store: The encrypted store on the run store's database; None when the run store
             is ``memory://`` (secrets there would not persist).
         environment: Makes the read-only environment backend.
@@ -71,8 +107,9 @@ async def open_secrets(
 
     Raises:
         MasterKeyError: Secrets are configured and no master key is given, the key given
-            is invalid, or the database holds secrets under another key; the message says
-            how to fix it.
+            is invalid, or the database holds secrets the key does not open (a kept
+            wrapping by it counts: a gateway given the previous key after a rotation starts,
+            reads, and refuses writes); the message says how to fix it.
         ConfigError: Secrets were asked for (``database``, a shared resource's credentials,
             or a master key) on a ``memory://`` run store.
         SecretStoreError: The store cannot be opened.
@@ -80,7 +117,7 @@ async def open_secrets(
     if mode == "off":
         return OpenSecrets(None, None, "off")
     if mode == "env":
-        return OpenSecrets(environment(), None, "env")
+        return OpenSecrets(RevealingBackend(environment()), None, "env")
     if make_store is None:
         if mode == "database" or needed_by or load_key is not None:
             raise ConfigError(
@@ -104,18 +141,45 @@ async def open_secrets(
                 )
             await store.close()
             return OpenSecrets(None, None, "off")
-        foreign = sorted({m.key_id for m in stored} - {key.key_id})
-        if foreign:
-            raise MasterKeyError(
-                f"wrong master key: the secrets database holds secrets under master key(s) "
-                f"{', '.join(foreign)}, but the configured key is {key.key_id}; configure the "
-                "key they were stored with (nothing was read or written)",
-                key_ids=foreign,
-            )
+        _check_key(key, await store.key_state())
     except BaseException:
         await store.close()
         raise
-    return OpenSecrets(SecretManager(store, key, cache_ttl=cache_ttl), store, "database")
+    # The manager re-loads the key from the same source when a rotation moves the store on.
+    manager = SecretManager(store, key, cache_ttl=cache_ttl, key_source=load_key)
+    return OpenSecrets(manager, store, "database")
+
+
+def _check_key(key: MasterKey, state: SecretKeyState) -> None:
+    """Refuses a key that cannot open every stored secret; warns when it opens them only
+    through the wrappings a rotation kept (the gateway then reads but cannot write).
+
+    Raises:
+        MasterKeyError: Some secret is wrapped by neither ``key`` nor a kept wrapping by it.
+    """
+    foreign = state.foreign_key_ids(key.key_id)
+    if foreign:
+        mixed = (
+            "; secrets under two keys with none recorded as current were left by an older "
+            "Lockgate: `lockgate secrets rotate --key-file OLD --new-key-file NEW` unites them"
+            if state.current_key_id is None and state.count > state.unreadable_by(key.key_id)
+            else ""
+        )
+        raise MasterKeyError(
+            f"wrong master key: the secrets database holds {state.unreadable_by(key.key_id)} "
+            f"secret(s) under master key(s) {', '.join(foreign)} that the configured key "
+            f"{key.key_id} does not open; configure the current key (nothing was read or "
+            f"written){mixed}",
+            key_ids=foreign,
+        )
+    if state.current_key_id not in (None, key.key_id):
+        logger.warning(
+            "the secrets were rotated to master key %s; this gateway was given the previous "
+            "key %s, which still opens them (until `lockgate secrets retire-key`): it reads, "
+            "but refuses writes (409 MasterKeyRotated) until restarted with the new key",
+            state.current_key_id,
+            key.key_id,
+        )
 
 
 def _reasons(mode: str, needed_by: Mapping[str, str], stored: list[SecretMetadata]) -> list[str]:

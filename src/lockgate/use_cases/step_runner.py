@@ -1,5 +1,10 @@
 """``StepRunner``: runs one step of a run (inputs by path, retries, timeout, the step's
-context) and returns its record and JSON output; failures are values, never raised."""
+context) and returns its record and JSON output; failures are values, never raised.
+
+What a step returns or raises is scrubbed of the secret values its run used (the
+credentials behind the resources it resolved) before anything else sees it: the record
+kept in memory, the run store and every response carry ``***`` instead.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from lockgate.gateways.interfaces import IWorkflowMetrics, StepWrite
 from lockgate.models.run import RunRecord, StepRecord, StepStatus
 from lockgate.models.workflow import StepKind, StepSpec, Workflow
 from lockgate.use_cases.live_run import LiveRun
+from lockgate.use_cases.redaction import run_redactor
 from lockgate.use_cases.run_context import (
     ExecutionContext,
     ResourceLookup,
@@ -119,6 +125,8 @@ class StepRunner:
                 raise _StepFailedError(
                     f"step {name!r} returned a result that is not JSON-serialisable: {exc}"
                 ) from None
+            # Asked now, not before the step: it may have resolved resources as it ran.
+            value, output_json = run_redactor(lookup).output(value, output_json)
             if len(output_json) > self._max_output_bytes:
                 raise _StepFailedError(
                     f"step {name!r} returned {len(output_json):,} bytes of JSON; the limit is "
@@ -140,7 +148,7 @@ class StepRunner:
             record = StepRecord(
                 name,
                 StepStatus.FAILED,
-                error=failure.message,
+                error=run_redactor(lookup).text(failure.message),
                 attempts=attempt,
                 started_at=started,
                 finished_at=self._clock(),

@@ -51,8 +51,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         401: "admin_token is set and was not presented",
         403: "Not a loopback client (and no admin_token set), or reading values is off",
         404: "No such secret",
+        409: "MasterKeyRotated: the secrets were rotated to a master key this gateway does "
+        "not hold (writes are refused until it is restarted with it; nothing was written), "
+        "or SecretDecryptionError: a stored secret fails authentication",
         422: "Malformed body or secret name",
-        503: "The gateway runs without secrets, or their store is unavailable",
+        503: "The gateway runs without secrets, their store is unavailable, or its master "
+        "key cannot be read",
     }.items()
 }
 
