@@ -382,6 +382,7 @@ class _FileTable(BaseModel):
     auth: dict[str, Any] = Field(default_factory=dict)
     limits: dict[str, Any] = Field(default_factory=dict)
     cors: dict[str, Any] = Field(default_factory=dict)
+    aws_credentials: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".

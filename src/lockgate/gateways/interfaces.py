@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lockgate.gateways.aws.ports import ISigV4Signer
 from lockgate.gateways.stores.credentials.ports import ICredentialStore, UsageKey
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
@@ -39,6 +40,7 @@ __all__ = [
     "IResourceResolver",
     "IRunStore",
     "ISecretStore",
+    "ISigV4Signer",
     "IWorker",
     "IWorkerLauncher",
     "IWorkflowMetrics",

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from lockgate.models.auth import Surface
+from lockgate.models.sigv4 import AwsCredential
 
 __all__ = ["AuthConfig", "ClientLimits", "CorsConfig", "SecurityConfig"]
 
@@ -109,8 +110,14 @@ class CorsConfig:
 
 @dataclass(frozen=True, slots=True)
 class SecurityConfig:
-    """Everything about access that ``lockgate.toml`` declares beside ``[gateway]``."""
+    """Everything about access that ``lockgate.toml`` declares beside ``[gateway]``.
+
+    Attributes:
+        aws_credentials: ``[aws_credentials.NAME]``: static keys whose SigV4 signatures the
+            Lambda API checks (none: signatures stand for no credential).
+    """
 
     auth: AuthConfig = field(default_factory=AuthConfig)
     limits: ClientLimits = field(default_factory=ClientLimits)
     cors: CorsConfig | None = None
+    aws_credentials: tuple[AwsCredential, ...] = ()

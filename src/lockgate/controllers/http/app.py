@@ -126,7 +126,7 @@ class GatewayApp:
             endpoint = classify(path)
             if endpoint.scope is not None:
                 try:
-                    await self._gate.admit(scope, endpoint)
+                    receive = await self._gate.admit(scope, endpoint, receive)
                 except LockgateError as error:
                     refused = error
                     await _answer(send, lambda request_id: denial(refused, endpoint, request_id))
@@ -226,6 +226,7 @@ def create_app(application: Application, *, listen_host: str | None = None) -> G
     gate = AccessGate(
         application.authenticator,
         lambda: anonymous_surfaces(application.security.auth, loopback=loopback),
+        max_body_bytes=application.settings.max_body_bytes,
     )
     return GatewayApp(
         api,
