@@ -88,3 +88,12 @@ def test_a_reload_carries_the_declared_keys(tmp_path: Path) -> None:
     application.apply(config)
     assert [c.name for c in application.security.aws_credentials] == ["ci"]
     assert application.authenticator.checks_signatures
+
+
+def test_the_readmes_example_parses(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    blocks = [b.split("```")[0] for b in readme.split("```toml\n")[1:]]
+    [example] = [b for b in blocks if "[aws_credentials.ci]" in b]
+    config, _ = load_config(write(tmp_path, example))
+    [ci] = config.security.aws_credentials
+    assert ci.principal().scopes == {"functions:invoke:echo", "functions:invoke:reports-*"}
