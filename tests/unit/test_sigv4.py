@@ -264,6 +264,19 @@ async def test_a_malformed_header_is_an_incomplete_signature(
     assert fragment in message
 
 
+async def test_a_header_missing_everything_is_refused_in_aws_words() -> None:
+    _, request = sign()
+    undated = replace(request, headers=tuple(h for h in request.headers if h[0] != "x-amz-date"))
+    with pytest.raises(UnauthorizedError) as caught:
+        await authenticator(Clock()).principal("AWS4-HMAC-SHA256 ", undated)
+    assert caught.value.fields["aws_code"] == "IncompleteSignatureException"
+    assert caught.value.message == (
+        "Authorization header requires 'Credential' parameter. Authorization header requires "
+        "'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. "
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+    )
+
+
 async def test_a_request_without_a_date_or_with_a_bad_one_is_incomplete() -> None:
     authorization, request = sign()
     undated = tuple((k, v) for k, v in request.headers if k != "x-amz-date")

@@ -114,7 +114,8 @@ class SigV4Authenticator:
             SecretStoreError: The key's secret cannot be read (the log says why).
             ConfigError: botocore is not installed (``lockgate[aws]``).
         """
-        parsed = parse_authorization(authorization)
+        dated = request.header("x-amz-date") is not None or request.header("date") is not None
+        parsed = parse_authorization(authorization, dated=dated)
         credential = self._credential(parsed.access_key_id)
         if request.header("x-amz-security-token") is not None:
             raise signature_error(

@@ -31,7 +31,8 @@ INVALID_SIGNATURE = "InvalidSignatureException"
 UNRECOGNIZED = "UnrecognizedClientException"
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 _BASIC_TIMESTAMP = re.compile(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z")
-_PARTS = ("Credential", "SignedHeaders", "Signature")
+_PARTS = ("Credential", "Signature", "SignedHeaders")  # the order AWS names them in
+_NO_DATE = "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
 _ECHO = 64  # at most this much of a caller's value goes back into a message
 
 
@@ -40,9 +41,14 @@ def signature_error(code: str, message: str) -> UnauthorizedError:
     return UnauthorizedError(message, presented=True, aws_code=code)
 
 
-def parse_authorization(value: str) -> SigV4Authorization:
+def parse_authorization(value: str, *, dated: bool = True) -> SigV4Authorization:
     """``AWS4-HMAC-SHA256 Credential=AK/date/region/service/term, SignedHeaders=a;b,
     Signature=hex`` taken apart.
+
+    Args:
+        value: The header's value.
+        dated: Whether the request has an ``X-Amz-Date`` or ``Date`` header; AWS names its
+            absence in the same message as the missing parts.
 
     Raises:
         UnauthorizedError: With ``aws_code`` IncompleteSignatureException: another scheme, a
@@ -64,12 +70,10 @@ def parse_authorization(value: str) -> SigV4Authorization:
                 "Authorization header.",
             )
         found[key.strip()] = part.strip()
-    missing = [name for name in _PARTS if not found.get(name)]
+    missing = [f"Authorization header requires '{name}' parameter." for name in _PARTS]
+    missing = [text for name, text in zip(_PARTS, missing, strict=True) if not found.get(name)]
     if missing:
-        raise signature_error(
-            INCOMPLETE,
-            " ".join(f"Authorization header requires '{name}' parameter." for name in missing),
-        )
+        raise signature_error(INCOMPLETE, " ".join(missing + ([] if dated else [_NO_DATE])))
     elements = found["Credential"].split("/")
     if len(elements) != 5 or not all(elements):
         raise signature_error(
@@ -123,7 +127,4 @@ def request_time(request: SignedRequest) -> tuple[str, float]:
                 sent = sent.replace(tzinfo=UTC)
             return sent.astimezone(UTC).strftime(TIMESTAMP_FORMAT), sent.timestamp()
         raise signature_error(INCOMPLETE, f"Date header is not an HTTP date: '{http_date[:_ECHO]}'")
-    raise signature_error(
-        INCOMPLETE,
-        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-    )
+    raise signature_error(INCOMPLETE, _NO_DATE)
