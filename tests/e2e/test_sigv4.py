@@ -113,6 +113,9 @@ def test_a_wrong_secret_is_an_invalid_signature(signed: SignedGateway) -> None:
     with pytest.raises(ClientError) as caught:
         lam.invoke(FunctionName="echo", Payload=b"{}")
     assert refusal(caught, "InvalidSignatureException") == MISMATCH
+    logged = signed.gateway.read_output()
+    assert CI_SECRET.encode() not in logged
+    assert OPS_SECRET.encode() not in logged
 
 
 def test_an_unknown_key_is_an_unrecognized_client(signed: SignedGateway) -> None:
