@@ -4,11 +4,14 @@ check only when a key may call some function."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
+from lockgate import bootstrap
 from lockgate.bootstrap import build
+from lockgate.errors import ConfigError
 from lockgate.models.sigv4 import AwsCredential
 from lockgate.settings import Settings, load_config
 from tests.unit.config_files import config_error, write
@@ -97,3 +100,17 @@ def test_the_readmes_example_parses(tmp_path: Path) -> None:
     config, _ = load_config(write(tmp_path, example))
     [ci] = config.security.aws_credentials
     assert ci.principal().scopes == {"functions:invoke:echo", "functions:invoke:reports-*"}
+
+
+def test_declared_keys_without_botocore_fail_the_build_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _ = load_config(write(tmp_path, CI))
+    # As if botocore (the aws extra) were not installed: the signer's module cannot import.
+    monkeypatch.setitem(sys.modules, "lockgate.gateways.aws.sigv4", None)
+    bootstrap._sigv4_signer.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"install lockgate\[aws\]"):
+            build(Settings(run_store="memory://"), config)
+    finally:
+        bootstrap._sigv4_signer.cache_clear()

@@ -14,6 +14,7 @@ from botocore.credentials import Credentials
 
 from lockgate.bootstrap import build
 from lockgate.controllers.http.app import create_app
+from lockgate.errors import ConfigError
 from lockgate.gateways.env_secrets import EnvironmentSecrets
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.security import SecurityConfig
@@ -96,3 +97,24 @@ async def test_the_invoke_api_reads_the_signed_body_replayed(
     )
     assert broken.status_code == 400  # the Invoke API parsed the very bytes that were signed
     assert broken.headers["x-amzn-errortype"] == "InvalidRequestContentException"
+
+
+async def test_an_embedded_gateway_will_not_start_with_a_key_whose_secret_is_missing() -> None:
+    config = GatewayConfig(security=SecurityConfig(aws_credentials=(CI,)))
+    application = build(
+        Settings(run_store="memory://"), config, secret_manager=EnvironmentSecrets({})
+    )
+    with pytest.raises(
+        ConfigError, match=r"aws_credentials\.ci: cannot read its secret .ci_aws_secret."
+    ):
+        await application.start()
+    assert not application.started
+
+
+async def test_a_reload_adding_keys_to_a_gateway_without_secrets_is_refused() -> None:
+    application = build(Settings(run_store="memory://"))
+    async with application:
+        assert application.secret_manager is None
+        with pytest.raises(ConfigError, match="runs without secrets"):
+            application.apply(GatewayConfig(security=SecurityConfig(aws_credentials=(CI,))))
+        assert application.security.aws_credentials == ()
