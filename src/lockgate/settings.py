@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         run_lease: Seconds a node's claim on its runs lasts without a heartbeat; after it,
             another node resumes them.
         run_retention: Seconds a finished run (its result, steps and idempotency key) is
-            kept; unset keeps every run.
+            kept (7 days by default, so the store cannot grow without bound).
         max_step_output_bytes: The largest step result (as JSON) a run keeps; a step that
             returns more fails, naming the limit.
         secrets: Where resources' credentials come from. ``database`` (encrypted on the
@@ -181,6 +181,9 @@ class Settings(BaseSettings):
             functions (each function also at most its ``max_capacity``).
         async_retention: Seconds a succeeded ``Event`` invocation is kept; dead ones are
             kept until re-driven.
+        async_max_queued: ``Event`` invocations one function may have queued (across the
+            nodes sharing the store); one more is refused with ``TooManyRequestsException``
+            (429) until some have run, so a flood cannot fill the disk.
         allowed_hosts: The ``Host`` names the gateway answers to (others get 400, which ends
             DNS rebinding): names, ``*.domain`` wildcards, addresses, or ``*`` for any. By
             default the listener's own: loopback names on a loopback listener; on
@@ -218,7 +221,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     node_id: Annotated[str, Field(min_length=1, max_length=200)] = socket.gethostname()
     run_lease: Annotated[float, Field(gt=0)] = 30.0
-    run_retention: Annotated[float | None, Field(gt=0)] = None
+    run_retention: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0
     max_step_output_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
     secrets: Literal["auto", "database", "env", "off"] = "auto"
     master_key_file: Path | None = None
@@ -250,6 +253,7 @@ class Settings(BaseSettings):
     async_max_event_age: Annotated[float, Field(ge=60, le=21600)] = 21600.0
     async_concurrency: Annotated[int, Field(ge=1)] = 16
     async_retention: Annotated[float, Field(gt=0)] = 24 * 3600.0
+    async_max_queued: Annotated[int, Field(ge=1)] = 100_000
     allowed_hosts: list[str] | None = None
     aws_region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")] = None
     aws_endpoint_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
@@ -288,6 +292,7 @@ _FILE_SETTINGS = (
     "async_max_event_age",
     "async_concurrency",
     "async_retention",
+    "async_max_queued",
     "allowed_hosts",
     "aws_region",
     "aws_endpoint_url",
