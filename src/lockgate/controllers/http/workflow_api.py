@@ -14,6 +14,7 @@ a request's resources and context may hold secrets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -267,7 +268,28 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         404: f"no endpoint {request.url.path}",
         405: f"{request.method} is not allowed on {request.url.path}",
     }.get(exc.status_code, str(exc.detail))
-    return _error(exc.status_code, codes.get(exc.status_code, "HTTPError"), message, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route that matched the path only.
+        headers = {"Allow": ", ".join(_allowed_methods(request.app, request.url.path))}
+    return _error(exc.status_code, codes.get(exc.status_code, "HTTPError"), message, headers)
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the schema documents for a path template matching ``path``."""
+    templates: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "lockgate_templates", None
+    )
+    if templates is None:
+        templates = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"),
+                [method.upper() for method in operations],
+            )
+            for template, operations in app.openapi()["paths"].items()
+        ]
+        app.state.lockgate_templates = templates
+    return sorted({m for pattern, methods in templates if pattern.match(path) for m in methods})
 
 
 async def _on_unexpected(_: Request, _exc: Exception) -> Response:
