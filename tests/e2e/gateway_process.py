@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -55,6 +56,7 @@ class GatewayProcess:
         *,
         ready_timeout: float = 30,
         env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         # Runs are kept in memory unless a test names a store: nothing lands in the repo.
@@ -62,11 +64,12 @@ class GatewayProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._ready_timeout = ready_timeout
+        self._preexec_fn = preexec_fn  # runs in the child before exec (e.g. to set rlimits)
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     def __enter__(self) -> GatewayProcess:
-        env = dict(os.environ, LOCKGATE_LOG_LEVEL="WARNING", **self.env)
+        env = {**os.environ, "LOCKGATE_LOG_LEVEL": "WARNING", **self.env}  # a test's env wins
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -84,6 +87,7 @@ class GatewayProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=self._preexec_fn,  # noqa: PLW1509 - only sets resource limits
         )
         deadline = time.monotonic() + self._ready_timeout
         while time.monotonic() < deadline:
