@@ -25,6 +25,7 @@ from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
 from lockgate.controllers.http.lambda_functions_api import lambda_functions_router
 from lockgate.controllers.http.module_api import module_router
+from lockgate.controllers.http.paths import needs_normalizing, normalize_path, raw_path_for
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
 from lockgate.controllers.http.workflow_api import install_error_handlers, workflow_router
@@ -76,6 +77,9 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            if needs_normalizing(path):  # rare: most paths hold neither "/." nor "//"
+                path = normalize_path(path)
+                scope = {**scope, "path": path, "raw_path": raw_path_for(path)}
             if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
                 await self._functions(scope, receive, send)
                 return
