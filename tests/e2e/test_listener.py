@@ -1,6 +1,6 @@
 """The hardened listener through a real ``lockgate serve``, with raw sockets on loopback:
 header and body timeouts, header size and count limits, Host rules, connection caps under a
-slowloris."""
+slowloris, and a client that leaves mid-body."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import resource
 import select
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,6 +157,23 @@ def test_a_stalled_body_is_cut_after_body_timeout(tight: GatewayProcess) -> None
         head = [HOST, ("Content-Length", "1000"), ("Content-Type", "application/json")]
         sock.sendall(request_bytes("POST", "/upload", head, b'{"partial": '))
         assert read_until_closed(sock) == b""  # cut; the handler never ran
+    output_when(tight, "went away before its request body arrived: POST /upload")
+
+
+def test_a_client_gone_mid_body_is_one_info_line_without_a_traceback(
+    tight: GatewayProcess,
+) -> None:
+    path = f"/workflows/gone-{uuid.uuid4().hex}/runs"
+    with connect(tight.port) as sock:
+        head = [HOST, ("Content-Length", "5000"), ("Content-Type", "application/json")]
+        sock.sendall(request_bytes("POST", path, head, b'{"parameters": {'))
+    line = f"went away before its request body arrived: POST {path}"
+    output = output_when(tight, line)
+    assert output.count(line) == 1
+    [logged] = [entry for entry in output.splitlines() if line in entry]
+    assert " INFO " in logged
+    assert "Traceback" not in output
+    assert " ERROR " not in output
 
 
 # -- connection caps under a slowloris ----------------------------------------------------
