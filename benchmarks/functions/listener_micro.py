@@ -20,6 +20,7 @@ import asyncio
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from uvicorn.server import ServerState
 
 from lockgate.controllers.http.listener import HardenedHttpToolsProtocol, ListenerConfig
 from lockgate.controllers.http.listener_limits import ListenerLimits
+
+__all__ = ["MicroResult", "Timing", "measure"]
 
 # What wrk sends for GET /echo/{name} (benchmarks/functions/run.py).
 REQUEST = b"GET /echo/bench HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
@@ -94,26 +97,65 @@ async def _measure(rounds: int, requests: int) -> dict[str, list[tuple[float, fl
     return results
 
 
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """µs per request over the rounds of one protocol."""
+
+    parse_min: float
+    parse_median: float
+    whole_min: float
+    whole_median: float
+
+
+@dataclass(frozen=True, slots=True)
+class MicroResult:
+    rounds: int
+    requests: int
+    stock: Timing
+    hardened: Timing
+
+    @property
+    def added_parse_us(self) -> float:
+        """The listener's µs per request in parsing and callbacks (minimum over rounds)."""
+        return self.hardened.parse_min - self.stock.parse_min
+
+    @property
+    def added_whole_us(self) -> float:
+        """The listener's µs per whole request (minimum over rounds)."""
+        return self.hardened.whole_min - self.stock.whole_min
+
+
+def measure(rounds: int = 15, requests: int = 3000) -> MicroResult:
+    """Both protocols, ``rounds`` alternating rounds of ``requests`` keep-alive GETs each
+    (runs its own event loop)."""
+    results = uvloop.run(_measure(rounds, requests))
+    timings = {}
+    for kind, found in results.items():
+        parse = [p for p, _ in found]
+        whole = [w for _, w in found]
+        timings[kind] = Timing(
+            min(parse), statistics.median(parse), min(whole), statistics.median(whole)
+        )
+    return MicroResult(rounds, requests, timings["stock"], timings["hardened"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=3000, help="per round and kind")
     args = parser.parse_args()
-    results = uvloop.run(_measure(args.rounds, args.requests))
+    result = measure(args.rounds, args.requests)
     print(f"{args.rounds} rounds x {args.requests} keep-alive GETs per protocol, µs per request")
     print(f"{'':10} {'parse min':>10} {'parse med':>10} {'whole min':>10} {'whole med':>10}")
-    summary: dict[str, tuple[float, float, float, float]] = {}
-    for kind, found in results.items():
-        parse = [p for p, _ in found]
-        whole = [w for _, w in found]
-        summary[kind] = (
-            min(parse),
-            statistics.median(parse),
-            min(whole),
-            statistics.median(whole),
-        )
-        print(f"{kind:10} " + " ".join(f"{value:10.2f}" for value in summary[kind]))
-    added = [h - s for h, s in zip(summary["hardened"], summary["stock"], strict=True)]
+    for kind, timing in (("stock", result.stock), ("hardened", result.hardened)):
+        figures = (timing.parse_min, timing.parse_median, timing.whole_min, timing.whole_median)
+        print(f"{kind:10} " + " ".join(f"{value:10.2f}" for value in figures))
+    added = (
+        result.added_parse_us,
+        result.hardened.parse_median - result.stock.parse_median,
+        result.added_whole_us,
+        result.hardened.whole_median - result.stock.whole_median,
+    )
     print(f"{'added':10} " + " ".join(f"{value:+10.2f}" for value in added))
 
 
