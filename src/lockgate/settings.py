@@ -192,6 +192,22 @@ class Settings(BaseSettings):
         aws_region: The region of ``aws-lambda`` functions and ``aws-batch`` jobs (else
             boto3's own configuration decides).
         aws_endpoint_url: Sends every AWS call to this URL instead (LocalStack, moto).
+        header_timeout: Seconds a client has to send a request's whole header section,
+            counted from the connection's start (a connection that sends nothing is closed
+            too) or from the first byte of a keep-alive connection's next request; then
+            408 and the connection is closed.
+        body_timeout: Seconds a request body may go without a byte arriving before the
+            connection is closed (time the gateway is not reading does not count); the
+            handler sees the client as gone.
+        max_header_bytes: Largest request line plus headers; larger ones get 431 and are
+            never buffered past this size.
+        max_headers: Most header fields in one request; more get 431.
+        max_connections: Connections the gateway holds open at once, from all clients;
+            more are closed at once (503). Lowered at start to what the process's
+            open-file limit leaves room for (``lockgate serve`` first raises its soft limit
+            to the hard one).
+        max_connections_per_client: Connections one client address holds open at once;
+            more are closed at once (503), so one client cannot take every slot.
     """
 
     model_config = SettingsConfigDict(
@@ -257,6 +273,13 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] | None = None
     aws_region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")] = None
     aws_endpoint_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
+    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    body_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # Below 1 KiB real clients' cookies and tokens no longer fit.
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
+    max_headers: Annotated[int, Field(ge=8, le=10_000)] = 100
+    max_connections: Annotated[int, Field(ge=1)] = 4096
+    max_connections_per_client: Annotated[int, Field(ge=1)] = 256
 
 
 _STRICT = STRICT
@@ -296,6 +319,12 @@ _FILE_SETTINGS = (
     "allowed_hosts",
     "aws_region",
     "aws_endpoint_url",
+    "header_timeout",
+    "body_timeout",
+    "max_header_bytes",
+    "max_headers",
+    "max_connections",
+    "max_connections_per_client",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

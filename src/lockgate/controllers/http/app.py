@@ -30,6 +30,7 @@ from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
 from lockgate.controllers.http.lambda_functions_api import lambda_functions_router
 from lockgate.controllers.http.module_api import module_router
+from lockgate.controllers.http.paths import needs_normalizing, normalize_path, raw_path_for
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
 from lockgate.controllers.http.tokens_api import tokens_router
@@ -76,10 +77,10 @@ class RequestContextMiddleware:
 
 
 class GatewayApp:
-    """Dispatches each request: a ``Host`` it does not answer to is a 400 (but for the
-    probes); then declared
-    routes, or (once browsers' and ``AccessGate``'s checks let it through) the Invoke API or
-    the FastAPI app.
+    """Dispatches each request: its path resolved (dot segments, repeated slashes), a
+    ``Host`` it does not answer to is a 400 (but for the probes); then declared routes, or
+    (once browsers' and ``AccessGate``'s checks let it through) the Invoke API or the
+    FastAPI app.
 
     Args:
         api: The FastAPI app (operations, the workflow API, the lifespan).
@@ -111,6 +112,9 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            if needs_normalizing(path):  # rare: most paths hold neither "/." nor "//"
+                path = normalize_path(path)
+                scope = {**scope, "path": path, "raw_path": raw_path_for(path)}
             host = header(scope, b"host")
             # Probes are exempt: load balancers and orchestrators call them by address.
             if host is not None and not self._hosts.allows(host) and path not in PROBES:
