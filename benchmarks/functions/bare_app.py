@@ -1,13 +1,17 @@
 """The physical limit: a bare Starlette echo app on uvicorn, with ``lockgate serve``'s own settings.
 
 Same server settings as Lockgate's CLI (uvloop, httptools, one process, no access log, no log
-config), the same two request shapes the benchmark sends Lockgate, and nothing else:
+config, no WebSockets), the same two request shapes the benchmark sends Lockgate, and nothing else:
 
 * ``GET /echo/{name}`` answers ``{"name": name}``, as the echo function does behind a route;
 * ``POST /2015-03-31/functions/{name}/invocations`` parses the JSON body and echoes it, as the
   Invoke API does with the echo function.
 
-Run: ``python benchmarks/functions/bare_app.py --port 8001``.
+With ``--listener hardened`` it serves on Lockgate's hardened listener (the protocol and
+limits ``lockgate serve`` uses, at their defaults) instead of uvicorn's stock httptools
+protocol, so the two runs differ by the listener alone: that is how its cost is measured.
+
+Run: ``python benchmarks/functions/bare_app.py --port 8001 [--listener stock|hardened]``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from lockgate.controllers.server_options import SERVER_OPTIONS
+from lockgate.controllers.http.listener_limits import ListenerLimits
+from lockgate.controllers.server_options import server_config
 
 
 async def echo_name(request: Request) -> JSONResponse:
@@ -43,14 +48,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        lifespan="off",
-        **SERVER_OPTIONS,
+    parser.add_argument(
+        "--listener",
+        choices=["stock", "hardened"],
+        default="stock",
+        help="uvicorn's httptools protocol (default), or Lockgate's hardened listener",
     )
+    args = parser.parse_args()
+    limits = ListenerLimits() if args.listener == "hardened" else None
+    config = server_config(app, limits=limits, host=args.host, port=args.port, lifespan="off")
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lockgate.controllers.server_options import SERVER_OPTIONS
+from lockgate.controllers.server_options import server_config
 
 WORKER = Path(__file__).resolve().with_name("hop_worker.py")
 LENGTH = struct.Struct(">I")
@@ -267,13 +267,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=8, help="warm worker processes")
     args = parser.parse_args()
-    uvicorn.run(
-        make_app(args.workers),
-        host=args.host,
-        port=args.port,
-        lifespan="on",
-        **SERVER_OPTIONS,
+    # uvicorn's stock protocol, as the bare app's default: a reference without Lockgate.
+    config = server_config(
+        make_app(args.workers), limits=None, host=args.host, port=args.port, lifespan="on"
     )
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

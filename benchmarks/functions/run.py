@@ -2,11 +2,14 @@
 
 Run from the repository root with the project's interpreter::
 
-    .venv/bin/python benchmarks/functions/run.py [--duration 10] [--only runtimes]
+    .venv/bin/python benchmarks/functions/run.py [--duration 10] [--only runtimes|listener]
+                                                 [--rounds N]
 
 In one run it measures, one server at a time, on loopback only:
 
 (a) a bare Starlette echo app on uvicorn with Lockgate's server settings (``bare_app.py``);
+(a-h) the same app on Lockgate's hardened listener, beside (a) with the ratio: what the
+     listener's limits cost (``listener_cost.py``; ``--rounds N`` alternates the two N times);
 (a') the same app forwarding every request to one of 8 warm worker processes over pipes
      (``hop_app.py``): the limit of one warm process per in-flight invocation on this stack;
 (b) Lockgate routing ``GET /echo/{name}`` (payload format 2.0) to a warm echo pool of 8;
@@ -21,7 +24,8 @@ the cold start of never-called functions (native and awslambdaric) beside spawni
 ``python -c pass``, and the RSS of the gateway and of its idle workers. It prints the tables
 with rich, the verdict on each target (against the bare app, with the ratio against (a')
 beside it), and writes them to ``results.md`` beside it. ``--only runtimes`` measures (c),
-(d) and the cold starts alone, in a few minutes, and writes ``results-runtimes.md``.
+(d) and the cold starts alone, in a few minutes, and writes ``results-runtimes.md``;
+``--only listener`` measures (a) and (a-h) alone and writes ``results-listener.md``.
 Every process it starts is stopped on the way out, also on Ctrl-C, SIGTERM or failure.
 """
 
@@ -46,6 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` fro
 
 import httpx
 from benchmarks.functions.cpu import CpuUse, cpu_during
+from benchmarks.functions.listener_cost import (
+    LISTENER_LEGEND,
+    ListenerComparison,
+    ListenerRound,
+    listener_sections,
+)
+from benchmarks.functions.listener_micro import MicroResult
+from benchmarks.functions.listener_micro import measure as measure_listener
 from benchmarks.functions.loadgen import LoadResult, Request, run_load, wrk_path
 from benchmarks.functions.machine import busy_percent, describe
 from benchmarks.functions.probes import (
@@ -98,6 +110,8 @@ class Options:
     use_wrk: bool
     output: Path
     only_runtimes: bool
+    only_listener: bool
+    rounds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +165,16 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["runtimes"],
-        help="runtimes: only (c), (d) and the cold starts, native beside awslambdaric",
+        choices=["runtimes", "listener"],
+        help="runtimes: only (c), (d) and the cold starts, native beside awslambdaric; "
+        "listener: only the bare app on the stock and the hardened listener",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds of the bare app on the stock, then the hardened listener (default 1, "
+        "or 3 with --only listener)",
     )
     parser.add_argument(
         "--output",
@@ -166,7 +188,10 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _options(args: argparse.Namespace) -> Options:
     use_wrk = not args.python_loadgen and wrk_path() is not None
     only_runtimes = args.only == "runtimes"
-    default = HERE / ("results-runtimes.md" if only_runtimes else "results.md")
+    only_listener = args.only == "listener"
+    default = HERE / {"runtimes": "results-runtimes.md", "listener": "results-listener.md"}.get(
+        args.only, "results.md"
+    )
     return Options(
         duration=args.duration,
         warmup=args.warmup,
@@ -175,6 +200,8 @@ def _options(args: argparse.Namespace) -> Options:
         use_wrk=use_wrk,
         output=args.output or default,
         only_runtimes=only_runtimes,
+        only_listener=only_listener,
+        rounds=args.rounds or (3 if only_listener else 1),
     )
 
 
@@ -269,17 +296,58 @@ def _check_invoke(base: str, function: str) -> None:
         )
 
 
-def _bare(options: Options, logs: Path) -> tuple[Setup, Setup]:
+def _bare(options: Options, logs: Path, listener: str = "stock") -> tuple[Setup, Setup]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, str(HERE / "bare_app.py"), "--port", str(port)]
-    console.rule("(a) bare Starlette echo app on uvicorn")
+    argv = [
+        sys.executable,
+        str(HERE / "bare_app.py"),
+        "--port",
+        str(port),
+        "--listener",
+        listener,
+    ]
+    hardened = listener == "hardened"
+    console.rule(
+        "(a-h) bare app on Lockgate's hardened listener"
+        if hardened
+        else "(a) bare Starlette echo app on uvicorn"
+    )
+    log = logs / f"bare-{listener}.log"
     with (
-        Server("bare app", argv, f"{base}/echo/ready", logs / "bare.log") as server,
+        Server(f"bare app ({listener})", argv, f"{base}/echo/ready", log) as server,
         _log_on_failure(server),
     ):
         _check_echo(base)
-        return _measure_reference("bare", base, options, server.pid)
+        return _measure_reference(
+            "bare, hardened" if hardened else "bare", base, options, server.pid
+        )
+
+
+def _listener_rounds(options: Options, logs: Path) -> list[ListenerRound]:
+    """The bare app on the stock and on the hardened listener, ``options.rounds`` times; the
+    order alternates (stock first in odd rounds), so a drift in the machine's load over a
+    round weighs on both alike."""
+    rounds = []
+    for index in range(options.rounds):
+        if index % 2 == 0:
+            stock_get, stock_post = _bare(options, logs, "stock")
+            hardened_get, hardened_post = _bare(options, logs, "hardened")
+        else:
+            hardened_get, hardened_post = _bare(options, logs, "hardened")
+            stock_get, stock_post = _bare(options, logs, "stock")
+        rounds.append(ListenerRound(stock_get, hardened_get, stock_post, hardened_post))
+    return rounds
+
+
+def _listener_micro() -> MicroResult:
+    console.rule("the listener's own CPU per request, in-process (listener_micro.py)")
+    micro = measure_listener()
+    console.print(
+        f"  added per request: {micro.added_parse_us:+.2f} µs parsing, "
+        f"{micro.added_whole_us:+.2f} µs whole (stock {micro.stock.whole_min:.2f} µs)"
+    )
+    return micro
 
 
 def _measure_reference(
@@ -433,10 +501,28 @@ def _run(options: Options, notes: list[str]) -> _Report:
         ]
         console.print(f"[bold yellow]warning:[/] {notes[-1]}")
     references: list[Setup] = []
+    rounds: list[ListenerRound] = []
+    micro: MicroResult | None = None
     with tempfile.TemporaryDirectory(prefix="lockgate-bench-") as tmp:
         logs = Path(tmp)
         if not options.only_runtimes:
-            references = [*_bare(options, logs), *_hop(options, logs)]
+            rounds = _listener_rounds(options, logs)
+            micro = _listener_micro()
+        if options.only_listener:
+            assert micro is not None
+            machine = describe(options.use_wrk, options.threads, busy)
+            tables = listener_sections(ListenerComparison(rounds, micro, route=None))
+            notes = notes + _error_notes(
+                [
+                    s
+                    for r in rounds
+                    for s in (r.stock_get, r.hardened_get, r.stock_post, r.hardened_post)
+                ]
+            )
+            return _Report(machine, tables, LISTENER_LEGEND, notes)
+        if not options.only_runtimes:
+            # The first round's stock bare app is the reference the other setups are read by.
+            references = [rounds[0].stock_get, rounds[0].stock_post, *_hop(options, logs)]
         lockgate = _lockgate(options, logs)
     console.rule("physical limit of a cold start: python -c pass")
     spawn = spawn_python_ms(len(lockgate.cold.client_ms))
@@ -476,8 +562,10 @@ def _run(options: Options, notes: list[str]) -> _Report:
         worker_rss_mib=lockgate.worker_rss_mib,
         notes=notes,
     )
-    tables = [*sections(results), runtime_section(comparison)]
-    return _Report(machine, tables, [*LEGEND, *RUNTIME_LEGEND], notes)
+    assert micro is not None  # measured in every run that measures the route
+    listener = ListenerComparison(rounds, micro, route=lockgate.route)
+    tables = [*sections(results), *listener_sections(listener), runtime_section(comparison)]
+    return _Report(machine, tables, [*LEGEND, *LISTENER_LEGEND, *RUNTIME_LEGEND], notes)
 
 
 def _error_notes(setups: list[Setup]) -> list[str]:

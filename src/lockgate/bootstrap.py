@@ -262,6 +262,7 @@ def build(
             max_event_age=settings.async_max_event_age,
             concurrency=settings.async_concurrency,
             retention=settings.async_retention,
+            max_queued=settings.async_max_queued,
             metrics=metrics,
         ),
         security=config.security,

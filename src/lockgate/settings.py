@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         run_lease: Seconds a node's claim on its runs lasts without a heartbeat; after it,
             another node resumes them.
         run_retention: Seconds a finished run (its result, steps and idempotency key) is
-            kept; unset keeps every run.
+            kept (7 days by default, so the store cannot grow without bound).
         max_step_output_bytes: The largest step result (as JSON) a run keeps; a step that
             returns more fails, naming the limit.
         secrets: Where resources' credentials come from. ``database`` (encrypted on the
@@ -181,6 +181,9 @@ class Settings(BaseSettings):
             functions (each function also at most its ``max_capacity``).
         async_retention: Seconds a succeeded ``Event`` invocation is kept; dead ones are
             kept until re-driven.
+        async_max_queued: ``Event`` invocations one function may have queued (across the
+            nodes sharing the store); one more is refused with ``TooManyRequestsException``
+            (429) until some have run, so a flood cannot fill the disk.
         allowed_hosts: The ``Host`` names the gateway answers to (others get 400, which ends
             DNS rebinding): names, ``*.domain`` wildcards, addresses, or ``*`` for any. By
             default the listener's own: loopback names on a loopback listener; on
@@ -189,6 +192,22 @@ class Settings(BaseSettings):
         aws_region: The region of ``aws-lambda`` functions and ``aws-batch`` jobs (else
             boto3's own configuration decides).
         aws_endpoint_url: Sends every AWS call to this URL instead (LocalStack, moto).
+        header_timeout: Seconds a client has to send a request's whole header section,
+            counted from the connection's start (a connection that sends nothing is closed
+            too) or from the first byte of a keep-alive connection's next request; then
+            408 and the connection is closed.
+        body_timeout: Seconds a request body may go without a byte arriving before the
+            connection is closed (time the gateway is not reading does not count); the
+            handler sees the client as gone.
+        max_header_bytes: Largest request line plus headers; larger ones get 431 and are
+            never buffered past this size.
+        max_headers: Most header fields in one request; more get 431.
+        max_connections: Connections the gateway holds open at once, from all clients;
+            more are closed at once (503). Lowered at start to what the process's
+            open-file limit leaves room for (``lockgate serve`` first raises its soft limit
+            to the hard one).
+        max_connections_per_client: Connections one client address holds open at once;
+            more are closed at once (503), so one client cannot take every slot.
     """
 
     model_config = SettingsConfigDict(
@@ -218,7 +237,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     node_id: Annotated[str, Field(min_length=1, max_length=200)] = socket.gethostname()
     run_lease: Annotated[float, Field(gt=0)] = 30.0
-    run_retention: Annotated[float | None, Field(gt=0)] = None
+    run_retention: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0
     max_step_output_bytes: Annotated[int, Field(ge=1024)] = 4 * 1024 * 1024
     secrets: Literal["auto", "database", "env", "off"] = "auto"
     master_key_file: Path | None = None
@@ -250,9 +269,17 @@ class Settings(BaseSettings):
     async_max_event_age: Annotated[float, Field(ge=60, le=21600)] = 21600.0
     async_concurrency: Annotated[int, Field(ge=1)] = 16
     async_retention: Annotated[float, Field(gt=0)] = 24 * 3600.0
+    async_max_queued: Annotated[int, Field(ge=1)] = 100_000
     allowed_hosts: list[str] | None = None
     aws_region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")] = None
     aws_endpoint_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
+    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    body_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # Below 1 KiB real clients' cookies and tokens no longer fit.
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
+    max_headers: Annotated[int, Field(ge=8, le=10_000)] = 100
+    max_connections: Annotated[int, Field(ge=1)] = 4096
+    max_connections_per_client: Annotated[int, Field(ge=1)] = 256
 
 
 _STRICT = STRICT
@@ -288,9 +315,16 @@ _FILE_SETTINGS = (
     "async_max_event_age",
     "async_concurrency",
     "async_retention",
+    "async_max_queued",
     "allowed_hosts",
     "aws_region",
     "aws_endpoint_url",
+    "header_timeout",
+    "body_timeout",
+    "max_header_bytes",
+    "max_headers",
+    "max_connections",
+    "max_connections_per_client",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

@@ -134,6 +134,23 @@ async def test_enqueue_refuses_a_duplicate_and_writes_nothing(store: Store) -> N
     assert ids(await store.list_invocations()) == ["r1"]
 
 
+async def test_a_full_queue_refuses_one_more_of_that_function_only(store: Store) -> None:
+    assert await store.enqueue(new("r1"), max_queued=2) is True
+    assert await store.enqueue(new("r2"), max_queued=2) is True
+    assert await store.claim_due("node", NOW, LEASE, 1)  # claimed is still queued: counted
+
+    assert await store.enqueue(new("r3"), max_queued=2) is False
+    assert await store.enqueue(new("o1", function="other"), max_queued=2) is True
+    assert await store.enqueue(new("r4")) is True  # no cap asked: accepted
+    assert await store.get("r3") is None
+
+    await store.succeed("r1", NOW + 1)
+    await store.succeed("r2", NOW + 1)
+    assert await store.enqueue(new("r5"), max_queued=2) is True  # r4 and r5
+    with pytest.raises(ValueError, match="async invocation r5 is already stored"):
+        await store.enqueue(new("r5"), max_queued=10)
+
+
 async def test_enqueue_refuses_what_is_not_new(store: Store) -> None:
     with pytest.raises(TypeError, match="payload of async invocation r1 must be bytes, got str"):
         await store.enqueue(new(payload="{}"))  # type: ignore[arg-type]

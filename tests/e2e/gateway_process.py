@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -56,6 +57,7 @@ class GatewayProcess:
         ready_timeout: float = 30,
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._files = tempfile.TemporaryDirectory()  # removed by stop()
@@ -70,11 +72,12 @@ class GatewayProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"  # a wildcard listener answers here too
         self._ready_timeout = ready_timeout
+        self._preexec_fn = preexec_fn  # runs in the child before exec (e.g. to set rlimits)
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     def __enter__(self) -> GatewayProcess:
-        env = {**os.environ, "LOCKGATE_LOG_LEVEL": "WARNING", **self.env}  # a test may log more
+        env = {**os.environ, "LOCKGATE_LOG_LEVEL": "WARNING", **self.env}  # a test's env wins
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -92,6 +95,7 @@ class GatewayProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=self._preexec_fn,  # noqa: PLW1509 - only sets resource limits
         )
         deadline = time.monotonic() + self._ready_timeout
         while time.monotonic() < deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,6 +15,14 @@ from lockgate.controllers.cli_jobs import jobs_app
 from lockgate.controllers.cli_runs import run, runs_app
 from lockgate.controllers.cli_secrets import secrets_app
 from lockgate.controllers.cli_tokens import tokens_app
+from lockgate.controllers.http.listener_limits import (
+    ListenerLimits,
+    connection_budget,
+    raise_open_file_limit,
+)
+
+if TYPE_CHECKING:
+    from lockgate.settings import Settings
 
 __all__ = ["app", "main"]
 
@@ -50,7 +58,7 @@ def serve(
     )
     from lockgate.controllers.http.app import create_app  # noqa: PLC0415
     from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
-    from lockgate.controllers.server_options import SERVER_OPTIONS  # noqa: PLC0415
+    from lockgate.controllers.server_options import server_config  # noqa: PLC0415
     from lockgate.errors import LockgateError  # noqa: PLC0415
     from lockgate.gateways.local_admin_token import (  # noqa: PLC0415
         ensure_local_admin_token,
@@ -64,6 +72,7 @@ def serve(
             config, host=host, port=port, log_format=log_format, log_level=log_level
         )
         configure_logging(settings.log_format, settings.log_level)
+        limits = _listener_limits(settings)
         token_file = local_admin_token_path(settings)
         application = build(
             settings, gateway_config, local_admin_token=ensure_local_admin_token(token_file)
@@ -85,13 +94,13 @@ def serve(
         token_file,
     )
     server = uvicorn.Server(
-        uvicorn.Config(
+        server_config(
             create_app(application),
+            limits=limits,
             host=settings.host,
             port=settings.port,
             lifespan="on",
             timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
-            **SERVER_OPTIONS,
         )
     )
     note_local_gateway(settings.port, token_file)
@@ -99,6 +108,39 @@ def serve(
         server.run()
     finally:
         forget_local_gateway(settings.port, token_file)
+
+
+def _listener_limits(settings: Settings) -> ListenerLimits:
+    """The listener's limits from ``settings``, after raising the open-file limit: the
+    connection cap is lowered, if need be, to what that limit leaves room for."""
+    files = raise_open_file_limit()
+    if files.error is not None:
+        logger.warning(
+            "could not raise the open-file limit from %d to %d (%s)",
+            files.soft,
+            files.hard,
+            files.error,
+        )
+    elif files.soft != files.before:
+        logger.info("raised the open-file limit from %d to %d", files.before, files.soft)
+    connections = connection_budget(settings.max_connections, files.soft)
+    if connections < settings.max_connections:
+        logger.warning(
+            "max_connections lowered from %d to %d: the open-file limit is %d (hard limit "
+            "%d) and the gateway keeps the rest for its workers and stores",
+            settings.max_connections,
+            connections,
+            files.soft,
+            files.hard,
+        )
+    return ListenerLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        max_connections=connections,
+        max_connections_per_client=min(settings.max_connections_per_client, connections),
+    )
 
 
 app.command("run")(run)

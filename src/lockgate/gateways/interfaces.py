@@ -696,9 +696,14 @@ class IAsyncInvocationStore(Protocol):
         """Disconnect. Idempotent."""
         ...
 
-    async def enqueue(self, invocation: AsyncInvocation) -> None:
+    async def enqueue(self, invocation: AsyncInvocation, *, max_queued: int | None = None) -> bool:
         """Store a new invocation (``queued``, no attempts yet, due at its
-        ``next_attempt_at``), committed before this returns.
+        ``next_attempt_at``), committed before this returns, unless its function already
+        has ``max_queued`` queued invocations.
+
+        Returns:
+            True when it was stored; False when the function's queue was full (nothing was
+            written).
 
         Raises:
             TypeError: The payload is not bytes.
@@ -709,6 +714,11 @@ class IAsyncInvocationStore(Protocol):
 
         Side Effects:
             One committed transaction.
+
+        Note:
+            The count and the insert are one transaction; on PostgreSQL, nodes accepting
+            at the same instant may each see the count below the cap, so a queue may end
+            a few over ``max_queued`` (at most one per concurrent enqueue).
         """
         ...
 

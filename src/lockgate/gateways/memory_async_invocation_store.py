@@ -70,12 +70,17 @@ class InMemoryAsyncInvocationStore:
     async def close(self) -> None:
         return None
 
-    async def enqueue(self, invocation: AsyncInvocation) -> None:
+    async def enqueue(self, invocation: AsyncInvocation, *, max_queued: int | None = None) -> bool:
         row = new_invocation_row(invocation)
         if invocation.request_id in self._rows:
             raise ValueError(f"async invocation {invocation.request_id} is already stored")
         name, function, payload, qualifier, _, _, created_at, due, _, _ = row
+        if max_queued is not None:
+            queued = sum(r.function == function and r.status == QUEUED for r in self._rows.values())
+            if queued >= max_queued:
+                return False
         self._rows[name] = _Row(name, function, payload, qualifier, QUEUED, 0, created_at, due)
+        return True
 
     async def claim_due(
         self,

@@ -31,6 +31,15 @@ _INSERT = (
     f"INSERT INTO lockgate_async_invocations ({INVOCATION_COLUMNS}) "  # noqa: S608
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (request_id) DO NOTHING"
 )
+# The count and the insert in one statement: nothing is written when the queue is full.
+_INSERT_UNLESS_FULL = (
+    "WITH queued AS (SELECT count(*) AS n FROM lockgate_async_invocations "  # noqa: S608
+    "WHERE function_name = $2 AND status = 'queued'), "
+    f"inserted AS (INSERT INTO lockgate_async_invocations ({INVOCATION_COLUMNS}) "
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM queued WHERE queued.n < $11 "
+    "ON CONFLICT (request_id) DO NOTHING RETURNING 1) "
+    "SELECT (SELECT n FROM queued) < $11 AS room, (SELECT count(*) FROM inserted) AS stored"
+)
 # Rows another node is claiming (or finishing) are skipped, not waited for. A row another
 # node claimed since our snapshot is re-checked once locked: its next_attempt_at has moved
 # to its lease's end, so it is no longer due. The claim order is kept in due_at.
@@ -113,11 +122,20 @@ class PostgresAsyncInvocationStore(SchemaPoolStore):
             )
         )
 
-    async def enqueue(self, invocation: AsyncInvocation) -> None:
+    async def enqueue(self, invocation: AsyncInvocation, *, max_queued: int | None = None) -> bool:
         row = new_invocation_row(invocation)
         action = f"cannot enqueue async invocation {row[0]}"
-        if await self._tables.execute(action, _INSERT, *row) == "INSERT 0 0":
+        if max_queued is None:
+            if await self._tables.execute(action, _INSERT, *row) == "INSERT 0 0":
+                raise ValueError(f"async invocation {row[0]} is already stored")
+            return True
+        found = await self._tables.fetchrow(action, _INSERT_UNLESS_FULL, *row, max_queued)
+        assert found is not None  # the statement always answers one row
+        if not found["room"]:
+            return False
+        if not found["stored"]:
             raise ValueError(f"async invocation {row[0]} is already stored")
+        return True
 
     async def claim_due(
         self,

@@ -196,6 +196,11 @@ SQLITE_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX lockgate_async_invocations_finished ON lockgate_async_invocations "
         "(finished_at) WHERE status = 'succeeded'",
     ),
+    # 2: a function's queued invocations, counted when one more is accepted (async_max_queued).
+    (
+        "CREATE INDEX lockgate_async_invocations_queued ON lockgate_async_invocations "
+        "(function_name) WHERE status = 'queued'",
+    ),
 )
 
 # SQLite's layout in the store's schema (``{schema}``, quoted by the store). Payloads are
@@ -227,6 +232,11 @@ POSTGRES_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "(function_name, created_at, request_id) WHERE status = 'dead'",
         "CREATE INDEX lockgate_async_invocations_finished "
         "ON {schema}.lockgate_async_invocations (finished_at) WHERE status = 'succeeded'",
+    ),
+    # 2: a function's queued invocations, counted when one more is accepted (async_max_queued).
+    (
+        "CREATE INDEX lockgate_async_invocations_queued ON {schema}.lockgate_async_invocations "
+        "(function_name) WHERE status = 'queued'",
     ),
 )
 

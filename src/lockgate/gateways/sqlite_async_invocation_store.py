@@ -37,6 +37,7 @@ _INSERT = (
     f"INSERT INTO {_TABLE} ({INVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
     "ON CONFLICT (request_id) DO NOTHING"
 )
+_QUEUED = f"SELECT count(*) FROM {_TABLE} WHERE function_name = ? AND status = 'queued'"  # noqa: S608
 _DUE = (
     f"SELECT {INVOCATION_COLUMNS} FROM {_TABLE} "  # noqa: S608 - constant text
     "WHERE status = 'queued' AND next_attempt_at <= ? "
@@ -116,15 +117,20 @@ class SQLiteAsyncInvocationStore(SQLiteStore):
             )
         )
 
-    async def enqueue(self, invocation: AsyncInvocation) -> None:
+    async def enqueue(self, invocation: AsyncInvocation, *, max_queued: int | None = None) -> bool:
         row = new_invocation_row(invocation)
         name = invocation.request_id
 
-        def insert(connection: sqlite3.Connection) -> None:
+        def insert(connection: sqlite3.Connection) -> bool:
+            if max_queued is not None:
+                queued = connection.execute(_QUEUED, (invocation.function,)).fetchone()[0]
+                if queued >= max_queued:
+                    return False
             if connection.execute(_INSERT, row).rowcount == 0:
                 raise ValueError(f"async invocation {name} is already stored")
+            return True
 
-        await self._run(f"enqueue of {name}", insert)
+        return await self._run(f"enqueue of {name}", insert)
 
     async def claim_due(
         self,

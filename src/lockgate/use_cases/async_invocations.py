@@ -56,6 +56,8 @@ class AsyncInvocationQueue:
         max_event_age: Seconds an invocation may wait for its attempts before it is dead.
         concurrency: Attempts running at once on this gateway.
         retention: Seconds a succeeded invocation is kept.
+        max_queued: Invocations one function may have queued; one more is refused
+            (``TooManyRequestsException``) until some have run.
         poll_interval: Seconds between looks for invocations due (others' or retries);
             an invocation accepted here is started at once.
         clock: Wall-clock seconds (the store's times).
@@ -74,6 +76,7 @@ class AsyncInvocationQueue:
         max_event_age: float = 21600.0,
         concurrency: int = 16,
         retention: float = 86400.0,
+        max_queued: int = 100_000,
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         metrics: IAsyncInvocationMetrics | None = None,
@@ -88,6 +91,7 @@ class AsyncInvocationQueue:
         self._max_event_age = max_event_age
         self._concurrency = concurrency
         self._retention = retention
+        self._max_queued = max_queued
         self._poll_interval = poll_interval
         self._clock = clock
         self._wake = asyncio.Event()
@@ -150,12 +154,13 @@ class AsyncInvocationQueue:
 
         Raises:
             FunctionNotFoundError: No function by that name.
+            TooManyRequestsError: ``function`` has ``max_queued`` invocations queued.
             RunStoreError: It could not be stored (nothing was accepted).
         """
         self._registry.get(function)
         now = self._clock()
         request_id = request_id or new_request_id()
-        await self._store.enqueue(
+        stored = await self._store.enqueue(
             AsyncInvocation(
                 request_id=request_id,
                 function=function,
@@ -165,8 +170,17 @@ class AsyncInvocationQueue:
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
-            )
+            ),
+            max_queued=self._max_queued,
         )
+        if not stored:
+            raise TooManyRequestsError(
+                f"function {function!r} has {self._max_queued} Event invocations queued "
+                "(async_max_queued); retry when some have run",
+                retry_after=1,
+                reason="EventQueueFull",
+                function=function,
+            )
         self._wake.set()
         return request_id
 

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.access import PROBES, AccessGate, classify, denial
 from lockgate.controllers.http.asgi import header, serve_request
+from lockgate.controllers.http.aws_errors import aws_error_response
 from lockgate.controllers.http.browsers import check_browser
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.hosts import AllowedHosts
@@ -29,6 +30,7 @@ from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
 from lockgate.controllers.http.lambda_functions_api import lambda_functions_router
 from lockgate.controllers.http.module_api import module_router
+from lockgate.controllers.http.paths import needs_normalizing, normalize_path, raw_path_for
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
 from lockgate.controllers.http.tokens_api import tokens_router
@@ -75,10 +77,10 @@ class RequestContextMiddleware:
 
 
 class GatewayApp:
-    """Dispatches each request: a ``Host`` it does not answer to is a 400 (but for the
-    probes); then declared
-    routes, or (once browsers' and ``AccessGate``'s checks let it through) the Invoke API or
-    the FastAPI app.
+    """Dispatches each request: its path resolved (dot segments, repeated slashes), a
+    ``Host`` it does not answer to is a 400 (but for the probes); then declared routes, or
+    (once browsers' and ``AccessGate``'s checks let it through) the Invoke API or the
+    FastAPI app.
 
     Args:
         api: The FastAPI app (operations, the workflow API, the lifespan).
@@ -110,6 +112,9 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            if needs_normalizing(path):  # rare: most paths hold neither "/." nor "//"
+                path = normalize_path(path)
+                scope = {**scope, "path": path, "raw_path": raw_path_for(path)}
             host = header(scope, b"host")
             # Probes are exempt: load balancers and orchestrators call them by address.
             if host is not None and not self._hosts.allows(host) and path not in PROBES:
@@ -133,10 +138,25 @@ class GatewayApp:
                     return
             if verdict:
                 send = _adding(send, verdict)
-            if scope["method"] == "POST" and (match := INVOKE_PATH.match(path)):
-                await self._invoke(scope, receive, send, match.group(1))
+            if match := INVOKE_PATH.match(path):
+                if scope["method"] == "POST":
+                    await self._invoke(scope, receive, send, match.group(1))
+                else:
+                    method = scope["method"]
+                    await _answer(send, lambda rid: _invoke_method_not_allowed(method, rid))
                 return
         await self._api(scope, receive, send)
+
+
+def _invoke_method_not_allowed(method: str, request_id: str) -> HttpResponse:
+    """The Invoke operation is a POST; anything else is a 405 in AWS's shape."""
+    return aws_error_response(
+        405,
+        "MethodNotAllowedException",
+        f"{method} is not allowed on the Invoke operation; use POST",
+        request_id,
+        headers=(("allow", "POST"),),
+    )
 
 
 def _bad_host(host: str) -> HttpResponse:
@@ -213,6 +233,7 @@ def create_app(application: Application, *, listen_host: str | None = None) -> G
         if api.openapi_schema is None:
             schema = get_openapi(title=api.title, version=api.version, routes=api.routes)
             schema["paths"].update(_INVOKE_OPENAPI)
+            _document_refusals(schema)
             api.openapi_schema = schema
         return api.openapi_schema
 
@@ -238,6 +259,26 @@ def create_app(application: Application, *, listen_host: str | None = None) -> G
         ),
         cors=lambda: application.security.cors,
     )
+
+
+# What the gateway answers before an endpoint runs: a Host it does not go by, no or a bad
+# credential, a credential without the scope, a page on another origin.
+_REFUSALS = {
+    "400": "A Host the gateway does not answer to (InvalidHost), or a malformed request",
+    "401": "No credential, or one the gateway does not accept (Unauthorized)",
+    "403": "The credential lacks the scope, or a page on another origin (CrossOriginRefused)",
+}
+
+
+def _document_refusals(schema: dict[str, Any]) -> None:
+    """Add the gate's refusals to every operation but the probes'."""
+    for path, operations in schema["paths"].items():
+        if path in PROBES:
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, text in _REFUSALS.items():
+                responses.setdefault(status, {"description": text})
 
 
 # The Invoke operation is served outside FastAPI (it is a hot path), so it is described here.

@@ -13,13 +13,43 @@ from lockgate.controllers.log_setup import request_id_var
 from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
 
-__all__ = ["ClientGoneError", "header", "read_body", "send_response", "serve_request"]
+__all__ = [
+    "ClientGoneError",
+    "header",
+    "log_client_gone",
+    "read_body",
+    "send_response",
+    "serve_request",
+]
 
 logger = logging.getLogger(__name__)
 
 
 class ClientGoneError(Exception):
-    """The client disconnected before its request was read: nobody is left to answer."""
+    """The client disconnected before its request was read: nobody is left to answer.
+
+    Args:
+        scope: The request's ASGI scope, for the log line (``log_client_gone``).
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__("the client went away before its request body arrived")
+        self.scope = scope
+
+
+def log_client_gone(scope: Scope) -> None:
+    """The one line a request whose client went away mid-body leaves in the log.
+
+    A client closing its connection is ordinary (a browser navigating away, a timeout on
+    its side, the listener's body_timeout), so this is INFO and never a traceback.
+    """
+    client = scope.get("client")
+    logger.info(
+        "client %s went away before its request body arrived: %s %s",
+        f"{client[0]}:{client[1]}" if client else "(unknown)",
+        scope.get("method", "?"),
+        scope.get("path", "?"),
+    )
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -40,7 +70,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientGoneError
+            raise ClientGoneError(scope)
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -98,7 +128,7 @@ async def serve_request(
     try:
         response = await handle(request_id)
         await send_response(send, response, started, extra(request_id))
-    except ClientGoneError:
-        pass
+    except ClientGoneError as gone:
+        log_client_gone(gone.scope)
     finally:
         request_id_var.reset(token)

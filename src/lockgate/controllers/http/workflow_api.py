@@ -14,6 +14,7 @@ a request's resources and context may hold secrets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -21,11 +22,12 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.access import principal_of
-from lockgate.controllers.http.asgi import read_body
+from lockgate.controllers.http.asgi import ClientGoneError, log_client_gone, read_body
 from lockgate.controllers.http.responses import error_response as _error
 from lockgate.controllers.http.responses import json_response as _json
 from lockgate.errors import (
@@ -262,12 +264,41 @@ async def _on_validation_error(_: Request, exc: Exception) -> Response:
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, ClientDisconnect):  # FastAPI's 400 for a body cut short
+        return await _on_client_gone(request, exc)
     codes = {404: "RouteNotFound", 405: "MethodNotAllowed"}
     message = {
         404: f"no endpoint {request.url.path}",
         405: f"{request.method} is not allowed on {request.url.path}",
     }.get(exc.status_code, str(exc.detail))
-    return _error(exc.status_code, codes.get(exc.status_code, "HTTPError"), message, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route that matched the path only.
+        headers = {"Allow": ", ".join(_allowed_methods(request.app, request.url.path))}
+    return _error(exc.status_code, codes.get(exc.status_code, "HTTPError"), message, headers)
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the schema documents for a path template matching ``path``."""
+    templates: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "lockgate_templates", None
+    )
+    if templates is None:
+        templates = [
+            (
+                re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"),
+                [method.upper() for method in operations],
+            )
+            for template, operations in app.openapi()["paths"].items()
+        ]
+        app.state.lockgate_templates = templates
+    return sorted({m for pattern, methods in templates if pattern.match(path) for m in methods})
+
+
+async def _on_client_gone(request: Request, _exc: Exception) -> Response:
+    log_client_gone(request.scope)
+    # Never sent (the server drops a response to a closed connection); 499 as nginx logs it.
+    return Response(status_code=499)
 
 
 async def _on_unexpected(_: Request, _exc: Exception) -> Response:
@@ -280,6 +311,8 @@ def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(LockgateError, _on_lockgate_error)
     api.add_exception_handler(RequestValidationError, _on_validation_error)
     api.add_exception_handler(HTTPException, _on_http_error)
+    api.add_exception_handler(ClientGoneError, _on_client_gone)
+    api.add_exception_handler(ClientDisconnect, _on_client_gone)
     api.add_exception_handler(Exception, _on_unexpected)
 
 
