@@ -4,6 +4,7 @@ stands for no credential when none are); a signed body reaches the Invoke API re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from starlette.types import Message
 
 from lockgate.bootstrap import build
 from lockgate.controllers.http.app import create_app
@@ -118,3 +120,42 @@ async def test_a_reload_adding_keys_to_a_gateway_without_secrets_is_refused() ->
         with pytest.raises(ConfigError, match="runs without secrets"):
             application.apply(GatewayConfig(security=SecurityConfig(aws_credentials=(CI,))))
         assert application.security.aws_credentials == ()
+
+
+async def test_a_client_gone_before_its_signed_body_is_logged_once_and_not_admitted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = GatewayConfig(
+        functions={"echo": make_function("echo")}, security=SecurityConfig(aws_credentials=(CI,))
+    )
+    secrets = EnvironmentSecrets({"LOCKGATE_SECRET_CI_AWS_SECRET": SECRET})
+    application = build(Settings(run_store="memory://"), config, secret_manager=secrets)
+    app = create_app(application, listen_host="127.0.0.1")
+    headers = signed("POST", INVOKE, b'{"a": 1}')
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": INVOKE,
+        "raw_path": INVOKE.encode(),
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ],
+        "client": ("127.0.0.1", 50123),
+    }
+    sent: list[Message] = []
+
+    async def gone() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async with application:
+        with caplog.at_level(logging.INFO):
+            await app(scope, gone, send)
+    lines = [r for r in caplog.records if "went away before its request body" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].levelno == logging.INFO
+    assert sent[0]["status"] == 403  # written to nobody; the request was never admitted

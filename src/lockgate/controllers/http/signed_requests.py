@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope
 
-from lockgate.controllers.http.asgi import ClientGoneError, read_body
+from lockgate.controllers.http.asgi import ClientGoneError, log_client_gone, read_body
 from lockgate.errors import RequestTooLargeError, UnauthorizedError
 from lockgate.models.sigv4 import SIGV4_ALGORITHM, SignedRequest
 
@@ -28,12 +28,13 @@ async def read_signed_request(scope: Scope, receive: Receive, limit: int) -> Sig
 
     Raises:
         RequestTooLargeError: The body is over ``limit`` bytes.
-        UnauthorizedError: The client went away before its body arrived (nobody reads the
-            refusal; nothing unverified gets in).
+        UnauthorizedError: The client went away before its body arrived (logged; nobody
+            reads the refusal, and nothing unverified gets in).
     """
     try:
         body = await read_body(scope, receive, limit)
-    except ClientGoneError:
+    except ClientGoneError as gone:
+        log_client_gone(gone.scope)  # the same one INFO line as every other endpoint's
         raise UnauthorizedError(
             "the client went away before its signed body arrived", presented=True
         ) from None
