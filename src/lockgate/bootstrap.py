@@ -58,6 +58,7 @@ from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.exposure import check_exposure
+from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.backend_router import BackendRouter
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.event_bus import EventBus
@@ -251,6 +252,8 @@ def build(
             metrics=metrics,
         ),
         security=config.security,
+        limiter=ClientRateLimiter(config.security.limits.rate, config.security.limits.burst),
+        auth_failures=ClientRateLimiter(config.security.limits.rate, config.security.limits.burst),
         credentials=credentials,
         authenticator=Authenticator(
             credentials, static=_static_tokens(settings.admin_token, local_admin_token)
