@@ -31,6 +31,7 @@ from lockgate.use_cases import module_context
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.auth.credentials import CredentialService
+from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.health import gateway_health
@@ -79,6 +80,10 @@ class Application:
     async_invocations: AsyncInvocationQueue | None = None
     jobs: JobService | None = None
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    limiter: ClientRateLimiter = field(default_factory=lambda: ClientRateLimiter(1000.0, 2000))
+    auth_failures: ClientRateLimiter = field(
+        default_factory=lambda: ClientRateLimiter(1000.0, 2000)
+    )
     credentials: CredentialService | None = None
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -353,6 +358,9 @@ class Application:
         self.processor.routes = RouteTable(config.routes)
         self.security = config.security
         self.processor.cors = config.security.cors
+        for limiter in (self.limiter, self.auth_failures):
+            limiter.rate = config.security.limits.rate
+            limiter.burst = config.security.limits.burst
         self.workflows.max_runs_per_principal = config.security.limits.max_runs_per_principal
         for name, reference in new_resources.items():
             self.resources.register_reference(name, reference)

@@ -62,6 +62,7 @@ from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.exposure import check_exposure
+from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.backend_router import BackendRouter
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.event_bus import EventBus
@@ -266,6 +267,8 @@ def build(
             metrics=metrics,
         ),
         security=config.security,
+        limiter=ClientRateLimiter(config.security.limits.rate, config.security.limits.burst),
+        auth_failures=ClientRateLimiter(config.security.limits.rate, config.security.limits.burst),
         credentials=credentials,
         authenticator=Authenticator(
             credentials,

@@ -352,3 +352,46 @@ def test_a_runs_cap_per_principal_answers_429(tmp_path: Path) -> None:
         http.post(f"/runs/{first.json()['run_id']}/cancel")
         third = http.post("/workflows/slow/runs", params={"wait": "false"}, json={})
         assert third.status_code == 202, third.text
+
+
+# -- per-client limits -----------------------------------------------------------------------
+
+
+def test_one_client_cannot_take_the_whole_gateway(tmp_path: Path) -> None:
+    """[limits]: each client (its address, or its principal when it shows a credential) has
+    its own bucket, on routes and every other surface but the probes."""
+    folder = tmp_path / "limited"
+    folder.mkdir()
+    anonymous = '[auth]\nallow_anonymous = ["workflow_api", "lambda_api"]\n'
+    path = config(folder, anonymous + "[limits]\nrate = 0.01\nburst = 3\n")
+    env = {"LOCKGATE_RUN_STORE": f"sqlite:///{folder / 'runs.sqlite3'}"}
+    ops = make_token("ops", ["ops:read"], {**env, "LOCKGATE_CONFIG": str(path)})
+    with GatewayProcess(path, env=env, host="0.0.0.0") as gateway:
+        remote = httpx.Client(
+            base_url=gateway.url, transport=httpx.HTTPTransport(local_address=REMOTE)
+        )
+        local = httpx.Client(base_url=gateway.url)
+        with remote, local:
+            assert [remote.get("/echo/a").status_code for _ in range(3)] == [200] * 3
+            route = remote.get("/echo/a")
+            assert route.status_code == 429
+            assert route.json() == {"message": "Too Many Requests"}
+            assert int(route.headers["retry-after"]) >= 1
+            throttled = remote.get("/runs")
+            assert "[limits]" in error(throttled, 429, "TooManyRequests")
+            invoke = remote.post("/2015-03-31/functions/echo/invocations", json={})
+            assert invoke.status_code == 429
+            assert invoke.headers["x-amzn-errortype"] == "TooManyRequestsException"
+            assert invoke.json()["Reason"] == "CallerRateLimitExceeded"
+            assert remote.get("/healthz").status_code == 200  # probes are never limited
+
+            # Another address, and a caller with a credential, have buckets of their own.
+            assert local.get("/echo/a").status_code == 200
+            with_token = {"Authorization": f"Bearer {ops}"}
+            assert remote.get("/health", headers=with_token).status_code == 200
+
+            # Failed credentials use up the address's bucket; then they are not looked up.
+            bad = {"Authorization": "Bearer lg_not-a-token"}
+            statuses = [local.get("/health", headers=bad).status_code for _ in range(4)]
+            assert statuses == [401, 401, 401, 429]
+            assert local.get("/health", headers=with_token).status_code == 429  # same address

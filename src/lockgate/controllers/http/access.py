@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.requests import Request
 from starlette.types import Receive, Scope
@@ -54,6 +55,7 @@ __all__ = [
     "PRINCIPAL_KEY",
     "PROBES",
     "AccessGate",
+    "Admission",
     "Endpoint",
     "classify",
     "denial",
@@ -142,6 +144,14 @@ def _allowed(principal: Principal, endpoint: Endpoint) -> bool:
     return principal.allows(scope, endpoint.target)
 
 
+class Admission(NamedTuple):
+    """A request let in: who is calling, and where its endpoint reads the body from (the
+    ASGI ``receive``, or a replay of the body a SigV4 signature was checked over)."""
+
+    principal: Principal
+    receive: Receive
+
+
 class AccessGate:
     """Admits requests to one listener's reserved endpoints.
 
@@ -164,12 +174,12 @@ class AccessGate:
         self._anonymous = anonymous
         self._max_body_bytes = max_body_bytes
 
-    async def admit(self, scope: Scope, endpoint: Endpoint, receive: Receive) -> Receive:
+    async def admit(self, scope: Scope, endpoint: Endpoint, receive: Receive) -> Admission:
         """Let the caller use ``endpoint``, or refuse it; its principal is left in ``scope``.
 
         Returns:
-            What the endpoint reads the body from: ``receive``, or a replay of the body
-            read to check a SigV4 signature.
+            The caller, and what the endpoint reads the body from: ``receive``, or a replay
+            of the body read to check a SigV4 signature.
 
         Raises:
             UnauthorizedError: No credential where one is needed, or an invalid one (on the
@@ -184,11 +194,12 @@ class AccessGate:
             signed = await read_signed_request(scope, receive, self._max_body_bytes)
             principal = await self.authenticator.signed_principal(authorization, signed)
             self._check(scope, principal, endpoint)
-            return replaying(signed.body, receive)
-        await self._admit(scope, endpoint, authorization)
-        return receive
+            return Admission(principal, replaying(signed.body, receive))
+        return Admission(await self._admit(scope, endpoint, authorization), receive)
 
-    async def _admit(self, scope: Scope, endpoint: Endpoint, authorization: str | None) -> None:
+    async def _admit(
+        self, scope: Scope, endpoint: Endpoint, authorization: str | None
+    ) -> Principal:
         surface = endpoint.surface
         try:
             principal = await self.authenticator.principal(authorization)
@@ -207,6 +218,7 @@ class AccessGate:
                 )
             principal = Principal(ANONYMOUS_NAME, ANONYMOUS_NAME, surface.anonymous_scopes)
         self._check(scope, principal, endpoint)
+        return principal
 
     @staticmethod
     def _check(scope: Scope, principal: Principal, endpoint: Endpoint) -> None:

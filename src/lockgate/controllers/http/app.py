@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
-from lockgate.controllers.http.access import PROBES, AccessGate, classify, denial
+from lockgate.controllers.http.access import PROBES, AccessGate, Endpoint, classify, denial
 from lockgate.controllers.http.asgi import header, serve_request
 from lockgate.controllers.http.aws_errors import aws_error_response
 from lockgate.controllers.http.browsers import check_browser
@@ -42,6 +42,7 @@ from lockgate.models.ids import new_request_id
 from lockgate.models.security import CorsConfig
 from lockgate.settings import RESERVED_PATHS, RESERVED_PREFIXES
 from lockgate.use_cases.auth.exposure import anonymous_surfaces, is_loopback_host
+from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.request_processor import json_response
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
@@ -89,6 +90,8 @@ class GatewayApp:
         gate: Admits requests to the reserved endpoints.
         hosts: ``allowed_hosts``.
         cors: Returns ``[cors]`` now (a reload may change it).
+        limiter: ``[limits]`` per client, for every surface but the probes.
+        failures: ``[limits]`` per address for refused credentials.
     """
 
     def __init__(
@@ -100,6 +103,8 @@ class GatewayApp:
         *,
         hosts: AllowedHosts,
         cors: Callable[[], CorsConfig | None],
+        limiter: ClientRateLimiter,
+        failures: ClientRateLimiter,
     ) -> None:
         self.api = api
         self._api = RequestContextMiddleware(api)
@@ -108,6 +113,8 @@ class GatewayApp:
         self._gate = gate
         self._hosts = hosts
         self._cors = cors
+        self._limiter = limiter
+        self._failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -121,31 +128,77 @@ class GatewayApp:
                 await _answer(send, lambda _: _bad_host(host))
                 return
             if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
+                if wait := self._limiter.take(_address(scope)):
+                    await _answer(send, lambda _: _route_throttled(wait))
+                    return
                 await self._functions(scope, receive, send)
                 return
-            verdict = check_browser(scope, self._cors())
-            if isinstance(verdict, HttpResponse):
-                answer = verdict
-                await _answer(send, lambda _: answer)
-                return
-            endpoint = classify(path)
-            if endpoint.scope is not None:
-                try:
-                    receive = await self._gate.admit(scope, endpoint, receive)
-                except LockgateError as error:
-                    refused = error
-                    await _answer(send, lambda request_id: denial(refused, endpoint, request_id))
-                    return
-            if verdict:
-                send = _adding(send, verdict)
-            if match := INVOKE_PATH.match(path):
-                if scope["method"] == "POST":
-                    await self._invoke(scope, receive, send, match.group(1))
-                else:
-                    method = scope["method"]
-                    await _answer(send, lambda rid: _invoke_method_not_allowed(method, rid))
-                return
+            await self._reserved(scope, receive, send, path)
+            return
         await self._api(scope, receive, send)
+
+    async def _reserved(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """An endpoint the gateway serves itself: browsers' checks, then the gate and the
+        caller's rate (by principal, or by address for anonymous callers and failed
+        credentials), then the Invoke API or the FastAPI app."""
+        verdict = check_browser(scope, self._cors())
+        if isinstance(verdict, HttpResponse):
+            answer = verdict
+            await _answer(send, lambda _: answer)
+            return
+        endpoint = classify(path)
+        if endpoint.scope is not None:
+            address = _address(scope)
+            # An address whose failed credentials used up their own bucket is turned away
+            # before another is looked up (a flood of made-up tokens costs no store reads).
+            if wait := self._failures.waiting(address):
+                await _answer(send, lambda rid: _throttled(endpoint, wait, rid))
+                return
+            try:
+                principal, receive = await self._gate.admit(scope, endpoint, receive)
+            except LockgateError as error:
+                self._failures.take(address)
+                refused = error
+                await _answer(send, lambda rid: denial(refused, endpoint, rid))
+                return
+            key = address if principal.anonymous else f"p:{principal.name}"
+            if wait := self._limiter.take(key):
+                await _answer(send, lambda rid: _throttled(endpoint, wait, rid))
+                return
+        if verdict:
+            send = _adding(send, verdict)
+        if match := INVOKE_PATH.match(path):
+            if scope["method"] == "POST":
+                await self._invoke(scope, receive, send, match.group(1))
+            else:
+                method = scope["method"]
+                await _answer(send, lambda rid: _invoke_method_not_allowed(method, rid))
+            return
+        await self._api(scope, receive, send)
+
+
+def _address(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"a:{client[0]}" if client else "a:unknown"
+
+
+def _route_throttled(wait: int) -> HttpResponse:
+    """API Gateway's throttling answer (with Retry-After, which API Gateway omits)."""
+    return json_response(429, {"message": "Too Many Requests"}, (("retry-after", str(wait)),))
+
+
+def _throttled(endpoint: Endpoint, wait: int, request_id: str) -> HttpResponse:
+    """A caller over ``[limits]``: AWS's throttling error on the Lambda API, the gateway's
+    error elsewhere; both with Retry-After."""
+    retry = (("retry-after", str(wait)),)
+    message = "Rate exceeded: this client is over [limits] rate and burst"
+    if endpoint.aws:
+        extra: dict[str, object] = {"Reason": "CallerRateLimitExceeded"}
+        return aws_error_response(
+            429, "TooManyRequestsException", message, request_id, extra=extra, headers=retry
+        )
+    body = {"error": {"code": "TooManyRequests", "message": message}}
+    return json_response(429, body, retry)
 
 
 def _invoke_method_not_allowed(method: str, request_id: str) -> HttpResponse:
@@ -258,6 +311,8 @@ def create_app(application: Application, *, listen_host: str | None = None) -> G
             application.settings.allowed_hosts, listen_host or application.settings.host
         ),
         cors=lambda: application.security.cors,
+        limiter=application.limiter,
+        failures=application.auth_failures,
     )
 
 
