@@ -37,13 +37,23 @@ def _url(value: str) -> str:
     return value
 
 
-def _source(value: str) -> str:
-    IdentitySource.parse(value)
+def _sources_list(value: str | list[str]) -> str | list[str]:
+    for item in [value] if isinstance(value, str) else value:
+        IdentitySource.parse(item)
     return value
 
 
+def _one_source(value: str | list[str]) -> str | list[str]:
+    if isinstance(value, list) and len(value) != 1:
+        raise ValueError("a JWT authorizer reads one identity source")
+    return _sources_list(value)
+
+
 Url = Annotated[str, AfterValidator(_url), _URL]
-Source = Annotated[str, AfterValidator(_source), _SOURCE]
+_SOURCES = Expect(
+    "'$request.header.NAME', '$request.querystring.NAME' or '$context.routeKey' (or an "
+    "array of them)"
+)
 
 
 class _JwtTable(BaseModel):
@@ -51,11 +61,15 @@ class _JwtTable(BaseModel):
 
     type: Literal["jwt"]
     issuer: Url
-    audience: list[str] = Field(min_length=1, max_length=MAX_AUDIENCES)
+    audience: Annotated[
+        list[str],
+        Field(min_length=1, max_length=MAX_AUDIENCES),
+        Expect(f"an array of 1 to {MAX_AUDIENCES} strings"),
+    ]
     jwks_url: Url | None = None
-    # One source, as on API Gateway; a list of one is taken too (it is how the Lambda
+    # One source, as on API Gateway; an array of one is taken too (it is how the Lambda
     # authorizer's is written).
-    identity_source: Source | Annotated[list[Source], Field(min_length=1, max_length=1)] = (
+    identity_source: Annotated[str | list[str], AfterValidator(_one_source), _SOURCE] = (
         _DEFAULT_SOURCE
     )
 
@@ -67,7 +81,9 @@ class _FunctionTable(BaseModel):
     function: str
     payload_format: Literal["1.0", "2.0"] = "2.0"
     simple_responses: bool = False
-    identity_source: Source | list[Source] = Field(default_factory=lambda: [_DEFAULT_SOURCE])
+    identity_source: Annotated[str | list[str], AfterValidator(_sources_list), _SOURCES] = Field(
+        default_factory=lambda: [_DEFAULT_SOURCE]
+    )
     ttl: int = Field(default=0, ge=0, le=MAX_TTL)
 
 
@@ -83,7 +99,7 @@ class _UsagePlanTable(BaseModel):
 
     rate: float = Field(gt=0)
     burst: int = Field(ge=1)
-    quota: _QuotaTable | None = None
+    quota: dict[str, Any] | None = None  # checked as a _QuotaTable, so errors name its keys
 
 
 _TYPES: dict[str, type[_JwtTable] | type[_FunctionTable]] = {
@@ -154,15 +170,21 @@ def build_usage_plans(raw: Mapping[str, Any], problems: Problems) -> dict[str, U
     """``[usage_plans.*]``; bad ones are left out, with their problems added."""
     plans: dict[str, UsagePlan] = {}
     for name, item in _named(raw, "usage_plans", problems):
-        table = check(_UsagePlanTable, item, ("usage_plans", name), problems)
+        prefix: Loc = ("usage_plans", name)
+        table = check(_UsagePlanTable, item, prefix, problems)
+        quota = None
+        if table is not None and table.quota is not None:
+            quota = check(_QuotaTable, table.quota, (*prefix, "quota"), problems)
+            if quota is None:
+                continue
         if table is None:
             continue
         plans[name] = UsagePlan(
             name=name,
             rate=table.rate,
             burst=table.burst,
-            quota_limit=table.quota.limit if table.quota else None,
-            quota_period=table.quota.period if table.quota else "day",
+            quota_limit=quota.limit if quota else None,
+            quota_period=quota.period if quota else "day",
         )
     return plans
 
