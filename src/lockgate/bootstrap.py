@@ -210,15 +210,14 @@ def build(
         credential_store(settings), cache_ttl=config.security.auth.token_cache_ttl
     )
     events = EventBuilder()
-    key_fetcher = HttpxKeySetFetcher()
-    closers.append(key_fetcher.close)
     guard = RouteGuard(
         invoker,
         events,
-        key_fetcher,
+        HttpxKeySetFetcher(),
         ApiKeyGate(credentials, UsageMeter(credentials.store)),
     )
     guard.configure(config.security)
+    closers.append(guard.close)
     parts = _module_parts(settings, config, modules, metrics)
     runners = _job_runners(settings, config)
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -242,3 +243,30 @@ async def test_one_quota_is_counted_across_two_gateways(tmp_path: Path) -> None:
             assert statuses[-1] == 429
             # It had seen 3 of the 5: it admits at most the 2 it believes are left.
             assert statuses.count(200) <= 2
+
+
+# -- reload ----------------------------------------------------------------------------------
+
+
+def test_sighup_brings_in_new_plans_and_a_route_that_needs_a_key(tmp_path: Path) -> None:
+    open_route = '\n[[routes]]\nmethod = "GET"\npath = "/later"\nfunction = "echo"\n'
+    path = config(tmp_path, tables() + open_route)
+    env = {"LOCKGATE_CONFIG": str(path), "LOCKGATE_RUN_STORE": f"sqlite:///{tmp_path / 'r.db'}"}
+    with GatewayProcess(path, env=env) as gateway:
+        assert httpx.get(gateway.url + "/later", timeout=30).status_code == 200
+        refused = lockgate("api-keys", "create", "early", "--plan", "gold", env=env)
+        assert refused.returncode == 2
+
+        keyed = open_route + "api_key_required = true\n"
+        gold = "\n[usage_plans.gold]\nrate = 100\nburst = 100\n"
+        path.write_text(path.read_text().replace(open_route, keyed) + gold)
+        gateway.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            if httpx.get(gateway.url + "/later", timeout=30).status_code == 403:
+                break
+            time.sleep(0.1)
+        later = httpx.get(gateway.url + "/later", timeout=30)
+        assert (later.status_code, later.content) == (403, FORBIDDEN)
+        key = make_key("gold-key", "gold", env)
+        allowed = httpx.get(gateway.url + "/later", headers={"x-api-key": key}, timeout=30)
+        assert allowed.status_code == 200, allowed.text

@@ -238,3 +238,19 @@ def test_a_config_built_in_python_names_only_declared_authorizers() -> None:
 
 def load_functions() -> dict[str, FunctionEntity]:
     return {"f": FunctionEntity(name="f", handler="h:f")}
+
+
+def test_the_readmes_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Authorizers, API keys and usage plans on routes", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    functions = '[functions.orders]\nhandler = "h:orders"\n[functions.authorize]\nhandler = "h:a"\n'
+    config, _ = load_config(write(tmp_path, functions + example))
+    [orders] = config.routes
+    assert (orders.authorizer, orders.scopes, orders.api_key_required) == (
+        "users",
+        ("orders:read",),
+        True,
+    )
+    assert set(config.security.authorizers) == {"users", "custom"}
+    assert config.security.usage_plans["basic"].quota_limit == 10000

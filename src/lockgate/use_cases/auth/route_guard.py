@@ -87,6 +87,12 @@ class RouteGuard:
         if self.api_keys is not None:
             self.api_keys.plans = dict(security.usage_plans)
 
+    async def close(self) -> None:
+        """Stop key fetches in progress and release the fetcher's connections."""
+        for verifier in self._verifiers.values():
+            await verifier.keys.close()
+        await self._fetcher.close()
+
     def auth_verifier(self) -> JwtVerifier | None:
         """The token checks of the JWT authorizer ``[auth] authorizer`` names (sharing its
         keys with the routes that name it), or None."""

@@ -10,6 +10,7 @@ refuses tokens for that reason (as a failure of its own, not of the token).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -97,6 +98,14 @@ class SigningKeys:
         background while the held keys go on working)."""
         if self._refresh is not None:
             await asyncio.shield(self._refresh)
+
+    async def close(self) -> None:
+        """Stop a fetch in progress (the gateway is stopping)."""
+        refresh = self._refresh
+        if refresh is not None:
+            refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresh
 
     def _may_fetch(self, now: float) -> bool:
         return self._attempted_at is None or now - self._attempted_at >= self._refetch_interval
