@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from lockgate.config_problems import Loc, Problems, check
+from lockgate.config_route_auth import build_authorizers, build_usage_plans
 from lockgate.config_tables import STRICT
 from lockgate.models.auth import Surface
 from lockgate.models.security import AuthConfig, ClientLimits, CorsConfig, SecurityConfig
@@ -73,7 +74,8 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def build_security(data: Mapping[str, Any], problems: Problems) -> SecurityConfig:
-    """The ``[auth]``, ``[limits]`` and ``[cors]`` tables of a parsed file; problems are
+    """The ``[auth]``, ``[limits]``, ``[cors]``, ``[authorizers.*]`` and ``[usage_plans.*]``
+    tables of a parsed file; problems are
     added for bad values (the defaults stand in for them, so the rest of the file is still
     checked)."""
     prefix: Loc = ("auth",)
@@ -98,4 +100,6 @@ def build_security(data: Mapping[str, Any], problems: Problems) -> SecurityConfi
             max_runs_per_principal=limits.max_runs_per_principal,
         ),
         cors=cors,
+        authorizers=build_authorizers(_table(data, "authorizers"), problems),
+        usage_plans=build_usage_plans(_table(data, "usage_plans"), problems),
     )

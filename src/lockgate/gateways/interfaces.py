@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lockgate.gateways.auth.ports import IKeySetFetcher
 from lockgate.gateways.stores.credentials.ports import ICredentialStore, UsageKey
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
@@ -36,6 +37,7 @@ __all__ = [
     "IInvocationMetrics",
     "IJobRunner",
     "IJobStore",
+    "IKeySetFetcher",
     "IResourceResolver",
     "IRunStore",
     "ISecretStore",

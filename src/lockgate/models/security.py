@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lockgate.models.auth import Surface
+from lockgate.models.authorizers import Authorizer, UsagePlan
 
 __all__ = ["AuthConfig", "ClientLimits", "CorsConfig", "SecurityConfig"]
 
@@ -109,8 +111,15 @@ class CorsConfig:
 
 @dataclass(frozen=True, slots=True)
 class SecurityConfig:
-    """Everything about access that ``lockgate.toml`` declares beside ``[gateway]``."""
+    """Everything about access that ``lockgate.toml`` declares beside ``[gateway]``.
+
+    Attributes:
+        authorizers: ``[authorizers.NAME]``, which routes (and ``[auth] authorizer``) name.
+        usage_plans: ``[usage_plans.NAME]``, which API keys belong to.
+    """
 
     auth: AuthConfig = field(default_factory=AuthConfig)
     limits: ClientLimits = field(default_factory=ClientLimits)
     cors: CorsConfig | None = None
+    authorizers: Mapping[str, Authorizer] = field(default_factory=dict)
+    usage_plans: Mapping[str, UsagePlan] = field(default_factory=dict)
