@@ -32,6 +32,7 @@ from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
+from lockgate.use_cases.auth.usage.meter import FLUSH_INTERVAL
 from lockgate.use_cases.event_bus import EventBus
 from lockgate.use_cases.function_registry import FunctionRegistry
 from lockgate.use_cases.health import gateway_health
@@ -158,6 +159,7 @@ class Application:
                 asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
                 asyncio.create_task(self._purge_events(), name="lockgate-event-purge"),
                 asyncio.create_task(self._flush_credentials(), name="lockgate-credential-use"),
+                asyncio.create_task(self._flush_usage(), name="lockgate-api-key-usage"),
             ]
         except BaseException:  # nothing half-started may outlive a failed start
             await self.stop()
@@ -233,6 +235,21 @@ class Application:
             except Exception:  # kept for the next minute's flush
                 logger.exception("recording when tokens were last used failed")
 
+    async def _flush_usage(self) -> None:
+        """Write API keys' usage counts every ``FLUSH_INTERVAL`` (in batches, never one
+        write per request), learning other nodes' counts at the same time."""
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            try:
+                await self._flush_usage_once()
+            except Exception:  # the counts are kept for the next flush
+                logger.exception("recording API key usage failed")
+
+    async def _flush_usage_once(self) -> None:
+        guard = self.processor.guard
+        if guard is not None and guard.api_keys is not None:
+            await guard.api_keys.meter.flush()
+
     async def _close_credentials(self) -> None:
         if self.credentials is None:
             return
@@ -240,6 +257,10 @@ class Application:
             await self.credentials.flush()
         except Exception:
             logger.exception("recording when tokens were last used failed")
+        try:
+            await self._flush_usage_once()
+        except Exception:
+            logger.exception("recording API key usage failed")
         try:
             await self.credentials.store.close()
         except Exception:
@@ -361,6 +382,8 @@ class Application:
         for limiter in (self.limiter, self.auth_failures):
             limiter.rate = config.security.limits.rate
             limiter.burst = config.security.limits.burst
+        if self.processor.guard is not None:  # authorizers and usage plans, as declared now
+            self.processor.guard.configure(config.security)
         self.workflows.max_runs_per_principal = config.security.limits.max_runs_per_principal
         for name, reference in new_resources.items():
             self.resources.register_reference(name, reference)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from lockgate.application import Application
 from lockgate.errors import ConfigError
+from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
 from lockgate.gateways.cache_resolver import CacheResolver
 from lockgate.gateways.database_resolver import DatabaseResolver
 from lockgate.gateways.egress import EgressGuard
@@ -59,10 +60,14 @@ from lockgate.models.sigv4 import AwsCredential
 from lockgate.settings import Settings
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
+from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.exposure import check_exposure
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
+from lockgate.use_cases.auth.route_guard import RouteGuard
+from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
+from lockgate.use_cases.auth.usage.meter import UsageMeter
 from lockgate.use_cases.backend_router import BackendRouter
 from lockgate.use_cases.event_builder import EventBuilder
 from lockgate.use_cases.event_bus import EventBus
@@ -209,6 +214,15 @@ def build(
     credentials = CredentialService(
         credential_store(settings), cache_ttl=config.security.auth.token_cache_ttl
     )
+    events = EventBuilder()
+    guard = RouteGuard(
+        invoker,
+        events,
+        HttpxKeySetFetcher(),
+        ApiKeyGate(credentials, UsageMeter(credentials.store)),
+    )
+    guard.configure(config.security)
+    closers.append(guard.close)
     parts = _module_parts(settings, config, modules, metrics)
     runners = _job_runners(settings, config)
     if config.security.aws_credentials:
@@ -232,10 +246,11 @@ def build(
         invoker=invoker,
         processor=GatewayRequestProcessor(
             invoker,
-            EventBuilder(),
+            events,
             routes,
             max_body_bytes=settings.max_body_bytes,
             cors=config.security.cors,
+            guard=guard,
         ),
         janitor=Janitor(pool_manager, interval=settings.janitor_interval),
         scheduler=Scheduler(
@@ -273,6 +288,7 @@ def build(
         authenticator=Authenticator(
             credentials,
             static=_static_tokens(settings.admin_token, local_admin_token),
+            verifiers=[JwtBearerVerifier(guard.auth_verifier)],
             signatures=signatures,
         ),
     )

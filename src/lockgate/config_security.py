@@ -1,5 +1,6 @@
 """The access tables of ``lockgate.toml`` (``[auth]``, ``[limits]``, ``[cors]``,
-``[aws_credentials.NAME]``), checked key by key into a :class:`SecurityConfig`."""
+``[authorizers.NAME]``, ``[usage_plans.NAME]``, ``[aws_credentials.NAME]``), checked key by
+key into a :class:`SecurityConfig`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from lockgate.config_problems import Expect, Loc, Problems, check
+from lockgate.config_route_auth import build_authorizers, build_usage_plans
 from lockgate.config_tables import STRICT
 from lockgate.models.auth import FUNCTIONS_INVOKE, Surface, check_scope
 from lockgate.models.secret import SECRET_NAME
@@ -130,9 +132,9 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def build_security(data: Mapping[str, Any], problems: Problems) -> SecurityConfig:
-    """The ``[auth]``, ``[limits]``, ``[cors]`` and ``[aws_credentials]`` tables of a parsed
-    file; problems are added for bad values (the defaults stand in for them, so the rest of
-    the file is still checked)."""
+    """The ``[auth]``, ``[limits]``, ``[cors]``, ``[authorizers.*]``, ``[usage_plans.*]`` and
+    ``[aws_credentials.*]`` tables of a parsed file; problems are added for bad values (the
+    defaults stand in for them, so the rest of the file is still checked)."""
     prefix: Loc = ("auth",)
     auth = check(_AuthTable, _table(data, "auth"), prefix, problems) or _AuthTable()
     limits = check(_LimitsTable, _table(data, "limits"), ("limits",), problems) or _LimitsTable()
@@ -155,5 +157,7 @@ def build_security(data: Mapping[str, Any], problems: Problems) -> SecurityConfi
             max_runs_per_principal=limits.max_runs_per_principal,
         ),
         cors=cors,
+        authorizers=build_authorizers(_table(data, "authorizers"), problems),
+        usage_plans=build_usage_plans(_table(data, "usage_plans"), problems),
         aws_credentials=_aws_credentials(data, problems),
     )

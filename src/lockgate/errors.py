@@ -29,6 +29,7 @@ The tree::
     ├── RunFinishedError            the run already finished (it cannot be cancelled)
     ├── UnauthorizedError           no credential, or one that is not valid (401)
     ├── ForbiddenError              a valid credential without the scope asked for (403)
+    ├── AuthorizerUnavailableError  an identity provider's keys could not be fetched; retryable
     ├── CredentialExistsError       a token or API key by that name exists already
     ├── CredentialNotFoundError     no token or API key by that name
     ├── ResourceNotFoundError       a step asked for a resource its run was not given
@@ -50,6 +51,7 @@ from typing import Any
 
 __all__ = [
     "AsyncInvocationNotFoundError",
+    "AuthorizerUnavailableError",
     "CircuitOpenError",
     "ConfigError",
     "CredentialExistsError",
@@ -300,6 +302,14 @@ class ForbiddenError(LockgateError):
     code = "Forbidden"
 
 
+class AuthorizerUnavailableError(LockgateError):
+    """A JWT authorizer has no keys to check a token with: its issuer's discovery document
+    or key set could not be fetched (the message names the URL and why, never a token)."""
+
+    code = "AuthorizerUnavailable"
+    retryable = True
+
+
 class CredentialExistsError(LockgateError):
     code = "CredentialExists"
 
@@ -426,6 +436,7 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (RunFinishedError, 409),
     (UnauthorizedError, 401),
     (ForbiddenError, 403),
+    (AuthorizerUnavailableError, 503),
     (CredentialExistsError, 409),
     (CredentialNotFoundError, 404),
     (ResourceNotFoundError, 422),

@@ -33,6 +33,7 @@ from lockgate.config_problems import (
     read_toml,
     settings_error,
 )
+from lockgate.config_route_auth import check_route_auth
 from lockgate.config_security import CorsTable, build_security, cors_config
 from lockgate.config_tables import STRICT, build_function, build_jobs, code_dir
 from lockgate.models.egress import EgressPolicy
@@ -362,6 +363,9 @@ class _RouteTable(BaseModel):
     function: str
     payload_format: Literal["1.0", "2.0"] = "2.0"
     cors: CorsTable | None = None
+    authorizer: str | None = Field(default=None, min_length=1)
+    scopes: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    api_key_required: bool = False
 
 
 class _WorkflowTable(BaseModel):
@@ -416,6 +420,8 @@ class _FileTable(BaseModel):
     auth: dict[str, Any] = Field(default_factory=dict)
     limits: dict[str, Any] = Field(default_factory=dict)
     cors: dict[str, Any] = Field(default_factory=dict)
+    authorizers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    usage_plans: dict[str, dict[str, Any]] = Field(default_factory=dict)
     aws_credentials: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -498,8 +504,11 @@ def _build_modules(
 _PARAM_NAME = re.compile(r"\{[^/}]*?(\+?)\}")
 
 
-def _build_routes(raw: list[Any], declared: set[str], problems: Problems) -> list[Route]:
-    routes: list[Route] = []
+def _build_routes(
+    raw: list[Any], declared: set[str], problems: Problems
+) -> list[tuple[int, Route]]:
+    """The valid routes, each with its index in ``[[routes]]`` (for later checks' keys)."""
+    routes: list[tuple[int, Route]] = []
     seen: dict[tuple[str, str], tuple[int, Route]] = {}
     for index, item in enumerate(raw):
         prefix: Loc = ("routes", index)
@@ -518,6 +527,9 @@ def _build_routes(raw: list[Any], declared: set[str], problems: Problems) -> lis
                 table.path,
                 table.function,
                 table.payload_format,
+                authorizer=table.authorizer,
+                scopes=tuple(dict.fromkeys(table.scopes)),
+                api_key_required=table.api_key_required,
                 cors=cors_config(table.cors, (*prefix, "cors"), problems),
             )
         except ValueError as exc:
@@ -539,7 +551,7 @@ def _build_routes(raw: list[Any], declared: set[str], problems: Problems) -> lis
                 f"{route.route_key!r} duplicates routes[{first_index}] ({first.route_key!r})",
             )
             continue
-        routes.append(route)
+        routes.append((index, route))
     return routes
 
 
@@ -587,12 +599,20 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     raw_jobs = data.get("jobs", {})
     jobs = build_jobs(raw_jobs if isinstance(raw_jobs, dict) else {}, base, problems)
     security = build_security(data, problems)
+    check_route_auth(
+        routes,
+        authorizers=security.authorizers,
+        plans=security.usage_plans,
+        functions=raw_functions,
+        auth_authorizer=security.auth.authorizer,
+        problems=problems,
+    )
     if problems:
         fail(path, problems)
     try:
         config = GatewayConfig(
             functions=functions,
-            routes=tuple(routes),
+            routes=tuple(route for _, route in routes),
             workflows=workflows,
             resources=resources,
             modules=modules,

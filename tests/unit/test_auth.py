@@ -247,6 +247,8 @@ EXPECTED = {
     "/invocations/{request_id}/redrive": ADMIN,
     "/tokens": ADMIN,
     "/tokens/{name}": ADMIN,
+    "/api-keys": ADMIN,
+    "/api-keys/{name}": ADMIN,
 }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lockgate.controllers.cli_api_keys import api_keys_app
 from lockgate.controllers.cli_check import check
 from lockgate.controllers.cli_invocations import invocations_app
 from lockgate.controllers.cli_jobs import jobs_app
@@ -150,6 +151,7 @@ app.add_typer(secrets_app, name="secrets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(invocations_app, name="invocations")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(api_keys_app, name="api-keys")
 
 
 def main() -> None:

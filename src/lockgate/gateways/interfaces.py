@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lockgate.gateways.auth.ports import IKeySetFetcher
 from lockgate.gateways.aws.ports import ISigV4Signer
 from lockgate.gateways.stores.credentials.ports import ICredentialStore, UsageKey
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
@@ -37,6 +38,7 @@ __all__ = [
     "IInvocationMetrics",
     "IJobRunner",
     "IJobStore",
+    "IKeySetFetcher",
     "IResourceResolver",
     "IRunStore",
     "ISecretStore",

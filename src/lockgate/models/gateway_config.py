@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from lockgate.models.authorizers import FunctionAuthorizer
 from lockgate.models.function import FunctionEntity
 from lockgate.models.job import JobDefinition
 from lockgate.models.module import ModuleDeclaration
@@ -53,6 +54,19 @@ class GatewayConfig:
                 raise ValueError(
                     f"route {route.route_key!r} names function {route.function!r}, "
                     f"which is not declared (declared: {declared})"
+                )
+            if route.authorizer is not None and route.authorizer not in self.security.authorizers:
+                raise ValueError(
+                    f"route {route.route_key!r} names authorizer {route.authorizer!r}, "
+                    "which is not declared"
+                )
+        for authorizer in self.security.authorizers.values():
+            if isinstance(authorizer, FunctionAuthorizer) and (
+                authorizer.function not in self.functions
+            ):
+                raise ValueError(
+                    f"authorizer {authorizer.name!r} names function {authorizer.function!r}, "
+                    "which is not declared"
                 )
         object.__setattr__(self, "functions", MappingProxyType(dict(self.functions)))
         object.__setattr__(self, "workflows", MappingProxyType(dict(self.workflows)))

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lockgate.models.auth import Surface
+from lockgate.models.authorizers import Authorizer, UsagePlan
 from lockgate.models.sigv4 import AwsCredential
 
 __all__ = ["AuthConfig", "ClientLimits", "CorsConfig", "SecurityConfig"]
@@ -113,6 +115,8 @@ class SecurityConfig:
     """Everything about access that ``lockgate.toml`` declares beside ``[gateway]``.
 
     Attributes:
+        authorizers: ``[authorizers.NAME]``, which routes (and ``[auth] authorizer``) name.
+        usage_plans: ``[usage_plans.NAME]``, which API keys belong to.
         aws_credentials: ``[aws_credentials.NAME]``: static keys whose SigV4 signatures the
             Lambda API checks (none: signatures stand for no credential).
     """
@@ -120,4 +124,6 @@ class SecurityConfig:
     auth: AuthConfig = field(default_factory=AuthConfig)
     limits: ClientLimits = field(default_factory=ClientLimits)
     cors: CorsConfig | None = None
+    authorizers: Mapping[str, Authorizer] = field(default_factory=dict)
+    usage_plans: Mapping[str, UsagePlan] = field(default_factory=dict)
     aws_credentials: tuple[AwsCredential, ...] = ()

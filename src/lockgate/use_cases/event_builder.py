@@ -23,7 +23,9 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from lockgate.models.context import InputContext
+from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import Route, RouteMatch
+from lockgate.use_cases.event_identity import add_identity_v1, add_identity_v2
 
 __all__ = ["BINARY_CONTENT_TYPES", "EventBuilder", "encode_body", "format_request_time"]
 
@@ -120,15 +122,20 @@ class EventBuilder:
         self._time_cache: tuple[int, str] = (-1, "")
         self._domains: dict[str, tuple[str, str]] = {}
 
-    def build(self, context: InputContext, match: RouteMatch) -> bytes:
-        """The JSON event for ``match.route.payload_format``, compact and UTF-8 encoded."""
+    def build(
+        self, context: InputContext, match: RouteMatch, identity: RouteIdentity | None = None
+    ) -> bytes:
+        """The JSON event for ``match.route.payload_format``, compact and UTF-8 encoded;
+        ``identity`` is what the route's authorizer and API key established."""
         if match.route.payload_format == "1.0":
-            event = self.build_v1(context, match)
+            event = self.build_v1(context, match, identity)
         else:
-            event = self.build_v2(context, match)
+            event = self.build_v2(context, match, identity)
         return orjson.dumps(event)
 
-    def build_v1(self, context: InputContext, match: RouteMatch) -> dict[str, Any]:
+    def build_v1(
+        self, context: InputContext, match: RouteMatch, identity: RouteIdentity | None = None
+    ) -> dict[str, Any]:
         """The REST API (payload format 1.0) proxy event as a dict."""
         route = match.route
         received_at = context.received_at or time.time()
@@ -174,6 +181,8 @@ class EventBuilder:
                 "principalId": context.user_id,
                 "claims": {"sub": context.user_id},
             }
+        if identity is not None:
+            add_identity_v1(request_context, identity)
         return {
             "resource": route.path,
             "path": context.path,
@@ -189,7 +198,9 @@ class EventBuilder:
             "isBase64Encoded": is_base64,
         }
 
-    def build_v2(self, context: InputContext, match: RouteMatch) -> dict[str, Any]:
+    def build_v2(  # noqa: PLR0912 (the hot path: one flat function, no helper calls)
+        self, context: InputContext, match: RouteMatch, identity: RouteIdentity | None = None
+    ) -> dict[str, Any]:
         """The HTTP API (payload format 2.0) event as a dict."""
         route = match.route
         received_at = context.received_at or time.time()
@@ -233,6 +244,8 @@ class EventBuilder:
         }
         if context.user_id is not None:
             request_context["authorizer"] = {"jwt": {"claims": {"sub": context.user_id}}}
+        if identity is not None:
+            add_identity_v2(request_context, identity)
 
         event: dict[str, Any] = {
             "version": "2.0",

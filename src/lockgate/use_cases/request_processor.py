@@ -18,8 +18,11 @@ from lockgate.errors import (
 )
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.invocation import InvocationResult
+from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import PayloadFormat, RouteMatch, RouteTable
 from lockgate.models.security import CorsConfig
+from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR
+from lockgate.use_cases.auth.route_guard import RouteGuard
 from lockgate.use_cases.cors import (
     cors_headers,
     is_preflight,
@@ -52,6 +55,8 @@ class GatewayRequestProcessor:
         routes: The route table.
         max_body_bytes: Requests with a larger body are refused with 413.
         cors: ``[cors]``, for routes without their own.
+        guard: Runs routes' authorizers and API key checks; a route that needs one is
+            refused (500) without it.
     """
 
     def __init__(
@@ -62,12 +67,14 @@ class GatewayRequestProcessor:
         *,
         max_body_bytes: int = 6 * 1024 * 1024,
         cors: CorsConfig | None = None,
+        guard: RouteGuard | None = None,
     ) -> None:
         self._invoker = invoker
         self._events = event_builder
         self.routes = routes  # replaced whole on reload, never mutated
         self.max_body_bytes = max_body_bytes
         self.cors = cors
+        self.guard = guard
 
     async def process(self, context: InputContext) -> HttpResponse:
         if len(context.body) > self.max_body_bytes:
@@ -80,16 +87,44 @@ class GatewayRequestProcessor:
         match = self.routes.match(context.method, context.path)
         if match is None:
             return json_response(404, {"message": "Not Found"})
-        event = self._events.build(context, match)
+        route = match.route
+        # What a route without an authorizer or API key pays: two attribute reads.
+        if route.authorizer is not None or route.api_key_required:
+            admitted = await self._admit(context, match)
+            if isinstance(admitted, HttpResponse):
+                return self._refused(admitted, origin, match)
+            event = self._events.build(context, match, admitted)
+        else:
+            event = self._events.build(context, match)
         result = await self._invoker.invoke_function(
-            match.route.function, event, request_id=context.request_id
+            route.function, event, request_id=context.request_id
         )
-        response = self._to_http(result, match.route.payload_format, match.route.function)
+        response = self._to_http(result, route.payload_format, route.function)
         headers = response.headers
-        if origin is not None and (cors := match.route.cors or self.cors) is not None:
+        if origin is not None and (cors := route.cors or self.cors) is not None:
             headers = without_cors_headers(headers) + cors_headers(cors, origin)
         # Built directly: dataclasses.replace() introspects the fields on every call.
         return HttpResponse(response.status_code, headers, response.body, result.handler_ms)
+
+    def _refused(
+        self, response: HttpResponse, origin: str | None, match: RouteMatch
+    ) -> HttpResponse:
+        """An authorizer's or API key's refusal, with CORS headers so a browser page can
+        read it."""
+        if origin is not None and (cors := match.route.cors or self.cors) is not None:
+            return response._replace(headers=response.headers + cors_headers(cors, origin))
+        return response
+
+    async def _admit(
+        self, context: InputContext, match: RouteMatch
+    ) -> RouteIdentity | HttpResponse:
+        if self.guard is None:  # an embedding that built the processor without one
+            logger.error(
+                "route %s needs an authorizer or API key check, and none is configured",
+                match.route.route_key,
+            )
+            return INTERNAL_ERROR
+        return await self.guard.admit(context, match)
 
     def _preflight(self, context: InputContext, origin: str) -> HttpResponse | None:
         """The gateway's own answer to a preflight where CORS is configured (the route the

@@ -114,3 +114,47 @@ def cors_echo(event: Any, context: Any) -> Any:
         "headers": {"access-control-allow-origin": "*", "x-from": "function"},
         "body": "hi",
     }
+
+
+def _record_authorizer_call(event: Any) -> None:
+    """Appends the event to the file ``AUTHORIZER_CALLS`` names: tests prove an authorizer
+    was (or was not) called, and with what."""
+    with open(os.environ["AUTHORIZER_CALLS"], "a") as out:
+        out.write(json.dumps(event) + "\n")
+
+
+def _identity(event: Any) -> str:
+    source = event.get("identitySource")
+    return source[0] if isinstance(source, list) else str(source).split(",")[0]
+
+
+def authorize(event: Any, context: Any) -> Any:
+    """A Lambda authorizer with simple responses; what it answers depends on the token."""
+    _record_authorizer_call(event)
+    token = _identity(event)
+    if token == "boom":
+        raise RuntimeError("the authorizer broke")
+    if token == "unauthorized":
+        raise RuntimeError("Unauthorized")
+    if token == "garbage":
+        return {"allowed": "perhaps"}
+    if token == "slow":
+        time.sleep(3600)
+    return {"isAuthorized": token.startswith("allow"), "context": {"user": token, "n": 1}}
+
+
+def authorize_iam(event: Any, context: Any) -> Any:
+    """A Lambda authorizer answering IAM policies for this request's ARN."""
+    _record_authorizer_call(event)
+    token = _identity(event)
+    arn = event.get("routeArn") or event["methodArn"]
+    statements = [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn}]
+    if token == "deny":
+        statements.append({"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": "*"})
+    elif token == "elsewhere":
+        statements[0]["Resource"] = arn.rsplit("/", 1)[0] + "/somewhere-else"
+    return {
+        "principalId": f"user-{token}",
+        "policyDocument": {"Version": "2012-10-17", "Statement": statements},
+        "context": {"tier": "gold", "level": 3},
+    }

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.access import PROBES, AccessGate, Endpoint, classify, denial
+from lockgate.controllers.http.api_keys_api import api_keys_router
 from lockgate.controllers.http.asgi import header, serve_request
 from lockgate.controllers.http.aws_errors import aws_error_response
 from lockgate.controllers.http.browsers import check_browser
@@ -280,6 +281,7 @@ def create_app(application: Application, *, listen_host: str | None = None) -> G
     api.include_router(invocations_router(application))
     api.include_router(jobs_router(application))
     api.include_router(tokens_router(application))
+    api.include_router(api_keys_router(application))
     install_error_handlers(api)
 
     def openapi() -> dict[str, Any]:
