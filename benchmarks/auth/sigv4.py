@@ -159,7 +159,7 @@ async def main(batches: int, size: int) -> None:
 
     results: dict[str, list[float]] = {}
     async with application:
-        app = create_app(application, listen_host="127.0.0.1")
+        app = create_app(application)
         cases: dict[str, Callable[[], Awaitable[object]]] = {
             "sign (boto3's side: SigV4Auth.add_auth)": sign,
             "recompute (BotocoreSigV4Signer.signature)": recompute,

@@ -51,19 +51,19 @@ from lockgate.gateways.stores.location import local_admin_token_path
 from lockgate.gateways.stores.location import sqlite_path as _sqlite_path
 from lockgate.gateways.stores.location import store_kind as _store_kind
 from lockgate.gateways.stores.location import store_url as _store_url
-from lockgate.models.auth import CredentialKind, Surface
+from lockgate.models.auth import CredentialKind
 from lockgate.models.egress import EgressPolicy
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.sigv4 import AwsCredential
-from lockgate.settings import Settings
+from lockgate.settings import Settings, listen_address
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
 from lockgate.use_cases.auth.credentials import CredentialService
-from lockgate.use_cases.auth.exposure import check_exposure
+from lockgate.use_cases.auth.exposure import check_exposure, served_surfaces
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.auth.route_guard import RouteGuard
 from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
@@ -564,7 +564,10 @@ async def check_access(settings: Settings, config: GatewayConfig) -> None:
     finally:
         await store.close()
     check_exposure(
-        {settings.host: tuple(Surface)},
+        served_surfaces(
+            settings.host,
+            listen_address(settings.admin_listen)[0] if settings.admin_listen else None,
+        ),
         config.security.auth,
         token_scopes=[token.scopes for token in tokens],
         admin_token=settings.admin_token is not None,

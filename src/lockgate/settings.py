@@ -48,6 +48,7 @@ __all__ = [
     "RESERVED_PREFIXES",
     "Settings",
     "is_reserved_path",
+    "listen_address",
     "load_config",
     "load_settings",
 ]
@@ -96,6 +97,19 @@ def is_reserved_path(path: str) -> bool:
 def _host_patterns(value: list[str]) -> list[str]:
     EgressPolicy.from_entries(value)  # raises ValueError quoting the bad entry
     return value
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9901``) as a host and a port.
+
+    Raises:
+        ValueError: It is not one, or the port is out of range.
+    """
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT with a port from 1 to 65535, got {text!r}")
+    return host, int(port)
 
 
 def _log_level(value: str) -> str:
@@ -185,6 +199,11 @@ class Settings(BaseSettings):
         async_max_queued: ``Event`` invocations one function may have queued (across the
             nodes sharing the store); one more is refused with ``TooManyRequestsException``
             (429) until some have run, so a flood cannot fill the disk.
+        admin_listen: ``HOST:PORT`` (``[::1]:9901`` for IPv6) of a second listener that
+            serves the operations endpoints (``/health``, ``/metrics``, ``/modules``, secrets,
+            jobs, Event invocations, tokens ...) apart, as Kong and Envoy keep their admin
+            APIs; the main listener then serves routes, the Lambda API and the workflow API
+            only (and both the probes).
         allowed_hosts: The ``Host`` names the gateway answers to (others get 400, which ends
             DNS rebinding): names, ``*.domain`` wildcards, addresses, or ``*`` for any. By
             default the listener's own: loopback names on a loopback listener; on
@@ -271,6 +290,11 @@ class Settings(BaseSettings):
     async_concurrency: Annotated[int, Field(ge=1)] = 16
     async_retention: Annotated[float, Field(gt=0)] = 24 * 3600.0
     async_max_queued: Annotated[int, Field(ge=1)] = 100_000
+    admin_listen: Annotated[
+        str | None,
+        Field(pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}$"),
+        Expect("HOST:PORT, e.g. '127.0.0.1:9901' or '[::1]:9901'"),
+    ] = None
     allowed_hosts: list[str] | None = None
     aws_region: Annotated[str | None, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")] = None
     aws_endpoint_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
@@ -317,6 +341,7 @@ _FILE_SETTINGS = (
     "async_concurrency",
     "async_retention",
     "async_max_queued",
+    "admin_listen",
     "allowed_hosts",
     "aws_region",
     "aws_endpoint_url",

@@ -395,3 +395,62 @@ def test_one_client_cannot_take_the_whole_gateway(tmp_path: Path) -> None:
             statuses = [local.get("/health", headers=bad).status_code for _ in range(4)]
             assert statuses == [401, 401, 401, 429]
             assert local.get("/health", headers=with_token).status_code == 429  # same address
+
+
+# -- operations on a listener of their own -----------------------------------------------------
+
+
+def test_admin_listen_keeps_operations_off_the_public_listener(tmp_path: Path) -> None:
+    admin_port = free_port()
+    folder = tmp_path / "split"
+    folder.mkdir()
+    path = config(folder, '[auth]\nallow_anonymous = ["workflow_api", "lambda_api"]\n')
+    path.write_text(
+        path.read_text().replace(
+            "[gateway]\n", f'[gateway]\nadmin_listen = "127.0.0.1:{admin_port}"\n'
+        )
+    )
+    # Operations live on loopback only: start-up asks no ops credential of the public one.
+    with GatewayProcess(path, host="0.0.0.0") as gateway:
+        admin = f"http://127.0.0.1:{admin_port}"
+        with (
+            httpx.Client(
+                base_url=gateway.url, transport=httpx.HTTPTransport(local_address=REMOTE)
+            ) as public,
+            httpx.Client(base_url=admin) as operations,
+        ):
+            assert public.get("/echo/a").status_code == 200
+            assert start(public).status_code == 200
+            for path_ in ("/health", "/metrics", "/secrets", "/tokens", "/_lockgate/docs"):
+                error(public.get(path_), 404, "RouteNotFound")
+            assert public.get("/healthz").json() == {"status": "ok"}
+
+            # allow_anonymous names what anonymous callers may use on every listener.
+            error(operations.get("/health"), 401, "Unauthorized")
+            operator = gateway.admin_headers
+            assert operations.get("/health", headers=operator).status_code == 200
+            assert operations.get("/metrics", headers=operator).status_code == 200
+            error(operations.get("/runs"), 404, "RouteNotFound")
+            error(operations.get("/echo/a"), 404, "RouteNotFound")
+            error(operations.get("/invocations"), 401, "Unauthorized")
+            listed = operations.get("/invocations", headers=gateway.admin_headers)
+            assert listed.status_code == 200
+            assert operations.get("/readyz").json() == {"status": "ready"}
+
+        # The CLI finds the local admin token by the admin listener's port too.
+        found = lockgate("invocations", "list", "--json", "--url", admin, env={})
+        assert found.returncode == 0, found.stderr
+
+
+def test_admin_listen_on_the_main_port_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    path = config(tmp_path)
+    path.write_text(
+        path.read_text().replace("[gateway]\n", f'[gateway]\nadmin_listen = "127.0.0.1:{port}"\n')
+    )
+    refused = lockgate(
+        "serve", "--config", str(path), "--port", str(port), env={"LOCKGATE_RUN_STORE": "memory://"}
+    )
+    assert refused.returncode == 2
+    assert "admin_listen" in refused.stderr
+    assert "another port" in refused.stderr

@@ -47,7 +47,7 @@ async def client_for(keys: tuple[AwsCredential, ...]) -> AsyncIterator[httpx.Asy
     )
     secrets = EnvironmentSecrets({"LOCKGATE_SECRET_CI_AWS_SECRET": SECRET})
     application = build(Settings(run_store="memory://"), config, secret_manager=secrets)
-    transport = httpx.ASGITransport(app=create_app(application, listen_host="127.0.0.1"))
+    transport = httpx.ASGITransport(app=create_app(application))
     async with application, httpx.AsyncClient(transport=transport, base_url=BASE) as http:
         yield http
 
@@ -130,7 +130,7 @@ async def test_a_client_gone_before_its_signed_body_is_logged_once_and_not_admit
     )
     secrets = EnvironmentSecrets({"LOCKGATE_SECRET_CI_AWS_SECRET": SECRET})
     application = build(Settings(run_store="memory://"), config, secret_manager=secrets)
-    app = create_app(application, listen_host="127.0.0.1")
+    app = create_app(application)
     headers = signed("POST", INVOKE, b'{"a": 1}')
     scope = {
         "type": "http",

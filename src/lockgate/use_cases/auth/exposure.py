@@ -23,7 +23,19 @@ from lockgate.models.auth import (
 )
 from lockgate.models.security import AuthConfig
 
-__all__ = ["anonymous_surfaces", "check_exposure", "is_loopback_host"]
+__all__ = [
+    "ADMIN_SURFACES",
+    "PUBLIC_SURFACES",
+    "anonymous_surfaces",
+    "check_exposure",
+    "is_loopback_host",
+    "served_surfaces",
+]
+
+PUBLIC_SURFACES = frozenset({Surface.LAMBDA_API, Surface.WORKFLOW_API})
+"""What the main listener serves when operations have a listener of their own."""
+ADMIN_SURFACES = frozenset({Surface.OPERATIONS})
+"""What an ``admin_listen`` listener serves (with the operators' endpoints)."""
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 # The scopes (or their narrowed forms) that open each surface; admin opens all.
@@ -52,6 +64,14 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def served_surfaces(host: str, admin_host: str | None) -> list[tuple[str, frozenset[Surface]]]:
+    """Each listen address and the gated surfaces it serves: all on ``host``, unless an
+    admin listener on ``admin_host`` takes the operations."""
+    if admin_host is None:
+        return [(host, frozenset(Surface))]
+    return [(host, PUBLIC_SURFACES), (admin_host, ADMIN_SURFACES)]
+
+
 def anonymous_surfaces(auth: AuthConfig, *, loopback: bool) -> frozenset[Surface]:
     """The surfaces a listener lets anonymous callers use: ``[auth] allow_anonymous`` when
     set, else every surface on a loopback listener and none on any other."""
@@ -69,7 +89,7 @@ def _opens(scopes: Iterable[str], surface: Surface) -> bool:
 
 
 def check_exposure(
-    listeners: Mapping[str, Iterable[Surface]],
+    listeners: Mapping[str, Iterable[Surface]] | Iterable[tuple[str, Iterable[Surface]]],
     auth: AuthConfig,
     *,
     token_scopes: Iterable[Iterable[str]],
@@ -93,7 +113,8 @@ def check_exposure(
     """
     stored = [tuple(scopes) for scopes in token_scopes]
     missing: list[str] = []
-    for address, surfaces in listeners.items():
+    pairs = listeners.items() if isinstance(listeners, Mapping) else listeners
+    for address, surfaces in pairs:
         if is_loopback_host(address):
             continue
         anonymous = anonymous_surfaces(auth, loopback=False)

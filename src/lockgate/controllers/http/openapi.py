@@ -1,0 +1,85 @@
+"""The gateway's OpenAPI schema: FastAPI's, plus the Invoke operation (served outside
+FastAPI, on the hot path) and the refusals every gated endpoint can answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from lockgate.controllers.http.access import PROBES
+
+__all__ = ["gateway_openapi"]
+
+
+def gateway_openapi(api: FastAPI) -> dict[str, Any]:
+    """The schema ``api`` serves at ``/_lockgate/openapi.json`` (made once, then kept)."""
+    if api.openapi_schema is None:
+        schema = get_openapi(title=api.title, version=api.version, routes=api.routes)
+        schema["paths"].update(_INVOKE_OPENAPI)
+        _document_refusals(schema)
+        api.openapi_schema = schema
+    return api.openapi_schema
+
+
+# What the gateway answers before an endpoint runs: a Host it does not go by, no or a bad
+# credential, a credential without the scope, a page on another origin.
+_REFUSALS = {
+    "400": "A Host the gateway does not answer to (InvalidHost), or a malformed request",
+    "401": "No credential, or one the gateway does not accept (Unauthorized)",
+    "403": "The credential lacks the scope, or a page on another origin (CrossOriginRefused)",
+}
+
+
+def _document_refusals(schema: dict[str, Any]) -> None:
+    """Add the gate's refusals to every operation but the probes'."""
+    for path, operations in schema["paths"].items():
+        if path in PROBES:
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, text in _REFUSALS.items():
+                responses.setdefault(status, {"description": text})
+
+
+# The Invoke operation is served outside FastAPI (it is a hot path), so it is described here.
+_INVOKE_OPENAPI: dict[str, Any] = {
+    "/2015-03-31/functions/{FunctionName}/invocations": {
+        "post": {
+            "tags": ["AWS Lambda"],
+            "summary": "Invoke a function, as AWS Lambda's Invoke operation does",
+            "parameters": [
+                {
+                    "name": "FunctionName",
+                    "in": "path",
+                    "required": True,
+                    "description": "A name, name:qualifier, or a full or partial ARN",
+                    "schema": {"type": "string"},
+                },
+                {"name": "Qualifier", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "X-Amz-Invocation-Type",
+                    "in": "header",
+                    "schema": {"enum": ["RequestResponse", "Event", "DryRun"]},
+                },
+                {"name": "X-Amz-Log-Type", "in": "header", "schema": {"enum": ["None", "Tail"]}},
+                {"name": "X-Amz-Client-Context", "in": "header", "schema": {"type": "string"}},
+            ],
+            "requestBody": {"content": {"application/json": {"schema": {}}}},
+            "responses": {
+                "200": {
+                    "description": "The function's result, or its error object when "
+                    "X-Amz-Function-Error is set"
+                },
+                "202": {"description": "Event: the invocation is stored and will run"},
+                "204": {"description": "DryRun: the call would be allowed"},
+                "400": {"description": "InvalidRequestContentException"},
+                "404": {"description": "ResourceNotFoundException"},
+                "413": {"description": "RequestTooLargeException"},
+                "429": {"description": "TooManyRequestsException, with Retry-After"},
+                "503": {"description": "ServiceException: the function's breaker is open"},
+            },
+        }
+    }
+}
