@@ -337,8 +337,9 @@ class Application:
         are new shared resources (a registered one keeps its pool: runs hold it).
 
         Raises:
-            ConfigError: A new workflow's builder fails or a new shared resource is invalid;
-                nothing has changed then.
+            ConfigError: A new workflow's builder fails, a new shared resource is invalid, or
+                ``[aws_credentials]`` are declared on a gateway without secrets; nothing has
+                changed then.
         """
         registered = {w.workflow_id for w in self.workflows.workflows()}
         new_workflows = [
@@ -361,6 +362,13 @@ class Application:
                 f"shared resource(s) {', '.join(needing)} name credentials, but this gateway "
                 "runs without secrets; restart it with a master key",
                 key=needing[0],
+            )
+        keys = [c.name for c in config.security.aws_credentials]
+        if keys and self.started and self.secret_manager is None:
+            raise ConfigError(
+                f"aws_credentials {', '.join(keys)} keep their secret keys in secrets, but this "
+                "gateway runs without secrets; restart it with a master key or secrets = env",
+                key=f"aws_credentials.{keys[0]}.secret_ref",
             )
         for function in self.registry.all():
             if function.name not in config.functions:

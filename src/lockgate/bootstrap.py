@@ -6,6 +6,7 @@ and ``Application.start()``/``stop()`` own every background task and worker proc
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,6 +30,7 @@ from lockgate.gateways.interfaces import (
     IResourceResolver,
     IRunStore,
     ISecretStore,
+    ISigV4Signer,
     IWorkerLauncher,
 )
 from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
@@ -54,10 +56,12 @@ from lockgate.models.egress import EgressPolicy
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
+from lockgate.models.sigv4 import AwsCredential
 from lockgate.settings import Settings, listen_address
 from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier
+from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.exposure import check_exposure, served_surfaces
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
@@ -221,6 +225,15 @@ def build(
     closers.append(guard.close)
     parts = _module_parts(settings, config, modules, metrics)
     runners = _job_runners(settings, config)
+    if config.security.aws_credentials:
+        _sigv4_signer()  # fail now, not at the first signed request, without botocore
+    # The lambdas read the application's config and secrets as they are at each request
+    # (a reload replaces the first, start opens the second); ``application`` is bound below.
+    signatures = SigV4Authenticator(
+        lambda: application.security.aws_credentials,
+        lambda: application.secret_manager,
+        _sigv4_signer,
+    )
 
     async def close_runners() -> None:
         for runner in runners.values():
@@ -247,7 +260,9 @@ def build(
         workflows=workflows,
         resources=resources,
         shared_resources=dict(config.resources),
-        open_secrets=_secrets_opener(settings, config.resources, secret_manager),
+        open_secrets=_secrets_opener(
+            settings, config.resources, secret_manager, config.security.aws_credentials
+        ),
         modules=parts.modules,
         event_bus=parts.event_bus,
         event_store=parts.event_store,
@@ -274,6 +289,7 @@ def build(
             credentials,
             static=_static_tokens(settings.admin_token, local_admin_token),
             verifiers=[JwtBearerVerifier(guard.auth_verifier)],
+            signatures=signatures,
         ),
     )
     for declaration in config.workflows.values():
@@ -284,6 +300,24 @@ def build(
             declaration.description,
         )
     return application
+
+
+@functools.cache
+def _sigv4_signer() -> ISigV4Signer:
+    """The SigV4 signer; botocore is imported only when a gateway checks signatures.
+
+    Raises:
+        ConfigError: botocore is not installed (the ``aws`` extra).
+    """
+    try:
+        from lockgate.gateways.aws.sigv4 import BotocoreSigV4Signer  # noqa: PLC0415
+    except ImportError as exc:
+        raise ConfigError(
+            f"[aws_credentials] need botocore to check AWS signatures: install lockgate[aws] "
+            f"({exc})",
+            key="aws_credentials",
+        ) from None
+    return BotocoreSigV4Signer()
 
 
 def _static_tokens(admin_token: str | None, local: str | None) -> list[StaticToken]:
@@ -458,17 +492,26 @@ def _secrets_opener(
     settings: Settings,
     shared: Mapping[str, ResourceReference],
     given: SecretBackend | None,
+    aws_credentials: tuple[AwsCredential, ...],
 ) -> Callable[[], Awaitable[OpenSecrets]]:
     """What ``Application.start`` calls to open its secrets: the caller's manager as
-    given, or the backend the settings choose."""
+    given, or the backend the settings choose; either way, every ``[aws_credentials]``
+    key's secret must be readable (else ``ConfigError``, and nothing stays open)."""
 
-    async def given_secrets() -> OpenSecrets:
-        assert given is not None
-        return OpenSecrets(given, None, "given")
+    async def opened() -> OpenSecrets:
+        secrets = (
+            OpenSecrets(given, None, "given")
+            if given is not None
+            else await _open_secrets(settings, shared)
+        )
+        try:
+            await check_aws_secrets(aws_credentials, secrets.backend)
+        except BaseException:
+            await secrets.close()
+            raise
+        return secrets
 
-    if given is not None:
-        return given_secrets
-    return lambda: _open_secrets(settings, shared)
+    return opened
 
 
 async def _open_secrets(settings: Settings, shared: Mapping[str, ResourceReference]) -> OpenSecrets:
@@ -495,10 +538,14 @@ async def check_secrets(settings: Settings, config: GatewayConfig) -> None:
     the master key it needs fails to start with one clear line.
 
     Raises:
-        MasterKeyError, ConfigError, SecretStoreError: As ``Application.start``.
+        MasterKeyError, ConfigError, SecretStoreError: As ``Application.start``; a
+            ConfigError too when an ``[aws_credentials]`` key's secret cannot be read.
     """
     secrets = await _open_secrets(settings, config.resources)
-    await secrets.close()
+    try:
+        await check_aws_secrets(config.security.aws_credentials, secrets.backend)
+    finally:
+        await secrets.close()
 
 
 async def check_access(settings: Settings, config: GatewayConfig) -> None:
@@ -525,7 +572,8 @@ async def check_access(settings: Settings, config: GatewayConfig) -> None:
         token_scopes=[token.scopes for token in tokens],
         admin_token=settings.admin_token is not None,
         jwt_authorizer=config.security.auth.authorizer is not None,
-        aws_credentials=False,
+        # A key that may call no function opens nothing.
+        aws_credentials=any(c.allow_functions for c in config.security.aws_credentials),
     )
 
 

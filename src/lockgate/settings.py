@@ -447,6 +447,7 @@ class _FileTable(BaseModel):
     cors: dict[str, Any] = Field(default_factory=dict)
     authorizers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     usage_plans: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    aws_credentials: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".

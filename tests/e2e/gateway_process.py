@@ -77,6 +77,24 @@ class GatewayProcess:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
 
     def __enter__(self) -> GatewayProcess:
+        # free_port() cannot reserve its port: another process may take it before the
+        # gateway binds it. A start that failed on that alone is tried again on another.
+        for _ in range(3):
+            output = self._start()
+            if output is None:
+                return self
+            if b"Address already in use" not in output:
+                break
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self._log.seek(0)
+            self._log.truncate()
+        self.stop()
+        raise RuntimeError(f"gateway did not start: {output!r}")
+
+    def _start(self) -> bytes | None:
+        """Start the gateway and wait until it is ready (None), or its output when it
+        exited or did not get ready in time (it is stopped then)."""
         env = {**os.environ, "LOCKGATE_LOG_LEVEL": "WARNING", **self.env}  # a test's env wins
         self.process = subprocess.Popen(
             [
@@ -100,15 +118,16 @@ class GatewayProcess:
         deadline = time.monotonic() + self._ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited early: {self.read_output()!r}")
+                return self.read_output()
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
+                    return None
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"gateway not ready in {self._ready_timeout}s: {self.read_output()!r}")
+        output = self.read_output() + f"\n(not ready in {self._ready_timeout} s)".encode()
+        self._terminate()
+        return output
 
     def __exit__(
         self,
@@ -150,6 +169,11 @@ class GatewayProcess:
         return self._log.read()
 
     def stop(self) -> None:
+        self._terminate()
+        self._log.close()
+        self._files.cleanup()
+
+    def _terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.terminate()
             try:
@@ -157,5 +181,3 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.wait(5)
-        self._log.close()
-        self._files.cleanup()

@@ -219,7 +219,12 @@ def test_a_narrowed_invoke_scope_reaches_only_its_functions(public: Public) -> N
         other = invoker.post("/2015-03-31/functions/pid/invocations", json={})
         assert other.status_code == 403
         assert other.headers["x-amzn-errortype"] == "AccessDeniedException"
-        assert other.json()["message"].startswith("User: invoker is not authorized to perform: ")
+        # AWS's IAM refusals spell the member "Message" (botocore reads either spelling).
+        assert other.json()["Message"] == (
+            "User: invoker is not authorized to perform: lambda:InvokeFunction on resource: "
+            "arn:aws:lambda:us-east-1:000000000000:function:pid because no identity-based "
+            "policy allows the lambda:InvokeFunction action"
+        )
         listed = invoker.get("/2015-03-31/functions/").json()["Functions"]
         assert [f["FunctionName"] for f in listed] == ["echo"]
         assert "workflows:run" in error(start(invoker), 403, "Forbidden")

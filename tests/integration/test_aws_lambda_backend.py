@@ -69,8 +69,10 @@ def invocation(
     )
 
 
-def lambda_threads() -> int:
-    return sum(thread.name == "lockgate-aws-lambda" for thread in threading.enumerate())
+def lambda_threads() -> set[threading.Thread]:
+    """The AWS Lambda client's threads alive now (a count would miss a new one starting
+    while an earlier test's last one ends)."""
+    return {thread for thread in threading.enumerate() if thread.name == "lockgate-aws-lambda"}
 
 
 def deadline(function: FunctionEntity) -> float:
@@ -161,7 +163,7 @@ async def test_waiting_for_a_slot_past_the_deadline_is_throttling() -> None:
         slow = aws_function("arn:aws:lambda:us-east-1:123456789012:function:slow", timeout=60)
         before = lambda_threads()
         hog = asyncio.create_task(gateway.invoke(slow, invocation(slow, b"{}"), deadline(slow)))
-        await eventually(lambda: lambda_threads() > before)  # the hog holds the only slot
+        await eventually(lambda: bool(lambda_threads() - before))  # the hog holds the only slot
         quick = aws_function("arn:aws:lambda:us-east-1:123456789012:function:slow", timeout=0.3)
         with pytest.raises(TooManyRequestsError, match="could not be sent"):
             await gateway.invoke(quick, invocation(quick, b"{}"), deadline(quick))

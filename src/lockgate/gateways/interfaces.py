@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from lockgate.gateways.auth.ports import IKeySetFetcher
+from lockgate.gateways.aws.ports import ISigV4Signer
 from lockgate.gateways.stores.credentials.ports import ICredentialStore, UsageKey
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
@@ -41,6 +42,7 @@ __all__ = [
     "IResourceResolver",
     "IRunStore",
     "ISecretStore",
+    "ISigV4Signer",
     "IWorker",
     "IWorkerLauncher",
     "IWorkflowMetrics",

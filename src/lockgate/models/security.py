@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from lockgate.models.auth import Surface
 from lockgate.models.authorizers import Authorizer, UsagePlan
+from lockgate.models.sigv4 import AwsCredential
 
 __all__ = ["AuthConfig", "ClientLimits", "CorsConfig", "SecurityConfig"]
 
@@ -116,6 +117,8 @@ class SecurityConfig:
     Attributes:
         authorizers: ``[authorizers.NAME]``, which routes (and ``[auth] authorizer``) name.
         usage_plans: ``[usage_plans.NAME]``, which API keys belong to.
+        aws_credentials: ``[aws_credentials.NAME]``: static keys whose SigV4 signatures the
+            Lambda API checks (none: signatures stand for no credential).
     """
 
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -123,3 +126,4 @@ class SecurityConfig:
     cors: CorsConfig | None = None
     authorizers: Mapping[str, Authorizer] = field(default_factory=dict)
     usage_plans: Mapping[str, UsagePlan] = field(default_factory=dict)
+    aws_credentials: tuple[AwsCredential, ...] = ()

@@ -9,7 +9,9 @@ public, as on API Gateway.
 :class:`AccessGate` admits a request: it asks the ``Authenticator`` who the caller is, lets
 an anonymous caller in only where the listener admits anonymous callers on that surface,
 checks the scope, and leaves the principal in the ASGI scope for the handler
-(:func:`principal_of`). Refusals are answered in the surface's own shape: AWS's for the
+(:func:`principal_of`). An AWS SigV4-signed request to the Lambda API, where
+``[aws_credentials]`` are declared, is read whole first (its signature covers the body) and
+its endpoint gets the body replayed. Refusals are answered in the surface's own shape: AWS's for the
 Lambda API (so the SDKs raise their own exceptions), the gateway's error body elsewhere.
 """
 
@@ -17,14 +19,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.requests import Request
-from starlette.types import Scope
+from starlette.types import Receive, Scope
 
 from lockgate.controllers.http.asgi import header
-from lockgate.controllers.http.aws_errors import aws_error_response
+from lockgate.controllers.http.aws_errors import aws_error, aws_error_response
 from lockgate.controllers.http.lambda_api import parse_function_identifier
-from lockgate.errors import ForbiddenError, LockgateError, UnauthorizedError
+from lockgate.controllers.http.signed_requests import is_signed, read_signed_request, replaying
+from lockgate.errors import (
+    ForbiddenError,
+    LockgateError,
+    RequestTooLargeError,
+    UnauthorizedError,
+)
 from lockgate.models.auth import (
     ADMIN,
     ANONYMOUS_NAME,
@@ -38,6 +47,7 @@ from lockgate.models.auth import (
     Surface,
 )
 from lockgate.models.context import HttpResponse
+from lockgate.models.sigv4 import AWS_ACCOUNT, user_arn
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.request_processor import json_response
 
@@ -45,6 +55,7 @@ __all__ = [
     "PRINCIPAL_KEY",
     "PROBES",
     "AccessGate",
+    "Admission",
     "Endpoint",
     "classify",
     "denial",
@@ -72,6 +83,7 @@ class Endpoint:
         listing: It lists names; any scope narrowed to some name lets the caller in, and
             the handler shows only what the caller may see.
         aws: Refusals are answered in AWS's error shape.
+        action: The IAM action AWS would name refusing it (``lambda:GetFunction``).
     """
 
     surface: Surface | None
@@ -79,6 +91,7 @@ class Endpoint:
     target: str | None = None
     listing: bool = False
     aws: bool = False
+    action: str = "lambda:InvokeFunction"
 
 
 _OPEN = Endpoint(None, None)
@@ -104,8 +117,11 @@ def _lambda_endpoint(path: str) -> Endpoint:
     parts = path.split("/")  # "", "2015-03-31", "functions", NAME, ...
     if len(parts) > 3 and parts[2] == "functions" and parts[3]:
         name, _ = parse_function_identifier(parts[3])
-        return Endpoint(Surface.LAMBDA_API, FUNCTIONS_INVOKE, target=name, aws=True)
-    return Endpoint(Surface.LAMBDA_API, FUNCTIONS_INVOKE, listing=True, aws=True)
+        action = "lambda:InvokeFunction" if len(parts) > 4 else "lambda:GetFunction"
+        return Endpoint(Surface.LAMBDA_API, FUNCTIONS_INVOKE, target=name, aws=True, action=action)
+    return Endpoint(
+        Surface.LAMBDA_API, FUNCTIONS_INVOKE, listing=True, aws=True, action="lambda:ListFunctions"
+    )
 
 
 def _workflow_endpoint(path: str) -> Endpoint:
@@ -128,6 +144,14 @@ def _allowed(principal: Principal, endpoint: Endpoint) -> bool:
     return principal.allows(scope, endpoint.target)
 
 
+class Admission(NamedTuple):
+    """A request let in: who is calling, and where its endpoint reads the body from (the
+    ASGI ``receive``, or a replay of the body a SigV4 signature was checked over)."""
+
+    principal: Principal
+    receive: Receive
+
+
 class AccessGate:
     """Admits requests to one listener's reserved endpoints.
 
@@ -135,25 +159,50 @@ class AccessGate:
         authenticator: Says who presented which credential.
         anonymous: Returns the surfaces this listener lets anonymous callers use (asked on
             every request: a reloaded config may change it).
+        max_body_bytes: The largest body a signed request may have (it is read before the
+            request is admitted).
     """
 
     def __init__(
-        self, authenticator: Authenticator, anonymous: Callable[[], Collection[Surface]]
+        self,
+        authenticator: Authenticator,
+        anonymous: Callable[[], Collection[Surface]],
+        *,
+        max_body_bytes: int = 6 * 1024 * 1024,
     ) -> None:
         self.authenticator = authenticator
         self._anonymous = anonymous
+        self._max_body_bytes = max_body_bytes
 
-    async def admit(self, scope: Scope, endpoint: Endpoint) -> Principal:
-        """The caller, once it may use ``endpoint``.
+    async def admit(self, scope: Scope, endpoint: Endpoint, receive: Receive) -> Admission:
+        """Let the caller use ``endpoint``, or refuse it; its principal is left in ``scope``.
+
+        Returns:
+            The caller, and what the endpoint reads the body from: ``receive``, or a replay
+            of the body read to check a SigV4 signature.
 
         Raises:
-            UnauthorizedError: No credential where one is needed, or an invalid one.
+            UnauthorizedError: No credential where one is needed, or an invalid one (on the
+                Lambda API, ``aws_code`` may name AWS's exception).
             ForbiddenError: A valid credential without the scope the endpoint needs.
-            RunStoreError: The credential store failed.
+            RequestTooLargeError: A signed request's body is over ``max_body_bytes``.
+            RunStoreError, SecretStoreError: The credentials could not be read.
         """
+        authorization = header(scope, b"authorization")
+        if endpoint.aws and is_signed(authorization) and self.authenticator.checks_signatures:
+            assert authorization is not None
+            signed = await read_signed_request(scope, receive, self._max_body_bytes)
+            principal = await self.authenticator.signed_principal(authorization, signed)
+            self._check(scope, principal, endpoint)
+            return Admission(principal, replaying(signed.body, receive))
+        return Admission(await self._admit(scope, endpoint, authorization), receive)
+
+    async def _admit(
+        self, scope: Scope, endpoint: Endpoint, authorization: str | None
+    ) -> Principal:
         surface = endpoint.surface
         try:
-            principal = await self.authenticator.principal(header(scope, b"authorization"))
+            principal = await self.authenticator.principal(authorization)
         except UnauthorizedError as error:
             if not error.fields.get("unverifiable") or surface not in self._anonymous():
                 raise
@@ -168,15 +217,20 @@ class AccessGate:
                     presented=False,
                 )
             principal = Principal(ANONYMOUS_NAME, ANONYMOUS_NAME, surface.anonymous_scopes)
+        self._check(scope, principal, endpoint)
+        return principal
+
+    @staticmethod
+    def _check(scope: Scope, principal: Principal, endpoint: Endpoint) -> None:
         if not _allowed(principal, endpoint):
             on = f" on {endpoint.target!r}" if endpoint.target else ""
             raise ForbiddenError(
                 f"{principal.name!r} may not do this: it needs scope {endpoint.scope}{on}",
                 scope=endpoint.scope,
                 principal=principal.name,
+                kind=principal.kind,
             )
         scope[PRINCIPAL_KEY] = principal
-        return principal
 
 
 def principal_of(request: Request) -> Principal:
@@ -206,17 +260,23 @@ def _aws_denial(error: LockgateError, endpoint: Endpoint, request_id: str) -> Ht
     """AWS's own codes and words, so boto3, the CLI and the JS SDK raise what they would
     against AWS."""
     if isinstance(error, ForbiddenError):
-        principal = error.fields.get("principal", ANONYMOUS_NAME)
-        resource = f"arn:aws:lambda:us-east-1:000000000000:function:{endpoint.target or '*'}"
         return aws_error_response(
             403,
             "AccessDeniedException",
-            f"User: {principal} is not authorized to perform: lambda:InvokeFunction on "
-            f"resource: {resource} because no identity-based policy allows the "
-            "lambda:InvokeFunction action",
+            f"User: {_user(error)} is not authorized to perform: {endpoint.action} on "
+            f"resource: {_resource(endpoint)} because no identity-based policy allows the "
+            f"{endpoint.action} action",
             request_id,
         )
+    if isinstance(error, RequestTooLargeError):
+        return aws_error(error, request_id)
     if isinstance(error, UnauthorizedError):
+        code = error.fields.get("aws_code")
+        if isinstance(code, str):  # a SigV4 refusal, in AWS's words already
+            # AWS answers a malformed Authorization header 400 (its "common errors"), the
+            # rest 403.
+            status = 400 if code == "IncompleteSignatureException" else 403
+            return aws_error_response(status, code, error.message, request_id)
         if not error.fields.get("presented", True):
             return aws_error_response(
                 403,
@@ -231,3 +291,18 @@ def _aws_denial(error: LockgateError, endpoint: Endpoint, request_id: str) -> Ht
             request_id,
         )
     return aws_error_response(503, "ServiceException", error.message, request_id)
+
+
+def _user(error: ForbiddenError) -> str:
+    """Who AWS's message says was refused: an ``[aws_credentials]`` key as its IAM user's
+    ARN, other callers by name."""
+    name = str(error.fields.get("principal", ANONYMOUS_NAME))
+    if error.fields.get("kind") == "aws":
+        return user_arn(name.removeprefix("aws:"))
+    return name
+
+
+def _resource(endpoint: Endpoint) -> str:
+    if endpoint.listing:
+        return "*"  # ListFunctions is not on a resource
+    return f"arn:aws:lambda:us-east-1:{AWS_ACCOUNT}:function:{endpoint.target or '*'}"

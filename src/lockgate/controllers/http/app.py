@@ -165,7 +165,7 @@ class GatewayApp:
                 await _answer(send, lambda rid: throttled(endpoint, wait, rid))
                 return
             try:
-                principal = await listener.gate.admit(scope, endpoint)
+                principal, receive = await listener.gate.admit(scope, endpoint, receive)
             except LockgateError as error:
                 self._failures.take(address)
                 refused = error

@@ -10,8 +10,11 @@ from lockgate.models.context import HttpResponse
 __all__ = ["aws_error", "aws_error_response"]
 
 # botocore's model spells the member "Message" for these two and "message" for the rest;
-# boto3 users read it as exc.response["Message"], so the spelling matters.
-_CAPITALISED_MESSAGE = frozenset({"ResourceNotFoundException", "ServiceException"})
+# boto3 users read it as exc.response["Message"], so the spelling matters. AWS's IAM
+# refusals (AccessDeniedException, not in the model) are captured with "Message" too.
+_CAPITALISED_MESSAGE = frozenset(
+    {"ResourceNotFoundException", "ServiceException", "AccessDeniedException"}
+)
 
 
 def aws_error(error: LockgateError, request_id: str) -> HttpResponse:

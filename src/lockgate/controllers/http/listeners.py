@@ -83,7 +83,11 @@ def listeners_for(
             routes=public,
             surfaces=surfaces,
             operators=admin,
-            gate=AccessGate(authenticator, lambda: anonymous_surfaces(auth(), loopback=loopback)),
+            gate=AccessGate(
+                authenticator,
+                lambda: anonymous_surfaces(auth(), loopback=loopback),
+                max_body_bytes=settings.max_body_bytes,
+            ),
             hosts=AllowedHosts(settings.allowed_hosts, host),
         )
 

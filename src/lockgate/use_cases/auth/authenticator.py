@@ -4,7 +4,9 @@ It knows the bearer credentials (``Authorization: Bearer <secret>``): the operat
 ``admin_token``, the local admin token ``lockgate serve`` writes beside the run store, the
 tokens in the credential store and, when ``[auth] authorizer`` names one, JWTs from that
 identity provider. Whether a surface admits anonymous callers, and what each endpoint needs,
-is the caller's business (``controllers/http/access.py``).
+is the caller's business (``controllers/http/access.py``). AWS SigV4 signatures cover the
+whole request, so the access gate asks ``signed_principal`` for them (``SigV4Authenticator``)
+where ``[aws_credentials]`` are declared.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Protocol
 
 from lockgate.errors import UnauthorizedError
 from lockgate.models.auth import ADMIN, CredentialKind, Principal
+from lockgate.models.sigv4 import SignedRequest
+from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator
 from lockgate.use_cases.auth.credentials import PREFIXES, CredentialService
 
 __all__ = ["AWS_SIGV4", "Authenticator", "BearerVerifier", "StaticToken"]
@@ -69,6 +73,7 @@ class Authenticator:
         credentials: The stored tokens; None where the gateway keeps none (a test app).
         static: Tokens fixed at start-up (``admin_token``, the local admin token).
         verifiers: Other bearer kinds (JWT authorizers).
+        signatures: Checks AWS SigV4 signatures against ``[aws_credentials]``.
     """
 
     def __init__(
@@ -77,10 +82,32 @@ class Authenticator:
         *,
         static: Iterable[StaticToken] = (),
         verifiers: Sequence[BearerVerifier] = (),
+        signatures: SigV4Authenticator | None = None,
     ) -> None:
         self.credentials = credentials
         self._static = tuple(static)
         self._verifiers = tuple(verifiers)
+        self.signatures = signatures
+
+    @property
+    def checks_signatures(self) -> bool:
+        """Whether AWS signatures are checked (some ``[aws_credentials]`` are declared);
+        when not, one stands for no credential where anonymous callers are let in."""
+        return self.signatures is not None and self.signatures.configured
+
+    async def signed_principal(self, authorization: str, request: SignedRequest) -> Principal:
+        """The caller an AWS SigV4-signed ``request`` proves (see ``SigV4Authenticator``).
+
+        Raises:
+            UnauthorizedError: It proves nobody; ``aws_code`` names AWS's exception.
+            SecretStoreError: The key's secret cannot be read.
+            ConfigError: botocore is not installed.
+        """
+        if self.signatures is None:
+            raise UnauthorizedError(
+                "this gateway declares no [aws_credentials]", presented=True, unverifiable=True
+            )
+        return await self.signatures.principal(authorization, request)
 
     @property
     def configured(self) -> bool:
@@ -102,9 +129,11 @@ class Authenticator:
         if scheme == AWS_SIGV4:
             # boto3 and the AWS CLI always sign, with whatever keys they have ("local"):
             # without [aws_credentials] there is nothing to check them against, so the
-            # signature stands for no credential where anonymous callers are let in.
+            # signature stands for no credential where anonymous callers are let in. With
+            # them, the gate checks signatures on the Lambda API (signed_principal) only.
             raise UnauthorizedError(
-                "the AWS signature's access key is not one this gateway knows",
+                "AWS signatures are checked only on the Lambda API, and only for the keys "
+                "of [aws_credentials]",
                 presented=True,
                 unverifiable=True,
             )
