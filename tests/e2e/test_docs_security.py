@@ -27,6 +27,22 @@ def blocks(kind: str) -> list[str]:
     return [body for language, body in BLOCK.findall(PAGE.read_text()) if language == kind]
 
 
+def lockgate(
+    argv: list[str], folder: Path, env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """``lockgate ARGV`` run in ``folder``, as an operator at a shell would."""
+    return subprocess.run(
+        [sys.executable, "-m", "lockgate", *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=folder,
+        env=env,
+    )
+
+
 def test_the_page_has_its_examples() -> None:
     assert len(blocks("toml")) >= 8
     assert len(blocks("sh")) >= 2
@@ -41,28 +57,18 @@ def test_each_toml_example_loads(number: int, tmp_path: Path) -> None:
 
 def test_the_shell_examples_run_in_order(tmp_path: Path) -> None:
     env = {**clean_env(), "LOCKGATE_RUN_STORE": f"sqlite:///{tmp_path / 'runs.sqlite3'}"}
-
-    def lockgate(argv: list[str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "lockgate", *argv],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=tmp_path,
-            env=env,
-        )
-
     # What the page assumes is there: a master key and a secret under it.
-    assert lockgate(["secrets", "init-key", "--key-file", "master.key"]).returncode == 0
-    stored = lockgate(["secrets", "set", "api", "--key-file", "master.key"], "s3cret-value")
+    made = lockgate(["secrets", "init-key", "--key-file", "master.key"], tmp_path, env)
+    assert made.returncode == 0, made.stderr
+    stored = lockgate(
+        ["secrets", "set", "api", "--key-file", "master.key"], tmp_path, env, "s3cret-value"
+    )
     assert stored.returncode == 0, stored.stderr
     for block in blocks("sh"):
         for line in block.splitlines():
             argv = shlex.split(line, comments=True)
             assert argv[0] == "lockgate", line
-            ran = lockgate(argv[1:])
+            ran = lockgate(argv[1:], tmp_path, env)
             assert ran.returncode == 0, f"{line}: {ran.stderr}"
 
 
@@ -79,16 +85,7 @@ def test_the_boto3_example_invokes_through_sigv4(tmp_path: Path) -> None:
         (["secrets", "init-key", "--key-file", str(key_file)], ""),
         (["secrets", "set", "ci_aws_secret", "--key-file", str(key_file)], secret_key),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "lockgate", *argv],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=tmp_path,
-            env=env,
-        )
+        done = lockgate(argv, tmp_path, env, stdin)
         assert done.returncode == 0, done.stderr
     gateway_env = {"LOCKGATE_RUN_STORE": env["LOCKGATE_RUN_STORE"]}
     gateway_env["LOCKGATE_MASTER_KEY_FILE"] = str(key_file)

@@ -6,83 +6,31 @@ when it is made. Each belongs to a usage plan declared in the config these comma
 (``--config`` / ``LOCKGATE_CONFIG``). Running gateways accept a new key at once and refuse a
 revoked one within ``[auth] token_cache_ttl`` (5 s).
 
-Exit codes: 0 done, 1 the store failed, 2 bad input (a bad name, an undeclared plan, a name
-in use, no such key).
+Exit codes: those of ``cli_credentials``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lockgate.controllers.cli_credentials import JsonOption, config_option, with_store
+
 if TYPE_CHECKING:
-    from lockgate.models.authorizers import UsagePlan
+    from lockgate.models.gateway_config import GatewayConfig
     from lockgate.use_cases.auth.credentials import CredentialService
 
 __all__ = ["api_keys_app"]
 
-EXIT_STORE_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-T = TypeVar("T")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        help="The lockgate.toml declaring the usage plans, whose run store holds the keys "
-        "(or LOCKGATE_CONFIG).",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON (for scripts).")]
+ConfigOption = Annotated[Path | None, config_option("keys and declares the usage plans")]
 
 api_keys_app = typer.Typer(
     help="Manage the API keys routes with api_key_required take (stored hashed; shown once).",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.secho(f"lockgate: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def _run(
-    config: Path | None,
-    work: Callable[[CredentialService, Mapping[str, UsagePlan]], Awaitable[T]],
-) -> T:
-    """Opens the credential store ``config`` names, runs ``work`` with it and the declared
-    usage plans, closes the store; lockgate's errors become a message and an exit code."""
-    from lockgate.bootstrap import credential_store  # noqa: PLC0415
-    from lockgate.errors import LockgateError, RunStoreError  # noqa: PLC0415
-    from lockgate.settings import load_settings  # noqa: PLC0415
-    from lockgate.use_cases.auth.credentials import CredentialService  # noqa: PLC0415
-
-    async def main() -> T:
-        settings, gateway = load_settings(config)
-        if settings.run_store == "memory://":
-            _fail(
-                "the run store is memory://: keys kept there would vanish with this "
-                "command; name the gateway's store (--config, LOCKGATE_RUN_STORE)"
-            )
-        store = credential_store(settings)
-        await store.open()
-        try:
-            return await work(CredentialService(store, cache_ttl=0), gateway.security.usage_plans)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except RunStoreError as exc:
-        _fail(exc.message, EXIT_STORE_FAILED)
-    except LockgateError as exc:  # a bad config, name or plan; a name in use; none by that name
-        _fail(exc.message)
 
 
 @api_keys_app.command("create")
@@ -97,13 +45,14 @@ def create(
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
     from lockgate.use_cases.auth.usage.api_keys import check_plan  # noqa: PLC0415
 
-    async def make(keys: CredentialService, plans: Mapping[str, UsagePlan]) -> tuple[str, str, str]:
+    async def make(keys: CredentialService, gateway: GatewayConfig) -> tuple[str, str, str]:
+        declared = gateway.security.usage_plans
         credential, secret = await keys.create(
-            CredentialKind.API_KEY, name, plan=check_plan(plan, plans)
+            CredentialKind.API_KEY, name, plan=check_plan(plan, declared)
         )
         return credential.name, credential.credential_id, secret
 
-    made, key_id, secret = _run(config, make)
+    made, key_id, secret = with_store(config, "keys", make)
     if as_json:
         typer.echo(json.dumps({"name": made, "id": key_id, "plan": plan, "key": secret}))
         return
@@ -120,7 +69,7 @@ def list_keys(*, config: ConfigOption = None, as_json: JsonOption = False) -> No
     from lockgate.controllers.cli_http import ago, when  # noqa: PLC0415
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
 
-    listed = _run(config, lambda keys, _: keys.list(CredentialKind.API_KEY))
+    listed = with_store(config, "keys", lambda keys, _: keys.list(CredentialKind.API_KEY))
     if as_json:
         rows = [
             {
@@ -160,5 +109,5 @@ def revoke(
     """Revoke an API key: gateways refuse it within [auth] token_cache_ttl (5 s)."""
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
 
-    _run(config, lambda keys, _: keys.revoke(CredentialKind.API_KEY, name))
+    with_store(config, "keys", lambda keys, _: keys.revoke(CredentialKind.API_KEY, name))
     typer.echo(f"revoked API key {name}")

@@ -7,77 +7,27 @@ directly, so they work before any gateway is running (a gateway on a public addr
 token to start with); running gateways accept a new token at once and stop accepting a
 revoked one within ``[auth] token_cache_ttl`` (5 s).
 
-Exit codes: 0 done, 1 the store failed, 2 bad input (a bad name or scope, a name in use, no
-such token).
+Exit codes: those of ``cli_credentials``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from lockgate.use_cases.auth.credentials import CredentialService
+from lockgate.controllers.cli_credentials import JsonOption, config_option, with_store
 
 __all__ = ["tokens_app"]
 
-EXIT_STORE_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-T = TypeVar("T")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", help="The lockgate.toml whose run store holds the tokens (or LOCKGATE_CONFIG)."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON (for scripts).")]
+ConfigOption = Annotated[Path | None, config_option("tokens")]
 
 tokens_app = typer.Typer(
     help="Manage the bearer tokens callers present (stored hashed; shown once).",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.secho(f"lockgate: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def _run(config: Path | None, work: Callable[[CredentialService], Awaitable[T]]) -> T:
-    """Opens the credential store ``config`` names, runs ``work``, closes the store;
-    lockgate's errors become a message and an exit code."""
-    from lockgate.bootstrap import credential_store  # noqa: PLC0415
-    from lockgate.errors import LockgateError, RunStoreError  # noqa: PLC0415
-    from lockgate.settings import load_settings  # noqa: PLC0415
-    from lockgate.use_cases.auth.credentials import CredentialService  # noqa: PLC0415
-
-    async def main() -> T:
-        settings, _ = load_settings(config)
-        if settings.run_store == "memory://":
-            _fail(
-                "the run store is memory://: tokens kept there would vanish with this "
-                "command; name the gateway's store (--config, LOCKGATE_RUN_STORE)"
-            )
-        store = credential_store(settings)
-        await store.open()
-        try:
-            return await work(CredentialService(store, cache_ttl=0))
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except RunStoreError as exc:
-        _fail(exc.message, EXIT_STORE_FAILED)
-    except LockgateError as exc:  # a bad config, name or scope; a name in use; none by that name
-        _fail(exc.message)
 
 
 @tokens_app.command("create")
@@ -99,8 +49,8 @@ def create(
     """Make a token and print it (once: only its hash is kept)."""
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
 
-    credential, secret = _run(
-        config, lambda tokens: tokens.create(CredentialKind.TOKEN, name, scopes=scope)
+    credential, secret = with_store(
+        config, "tokens", lambda tokens, _: tokens.create(CredentialKind.TOKEN, name, scopes=scope)
     )
     if as_json:
         typer.echo(json.dumps({"name": credential.name, "scopes": scope, "token": secret}))
@@ -119,7 +69,7 @@ def list_tokens(*, config: ConfigOption = None, as_json: JsonOption = False) -> 
     from lockgate.controllers.cli_http import ago, when  # noqa: PLC0415
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
 
-    listed = _run(config, lambda tokens: tokens.list(CredentialKind.TOKEN))
+    listed = with_store(config, "tokens", lambda tokens, _: tokens.list(CredentialKind.TOKEN))
     rows = [
         {
             "name": c.name,
@@ -160,5 +110,5 @@ def revoke(
     """Revoke a token: gateways refuse it within [auth] token_cache_ttl (5 s)."""
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
 
-    _run(config, lambda tokens: tokens.revoke(CredentialKind.TOKEN, name))
+    with_store(config, "tokens", lambda tokens, _: tokens.revoke(CredentialKind.TOKEN, name))
     typer.echo(f"revoked token {name}")

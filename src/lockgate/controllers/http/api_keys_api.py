@@ -7,21 +7,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from lockgate.application import Application
-from lockgate.controllers.http.asgi import read_body
-from lockgate.controllers.http.responses import error_response, json_response
+from lockgate.controllers.http.credential_bodies import credential_service, read_model
+from lockgate.controllers.http.responses import json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
-from lockgate.errors import RequestTooLargeError
 from lockgate.models.auth import Credential, CredentialKind
-from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.usage.api_keys import check_plan
 
 __all__ = ["api_key_view", "api_keys_router"]
 
-_MAX_BODY = 64 * 1024
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
@@ -72,15 +69,10 @@ def api_key_view(credential: Credential) -> dict[str, Any]:
 def api_keys_router(application: Application) -> APIRouter:
     router = APIRouter(tags=["API keys"])
 
-    def service() -> CredentialService | Response:
-        if application.credentials is None:
-            return error_response(503, "ApiKeysOff", "this gateway keeps no API keys")
-        return application.credentials
-
     @router.get("/api-keys", response_model=ApiKeyList, responses=_ERRORS)
     async def list_api_keys() -> Response:
         """Every API key's name, id, plan and times; never a key."""
-        if isinstance(keys := service(), Response):
+        if isinstance(keys := credential_service(application, "API keys"), Response):
             return keys
         listed = await keys.list(CredentialKind.API_KEY)
         return json_response({"api_keys": [api_key_view(c) for c in listed]})
@@ -99,18 +91,11 @@ def api_keys_router(application: Application) -> APIRouter:
     )
     async def create_api_key(request: Request) -> Response:
         """Make an API key for a declared usage plan; the key is in this answer only."""
-        if isinstance(keys := service(), Response):
+        if isinstance(keys := credential_service(application, "API keys"), Response):
             return keys
-        raw = await read_body(request.scope, request.receive, _MAX_BODY)
-        if raw is None:
-            raise RequestTooLargeError(f"the body is over {_MAX_BODY} bytes", limit=_MAX_BODY)
-        try:
-            body = ApiKeyRequest.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            fields = ", ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors())
-            return error_response(
-                422, "ValidationError", f'body: expected {{"name": ..., "plan": ...}} ({fields})'
-            )
+        body = await read_model(request, ApiKeyRequest, '{"name": ..., "plan": ...}')
+        if isinstance(body, Response):
+            return body
         plan = check_plan(body.plan, application.security.usage_plans)
         credential, secret = await keys.create(CredentialKind.API_KEY, body.name, plan=plan)
         return json_response({**api_key_view(credential), "key": secret}, 201)
@@ -119,7 +104,7 @@ def api_keys_router(application: Application) -> APIRouter:
     async def revoke_api_key(name: str) -> Response:
         """Revoke an API key: this node refuses it at once, others within
         ``token_cache_ttl``."""
-        if isinstance(keys := service(), Response):
+        if isinstance(keys := credential_service(application, "API keys"), Response):
             return keys
         await keys.revoke(CredentialKind.API_KEY, name)
         return Response(status_code=204)

@@ -6,20 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from lockgate.application import Application
-from lockgate.controllers.http.asgi import read_body
-from lockgate.controllers.http.responses import error_response, json_response
+from lockgate.controllers.http.credential_bodies import credential_service, read_model
+from lockgate.controllers.http.responses import json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
-from lockgate.errors import RequestTooLargeError
 from lockgate.models.auth import SCOPES, Credential, CredentialKind
-from lockgate.use_cases.auth.credentials import CredentialService
 
 __all__ = ["token_view", "tokens_router"]
 
-_MAX_BODY = 64 * 1024
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
@@ -67,15 +64,10 @@ def token_view(credential: Credential) -> dict[str, Any]:
 def tokens_router(application: Application) -> APIRouter:
     router = APIRouter(tags=["Tokens"])
 
-    def service() -> CredentialService | Response:
-        if application.credentials is None:
-            return error_response(503, "TokensOff", "this gateway keeps no tokens")
-        return application.credentials
-
     @router.get("/tokens", response_model=TokenList, responses=_ERRORS)
     async def list_tokens() -> Response:
         """Every token's name, scopes and times; never a secret."""
-        if isinstance(tokens := service(), Response):
+        if isinstance(tokens := credential_service(application, "tokens"), Response):
             return tokens
         listed = await tokens.list(CredentialKind.TOKEN)
         return json_response({"tokens": [token_view(c) for c in listed]})
@@ -94,20 +86,11 @@ def tokens_router(application: Application) -> APIRouter:
     )
     async def create_token(request: Request) -> Response:
         """Make a token; its secret is in this answer only."""
-        if isinstance(tokens := service(), Response):
+        if isinstance(tokens := credential_service(application, "tokens"), Response):
             return tokens
-        raw = await read_body(request.scope, request.receive, _MAX_BODY)
-        if raw is None:
-            raise RequestTooLargeError(f"the body is over {_MAX_BODY} bytes", limit=_MAX_BODY)
-        try:
-            body = TokenRequest.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            fields = ", ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors())
-            return error_response(
-                422,
-                "ValidationError",
-                f'body: expected {{"name": ..., "scopes": [...]}} ({fields})',
-            )
+        body = await read_model(request, TokenRequest, '{"name": ..., "scopes": [...]}')
+        if isinstance(body, Response):
+            return body
         credential, secret = await tokens.create(
             CredentialKind.TOKEN, body.name, scopes=body.scopes
         )
@@ -116,7 +99,7 @@ def tokens_router(application: Application) -> APIRouter:
     @router.delete("/tokens/{name}", status_code=204, responses=_ERRORS)
     async def revoke_token(name: str) -> Response:
         """Revoke a token: this node refuses it at once, others within ``token_cache_ttl``."""
-        if isinstance(tokens := service(), Response):
+        if isinstance(tokens := credential_service(application, "tokens"), Response):
             return tokens
         await tokens.revoke(CredentialKind.TOKEN, name)
         return Response(status_code=204)
