@@ -214,3 +214,16 @@ async def test_an_unresolvable_name_reads_as_a_refusal_too(
 ) -> None:
     run = await query(loopback_listed, "no-such-host.invalid", free_port(), connect_timeout=0.3)
     assert DB_REFUSED in str(run.error)
+
+
+async def test_what_the_gateway_sends_itself_is_no_operator(
+    loopback_listed: GatewayProcess,
+) -> None:
+    """Even with loopback listed, a run's inline client that calls the gateway's own
+    operators' endpoints is a caller without a credential: the loopback address it comes
+    from proves nothing."""
+    for path in ("/invocations?status=dead", "/jobs", "/secrets", "/tokens"):
+        run = await fetch(loopback_listed, f"{loopback_listed.url}{path}")
+        assert run.status == "completed", run.error
+        assert run.result["get"]["status"] == 401, path
+        assert "needs a credential" in run.result["get"]["body"]
