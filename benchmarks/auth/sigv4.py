@@ -38,7 +38,7 @@ from botocore.credentials import Credentials
 from lockgate.bootstrap import build
 from lockgate.controllers.http.app import create_app
 from lockgate.gateways.aws.sigv4 import BotocoreSigV4Signer
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.security import SecurityConfig

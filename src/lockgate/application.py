@@ -49,7 +49,7 @@ from lockgate.use_cases.workflow_loader import load_workflow
 from lockgate.use_cases.workflow_service import WorkflowService
 
 if TYPE_CHECKING:  # named for the type only: bootstrap makes it
-    from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+    from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 
 __all__ = ["Application"]
 

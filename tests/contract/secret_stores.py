@@ -17,9 +17,9 @@ import asyncpg
 import pytest
 
 from lockgate.gateways.interfaces import ISecretStore
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.gateways.postgres_secret_store import PostgresSecretStore
-from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
+from lockgate.gateways.stores.secrets.postgres import PostgresSecretStore
+from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
 from lockgate.models.secret import (
     RewrapDataKey,
     SealSecret,

@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from lockgate.controllers.cli import app
 from lockgate.errors import MasterKeyRotatedError
-from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
+from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
 from lockgate.use_cases.master_key import MasterKey
 from lockgate.use_cases.secret_manager import SecretManager
 

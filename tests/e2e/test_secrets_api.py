@@ -29,7 +29,7 @@ from lockgate.errors import (
     ResourceConfigError,
     ResourceUnavailableError,
 )
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.auth import CredentialKind
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference

@@ -15,7 +15,7 @@ import pytest
 
 from lockgate import AsyncWorkflowBuilder, ResourceReference, ResourceRegistry, WorkflowRequest
 from lockgate.bootstrap import Application, build
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.egress import UNREACHABLE
 from lockgate.models.run import RunStatus
 from lockgate.settings import Settings

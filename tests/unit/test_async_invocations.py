@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from lockgate.errors import FunctionNotFoundError, InvocationTimeoutError, TooManyRequestsError
-from lockgate.gateways.memory_async_invocation_store import InMemoryAsyncInvocationStore
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.gateways.metrics.prometheus import PrometheusMetrics
+from lockgate.gateways.stores.invocations.memory import InMemoryAsyncInvocationStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply

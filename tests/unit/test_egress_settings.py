@@ -10,8 +10,8 @@ import pytest
 
 from lockgate.bootstrap import _builtin_resolvers, build
 from lockgate.errors import ConfigError, ResourceConfigError
-from lockgate.gateways.egress import EgressGuard
 from lockgate.gateways.interfaces import IInlineResourceResolver
+from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.settings import Settings, load_settings
 from lockgate.use_cases.resource_registry import ResourceRegistry
 from tests.unit.config_files import config_error, write

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from lockgate.errors import ModuleCallError, RunStoreError
-from lockgate.gateways.memory_event_store import InMemoryEventStore
+from lockgate.gateways.stores.events.memory import InMemoryEventStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.use_cases.event_bus import EventBus, current_event
 from lockgate.use_cases.event_delivery import HandlerNotStartedError, Subscription, call_handler

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from lockgate.errors import ResourceConfigError, ResourceUnavailableError
-from lockgate.gateways.egress import EgressGuard
 from lockgate.gateways.interfaces import IEgressGuard, IInlineResourceResolver
+from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.models.egress import UNREACHABLE, EgressPolicy, IPAddress
 from lockgate.models.resource import ResourceReference
 from lockgate.use_cases.resource_registry import ResourceRegistry

@@ -16,7 +16,7 @@ from lockgate.errors import (
     TooManyRequestsError,
     WorkerCrashedError,
 )
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
 from lockgate.models.pool import BreakerState

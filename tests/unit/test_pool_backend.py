@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lockgate.errors import InvocationTimeoutError, TooManyRequestsError
-from lockgate.gateways.memory_worker import InMemoryWorkerLauncher
+from lockgate.gateways.workers.memory import InMemoryWorkerLauncher
 from lockgate.models.invocation import WorkerInvocation
 from lockgate.use_cases.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.pool_manager import PoolManager

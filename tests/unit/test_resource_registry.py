@@ -22,7 +22,7 @@ from lockgate.errors import (
     ResourceUnavailableError,
     SecretNotFoundError,
 )
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.resource import ResourceReference
 from lockgate.use_cases.master_key import MasterKey, generate_master_key
 from lockgate.use_cases.resource_registry import ResourceRegistry, RunResources

@@ -19,7 +19,7 @@ from lockgate.errors import (
     SecretNotFoundError,
     http_status,
 )
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.secret import SecretValue
 from lockgate.use_cases.master_key import (
     Keyring,

@@ -15,8 +15,8 @@ from lockgate.errors import (
     MasterKeyRotatedError,
     SecretsReadOnlyError,
 )
-from lockgate.gateways.env_secrets import EnvironmentSecrets
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.secret import SecretEnvelope
 from lockgate.use_cases.master_key import MasterKey, generate_master_key, load_master_key
 from lockgate.use_cases.redaction import RevealedSecrets

@@ -17,7 +17,7 @@ from starlette.types import Message
 from lockgate.bootstrap import build
 from lockgate.controllers.http.app import create_app
 from lockgate.errors import ConfigError
-from lockgate.gateways.env_secrets import EnvironmentSecrets
+from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.security import SecurityConfig
 from lockgate.models.sigv4 import AwsCredential

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from lockgate import json_codec
-from lockgate.gateways.memory_run_store import InMemoryRunStore
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.resource import ResourceReference
 from lockgate.models.run import RunRecord, RunStatus, StepStatus

@@ -12,7 +12,7 @@ import pytest
 
 from lockgate.errors import ResourceNotFoundError
 from lockgate.gateways.interfaces import StepWrite
-from lockgate.gateways.memory_run_store import InMemoryRunStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from lockgate.models.workflow import RetryPolicy, Workflow

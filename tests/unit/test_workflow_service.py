@@ -21,7 +21,7 @@ from lockgate.errors import (
     WorkflowDefinitionError,
     WorkflowNotFoundError,
 )
-from lockgate.gateways.memory_run_store import InMemoryRunStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import (
     RunRecord,

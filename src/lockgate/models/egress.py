@@ -25,7 +25,7 @@ reserved blocks, IPv6 outside global unicast 2000::/3, the IPv4-mapped, NAT64 an
 forms of all of these, and the gateway's own addresses (which the caller of ``decide``
 finds out: it takes I/O).
 
-Pure: no DNS, no sockets. ``lockgate.gateways.egress`` resolves and asks ``decide``.
+Pure: no DNS, no sockets. ``lockgate.gateways.resources.egress.guard`` resolves and asks ``decide``.
 """
 
 from __future__ import annotations
