@@ -1,5 +1,6 @@
-"""What the SQLite stores (runs, secrets, events, queues) share: versioned migrations, and a
-connection of their own on a thread of its own, where each call is one transaction."""
+"""What the SQLite stores (runs, secrets, events, queues, jobs) share: versioned migrations,
+a connection of their own on a thread of its own, where each call is one transaction, and the
+pragmas a store runs on top."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TypeVar
 
 from lockgate.errors import LockgateError
 
-__all__ = ["SQLiteStore", "SQLiteWorker", "migrate"]
+__all__ = ["SQLiteStore", "SQLiteWorker", "migrate", "sqlite_pragmas"]
 
 T = TypeVar("T")
 
@@ -181,3 +182,14 @@ def _transaction(connection: sqlite3.Connection, fn: Callable[[sqlite3.Connectio
         raise
     connection.execute("COMMIT")
     return result
+
+
+def sqlite_pragmas(synchronous: str) -> tuple[str, ...]:
+    """What a SQLite store runs on top of ``SQLiteWorker``'s ``synchronous = FULL``.
+
+    Raises:
+        ValueError: ``synchronous`` is neither ``FULL`` nor ``NORMAL``.
+    """
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+    return (f"PRAGMA synchronous = {synchronous}",)

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from lockgate import json_codec
+from lockgate.gateways.stores.arguments import check_claim, check_limit
 from lockgate.gateways.stores.events.schema import (
-    check_claim,
-    check_limit,
     checked_record,
 )
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord

@@ -20,11 +20,10 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from lockgate.errors import LockgateError, RunStoreError
+from lockgate.gateways.stores.arguments import check_claim, check_limit
 from lockgate.gateways.stores.events.schema import (
     DELIVERY_COLUMNS,
     POSTGRES_EVENT_MIGRATIONS,
-    check_claim,
-    check_limit,
     check_subscribers,
     delivery,
     encode_data,

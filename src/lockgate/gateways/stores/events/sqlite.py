@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lockgate.errors import RunStoreError
+from lockgate.gateways.stores.arguments import check_claim, check_limit
 from lockgate.gateways.stores.events.schema import (
     DELIVERY_COLUMNS,
     SQLITE_EVENT_MIGRATIONS,
-    check_claim,
-    check_limit,
     checked_record,
     delivery,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from lockgate.gateways.stores.events.schema import check_claim, check_limit
+from lockgate.gateways.stores.arguments import check_claim, check_limit
 from lockgate.gateways.stores.invocations.schema import check_request_ids, new_invocation_row
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 

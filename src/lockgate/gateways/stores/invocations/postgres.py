@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from lockgate.errors import RunStoreError
-from lockgate.gateways.stores.events.schema import check_claim, check_limit
+from lockgate.gateways.stores.arguments import check_claim, check_limit
 from lockgate.gateways.stores.invocations.schema import (
     ASYNC_INVOCATION_VERSIONS,
     INVOCATION_COLUMNS,

@@ -1,8 +1,7 @@
-"""The schemas of the async invocation store and the job store, as numbered migrations each
-versioned in its own table (``lockgate_async_invocation_schema``, ``lockgate_job_schema``)
-so each evolves apart from the run store's in the same database, and what their memory,
-SQLite and PostgreSQL implementations share: argument checks and row encoding/decoding.
-Never edit a released script: append a new one.
+"""The async invocation store's schema, as numbered migrations versioned in their own table
+(``lockgate_async_invocation_schema``) so it evolves apart from the run store's in the same
+database, and what its memory, SQLite and PostgreSQL implementations share: argument checks
+and row encoding/decoding. Never edit a released script: append a new one.
 
 A claimed invocation stays ``queued`` with ``next_attempt_at`` moved to the end of its
 lease (as the event store's deliveries do): "due" is then one indexed range
@@ -15,45 +14,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lockgate import json_codec
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
-from lockgate.models.job import JobRun, JobStatus
 
 __all__ = [
     "ASYNC_INVOCATION_VERSIONS",
     "INVOCATION_COLUMNS",
-    "JOB_RUN_COLUMNS",
-    "JOB_RUN_UPSERT",
-    "JOB_VERSIONS",
     "POSTGRES_ASYNC_INVOCATION_MIGRATIONS",
-    "POSTGRES_JOB_MIGRATIONS",
     "SQLITE_ASYNC_INVOCATION_MIGRATIONS",
-    "SQLITE_JOB_MIGRATIONS",
-    "UNFINISHED_JOB_STATUSES",
     "check_request_ids",
     "invocation",
-    "job_run",
-    "job_run_row",
     "new_invocation_row",
-    "sqlite_pragmas",
 ]
 
 ASYNC_INVOCATION_VERSIONS = "lockgate_async_invocation_schema"
-JOB_VERSIONS = "lockgate_job_schema"
 # In AsyncInvocation's field order.
 INVOCATION_COLUMNS = (
     "request_id, function_name, payload, qualifier, status, attempts, created_at, "
     "next_attempt_at, error, finished_at"
 )
-# In JobRun's field order.
-JOB_RUN_COLUMNS = (
-    "run_id, job, parameters, created_at, external_id, status, message, exit_code, finished_at"
-)
-# After an INSERT of JOB_RUN_COLUMNS: a run saved again overwrites every column but its id.
-JOB_RUN_UPSERT = "ON CONFLICT (run_id) DO UPDATE SET " + ", ".join(
-    f"{column} = excluded.{column}" for column in JOB_RUN_COLUMNS.split(", ")[1:]
-)
-UNFINISHED_JOB_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def invocation(row: Any) -> AsyncInvocation:
@@ -127,47 +105,6 @@ def check_request_ids(request_ids: Sequence[str] | None) -> list[str] | None:
     return list(dict.fromkeys(request_ids))
 
 
-def job_run(row: Any) -> JobRun:
-    """A ``JobRun`` from a row of ``JOB_RUN_COLUMNS`` (parameters stored as JSON)."""
-    return JobRun(
-        run_id=row[0],
-        job=row[1],
-        parameters=json_codec.loads(bytes(row[2])),
-        created_at=row[3],
-        external_id=row[4],
-        status=JobStatus(row[5]),
-        message=row[6],
-        exit_code=row[7],
-        finished_at=row[8],
-    )
-
-
-def job_run_row(run: JobRun) -> tuple[Any, ...]:
-    """``run`` as a row of ``JOB_RUN_COLUMNS``."""
-    return (
-        run.run_id,
-        run.job,
-        json_codec.dumps(dict(run.parameters)),
-        run.created_at,
-        run.external_id,
-        JobStatus(run.status).value,
-        run.message,
-        run.exit_code,
-        run.finished_at,
-    )
-
-
-def sqlite_pragmas(synchronous: str) -> tuple[str, ...]:
-    """What a SQLite store runs on top of ``SQLiteWorker``'s ``synchronous = FULL``.
-
-    Raises:
-        ValueError: ``synchronous`` is neither ``FULL`` nor ``NORMAL``.
-    """
-    if synchronous not in ("FULL", "NORMAL"):
-        raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
-    return (f"PRAGMA synchronous = {synchronous}",)
-
-
 # Rowid tables, not WITHOUT ROWID: payloads (up to Lambda's 256 KiB) are large rows.
 SQLITE_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -237,51 +174,5 @@ POSTGRES_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE INDEX lockgate_async_invocations_queued ON {schema}.lockgate_async_invocations "
         "(function_name) WHERE status = 'queued'",
-    ),
-)
-
-SQLITE_JOB_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """
-        CREATE TABLE lockgate_job_runs (
-            run_id      TEXT PRIMARY KEY,
-            job         TEXT NOT NULL,
-            parameters  BLOB NOT NULL,
-            created_at  REAL NOT NULL,
-            external_id TEXT,
-            status      TEXT NOT NULL,
-            message     TEXT NOT NULL,
-            exit_code   INTEGER,
-            finished_at REAL
-        )
-        """,
-        "CREATE INDEX lockgate_job_runs_created ON lockgate_job_runs (created_at, run_id)",
-        "CREATE INDEX lockgate_job_runs_job ON lockgate_job_runs (job, created_at, run_id)",
-        "CREATE INDEX lockgate_job_runs_unfinished ON lockgate_job_runs (created_at, run_id) "
-        "WHERE status IN ('QUEUED', 'RUNNING')",
-    ),
-)
-
-# Parameters are JSON in bytea, as the run store keeps its JSON: never queried inside.
-POSTGRES_JOB_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """
-        CREATE TABLE {schema}.lockgate_job_runs (
-            run_id      text COLLATE "C" PRIMARY KEY,
-            job         text COLLATE "C" NOT NULL,
-            parameters  bytea NOT NULL,
-            created_at  double precision NOT NULL,
-            external_id text,
-            status      text NOT NULL,
-            message     text NOT NULL,
-            exit_code   bigint,
-            finished_at double precision
-        )
-        """,
-        "CREATE INDEX lockgate_job_runs_created ON {schema}.lockgate_job_runs (created_at, run_id)",
-        "CREATE INDEX lockgate_job_runs_job ON {schema}.lockgate_job_runs "
-        "(job, created_at, run_id)",
-        "CREATE INDEX lockgate_job_runs_unfinished ON {schema}.lockgate_job_runs "
-        "(created_at, run_id) WHERE status IN ('QUEUED', 'RUNNING')",
     ),
 )

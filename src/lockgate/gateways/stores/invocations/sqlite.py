@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from lockgate.errors import RunStoreError
-from lockgate.gateways.stores.events.schema import check_claim, check_limit
+from lockgate.gateways.stores.arguments import check_claim, check_limit
 from lockgate.gateways.stores.invocations.schema import (
     ASYNC_INVOCATION_VERSIONS,
     INVOCATION_COLUMNS,
@@ -25,9 +25,8 @@ from lockgate.gateways.stores.invocations.schema import (
     check_request_ids,
     invocation,
     new_invocation_row,
-    sqlite_pragmas,
 )
-from lockgate.gateways.stores.sqlite_base import SQLiteStore, SQLiteWorker
+from lockgate.gateways.stores.sqlite_base import SQLiteStore, SQLiteWorker, sqlite_pragmas
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 
 __all__ = ["SQLiteAsyncInvocationStore"]

@@ -6,8 +6,8 @@ nothing across a restart.
 
 from __future__ import annotations
 
-from lockgate.gateways.stores.events.schema import check_limit
-from lockgate.gateways.stores.invocations.schema import job_run, job_run_row
+from lockgate.gateways.stores.arguments import check_limit
+from lockgate.gateways.stores.jobs.schema import job_run, job_run_row
 from lockgate.models.job import JobRun
 
 __all__ = ["InMemoryJobStore"]

@@ -5,8 +5,8 @@ small pool."""
 from __future__ import annotations
 
 from lockgate.errors import RunStoreError
-from lockgate.gateways.stores.events.schema import check_limit
-from lockgate.gateways.stores.invocations.schema import (
+from lockgate.gateways.stores.arguments import check_limit
+from lockgate.gateways.stores.jobs.schema import (
     JOB_RUN_COLUMNS,
     JOB_RUN_UPSERT,
     JOB_VERSIONS,

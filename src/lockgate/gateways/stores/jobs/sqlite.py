@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Literal
 
 from lockgate.errors import RunStoreError
-from lockgate.gateways.stores.events.schema import check_limit
-from lockgate.gateways.stores.invocations.schema import (
+from lockgate.gateways.stores.arguments import check_limit
+from lockgate.gateways.stores.jobs.schema import (
     JOB_RUN_COLUMNS,
     JOB_RUN_UPSERT,
     JOB_VERSIONS,
     SQLITE_JOB_MIGRATIONS,
     job_run,
     job_run_row,
-    sqlite_pragmas,
 )
-from lockgate.gateways.stores.sqlite_base import SQLiteStore, SQLiteWorker
+from lockgate.gateways.stores.sqlite_base import SQLiteStore, SQLiteWorker, sqlite_pragmas
 from lockgate.models.job import JobRun
 
 __all__ = ["SQLiteJobStore"]
