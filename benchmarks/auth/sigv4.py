@@ -45,8 +45,8 @@ from lockgate.models.security import SecurityConfig
 from lockgate.models.sigv4 import AwsCredential, SignedRequest
 from lockgate.settings import Settings
 from lockgate.use_cases.auth.sigv4_parsing import parse_authorization, request_time
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

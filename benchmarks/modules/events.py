@@ -28,7 +28,7 @@ from lockgate.gateways.interfaces import IEventStore
 from lockgate.gateways.stores.events.memory import InMemoryEventStore
 from lockgate.gateways.stores.events.postgres import PostgresEventStore
 from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
-from lockgate.use_cases.event_bus import EventBus
+from lockgate.use_cases.events.bus import EventBus
 
 __all__ = ["STORES", "fsync_floor", "measure_events"]
 

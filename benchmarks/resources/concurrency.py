@@ -30,7 +30,7 @@ from lockgate.bootstrap import Application, build
 from lockgate.models.resource import ResourceReference
 from lockgate.models.run import RunStatus, WorkflowRequest
 from lockgate.settings import Settings
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 __all__ = ["measure_concurrency"]
 

@@ -26,7 +26,7 @@ from lockgate.gateways.resources.database.resolver import DatabaseResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.models.egress import EgressPolicy
 from lockgate.models.resource import ResourceReference
-from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.use_cases.resources.registry import ResourceRegistry
 
 __all__ = ["measure_resolve"]
 

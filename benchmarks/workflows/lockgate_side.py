@@ -44,7 +44,7 @@ from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.models.run import RunStatus, WorkflowRequest, WorkflowResponse
 from lockgate.models.workflow import Workflow
 from lockgate.settings import Settings
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 WORKFLOW_ID = "bench"
 VALUES = [1, 2, 3]

@@ -58,7 +58,6 @@ from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.sigv4 import AwsCredential
 from lockgate.settings import Settings, listen_address
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
@@ -68,26 +67,27 @@ from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.auth.route_guard import RouteGuard
 from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
 from lockgate.use_cases.auth.usage.meter import UsageMeter
-from lockgate.use_cases.backend_router import BackendRouter
-from lockgate.use_cases.event_builder import EventBuilder
-from lockgate.use_cases.event_bus import EventBus
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.function_step import FunctionStepCaller
-from lockgate.use_cases.job_service import JobService
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.maintenance import Janitor, Scheduler
-from lockgate.use_cases.master_key import MASTER_KEY_ENV, load_master_key
-from lockgate.use_cases.module_declarations import modules_from_dict
-from lockgate.use_cases.module_loader import import_services
-from lockgate.use_cases.module_registry import ModuleRegistry
-from lockgate.use_cases.pool_backend import PoolInvocationBackend
-from lockgate.use_cases.pool_manager import PoolManager
-from lockgate.use_cases.request_processor import GatewayRequestProcessor
-from lockgate.use_cases.resource_registry import ResourceRegistry
-from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend, open_secrets
-from lockgate.use_cases.workflow_executor import WorkflowExecutor
-from lockgate.use_cases.workflow_loader import load_workflow
-from lockgate.use_cases.workflow_service import WorkflowService
+from lockgate.use_cases.events.bus import EventBus
+from lockgate.use_cases.functions.backend_router import BackendRouter
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
+from lockgate.use_cases.functions.pool_manager import PoolManager
+from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.functions.warm_pool import Janitor, Scheduler
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
+from lockgate.use_cases.jobs.service import JobService
+from lockgate.use_cases.modules.declarations import modules_from_dict
+from lockgate.use_cases.modules.loader import import_services
+from lockgate.use_cases.modules.registry import ModuleRegistry
+from lockgate.use_cases.resources.registry import ResourceRegistry
+from lockgate.use_cases.routes.apigw_events import EventBuilder
+from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
+from lockgate.use_cases.secrets.master_key import MASTER_KEY_ENV, load_master_key
+from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend, open_secrets
+from lockgate.use_cases.workflows.executor import WorkflowExecutor
+from lockgate.use_cases.workflows.function_step import FunctionStepCaller
+from lockgate.use_cases.workflows.loader import load_workflow
+from lockgate.use_cases.workflows.service import WorkflowService
 
 if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
     from lockgate.gateways.aws.lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend

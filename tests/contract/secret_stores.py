@@ -27,7 +27,7 @@ from lockgate.models.secret import (
     SecretKeyState,
     SecretMetadata,
 )
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import Backend, backend_of
 

@@ -36,8 +36,8 @@ from lockgate.gateways.stores.secrets.schema import (
 )
 from lockgate.gateways.stores.sqlite_base import migrate as sqlite_migrate
 from lockgate.models.secret import SecretEnvelope, SecretMetadata
-from lockgate.use_cases.master_key import Keyring, MasterKey, create_key_file
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import Keyring, MasterKey, create_key_file
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import Backend
 from tests.contract.secret_stores import (  # durable_secrets, secrets_backend: fixtures

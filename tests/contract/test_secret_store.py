@@ -17,8 +17,8 @@ from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.gateways.stores.secrets.postgres import PostgresSecretStore
 from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
 from lockgate.models.secret import SecretEnvelope, SecretKeyState, SecretMetadata
-from lockgate.use_cases.master_key import MasterKey
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey
 from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
 
 

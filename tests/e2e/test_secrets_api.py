@@ -34,9 +34,9 @@ from lockgate.models.auth import CredentialKind
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.settings import Settings
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.secret_manager import SecretManager
-from lockgate.use_cases.secrets_setup import SecretBackend
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
+from lockgate.use_cases.secrets.setup import SecretBackend
 
 PASSWORD = "pw-api-3b7e01d9c4a6"
 CREDS = {"user": "app", "password": PASSWORD}

@@ -20,7 +20,7 @@ from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.gateways.stores.jobs.postgres import PostgresJobStore
 from lockgate.gateways.stores.jobs.sqlite import SQLiteJobStore
 from lockgate.models.job import JobDefinition, JobRun, JobStatus
-from lockgate.use_cases.job_service import JobService
+from lockgate.use_cases.jobs.service import JobService
 from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
 
 PY = sys.executable

@@ -19,8 +19,8 @@ from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.egress import UNREACHABLE
 from lockgate.models.run import RunStatus
 from lockgate.settings import Settings
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from tests.servers import silent_listener
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"

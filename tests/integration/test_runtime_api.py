@@ -26,10 +26,10 @@ from lockgate.gateways.workers.process import ProcessWorkerLauncher
 from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
 from lockgate.models.function import FunctionEntity, ScalingConfig
 from lockgate.models.invocation import InvocationResult, WorkerInvocation
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.pool_backend import PoolInvocationBackend
-from lockgate.use_cases.pool_manager import PoolManager
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
+from lockgate.use_cases.functions.pool_manager import PoolManager
+from lockgate.use_cases.functions.registry import FunctionRegistry
 from tests.e2e.gateway_process import alive
 from tests.support import eventually
 

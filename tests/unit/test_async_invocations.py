@@ -16,9 +16,9 @@ from lockgate.gateways.stores.invocations.memory import InMemoryAsyncInvocationS
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 from tests.support import eventually, make_function
 
 OK = WorkerReply(b'{"ok": true}', None, b"", 0, 1.0)

@@ -29,7 +29,7 @@ from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.settings import Settings
-from lockgate.use_cases.job_service import JobService
+from lockgate.use_cases.jobs.service import JobService
 from tests.servers import free_port
 from tests.support import wait_until
 from tests.unit.test_job_service import JOBS

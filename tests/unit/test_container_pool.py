@@ -11,7 +11,7 @@ import pytest
 
 from lockgate.errors import FunctionInitError, PoolClosedError, TooManyRequestsError
 from lockgate.gateways.workers.memory import InMemoryWorkerLauncher
-from lockgate.use_cases.container_pool import ContainerPool
+from lockgate.use_cases.functions.container_pool import ContainerPool
 from tests.support import ManualClock, make_function
 
 

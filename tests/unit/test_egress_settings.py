@@ -13,7 +13,7 @@ from lockgate.errors import ConfigError, ResourceConfigError
 from lockgate.gateways.interfaces import IInlineResourceResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.settings import Settings, load_settings
-from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.use_cases.resources.registry import ResourceRegistry
 from tests.unit.config_files import config_error, write
 
 pytestmark = pytest.mark.usefixtures("no_lockgate_env")

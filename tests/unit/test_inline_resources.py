@@ -18,7 +18,7 @@ from lockgate.gateways.interfaces import IEgressGuard, IInlineResourceResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.models.egress import UNREACHABLE, EgressPolicy, IPAddress
 from lockgate.models.resource import ResourceReference
-from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.use_cases.resources.registry import ResourceRegistry
 
 
 async def no_dns(host: str, port: int) -> Sequence[str]:

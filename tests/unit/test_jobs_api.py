@@ -20,7 +20,7 @@ from lockgate.controllers.http.workflow_api import ErrorBody, install_error_hand
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
 from lockgate.settings import Settings
-from lockgate.use_cases.job_service import JobService
+from lockgate.use_cases.jobs.service import JobService
 from tests.unit.test_job_service import JOBS
 
 pytestmark = pytest.mark.usefixtures("no_lockgate_env")

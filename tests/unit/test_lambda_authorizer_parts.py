@@ -18,7 +18,7 @@ from lockgate.use_cases.auth.authorizers.lambda_answers import (
 from lockgate.use_cases.auth.authorizers.lambda_events import authorizer_event, execute_api_arn
 from lockgate.use_cases.auth.authorizers.policy import parse_policy
 from lockgate.use_cases.auth.authorizers.result_cache import ResultCache
-from lockgate.use_cases.event_builder import EventBuilder
+from lockgate.use_cases.routes.apigw_events import EventBuilder
 
 ARN = "arn:aws:execute-api:us-east-1:000000000000:lockgate/$default/GET/orders/42"
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from lockgate.use_cases.boundary_check import Violation
+    from lockgate.use_cases.modules.boundary_check import Violation
 
 __all__ = ["check"]
 
@@ -43,7 +43,7 @@ def check(*, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     services modules (never their internals)."""
     from lockgate.errors import ConfigError  # noqa: PLC0415
     from lockgate.settings import load_config  # noqa: PLC0415
-    from lockgate.use_cases.boundary_check import check_boundaries  # noqa: PLC0415
+    from lockgate.use_cases.modules.boundary_check import check_boundaries  # noqa: PLC0415
 
     if config is None:
         _fail("no config to check: give --config PATH or set LOCKGATE_CONFIG")

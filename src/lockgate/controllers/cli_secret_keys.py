@@ -24,7 +24,7 @@ from lockgate.controllers.cli_secrets_support import (
 )
 
 if TYPE_CHECKING:
-    from lockgate.use_cases.secret_manager import SecretManager
+    from lockgate.use_cases.secrets.manager import SecretManager
 
 __all__ = ["init_key", "retire_key", "rotate"]
 
@@ -48,7 +48,7 @@ def init_key(
     An existing file is never overwritten; the key is printed only with --print.
     """
     from lockgate.errors import MasterKeyError  # noqa: PLC0415
-    from lockgate.use_cases.master_key import create_key_file  # noqa: PLC0415
+    from lockgate.use_cases.secrets.master_key import create_key_file  # noqa: PLC0415
 
     if key_file is None:
         config_path = config

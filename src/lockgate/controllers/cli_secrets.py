@@ -36,7 +36,7 @@ from lockgate.controllers.cli_secrets_support import (
 
 if TYPE_CHECKING:
     from lockgate.models.secret import SecretKeyState
-    from lockgate.use_cases.secret_manager import SecretManager
+    from lockgate.use_cases.secrets.manager import SecretManager
 
 __all__ = ["secrets_app"]
 

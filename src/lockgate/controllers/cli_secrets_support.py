@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from lockgate.use_cases.master_key import MasterKey
-    from lockgate.use_cases.secret_manager import SecretManager
+    from lockgate.use_cases.secrets.manager import SecretManager
+    from lockgate.use_cases.secrets.master_key import MasterKey
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -71,7 +71,7 @@ def run_with_manager(
     from lockgate.bootstrap import secret_store  # noqa: PLC0415
     from lockgate.errors import LockgateError, SecretStoreError  # noqa: PLC0415
     from lockgate.settings import load_settings  # noqa: PLC0415
-    from lockgate.use_cases.secret_manager import SecretManager  # noqa: PLC0415
+    from lockgate.use_cases.secrets.manager import SecretManager  # noqa: PLC0415
 
     async def main() -> T:
         settings, _ = load_settings(config)
@@ -93,7 +93,7 @@ def run_with_manager(
 def master_key(key_file: Path | None) -> MasterKey:
     """The master key from ``key_file``, else ``LOCKGATE_MASTER_KEY``; exits 2 if unusable."""
     from lockgate.errors import MasterKeyError  # noqa: PLC0415
-    from lockgate.use_cases.master_key import load_master_key  # noqa: PLC0415
+    from lockgate.use_cases.secrets.master_key import load_master_key  # noqa: PLC0415
 
     try:
         return load_master_key(key_file=key_file)

@@ -49,7 +49,7 @@ from lockgate.models.auth import (
 from lockgate.models.context import HttpResponse
 from lockgate.models.sigv4 import AWS_ACCOUNT, user_arn
 from lockgate.use_cases.auth.authenticator import Authenticator
-from lockgate.use_cases.request_processor import json_response
+from lockgate.use_cases.routes.request_processor import json_response
 
 __all__ = [
     "PRINCIPAL_KEY",

@@ -13,8 +13,8 @@ from starlette.types import Scope
 from lockgate.controllers.http.asgi import header
 from lockgate.models.context import HttpResponse
 from lockgate.models.security import CorsConfig
-from lockgate.use_cases.cors import cors_headers, preflight_headers, same_origin
-from lockgate.use_cases.request_processor import json_response
+from lockgate.use_cases.routes.cors import cors_headers, preflight_headers, same_origin
+from lockgate.use_cases.routes.request_processor import json_response
 
 __all__ = ["BrowserVerdict", "check_browser"]
 

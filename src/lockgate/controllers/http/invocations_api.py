@@ -20,7 +20,7 @@ from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import RequestTooLargeError
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 
 __all__ = ["invocation_view", "invocations_router"]
 

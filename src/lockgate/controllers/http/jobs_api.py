@@ -20,7 +20,7 @@ from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import RequestTooLargeError
 from lockgate.models.job import JobRun
 from lockgate.settings import Settings
-from lockgate.use_cases.job_service import JobService, check_parameters
+from lockgate.use_cases.jobs.service import JobService, check_parameters
 
 __all__ = [
     "CancelJobRequest",

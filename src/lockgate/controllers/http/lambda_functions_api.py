@@ -27,7 +27,7 @@ from lockgate.errors import InvalidRequestError, LockgateError
 from lockgate.models.auth import FUNCTIONS_INVOKE
 from lockgate.models.function import FunctionEntity
 from lockgate.models.ids import new_request_id
-from lockgate.use_cases.function_registry import FunctionRegistry
+from lockgate.use_cases.functions.registry import FunctionRegistry
 
 __all__ = ["function_configuration", "lambda_functions_router"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from lockgate.controllers.http.access import Endpoint
 from lockgate.controllers.http.aws_errors import aws_error_response
 from lockgate.models.context import HttpResponse
-from lockgate.use_cases.request_processor import json_response
+from lockgate.use_cases.routes.request_processor import json_response
 
 __all__ = ["bad_host", "invoke_method_not_allowed", "not_here", "route_throttled", "throttled"]
 

@@ -42,7 +42,7 @@ from lockgate.use_cases.auth.sigv4_parsing import (
     request_time,
     signature_error,
 )
-from lockgate.use_cases.secrets_setup import SecretBackend
+from lockgate.use_cases.secrets.setup import SecretBackend
 
 __all__ = [
     "SECRET_KEY_FIELD",

@@ -24,8 +24,8 @@ from lockgate.use_cases.auth.authorizers.lambda_authorizer import LambdaRouteAut
 from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR
 from lockgate.use_cases.auth.authorizers.signing_keys import SigningKeys
 from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
-from lockgate.use_cases.event_builder import EventBuilder
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.routes.apigw_events import EventBuilder
 
 __all__ = ["RouteGuard"]
 

@@ -33,8 +33,8 @@ from lockgate.use_cases.auth.authorizers.responses import (
     UNAUTHORIZED,
 )
 from lockgate.use_cases.auth.authorizers.result_cache import ResultCache
-from lockgate.use_cases.event_builder import EventBuilder
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.routes.apigw_events import EventBuilder
 
 __all__ = ["LambdaRouteAuthorizer"]
 

@@ -20,9 +20,9 @@ from lockgate import json_codec
 from lockgate.gateways.interfaces import IWorkflowMetrics, StepWrite
 from lockgate.models.run import RunRecord, StepRecord, StepStatus
 from lockgate.models.workflow import StepKind, StepSpec, Workflow
-from lockgate.use_cases.live_run import LiveRun
-from lockgate.use_cases.redaction import run_redactor
-from lockgate.use_cases.run_context import (
+from lockgate.use_cases.secrets.redaction import run_redactor
+from lockgate.use_cases.workflows.live_run import LiveRun
+from lockgate.use_cases.workflows.run_context import (
     ExecutionContext,
     ResourceLookup,
     current_context,

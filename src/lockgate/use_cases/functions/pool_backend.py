@@ -9,8 +9,8 @@ from lockgate.errors import InvocationTimeoutError
 from lockgate.gateways.interfaces import IWorker
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import WorkerInvocation, WorkerReply
-from lockgate.use_cases.container_pool import ContainerPool
-from lockgate.use_cases.pool_manager import PoolManager
+from lockgate.use_cases.functions.container_pool import ContainerPool
+from lockgate.use_cases.functions.pool_manager import PoolManager
 
 __all__ = ["PoolInvocationBackend"]
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lockgate.errors import MasterKeyRotatedError, SecretDecryptionError
 from lockgate.models.secret import SecretEnvelope, SecretMetadata
-from lockgate.use_cases.master_key import NONCE_BYTES, Keyring, MasterKey
+from lockgate.use_cases.secrets.master_key import NONCE_BYTES, Keyring, MasterKey
 
 __all__ = ["held_wrapping", "open_data_key", "open_value", "seal_value", "unwrap_data_key"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from lockgate import json_codec
 from lockgate.errors import InvocationTimeoutError
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 
 __all__ = ["FunctionStepCaller"]
 

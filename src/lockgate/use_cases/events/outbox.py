@@ -11,7 +11,7 @@ from typing import Any
 
 from lockgate.gateways.interfaces import IEventStore
 from lockgate.models.event import Delivery
-from lockgate.use_cases.event_delivery import (
+from lockgate.use_cases.events.delivery import (
     DeliveryCounts,
     HandlerNotStartedError,
     RetryPolicy,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from lockgate.models.pool import BreakerState
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.pool_manager import PoolManager
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.pool_manager import PoolManager
+from lockgate.use_cases.functions.registry import FunctionRegistry
 
 __all__ = ["gateway_health"]
 

@@ -1,9 +1,9 @@
 """How the event bus delivers: one handler call within its timeout (sync handlers in the
 bus's bounded thread pool, timed from when a thread picks them up), the event in a context
 variable, failures logged without the payload, and the ``Publication`` that ``publish``
-returns (the durable outbox's dispatcher is in ``event_outbox``).
+returns (the durable outbox's dispatcher is in ``outbox``).
 
-Apart from ``event_bus`` so each stays small; ``event_bus`` is the public face.
+Apart from ``bus`` so each stays small; ``bus`` is the public face.
 """
 
 from __future__ import annotations

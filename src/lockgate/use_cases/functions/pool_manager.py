@@ -12,7 +12,7 @@ import logging
 from lockgate.gateways.interfaces import IInvocationMetrics, IWorkerLauncher
 from lockgate.models.function import FunctionEntity
 from lockgate.models.pool import PoolStats
-from lockgate.use_cases.container_pool import ContainerPool
+from lockgate.use_cases.functions.container_pool import ContainerPool
 
 __all__ = ["PoolManager"]
 

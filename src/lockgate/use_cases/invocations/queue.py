@@ -29,8 +29,8 @@ from lockgate.gateways.interfaces import IAsyncInvocationMetrics, IAsyncInvocati
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.registry import FunctionRegistry
 
 __all__ = ["AsyncInvocationQueue"]
 

@@ -19,9 +19,9 @@ from lockgate import json_codec
 from lockgate.gateways.interfaces import IRunStore, IWorkflowMetrics, StepWrite
 from lockgate.models.run import RunStatus, StepRecord, StepStatus
 from lockgate.models.workflow import Workflow
-from lockgate.use_cases.live_run import LiveRun
-from lockgate.use_cases.run_context import ResourceLookup
-from lockgate.use_cases.step_runner import FunctionCaller, StepRunner
+from lockgate.use_cases.workflows.live_run import LiveRun
+from lockgate.use_cases.workflows.run_context import ResourceLookup
+from lockgate.use_cases.workflows.step_runner import FunctionCaller, StepRunner
 
 __all__ = ["FunctionCaller", "LiveRun", "WorkflowExecutor"]
 

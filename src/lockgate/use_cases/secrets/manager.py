@@ -1,4 +1,4 @@
-"""``SecretManager``: secrets encrypted at rest by envelope encryption (``secret_envelopes``),
+"""``SecretManager``: secrets encrypted at rest by envelope encryption (``envelopes``),
 kept in an ``ISecretStore``.
 
 Writes and rotations never interleave: the store checks a write's master key in the same
@@ -29,15 +29,15 @@ from lockgate.models.secret import (
     SecretMetadata,
     SecretValue,
 )
-from lockgate.use_cases.held_keys import HeldKeys, KeySource
-from lockgate.use_cases.master_key import Keyring, MasterKey
-from lockgate.use_cases.redaction import REVEALED, RevealedSecrets
-from lockgate.use_cases.secret_envelopes import (
+from lockgate.use_cases.secrets.envelopes import (
     open_data_key,
     open_value,
     seal_value,
     unwrap_data_key,
 )
+from lockgate.use_cases.secrets.held_keys import HeldKeys, KeySource
+from lockgate.use_cases.secrets.master_key import Keyring, MasterKey
+from lockgate.use_cases.secrets.redaction import REVEALED, RevealedSecrets
 
 __all__ = ["SecretManager"]
 

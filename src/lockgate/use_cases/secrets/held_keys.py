@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable
 
 from lockgate.errors import MasterKeyError
-from lockgate.use_cases.master_key import Keyring, MasterKey
+from lockgate.use_cases.secrets.master_key import Keyring, MasterKey
 
 __all__ = ["HeldKeys", "KeySource"]
 
-logger = logging.getLogger("lockgate.use_cases.secret_manager")
+logger = logging.getLogger("lockgate.use_cases.secrets.manager")
 
 KeySource = Callable[[], MasterKey]
 """Loads the master key from where the gateway was configured to read it.

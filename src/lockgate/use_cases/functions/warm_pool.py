@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from lockgate.models.function import FunctionEntity
-from lockgate.use_cases.pool_manager import PoolManager
+from lockgate.use_cases.functions.pool_manager import PoolManager
 
 __all__ = ["Janitor", "Scheduler"]
 

@@ -23,15 +23,15 @@ from lockgate.models.routing import PayloadFormat, RouteMatch, RouteTable
 from lockgate.models.security import CorsConfig
 from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR
 from lockgate.use_cases.auth.route_guard import RouteGuard
-from lockgate.use_cases.cors import (
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.routes.apigw_events import EventBuilder
+from lockgate.use_cases.routes.apigw_responses import map_response
+from lockgate.use_cases.routes.cors import (
     cors_headers,
     is_preflight,
     preflight_headers,
     without_cors_headers,
 )
-from lockgate.use_cases.event_builder import EventBuilder
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.response_mapper import map_response
 
 __all__ = ["GatewayRequestProcessor", "json_response"]
 

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 from lockgate.errors import ConfigError, MasterKeyError
 from lockgate.gateways.interfaces import ISecretStore
 from lockgate.models.secret import SecretKeyState, SecretMetadata, SecretValue
-from lockgate.use_cases.master_key import NO_KEY, MasterKey
-from lockgate.use_cases.redaction import REVEALED, RevealedSecrets
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import NO_KEY, MasterKey
+from lockgate.use_cases.secrets.redaction import REVEALED, RevealedSecrets
 
 __all__ = ["OpenSecrets", "RevealingBackend", "SecretBackend", "open_secrets"]
 

@@ -28,7 +28,7 @@ from lockgate.errors import (
     ServiceUnavailableError,
 )
 from lockgate.models.module import ModuleDeclaration
-from lockgate.use_cases.module_declarations import dependency_order
+from lockgate.use_cases.modules.declarations import dependency_order
 
 __all__ = ["ModuleRegistry", "ServicesImporter"]
 

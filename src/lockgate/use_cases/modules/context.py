@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lockgate.use_cases.event_bus import EventBus, Publication
-    from lockgate.use_cases.module_registry import ModuleRegistry
+    from lockgate.use_cases.events.bus import EventBus, Publication
+    from lockgate.use_cases.modules.registry import ModuleRegistry
 
 __all__ = ["bind", "event_bus", "gateway", "unbind"]
 

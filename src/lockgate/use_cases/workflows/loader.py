@@ -8,7 +8,7 @@ import sys
 from lockgate.errors import ConfigError
 from lockgate.models.gateway_config import WorkflowDeclaration
 from lockgate.models.workflow import Workflow
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 __all__ = ["load_workflow"]
 

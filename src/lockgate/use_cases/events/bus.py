@@ -39,7 +39,7 @@ from lockgate.gateways.interfaces import IEventStore
 from lockgate.json_codec import dumps, loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.models.ids import new_run_id
-from lockgate.use_cases.event_delivery import (
+from lockgate.use_cases.events.delivery import (
     DeliveryCounts,
     Publication,
     RetryPolicy,
@@ -47,7 +47,7 @@ from lockgate.use_cases.event_delivery import (
     current_event,
     deliver_in_memory,
 )
-from lockgate.use_cases.event_outbox import OutboxDispatcher
+from lockgate.use_cases.events.outbox import OutboxDispatcher
 
 __all__ = ["EventBus", "Publication", "current_event"]  # current_event: for handlers
 

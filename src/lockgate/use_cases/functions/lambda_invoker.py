@@ -31,8 +31,8 @@ from lockgate.models.function import FunctionEntity
 from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult, WorkerInvocation, WorkerReply
 from lockgate.models.pool import BreakerState
-from lockgate.use_cases.circuit_breaker import CircuitBreaker
-from lockgate.use_cases.function_registry import FunctionRegistry
+from lockgate.use_cases.functions.circuit_breaker import CircuitBreaker
+from lockgate.use_cases.functions.registry import FunctionRegistry
 
 __all__ = ["LambdaInvoker"]
 

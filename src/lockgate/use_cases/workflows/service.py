@@ -39,10 +39,10 @@ from lockgate.models.run import (
     WorkflowResponse,
 )
 from lockgate.models.workflow import StepKind, Workflow
-from lockgate.use_cases.live_run import LiveRun
-from lockgate.use_cases.resource_registry import ResourceRegistry, RunResources
-from lockgate.use_cases.workflow_executor import WorkflowExecutor
-from lockgate.use_cases.workflow_parameters import checked_parameters
+from lockgate.use_cases.resources.registry import ResourceRegistry, RunResources
+from lockgate.use_cases.workflows.executor import WorkflowExecutor
+from lockgate.use_cases.workflows.live_run import LiveRun
+from lockgate.use_cases.workflows.parameters import checked_parameters
 
 __all__ = ["RegisteredWorkflow", "WorkflowService"]
 
