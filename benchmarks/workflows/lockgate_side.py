@@ -39,11 +39,11 @@ from typing import Any, Literal
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))  # lockgate from any cwd
 
 from lockgate.bootstrap import Application, build
+from lockgate.config.settings import Settings
 from lockgate.gateways.interfaces import IRunStore, StepWrite
 from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.models.run import RunStatus, WorkflowRequest, WorkflowResponse
 from lockgate.models.workflow import Workflow
-from lockgate.settings import Settings
 from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 WORKFLOW_ID = "bench"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lockgate.bootstrap import Application, build
+    from lockgate.config.settings import Settings
     from lockgate.errors import SecretNotFoundError
     from lockgate.models.function import FunctionEntity, ScalingConfig
     from lockgate.models.invocation import InvocationResult
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from lockgate.models.routing import Route, RouteTable
     from lockgate.models.run import WorkflowRequest, WorkflowResponse
     from lockgate.models.workflow import RetryPolicy, Workflow
-    from lockgate.settings import Settings
     from lockgate.use_cases.resources.registry import ResourceRegistry
     from lockgate.use_cases.secrets.manager import SecretManager
     from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
@@ -58,7 +58,7 @@ _LOCATIONS = {
     "RouteTable": "lockgate.models.routing",
     "Application": "lockgate.bootstrap",
     "build": "lockgate.bootstrap",
-    "Settings": "lockgate.settings",
+    "Settings": "lockgate.config.settings",
     "WorkflowRequest": "lockgate.models.run",
     "WorkflowResponse": "lockgate.models.run",
     "RetryPolicy": "lockgate.models.workflow",

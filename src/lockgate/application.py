@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from lockgate.config.settings import Settings, load_config
 from lockgate.errors import ConfigError, ResourceConfigError
 from lockgate.gateways.interfaces import IEventStore
 from lockgate.models.function import FunctionEntity
@@ -26,7 +27,6 @@ from lockgate.models.routing import RouteTable
 from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
 from lockgate.models.security import SecurityConfig
 from lockgate.models.workflow import Workflow
-from lockgate.settings import Settings, load_config
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter

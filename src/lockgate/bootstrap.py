@@ -13,6 +13,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from lockgate.application import Application
+from lockgate.config.locations import config_dir as _config_dir
+from lockgate.config.locations import local_admin_token_path
+from lockgate.config.locations import sqlite_path as _sqlite_path
+from lockgate.config.locations import store_kind as _store_kind
+from lockgate.config.locations import store_url as _store_url
+from lockgate.config.settings import Settings, listen_address
 from lockgate.errors import ConfigError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
 from lockgate.gateways.interfaces import (
@@ -40,11 +46,6 @@ from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
 from lockgate.gateways.stores.events.memory import InMemoryEventStore
 from lockgate.gateways.stores.invocations.memory import InMemoryAsyncInvocationStore
 from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
-from lockgate.gateways.stores.location import config_dir as _config_dir
-from lockgate.gateways.stores.location import local_admin_token_path
-from lockgate.gateways.stores.location import sqlite_path as _sqlite_path
-from lockgate.gateways.stores.location import store_kind as _store_kind
-from lockgate.gateways.stores.location import store_url as _store_url
 from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
@@ -57,7 +58,6 @@ from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.sigv4 import AwsCredential
-from lockgate.settings import Settings, listen_address
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
-from lockgate.settings import Settings
 from lockgate.use_cases.secrets.master_key import generate_master_key
 from tests.e2e.gateway_process import GatewayProcess
 

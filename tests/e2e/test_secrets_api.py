@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from lockgate.bootstrap import build, check_secrets
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.http.secrets_api import SecretList, SecretMetadataModel
 from lockgate.controllers.http.workflow_api import ErrorBody
@@ -33,7 +34,6 @@ from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.auth import CredentialKind
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
-from lockgate.settings import Settings
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from lockgate.use_cases.secrets.setup import SecretBackend

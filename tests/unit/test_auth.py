@@ -14,6 +14,7 @@ import pytest
 from starlette.routing import BaseRoute
 
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings
 from lockgate.controllers.cli_token import resolve_token
 from lockgate.controllers.http.access import classify
 from lockgate.controllers.http.app import create_app
@@ -45,7 +46,6 @@ from lockgate.models.auth import (
     check_scope,
 )
 from lockgate.models.security import AuthConfig
-from lockgate.settings import Settings
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.credentials import CredentialService, hash_secret
 from lockgate.use_cases.auth.exposure import anonymous_surfaces, check_exposure

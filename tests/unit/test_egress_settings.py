@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from lockgate.bootstrap import _builtin_resolvers, build
+from lockgate.config.settings import Settings, load_settings
 from lockgate.errors import ConfigError, ResourceConfigError
 from lockgate.gateways.interfaces import IInlineResourceResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
-from lockgate.settings import Settings, load_settings
 from lockgate.use_cases.resources.registry import ResourceRegistry
 from tests.unit.config_files import config_error, write
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lockgate.config.settings import load_config
 from lockgate.models.authorizers import (
     FunctionAuthorizer,
     IdentitySource,
@@ -18,7 +19,6 @@ from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.routing import Route
 from lockgate.models.security import SecurityConfig
-from lockgate.settings import load_config
 from tests.unit.config_files import config_error, write
 
 ISSUE_EXAMPLE = """

@@ -41,8 +41,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON (for s
 def check(*, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Check that each module imports only the modules it declares, and only their
     services modules (never their internals)."""
+    from lockgate.config.settings import load_config  # noqa: PLC0415
     from lockgate.errors import ConfigError  # noqa: PLC0415
-    from lockgate.settings import load_config  # noqa: PLC0415
     from lockgate.use_cases.modules.boundary_check import check_boundaries  # noqa: PLC0415
 
     if config is None:

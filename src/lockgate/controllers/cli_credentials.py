@@ -63,8 +63,8 @@ def with_store(
         work: What to do.
     """
     from lockgate.bootstrap import credential_store  # noqa: PLC0415
+    from lockgate.config.settings import load_settings  # noqa: PLC0415
     from lockgate.errors import LockgateError, RunStoreError  # noqa: PLC0415
-    from lockgate.settings import load_settings  # noqa: PLC0415
     from lockgate.use_cases.auth.credentials import CredentialService  # noqa: PLC0415
 
     async def main() -> T:

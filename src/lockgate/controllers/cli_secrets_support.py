@@ -69,8 +69,8 @@ def run_with_manager(
     """Opens the secret store ``config`` names, runs ``work`` with a manager holding
     ``key``, closes the store; lockgate's errors become a message and an exit code."""
     from lockgate.bootstrap import secret_store  # noqa: PLC0415
+    from lockgate.config.settings import load_settings  # noqa: PLC0415
     from lockgate.errors import LockgateError, SecretStoreError  # noqa: PLC0415
-    from lockgate.settings import load_settings  # noqa: PLC0415
     from lockgate.use_cases.secrets.manager import SecretManager  # noqa: PLC0415
 
     async def main() -> T:

@@ -23,7 +23,7 @@ from lockgate.controllers.http.listener_limits import (
 )
 
 if TYPE_CHECKING:
-    from lockgate.settings import Settings
+    from lockgate.config.settings import Settings
 
 __all__ = ["serve"]
 
@@ -48,6 +48,7 @@ def serve(
         check_secrets,
         local_admin_token_path,
     )
+    from lockgate.config.settings import load_settings  # noqa: PLC0415
     from lockgate.controllers.http.app import create_app  # noqa: PLC0415
     from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
     from lockgate.controllers.server_options import server_config  # noqa: PLC0415
@@ -57,7 +58,6 @@ def serve(
         forget_local_gateway,
         note_local_gateway,
     )
-    from lockgate.settings import load_settings  # noqa: PLC0415
 
     try:
         settings, gateway_config = load_settings(
@@ -112,8 +112,8 @@ def _addresses(settings: Settings) -> list[tuple[str, int]]:
         ConfigError: ``admin_listen`` is the main listener's port (the listener a request
             came in on is told by its port).
     """
+    from lockgate.config.settings import listen_address  # noqa: PLC0415
     from lockgate.errors import ConfigError  # noqa: PLC0415
-    from lockgate.settings import listen_address  # noqa: PLC0415
 
     addresses = [(settings.host, settings.port)]
     if settings.admin_listen is not None:

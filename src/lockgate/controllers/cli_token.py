@@ -58,9 +58,9 @@ def resolve_token(token: str | None, url: str) -> str | None:
 
 
 def _token_file() -> Path:
+    from lockgate.config.locations import local_admin_token_path  # noqa: PLC0415
+    from lockgate.config.settings import load_settings  # noqa: PLC0415
     from lockgate.errors import LockgateError  # noqa: PLC0415
-    from lockgate.gateways.stores.location import local_admin_token_path  # noqa: PLC0415
-    from lockgate.settings import load_settings  # noqa: PLC0415
 
     if given := os.environ.get("LOCKGATE_ADMIN_TOKEN_FILE"):
         return Path(given)

@@ -3,7 +3,7 @@
 Declared routes and the Invoke API are served as raw ASGI (``FunctionRoutes``,
 ``InvokeApi``), skipping the framework's routing and middleware on every invocation; the
 operations endpoints, the workflow API, the OpenAPI schema and the lifespan live on a
-FastAPI app. The paths FastAPI serves are ``lockgate.settings.RESERVED_*`` (declared routes
+FastAPI app. The paths FastAPI serves are ``lockgate.config.settings.RESERVED_*`` (declared routes
 may not claim them).
 """
 
@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
+from lockgate.config.settings import RESERVED_PATHS, RESERVED_PREFIXES
 from lockgate.controllers.http.access import PROBES, classify, denial
 from lockgate.controllers.http.api_keys_api import api_keys_router
 from lockgate.controllers.http.asgi import header, serve_request
@@ -46,7 +47,6 @@ from lockgate.errors import LockgateError
 from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
 from lockgate.models.security import CorsConfig
-from lockgate.settings import RESERVED_PATHS, RESERVED_PREFIXES
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import RequestTooLargeError
 from lockgate.models.job import JobRun
-from lockgate.settings import Settings
 from lockgate.use_cases.jobs.service import JobService, check_parameters
 
 __all__ = [

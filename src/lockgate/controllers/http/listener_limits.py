@@ -27,7 +27,7 @@ _MIN_RESERVE = 256
 
 @dataclass(frozen=True, slots=True)
 class ListenerLimits:
-    """What one listener allows a client (the ``lockgate.settings.Settings`` fields of the
+    """What one listener allows a client (the ``lockgate.config.settings.Settings`` fields of the
     same names document each one).
 
     Raises:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from lockgate.settings import Settings
+from lockgate.config.settings import Settings
 
 __all__ = ["config_dir", "local_admin_token_path", "sqlite_path", "store_kind", "store_url"]
 

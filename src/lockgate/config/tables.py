@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from lockgate.config_problems import Expect, Loc, Problems, check
+from lockgate.config.problems import Expect, Loc, Problems, check
 from lockgate.models.function import (
     ALIAS_PATTERN,
     FUNCTION_NAME_PATTERN,

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from lockgate.config_problems import Expect, Loc, Problems, check
-from lockgate.config_tables import STRICT
+from lockgate.config.problems import Expect, Loc, Problems, check
+from lockgate.config.tables import STRICT
 from lockgate.models.authorizers import (
     MAX_AUDIENCES,
     MAX_ROUTE_SCOPES,

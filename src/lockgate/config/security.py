@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from lockgate.config_problems import Expect, Loc, Problems, check
-from lockgate.config_route_auth import build_authorizers, build_usage_plans
-from lockgate.config_tables import STRICT
+from lockgate.config.problems import Expect, Loc, Problems, check
+from lockgate.config.route_auth import build_authorizers, build_usage_plans
+from lockgate.config.tables import STRICT
 from lockgate.models.auth import FUNCTIONS_INVOKE, Surface, check_scope
 from lockgate.models.secret import SECRET_NAME
 from lockgate.models.security import AuthConfig, ClientLimits, CorsConfig, SecurityConfig
