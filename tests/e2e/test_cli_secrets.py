@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from lockgate.controllers.cli import app
+from lockgate.controllers.cli.main import app
 from lockgate.errors import MasterKeyRotatedError
 from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
 from lockgate.use_cases.secrets.manager import SecretManager

@@ -15,22 +15,22 @@ from starlette.routing import BaseRoute
 
 from lockgate.bootstrap import build
 from lockgate.config.settings import Settings
-from lockgate.controllers.cli_token import resolve_token
-from lockgate.controllers.http.access import classify
+from lockgate.controllers.cli.local_admin_token import (
+    ensure_local_admin_token,
+    forget_local_gateway,
+    note_local_gateway,
+    noted_token_file,
+    read_local_admin_token,
+)
+from lockgate.controllers.cli.token import resolve_token
 from lockgate.controllers.http.app import create_app
+from lockgate.controllers.http.auth.access import classify
 from lockgate.errors import (
     ConfigError,
     CredentialExistsError,
     CredentialNotFoundError,
     InvalidRequestError,
     UnauthorizedError,
-)
-from lockgate.gateways.local_admin_token import (
-    ensure_local_admin_token,
-    forget_local_gateway,
-    note_local_gateway,
-    noted_token_file,
-    read_local_admin_token,
 )
 from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
 from lockgate.models.auth import (

@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 
 from lockgate.bootstrap import build
 from lockgate.config.settings import Settings
-from lockgate.controllers.cli_invocations import invocations_app
+from lockgate.controllers.cli.invocations import invocations_app
 from lockgate.controllers.http.app import create_app
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig

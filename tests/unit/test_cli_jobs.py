@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 
 from lockgate.bootstrap import build
 from lockgate.config.settings import Settings
-from lockgate.controllers.cli_jobs import jobs_app
+from lockgate.controllers.cli.jobs import jobs_app
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.workflow_api import install_error_handlers

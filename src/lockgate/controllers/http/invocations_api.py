@@ -1,7 +1,7 @@
 """The Event invocations API: list them (dead ones above all), show one, re-drive the dead.
 
 Payloads and errors are shown, so the API answers operators only (the ``admin`` scope;
-see ``access``).
+see ``auth.access``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The jobs API: start a declared job, list its runs, look one up, cancel it.
 
 Runs carry their parameters (which may hold credentials) and their runners' messages, so
-the API answers operators only (the ``admin`` scope; see ``access``). Errors have the one
+the API answers operators only (the ``admin`` scope; see ``auth.access``). Errors have the one
 error shape; validation messages name the field, never its value.
 """
 

@@ -19,7 +19,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from lockgate.controllers.http.access import principal_of
+from lockgate.controllers.http.auth.access import principal_of
 from lockgate.controllers.http.aws_errors import aws_error
 from lockgate.controllers.http.lambda_api import resolve_function
 from lockgate.controllers.http.workflow_api import ErrorBody

@@ -1,7 +1,7 @@
 """The secrets API: write, list and delete secrets; values are never read back over HTTP
 unless ``secrets_http_read`` is on.
 
-Operators only (the ``admin`` scope; see ``access``). Responses and errors name secrets,
+Operators only (the ``admin`` scope; see ``auth.access``). Responses and errors name secrets,
 never their values.
 """
 

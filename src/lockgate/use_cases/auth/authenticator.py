@@ -4,7 +4,7 @@ It knows the bearer credentials (``Authorization: Bearer <secret>``): the operat
 ``admin_token``, the local admin token ``lockgate serve`` writes beside the run store, the
 tokens in the credential store and, when ``[auth] authorizer`` names one, JWTs from that
 identity provider. Whether a surface admits anonymous callers, and what each endpoint needs,
-is the caller's business (``controllers/http/access.py``). AWS SigV4 signatures cover the
+is the caller's business (``controllers/http/auth/access.py``). AWS SigV4 signatures cover the
 whole request, so the access gate asks ``signed_principal`` for them (``SigV4Authenticator``)
 where ``[aws_credentials]`` are declared.
 """

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from lockgate.application import Application
-from lockgate.controllers.http.credential_bodies import credential_service, read_model
+from lockgate.controllers.http.auth.credential_bodies import credential_service, read_model
 from lockgate.controllers.http.responses import json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.models.auth import SCOPES, Credential, CredentialKind

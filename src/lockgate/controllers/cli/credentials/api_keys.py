@@ -6,7 +6,7 @@ when it is made. Each belongs to a usage plan declared in the config these comma
 (``--config`` / ``LOCKGATE_CONFIG``). Running gateways accept a new key at once and refuse a
 revoked one within ``[auth] token_cache_ttl`` (5 s).
 
-Exit codes: those of ``cli_credentials``.
+Exit codes: those of ``common``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lockgate.controllers.cli_credentials import JsonOption, config_option, with_store
+from lockgate.controllers.cli.credentials.common import JsonOption, config_option, with_store
 
 if TYPE_CHECKING:
     from lockgate.models.gateway_config import GatewayConfig
@@ -66,7 +66,7 @@ def create(
 @api_keys_app.command("list")
 def list_keys(*, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """The keys' names, ids, plans and times (never a key)."""
-    from lockgate.controllers.cli_http import ago, when  # noqa: PLC0415
+    from lockgate.controllers.cli.gateway_client import ago, when  # noqa: PLC0415
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
 
     listed = with_store(config, "keys", lambda keys, _: keys.list(CredentialKind.API_KEY))
@@ -89,7 +89,7 @@ def list_keys(*, config: ConfigOption = None, as_json: JsonOption = False) -> No
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from lockgate.controllers.cli_render import stdout  # noqa: PLC0415
+    from lockgate.controllers.cli.render import stdout  # noqa: PLC0415
 
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("NAME", "ID", "PLAN", "CREATED", "LAST USED"):

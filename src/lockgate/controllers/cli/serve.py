@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lockgate.controllers.http.listener_limits import (
+from lockgate.controllers.http.listener.limits import (
     ListenerLimits,
     connection_budget,
     raise_open_file_limit,
@@ -49,15 +49,15 @@ def serve(
         local_admin_token_path,
     )
     from lockgate.config.settings import load_settings  # noqa: PLC0415
-    from lockgate.controllers.http.app import create_app  # noqa: PLC0415
-    from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
-    from lockgate.controllers.server_options import server_config  # noqa: PLC0415
-    from lockgate.errors import LockgateError  # noqa: PLC0415
-    from lockgate.gateways.local_admin_token import (  # noqa: PLC0415
+    from lockgate.controllers.cli.local_admin_token import (  # noqa: PLC0415
         ensure_local_admin_token,
         forget_local_gateway,
         note_local_gateway,
     )
+    from lockgate.controllers.http.app import create_app  # noqa: PLC0415
+    from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
+    from lockgate.controllers.server_options import server_config  # noqa: PLC0415
+    from lockgate.errors import LockgateError  # noqa: PLC0415
 
     try:
         settings, gateway_config = load_settings(

@@ -5,7 +5,7 @@ for the Lambda API, the gateway's error body elsewhere)."""
 
 from __future__ import annotations
 
-from lockgate.controllers.http.access import Endpoint
+from lockgate.controllers.http.auth.access import Endpoint
 from lockgate.controllers.http.aws_errors import aws_error_response
 from lockgate.models.context import HttpResponse
 from lockgate.use_cases.routes.request_processor import json_response

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from lockgate.controllers.cli_api_keys import api_keys_app
-from lockgate.controllers.cli_check import check
-from lockgate.controllers.cli_invocations import invocations_app
-from lockgate.controllers.cli_jobs import jobs_app
-from lockgate.controllers.cli_runs import run, runs_app
-from lockgate.controllers.cli_secrets import secrets_app
-from lockgate.controllers.cli_serve import serve
-from lockgate.controllers.cli_tokens import tokens_app
+from lockgate.controllers.cli.check import check
+from lockgate.controllers.cli.credentials.api_keys import api_keys_app
+from lockgate.controllers.cli.credentials.tokens import tokens_app
+from lockgate.controllers.cli.invocations import invocations_app
+from lockgate.controllers.cli.jobs import jobs_app
+from lockgate.controllers.cli.runs import run, runs_app
+from lockgate.controllers.cli.secrets.commands import secrets_app
+from lockgate.controllers.cli.serve import serve
 
 __all__ = ["app", "main"]
 

@@ -2,7 +2,7 @@
 
 Every command calls a running gateway's Event invocations API (``--url`` /
 ``LOCKGATE_URL``, with ``--token`` / ``LOCKGATE_ADMIN_TOKEN`` when it has an admin token).
-Exit codes are those of :mod:`lockgate.controllers.cli_http`; ``redrive`` exits 1 when an
+Exit codes are those of :mod:`lockgate.controllers.cli.gateway_client`; ``redrive`` exits 1 when an
 invocation it was asked to queue again is not dead (or unknown). Results go to stdout,
 notices and errors to stderr.
 """
@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from lockgate.controllers.cli_http import (
+from lockgate.controllers.cli.gateway_client import (
     DEFAULT_URL,
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -32,7 +32,7 @@ from lockgate.controllers.cli_http import (
     table,
     when,
 )
-from lockgate.controllers.cli_render import echo_json, stderr, stdout
+from lockgate.controllers.cli.render import echo_json, stderr, stdout
 
 __all__ = ["invocations_app"]
 

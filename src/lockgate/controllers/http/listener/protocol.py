@@ -36,7 +36,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from lockgate.controllers.http.listener_limits import ConnectionSlots, ListenerLimits, OffenceLog
+from lockgate.controllers.http.listener.limits import ConnectionSlots, ListenerLimits, OffenceLog
 
 __all__ = ["HardenedHttpToolsProtocol", "ListenerConfig", "ListenerState"]
 

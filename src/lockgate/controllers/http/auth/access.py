@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope
 
 from lockgate.controllers.http.asgi import header
+from lockgate.controllers.http.auth.signed_requests import is_signed, read_signed_request, replaying
 from lockgate.controllers.http.aws_errors import aws_error, aws_error_response
 from lockgate.controllers.http.lambda_api import parse_function_identifier
-from lockgate.controllers.http.signed_requests import is_signed, read_signed_request, replaying
 from lockgate.errors import (
     ForbiddenError,
     LockgateError,

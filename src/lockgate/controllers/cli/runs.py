@@ -25,8 +25,8 @@ from rich.markup import escape
 
 from lockgate.client import Client, RunSummary, WorkflowResult
 from lockgate.client.errors import ClientError, Conflict, GatewayUnavailable
-from lockgate.controllers.cli_params import BadInputError, parse_context, parse_parameters
-from lockgate.controllers.cli_render import (
+from lockgate.controllers.cli.params import BadInputError, parse_context, parse_parameters
+from lockgate.controllers.cli.render import (
     StepProgress,
     echo_json,
     jsonable,
@@ -36,7 +36,7 @@ from lockgate.controllers.cli_render import (
     stderr,
     stdout,
 )
-from lockgate.controllers.cli_token import TokenOption, resolve_token
+from lockgate.controllers.cli.token import TokenOption, resolve_token
 
 __all__ = ["run", "runs_app"]
 

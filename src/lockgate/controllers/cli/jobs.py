@@ -2,7 +2,7 @@
 
 Every command calls a running gateway's jobs API (``--url`` / ``LOCKGATE_URL``, with
 ``--token`` / ``LOCKGATE_ADMIN_TOKEN`` when it has an admin token). Exit codes are those of
-:mod:`lockgate.controllers.cli_http`; ``submit --wait`` exits 0 when the run is ``DONE``
+:mod:`lockgate.controllers.cli.gateway_client`; ``submit --wait`` exits 0 when the run is ``DONE``
 and 1 when it ends ``ERROR``. Results go to stdout, notices and errors to stderr:
 ``RUN=$(lockgate jobs submit report)`` and ``lockgate jobs list --json | jq`` work.
 """
@@ -21,7 +21,7 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
-from lockgate.controllers.cli_http import (
+from lockgate.controllers.cli.gateway_client import (
     DEFAULT_URL,
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -38,8 +38,8 @@ from lockgate.controllers.cli_http import (
     table,
     when,
 )
-from lockgate.controllers.cli_params import BadInputError, parse_assignments
-from lockgate.controllers.cli_render import (
+from lockgate.controllers.cli.params import BadInputError, parse_assignments
+from lockgate.controllers.cli.render import (
     echo_json,
     format_seconds,
     run_duration,

@@ -47,7 +47,7 @@ def resolve_token(token: str | None, url: str) -> str | None:
         return None
     if host is None or not is_loopback_host(host):
         return None
-    from lockgate.gateways.local_admin_token import (  # noqa: PLC0415
+    from lockgate.controllers.cli.local_admin_token import (  # noqa: PLC0415
         noted_token_file,
         read_local_admin_token,
     )

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from starlette.types import Scope
 
 from lockgate.config.settings import Settings, listen_address
-from lockgate.controllers.http.access import AccessGate, Endpoint
-from lockgate.controllers.http.hosts import AllowedHosts
+from lockgate.controllers.http.auth.access import AccessGate, Endpoint
+from lockgate.controllers.http.auth.hosts import AllowedHosts
 from lockgate.models.auth import Surface
 from lockgate.models.security import AuthConfig
 from lockgate.use_cases.auth.authenticator import Authenticator

@@ -7,7 +7,7 @@ Secrets live on the run store's database (the SQLite file, or the PostgreSQL DSN
 ``rotate`` keeps each secret's wrapping by the old key (so gateways still running with it keep
 reading) until ``retire-key`` drops them; ``rotate --retire`` drops them at once.
 
-The key commands (``init-key``, ``rotate``, ``retire-key``) are in ``cli_secret_keys``.
+The key commands (``init-key``, ``rotate``, ``retire-key``) are in ``keys``.
 
 No command prints a value, and none takes one from argv unless asked (``--value-json``):
 argv is visible to every user in ``ps``. Exit codes: 0 done, 1 the store failed, 2 bad input
@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lockgate.controllers.cli_secret_keys import init_key, retire_key, rotate
-from lockgate.controllers.cli_secrets_support import (
+from lockgate.controllers.cli.secrets.common import (
     ConfigOption,
     JsonOption,
     KeyFileOption,
@@ -33,6 +32,7 @@ from lockgate.controllers.cli_secrets_support import (
     run_with_manager,
     secrets_app,
 )
+from lockgate.controllers.cli.secrets.keys import init_key, retire_key, rotate
 
 if TYPE_CHECKING:
     from lockgate.models.secret import SecretKeyState
@@ -111,7 +111,7 @@ def list_secrets(
     key_file: KeyFileOption = None,
 ) -> None:
     """The secrets' names and metadata (never their values)."""
-    from lockgate.controllers.cli_render import stdout  # noqa: PLC0415
+    from lockgate.controllers.cli.render import stdout  # noqa: PLC0415
 
     key = master_key(key_file)
 

@@ -7,7 +7,7 @@ directly, so they work before any gateway is running (a gateway on a public addr
 token to start with); running gateways accept a new token at once and stop accepting a
 revoked one within ``[auth] token_cache_ttl`` (5 s).
 
-Exit codes: those of ``cli_credentials``.
+Exit codes: those of ``common``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from lockgate.controllers.cli_credentials import JsonOption, config_option, with_store
+from lockgate.controllers.cli.credentials.common import JsonOption, config_option, with_store
 
 __all__ = ["tokens_app"]
 
@@ -66,7 +66,7 @@ def create(
 @tokens_app.command("list")
 def list_tokens(*, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """The tokens' names, scopes and times (never a token)."""
-    from lockgate.controllers.cli_http import ago, when  # noqa: PLC0415
+    from lockgate.controllers.cli.gateway_client import ago, when  # noqa: PLC0415
     from lockgate.models.auth import CredentialKind  # noqa: PLC0415
 
     listed = with_store(config, "tokens", lambda tokens, _: tokens.list(CredentialKind.TOKEN))
@@ -88,7 +88,7 @@ def list_tokens(*, config: ConfigOption = None, as_json: JsonOption = False) -> 
     from rich import box  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from lockgate.controllers.cli_render import stdout  # noqa: PLC0415
+    from lockgate.controllers.cli.render import stdout  # noqa: PLC0415
 
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("NAME", "SCOPES", "CREATED", "LAST USED"):

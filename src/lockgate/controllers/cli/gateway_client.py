@@ -21,7 +21,7 @@ from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from lockgate.controllers.cli_token import TokenOption, resolve_token
+from lockgate.controllers.cli.token import TokenOption, resolve_token
 
 __all__ = [
     "DEFAULT_URL",

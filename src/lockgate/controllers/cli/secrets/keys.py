@@ -3,7 +3,7 @@
 ``rotate`` rewraps every data key in one transaction that writes from running gateways wait
 for; it keeps each secret's wrapping by the old key (so gateways still running with it keep
 reading) until ``retire-key`` drops them; ``rotate --retire`` drops them at once. Registered
-on ``secrets_app`` by ``cli_secrets``.
+on ``secrets_app`` by ``commands``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lockgate.controllers.cli_secrets_support import (
+from lockgate.controllers.cli.secrets.common import (
     KEY_FILE_ENV,
     ConfigOption,
     KeyFileOption,
