@@ -58,6 +58,7 @@ from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.sigv4 import AwsCredential
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
@@ -80,7 +81,6 @@ from lockgate.use_cases.modules.declarations import modules_from_dict
 from lockgate.use_cases.modules.loader import import_services
 from lockgate.use_cases.modules.registry import ModuleRegistry
 from lockgate.use_cases.resources.registry import ResourceRegistry
-from lockgate.use_cases.routes.apigw_events import EventBuilder
 from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
 from lockgate.use_cases.secrets.master_key import MASTER_KEY_ENV, load_master_key
 from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend, open_secrets

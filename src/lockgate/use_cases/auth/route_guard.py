@@ -18,6 +18,7 @@ from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import RouteMatch
 from lockgate.models.security import SecurityConfig
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.jwt_authorizer import JwtRouteAuthorizer
 from lockgate.use_cases.auth.authorizers.jwt_verifier import JwtVerifier
 from lockgate.use_cases.auth.authorizers.lambda_authorizer import LambdaRouteAuthorizer
@@ -25,7 +26,6 @@ from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR
 from lockgate.use_cases.auth.authorizers.signing_keys import SigningKeys
 from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.routes.apigw_events import EventBuilder
 
 __all__ = ["RouteGuard"]
 

@@ -1,2 +1,2 @@
-"""Routes: an HTTP request through a function and back (``GatewayRequestProcessor``), as API
-Gateway builds its proxy events and reads its handlers' responses; CORS."""
+"""Routes: an HTTP request through its guard and a function and back
+(``GatewayRequestProcessor``), in API Gateway's shapes (``apigw``); CORS."""

@@ -21,11 +21,11 @@ from lockgate.models.invocation import InvocationResult
 from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import PayloadFormat, RouteMatch, RouteTable
 from lockgate.models.security import CorsConfig
+from lockgate.use_cases.apigw.events import EventBuilder
+from lockgate.use_cases.apigw.responses import map_response
 from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR
 from lockgate.use_cases.auth.route_guard import RouteGuard
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.routes.apigw_events import EventBuilder
-from lockgate.use_cases.routes.apigw_responses import map_response
 from lockgate.use_cases.routes.cors import (
     cors_headers,
     is_preflight,

@@ -20,6 +20,7 @@ from lockgate.models.authorizers import FunctionAuthorizer
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import RouteMatch
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.identity import identity_values
 from lockgate.use_cases.auth.authorizers.lambda_answers import (
     Decision,
@@ -34,7 +35,6 @@ from lockgate.use_cases.auth.authorizers.responses import (
 )
 from lockgate.use_cases.auth.authorizers.result_cache import ResultCache
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.routes.apigw_events import EventBuilder
 
 __all__ = ["LambdaRouteAuthorizer"]
 
