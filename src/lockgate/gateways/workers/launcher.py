@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from lockgate.gateways.interfaces import IWorker, IWorkerLauncher
+from lockgate.gateways.workers.ports import IWorker, IWorkerLauncher
 from lockgate.models.function import FunctionEntity
 
 __all__ = ["RuntimeWorkerLauncher"]

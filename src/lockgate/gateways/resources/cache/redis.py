@@ -29,9 +29,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, ExpiryT, KeyT
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resources.config import ConfigReader, credential_fields
 from lockgate.gateways.resources.egress.redis import EgressRedisConnection, EgressRedisSSLConnection
+from lockgate.gateways.resources.ports import IEgressGuard
 from lockgate.models.egress import UNREACHABLE
 
 __all__ = ["RedisCache", "RedisCacheResolver", "RedisSettings"]

@@ -14,10 +14,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from lockgate.errors import ResourceConfigError
-from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resources.cache.memory import InMemoryCache
 from lockgate.gateways.resources.cache.redis import RedisCacheResolver, RedisSettings
 from lockgate.gateways.resources.config import ConfigReader
+from lockgate.gateways.resources.ports import IEgressGuard
 
 __all__ = ["CacheResolver"]
 

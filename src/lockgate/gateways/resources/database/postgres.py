@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import asyncpg
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resources.config import ConfigReader, credential_fields
+from lockgate.gateways.resources.ports import IEgressGuard
 from lockgate.models.egress import UNREACHABLE
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 
 from lockgate.errors import ResourceConfigError
-from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resources.database.postgres import PostgresDatabaseResolver
 from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver
 from lockgate.gateways.resources.database.sqlite_pool import SQLiteDatabase
+from lockgate.gateways.resources.ports import IEgressGuard
 
 __all__ = ["DatabaseResolver"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from lockgate.gateways.interfaces import IEgressGuard
+from lockgate.gateways.resources.ports import IEgressGuard
 from lockgate.models.egress import unreachable
 
 __all__ = ["EgressHTTPTransport", "EgressNetworkBackend"]

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from nats.aio.client import Client
 
 from lockgate.errors import ResourceConfigError
-from lockgate.gateways.interfaces import IEgressGuard
+from lockgate.gateways.resources.ports import IEgressGuard
 
 __all__ = ["INLINE_SCHEMES", "NoDiscoveryClient", "check_inline_servers", "checked_servers"]
 

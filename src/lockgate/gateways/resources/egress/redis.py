@@ -21,7 +21,7 @@ from typing import Any
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from lockgate.gateways.interfaces import IEgressGuard
+from lockgate.gateways.resources.ports import IEgressGuard
 from lockgate.models.egress import unreachable
 
 __all__ = ["EgressRedisConnection", "EgressRedisSSLConnection"]

@@ -25,8 +25,8 @@ from typing import Any
 
 import httpx
 
-from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resources.egress.httpcore import EgressHTTPTransport
+from lockgate.gateways.resources.ports import IEgressGuard
 
 __all__ = [
     "HeaderAuth",

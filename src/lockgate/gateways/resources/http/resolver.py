@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resources.config import ConfigReader, credential_fields
 from lockgate.gateways.resources.http.client import HeaderAuth, ResourceHttpClient, safe_url
+from lockgate.gateways.resources.ports import IEgressGuard
 
 __all__ = ["HttpxHttpClientResolver"]
 

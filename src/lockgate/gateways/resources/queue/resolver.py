@@ -27,13 +27,13 @@ from nats.errors import AuthorizationError
 from nats.errors import Error as NatsError
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.interfaces import IEgressGuard
 from lockgate.gateways.resources.config import ConfigReader, credential_fields
 from lockgate.gateways.resources.egress.nats import (
     NoDiscoveryClient,
     check_inline_servers,
     checked_servers,
 )
+from lockgate.gateways.resources.ports import IEgressGuard
 from lockgate.gateways.resources.queue.nats import NatsMessageQueue
 from lockgate.models.egress import UNREACHABLE
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from lockgate import json_codec
-from lockgate.gateways.interfaces import StepWrite
+from lockgate.gateways.stores.runs.ports import StepWrite
 from lockgate.gateways.stores.runs.schema import check_cursor
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord
 

@@ -19,8 +19,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
-from lockgate.gateways.interfaces import StepWrite
 from lockgate.gateways.stores.postgres_base import DRIVER_ERRORS, Redactor, checked_schema, migrate
+from lockgate.gateways.stores.runs.ports import StepWrite
 from lockgate.gateways.stores.runs.postgres_statements import (
     CLAIM,
     FINISH,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lockgate.gateways.interfaces import StepWrite
+from lockgate.gateways.stores.runs.ports import StepWrite
 from lockgate.models.run import RunStatus
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
-from lockgate.gateways.interfaces import StepWrite
+from lockgate.gateways.stores.runs.ports import StepWrite
 from lockgate.gateways.stores.runs.schema import (
     RUN_COLUMNS,
     SQLITE_MIGRATIONS,
