@@ -42,8 +42,8 @@ from lockgate.gateways.aws.sigv4 import BotocoreSigV4Signer
 from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
-from lockgate.models.security import SecurityConfig
-from lockgate.models.sigv4 import AwsCredential, SignedRequest
+from lockgate.models.security.config import SecurityConfig
+from lockgate.models.security.sigv4 import AwsCredential, SignedRequest
 from lockgate.use_cases.auth.sigv4_parsing import parse_authorization, request_time
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key

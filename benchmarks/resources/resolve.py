@@ -24,8 +24,8 @@ from benchmarks.resources.timing import per_op_batches
 
 from lockgate.gateways.resources.database.resolver import DatabaseResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
-from lockgate.models.egress import EgressPolicy
 from lockgate.models.resource import ResourceReference
+from lockgate.models.security.egress import EgressPolicy
 from lockgate.use_cases.resources.registry import ResourceRegistry
 
 __all__ = ["measure_resolve"]

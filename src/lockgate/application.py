@@ -25,7 +25,7 @@ from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
-from lockgate.models.security import SecurityConfig
+from lockgate.models.security.config import SecurityConfig
 from lockgate.models.workflow import Workflow
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.auth.credentials import CredentialService

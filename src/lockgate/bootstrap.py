@@ -52,12 +52,12 @@ from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
 from lockgate.gateways.workers.launcher import RuntimeWorkerLauncher
 from lockgate.gateways.workers.process import ProcessWorkerLauncher
 from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
-from lockgate.models.auth import CredentialKind
-from lockgate.models.egress import EgressPolicy
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
-from lockgate.models.sigv4 import AwsCredential
+from lockgate.models.security.egress import EgressPolicy
+from lockgate.models.security.principals import CredentialKind
+from lockgate.models.security.sigv4 import AwsCredential
 from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier

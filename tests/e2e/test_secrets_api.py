@@ -31,9 +31,9 @@ from lockgate.errors import (
     ResourceUnavailableError,
 )
 from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
-from lockgate.models.auth import CredentialKind
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
+from lockgate.models.security.principals import CredentialKind
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from lockgate.use_cases.secrets.setup import SecretBackend

@@ -26,7 +26,7 @@ from lockgate.gateways.resources.database.resolver import DatabaseResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard, is_own_address
 from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
 from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
-from lockgate.models.egress import UNREACHABLE, EgressPolicy, unreachable
+from lockgate.models.security.egress import UNREACHABLE, EgressPolicy, unreachable
 from tests.servers import PrivateServer, free_port
 from tests.support import eventually
 

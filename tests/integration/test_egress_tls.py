@@ -20,7 +20,7 @@ from lockgate.gateways.resources.cache.resolver import CacheResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.gateways.resources.egress.httpcore import EgressHTTPTransport
 from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
-from lockgate.models.egress import UNREACHABLE, EgressPolicy, unreachable
+from lockgate.models.security.egress import UNREACHABLE, EgressPolicy, unreachable
 from tests.servers import PrivateServer
 from tests.tls import TlsFiles, make_tls_files
 

@@ -17,8 +17,8 @@ from lockgate import AsyncWorkflowBuilder, ResourceReference, ResourceRegistry, 
 from lockgate.bootstrap import Application, build
 from lockgate.config.settings import Settings
 from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
-from lockgate.models.egress import UNREACHABLE
 from lockgate.models.run import RunStatus
+from lockgate.models.security.egress import UNREACHABLE
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from tests.servers import silent_listener

@@ -33,7 +33,8 @@ from lockgate.errors import (
     UnauthorizedError,
 )
 from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
-from lockgate.models.auth import (
+from lockgate.models.security.config import AuthConfig
+from lockgate.models.security.principals import (
     ADMIN,
     FUNCTIONS_INVOKE,
     OPS_READ,
@@ -45,7 +46,6 @@ from lockgate.models.auth import (
     Surface,
     check_scope,
 )
-from lockgate.models.security import AuthConfig
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.credentials import CredentialService, hash_secret
 from lockgate.use_cases.auth.exposure import anonymous_surfaces, check_exposure

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from lockgate.gateways.resources.egress.guard import EgressGuard
-from lockgate.models.egress import EgressPolicy, EgressRefusedError, IPAddress
+from lockgate.models.security.egress import EgressPolicy, EgressRefusedError, IPAddress
 from tests.support import ManualClock
 
 

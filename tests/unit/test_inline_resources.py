@@ -16,8 +16,8 @@ import pytest
 from lockgate.errors import ResourceConfigError, ResourceUnavailableError
 from lockgate.gateways.interfaces import IEgressGuard, IInlineResourceResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
-from lockgate.models.egress import UNREACHABLE, EgressPolicy, IPAddress
 from lockgate.models.resource import ResourceReference
+from lockgate.models.security.egress import UNREACHABLE, EgressPolicy, IPAddress
 from lockgate.use_cases.resources.registry import ResourceRegistry
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from lockgate.models.authorizers import FunctionAuthorizer
 from lockgate.models.context import InputContext
 from lockgate.models.routing import Route, RouteMatch
+from lockgate.models.security.authorizers import FunctionAuthorizer
 from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.lambda_answers import (
     MalformedAnswerError,

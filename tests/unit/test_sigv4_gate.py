@@ -20,8 +20,8 @@ from lockgate.controllers.http.app import create_app
 from lockgate.errors import ConfigError
 from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
 from lockgate.models.gateway_config import GatewayConfig
-from lockgate.models.security import SecurityConfig
-from lockgate.models.sigv4 import AwsCredential
+from lockgate.models.security.config import SecurityConfig
+from lockgate.models.security.sigv4 import AwsCredential
 from tests.support import make_function
 
 BASE = "http://127.0.0.1"

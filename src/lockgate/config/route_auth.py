@@ -11,7 +11,9 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from lockgate.config.problems import Expect, Loc, Problems, check
 from lockgate.config.tables import STRICT
-from lockgate.models.authorizers import (
+from lockgate.models.function import FUNCTION_NAME_PATTERN
+from lockgate.models.routing import Route
+from lockgate.models.security.authorizers import (
     MAX_AUDIENCES,
     MAX_ROUTE_SCOPES,
     MAX_TTL,
@@ -22,8 +24,6 @@ from lockgate.models.authorizers import (
     UsagePlan,
     check_fetch_url,
 )
-from lockgate.models.function import FUNCTION_NAME_PATTERN
-from lockgate.models.routing import Route
 
 __all__ = ["build_authorizers", "build_usage_plans", "check_route_auth"]
 

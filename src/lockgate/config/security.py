@@ -12,10 +12,10 @@ from pydantic import AfterValidator, BaseModel, Field
 from lockgate.config.problems import Expect, Loc, Problems, check
 from lockgate.config.route_auth import build_authorizers, build_usage_plans
 from lockgate.config.tables import STRICT
-from lockgate.models.auth import FUNCTIONS_INVOKE, Surface, check_scope
 from lockgate.models.secret import SECRET_NAME
-from lockgate.models.security import AuthConfig, ClientLimits, CorsConfig, SecurityConfig
-from lockgate.models.sigv4 import ACCESS_KEY_ID, AwsCredential
+from lockgate.models.security.config import AuthConfig, ClientLimits, CorsConfig, SecurityConfig
+from lockgate.models.security.principals import FUNCTIONS_INVOKE, Surface, check_scope
+from lockgate.models.security.sigv4 import ACCESS_KEY_ID, AwsCredential
 
 __all__ = ["CorsTable", "build_security", "cors_config"]
 

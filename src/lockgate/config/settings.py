@@ -36,12 +36,12 @@ from lockgate.config.problems import (
 from lockgate.config.route_auth import check_route_auth
 from lockgate.config.security import CorsTable, build_security, cors_config
 from lockgate.config.tables import STRICT, build_function, build_jobs, code_dir
-from lockgate.models.egress import EgressPolicy
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
 from lockgate.models.module import ModuleDeclaration
 from lockgate.models.resource import RESOURCE_NAME, ResourceReference
 from lockgate.models.routing import HTTP_METHODS, Route
+from lockgate.models.security.egress import EgressPolicy
 
 __all__ = [
     "RESERVED_PATHS",

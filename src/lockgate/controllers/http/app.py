@@ -46,7 +46,7 @@ from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import LockgateError
 from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
-from lockgate.models.security import CorsConfig
+from lockgate.models.security.config import CorsConfig
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]

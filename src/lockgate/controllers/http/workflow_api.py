@@ -37,8 +37,8 @@ from lockgate.errors import (
     TooManyRequestsError,
     http_status,
 )
-from lockgate.models.auth import RUNS_READ, WORKFLOWS_RUN, Principal
 from lockgate.models.run import RunRecord, RunStatus, WorkflowRequest, WorkflowResponse
+from lockgate.models.security.principals import RUNS_READ, WORKFLOWS_RUN, Principal
 
 __all__ = [
     "ErrorBody",

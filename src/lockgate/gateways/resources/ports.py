@@ -69,7 +69,7 @@ class IEgressGuard(Protocol):
         A resolver hands the returned addresses to its driver and never the host name, so
         no second DNS lookup can move the connection elsewhere (DNS rebinding); TLS goes on
         verifying the host name. Every failure to reach the host goes through ``failed``
-        and reaches the caller as ``lockgate.models.egress.UNREACHABLE``.
+        and reaches the caller as ``lockgate.models.security.egress.UNREACHABLE``.
     """
 
     def now(self) -> float:

@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from lockgate.models.context import InputContext
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import Route, RouteMatch
+from lockgate.models.security.route_identity import RouteIdentity
 from lockgate.use_cases.apigw.identity import add_identity_v1, add_identity_v2
 
 __all__ = ["BINARY_CONTENT_TYPES", "EventBuilder", "encode_body", "format_request_time"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from lockgate.models.route_identity import RouteIdentity
+from lockgate.models.security.route_identity import RouteIdentity
 
 __all__ = ["add_identity_v1", "add_identity_v2"]
 

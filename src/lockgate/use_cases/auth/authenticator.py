@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from lockgate.errors import UnauthorizedError
-from lockgate.models.auth import ADMIN, CredentialKind, Principal
-from lockgate.models.sigv4 import SignedRequest
+from lockgate.models.security.principals import ADMIN, CredentialKind, Principal
+from lockgate.models.security.sigv4 import SignedRequest
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator
 from lockgate.use_cases.auth.credentials import PREFIXES, CredentialService
 

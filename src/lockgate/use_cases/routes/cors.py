@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from lockgate.models.security import CorsConfig
+from lockgate.models.security.config import CorsConfig
 
 __all__ = [
     "cors_headers",

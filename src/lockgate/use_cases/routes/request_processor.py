@@ -18,9 +18,9 @@ from lockgate.errors import (
 )
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.invocation import InvocationResult
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import PayloadFormat, RouteMatch, RouteTable
-from lockgate.models.security import CorsConfig
+from lockgate.models.security.config import CorsConfig
+from lockgate.models.security.route_identity import RouteIdentity
 from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.apigw.responses import map_response
 from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR

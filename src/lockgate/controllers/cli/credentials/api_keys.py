@@ -42,7 +42,7 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Make an API key and print it (once: only its hash is kept)."""
-    from lockgate.models.auth import CredentialKind  # noqa: PLC0415
+    from lockgate.models.security.principals import CredentialKind  # noqa: PLC0415
     from lockgate.use_cases.auth.usage.api_keys import check_plan  # noqa: PLC0415
 
     async def make(keys: CredentialService, gateway: GatewayConfig) -> tuple[str, str, str]:
@@ -67,7 +67,7 @@ def create(
 def list_keys(*, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """The keys' names, ids, plans and times (never a key)."""
     from lockgate.controllers.cli.gateway_client import ago, when  # noqa: PLC0415
-    from lockgate.models.auth import CredentialKind  # noqa: PLC0415
+    from lockgate.models.security.principals import CredentialKind  # noqa: PLC0415
 
     listed = with_store(config, "keys", lambda keys, _: keys.list(CredentialKind.API_KEY))
     if as_json:
@@ -107,7 +107,7 @@ def revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke an API key: gateways refuse it within [auth] token_cache_ttl (5 s)."""
-    from lockgate.models.auth import CredentialKind  # noqa: PLC0415
+    from lockgate.models.security.principals import CredentialKind  # noqa: PLC0415
 
     with_store(config, "keys", lambda keys, _: keys.revoke(CredentialKind.API_KEY, name))
     typer.echo(f"revoked API key {name}")

@@ -47,7 +47,7 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Make a token and print it (once: only its hash is kept)."""
-    from lockgate.models.auth import CredentialKind  # noqa: PLC0415
+    from lockgate.models.security.principals import CredentialKind  # noqa: PLC0415
 
     credential, secret = with_store(
         config, "tokens", lambda tokens, _: tokens.create(CredentialKind.TOKEN, name, scopes=scope)
@@ -67,7 +67,7 @@ def create(
 def list_tokens(*, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """The tokens' names, scopes and times (never a token)."""
     from lockgate.controllers.cli.gateway_client import ago, when  # noqa: PLC0415
-    from lockgate.models.auth import CredentialKind  # noqa: PLC0415
+    from lockgate.models.security.principals import CredentialKind  # noqa: PLC0415
 
     listed = with_store(config, "tokens", lambda tokens, _: tokens.list(CredentialKind.TOKEN))
     rows = [
@@ -108,7 +108,7 @@ def revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke a token: gateways refuse it within [auth] token_cache_ttl (5 s)."""
-    from lockgate.models.auth import CredentialKind  # noqa: PLC0415
+    from lockgate.models.security.principals import CredentialKind  # noqa: PLC0415
 
     with_store(config, "tokens", lambda tokens, _: tokens.revoke(CredentialKind.TOKEN, name))
     typer.echo(f"revoked token {name}")

@@ -34,7 +34,8 @@ from lockgate.errors import (
     RequestTooLargeError,
     UnauthorizedError,
 )
-from lockgate.models.auth import (
+from lockgate.models.context import HttpResponse
+from lockgate.models.security.principals import (
     ADMIN,
     ANONYMOUS_NAME,
     FUNCTIONS_INVOKE,
@@ -46,8 +47,7 @@ from lockgate.models.auth import (
     Principal,
     Surface,
 )
-from lockgate.models.context import HttpResponse
-from lockgate.models.sigv4 import AWS_ACCOUNT, user_arn
+from lockgate.models.security.sigv4 import AWS_ACCOUNT, user_arn
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.routes.request_processor import json_response
 

@@ -14,7 +14,7 @@ from lockgate.application import Application
 from lockgate.controllers.http.auth.credential_bodies import credential_service, read_model
 from lockgate.controllers.http.responses import json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.models.security.principals import Credential, CredentialKind
 from lockgate.use_cases.auth.usage.api_keys import check_plan
 
 __all__ = ["api_key_view", "api_keys_router"]

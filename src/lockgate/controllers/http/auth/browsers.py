@@ -12,7 +12,7 @@ from starlette.types import Scope
 
 from lockgate.controllers.http.asgi import header
 from lockgate.models.context import HttpResponse
-from lockgate.models.security import CorsConfig
+from lockgate.models.security.config import CorsConfig
 from lockgate.use_cases.routes.cors import cors_headers, preflight_headers, same_origin
 from lockgate.use_cases.routes.request_processor import json_response
 

@@ -12,7 +12,7 @@ from starlette.types import Message, Receive, Scope
 
 from lockgate.controllers.http.asgi import ClientGoneError, log_client_gone, read_body
 from lockgate.errors import RequestTooLargeError, UnauthorizedError
-from lockgate.models.sigv4 import SIGV4_ALGORITHM, SignedRequest
+from lockgate.models.security.sigv4 import SIGV4_ALGORITHM, SignedRequest
 
 __all__ = ["is_signed", "read_signed_request", "replaying"]
 

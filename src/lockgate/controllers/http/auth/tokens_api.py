@@ -13,7 +13,7 @@ from lockgate.application import Application
 from lockgate.controllers.http.auth.credential_bodies import credential_service, read_model
 from lockgate.controllers.http.responses import json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
-from lockgate.models.auth import SCOPES, Credential, CredentialKind
+from lockgate.models.security.principals import SCOPES, Credential, CredentialKind
 
 __all__ = ["token_view", "tokens_router"]
 

@@ -18,8 +18,8 @@ from starlette.types import Scope
 from lockgate.config.settings import Settings, listen_address
 from lockgate.controllers.http.auth.access import AccessGate, Endpoint
 from lockgate.controllers.http.auth.hosts import AllowedHosts
-from lockgate.models.auth import Surface
-from lockgate.models.security import AuthConfig
+from lockgate.models.security.config import AuthConfig
+from lockgate.models.security.principals import Surface
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.auth.exposure import (
     ADMIN_SURFACES,

@@ -32,7 +32,7 @@ from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceU
 from lockgate.gateways.resources.config import ConfigReader, credential_fields
 from lockgate.gateways.resources.egress.redis import EgressRedisConnection, EgressRedisSSLConnection
 from lockgate.gateways.resources.ports import IEgressGuard
-from lockgate.models.egress import UNREACHABLE
+from lockgate.models.security.egress import UNREACHABLE
 
 __all__ = ["RedisCache", "RedisCacheResolver", "RedisSettings"]
 

@@ -25,7 +25,7 @@ import asyncpg
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
 from lockgate.gateways.resources.config import ConfigReader, credential_fields
 from lockgate.gateways.resources.ports import IEgressGuard
-from lockgate.models.egress import UNREACHABLE
+from lockgate.models.security.egress import UNREACHABLE
 
 if TYPE_CHECKING:
     from asyncpg import Record

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
-from lockgate.models.egress import (
+from lockgate.models.security.egress import (
     EgressPolicy,
     EgressRefusedError,
     IPAddress,

@@ -26,7 +26,7 @@ import httpcore
 import httpx
 
 from lockgate.gateways.resources.ports import IEgressGuard
-from lockgate.models.egress import unreachable
+from lockgate.models.security.egress import unreachable
 
 __all__ = ["EgressHTTPTransport", "EgressNetworkBackend"]
 

@@ -22,7 +22,7 @@ from redis.asyncio.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lockgate.gateways.resources.ports import IEgressGuard
-from lockgate.models.egress import unreachable
+from lockgate.models.security.egress import unreachable
 
 __all__ = ["EgressRedisConnection", "EgressRedisSSLConnection"]
 

@@ -35,7 +35,7 @@ from lockgate.gateways.resources.egress.nats import (
 )
 from lockgate.gateways.resources.ports import IEgressGuard
 from lockgate.gateways.resources.queue.nats import NatsMessageQueue
-from lockgate.models.egress import UNREACHABLE
+from lockgate.models.security.egress import UNREACHABLE
 
 __all__ = ["NatsQueueResolver"]
 

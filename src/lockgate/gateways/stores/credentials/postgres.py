@@ -18,7 +18,7 @@ from lockgate.gateways.stores.credentials.schema import (
     credential_row,
 )
 from lockgate.gateways.stores.postgres_base import DRIVER_ERRORS, SchemaPool, SchemaPoolStore
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.models.security.principals import Credential, CredentialKind
 
 __all__ = ["PostgresCredentialStore"]
 

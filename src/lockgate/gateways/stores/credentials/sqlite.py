@@ -18,7 +18,7 @@ from lockgate.gateways.stores.credentials.schema import (
     credential_row,
 )
 from lockgate.gateways.stores.sqlite_base import SQLiteStore, SQLiteWorker
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.models.security.principals import Credential, CredentialKind
 
 __all__ = ["SQLiteCredentialStore"]
 

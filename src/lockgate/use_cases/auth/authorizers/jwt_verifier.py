@@ -25,7 +25,7 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
-from lockgate.models.authorizers import JwtAuthorizer
+from lockgate.models.security.authorizers import JwtAuthorizer
 from lockgate.use_cases.auth.authorizers.key_set import ALGORITHMS
 from lockgate.use_cases.auth.authorizers.signing_keys import SigningKeys
 

@@ -16,10 +16,10 @@ import time
 
 import orjson
 
-from lockgate.models.authorizers import FunctionAuthorizer
 from lockgate.models.context import HttpResponse, InputContext
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import RouteMatch
+from lockgate.models.security.authorizers import FunctionAuthorizer
+from lockgate.models.security.route_identity import RouteIdentity
 from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.identity import identity_values
 from lockgate.use_cases.auth.authorizers.lambda_answers import (

@@ -11,8 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lockgate.models.auth import CREDENTIAL_NAME, FUNCTIONS_INVOKE, Principal, check_scope
 from lockgate.models.secret import SECRET_NAME
+from lockgate.models.security.principals import (
+    CREDENTIAL_NAME,
+    FUNCTIONS_INVOKE,
+    Principal,
+    check_scope,
+)
 
 __all__ = [
     "ACCESS_KEY_ID",

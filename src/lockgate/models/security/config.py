@@ -7,9 +7,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lockgate.models.auth import Surface
-from lockgate.models.authorizers import Authorizer, UsagePlan
-from lockgate.models.sigv4 import AwsCredential
+from lockgate.models.security.authorizers import Authorizer, UsagePlan
+from lockgate.models.security.principals import Surface
+from lockgate.models.security.sigv4 import AwsCredential
 
 __all__ = ["AuthConfig", "ClientLimits", "CorsConfig", "SecurityConfig"]
 
