@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
 from lockgate.config.settings import RESERVED_PATHS, RESERVED_PREFIXES
-from lockgate.controllers.http.asgi import header, serve_request
+from lockgate.controllers.http.asgi import ARRIVED, arrival, header, serve_request
 from lockgate.controllers.http.auth.access import PROBES, classify, denial
 from lockgate.controllers.http.auth.api_keys_api import api_keys_router
 from lockgate.controllers.http.auth.browsers import check_browser
@@ -54,7 +54,7 @@ __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
 
 class RequestContextMiddleware:
     """Gives each request its id (in logs too) and adds ``X-Lockgate-Latency``: the
-    milliseconds the gateway added."""
+    milliseconds the gateway added, from the request's arrival."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -63,7 +63,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        started = arrival(scope)
         token = request_id_var.set(new_request_id())
 
         async def send_with_latency(message: Message) -> None:
@@ -119,6 +119,7 @@ class GatewayApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            scope[ARRIVED] = time.perf_counter()
             listener = pick_listener(self.listeners, scope)
             path: str = scope["path"]
             if needs_normalizing(path):  # rare: most paths hold neither "/." nor "//"

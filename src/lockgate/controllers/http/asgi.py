@@ -14,7 +14,9 @@ from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
 
 __all__ = [
+    "ARRIVED",
     "ClientGoneError",
+    "arrival",
     "header",
     "log_client_gone",
     "read_body",
@@ -23,6 +25,17 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# The scope key holding when the gateway's outermost app first saw the request, so the
+# ``X-Lockgate-Latency`` of every answer counts what ran before the endpoint: the listener's
+# gate (a SigV4 check reads the whole body), ``[limits]``, browsers' and hosts' checks.
+ARRIVED = "lockgate.arrived"
+
+
+def arrival(scope: Scope) -> float:
+    """When the request arrived (``perf_counter``), or now where nobody marked it."""
+    arrived = scope.get(ARRIVED)
+    return arrived if isinstance(arrived, float) else time.perf_counter()
 
 
 class ClientGoneError(Exception):
@@ -113,6 +126,8 @@ async def serve_request(
     send: Send,
     handle: Callable[[str], Awaitable[HttpResponse]],
     extra: Callable[[str], tuple[tuple[bytes, bytes], ...]] = lambda _: (),
+    *,
+    started: float | None = None,
 ) -> None:
     """One request's envelope: its id (in every log line too), the response written with the
     gateway's added time, and nothing written when the client left before its body arrived.
@@ -121,8 +136,10 @@ async def serve_request(
         send: The ASGI send callable.
         handle: Makes the response, given the request id.
         extra: Headers to add, given the request id.
+        started: When the request arrived (``arrival``); by default, now.
     """
-    started = time.perf_counter()
+    if started is None:
+        started = time.perf_counter()
     request_id = new_request_id()
     token = request_id_var.set(request_id)
     try:

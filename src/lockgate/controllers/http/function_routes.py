@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
-from lockgate.controllers.http.asgi import read_body, serve_request
+from lockgate.controllers.http.asgi import arrival, read_body, serve_request
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor, json_response
 
@@ -34,7 +34,7 @@ class FunctionRoutes:
                 return _TOO_LARGE
             return await self._processor.process(input_context(scope, body, request_id))
 
-        await serve_request(send, handle, _apigw_request_id)
+        await serve_request(send, handle, _apigw_request_id, started=arrival(scope))
 
 
 def _apigw_request_id(request_id: str) -> tuple[tuple[bytes, bytes], ...]:

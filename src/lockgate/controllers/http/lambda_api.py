@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from lockgate.controllers.http.asgi import header, read_body, serve_request
+from lockgate.controllers.http.asgi import arrival, header, read_body, serve_request
 from lockgate.controllers.http.aws_errors import aws_error
 from lockgate.errors import (
     FunctionInitError,
@@ -75,7 +75,7 @@ class InvokeApi:
             except LockgateError as error:
                 return aws_error(error, request_id)
 
-        await serve_request(send, handle)
+        await serve_request(send, handle, started=arrival(scope))
 
     async def _invoke(
         self, scope: Scope, receive: Receive, function: str, request_id: str
