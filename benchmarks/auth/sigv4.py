@@ -36,17 +36,17 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
 from lockgate.gateways.aws.sigv4 import BotocoreSigV4Signer
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
-from lockgate.models.security import ClientLimits, SecurityConfig
-from lockgate.models.sigv4 import AwsCredential, SignedRequest
-from lockgate.settings import Settings
+from lockgate.models.security.config import ClientLimits, SecurityConfig
+from lockgate.models.security.sigv4 import AwsCredential, SignedRequest
 from lockgate.use_cases.auth.sigv4_parsing import parse_authorization, request_time
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

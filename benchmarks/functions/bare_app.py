@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from lockgate.controllers.http.listener_limits import ListenerLimits
+from lockgate.controllers.http.listener.limits import ListenerLimits
 from lockgate.controllers.server_options import server_config
 
 

@@ -31,8 +31,8 @@ import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from lockgate.controllers.http.listener import HardenedHttpToolsProtocol, ListenerConfig
-from lockgate.controllers.http.listener_limits import ListenerLimits
+from lockgate.controllers.http.listener.limits import ListenerLimits
+from lockgate.controllers.http.listener.protocol import HardenedHttpToolsProtocol, ListenerConfig
 
 __all__ = ["MicroResult", "Timing", "measure"]
 

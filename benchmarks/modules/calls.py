@@ -21,11 +21,11 @@ from typing import Any
 from benchmarks.common import summary_us
 
 from lockgate.modules import gateway
-from lockgate.use_cases import module_context
-from lockgate.use_cases.event_bus import EventBus
-from lockgate.use_cases.module_declarations import modules_from_dict
-from lockgate.use_cases.module_loader import import_services
-from lockgate.use_cases.module_registry import ModuleRegistry
+from lockgate.use_cases.events.bus import EventBus
+from lockgate.use_cases.modules import context as module_context
+from lockgate.use_cases.modules.declarations import modules_from_dict
+from lockgate.use_cases.modules.loader import import_services
+from lockgate.use_cases.modules.registry import ModuleRegistry
 
 __all__ = ["SEED_MODULES", "interleaved", "measure_calls", "seed_registry"]
 

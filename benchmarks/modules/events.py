@@ -25,10 +25,10 @@ from benchmarks.common import summary_us
 from benchmarks.modules.calls import SEED_MODULES
 
 from lockgate.gateways.interfaces import IEventStore
-from lockgate.gateways.memory_event_store import InMemoryEventStore
-from lockgate.gateways.postgres_event_store import PostgresEventStore
-from lockgate.gateways.sqlite_event_store import SQLiteEventStore
-from lockgate.use_cases.event_bus import EventBus
+from lockgate.gateways.stores.events.memory import InMemoryEventStore
+from lockgate.gateways.stores.events.postgres import PostgresEventStore
+from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
+from lockgate.use_cases.events.bus import EventBus
 
 __all__ = ["STORES", "fsync_floor", "measure_events"]
 

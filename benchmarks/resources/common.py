@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 
 __all__ = [
     "ANY_ADDRESS",

@@ -22,11 +22,11 @@ from benchmarks.resources.common import (
 )
 from benchmarks.resources.timing import per_op_batches
 
-from lockgate.gateways.database_resolver import DatabaseResolver
-from lockgate.gateways.egress import EgressGuard
-from lockgate.models.egress import EgressPolicy
+from lockgate.gateways.resources.database.resolver import DatabaseResolver
+from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.models.resource import ResourceReference
-from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.models.security.egress import EgressPolicy
+from lockgate.use_cases.resources.registry import ResourceRegistry
 
 __all__ = ["measure_resolve"]
 

@@ -19,11 +19,11 @@ from benchmarks.resources.common import master_key
 from benchmarks.resources.timing import each_timed, per_op_batches
 
 from lockgate.gateways.interfaces import ISecretStore
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.gateways.postgres_secret_store import PostgresSecretStore
-from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
-from lockgate.use_cases.master_key import MasterKey
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
+from lockgate.gateways.stores.secrets.postgres import PostgresSecretStore
+from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey
 
 __all__ = ["measure_secrets"]
 

@@ -24,7 +24,7 @@ from typing import TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))  # lockgate from any cwd
 
-from lockgate.gateways.run_store_schema import SQLITE_MIGRATIONS
+from lockgate.gateways.stores.runs.schema import SQLITE_MIGRATIONS
 
 __all__ = ["TwoStepFloor", "sqlite_two_step_floor"]
 

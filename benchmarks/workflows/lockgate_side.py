@@ -39,12 +39,12 @@ from typing import Any, Literal
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))  # lockgate from any cwd
 
 from lockgate.bootstrap import Application, build
+from lockgate.config.settings import Settings
 from lockgate.gateways.interfaces import IRunStore, StepWrite
-from lockgate.gateways.memory_run_store import InMemoryRunStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.models.run import RunStatus, WorkflowRequest, WorkflowResponse
 from lockgate.models.workflow import Workflow
-from lockgate.settings import Settings
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 WORKFLOW_ID = "bench"
 VALUES = [1, 2, 3]
@@ -140,7 +140,7 @@ def make_store(
         if schema is None:
             raise ValueError("a PostgreSQL store needs --schema (a fresh one, dropped after)")
         # Lazy: the SQLite and memory scenarios run without the PostgreSQL store.
-        from lockgate.gateways.postgres_run_store import PostgresRunStore  # noqa: PLC0415
+        from lockgate.gateways.stores.runs.postgres import PostgresRunStore  # noqa: PLC0415
 
         store = PostgresRunStore(store_url, schema=schema)
         return Settings(run_store="memory://"), store, f"postgresql, schema {schema}"

@@ -436,8 +436,8 @@ def _postgres_problem(options: Options) -> tuple[str | None, dict[str, str]]:
     """Why the PostgreSQL part cannot run (None when it can), and the server's settings."""
     if not options.postgres:
         return "--skip-postgres", {}
-    if importlib.util.find_spec("lockgate.gateways.postgres_run_store") is None:
-        return "src/lockgate/gateways/postgres_run_store.py does not exist yet", {}
+    if importlib.util.find_spec("lockgate.gateways.stores.runs.postgres") is None:
+        return "src/lockgate/gateways/stores/runs/postgres.py does not exist yet", {}
     try:
         return None, asyncio.run(physical.postgres_settings(options.dsn))
     except (ImportError, OSError) as error:

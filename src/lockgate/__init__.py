@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from lockgate.bootstrap import Application, build
+    from lockgate.config.settings import Settings
     from lockgate.errors import SecretNotFoundError
     from lockgate.models.function import FunctionEntity, ScalingConfig
     from lockgate.models.invocation import InvocationResult
@@ -22,11 +23,10 @@ if TYPE_CHECKING:
     from lockgate.models.routing import Route, RouteTable
     from lockgate.models.run import WorkflowRequest, WorkflowResponse
     from lockgate.models.workflow import RetryPolicy, Workflow
-    from lockgate.settings import Settings
-    from lockgate.use_cases.resource_registry import ResourceRegistry
-    from lockgate.use_cases.run_context import get_current_context, get_resource
-    from lockgate.use_cases.secret_manager import SecretManager
-    from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+    from lockgate.use_cases.resources.registry import ResourceRegistry
+    from lockgate.use_cases.secrets.manager import SecretManager
+    from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
+    from lockgate.use_cases.workflows.run_context import get_current_context, get_resource
 
 __all__ = [
     "Application",
@@ -58,17 +58,17 @@ _LOCATIONS = {
     "RouteTable": "lockgate.models.routing",
     "Application": "lockgate.bootstrap",
     "build": "lockgate.bootstrap",
-    "Settings": "lockgate.settings",
+    "Settings": "lockgate.config.settings",
     "WorkflowRequest": "lockgate.models.run",
     "WorkflowResponse": "lockgate.models.run",
     "RetryPolicy": "lockgate.models.workflow",
     "Workflow": "lockgate.models.workflow",
-    "AsyncWorkflowBuilder": "lockgate.use_cases.workflow_builder",
-    "get_current_context": "lockgate.use_cases.run_context",
-    "get_resource": "lockgate.use_cases.run_context",
+    "AsyncWorkflowBuilder": "lockgate.use_cases.workflows.builder",
+    "get_current_context": "lockgate.use_cases.workflows.run_context",
+    "get_resource": "lockgate.use_cases.workflows.run_context",
     "ResourceReference": "lockgate.models.resource",
-    "ResourceRegistry": "lockgate.use_cases.resource_registry",
-    "SecretManager": "lockgate.use_cases.secret_manager",
+    "ResourceRegistry": "lockgate.use_cases.resources.registry",
+    "SecretManager": "lockgate.use_cases.secrets.manager",
     "SecretNotFoundError": "lockgate.errors",
 }
 

@@ -1,5 +1,5 @@
 """``python -m lockgate`` is the ``lockgate`` command."""
 
-from lockgate.controllers.cli import main
+from lockgate.controllers.cli.main import main
 
 main()

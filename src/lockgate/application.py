@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from lockgate.config.settings import Settings, load_config
 from lockgate.errors import ConfigError, ResourceConfigError
 from lockgate.gateways.interfaces import IEventStore
 from lockgate.models.function import FunctionEntity
@@ -24,32 +25,31 @@ from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
-from lockgate.models.security import SecurityConfig
+from lockgate.models.security.config import SecurityConfig
 from lockgate.models.workflow import Workflow
-from lockgate.settings import Settings, load_config
-from lockgate.use_cases import module_context
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.auth.usage.meter import FLUSH_INTERVAL
-from lockgate.use_cases.event_bus import EventBus
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.health import gateway_health
-from lockgate.use_cases.job_service import JobService
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.maintenance import Janitor, Scheduler
-from lockgate.use_cases.module_loader import import_services
-from lockgate.use_cases.module_registry import ModuleRegistry
-from lockgate.use_cases.pool_manager import PoolManager
-from lockgate.use_cases.request_processor import GatewayRequestProcessor
-from lockgate.use_cases.resource_registry import ResourceRegistry
-from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend
-from lockgate.use_cases.workflow_loader import load_workflow
-from lockgate.use_cases.workflow_service import WorkflowService
+from lockgate.use_cases.events.bus import EventBus
+from lockgate.use_cases.functions.health import gateway_health
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.pool_manager import PoolManager
+from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.functions.warm_pool import Janitor, Scheduler
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
+from lockgate.use_cases.jobs.service import JobService
+from lockgate.use_cases.modules import context as module_context
+from lockgate.use_cases.modules.loader import import_services
+from lockgate.use_cases.modules.registry import ModuleRegistry
+from lockgate.use_cases.resources.registry import ResourceRegistry
+from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
+from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend
+from lockgate.use_cases.workflows.loader import load_workflow
+from lockgate.use_cases.workflows.service import WorkflowService
 
 if TYPE_CHECKING:  # named for the type only: bootstrap makes it
-    from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+    from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 
 __all__ = ["Application"]
 

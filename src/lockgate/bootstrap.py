@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from lockgate.application import Application
+from lockgate.config.locations import config_dir as _config_dir
+from lockgate.config.locations import local_admin_token_path
+from lockgate.config.locations import sqlite_path as _sqlite_path
+from lockgate.config.locations import store_kind as _store_kind
+from lockgate.config.locations import store_url as _store_url
+from lockgate.config.settings import Settings, listen_address
 from lockgate.errors import ConfigError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
-from lockgate.gateways.cache_resolver import CacheResolver
-from lockgate.gateways.database_resolver import DatabaseResolver
-from lockgate.gateways.egress import EgressGuard
-from lockgate.gateways.env_secrets import EnvironmentSecrets
-from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
 from lockgate.gateways.interfaces import (
     IAsyncInvocationStore,
     ICredentialStore,
@@ -33,32 +34,31 @@ from lockgate.gateways.interfaces import (
     ISigV4Signer,
     IWorkerLauncher,
 )
-from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
-from lockgate.gateways.memory_async_invocation_store import InMemoryAsyncInvocationStore
-from lockgate.gateways.memory_event_store import InMemoryEventStore
-from lockgate.gateways.memory_job_store import InMemoryJobStore
-from lockgate.gateways.memory_run_store import InMemoryRunStore
-from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
-from lockgate.gateways.process_worker import ProcessWorkerLauncher
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
-from lockgate.gateways.runtime_api_worker import RuntimeApiWorkerLauncher
-from lockgate.gateways.runtime_launcher import RuntimeWorkerLauncher
-from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver
-from lockgate.gateways.sqlite_run_store import SQLiteRunStore
+from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
+from lockgate.gateways.metrics.prometheus import PrometheusMetrics
+from lockgate.gateways.resources.cache.resolver import CacheResolver
+from lockgate.gateways.resources.database.resolver import DatabaseResolver
+from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver
+from lockgate.gateways.resources.egress.guard import EgressGuard
+from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
+from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
 from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
-from lockgate.gateways.stores.location import config_dir as _config_dir
-from lockgate.gateways.stores.location import local_admin_token_path
-from lockgate.gateways.stores.location import sqlite_path as _sqlite_path
-from lockgate.gateways.stores.location import store_kind as _store_kind
-from lockgate.gateways.stores.location import store_url as _store_url
-from lockgate.models.auth import CredentialKind
-from lockgate.models.egress import EgressPolicy
+from lockgate.gateways.stores.events.memory import InMemoryEventStore
+from lockgate.gateways.stores.invocations.memory import InMemoryAsyncInvocationStore
+from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
+from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
+from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
+from lockgate.gateways.workers.launcher import RuntimeWorkerLauncher
+from lockgate.gateways.workers.process import ProcessWorkerLauncher
+from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
-from lockgate.models.sigv4 import AwsCredential
-from lockgate.settings import Settings, listen_address
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
+from lockgate.models.security.egress import EgressPolicy
+from lockgate.models.security.principals import CredentialKind
+from lockgate.models.security.sigv4 import AwsCredential
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.authorizers.bearer import JwtBearerVerifier
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
@@ -68,29 +68,29 @@ from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.auth.route_guard import RouteGuard
 from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
 from lockgate.use_cases.auth.usage.meter import UsageMeter
-from lockgate.use_cases.backend_router import BackendRouter
-from lockgate.use_cases.event_builder import EventBuilder
-from lockgate.use_cases.event_bus import EventBus
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.function_step import FunctionStepCaller
-from lockgate.use_cases.job_service import JobService
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.maintenance import Janitor, Scheduler
-from lockgate.use_cases.master_key import MASTER_KEY_ENV, load_master_key
-from lockgate.use_cases.module_declarations import modules_from_dict
-from lockgate.use_cases.module_loader import import_services
-from lockgate.use_cases.module_registry import ModuleRegistry
-from lockgate.use_cases.pool_backend import PoolInvocationBackend
-from lockgate.use_cases.pool_manager import PoolManager
-from lockgate.use_cases.request_processor import GatewayRequestProcessor
-from lockgate.use_cases.resource_registry import ResourceRegistry
-from lockgate.use_cases.secrets_setup import OpenSecrets, SecretBackend, open_secrets
-from lockgate.use_cases.workflow_executor import WorkflowExecutor
-from lockgate.use_cases.workflow_loader import load_workflow
-from lockgate.use_cases.workflow_service import WorkflowService
+from lockgate.use_cases.events.bus import EventBus
+from lockgate.use_cases.functions.backend_router import BackendRouter
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
+from lockgate.use_cases.functions.pool_manager import PoolManager
+from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.functions.warm_pool import Janitor, Scheduler
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
+from lockgate.use_cases.jobs.service import JobService
+from lockgate.use_cases.modules.declarations import modules_from_dict
+from lockgate.use_cases.modules.loader import import_services
+from lockgate.use_cases.modules.registry import ModuleRegistry
+from lockgate.use_cases.resources.registry import ResourceRegistry
+from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
+from lockgate.use_cases.secrets.master_key import MASTER_KEY_ENV, load_master_key
+from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend, open_secrets
+from lockgate.use_cases.workflows.executor import WorkflowExecutor
+from lockgate.use_cases.workflows.function_step import FunctionStepCaller
+from lockgate.use_cases.workflows.loader import load_workflow
+from lockgate.use_cases.workflows.service import WorkflowService
 
 if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
-    from lockgate.gateways.aws_lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend
+    from lockgate.gateways.aws.lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend
 
 
 class _ClosableRunner(IJobRunner, Protocol):
@@ -385,10 +385,10 @@ def _event_store(settings: Settings) -> IEventStore:
     if kind == "memory":
         return InMemoryEventStore()
     if kind == "postgres":
-        from lockgate.gateways.postgres_event_store import PostgresEventStore  # noqa: PLC0415
+        from lockgate.gateways.stores.events.postgres import PostgresEventStore  # noqa: PLC0415
 
         return PostgresEventStore(_store_url(settings))
-    from lockgate.gateways.sqlite_event_store import SQLiteEventStore  # noqa: PLC0415
+    from lockgate.gateways.stores.events.sqlite import SQLiteEventStore  # noqa: PLC0415
 
     return SQLiteEventStore(_sqlite_path(settings))
 
@@ -400,7 +400,7 @@ def _aws_lambda_backend(settings: Settings, registry: FunctionRegistry) -> AWSLa
         ConfigError: boto3 is not installed (the ``aws`` extra).
     """
     try:
-        from lockgate.gateways.aws_lambda_backend import (  # noqa: PLC0415
+        from lockgate.gateways.aws.lambda_backend import (  # noqa: PLC0415
             AWSLambdaInvocationBackend,
         )
     except ImportError as exc:
@@ -425,7 +425,7 @@ def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, _Closab
     batch_jobs = [j.name for j in config.jobs.values() if j.runner == "aws-batch"]
     if batch_jobs:
         try:
-            from lockgate.gateways.aws_batch_job_runner import (  # noqa: PLC0415
+            from lockgate.gateways.aws.batch_job_runner import (  # noqa: PLC0415
                 AWSBatchJobRunner,
             )
         except ImportError as exc:
@@ -446,10 +446,10 @@ def _job_store(settings: Settings) -> IJobStore:
     if kind == "memory":
         return InMemoryJobStore()
     if kind == "postgres":
-        from lockgate.gateways.postgres_job_store import PostgresJobStore  # noqa: PLC0415
+        from lockgate.gateways.stores.jobs.postgres import PostgresJobStore  # noqa: PLC0415
 
         return PostgresJobStore(_store_url(settings))
-    from lockgate.gateways.sqlite_job_store import SQLiteJobStore  # noqa: PLC0415
+    from lockgate.gateways.stores.jobs.sqlite import SQLiteJobStore  # noqa: PLC0415
 
     return SQLiteJobStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
 
@@ -460,12 +460,12 @@ def _async_invocation_store(settings: Settings) -> IAsyncInvocationStore:
     if kind == "memory":
         return InMemoryAsyncInvocationStore()
     if kind == "postgres":
-        from lockgate.gateways.postgres_async_invocation_store import (  # noqa: PLC0415
+        from lockgate.gateways.stores.invocations.postgres import (  # noqa: PLC0415
             PostgresAsyncInvocationStore,
         )
 
         return PostgresAsyncInvocationStore(_store_url(settings))
-    from lockgate.gateways.sqlite_async_invocation_store import (  # noqa: PLC0415
+    from lockgate.gateways.stores.invocations.sqlite import (  # noqa: PLC0415
         SQLiteAsyncInvocationStore,
     )
 
@@ -595,7 +595,7 @@ def _run_store(settings: Settings) -> IRunStore:
     if kind == "memory":
         return InMemoryRunStore()
     if kind == "postgres":
-        from lockgate.gateways.postgres_run_store import PostgresRunStore  # noqa: PLC0415
+        from lockgate.gateways.stores.runs.postgres import PostgresRunStore  # noqa: PLC0415
 
         return PostgresRunStore(_store_url(settings))
     return SQLiteRunStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
@@ -617,9 +617,9 @@ def secret_store(settings: Settings) -> ISecretStore:
             key="run_store",
         )
     if kind == "postgres":
-        from lockgate.gateways.postgres_secret_store import PostgresSecretStore  # noqa: PLC0415
+        from lockgate.gateways.stores.secrets.postgres import PostgresSecretStore  # noqa: PLC0415
 
         return PostgresSecretStore(_store_url(settings))
-    from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore  # noqa: PLC0415
+    from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore  # noqa: PLC0415
 
     return SQLiteSecretStore(_sqlite_path(settings))

@@ -11,8 +11,8 @@ event_bus.publish("therapy_session.scheduled", {"session_id": 7}, "mentalhealth"
 from __future__ import annotations
 
 from lockgate.errors import ModuleCallError, ModuleDependencyError, ServiceUnavailableError
-from lockgate.use_cases.event_bus import current_event
-from lockgate.use_cases.module_context import event_bus, gateway
+from lockgate.use_cases.events.bus import current_event
+from lockgate.use_cases.modules.context import event_bus, gateway
 
 __all__ = [
     "ModuleCallError",

@@ -17,9 +17,9 @@ import asyncpg
 import pytest
 
 from lockgate.gateways.interfaces import IRunStore
-from lockgate.gateways.memory_run_store import InMemoryRunStore
-from lockgate.gateways.postgres_run_store import PostgresRunStore
-from lockgate.gateways.sqlite_run_store import SQLiteRunStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
+from lockgate.gateways.stores.runs.postgres import PostgresRunStore
+from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 

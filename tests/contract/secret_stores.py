@@ -17,9 +17,9 @@ import asyncpg
 import pytest
 
 from lockgate.gateways.interfaces import ISecretStore
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.gateways.postgres_secret_store import PostgresSecretStore
-from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
+from lockgate.gateways.stores.secrets.postgres import PostgresSecretStore
+from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
 from lockgate.models.secret import (
     RewrapDataKey,
     SealSecret,
@@ -27,7 +27,7 @@ from lockgate.models.secret import (
     SecretKeyState,
     SecretMetadata,
 )
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import Backend, backend_of
 

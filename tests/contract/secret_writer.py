@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from lockgate.errors import MasterKeyRotatedError
-from lockgate.use_cases.master_key import MasterKey
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey
 from tests.contract.secret_stores import MAKERS
 
 __all__ = ["read_status", "write_until_stopped"]

@@ -14,13 +14,13 @@ import asyncpg
 import pytest
 
 from lockgate.gateways.interfaces import IAsyncInvocationStore, IEventStore, IRunStore
-from lockgate.gateways.memory_async_invocation_store import InMemoryAsyncInvocationStore
-from lockgate.gateways.postgres_async_invocation_store import PostgresAsyncInvocationStore
-from lockgate.gateways.postgres_event_store import PostgresEventStore
-from lockgate.gateways.postgres_run_store import PostgresRunStore
-from lockgate.gateways.sqlite_async_invocation_store import SQLiteAsyncInvocationStore
-from lockgate.gateways.sqlite_event_store import SQLiteEventStore
-from lockgate.gateways.sqlite_run_store import SQLiteRunStore
+from lockgate.gateways.stores.events.postgres import PostgresEventStore
+from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
+from lockgate.gateways.stores.invocations.memory import InMemoryAsyncInvocationStore
+from lockgate.gateways.stores.invocations.postgres import PostgresAsyncInvocationStore
+from lockgate.gateways.stores.invocations.sqlite import SQLiteAsyncInvocationStore
+from lockgate.gateways.stores.runs.postgres import PostgresRunStore
+from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import (  # backend, durable, store: fixtures

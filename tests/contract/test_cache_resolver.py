@@ -21,8 +21,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, ResponseError
 
 from lockgate.errors import ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.cache_resolver import CacheResolver
-from lockgate.gateways.memory_cache import InMemoryCache
+from lockgate.gateways.resources.cache.memory import InMemoryCache
+from lockgate.gateways.resources.cache.resolver import CacheResolver
 from tests.servers import PrivateServer, silent_listener
 
 REDIS = {"host": "127.0.0.1", "port": 6379}

@@ -16,7 +16,7 @@ from lockgate.gateways.interfaces import ICredentialStore
 from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
 from lockgate.gateways.stores.credentials.postgres import PostgresCredentialStore
 from lockgate.gateways.stores.credentials.sqlite import SQLiteCredentialStore
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.models.security.principals import Credential, CredentialKind
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import (  # backend, durable, store: fixtures
     Backend,

@@ -24,10 +24,10 @@ import asyncpg
 import pytest
 
 from lockgate.errors import ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.database_resolver import DatabaseResolver
 from lockgate.gateways.interfaces import IResourceResolver
-from lockgate.gateways.sqlite_database import SQLiteDatabase
-from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver
+from lockgate.gateways.resources.database.resolver import DatabaseResolver
+from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver
+from lockgate.gateways.resources.database.sqlite_pool import SQLiteDatabase
 
 PG: dict[str, Any] = {"host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres"}
 MAX_SIZE = 4

@@ -18,11 +18,11 @@ import pytest
 
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import IEventStore, IRunStore
-from lockgate.gateways.memory_event_store import InMemoryEventStore
-from lockgate.gateways.postgres_event_store import PostgresEventStore
-from lockgate.gateways.postgres_run_store import PostgresRunStore
-from lockgate.gateways.sqlite_event_store import SQLiteEventStore
-from lockgate.gateways.sqlite_run_store import SQLiteRunStore
+from lockgate.gateways.stores.events.memory import InMemoryEventStore
+from lockgate.gateways.stores.events.postgres import PostgresEventStore
+from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
+from lockgate.gateways.stores.runs.postgres import PostgresRunStore
+from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
 

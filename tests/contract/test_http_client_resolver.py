@@ -25,8 +25,8 @@ from starlette.routing import Route
 
 from lockgate import json_codec
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
-from lockgate.gateways.httpx_resource_client import JsonArray, JsonObject, ResourceHttpClient
+from lockgate.gateways.resources.http.client import JsonArray, JsonObject, ResourceHttpClient
+from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
 
 SECRET = "sk-0123456789-very-secret"
 

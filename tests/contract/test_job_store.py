@@ -14,13 +14,13 @@ from types import MappingProxyType
 import pytest
 
 from lockgate.gateways.interfaces import IAsyncInvocationStore, IJobStore, IRunStore
-from lockgate.gateways.memory_job_store import InMemoryJobStore
-from lockgate.gateways.postgres_async_invocation_store import PostgresAsyncInvocationStore
-from lockgate.gateways.postgres_job_store import PostgresJobStore
-from lockgate.gateways.postgres_run_store import PostgresRunStore
-from lockgate.gateways.sqlite_async_invocation_store import SQLiteAsyncInvocationStore
-from lockgate.gateways.sqlite_job_store import SQLiteJobStore
-from lockgate.gateways.sqlite_run_store import SQLiteRunStore
+from lockgate.gateways.stores.invocations.postgres import PostgresAsyncInvocationStore
+from lockgate.gateways.stores.invocations.sqlite import SQLiteAsyncInvocationStore
+from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
+from lockgate.gateways.stores.jobs.postgres import PostgresJobStore
+from lockgate.gateways.stores.jobs.sqlite import SQLiteJobStore
+from lockgate.gateways.stores.runs.postgres import PostgresRunStore
+from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.job import JobRun, JobStatus
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import (  # backend, durable, store: fixtures

@@ -19,8 +19,8 @@ from nats.aio.msg import Msg
 from nats.js.errors import NotFoundError
 
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
-from lockgate.gateways.nats_message_queue import NatsMessageQueue
-from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
+from lockgate.gateways.resources.queue.nats import NatsMessageQueue
+from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
 from tests.servers import PrivateServer, silent_listener
 
 # Debian installs it in /usr/sbin, which a CI user's PATH may not hold.

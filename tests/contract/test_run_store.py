@@ -18,8 +18,8 @@ import pytest
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import IRunStore, StepWrite
-from lockgate.gateways.postgres_run_store import PostgresRunStore
-from lockgate.gateways.sqlite_run_store import SQLiteRunStore
+from lockgate.gateways.stores.runs.postgres import PostgresRunStore
+from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from tests.contract.conftest import PG_DSN, Backend

@@ -28,16 +28,16 @@ import pytest
 
 from lockgate.errors import MasterKeyError, MasterKeyRotatedError, SecretStoreError
 from lockgate.gateways.interfaces import ISecretStore
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.gateways.postgres_support import migrate as postgres_migrate
-from lockgate.gateways.secret_store_schema import (
+from lockgate.gateways.stores.postgres_base import migrate as postgres_migrate
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
+from lockgate.gateways.stores.secrets.schema import (
     POSTGRES_SECRET_MIGRATIONS,
     SQLITE_SECRET_MIGRATIONS,
 )
-from lockgate.gateways.sqlite_support import migrate as sqlite_migrate
+from lockgate.gateways.stores.sqlite_base import migrate as sqlite_migrate
 from lockgate.models.secret import SecretEnvelope, SecretMetadata
-from lockgate.use_cases.master_key import Keyring, MasterKey, create_key_file
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import Keyring, MasterKey, create_key_file
 from tests.contract.conftest import PG_DSN
 from tests.contract.queue_stores import Backend
 from tests.contract.secret_stores import (  # durable_secrets, secrets_backend: fixtures

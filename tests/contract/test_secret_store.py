@@ -12,13 +12,13 @@ import pytest
 
 from lockgate.errors import MasterKeyRotatedError, SecretStoreError
 from lockgate.gateways.interfaces import ISecretStore
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.gateways.postgres_secret_store import PostgresSecretStore
-from lockgate.gateways.sqlite_run_store import SQLiteRunStore
-from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
+from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
+from lockgate.gateways.stores.secrets.postgres import PostgresSecretStore
+from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
 from lockgate.models.secret import SecretEnvelope, SecretKeyState, SecretMetadata
-from lockgate.use_cases.master_key import MasterKey
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey
 from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 from typer.testing import CliRunner, Result
 
-from lockgate.controllers.cli import app
-from lockgate.use_cases.master_key import MasterKey
+from lockgate.controllers.cli.main import app
+from lockgate.use_cases.secrets.master_key import MasterKey
 
 __all__ = ["EchoServer", "Site", "echo_server", "never_500"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lockgate.settings import Settings
+from lockgate.config.settings import Settings
 from tests.e2e.access_support import config
 from tests.e2e.gateway_process import GatewayProcess
 from tests.e2e.lambda_support import lambda_client_for

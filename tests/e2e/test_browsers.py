@@ -214,8 +214,8 @@ def test_route_answers_carry_the_configured_headers_not_the_functions(
 
 
 def test_cors_settings_that_do_not_fit_are_refused_at_start(tmp_path: Path) -> None:
+    from lockgate.config.settings import load_config  # noqa: PLC0415
     from lockgate.errors import ConfigError  # noqa: PLC0415
-    from lockgate.settings import load_config  # noqa: PLC0415
 
     path = config(
         tmp_path,

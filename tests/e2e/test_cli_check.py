@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from lockgate.controllers.cli import app
+from lockgate.controllers.cli.main import app
 
 runner = CliRunner()
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from lockgate.controllers.cli import app
+from lockgate.controllers.cli.main import app
 from tests.e2e.gateway_process import GatewayProcess
 from tests.servers import free_port
 

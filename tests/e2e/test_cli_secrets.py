@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from lockgate.controllers.cli import app
+from lockgate.controllers.cli.main import app
 from lockgate.errors import MasterKeyRotatedError
-from lockgate.gateways.sqlite_secret_store import SQLiteSecretStore
-from lockgate.use_cases.master_key import MasterKey
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey
 
 runner = CliRunner()
 VALUE = "s3cr3t-Value-that-must-not-leak"

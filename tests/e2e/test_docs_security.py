@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lockgate.settings import load_config
+from lockgate.config.settings import load_config
 from tests.e2e.access_support import clean_env
 from tests.e2e.gateway_process import GatewayProcess
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lockgate.client import Client, InvalidRequest
-from lockgate.models.egress import UNREACHABLE, unreachable
+from lockgate.models.security.egress import UNREACHABLE, unreachable
 from tests.e2e.gateway_process import GatewayProcess
 from tests.servers import free_port, silent_listener
 

@@ -16,9 +16,9 @@ import pytest
 from lockgate import WorkflowRequest
 from lockgate.application import Application
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings, load_config
 from lockgate.controllers.http.app import create_app
 from lockgate.modules import ModuleDependencyError, event_bus, gateway
-from lockgate.settings import Settings, load_config
 from tests.support import eventually
 
 HELLO = Path(__file__).parents[2] / "examples" / "hello" / "lockgate.toml"

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
-from lockgate.settings import Settings
-from lockgate.use_cases.master_key import generate_master_key
+from lockgate.use_cases.secrets.master_key import generate_master_key
 from tests.e2e.gateway_process import GatewayProcess
 
 # The schema the gateway serves, made in-process (no I/O) so the cases exist at collection.

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from lockgate.bootstrap import build, check_secrets
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.http.secrets_api import SecretList, SecretMetadataModel
 from lockgate.controllers.http.workflow_api import ErrorBody
@@ -29,14 +30,13 @@ from lockgate.errors import (
     ResourceConfigError,
     ResourceUnavailableError,
 )
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.models.auth import CredentialKind
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
-from lockgate.settings import Settings
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.secret_manager import SecretManager
-from lockgate.use_cases.secrets_setup import SecretBackend
+from lockgate.models.security.principals import CredentialKind
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
+from lockgate.use_cases.secrets.setup import SecretBackend
 
 PASSWORD = "pw-api-3b7e01d9c4a6"
 CREDS = {"user": "app", "password": PASSWORD}

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from lockgate.errors import JobRunnerError
-from lockgate.gateways.aws_batch_job_runner import AWSBatchJobRunner
+from lockgate.gateways.aws.batch_job_runner import AWSBatchJobRunner
 from lockgate.gateways.interfaces import IJobRunner
 from lockgate.models.job import JobDefinition, JobRun, JobStatus
 from tests.moto_server import MotoServer, moto_server

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from lockgate.errors import InvocationTimeoutError, RemoteInvocationError, TooManyRequestsError
-from lockgate.gateways.aws_lambda_backend import AWSLambdaInvocationBackend
+from lockgate.gateways.aws.lambda_backend import AWSLambdaInvocationBackend
 from lockgate.gateways.interfaces import IInvocationBackend
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import WorkerInvocation

@@ -21,12 +21,12 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from lockgate.errors import ResourceUnavailableError
-from lockgate.gateways.cache_resolver import CacheResolver
-from lockgate.gateways.database_resolver import DatabaseResolver
-from lockgate.gateways.egress import EgressGuard, is_own_address
-from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
-from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
-from lockgate.models.egress import UNREACHABLE, EgressPolicy, unreachable
+from lockgate.gateways.resources.cache.resolver import CacheResolver
+from lockgate.gateways.resources.database.resolver import DatabaseResolver
+from lockgate.gateways.resources.egress.guard import EgressGuard, is_own_address
+from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
+from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
+from lockgate.models.security.egress import UNREACHABLE, EgressPolicy, unreachable
 from tests.servers import PrivateServer, free_port
 from tests.support import eventually
 

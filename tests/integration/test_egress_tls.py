@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from lockgate.errors import ResourceUnavailableError
-from lockgate.gateways.cache_resolver import CacheResolver
-from lockgate.gateways.egress import EgressGuard
-from lockgate.gateways.egress_httpcore import EgressHTTPTransport
-from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
-from lockgate.models.egress import UNREACHABLE, EgressPolicy, unreachable
+from lockgate.gateways.resources.cache.resolver import CacheResolver
+from lockgate.gateways.resources.egress.guard import EgressGuard
+from lockgate.gateways.resources.egress.httpcore import EgressHTTPTransport
+from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
+from lockgate.models.security.egress import UNREACHABLE, EgressPolicy, unreachable
 from tests.servers import PrivateServer
 from tests.tls import TlsFiles, make_tls_files
 

@@ -19,11 +19,11 @@ import asyncpg
 import pytest
 
 from lockgate.gateways.interfaces import IEventStore
-from lockgate.gateways.memory_event_store import InMemoryEventStore
-from lockgate.gateways.postgres_event_store import PostgresEventStore
-from lockgate.gateways.sqlite_event_store import SQLiteEventStore
+from lockgate.gateways.stores.events.memory import InMemoryEventStore
+from lockgate.gateways.stores.events.postgres import PostgresEventStore
+from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
 from lockgate.models.event import DeliveryStatus
-from lockgate.use_cases.event_bus import EventBus, current_event
+from lockgate.use_cases.events.bus import EventBus, current_event
 from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
 from tests.support import eventually
 

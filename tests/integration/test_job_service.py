@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from lockgate.gateways.interfaces import IJobStore
-from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
-from lockgate.gateways.postgres_job_store import PostgresJobStore
-from lockgate.gateways.sqlite_job_store import SQLiteJobStore
+from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
+from lockgate.gateways.stores.jobs.postgres import PostgresJobStore
+from lockgate.gateways.stores.jobs.sqlite import SQLiteJobStore
 from lockgate.models.job import JobDefinition, JobRun, JobStatus
-from lockgate.use_cases.job_service import JobService
+from lockgate.use_cases.jobs.service import JobService
 from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
 
 PY = sys.executable

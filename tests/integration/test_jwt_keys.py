@@ -12,7 +12,7 @@ import pytest
 
 from lockgate.errors import AuthorizerUnavailableError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
-from lockgate.models.authorizers import JwtAuthorizer
+from lockgate.models.security.authorizers import JwtAuthorizer
 from lockgate.use_cases.auth.authorizers import jwt_verifier
 from lockgate.use_cases.auth.authorizers.jwt_verifier import (
     LEEWAY,

@@ -13,7 +13,7 @@ import pytest
 
 from lockgate.errors import JobRunnerError
 from lockgate.gateways.interfaces import IJobRunner
-from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
+from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.models.job import JobDefinition, JobRun, JobStatus, JobStatusDetail
 from tests.support import eventually
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from lockgate.bootstrap import Application, build
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
 from lockgate.models.function import FunctionEntity, ScalingConfig
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.routing import Route
-from lockgate.settings import Settings
 from tests.e2e.gateway_process import alive
 from tests.support import eventually
 

@@ -15,12 +15,12 @@ import pytest
 
 from lockgate import AsyncWorkflowBuilder, ResourceReference, ResourceRegistry, WorkflowRequest
 from lockgate.bootstrap import Application, build
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
-from lockgate.models.egress import UNREACHABLE
+from lockgate.config.settings import Settings
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.run import RunStatus
-from lockgate.settings import Settings
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.models.security.egress import UNREACHABLE
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from tests.servers import silent_listener
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"

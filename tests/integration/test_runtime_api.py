@@ -20,16 +20,16 @@ import pytest
 import uvloop
 
 from lockgate.errors import FunctionInitError, InvocationTimeoutError, WorkerCrashedError
-from lockgate.gateways.process_worker import ProcessWorkerLauncher
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
-from lockgate.gateways.runtime_api_worker import RuntimeApiWorkerLauncher
-from lockgate.gateways.runtime_launcher import RuntimeWorkerLauncher
+from lockgate.gateways.metrics.prometheus import PrometheusMetrics
+from lockgate.gateways.workers.launcher import RuntimeWorkerLauncher
+from lockgate.gateways.workers.process import ProcessWorkerLauncher
+from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
 from lockgate.models.function import FunctionEntity, ScalingConfig
 from lockgate.models.invocation import InvocationResult, WorkerInvocation
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
-from lockgate.use_cases.pool_backend import PoolInvocationBackend
-from lockgate.use_cases.pool_manager import PoolManager
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
+from lockgate.use_cases.functions.pool_manager import PoolManager
+from lockgate.use_cases.functions.registry import FunctionRegistry
 from tests.e2e.gateway_process import alive
 from tests.support import eventually
 
@@ -343,7 +343,7 @@ async def test_the_runtime_dies_with_the_gateway(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, pathlib
-        from lockgate.gateways.runtime_api_worker import RuntimeApiWorkerLauncher
+        from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
         from lockgate.models.function import FunctionEntity
 
         async def main():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from lockgate.config.settings import load_config
 from lockgate.errors import ConfigError
-from lockgate.settings import load_config
 
 __all__ = ["config_error", "write"]
 

@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from lockgate.errors import FunctionNotFoundError, InvocationTimeoutError, TooManyRequestsError
-from lockgate.gateways.memory_async_invocation_store import InMemoryAsyncInvocationStore
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.gateways.metrics.prometheus import PrometheusMetrics
+from lockgate.gateways.stores.invocations.memory import InMemoryAsyncInvocationStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 from tests.support import eventually, make_function
 
 OK = WorkerReply(b'{"ok": true}', None, b"", 0, 1.0)

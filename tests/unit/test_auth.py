@@ -14,9 +14,17 @@ import pytest
 from starlette.routing import BaseRoute
 
 from lockgate.bootstrap import build
-from lockgate.controllers.cli_token import resolve_token
-from lockgate.controllers.http.access import classify
+from lockgate.config.settings import Settings
+from lockgate.controllers.cli.local_admin_token import (
+    ensure_local_admin_token,
+    forget_local_gateway,
+    note_local_gateway,
+    noted_token_file,
+    read_local_admin_token,
+)
+from lockgate.controllers.cli.token import resolve_token
 from lockgate.controllers.http.app import create_app
+from lockgate.controllers.http.auth.access import classify
 from lockgate.errors import (
     ConfigError,
     CredentialExistsError,
@@ -24,15 +32,9 @@ from lockgate.errors import (
     InvalidRequestError,
     UnauthorizedError,
 )
-from lockgate.gateways.local_admin_token import (
-    ensure_local_admin_token,
-    forget_local_gateway,
-    note_local_gateway,
-    noted_token_file,
-    read_local_admin_token,
-)
 from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
-from lockgate.models.auth import (
+from lockgate.models.security.config import AuthConfig
+from lockgate.models.security.principals import (
     ADMIN,
     FUNCTIONS_INVOKE,
     OPS_READ,
@@ -44,8 +46,6 @@ from lockgate.models.auth import (
     Surface,
     check_scope,
 )
-from lockgate.models.security import AuthConfig
-from lockgate.settings import Settings
 from lockgate.use_cases.auth.authenticator import Authenticator, StaticToken
 from lockgate.use_cases.auth.credentials import CredentialService, hash_secret
 from lockgate.use_cases.auth.exposure import anonymous_surfaces, check_exposure

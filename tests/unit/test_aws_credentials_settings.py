@@ -11,9 +11,9 @@ import pytest
 
 from lockgate import bootstrap
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings, load_config
 from lockgate.errors import ConfigError
-from lockgate.models.sigv4 import AwsCredential
-from lockgate.settings import Settings, load_config
+from lockgate.models.security.sigv4 import AwsCredential
 from tests.unit.config_files import config_error, write
 
 CI = """

@@ -24,8 +24,8 @@ from lockgate.errors import (
     RemoteInvocationError,
     TooManyRequestsError,
 )
-from lockgate.gateways.aws_batch_job_runner import AWSBatchJobRunner
-from lockgate.gateways.aws_lambda_backend import AWSLambdaInvocationBackend
+from lockgate.gateways.aws.batch_job_runner import AWSBatchJobRunner
+from lockgate.gateways.aws.lambda_backend import AWSLambdaInvocationBackend
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation
 from lockgate.models.job import JobDefinition, JobRun, JobStatus, JobStatusDetail

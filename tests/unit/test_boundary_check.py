@@ -14,7 +14,7 @@ import pytest
 
 from lockgate.errors import ConfigError
 from lockgate.models.module import ModuleDeclaration
-from lockgate.use_cases.boundary_check import (
+from lockgate.use_cases.modules.boundary_check import (
     ImportedName,
     Violation,
     check_boundaries,

@@ -10,10 +10,10 @@ import pytest
 from redis.exceptions import DataError, ResponseError
 
 from lockgate.errors import ResourceConfigError
-from lockgate.gateways.cache_resolver import CacheResolver
-from lockgate.gateways.memory_cache import InMemoryCache
-from lockgate.gateways.nats_queue_resolver import NatsQueueResolver
-from lockgate.gateways.redis_cache_resolver import RedisCacheResolver
+from lockgate.gateways.resources.cache.memory import InMemoryCache
+from lockgate.gateways.resources.cache.redis import RedisCacheResolver
+from lockgate.gateways.resources.cache.resolver import CacheResolver
+from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
 from tests.support import ManualClock
 
 # -- cache config ----------------------------------------------------------------------------

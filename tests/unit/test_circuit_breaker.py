@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lockgate.models.pool import BreakerState
-from lockgate.use_cases.circuit_breaker import CircuitBreaker
+from lockgate.use_cases.functions.circuit_breaker import CircuitBreaker
 from tests.support import ManualClock
 
 

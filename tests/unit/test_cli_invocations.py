@@ -20,11 +20,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from lockgate.bootstrap import build
-from lockgate.controllers.cli_invocations import invocations_app
+from lockgate.config.settings import Settings
+from lockgate.controllers.cli.invocations import invocations_app
 from lockgate.controllers.http.app import create_app
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
-from lockgate.settings import Settings
 from tests.servers import free_port
 from tests.unit.test_cli_jobs import ServedApp
 

@@ -21,15 +21,15 @@ from starlette.types import ASGIApp
 from typer.testing import CliRunner, Result
 
 from lockgate.bootstrap import build
-from lockgate.controllers.cli_jobs import jobs_app
+from lockgate.config.settings import Settings
+from lockgate.controllers.cli.jobs import jobs_app
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.http.jobs_api import jobs_router
 from lockgate.controllers.http.workflow_api import install_error_handlers
-from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
-from lockgate.gateways.memory_job_store import InMemoryJobStore
+from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
+from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
 from lockgate.models.gateway_config import GatewayConfig
-from lockgate.settings import Settings
-from lockgate.use_cases.job_service import JobService
+from lockgate.use_cases.jobs.service import JobService
 from tests.servers import free_port
 from tests.support import wait_until
 from tests.unit.test_job_service import JOBS

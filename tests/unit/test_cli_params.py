@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lockgate.controllers.cli_params import (
+from lockgate.controllers.cli.params import (
     BadInputError,
     parse_assignment,
     parse_context,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from lockgate.errors import FunctionInitError, PoolClosedError, TooManyRequestsError
-from lockgate.gateways.memory_worker import InMemoryWorkerLauncher
-from lockgate.use_cases.container_pool import ContainerPool
+from lockgate.gateways.workers.memory import InMemoryWorkerLauncher
+from lockgate.use_cases.functions.container_pool import ContainerPool
 from tests.support import ManualClock, make_function
 
 

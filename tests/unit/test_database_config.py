@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from lockgate.errors import ResourceConfigError
-from lockgate.gateways.database_resolver import DatabaseResolver
-from lockgate.gateways.postgres_database_resolver import parse_postgres_config
-from lockgate.gateways.sqlite_database_resolver import SQLiteDatabaseResolver, parse_sqlite_config
-from lockgate.gateways.sqlite_sql import split_statements, translate_placeholders
+from lockgate.gateways.resources.database.postgres import parse_postgres_config
+from lockgate.gateways.resources.database.resolver import DatabaseResolver
+from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver, parse_sqlite_config
+from lockgate.gateways.resources.database.sqlite_sql import split_statements, translate_placeholders
 
 PG: dict[str, Any] = {"database": "app"}
 LITE: dict[str, Any] = {"driver": "sqlite", "path": "app.db"}

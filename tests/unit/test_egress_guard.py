@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from lockgate.gateways.egress import EgressGuard
-from lockgate.models.egress import EgressPolicy, EgressRefusedError, IPAddress
+from lockgate.gateways.resources.egress.guard import EgressGuard
+from lockgate.models.security.egress import EgressPolicy, EgressRefusedError, IPAddress
 from tests.support import ManualClock
 
 
@@ -133,7 +133,7 @@ async def test_failed_logs_policy_refusals_at_info_and_network_failures_at_debug
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     checked = guard(["public"])
-    with caplog.at_level(logging.DEBUG, logger="lockgate.gateways.egress"):
+    with caplog.at_level(logging.DEBUG, logger="lockgate.gateways.resources.egress.guard"):
         await checked.failed(0, 0, "a:1", EgressRefusedError("a:1 is refused: loopback"))
         await checked.failed(0, 0, "b:2", ConnectionRefusedError(111, "Connection refused"))
     levels = [(r.levelno, r.getMessage()) for r in caplog.records]

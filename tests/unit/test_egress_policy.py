@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lockgate.models.egress import (
+from lockgate.models.security.egress import (
     EgressPolicy,
     parse_host_pattern,
     refused_range,

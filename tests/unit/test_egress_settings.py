@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from lockgate.bootstrap import _builtin_resolvers, build
+from lockgate.config.settings import Settings, load_settings
 from lockgate.errors import ConfigError, ResourceConfigError
-from lockgate.gateways.egress import EgressGuard
 from lockgate.gateways.interfaces import IInlineResourceResolver
-from lockgate.settings import Settings, load_settings
-from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.gateways.resources.egress.guard import EgressGuard
+from lockgate.use_cases.resources.registry import ResourceRegistry
 from tests.unit.config_files import config_error, write
 
 pytestmark = pytest.mark.usefixtures("no_lockgate_env")

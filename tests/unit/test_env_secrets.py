@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lockgate.errors import InvalidRequestError, SecretNotFoundError, SecretsReadOnlyError
-from lockgate.gateways.env_secrets import EnvironmentSecrets, env_name
+from lockgate.gateways.stores.secrets.env import EnvironmentSecrets, env_name
 
 PASSWORD = "pw-env-7d2a90c1f3"
 

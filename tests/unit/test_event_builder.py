@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from lockgate.models.context import InputContext
 from lockgate.models.routing import PayloadFormat, Route, RouteMatch
-from lockgate.use_cases.event_builder import EventBuilder, encode_body, format_request_time
+from lockgate.use_cases.apigw.events import EventBuilder, encode_body, format_request_time
 
 # 09/Apr/2015:12:34:56 UTC, the timestamp of AWS's own v1 example, plus 789 ms.
 RECEIVED_AT = 1428582896.789

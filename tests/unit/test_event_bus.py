@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from lockgate.errors import ModuleCallError, RunStoreError
-from lockgate.gateways.memory_event_store import InMemoryEventStore
+from lockgate.gateways.stores.events.memory import InMemoryEventStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
-from lockgate.use_cases.event_bus import EventBus, current_event
-from lockgate.use_cases.event_delivery import HandlerNotStartedError, Subscription, call_handler
+from lockgate.use_cases.events.bus import EventBus, current_event
+from lockgate.use_cases.events.delivery import HandlerNotStartedError, Subscription, call_handler
 from tests.support import ManualClock, eventually
 
 EVENT = "therapy_session.scheduled"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from lockgate.errors import ResourceConfigError
-from lockgate.gateways.httpx_http_client_resolver import HttpxHttpClientResolver
-from lockgate.gateways.httpx_resource_client import ResourceHttpClient
+from lockgate.gateways.resources.http.client import ResourceHttpClient
+from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
 
 resolver = HttpxHttpClientResolver()
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from lockgate.errors import ResourceConfigError, ResourceUnavailableError
-from lockgate.gateways.egress import EgressGuard
 from lockgate.gateways.interfaces import IEgressGuard, IInlineResourceResolver
-from lockgate.models.egress import UNREACHABLE, EgressPolicy, IPAddress
+from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.models.resource import ResourceReference
-from lockgate.use_cases.resource_registry import ResourceRegistry
+from lockgate.models.security.egress import UNREACHABLE, EgressPolicy, IPAddress
+from lockgate.use_cases.resources.registry import ResourceRegistry
 
 
 async def no_dns(host: str, port: int) -> Sequence[str]:

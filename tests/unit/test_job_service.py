@@ -22,10 +22,10 @@ from lockgate.errors import (
     http_status,
 )
 from lockgate.gateways.interfaces import IJobRunner
-from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
-from lockgate.gateways.memory_job_store import InMemoryJobStore
+from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
+from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
 from lockgate.models.job import JobDefinition, JobRun, JobStatus, JobStatusDetail
-from lockgate.use_cases.job_service import JobService, check_parameters
+from lockgate.use_cases.jobs.service import JobService, check_parameters
 from tests.support import ManualClock
 
 PY = sys.executable

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.jobs_api import JobRunList, JobRunModel, jobs_router
 from lockgate.controllers.http.workflow_api import ErrorBody, install_error_handlers
-from lockgate.gateways.local_process_job_runner import LocalProcessJobRunner
-from lockgate.gateways.memory_job_store import InMemoryJobStore
-from lockgate.settings import Settings
-from lockgate.use_cases.job_service import JobService
+from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
+from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
+from lockgate.use_cases.jobs.service import JobService
 from tests.unit.test_job_service import JOBS
 
 pytestmark = pytest.mark.usefixtures("no_lockgate_env")

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from lockgate.models.authorizers import FunctionAuthorizer
 from lockgate.models.context import InputContext
 from lockgate.models.routing import Route, RouteMatch
+from lockgate.models.security.authorizers import FunctionAuthorizer
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.lambda_answers import (
     MalformedAnswerError,
     parse_answer,
@@ -18,7 +19,6 @@ from lockgate.use_cases.auth.authorizers.lambda_answers import (
 from lockgate.use_cases.auth.authorizers.lambda_events import authorizer_event, execute_api_arn
 from lockgate.use_cases.auth.authorizers.policy import parse_policy
 from lockgate.use_cases.auth.authorizers.result_cache import ResultCache
-from lockgate.use_cases.event_builder import EventBuilder
 
 ARN = "arn:aws:execute-api:us-east-1:000000000000:lockgate/$default/GET/orders/42"
 

@@ -16,13 +16,13 @@ from lockgate.errors import (
     TooManyRequestsError,
     WorkerCrashedError,
 )
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import HandlerError, WorkerInvocation, WorkerReply
 from lockgate.models.pool import BreakerState
-from lockgate.use_cases.circuit_breaker import CircuitBreaker
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.circuit_breaker import CircuitBreaker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.registry import FunctionRegistry
 from tests.support import make_function
 
 Step = Callable[[], WorkerReply]

@@ -9,10 +9,10 @@ import time
 from starlette.types import Message, Scope
 
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.http.asgi import ARRIVED, arrival, serve_request
 from lockgate.models.context import HttpResponse
-from lockgate.settings import Settings
 
 
 def _scope(path: str) -> Scope:

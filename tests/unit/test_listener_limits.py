@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from lockgate.controllers.http.listener_limits import (
+from lockgate.controllers.http.listener.limits import (
     ConnectionSlots,
     ListenerLimits,
     OffenceLog,
@@ -106,7 +106,7 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
     # In a child process: the test run's own limits stay as they are.
     script = (
         "import json, resource\n"
-        "from lockgate.controllers.http.listener_limits import raise_open_file_limit\n"
+        "from lockgate.controllers.http.listener.limits import raise_open_file_limit\n"
         "_, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
         "files = raise_open_file_limit()\n"

@@ -12,8 +12,8 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 from uvicorn.server import ServerState
 
-from lockgate.controllers.http.listener import HardenedHttpToolsProtocol, ListenerConfig
-from lockgate.controllers.http.listener_limits import ListenerLimits
+from lockgate.controllers.http.listener.limits import ListenerLimits
+from lockgate.controllers.http.listener.protocol import HardenedHttpToolsProtocol, ListenerConfig
 
 LIMITS = ListenerLimits(
     header_timeout=100,
@@ -351,7 +351,7 @@ async def test_many_refusals_from_one_address_are_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     listener = Listener()
-    with caplog.at_level(logging.WARNING, logger="lockgate.controllers.http.listener"):
+    with caplog.at_level(logging.WARNING, logger="lockgate.controllers.http.listener.protocol"):
         for _ in range(50):
             protocol, _ = listener.connect("10.0.0.9")
             protocol.data_received(b"GET / HTTP/1.1\r\n\r\n")

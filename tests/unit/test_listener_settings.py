@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from lockgate.config.settings import Settings, load_settings
 from lockgate.errors import ConfigError
-from lockgate.settings import Settings, load_settings
 
 
 def test_every_limit_has_a_default() -> None:

@@ -10,7 +10,7 @@ from typing import Literal
 import pytest
 
 from lockgate.controllers.log_setup import configure_logging, request_id_var
-from lockgate.use_cases.redaction import REVEALED
+from lockgate.use_cases.secrets.redaction import REVEALED
 
 
 def test_json_logs_carry_the_request_id_and_extra_fields(

@@ -9,9 +9,9 @@ from unittest.mock import Mock, patch
 import pytest
 
 from lockgate.modules import event_bus, gateway
-from lockgate.use_cases import module_context
-from lockgate.use_cases.event_bus import EventBus
-from lockgate.use_cases.module_registry import ModuleRegistry
+from lockgate.use_cases.events.bus import EventBus
+from lockgate.use_cases.modules import context as module_context
+from lockgate.use_cases.modules.registry import ModuleRegistry
 
 
 def registry(name: str) -> ModuleRegistry:

@@ -30,9 +30,9 @@ from lockgate.errors import (
     ServiceUnavailableError,
 )
 from lockgate.models.module import ModuleDeclaration
-from lockgate.use_cases.module_declarations import dependency_order, modules_from_dict
-from lockgate.use_cases.module_loader import import_services
-from lockgate.use_cases.module_registry import ModuleRegistry
+from lockgate.use_cases.modules.declarations import dependency_order, modules_from_dict
+from lockgate.use_cases.modules.loader import import_services
+from lockgate.use_cases.modules.registry import ModuleRegistry
 from tests.support import ManualClock
 
 # The seed's services, as its modules would write them (``get_services()`` returns classes).

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from lockgate.config.settings import load_config
 from lockgate.errors import ConfigError
 from lockgate.models.module import ModuleDeclaration
-from lockgate.settings import load_config
-from lockgate.use_cases.module_declarations import modules_from_dict
-from lockgate.use_cases.module_loader import import_services
-from lockgate.use_cases.module_registry import ModuleRegistry
+from lockgate.use_cases.modules.declarations import modules_from_dict
+from lockgate.use_cases.modules.loader import import_services
+from lockgate.use_cases.modules.registry import ModuleRegistry
 from tests.unit.config_files import config_error, write
 
 MODULES = """

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lockgate.controllers.http.paths import needs_normalizing, normalize_path, raw_path_for
+from lockgate.controllers.http.listener.paths import needs_normalizing, normalize_path, raw_path_for
 
 
 @pytest.mark.parametrize(

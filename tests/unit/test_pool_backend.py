@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from lockgate.errors import InvocationTimeoutError, TooManyRequestsError
-from lockgate.gateways.memory_worker import InMemoryWorkerLauncher
+from lockgate.gateways.workers.memory import InMemoryWorkerLauncher
 from lockgate.models.invocation import WorkerInvocation
-from lockgate.use_cases.pool_backend import PoolInvocationBackend
-from lockgate.use_cases.pool_manager import PoolManager
+from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
+from lockgate.use_cases.functions.pool_manager import PoolManager
 from tests.support import make_function
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lockgate.gateways.prometheus_metrics import PrometheusMetrics
+from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 from lockgate.models.pool import BreakerState, PoolStats
 
 

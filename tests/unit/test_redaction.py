@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lockgate import json_codec
-from lockgate.use_cases.redaction import (
+from lockgate.use_cases.secrets.redaction import (
     MASK,
     Redactor,
     RevealedSecrets,

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from lockgate.config.settings import (
+    RESERVED_PATHS,
+    RESERVED_PREFIXES,
+    is_reserved_path,
+    load_config,
+)
 from lockgate.controllers.http import app
 from lockgate.errors import ConfigError
-from lockgate.settings import RESERVED_PATHS, RESERVED_PREFIXES, is_reserved_path, load_config
 
 HEADER = """
 [functions.echo]

@@ -22,11 +22,11 @@ from lockgate.errors import (
     ResourceUnavailableError,
     SecretNotFoundError,
 )
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.resource import ResourceReference
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.resource_registry import ResourceRegistry, RunResources
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.resources.registry import ResourceRegistry, RunResources
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
 from tests.support import ManualClock
 
 PASSWORD = "pw-hunter2-e5b1c9d07a"

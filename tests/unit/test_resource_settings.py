@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lockgate.config.settings import Settings, load_config, load_settings
 from lockgate.errors import ConfigError
 from lockgate.models.resource import ResourceReference
-from lockgate.settings import Settings, load_config, load_settings
 from tests.unit.config_files import config_error, write
 
 TOKEN = "admin-token-5f0c2e9a7b"

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lockgate.errors import HandlerResponseError, http_status
 from lockgate.models.context import HttpResponse
 from lockgate.models.routing import PayloadFormat
-from lockgate.use_cases.response_mapper import map_response
+from lockgate.use_cases.apigw.responses import map_response
 
 BOTH: list[PayloadFormat] = ["1.0", "2.0"]
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from lockgate.models.authorizers import (
+from lockgate.config.settings import load_config
+from lockgate.models.function import FunctionEntity
+from lockgate.models.gateway_config import GatewayConfig
+from lockgate.models.routing import Route
+from lockgate.models.security.authorizers import (
     FunctionAuthorizer,
     IdentitySource,
     JwtAuthorizer,
     UsagePlan,
 )
-from lockgate.models.function import FunctionEntity
-from lockgate.models.gateway_config import GatewayConfig
-from lockgate.models.routing import Route
-from lockgate.models.security import SecurityConfig
-from lockgate.settings import load_config
+from lockgate.models.security.config import SecurityConfig
 from tests.unit.config_files import config_error, write
 
 ISSUE_EXAMPLE = """

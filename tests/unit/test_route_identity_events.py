@@ -8,10 +8,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import models
 
 from lockgate.models.context import InputContext
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import PayloadFormat, Route, RouteMatch
+from lockgate.models.security.route_identity import RouteIdentity
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.identity import bearer_token, event_claims
-from lockgate.use_cases.event_builder import EventBuilder
 
 
 def event(identity: RouteIdentity | None, payload_format: PayloadFormat) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lockgate.config.settings import load_config
 from lockgate.models.function import FunctionEntity
 from lockgate.models.job import JobDefinition
-from lockgate.settings import load_config
 from tests.unit.config_files import config_error, write
 
 ARN = "arn:aws:lambda:eu-west-1:123456789012:function:thumbnails"

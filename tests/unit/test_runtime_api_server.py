@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lockgate.gateways.runtime_api_server import (
+from lockgate.gateways.workers.runtime_api.server import (
     MAX_BODY_BYTES,
     RuntimeApiServer,
     RuntimeReply,

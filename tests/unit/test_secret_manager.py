@@ -19,17 +19,17 @@ from lockgate.errors import (
     SecretNotFoundError,
     http_status,
 )
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.secret import SecretValue
-from lockgate.use_cases.master_key import (
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import (
     Keyring,
     MasterKey,
     create_key_file,
     generate_master_key,
     load_master_key,
 )
-from lockgate.use_cases.redaction import RevealedSecrets
-from lockgate.use_cases.secret_manager import SecretManager
+from lockgate.use_cases.secrets.redaction import RevealedSecrets
 
 PASSWORD = "correct-horse-battery-staple-9f3a"
 CREDS = {"user": "app", "password": PASSWORD}

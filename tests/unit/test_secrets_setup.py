@@ -15,13 +15,13 @@ from lockgate.errors import (
     MasterKeyRotatedError,
     SecretsReadOnlyError,
 )
-from lockgate.gateways.env_secrets import EnvironmentSecrets
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.secret import SecretEnvelope
-from lockgate.use_cases.master_key import MasterKey, generate_master_key, load_master_key
-from lockgate.use_cases.redaction import RevealedSecrets
-from lockgate.use_cases.secret_manager import SecretManager
-from lockgate.use_cases.secrets_setup import (
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key, load_master_key
+from lockgate.use_cases.secrets.redaction import RevealedSecrets
+from lockgate.use_cases.secrets.setup import (
     OpenSecrets,
     RevealingBackend,
     SecretBackend,

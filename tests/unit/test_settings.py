@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from lockgate.config.settings import Settings, load_config, load_settings
 from lockgate.errors import ConfigError
 from lockgate.models.function import ScalingConfig
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.routing import Route
-from lockgate.settings import Settings, load_config, load_settings
 
 FULL = """
 [gateway]

@@ -22,11 +22,11 @@ from botocore.credentials import Credentials
 
 from lockgate.errors import ConfigError, SecretStoreError, UnauthorizedError
 from lockgate.gateways.aws.sigv4 import BotocoreSigV4Signer
-from lockgate.gateways.env_secrets import EnvironmentSecrets
-from lockgate.models.auth import Principal
-from lockgate.models.sigv4 import AwsCredential, SignedRequest
+from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
+from lockgate.models.security.principals import Principal
+from lockgate.models.security.sigv4 import AwsCredential, SignedRequest
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator, check_aws_secrets
-from lockgate.use_cases.secrets_setup import SecretBackend
+from lockgate.use_cases.secrets.setup import SecretBackend
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -15,13 +15,13 @@ from botocore.credentials import Credentials
 from starlette.types import Message
 
 from lockgate.bootstrap import build
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.app import create_app
 from lockgate.errors import ConfigError
-from lockgate.gateways.env_secrets import EnvironmentSecrets
+from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
 from lockgate.models.gateway_config import GatewayConfig
-from lockgate.models.security import SecurityConfig
-from lockgate.models.sigv4 import AwsCredential
-from lockgate.settings import Settings
+from lockgate.models.security.config import SecurityConfig
+from lockgate.models.security.sigv4 import AwsCredential
 from tests.support import make_function
 
 BASE = "http://127.0.0.1"

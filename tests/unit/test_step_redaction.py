@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 
 from lockgate import json_codec
-from lockgate.gateways.memory_run_store import InMemoryRunStore
-from lockgate.gateways.memory_secret_store import InMemorySecretStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
+from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.resource import ResourceReference
 from lockgate.models.run import RunRecord, RunStatus, StepStatus
 from lockgate.models.workflow import Workflow
-from lockgate.use_cases.live_run import LiveRun
-from lockgate.use_cases.master_key import MasterKey, generate_master_key
-from lockgate.use_cases.resource_registry import ResourceRegistry, RunResources
-from lockgate.use_cases.secret_manager import SecretManager
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
-from lockgate.use_cases.workflow_executor import WorkflowExecutor
+from lockgate.use_cases.resources.registry import ResourceRegistry, RunResources
+from lockgate.use_cases.secrets.manager import SecretManager
+from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.executor import WorkflowExecutor
+from lockgate.use_cases.workflows.live_run import LiveRun
 
 TOKEN = "bearer-token-7f3c9a1d2b"
 PASSWORD = "pw-5e8b0c4d1a"

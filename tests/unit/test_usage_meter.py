@@ -11,7 +11,7 @@ import pytest
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import UsageKey
 from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
-from lockgate.models.authorizers import UsagePlan
+from lockgate.models.security.authorizers import UsagePlan
 from lockgate.use_cases.auth.usage.meter import Refusal, UsageMeter
 from lockgate.use_cases.auth.usage.periods import period_of
 

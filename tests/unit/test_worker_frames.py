@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from lockgate.gateways.process_worker import _WorkerGoneError, _WorkerProtocol
+from lockgate.gateways.workers.process import _WorkerGoneError, _WorkerProtocol
 from lockgate.worker.protocol import HEADER, encode_frame
 
 FRAME = encode_frame({"type": "result", "error": None}, b'{"ok": true}', b"log\n")

@@ -9,7 +9,7 @@ import pytest
 
 from lockgate.errors import WorkflowDefinitionError
 from lockgate.models.workflow import InputSource, RetryPolicy, StepKind
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 
 async def fetch(**kwargs: Any) -> Any:

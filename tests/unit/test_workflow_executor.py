@@ -12,14 +12,14 @@ import pytest
 
 from lockgate.errors import ResourceNotFoundError
 from lockgate.gateways.interfaces import StepWrite
-from lockgate.gateways.memory_run_store import InMemoryRunStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from lockgate.models.workflow import RetryPolicy, Workflow
-from lockgate.use_cases.live_run import LiveRun
-from lockgate.use_cases.run_context import get_current_context, get_resource
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
-from lockgate.use_cases.workflow_executor import WorkflowExecutor
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.executor import WorkflowExecutor
+from lockgate.use_cases.workflows.live_run import LiveRun
+from lockgate.use_cases.workflows.run_context import get_current_context, get_resource
 
 # A guard against a hang (a step that waits on something that never comes), not a timing
 # assertion: the tests below finish in milliseconds.

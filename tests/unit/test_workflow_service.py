@@ -21,7 +21,7 @@ from lockgate.errors import (
     WorkflowDefinitionError,
     WorkflowNotFoundError,
 )
-from lockgate.gateways.memory_run_store import InMemoryRunStore
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import (
     RunRecord,
@@ -32,11 +32,11 @@ from lockgate.models.run import (
     WorkflowResponse,
 )
 from lockgate.models.workflow import Workflow
-from lockgate.use_cases.resource_registry import ResourceRegistry
-from lockgate.use_cases.run_context import get_current_context
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
-from lockgate.use_cases.workflow_executor import WorkflowExecutor
-from lockgate.use_cases.workflow_service import WorkflowService
+from lockgate.use_cases.resources.registry import ResourceRegistry
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.executor import WorkflowExecutor
+from lockgate.use_cases.workflows.run_context import get_current_context
+from lockgate.use_cases.workflows.service import WorkflowService
 
 NODE = "node-1"
 # A guard against a hang, not a timing assertion: the tests below finish in milliseconds.

@@ -10,7 +10,7 @@ import time
 from contextvars import ContextVar
 from typing import Literal
 
-from lockgate.use_cases.redaction import REVEALED, RevealedSecrets
+from lockgate.use_cases.secrets.redaction import REVEALED, RevealedSecrets
 
 __all__ = ["SecretRedactingFilter", "configure_logging", "request_id_var"]
 

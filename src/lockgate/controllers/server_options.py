@@ -2,8 +2,9 @@
 apps import them too, so "the same server settings" holds by construction.
 
 ``server_config`` builds the ``uvicorn.Config``: with ``limits`` it serves on Lockgate's
-hardened listener (``controllers/http/listener.py``), without them on uvicorn's stock httptools
-protocol, the reference the listener's cost is measured against; everything else is the same.
+hardened listener (``controllers/http/listener/protocol.py``), without them on uvicorn's
+stock httptools protocol, the reference the listener's cost is measured against; everything
+else is the same.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 
 import uvicorn
 
-from lockgate.controllers.http.listener import ListenerConfig
-from lockgate.controllers.http.listener_limits import ListenerLimits
+from lockgate.controllers.http.listener.limits import ListenerLimits
+from lockgate.controllers.http.listener.protocol import ListenerConfig
 
 __all__ = ["SERVER_OPTIONS", "server_config"]
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from lockgate.models.authorizers import FunctionAuthorizer
 from lockgate.models.function import FunctionEntity
 from lockgate.models.job import JobDefinition
 from lockgate.models.module import ModuleDeclaration
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import Route
-from lockgate.models.security import SecurityConfig
+from lockgate.models.security.authorizers import FunctionAuthorizer
+from lockgate.models.security.config import SecurityConfig
 
 __all__ = ["GatewayConfig", "WorkflowDeclaration"]
 

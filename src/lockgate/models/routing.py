@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lockgate.models.security import CorsConfig
+from lockgate.models.security.config import CorsConfig
 
 __all__ = ["HTTP_METHODS", "PayloadFormat", "Route", "RouteMatch", "RouteTable"]
 

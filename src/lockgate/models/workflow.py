@@ -1,6 +1,6 @@
 """A built workflow: steps, the connections between them, parameters and policies.
 
-Built by :class:`lockgate.use_cases.workflow_builder.AsyncWorkflowBuilder`, which validates the
+Built by :class:`lockgate.use_cases.workflows.builder.AsyncWorkflowBuilder`, which validates the
 graph; these objects are immutable afterwards and shared by every run of the workflow.
 """
 

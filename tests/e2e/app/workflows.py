@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from typing import Any
 
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 # How many times the ``counted`` step has run in this gateway process: an idempotent replay
 # must not move it.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lockgate.use_cases.workflow_builder import AsyncWorkflowBuilder
+from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
 
 def build_fetch() -> AsyncWorkflowBuilder:

@@ -3,7 +3,7 @@
 Declared routes and the Invoke API are served as raw ASGI (``FunctionRoutes``,
 ``InvokeApi``), skipping the framework's routing and middleware on every invocation; the
 operations endpoints, the workflow API, the OpenAPI schema and the lifespan live on a
-FastAPI app. The paths FastAPI serves are ``lockgate.settings.RESERVED_*`` (declared routes
+FastAPI app. The paths FastAPI serves are ``lockgate.config.settings.RESERVED_*`` (declared routes
 may not claim them).
 """
 
@@ -17,36 +17,36 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
-from lockgate.controllers.http.access import PROBES, classify, denial
-from lockgate.controllers.http.api_keys_api import api_keys_router
+from lockgate.config.settings import RESERVED_PATHS, RESERVED_PREFIXES
 from lockgate.controllers.http.asgi import ARRIVED, arrival, header, serve_request
-from lockgate.controllers.http.browsers import check_browser
-from lockgate.controllers.http.function_routes import FunctionRoutes
-from lockgate.controllers.http.invocations_api import invocations_router
-from lockgate.controllers.http.jobs_api import jobs_router
-from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
-from lockgate.controllers.http.lambda_functions_api import lambda_functions_router
-from lockgate.controllers.http.listeners import Listener, listeners_for, pick_listener
-from lockgate.controllers.http.module_api import module_router
-from lockgate.controllers.http.openapi import gateway_openapi
-from lockgate.controllers.http.paths import needs_normalizing, normalize_path, raw_path_for
-from lockgate.controllers.http.refusals import (
+from lockgate.controllers.http.auth.access import PROBES, classify, denial
+from lockgate.controllers.http.auth.api_keys_api import api_keys_router
+from lockgate.controllers.http.auth.browsers import check_browser
+from lockgate.controllers.http.auth.refusals import (
     bad_host,
     invoke_method_not_allowed,
     not_here,
     route_throttled,
     throttled,
 )
+from lockgate.controllers.http.auth.tokens_api import tokens_router
+from lockgate.controllers.http.function_routes import FunctionRoutes
+from lockgate.controllers.http.invocations_api import invocations_router
+from lockgate.controllers.http.jobs_api import jobs_router
+from lockgate.controllers.http.lambda_api import INVOKE_PATH, InvokeApi
+from lockgate.controllers.http.lambda_functions_api import lambda_functions_router
+from lockgate.controllers.http.listener.addresses import Listener, listeners_for, pick_listener
+from lockgate.controllers.http.listener.paths import needs_normalizing, normalize_path, raw_path_for
+from lockgate.controllers.http.module_api import module_router
+from lockgate.controllers.http.openapi import gateway_openapi
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
-from lockgate.controllers.http.tokens_api import tokens_router
 from lockgate.controllers.http.workflow_api import install_error_handlers, workflow_router
 from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import LockgateError
 from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
-from lockgate.models.security import CorsConfig
-from lockgate.settings import RESERVED_PATHS, RESERVED_PREFIXES
+from lockgate.models.security.config import CorsConfig
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]

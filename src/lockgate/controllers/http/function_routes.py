@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from lockgate.controllers.http.asgi import arrival, read_body, serve_request
 from lockgate.models.context import HttpResponse, InputContext
-from lockgate.use_cases.request_processor import GatewayRequestProcessor, json_response
+from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor, json_response
 
 __all__ = ["FunctionRoutes", "input_context"]
 

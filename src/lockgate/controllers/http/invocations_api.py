@@ -1,7 +1,7 @@
 """The Event invocations API: list them (dead ones above all), show one, re-drive the dead.
 
 Payloads and errors are shown, so the API answers operators only (the ``admin`` scope;
-see ``access``).
+see ``auth.access``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import RequestTooLargeError
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 
 __all__ = ["invocation_view", "invocations_router"]
 

@@ -1,7 +1,7 @@
 """The jobs API: start a declared job, list its runs, look one up, cancel it.
 
 Runs carry their parameters (which may hold credentials) and their runners' messages, so
-the API answers operators only (the ``admin`` scope; see ``access``). Errors have the one
+the API answers operators only (the ``admin`` scope; see ``auth.access``). Errors have the one
 error shape; validation messages name the field, never its value.
 """
 
@@ -14,13 +14,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
+from lockgate.config.settings import Settings
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import RequestTooLargeError
 from lockgate.models.job import JobRun
-from lockgate.settings import Settings
-from lockgate.use_cases.job_service import JobService, check_parameters
+from lockgate.use_cases.jobs.service import JobService, check_parameters
 
 __all__ = [
     "CancelJobRequest",

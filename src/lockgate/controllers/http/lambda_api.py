@@ -31,9 +31,9 @@ from lockgate.errors import (
 from lockgate.models.context import HttpResponse
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import InvocationResult
-from lockgate.use_cases.async_invocations import AsyncInvocationQueue
-from lockgate.use_cases.function_registry import FunctionRegistry
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 
 __all__ = [
     "INVOKE_PATH",

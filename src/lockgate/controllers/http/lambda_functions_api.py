@@ -19,15 +19,15 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from lockgate.controllers.http.access import principal_of
+from lockgate.controllers.http.auth.access import principal_of
 from lockgate.controllers.http.aws_errors import aws_error
 from lockgate.controllers.http.lambda_api import resolve_function
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import InvalidRequestError, LockgateError
-from lockgate.models.auth import FUNCTIONS_INVOKE
 from lockgate.models.function import FunctionEntity
 from lockgate.models.ids import new_request_id
-from lockgate.use_cases.function_registry import FunctionRegistry
+from lockgate.models.security.principals import FUNCTIONS_INVOKE
+from lockgate.use_cases.functions.registry import FunctionRegistry
 
 __all__ = ["function_configuration", "lambda_functions_router"]
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from lockgate.controllers.http.access import PROBES
+from lockgate.controllers.http.auth.access import PROBES
 
 __all__ = ["gateway_openapi"]
 

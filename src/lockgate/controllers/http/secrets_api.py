@@ -1,7 +1,7 @@
 """The secrets API: write, list and delete secrets; values are never read back over HTTP
 unless ``secrets_http_read`` is on.
 
-Operators only (the ``admin`` scope; see ``access``). Responses and errors name secrets,
+Operators only (the ``admin`` scope; see ``auth.access``). Responses and errors name secrets,
 never their values.
 """
 
@@ -20,7 +20,7 @@ from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import RequestTooLargeError
-from lockgate.use_cases.secrets_setup import SecretBackend
+from lockgate.use_cases.secrets.setup import SecretBackend
 
 __all__ = ["secrets_router"]
 

@@ -26,8 +26,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
-from lockgate.controllers.http.access import principal_of
 from lockgate.controllers.http.asgi import ClientGoneError, log_client_gone, read_body
+from lockgate.controllers.http.auth.access import principal_of
 from lockgate.controllers.http.responses import error_response as _error
 from lockgate.controllers.http.responses import json_response as _json
 from lockgate.errors import (
@@ -37,8 +37,8 @@ from lockgate.errors import (
     TooManyRequestsError,
     http_status,
 )
-from lockgate.models.auth import RUNS_READ, WORKFLOWS_RUN, Principal
 from lockgate.models.run import RunRecord, RunStatus, WorkflowRequest, WorkflowResponse
+from lockgate.models.security.principals import RUNS_READ, WORKFLOWS_RUN, Principal
 
 __all__ = [
     "ErrorBody",

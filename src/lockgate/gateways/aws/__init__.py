@@ -1,1 +1,2 @@
-"""AWS's request signing (SigV4), done by botocore; each module imports botocore only when used."""
+"""AWS: Lambda as an invocation backend, Batch as a job runner, and request signing (SigV4).
+boto3 and botocore (the ``aws`` extra) are imported only where used."""

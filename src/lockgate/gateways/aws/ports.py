@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from lockgate.models.sigv4 import SignedRequest, SigV4Authorization
+from lockgate.models.security.sigv4 import SignedRequest, SigV4Authorization
 
 __all__ = ["ISigV4Signer"]
 

@@ -31,7 +31,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from lockgate.models.sigv4 import SignedRequest, SigV4Authorization
+from lockgate.models.security.sigv4 import SignedRequest, SigV4Authorization
 
 __all__ = ["BotocoreSigV4Signer"]
 

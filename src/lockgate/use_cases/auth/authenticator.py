@@ -4,7 +4,7 @@ It knows the bearer credentials (``Authorization: Bearer <secret>``): the operat
 ``admin_token``, the local admin token ``lockgate serve`` writes beside the run store, the
 tokens in the credential store and, when ``[auth] authorizer`` names one, JWTs from that
 identity provider. Whether a surface admits anonymous callers, and what each endpoint needs,
-is the caller's business (``controllers/http/access.py``). AWS SigV4 signatures cover the
+is the caller's business (``controllers/http/auth/access.py``). AWS SigV4 signatures cover the
 whole request, so the access gate asks ``signed_principal`` for them (``SigV4Authenticator``)
 where ``[aws_credentials]`` are declared.
 """
@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from lockgate.errors import UnauthorizedError
-from lockgate.models.auth import ADMIN, CredentialKind, Principal
-from lockgate.models.sigv4 import SignedRequest
+from lockgate.models.security.principals import ADMIN, CredentialKind, Principal
+from lockgate.models.security.sigv4 import SignedRequest
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator
 from lockgate.use_cases.auth.credentials import PREFIXES, CredentialService
 

@@ -32,8 +32,8 @@ from typing import Any
 
 from lockgate.errors import ConfigError, LockgateError, SecretStoreError
 from lockgate.gateways.interfaces import ISigV4Signer
-from lockgate.models.auth import Principal
-from lockgate.models.sigv4 import AwsCredential, SignedRequest, SigV4Authorization
+from lockgate.models.security.principals import Principal
+from lockgate.models.security.sigv4 import AwsCredential, SignedRequest, SigV4Authorization
 from lockgate.use_cases.auth.sigv4_parsing import (
     INVALID_SIGNATURE,
     TIMESTAMP_FORMAT,
@@ -42,7 +42,7 @@ from lockgate.use_cases.auth.sigv4_parsing import (
     request_time,
     signature_error,
 )
-from lockgate.use_cases.secrets_setup import SecretBackend
+from lockgate.use_cases.secrets.setup import SecretBackend
 
 __all__ = [
     "SECRET_KEY_FIELD",

@@ -17,7 +17,12 @@ from collections.abc import Callable, Iterable
 
 from lockgate.errors import CredentialNotFoundError, InvalidRequestError
 from lockgate.gateways.interfaces import ICredentialStore
-from lockgate.models.auth import CREDENTIAL_NAME, Credential, CredentialKind, check_scope
+from lockgate.models.security.principals import (
+    CREDENTIAL_NAME,
+    Credential,
+    CredentialKind,
+    check_scope,
+)
 
 __all__ = ["PREFIXES", "CredentialService", "hash_secret"]
 

@@ -11,7 +11,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 
 from lockgate.errors import ConfigError
-from lockgate.models.auth import (
+from lockgate.models.security.config import AuthConfig
+from lockgate.models.security.principals import (
     ADMIN,
     FUNCTIONS_INVOKE,
     OPS_READ,
@@ -21,7 +22,6 @@ from lockgate.models.auth import (
     WORKFLOWS_RUN,
     Surface,
 )
-from lockgate.models.security import AuthConfig
 
 __all__ = [
     "ADMIN_SURFACES",

@@ -13,19 +13,19 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from lockgate.gateways.interfaces import IKeySetFetcher
-from lockgate.models.authorizers import Authorizer, JwtAuthorizer
 from lockgate.models.context import HttpResponse, InputContext
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import RouteMatch
-from lockgate.models.security import SecurityConfig
+from lockgate.models.security.authorizers import Authorizer, JwtAuthorizer
+from lockgate.models.security.config import SecurityConfig
+from lockgate.models.security.route_identity import RouteIdentity
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.jwt_authorizer import JwtRouteAuthorizer
 from lockgate.use_cases.auth.authorizers.jwt_verifier import JwtVerifier
 from lockgate.use_cases.auth.authorizers.lambda_authorizer import LambdaRouteAuthorizer
 from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR
 from lockgate.use_cases.auth.authorizers.signing_keys import SigningKeys
 from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
-from lockgate.use_cases.event_builder import EventBuilder
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 
 __all__ = ["RouteGuard"]
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from lockgate.errors import UnauthorizedError
-from lockgate.models.sigv4 import SIGV4_ALGORITHM, SignedRequest, SigV4Authorization
+from lockgate.models.security.sigv4 import SIGV4_ALGORITHM, SignedRequest, SigV4Authorization
 
 __all__ = [
     "INCOMPLETE",

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from lockgate.errors import CredentialExistsError
 from lockgate.gateways.stores.credentials.ports import UsageKey
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.models.security.principals import Credential, CredentialKind
 
 __all__ = ["InMemoryCredentialStore"]
 

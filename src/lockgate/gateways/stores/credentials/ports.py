@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.models.security.principals import Credential, CredentialKind
 
 __all__ = ["ICredentialStore", "UsageKey"]
 

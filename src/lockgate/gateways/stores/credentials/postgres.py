@@ -9,7 +9,6 @@ from collections.abc import Mapping
 import asyncpg
 
 from lockgate.errors import CredentialExistsError, RunStoreError
-from lockgate.gateways.postgres_support import DRIVER_ERRORS, SchemaPool, SchemaPoolStore
 from lockgate.gateways.stores.credentials.ports import UsageKey
 from lockgate.gateways.stores.credentials.schema import (
     COLUMNS,
@@ -18,7 +17,8 @@ from lockgate.gateways.stores.credentials.schema import (
     credential,
     credential_row,
 )
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.gateways.stores.postgres_base import DRIVER_ERRORS, SchemaPool, SchemaPoolStore
+from lockgate.models.security.principals import Credential, CredentialKind
 
 __all__ = ["PostgresCredentialStore"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockgate.models.auth import Credential, CredentialKind
+from lockgate.models.security.principals import Credential, CredentialKind
 
 __all__ = [
     "COLUMNS",

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from lockgate.errors import UnauthorizedError
-from lockgate.models.auth import Principal, check_scope
+from lockgate.models.security.principals import Principal, check_scope
 from lockgate.use_cases.auth.authorizers.jwt_verifier import JwtRejectedError, JwtVerifier
 
 __all__ = ["JwtBearerVerifier"]

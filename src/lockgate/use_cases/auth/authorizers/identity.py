@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lockgate.models.authorizers import IdentitySource
 from lockgate.models.context import InputContext
 from lockgate.models.routing import Route
+from lockgate.models.security.authorizers import IdentitySource
 
 __all__ = ["bearer_token", "event_claims", "identity_values"]
 

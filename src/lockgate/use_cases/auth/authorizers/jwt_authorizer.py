@@ -8,8 +8,8 @@ import logging
 
 from lockgate.errors import AuthorizerUnavailableError
 from lockgate.models.context import HttpResponse, InputContext
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import RouteMatch
+from lockgate.models.security.route_identity import RouteIdentity
 from lockgate.use_cases.auth.authorizers.identity import bearer_token
 from lockgate.use_cases.auth.authorizers.jwt_verifier import JwtRejectedError, JwtVerifier
 from lockgate.use_cases.auth.authorizers.responses import (

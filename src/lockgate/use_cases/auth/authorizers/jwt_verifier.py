@@ -33,7 +33,7 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
-from lockgate.models.authorizers import JwtAuthorizer
+from lockgate.models.security.authorizers import JwtAuthorizer
 from lockgate.use_cases.auth.authorizers.identity import event_claims
 from lockgate.use_cases.auth.authorizers.key_set import ALGORITHMS, KeySet
 from lockgate.use_cases.auth.authorizers.signing_keys import SigningKeys

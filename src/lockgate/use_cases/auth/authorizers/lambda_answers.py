@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from lockgate.models.authorizers import FunctionAuthorizer
+from lockgate.models.security.authorizers import FunctionAuthorizer
 from lockgate.use_cases.auth.authorizers.policy import Policy, parse_policy
 
 __all__ = ["MAX_ANSWER_BYTES", "Decision", "MalformedAnswerError", "parse_answer"]

@@ -16,10 +16,11 @@ import time
 
 import orjson
 
-from lockgate.models.authorizers import FunctionAuthorizer
 from lockgate.models.context import HttpResponse, InputContext
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import RouteMatch
+from lockgate.models.security.authorizers import FunctionAuthorizer
+from lockgate.models.security.route_identity import RouteIdentity
+from lockgate.use_cases.apigw.events import EventBuilder
 from lockgate.use_cases.auth.authorizers.identity import identity_values
 from lockgate.use_cases.auth.authorizers.lambda_answers import (
     Decision,
@@ -33,8 +34,7 @@ from lockgate.use_cases.auth.authorizers.responses import (
     UNAUTHORIZED,
 )
 from lockgate.use_cases.auth.authorizers.result_cache import ResultCache
-from lockgate.use_cases.event_builder import EventBuilder
-from lockgate.use_cases.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 
 __all__ = ["LambdaRouteAuthorizer"]
 

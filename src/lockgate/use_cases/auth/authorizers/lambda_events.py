@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from lockgate.models.context import InputContext
 from lockgate.models.routing import RouteMatch
-from lockgate.use_cases.event_builder import EventBuilder
+from lockgate.use_cases.apigw.events import EventBuilder
 
 __all__ = ["REGION", "authorizer_event", "execute_api_arn"]
 

@@ -20,7 +20,7 @@ from jwt import PyJWK
 
 from lockgate.errors import AuthorizerUnavailableError
 from lockgate.gateways.interfaces import IKeySetFetcher
-from lockgate.models.authorizers import JwtAuthorizer, check_fetch_url
+from lockgate.models.security.authorizers import JwtAuthorizer, check_fetch_url
 from lockgate.use_cases.auth.authorizers.key_set import KeySet, KeySetError
 
 __all__ = ["MAX_KEY_AGE", "REFETCH_INTERVAL", "SigningKeys"]

@@ -8,11 +8,11 @@ import logging
 from collections.abc import Mapping
 
 from lockgate.errors import InvalidRequestError, RunStoreError
-from lockgate.models.auth import Credential, CredentialKind
-from lockgate.models.authorizers import UsagePlan
 from lockgate.models.context import HttpResponse, InputContext
-from lockgate.models.route_identity import RouteIdentity
 from lockgate.models.routing import Route
+from lockgate.models.security.authorizers import UsagePlan
+from lockgate.models.security.principals import Credential, CredentialKind
+from lockgate.models.security.route_identity import RouteIdentity
 from lockgate.use_cases.auth.authorizers.responses import limit_exceeded, too_many_requests
 from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.usage.meter import UsageMeter

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import ICredentialStore, UsageKey
-from lockgate.models.authorizers import UsagePlan
+from lockgate.models.security.authorizers import UsagePlan
 from lockgate.use_cases.auth.usage.periods import period_of
 
 __all__ = ["ACTIVE_FOR", "FLUSH_INTERVAL", "Refusal", "UsageMeter"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from lockgate.models.authorizers import QuotaPeriod
+from lockgate.models.security.authorizers import QuotaPeriod
 
 __all__ = ["Period", "period_of"]
 

@@ -1,0 +1,1 @@
+"""``lockgate secrets``: values, the master key's life, and what those commands share."""

@@ -1,0 +1,1 @@
+"""Metrics about invocations and workflow runs, in Prometheus format."""

@@ -1,0 +1,2 @@
+"""What a workflow step's ``await get_resource(name)`` returns: one resolver per resource type,
+and the egress policy that inline resources connect through."""

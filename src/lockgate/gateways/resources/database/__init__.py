@@ -1,0 +1,1 @@
+"""The ``database`` resource type: an asyncpg pool, or SQLite behind asyncpg's pool API."""

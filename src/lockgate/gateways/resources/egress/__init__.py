@@ -1,0 +1,1 @@
+"""The egress policy of inline resources, applied when each driver connects."""

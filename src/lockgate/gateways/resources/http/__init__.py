@@ -1,0 +1,1 @@
+"""The ``http_client`` resource type: a pooled ``httpx.AsyncClient``."""

@@ -1,0 +1,1 @@
+"""The ``message_queue`` resource type: a NATS connection (JetStream where asked)."""

@@ -1,0 +1,1 @@
+"""Durable events between modules and their deliveries (the outbox): port, schema, adapters."""

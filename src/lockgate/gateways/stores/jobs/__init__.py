@@ -1,0 +1,1 @@
+"""Job runs, kept beside the workflow runs: port, schema, adapters."""

@@ -1,0 +1,1 @@
+"""The event bus between modules: delivered in memory or through a durable outbox, retried."""

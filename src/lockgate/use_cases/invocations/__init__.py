@@ -1,0 +1,2 @@
+"""``Event`` (asynchronous) invocations: accepted durably, run by the function's pool,
+retried, or dead."""

@@ -1,0 +1,1 @@
+"""Long-running jobs, started on their runners and followed to their end."""

@@ -1,0 +1,1 @@
+"""Resources that workflow steps ask for by name: database pools, HTTP clients, caches, queues."""
