@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: a manual clock, function factories and a polling wait."""
+"""Helpers shared by the tests: a manual clock, function factories and the polling waits
+(``eventually`` in async code; ``wait_until`` and ``wait_for`` for another process's state)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lockgate.models.function import FunctionEntity, ScalingConfig
+
+T = TypeVar("T")
 
 
 class ManualClock:
@@ -42,10 +45,20 @@ async def eventually(predicate: Callable[[], Any], *, guard: float = 10.0) -> No
             await asyncio.sleep(0.005)
 
 
-def wait_until(predicate: Callable[[], Any], guard: float = 60.0) -> None:
+def wait_until(predicate: Callable[[], Any], guard: float = 60.0, *, what: str = "") -> None:
     """Poll another process's state from synchronous code; ``guard`` stops a hang, it is
-    not a timing claim."""
+    not a timing claim. ``what`` says what never happened when it gives up."""
+    wait_for(predicate, bool, guard=guard, what=what)
+
+
+def wait_for(
+    fetch: Callable[[], T], done: Callable[[T], Any], *, guard: float = 60.0, what: str = ""
+) -> T:
+    """Fetch another process's state until ``done(value)`` holds, and return that value;
+    ``guard`` stops a hang, it is not a timing claim. On giving up, the assertion says
+    ``what`` never happened and shows the last value fetched."""
     deadline = time.monotonic() + guard
-    while not predicate():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.05)
+    while not done(value := fetch()):
+        assert time.monotonic() < deadline, f"gave up waiting: {what or 'condition'} ({value!r})"
+        time.sleep(0.02)
+    return value

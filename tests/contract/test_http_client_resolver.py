@@ -27,6 +27,7 @@ from lockgate import json_codec
 from lockgate.errors import ResourceConfigError, ResourceTimeoutError, ResourceUnavailableError
 from lockgate.gateways.resources.http.client import JsonArray, JsonObject, ResourceHttpClient
 from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
+from tests.support import wait_until
 
 SECRET = "sk-0123456789-very-secret"
 
@@ -143,11 +144,8 @@ def _serve() -> Iterator[str]:
     uvicorn_server = uvicorn.Server(config)
     thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not uvicorn_server.started:
-        assert thread.is_alive(), "the test HTTP server failed to start"
-        assert time.monotonic() < deadline, "the test HTTP server did not start"
-        time.sleep(0.01)
+    wait_until(lambda: uvicorn_server.started or not thread.is_alive(), 30, what="the server")
+    assert uvicorn_server.started, "the test HTTP server failed to start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 from lockgate.controllers.cli.main import app
 from tests.e2e.gateway_process import GatewayProcess
 from tests.servers import free_port
+from tests.support import wait_for
 
 runner = CliRunner()
 
@@ -48,16 +49,13 @@ def json_of(result: Result) -> Any:
 
 def wait_until_running(gateway: GatewayProcess, workflow: str, known: set[str]) -> str:
     """The id of a run of ``workflow`` that is running and not in ``known``."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        runs = httpx.get(
-            f"{gateway.url}/runs", params={"workflow": workflow, "status": "running"}
-        ).json()["runs"]
-        fresh = [run["run_id"] for run in runs if run["run_id"] not in known]
-        if fresh:
-            return str(fresh[0])
-        time.sleep(0.05)
-    raise AssertionError(f"no new run of {workflow} started")
+
+    def fresh() -> list[str]:
+        running = {"workflow": workflow, "status": "running"}
+        runs = httpx.get(f"{gateway.url}/runs", params=running).json()["runs"]
+        return [run["run_id"] for run in runs if run["run_id"] not in known]
+
+    return str(wait_for(fresh, bool, guard=30, what=f"a new run of {workflow}")[0])
 
 
 # --- lockgate run -------------------------------------------------------------------------

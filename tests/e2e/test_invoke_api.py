@@ -29,6 +29,7 @@ from mypy_boto3_lambda import LambdaClient
 from mypy_boto3_lambda.type_defs import InvocationRequestTypeDef, InvocationResponseTypeDef
 
 from tests.e2e.gateway_process import GatewayProcess, alive, children_of
+from tests.support import wait_until
 
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 MAX_BODY_BYTES = 1024 * 1024  # [gateway] max_body_bytes in tests/e2e/app/lockgate.toml
@@ -337,10 +338,7 @@ def test_a_timeout_is_sandbox_timedout_and_the_worker_is_replaced(
     assert error["errorMessage"].startswith(f"RequestId: {request_id_of(response)} ")
     assert 0.9 <= elapsed < 10  # answered at the deadline, not when the handler would end
 
-    deadline = time.monotonic() + 10
-    while alive(old_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(old_pid), "the timed-out worker is still running"
+    wait_until(lambda: not alive(old_pid), 10, what="the timed-out worker gone")
 
     again = lambda_client.invoke(FunctionName="sleeps", Payload=b'{"seconds": 0}')
     assert optional(again, "FunctionError") is None

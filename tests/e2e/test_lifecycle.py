@@ -9,13 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 
 from tests.e2e.gateway_process import APP_DIR, GatewayProcess, alive, children_of
+from tests.support import wait_for, wait_until
 
 
 def test_an_invalid_config_stops_start_up_naming_the_key(tmp_path: Path) -> None:
@@ -68,12 +68,12 @@ def _invoke_slow(client: httpx.Client, seconds: float) -> str:
 
 
 def _wait_until_busy(client: httpx.Client, busy: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if client.get("/health").json()["functions"]["slow"]["busy"] == busy:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"never saw {busy} busy workers")
+    wait_for(
+        lambda: client.get("/health").json()["functions"]["slow"]["busy"],
+        lambda found: found == busy,
+        guard=10,
+        what=f"{busy} busy workers",
+    )
 
 
 def test_sigterm_under_load_finishes_in_flight_calls_and_leaves_no_worker() -> None:
@@ -95,10 +95,7 @@ def test_sigterm_under_load_finishes_in_flight_calls_and_leaves_no_worker() -> N
     assert outcomes == ["200"] * 8  # in-flight calls were allowed to finish
     # New calls are refused once shutdown began (how depends on where the close lands).
     assert late in {"ConnectError", "RemoteProtocolError", "ReadError"}
-    deadline = time.monotonic() + 5
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if alive(pid)]
+    wait_until(lambda: not any(alive(pid) for pid in workers), 5, what="every worker gone")
 
 
 def test_workers_die_with_a_gateway_that_is_killed_outright() -> None:
@@ -109,10 +106,7 @@ def test_workers_die_with_a_gateway_that_is_killed_outright() -> None:
         assert gateway.process is not None
         gateway.process.kill()
         gateway.wait(10)
-    deadline = time.monotonic() + 5
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if alive(pid)]
+    wait_until(lambda: not any(alive(pid) for pid in workers), 5, what="every worker gone")
 
 
 def test_a_flood_beyond_max_queue_is_shed_with_retry_after_and_nothing_hangs(
@@ -158,18 +152,12 @@ def test_sighup_reloads_the_config_and_replaces_changed_pools(tmp_path: Path) ->
             text + '\n[[routes]]\nmethod = "GET"\npath = "/added"\nfunction = "pid"\n'
         )
         gateway.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while _greeting(client)[0] != "bonjour":
-            assert time.monotonic() < deadline, "the reload never took effect"
-            time.sleep(0.05)
+        wait_until(lambda: _greeting(client)[0] == "bonjour", 10, what="the reload")
         assert client.get("/added").status_code == 200
-        deadline = time.monotonic() + 10
-        while alive(old_pid):  # the old pool drained and its worker ended
-            assert time.monotonic() < deadline, "the replaced worker is still running"
-            time.sleep(0.05)
+        # The old pool drained and its worker ended.
+        wait_until(lambda: not alive(old_pid), 10, what="the replaced worker gone")
 
         config.write_text("this is [not toml")
         gateway.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        wait_until(lambda: b"reload refused" in gateway.read_output(), what="the refusal")
         assert _greeting(client)[0] == "bonjour"  # a bad file changes nothing
-        assert b"reload refused" in gateway.read_output()

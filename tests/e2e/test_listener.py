@@ -8,7 +8,6 @@ import json
 import resource
 import select
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.e2e.raw_http import (
     read_until_closed,
     request_bytes,
 )
+from tests.support import wait_for, wait_until
 
 HOST = ("Host", "localhost")
 CLOSE = ("Connection", "close")
@@ -56,13 +56,12 @@ def rss_mib(pid: int) -> float:
 
 def output_when(gateway: GatewayProcess, text: str) -> str:
     """The gateway's output once it contains ``text`` (a hang guard bounds the wait)."""
-    deadline = time.monotonic() + HANG_GUARD
-    while time.monotonic() < deadline:
-        output = gateway.read_output().decode(errors="replace")
-        if text in output:
-            return output
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in the gateway's output")
+    return wait_for(
+        lambda: gateway.read_output().decode(errors="replace"),
+        lambda output: text in output,
+        guard=HANG_GUARD,
+        what=f"{text!r} in the gateway's output",
+    )
 
 
 # -- Host -----------------------------------------------------------------------------------
@@ -233,10 +232,16 @@ def test_a_slowloris_from_one_address_leaves_the_others_served() -> None:
                 )
                 assert response.status == 200
             closed: set[socket.socket] = set()
-            deadline = time.monotonic() + HANG_GUARD
-            while len(closed) < SLOWLORIS - PER_CLIENT and time.monotonic() < deadline:
-                closed |= _closed([sock for sock in attack if sock not in closed])
-                time.sleep(0.05)
+
+            def closing() -> int:
+                closed.update(_closed([sock for sock in attack if sock not in closed]))
+                return len(closed)
+
+            wait_until(
+                lambda: closing() >= SLOWLORIS - PER_CLIENT,
+                HANG_GUARD,
+                what="the slow clients' connections closed",
+            )
             assert len(closed) == SLOWLORIS - PER_CLIENT
             assert not _closed([sock for sock in attack if sock not in closed])
         finally:

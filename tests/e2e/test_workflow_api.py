@@ -22,6 +22,7 @@ from lockgate.controllers.http.workflow_api import (
     WorkflowDescription,
     WorkflowList,
 )
+from tests.support import wait_for
 
 WORKFLOWS = {"pipeline", "failing", "slow", "report", "greeting", "counted"}
 
@@ -53,13 +54,12 @@ def key() -> str:
 
 
 def poll_until_finished(client: httpx.Client, location: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = run_of(client.get(location))
-        if run["status"] != "running":
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"{location} still running after {timeout} s")
+    return wait_for(
+        lambda: run_of(client.get(location)),
+        lambda run: run["status"] != "running",
+        guard=timeout,
+        what=f"{location} finished",
+    )
 
 
 # --- workflows ------------------------------------------------------------------------------

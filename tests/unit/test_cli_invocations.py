@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from lockgate.controllers.http.app import create_app
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from tests.servers import free_port
+from tests.support import wait_for
 from tests.unit.test_cli_jobs import ServedApp
 
 TOKEN = "admin-token-7a3e5c1d9b20"
@@ -104,14 +104,13 @@ def send_event(url: str, function: str, gate: Path) -> str:
 
 def settled(url: str, request_id: str, status: str) -> dict[str, Any]:
     """The invocation once its status is ``status`` (the gateway's workers run it)."""
-    deadline = time.monotonic() + GUARD
-    while True:
-        response = httpx.get(f"{url}/invocations/{request_id}", headers=ADMIN)
-        invocation: dict[str, Any] = response.json()
-        if invocation["status"] == status:
-            return invocation
-        assert time.monotonic() < deadline, f"{request_id} is still {invocation['status']}"
-        time.sleep(0.05)
+    invocation: dict[str, Any] = wait_for(
+        lambda: httpx.get(f"{url}/invocations/{request_id}", headers=ADMIN).json(),
+        lambda found: found["status"] == status,
+        guard=GUARD,
+        what=f"{request_id} {status}",
+    )
+    return invocation
 
 
 def dead_one(url: str, tmp_path: Path, function: str = "gated", name: str = "gate") -> str:

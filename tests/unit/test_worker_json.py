@@ -5,19 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
-import time
 
 import pytest
 
 from lockgate.worker import fastjson
+from tests.support import wait_until
 
 
 def _upgraded() -> None:
     fastjson.upgrade_in_background()
-    deadline = time.monotonic() + 10
-    while not fastjson._ORJSON:
-        assert time.monotonic() < deadline, "orjson never loaded"
-        time.sleep(0.01)
+    wait_until(lambda: fastjson._ORJSON, 10, what="orjson loaded in the background")
 
 
 @pytest.mark.parametrize("upgrade", [False, True])
