@@ -12,7 +12,7 @@ import pytest
 from lockgate.errors import FunctionInitError, PoolClosedError, TooManyRequestsError
 from lockgate.gateways.workers.memory import InMemoryWorkerLauncher
 from lockgate.use_cases.functions.container_pool import ContainerPool
-from tests.support import ManualClock, make_function
+from tests.support import ManualClock, eventually, make_function
 
 
 async def _instant(event: Any) -> Any:
@@ -154,7 +154,7 @@ async def test_cold_starts_are_coalesced_and_capped_by_capacity() -> None:
     for worker, _ in results:
         pool.release(worker)
     waiters = [asyncio.create_task(pool.acquire(far())) for _ in range(10)]
-    await asyncio.sleep(0.05)
+    await eventually(lambda: pool.stats().queued == 7)  # 3 served, 7 waiting: all decided
     assert len(launcher.launched) == 3  # warm workers serve; nothing new starts
     for task in waiters:
         worker, cold = await task

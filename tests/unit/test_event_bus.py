@@ -56,6 +56,26 @@ async def dead(bus: EventBus, count: int = 1) -> list[Delivery]:
     return found
 
 
+class CountingStore(InMemoryEventStore):
+    """Counts the bus's polls, so a test that nothing happened waits for polls, not time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls = 0
+
+    async def claim_due(
+        self, owner: str, now: float, lease_seconds: float, limit: int
+    ) -> list[Delivery]:
+        self.polls += 1
+        return await super().claim_due(owner, now, lease_seconds, limit)
+
+
+async def polled(store: CountingStore, times: int = 3) -> None:
+    """Wait until the bus has polled ``store`` ``times`` more times."""
+    target = store.polls + times
+    await eventually(lambda: store.polls >= target)
+
+
 class Recorder:
     """A subscriber: records what it receives and the event being delivered."""
 
@@ -415,7 +435,7 @@ class Notifier:
 async def test_a_restarted_bus_delivers_what_a_stopped_one_left(
     make_bus: Any, clock: ManualClock
 ) -> None:
-    store = InMemoryEventStore()
+    store = CountingStore()
     first = await make_bus(store, node_id="a", lease_seconds=10.0, clock=clock)
     dying = Notifier(hang=True)
     subscriber = first.subscribe(EVENT, dying.on_scheduled, "notifications")
@@ -429,7 +449,7 @@ async def test_a_restarted_bus_delivers_what_a_stopped_one_left(
     assert second.subscribe(EVENT, survivor.on_scheduled, "notifications") == subscriber
     await second.start()
     try:
-        await asyncio.sleep(0.03)  # a few polls: node a's lease still holds
+        await polled(store)  # a few polls: node a's lease still holds
         assert survivor.received == []
         clock.advance(10.0)
         await eventually(lambda: survivor.received)
@@ -471,19 +491,20 @@ async def test_a_delivery_nobody_subscribes_to_is_retried_a_lease_later_then_dea
 
 
 async def test_a_failed_recording_is_raised_and_nothing_is_delivered(make_bus: Any) -> None:
-    class BrokenStore(InMemoryEventStore):
+    class BrokenStore(CountingStore):
         async def record(
             self, event: EventRecord, subscribers: Any, *, connection: object | None = None
         ) -> None:
             raise RunStoreError("disk full")
 
-    bus = await make_bus(BrokenStore())
+    store = BrokenStore()
+    bus = await make_bus(store)
     recorder = Recorder()
     bus.subscribe(EVENT, recorder.on_async, "notifications")
     with pytest.raises(RunStoreError, match="disk full"):
         await bus.publish(EVENT, DATA, "mentalhealth")
     bus.publish(EVENT, DATA, "mentalhealth")  # never awaited: logged, not a warning
-    await asyncio.sleep(0.03)
+    await polled(store)
     assert recorder.received == []
 
 
@@ -598,7 +619,7 @@ async def test_a_sync_call_the_stopped_pool_never_started_is_not_a_failure() -> 
 # --- the publisher's transaction (connection=) ---------------------------------------------
 
 
-class JoiningStore(InMemoryEventStore):
+class JoiningStore(CountingStore):
     """A fake of the PostgreSQL store's outbox: takes a connection and notes where the rows
     were written (``fail`` makes the write raise)."""
 
@@ -624,7 +645,7 @@ async def test_publish_with_a_connection_records_on_it_when_awaited(make_bus: An
     connection = object()  # stands for the caller's connection: only passed through
 
     publication = bus.publish(EVENT, DATA, "mentalhealth", connection=connection)
-    await asyncio.sleep(0.03)  # a few polls: nothing is written before the await
+    await polled(store)  # a few polls: nothing is written before the await
     assert store.writes == []
     assert await publication == publication.event_id
     assert await publication == publication.event_id  # a second await writes nothing more
