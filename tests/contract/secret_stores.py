@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +28,19 @@ from lockgate.models.secret import (
     SecretMetadata,
 )
 from lockgate.use_cases.secrets.master_key import MasterKey, generate_master_key
-from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import Backend, backend_of
+from tests.contract.backends import PG_DSN, Makers
 
 __all__ = [
     "MAKERS",
     "PausingStore",
     "assert_sqlite_write_lock_held",
-    "durable_secrets",
     "in_thread",
     "new_key",
     "postgres_lock_waiters",
-    "secrets_backend",
     "sqlite_begins",
 ]
 
-MAKERS: dict[str, Callable[[Path, str], ISecretStore]] = {
+MAKERS: Makers = {
     "memory": lambda _path, _schema: InMemorySecretStore(),
     "sqlite": lambda path, _schema: SQLiteSecretStore(path),
     "postgres": lambda _path, schema: PostgresSecretStore(PG_DSN, schema=schema),
@@ -160,22 +157,3 @@ async def postgres_lock_waiters(schema: str) -> int:
         return waiting
     finally:
         await connection.close()
-
-
-# -- fixtures: a test module imports them ------------------------------------------------------
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def secrets_backend(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Backend[ISecretStore]]:
-    async with backend_of(request.param, tmp_path, MAKERS) as opened:
-        yield opened
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def durable_secrets(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Backend[ISecretStore]]:
-    async with backend_of(request.param, tmp_path, MAKERS) as opened:
-        yield opened

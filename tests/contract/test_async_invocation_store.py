@@ -22,18 +22,13 @@ from lockgate.gateways.stores.invocations.sqlite import SQLiteAsyncInvocationSto
 from lockgate.gateways.stores.runs.postgres import PostgresRunStore
 from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
-from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import (  # backend, durable, store: fixtures
-    Backend,
-    backend,
-    backend_of,
-    durable,
+from tests.contract.backends import PG_DSN, Backend, Makers, backend_of
+from tests.contract.queue_stores import (
     postgres_hides_the_password,
     refuses_a_newer_schema,
     refuses_when_closed,
     sqlite_durability_setting,
     sqlite_open_failure,
-    store,
 )
 
 NOW = 1_700_000_000.0
@@ -44,7 +39,6 @@ QUEUED, SUCCEEDED, DEAD = (
     AsyncInvocationStatus.DEAD,
 )
 PAYLOAD = '{"text": "héllo ✓", "n": 1}'.encode()
-__all__ = ["backend", "durable", "store"]  # fixtures, imported to be found
 
 Store = IAsyncInvocationStore
 MAKERS: dict[str, Callable[[Path, str], Store]] = {
@@ -52,6 +46,11 @@ MAKERS: dict[str, Callable[[Path, str], Store]] = {
     "sqlite": lambda path, _schema: SQLiteAsyncInvocationStore(path),
     "postgres": lambda _path, schema: PostgresAsyncInvocationStore(PG_DSN, schema=schema),
 }
+
+
+@pytest.fixture
+def makers() -> Makers:
+    return MAKERS
 
 
 def new(

@@ -17,19 +17,13 @@ from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
 from lockgate.gateways.stores.credentials.postgres import PostgresCredentialStore
 from lockgate.gateways.stores.credentials.sqlite import SQLiteCredentialStore
 from lockgate.models.security.principals import Credential, CredentialKind
-from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import (  # backend, durable, store: fixtures
-    Backend,
-    backend,
-    durable,
+from tests.contract.backends import PG_DSN, Backend, Makers
+from tests.contract.queue_stores import (
     postgres_hides_the_password,
     refuses_a_newer_schema,
     refuses_when_closed,
     sqlite_open_failure,
-    store,
 )
-
-__all__ = ["backend", "durable", "store"]  # fixtures, imported to be found
 
 NOW = 1_700_000_000.0
 Store = ICredentialStore
@@ -38,6 +32,11 @@ MAKERS: dict[str, Callable[[Path, str], Store]] = {
     "sqlite": lambda path, _schema: SQLiteCredentialStore(path),
     "postgres": lambda _path, schema: PostgresCredentialStore(PG_DSN, schema=schema),
 }
+
+
+@pytest.fixture
+def makers() -> Makers:
+    return MAKERS
 
 
 def token(name: str, *, scopes: tuple[str, ...] = ("runs:read",), digest: str = "") -> Credential:

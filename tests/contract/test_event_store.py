@@ -6,10 +6,9 @@ fails, not skips). ``durable`` tests run on the two that keep data across a rest
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, closing
+from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
 from lockgate.gateways.stores.runs.postgres import PostgresRunStore
 from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
-from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
+from tests.contract.backends import PG_DSN, Backend, Makers, drop_schema, fresh_schema
 
 NOW = 1_700_000_000.0
 LEASE = 30.0
@@ -52,78 +51,20 @@ def keys(deliveries: list[Delivery]) -> list[tuple[str, str]]:
     return [(d.event.event_id, d.subscriber) for d in deliveries]
 
 
-class Backend:
-    """Opens event stores on one set of data (in memory: the same store again) and pokes
-    that data directly where the API cannot."""
-
-    def __init__(self, kind: str, tmp_path: Path) -> None:
-        self.kind = kind
-        self.path = tmp_path / "lockgate.sqlite3"
-        self.schema = fresh_schema()
-        self._stores: list[IEventStore] = []
-        makers: dict[str, Callable[[], IEventStore]] = {
-            "memory": InMemoryEventStore,
-            "sqlite": lambda: SQLiteEventStore(self.path),
-            "postgres": lambda: PostgresEventStore(PG_DSN, schema=self.schema),
-        }
-        self._make = makers[kind]
-
-    async def open(self) -> IEventStore:
-        if self.kind == "memory" and self._stores:
-            return self._stores[0]
-        store = self._make()
-        await store.open()
-        self._stores.append(store)
-        return store
-
-    async def close_all(self) -> None:
-        for store in self._stores:
-            await store.close()
-
-    async def fetchval(self, sql: str) -> Any:
-        """One value from the data behind the stores' back; ``{t}`` prefixes table names."""
-        if self.kind == "sqlite":
-            with closing(sqlite3.connect(self.path)) as database, database:
-                return database.execute(re.sub(r"\$\d+", "?", sql.format(t=""))).fetchone()[0]
-        connection = await asyncpg.connect(PG_DSN)
-        try:
-            return await connection.fetchval(sql.format(t=f'"{self.schema}".'))
-        finally:
-            await connection.close()
-
-    async def event_count(self) -> int:
-        store = self._stores[0]
-        if isinstance(store, InMemoryEventStore):
-            return len(store._events)
-        return int(await self.fetchval("SELECT count(*) FROM {t}lockgate_events"))
-
-
-@asynccontextmanager
-async def _backend(kind: str, tmp_path: Path) -> AsyncIterator[Backend]:
-    backend = Backend(kind, tmp_path)
-    try:
-        yield backend
-    finally:
-        await backend.close_all()
-        if kind == "postgres":
-            await drop_schema(backend.schema)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    async with _backend(request.param, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def durable(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    async with _backend(request.param, tmp_path) as opened:
-        yield opened
-
-
 @pytest.fixture
-async def store(backend: Backend) -> IEventStore:
-    return await backend.open()
+def makers() -> Makers:
+    return {
+        "memory": lambda _path, _schema: InMemoryEventStore(),
+        "sqlite": lambda path, _schema: SQLiteEventStore(path),
+        "postgres": lambda _path, schema: PostgresEventStore(PG_DSN, schema=schema),
+    }
+
+
+async def event_count(backend: Backend[IEventStore]) -> int:
+    store = backend.stores[0]
+    if isinstance(store, InMemoryEventStore):
+        return len(store._events)
+    return int(await backend.fetchval("SELECT count(*) FROM {t}lockgate_events"))
 
 
 async def test_implements_the_protocol(store: IEventStore) -> None:
@@ -226,15 +167,15 @@ async def test_a_late_failure_never_reopens_a_completed_delivery(store: IEventSt
     assert await store.claim_due("node", NOW + 100, 1.0, 10) == []
 
 
-async def test_an_event_without_subscribers_stores_nothing(backend: Backend) -> None:
+async def test_an_event_without_subscribers_stores_nothing(backend: Backend[IEventStore]) -> None:
     store = await backend.open()
     await store.record(event(), [])
     assert await store.deliveries() == []
     assert await store.claim_due("node", NOW, LEASE, 10) == []
-    assert await backend.event_count() == 0
+    assert await event_count(backend) == 0
 
 
-async def test_bad_input_is_refused_and_stores_nothing(backend: Backend) -> None:
+async def test_bad_input_is_refused_and_stores_nothing(backend: Backend[IEventStore]) -> None:
     store = await backend.open()
     with pytest.raises(TypeError, match=r"'therapy_session.scheduled' \(e1\) is not JSON.*set"):
         await store.record(event(data={"ids": {1, 2}}), ["s"])
@@ -251,7 +192,7 @@ async def test_bad_input_is_refused_and_stores_nothing(backend: Backend) -> None
     with pytest.raises(ValueError, match="limit"):
         await store.purge_completed(NOW, limit=-1)
     assert await store.deliveries() == []
-    assert await backend.event_count() == 0
+    assert await event_count(backend) == 0
 
 
 async def test_a_repeated_record_keeps_what_is_stored(store: IEventStore) -> None:
@@ -287,7 +228,7 @@ async def test_due_longest_comes_first(store: IEventStore) -> None:
     assert keys(await store.claim_due("node", NOW + 60, LEASE, 10)) == [("e2", "s"), ("e1", "s")]
 
 
-async def test_purge_completed(backend: Backend) -> None:
+async def test_purge_completed(backend: Backend[IEventStore]) -> None:
     store = await backend.open()
     await store.record(event("e1", at=NOW), ["a", "b"])
     await store.record(event("e2", at=NOW + 1), ["a"])
@@ -299,21 +240,21 @@ async def test_purge_completed(backend: Backend) -> None:
     await store.fail("e1", "b", "gave up", None)
 
     assert await store.purge_completed(NOW + 12, limit=1) == 1  # the oldest finished: e3
-    assert await backend.event_count() == 2
+    assert await event_count(backend) == 2
     assert await store.purge_completed(NOW + 12) == 1  # e1/a; e1 keeps its dead delivery
     assert await store.purge_completed(NOW + 12) == 0  # e2/a finished at NOW + 12, not before
 
     assert keys(await store.deliveries()) == [("e1", "b"), ("e2", "a")]
     assert (await store.deliveries(DEAD))[0].event == event("e1")
-    assert await backend.event_count() == 2
+    assert await event_count(backend) == 2
     assert await store.purge_completed(NOW + 13) == 1
-    assert await backend.event_count() == 1
+    assert await event_count(backend) == 1
 
 
 # -- durability, several nodes, schema ---------------------------------------------------------
 
 
-async def test_reopening_keeps_everything(durable: Backend) -> None:
+async def test_reopening_keeps_everything(durable: Backend[IEventStore]) -> None:
     first = await durable.open()
     await first.record(event("e1", at=NOW), ["done", "dead", "retry", "held"])
     await first.record(event("e2", at=NOW + 1), ["fresh"])
@@ -337,7 +278,7 @@ async def test_reopening_keeps_everything(durable: Backend) -> None:
     ]
 
 
-async def test_concurrent_claimers_never_share_a_delivery(durable: Backend) -> None:
+async def test_concurrent_claimers_never_share_a_delivery(durable: Backend[IEventStore]) -> None:
     nodes = [await durable.open(), await durable.open()]
     for i in range(50):
         await nodes[0].record(event(f"e{i:03}", at=NOW + i), ["a", "b", "c", "d"])
@@ -364,7 +305,7 @@ async def test_concurrent_claimers_never_share_a_delivery(durable: Backend) -> N
         assert claims[2] or claims[3], "the second node claimed"
 
 
-async def test_a_newer_schema_is_refused(durable: Backend) -> None:
+async def test_a_newer_schema_is_refused(durable: Backend[IEventStore]) -> None:
     store = await durable.open()
     await store.close()
     if durable.kind == "sqlite":
@@ -440,7 +381,7 @@ async def test_postgres_errors_hide_the_password() -> None:
 # -- the publisher's transaction (record's connection) ----------------------------------------
 
 
-async def test_only_postgres_joins_a_callers_connection(backend: Backend) -> None:
+async def test_only_postgres_joins_a_callers_connection(backend: Backend[IEventStore]) -> None:
     store = await backend.open()
     if backend.kind == "postgres":
         connection = await asyncpg.connect(PG_DSN)
@@ -455,7 +396,7 @@ async def test_only_postgres_joins_a_callers_connection(backend: Backend) -> Non
     assert type(store).__name__ in str(caught.value)
     assert "e1" in str(caught.value)
     assert await store.deliveries() == []
-    assert await backend.event_count() == 0
+    assert await event_count(backend) == 0
 
 
 @pytest.fixture

@@ -22,22 +22,17 @@ from lockgate.gateways.stores.jobs.sqlite import SQLiteJobStore
 from lockgate.gateways.stores.runs.postgres import PostgresRunStore
 from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.job import JobRun, JobStatus
-from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import (  # backend, durable, store: fixtures
-    Backend,
-    backend,
-    durable,
+from tests.contract.backends import PG_DSN, Backend, Makers
+from tests.contract.queue_stores import (
     postgres_hides_the_password,
     refuses_a_newer_schema,
     refuses_when_closed,
     sqlite_durability_setting,
     sqlite_open_failure,
-    store,
 )
 
 NOW = 1_700_000_000.0
 PARAMETERS = {"INPUT": "s3://bucket/key ✓", "empty": "", "quote": "'\"\\ \x00"}
-__all__ = ["backend", "durable", "store"]  # fixtures, imported to be found
 
 Store = IJobStore
 MAKERS: dict[str, Callable[[Path, str], Store]] = {
@@ -45,6 +40,11 @@ MAKERS: dict[str, Callable[[Path, str], Store]] = {
     "sqlite": lambda path, _schema: SQLiteJobStore(path),
     "postgres": lambda _path, schema: PostgresJobStore(PG_DSN, schema=schema),
 }
+
+
+@pytest.fixture
+def makers() -> Makers:
+    return MAKERS
 
 
 def run(

@@ -1,7 +1,8 @@
 """The ``IRunStore`` contract, one suite run against every implementation.
 
-``backend`` runs a test on memory, SQLite and PostgreSQL; ``durable_backend`` on the two
-that keep data across a restart; the last tests are PostgreSQL's own (several nodes).
+``backend`` runs a test on memory, SQLite and PostgreSQL; ``durable`` on the two that keep
+data across a restart (fixtures of ``conftest.py``, made from ``makers`` below); the last
+tests are PostgreSQL's own (several nodes).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import pytest
 from lockgate import json_codec
 from lockgate.errors import RunStoreError
 from lockgate.gateways.interfaces import IRunStore, StepWrite
+from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.gateways.stores.runs.postgres import PostgresRunStore
 from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
-from tests.contract.conftest import PG_DSN, Backend
+from tests.contract.backends import PG_DSN, Backend, Makers
 
 NOW = 1_700_000_000.0
 LEASE = 30.0
@@ -35,6 +37,24 @@ PAYLOAD: dict[str, Any] = {
     "flags": [True, False, None],
     "nested": {"list": [1, [2, [3, {"deep": "yes"}]]], "empty": {}, "none": None},
 }
+
+
+@pytest.fixture
+def makers() -> Makers:
+    return {
+        "memory": lambda _path, _schema: InMemoryRunStore(),
+        "sqlite": lambda path, _schema: SQLiteRunStore(path),
+        "postgres": lambda _path, schema: PostgresRunStore(PG_DSN, schema=schema),
+    }
+
+
+async def disown(backend: Backend[IRunStore], run_id: str) -> None:
+    """Leave the run without an owner, as if its node had let go of it."""
+    store = backend.stores[0]
+    if isinstance(store, InMemoryRunStore):
+        store._leases[run_id] = (None, 0.0)
+    else:
+        await backend.execute("UPDATE {t}lockgate_runs SET owner = NULL WHERE run_id = $1", run_id)
 
 
 def make_run(workflow_id: str = "wf", *, key: str | None = None, at: float = NOW) -> RunRecord:
@@ -116,7 +136,9 @@ async def test_same_idempotency_key_returns_the_earlier_run(store: IRunStore) ->
     assert {run.run_id for run in page.runs} == {first.run_id, other.run_id}
 
 
-async def test_create_without_waiting_is_durable_by_the_next_write(backend: Backend) -> None:
+async def test_create_without_waiting_is_durable_by_the_next_write(
+    backend: Backend[IRunStore],
+) -> None:
     store = await backend.open()
     run = make_run()
     await store.create_run(run, owner="node-a", lease_seconds=LEASE, wait=False)
@@ -131,7 +153,9 @@ async def test_create_without_waiting_is_durable_by_the_next_write(backend: Back
         await store.create_run(make_run(key="k"), owner="node-a", lease_seconds=LEASE, wait=False)
 
 
-async def test_a_run_created_without_waiting_is_flushed_on_its_own(backend: Backend) -> None:
+async def test_a_run_created_without_waiting_is_flushed_on_its_own(
+    backend: Backend[IRunStore],
+) -> None:
     store = await backend.open()
     run = make_run()
     await store.create_run(run, owner="node-a", lease_seconds=LEASE, wait=False)
@@ -182,8 +206,8 @@ async def test_finish_run_writes_status_and_steps_once(store: IRunStore) -> None
     assert stored.steps["b"].error == "x"
 
 
-async def test_finish_run_is_atomic(durable_backend: Backend) -> None:
-    store = await durable_backend.open()
+async def test_finish_run_is_atomic(durable: Backend[IRunStore]) -> None:
+    store = await durable.open()
     run = await create(store, make_run())
     # Too big for an integer column: the step write fails after the status update.
     poisoned = (StepRecord("b", StepStatus.FAILED, attempts=2**70), None)
@@ -197,8 +221,8 @@ async def test_finish_run_is_atomic(durable_backend: Backend) -> None:
     assert await store.finish_run(run.run_id, RunStatus.COMPLETED, None, [step("a", 1)], NOW)
 
 
-async def test_one_bad_write_fails_alone(durable_backend: Backend) -> None:
-    store = await durable_backend.open()
+async def test_one_bad_write_fails_alone(durable: Backend[IRunStore]) -> None:
+    store = await durable.open()
     run = await create(store, make_run())
     bad = (StepRecord("bad", StepStatus.COMPLETED, attempts=2**70), None)
     names = [f"s{i}" for i in range(20)]
@@ -241,7 +265,7 @@ async def test_list_runs_newest_first_with_filters(store: IRunStore) -> None:
     assert (await store.list_runs(workflow_id="nope")).runs == ()
 
 
-async def test_runs_keep_who_started_them_and_list_by_it(backend: Backend) -> None:
+async def test_runs_keep_who_started_them_and_list_by_it(backend: Backend[IRunStore]) -> None:
     store = await backend.open()
     ann = [await create(store, replace(make_run(), principal="ann")) for _ in range(3)]
     bob = await create(store, replace(make_run(), principal="bob"))
@@ -264,16 +288,16 @@ async def test_runs_keep_who_started_them_and_list_by_it(backend: Backend) -> No
     assert [r.run_id for r in done.runs] == [ann[0].run_id]
 
 
-async def test_a_database_from_before_principals_is_upgraded(durable_backend: Backend) -> None:
-    store = await durable_backend.open()
+async def test_a_database_from_before_principals_is_upgraded(durable: Backend[IRunStore]) -> None:
+    store = await durable.open()
     old = await create(store, make_run())
     await store.close()
     # Back to version 1's layout, as a gateway of the previous release left it.
-    await durable_backend.execute("DROP INDEX {t}lockgate_runs_by_principal")
-    await durable_backend.execute("ALTER TABLE {t}lockgate_runs DROP COLUMN principal")
-    await durable_backend.execute("DELETE FROM {t}lockgate_schema WHERE version = 2")
+    await durable.execute("DROP INDEX {t}lockgate_runs_by_principal")
+    await durable.execute("ALTER TABLE {t}lockgate_runs DROP COLUMN principal")
+    await durable.execute("DELETE FROM {t}lockgate_schema WHERE version = 2")
 
-    upgraded = await durable_backend.open()
+    upgraded = await durable.open()
     new = await create(upgraded, replace(make_run(), principal="ann"))
 
     assert (await upgraded.get_run(old.run_id)) == old
@@ -315,11 +339,11 @@ async def test_list_runs_refuses_a_bad_cursor(store: IRunStore, cursor: str) -> 
 # -- claim_runs and renew_leases --------------------------------------------------------------
 
 
-async def test_claim_takes_own_ownerless_and_expired_runs(backend: Backend) -> None:
+async def test_claim_takes_own_ownerless_and_expired_runs(backend: Backend[IRunStore]) -> None:
     store = await backend.open()
     own = await store.create_run(make_run(at=NOW), owner="a", lease_seconds=LEASE)
     ownerless = await store.create_run(make_run(at=NOW + 1), owner="gone", lease_seconds=1e6)
-    await backend.disown(ownerless.run_id)
+    await disown(backend, ownerless.run_id)
     expired = await store.create_run(make_run(at=NOW + 2), owner="b", lease_seconds=5)
     live = await store.create_run(make_run(at=NOW + 3), owner="b", lease_seconds=1000)
     finished = await store.create_run(make_run(at=NOW + 4), owner="a", lease_seconds=5)
@@ -356,7 +380,7 @@ async def test_renew_extends_only_the_owners_leases(store: IRunStore) -> None:
 # -- group commit, restarts, schema versions ---------------------------------------------------
 
 
-async def test_concurrent_writers_all_land(backend: Backend) -> None:
+async def test_concurrent_writers_all_land(backend: Backend[IRunStore]) -> None:
     store = await backend.open()
     runs = [make_run(f"wf-{i % 5}") for i in range(200)]
 
@@ -381,8 +405,8 @@ async def test_concurrent_writers_all_land(backend: Backend) -> None:
     assert [run.run_id for run in listed.runs] == sorted((r.run_id for r in runs), reverse=True)
 
 
-async def test_a_reopened_store_sees_everything(durable_backend: Backend) -> None:
-    store = await durable_backend.open()
+async def test_a_reopened_store_sees_everything(durable: Backend[IRunStore]) -> None:
+    store = await durable.open()
     first = await create(store, make_run(key="k1"))
     second = make_run()
     await store.create_run(second, owner="a", lease_seconds=LEASE, wait=False)
@@ -394,7 +418,7 @@ async def test_a_reopened_store_sees_everything(durable_backend: Backend) -> Non
     with pytest.raises(RunStoreError):
         await store.save_step(first.run_id, step("c"))
 
-    reopened = await durable_backend.open()
+    reopened = await durable.open()
 
     assert (await reopened.get_run(first.run_id), await reopened.list_runs()) == before
     assert [run.run_id for run in before[1].runs] == [second.run_id, first.run_id]
@@ -402,13 +426,13 @@ async def test_a_reopened_store_sees_everything(durable_backend: Backend) -> Non
     assert [run.run_id for run in await reopened.claim_runs("a", LEASE, NOW)] == [second.run_id]
 
 
-async def test_close_commits_a_run_created_without_waiting(durable_backend: Backend) -> None:
-    store = await durable_backend.open()
+async def test_close_commits_a_run_created_without_waiting(durable: Backend[IRunStore]) -> None:
+    store = await durable.open()
     run = make_run()
     await store.create_run(run, owner="a", lease_seconds=LEASE, wait=False)
     await store.close()  # before the deferred commit would have happened on its own
 
-    reopened = await durable_backend.open()
+    reopened = await durable.open()
 
     assert await reopened.get_run(run.run_id) is not None
 
@@ -433,13 +457,13 @@ async def test_purge_deletes_only_runs_finished_before_the_cutoff(store: IRunSto
     assert await store.purge_runs(NOW + 1000) == 0  # running runs are never purged
 
 
-async def test_a_newer_schema_is_refused(durable_backend: Backend) -> None:
-    store = await durable_backend.open()
+async def test_a_newer_schema_is_refused(durable: Backend[IRunStore]) -> None:
+    store = await durable.open()
     await store.close()
-    await durable_backend.execute("INSERT INTO {t}lockgate_schema VALUES (999)")
+    await durable.execute("INSERT INTO {t}lockgate_schema VALUES (999)")
 
     with pytest.raises(RunStoreError, match="999"):
-        await durable_backend.open()
+        await durable.open()
 
 
 # -- PostgreSQL: several nodes on one database -------------------------------------------------
@@ -571,7 +595,9 @@ async def test_many_runs_finishing_at_once_all_land_with_their_steps(store: IRun
         assert stored.steps["b"].output == [index]
 
 
-async def test_a_claim_without_own_leaves_the_claimers_runs_alone(backend: Backend) -> None:
+async def test_a_claim_without_own_leaves_the_claimers_runs_alone(
+    backend: Backend[IRunStore],
+) -> None:
     store = await backend.open()
     mine = await create(store, make_run(), owner="node-a")
     theirs_expired = await create(store, make_run(), owner="node-b")

@@ -38,30 +38,31 @@ from lockgate.gateways.stores.sqlite_base import migrate as sqlite_migrate
 from lockgate.models.secret import SecretEnvelope, SecretMetadata
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import Keyring, MasterKey, create_key_file
-from tests.contract.conftest import PG_DSN
-from tests.contract.queue_stores import Backend
-from tests.contract.secret_stores import (  # durable_secrets, secrets_backend: fixtures
+from tests.contract.backends import PG_DSN, Backend, Makers
+from tests.contract.secret_stores import (
     MAKERS,
     PAUSE_LIMIT,
     PausingStore,
     assert_sqlite_write_lock_held,
-    durable_secrets,
     in_thread,
     new_key,
     postgres_lock_waiters,
-    secrets_backend,
     sqlite_begins,
 )
 from tests.contract.secret_writer import read_status, write_until_stopped
 
-__all__ = ["durable_secrets", "secrets_backend"]  # fixtures, imported to be found
-
 Secrets = Backend[ISecretStore]
+
+
+@pytest.fixture
+def makers() -> Makers:
+    return MAKERS
 
 
 def unopened(backend: Secrets) -> ISecretStore:
     """A new store on ``backend``'s data, not yet opened (to open on another loop)."""
-    return MAKERS[backend.kind](backend.path, backend.schema)
+    store: ISecretStore = MAKERS[backend.kind](backend.path, backend.schema)
+    return store
 
 
 async def until(condition: Callable[[], Awaitable[bool]]) -> None:
@@ -105,13 +106,13 @@ async def assert_all_under(store: ISecretStore, key: MasterKey, values: dict[str
 
 @pytest.mark.parametrize("follows", [False, True], ids=["old-key-kept", "key-file-updated"])
 async def test_a_write_during_a_rotation_waits_and_then_meets_the_new_key(
-    durable_secrets: Secrets, follows: bool
+    durable: Secrets, follows: bool
 ) -> None:
     old, new = new_key(), new_key()
-    seed = await durable_secrets.open()
+    seed = await durable.open()
     await SecretManager(seed, old).store_secret("a", "value-a")
 
-    rotating = PausingStore(unopened(durable_secrets))
+    rotating = PausingStore(unopened(durable))
 
     async def rotate() -> int:
         await rotating.open()
@@ -121,15 +122,15 @@ async def test_a_write_during_a_rotation_waits_and_then_meets_the_new_key(
             await rotating.close()
 
     # Opened first: opening a SQLite store takes the write lock briefly (its migrations).
-    writer_store = await durable_secrets.open()
+    writer_store = await durable.open()
     rotation = asyncio.ensure_future(in_thread(rotate))
     assert await asyncio.to_thread(rotating.paused.wait, PAUSE_LIMIT)
 
-    begun = sqlite_begins(writer_store) if durable_secrets.kind == "sqlite" else None
+    begun = sqlite_begins(writer_store) if durable.kind == "sqlite" else None
     # The writer's key source: its key file still holding the old key, or already the new.
     writer = SecretManager(writer_store, old, key_source=lambda: new if follows else old)
     write = asyncio.ensure_future(writer.store_secret("b", "value-b"))
-    await waiting_for_the_lock(durable_secrets, begun)
+    await waiting_for_the_lock(durable, begun)
     assert not write.done()
     assert not rotation.done()
 
@@ -149,13 +150,13 @@ async def test_a_write_during_a_rotation_waits_and_then_meets_the_new_key(
 
 
 async def test_a_rotation_waits_for_a_write_in_progress_and_rewraps_it(
-    durable_secrets: Secrets,
+    durable: Secrets,
 ) -> None:
     old, new = new_key(), new_key()
-    seed = await durable_secrets.open()
+    seed = await durable.open()
     await SecretManager(seed, old).store_secret("a", "value-a")
 
-    writing = PausingStore(unopened(durable_secrets))
+    writing = PausingStore(unopened(durable))
 
     async def write() -> SecretMetadata:
         await writing.open()
@@ -164,13 +165,13 @@ async def test_a_rotation_waits_for_a_write_in_progress_and_rewraps_it(
         finally:
             await writing.close()
 
-    rotation_store = await durable_secrets.open()
+    rotation_store = await durable.open()
     writer = asyncio.ensure_future(in_thread(write))
     assert await asyncio.to_thread(writing.paused.wait, PAUSE_LIMIT)
 
-    begun = sqlite_begins(rotation_store) if durable_secrets.kind == "sqlite" else None
+    begun = sqlite_begins(rotation_store) if durable.kind == "sqlite" else None
     rotation = asyncio.ensure_future(SecretManager(rotation_store, old).rotate_master_key(new))
-    await waiting_for_the_lock(durable_secrets, begun)
+    await waiting_for_the_lock(durable, begun)
     assert not rotation.done()
 
     writing.resume.set()
@@ -179,12 +180,12 @@ async def test_a_rotation_waits_for_a_write_in_progress_and_rewraps_it(
     await assert_all_under(seed, new, {"a": "value-a", "b": "value-b"})
 
 
-async def test_a_write_started_inside_a_rotation_runs_after_it(secrets_backend: Secrets) -> None:
+async def test_a_write_started_inside_a_rotation_runs_after_it(backend: Secrets) -> None:
     """On every store, memory included (where a rotation never yields to the event loop):
     a write started from inside the rotation's transaction only meets the new key."""
     old, new = new_key(), new_key()
-    rotation_store = await secrets_backend.open()
-    writer_store = await secrets_backend.open()
+    rotation_store = await backend.open()
+    writer_store = await backend.open()
     await SecretManager(rotation_store, old).store_secret("a", "value-a")
     writer = SecretManager(writer_store, old)
     loop = asyncio.get_running_loop()
@@ -207,7 +208,7 @@ async def test_a_write_started_inside_a_rotation_runs_after_it(secrets_backend: 
 # -- steady writes ---------------------------------------------------------------------------
 
 
-async def test_a_rotation_finishes_while_writes_go_on(secrets_backend: Secrets) -> None:
+async def test_a_rotation_finishes_while_writes_go_on(backend: Secrets) -> None:
     old, new = new_key(), new_key()
     key_file = [old]  # what every writer's key source reads
     writers = 4
@@ -217,7 +218,7 @@ async def test_a_rotation_finishes_while_writes_go_on(secrets_backend: Secrets) 
     stop = asyncio.Event()
 
     async def write_steadily(index: int) -> None:
-        store = await secrets_backend.open()  # a connection of its own (memory: shared)
+        store = await backend.open()  # a connection of its own (memory: shared)
         manager = SecretManager(store, old, cache_ttl=0, key_source=lambda: key_file[0])
         name = f"writer-{index}"
         while not stop.is_set():
@@ -232,7 +233,7 @@ async def test_a_rotation_finishes_while_writes_go_on(secrets_backend: Secrets) 
             # Steady, not a tight loop: SQLite's lock is not handed out in turn, and four
             # writers retrying back to back on a loaded machine could starve anyone else.
             # (The memory store never yields by itself: sleep(0) lets the others in.)
-            await asyncio.sleep(0.002 if secrets_backend.kind == "sqlite" else 0)
+            await asyncio.sleep(0.002 if backend.kind == "sqlite" else 0)
 
     async def each_wrote(at_least: list[int]) -> bool:
         return all(n >= target for n, target in zip(done, at_least, strict=True))
@@ -240,7 +241,7 @@ async def test_a_rotation_finishes_while_writes_go_on(secrets_backend: Secrets) 
     tasks = [asyncio.create_task(write_steadily(i)) for i in range(writers)]
     try:
         await until(lambda: each_wrote([3] * writers))
-        rotation_store = await secrets_backend.open()
+        rotation_store = await backend.open()
         rewrapped = await SecretManager(rotation_store, old).rotate_master_key(new)
         assert rewrapped == writers
         key_file[0] = new  # the operator puts the new key in place
@@ -257,23 +258,23 @@ async def test_a_rotation_finishes_while_writes_go_on(secrets_backend: Secrets) 
 
 
 async def test_a_rotation_finishes_while_other_processes_write(
-    durable_secrets: Secrets, tmp_path: Path
+    durable: Secrets, tmp_path: Path
 ) -> None:
     """Three processes (as three gateway nodes would) write steadily through connections of
     their own, each re-reading its key file when the store moves to another key."""
     key_file, new_file = tmp_path / "keys" / "master.key", tmp_path / "new.key"
     key_file.parent.mkdir()
     old, new = create_key_file(key_file), create_key_file(new_file)
-    store = await durable_secrets.open()  # migrated before the writers connect
+    store = await durable.open()  # migrated before the writers connect
     names = [f"process-{i}" for i in range(3)]
     context = multiprocessing.get_context("spawn")
     writers = [
         context.Process(
             target=write_until_stopped,
             args=(
-                durable_secrets.kind,
-                str(durable_secrets.path),
-                durable_secrets.schema,
+                durable.kind,
+                str(durable.path),
+                durable.schema,
                 str(key_file),
                 name,
             ),
@@ -366,11 +367,11 @@ async def sealed_by(key: MasterKey, values: dict[str, str]) -> list[SecretEnvelo
 
 
 async def test_a_version_1_database_gets_its_secrets_key_as_the_current_one(
-    durable_secrets: Secrets,
+    durable: Secrets,
 ) -> None:
     key = new_key()
-    await create_version_1(durable_secrets, await sealed_by(key, {"a": "x", "b": "y"}))
-    store = await durable_secrets.open()
+    await create_version_1(durable, await sealed_by(key, {"a": "x", "b": "y"}))
+    store = await durable.open()
     assert await store.key_state() == await store.key_state()
     state = await store.key_state()
     assert (state.current_key_id, state.wrappings) == (key.key_id, ((key.key_id, None, 2),))
@@ -382,13 +383,13 @@ async def test_a_version_1_database_gets_its_secrets_key_as_the_current_one(
 
 
 async def test_a_version_1_database_left_under_two_keys_is_repaired_by_a_rotation(
-    durable_secrets: Secrets,
+    durable: Secrets,
 ) -> None:
     """What the old race left behind: most secrets under the new key, one under the old."""
     old, new = new_key(), new_key()
     envelopes = await sealed_by(new, {"a": "x", "b": "y"}) + await sealed_by(old, {"c": "z"})
-    await create_version_1(durable_secrets, envelopes)
-    store = await durable_secrets.open()
+    await create_version_1(durable, envelopes)
+    store = await durable.open()
     assert (await store.key_state()).current_key_id is None
     for key in (old, new):
         with pytest.raises(MasterKeyError, match="records no current key"):
@@ -400,10 +401,10 @@ async def test_a_version_1_database_left_under_two_keys_is_repaired_by_a_rotatio
 
 
 async def test_an_empty_version_1_database_takes_the_first_writers_key(
-    durable_secrets: Secrets,
+    durable: Secrets,
 ) -> None:
-    await create_version_1(durable_secrets, [])
-    store = await durable_secrets.open()
+    await create_version_1(durable, [])
+    store = await durable.open()
     assert (await store.key_state()).current_key_id is None
     key = new_key()
     await SecretManager(store, key).store_secret("a", "x")

@@ -19,7 +19,7 @@ from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore
 from lockgate.models.secret import SecretEnvelope, SecretKeyState, SecretMetadata
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import MasterKey
-from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
+from tests.contract.backends import PG_DSN, drop_schema, fresh_schema
 
 
 def sealed(envelope: SecretEnvelope) -> Callable[[SecretMetadata | None], SecretEnvelope]:

@@ -24,7 +24,7 @@ from lockgate.gateways.stores.events.postgres import PostgresEventStore
 from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
 from lockgate.models.event import DeliveryStatus
 from lockgate.use_cases.events.bus import EventBus, current_event
-from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
+from tests.contract.backends import PG_DSN, drop_schema, fresh_schema
 from tests.support import eventually
 
 if TYPE_CHECKING:

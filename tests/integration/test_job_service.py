@@ -21,7 +21,7 @@ from lockgate.gateways.stores.jobs.postgres import PostgresJobStore
 from lockgate.gateways.stores.jobs.sqlite import SQLiteJobStore
 from lockgate.models.job import JobDefinition, JobRun, JobStatus
 from lockgate.use_cases.jobs.service import JobService
-from tests.contract.conftest import PG_DSN, drop_schema, fresh_schema
+from tests.contract.backends import PG_DSN, drop_schema, fresh_schema
 
 PY = sys.executable
 GUARD = 30.0  # bounds a wait for another process; not a timing claim
