@@ -33,10 +33,17 @@ The tree::
     ├── CredentialExistsError       a token or API key by that name exists already
     ├── CredentialNotFoundError     no token or API key by that name
     ├── ResourceNotFoundError       a step asked for a resource its run was not given
+    ├── ResourceConfigError         a resource reference is malformed (names the key)
+    ├── ResourceUnavailableError    a resource could not be created or reached
+        └── ResourceTimeoutError    connecting took longer than its connect_timeout
     ├── RunStoreError               the run store failed (disk, database); retryable
     ├── SecretNotFoundError         no secret by that name
     ├── SecretDecryptionError       wrong master key or a corrupted ciphertext (names the secret)
     ├── SecretStoreError            the secret store failed (disk, database); retryable
+    ├── SecretsReadOnlyError        the secrets backend in use (the environment) cannot be written
+    ├── ModuleCallError             a call between modules names no such module, service or method
+        └── ModuleDependencyError   the caller did not declare the module it called
+    ├── ServiceUnavailableError     a module's service could not be made
     ├── MasterKeyRotatedError       the secrets moved to a master key this gateway lacks
     └── MasterKeyError              the master key is missing, malformed or not private
 

@@ -1,0 +1,54 @@
+"""``lockgate.errors`` is one tree: its docstring draws every exception it defines, with its
+parent, and the one table maps each to an HTTP status on purpose (through itself or an
+ancestor below the root), so a new error cannot reach a client as an unplanned 500."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from lockgate import errors
+
+DEFINED = [
+    value
+    for value in vars(errors).values()
+    if inspect.isclass(value)
+    and issubclass(value, errors.LockgateError)
+    and value.__module__ == errors.__name__
+]
+
+
+def drawn_parents() -> dict[str, str]:
+    """Each name the docstring draws, with the one it is drawn under (4 spaces a level)."""
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = [(0, "LockgateError")]
+    for indent, name in re.findall(r"^( *)[├└]── (\w+)", errors.__doc__ or "", re.MULTILINE):
+        depth = len(indent) // 4 + 1
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        parents[name] = stack[-1][1]
+        stack.append((depth, name))
+    return parents
+
+
+def test_the_docstring_draws_every_error_under_its_parent() -> None:
+    parents = drawn_parents()
+    for error in DEFINED:
+        if error is errors.LockgateError:
+            continue
+        assert error.__name__ in parents, f"{error.__name__} is not drawn in the tree"
+        parent = next(base for base in error.__mro__[1:] if issubclass(base, errors.LockgateError))
+        assert parents[error.__name__] == parent.__name__, error.__name__
+    assert set(parents) == {e.__name__ for e in DEFINED} - {"LockgateError"}
+
+
+@pytest.mark.parametrize("error", DEFINED, ids=lambda error: error.__name__)
+def test_every_error_has_a_planned_status(error: type[errors.LockgateError]) -> None:
+    listed = {error_type for error_type, _ in errors._HTTP_STATUS}
+    if error in (errors.LockgateError, errors.InvocationError):
+        return  # the gateway's own fault (a backend it was built without): a 500 by design
+    assert any(
+        ancestor in listed for ancestor in error.__mro__ if ancestor is not errors.LockgateError
+    ), f"{error.__name__} has no entry in the HTTP table"
