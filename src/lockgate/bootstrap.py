@@ -15,19 +15,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from lockgate.application import Application
 from lockgate.config.locations import config_dir as _config_dir
 from lockgate.config.locations import local_admin_token_path
-from lockgate.config.locations import sqlite_path as _sqlite_path
-from lockgate.config.locations import store_kind as _store_kind
-from lockgate.config.locations import store_url as _store_url
 from lockgate.config.settings import Settings, listen_address
 from lockgate.errors import ConfigError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
 from lockgate.gateways.interfaces import (
-    IAsyncInvocationStore,
     ICredentialStore,
     IEventStore,
     IInvocationBackend,
     IJobRunner,
-    IJobStore,
     IResourceResolver,
     IRunStore,
     ISecretStore,
@@ -42,12 +37,7 @@ from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver
 from lockgate.gateways.resources.egress.guard import EgressGuard
 from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
 from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
-from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
-from lockgate.gateways.stores.events.memory import InMemoryEventStore
-from lockgate.gateways.stores.invocations.memory import InMemoryAsyncInvocationStore
-from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
-from lockgate.gateways.stores.runs.memory import InMemoryRunStore
-from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
+from lockgate.gateways.stores.factory import StoreFactory
 from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
 from lockgate.gateways.workers.launcher import RuntimeWorkerLauncher
 from lockgate.gateways.workers.process import ProcessWorkerLauncher
@@ -174,7 +164,8 @@ def build(
         lambda: [(f.name, invoker.breaker_state(f.name)) for f in registry.all()],
     )
     routes = RouteTable(config.routes)
-    store = run_store or _run_store(settings)
+    stores = StoreFactory(settings)
+    store = run_store or stores.runs()
     egress = EgressGuard(EgressPolicy.from_entries(settings.inline_allowed_hosts))
     resources = resource_registry or ResourceRegistry(
         idle_ttl=settings.resource_idle_ttl,
@@ -267,9 +258,9 @@ def build(
         event_bus=parts.event_bus,
         event_store=parts.event_store,
         closers=closers,
-        jobs=JobService(_job_store(settings), runners, config.jobs, close_runners=close_runners),
+        jobs=JobService(stores.jobs(), runners, config.jobs, close_runners=close_runners),
         async_invocations=AsyncInvocationQueue(
-            _async_invocation_store(settings),
+            stores.invocations(),
             invoker,
             registry,
             node_id=settings.node_id,
@@ -329,24 +320,6 @@ def _static_tokens(admin_token: str | None, local: str | None) -> list[StaticTok
     return tokens
 
 
-def credential_store(settings: Settings) -> ICredentialStore:
-    """Tokens and API keys on the run store's database, in tables of their own."""
-    kind = _store_kind(settings)
-    if kind == "memory":
-        return InMemoryCredentialStore()
-    if kind == "postgres":
-        from lockgate.gateways.stores.credentials.postgres import (  # noqa: PLC0415
-            PostgresCredentialStore,
-        )
-
-        return PostgresCredentialStore(_store_url(settings))
-    from lockgate.gateways.stores.credentials.sqlite import (  # noqa: PLC0415
-        SQLiteCredentialStore,
-    )
-
-    return SQLiteCredentialStore(_sqlite_path(settings))
-
-
 class _ModuleParts(NamedTuple):
     modules: ModuleRegistry
     event_bus: EventBus
@@ -365,7 +338,7 @@ def _module_parts(
     registry = ModuleRegistry(declarations, import_services)
     registry.load()
     metrics.watch_module_calls(registry.call_counts)
-    store = _event_store(settings) if settings.durable_events else None
+    store = StoreFactory(settings).events() if settings.durable_events else None
     bus = EventBus(
         store,
         node_id=settings.node_id,
@@ -376,21 +349,6 @@ def _module_parts(
         known_modules=declarations.keys,
     )
     return _ModuleParts(registry, bus, store)
-
-
-def _event_store(settings: Settings) -> IEventStore:
-    """Durable events on the run store's database (the same SQLite file or PostgreSQL DSN),
-    in tables of their own; in memory beside a ``memory://`` run store."""
-    kind = _store_kind(settings)
-    if kind == "memory":
-        return InMemoryEventStore()
-    if kind == "postgres":
-        from lockgate.gateways.stores.events.postgres import PostgresEventStore  # noqa: PLC0415
-
-        return PostgresEventStore(_store_url(settings))
-    from lockgate.gateways.stores.events.sqlite import SQLiteEventStore  # noqa: PLC0415
-
-    return SQLiteEventStore(_sqlite_path(settings))
 
 
 def _aws_lambda_backend(settings: Settings, registry: FunctionRegistry) -> AWSLambdaBackend:
@@ -440,44 +398,11 @@ def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, _Closab
     return runners
 
 
-def _job_store(settings: Settings) -> IJobStore:
-    """Job runs on the run store's database, in a table of their own."""
-    kind = _store_kind(settings)
-    if kind == "memory":
-        return InMemoryJobStore()
-    if kind == "postgres":
-        from lockgate.gateways.stores.jobs.postgres import PostgresJobStore  # noqa: PLC0415
-
-        return PostgresJobStore(_store_url(settings))
-    from lockgate.gateways.stores.jobs.sqlite import SQLiteJobStore  # noqa: PLC0415
-
-    return SQLiteJobStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
-
-
-def _async_invocation_store(settings: Settings) -> IAsyncInvocationStore:
-    """``Event`` invocations on the run store's database, in a table of their own."""
-    kind = _store_kind(settings)
-    if kind == "memory":
-        return InMemoryAsyncInvocationStore()
-    if kind == "postgres":
-        from lockgate.gateways.stores.invocations.postgres import (  # noqa: PLC0415
-            PostgresAsyncInvocationStore,
-        )
-
-        return PostgresAsyncInvocationStore(_store_url(settings))
-    from lockgate.gateways.stores.invocations.sqlite import (  # noqa: PLC0415
-        SQLiteAsyncInvocationStore,
-    )
-
-    return SQLiteAsyncInvocationStore(
-        _sqlite_path(settings), synchronous=settings.sqlite_synchronous
-    )
-
-
 def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
     """The resource types every gateway resolves. SQLite databases are confined to the
     config's folder: a request must not open the run store or other files by path."""
-    forbidden = (_sqlite_path(settings),) if _store_kind(settings) == "sqlite" else ()
+    path = StoreFactory(settings).sqlite_path
+    forbidden = (path,) if path is not None else ()
     return {
         "database": DatabaseResolver(
             sqlite=SQLiteDatabaseResolver(base_dir=_config_dir(settings), forbidden=forbidden)
@@ -515,7 +440,7 @@ def _secrets_opener(
 
 
 async def _open_secrets(settings: Settings, shared: Mapping[str, ResourceReference]) -> OpenSecrets:
-    memory = _store_kind(settings) == "memory"
+    memory = StoreFactory(settings).kind == "memory"
     configured = settings.master_key_file is not None or bool(os.environ.get(MASTER_KEY_ENV))
     return await open_secrets(
         settings.secrets,
@@ -584,21 +509,14 @@ async def check_run_store(settings: Settings) -> None:
     Raises:
         RunStoreError: The store cannot be opened; the message says why (no password).
     """
-    store = _run_store(settings)
+    store = StoreFactory(settings).runs()
     await store.open()
     await store.close()
 
 
-def _run_store(settings: Settings) -> IRunStore:
-    """The run store ``settings.run_store`` names (SQLite beside the config by default)."""
-    kind = _store_kind(settings)
-    if kind == "memory":
-        return InMemoryRunStore()
-    if kind == "postgres":
-        from lockgate.gateways.stores.runs.postgres import PostgresRunStore  # noqa: PLC0415
-
-        return PostgresRunStore(_store_url(settings))
-    return SQLiteRunStore(_sqlite_path(settings), synchronous=settings.sqlite_synchronous)
+def credential_store(settings: Settings) -> ICredentialStore:
+    """Tokens and API keys on the run store's database, in tables of their own."""
+    return StoreFactory(settings).credentials()
 
 
 def secret_store(settings: Settings) -> ISecretStore:
@@ -609,17 +527,4 @@ def secret_store(settings: Settings) -> ISecretStore:
         ConfigError: The run store is ``memory://``: secrets stored there would vanish
             with the process.
     """
-    kind = _store_kind(settings)
-    if kind == "memory":
-        raise ConfigError(
-            "the run store is memory://, so secrets would not persist: set run_store to a "
-            "sqlite:/// or postgresql:// URL (LOCKGATE_RUN_STORE or [gateway] run_store)",
-            key="run_store",
-        )
-    if kind == "postgres":
-        from lockgate.gateways.stores.secrets.postgres import PostgresSecretStore  # noqa: PLC0415
-
-        return PostgresSecretStore(_store_url(settings))
-    from lockgate.gateways.stores.secrets.sqlite import SQLiteSecretStore  # noqa: PLC0415
-
-    return SQLiteSecretStore(_sqlite_path(settings))
+    return StoreFactory(settings).secrets()
