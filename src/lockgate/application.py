@@ -92,6 +92,7 @@ class Application:
     open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
     _secrets: OpenSecrets | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stack: contextlib.AsyncExitStack | None = None  # what start opened, to close in reverse
 
     @property
     def secret_manager(self) -> SecretBackend | None:
@@ -122,37 +123,36 @@ class Application:
         store and resume unfinished runs, then start the Scheduler (which warms ``min_warm``
         workers), the Janitor, the idle-resource sweeps and the event purge.
 
+        Each part, once started, leaves its undo on one ``AsyncExitStack``: a start that
+        fails part-way closes, in reverse order, exactly what it had opened, and ``stop``
+        closes the rest the same way.
+
         Raises:
             MasterKeyError: Secrets are configured but no (or the wrong) master key is.
             RunStoreError, SecretStoreError: A store cannot be opened.
         """
-        if self.credentials is not None:
-            await self.credentials.store.open()
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            if self.credentials is not None:
+                await self.credentials.store.open()
+                stack.push_async_callback(self._close_credentials)
             self._secrets = await self.open_secrets()
-        except BaseException:
-            await self._close_credentials()
-            raise
-        self.resources.open(self._secrets.backend)
-        try:
-            await self._start_modules()
+            stack.push_async_callback(self._close_secrets)
+            self.resources.open(self._secrets.backend)
+            stack.push_async_callback(self._close_resources)
+            stack.push_async_callback(self._close_pools)
+            await self._start_modules(stack)
+            # Runs, Event invocations and jobs stop together, sharing one grace: they still
+            # need the pools, the modules and the event bus, so they stop before those.
+            stack.push_async_callback(self._stop_work)
             await self.workflows.start()
             if self.async_invocations is not None:
                 await self.async_invocations.start()
             if self.jobs is not None:
                 await self.jobs.start()
-        except BaseException:
-            try:
-                await self._stop_work()
-            finally:
-                try:
-                    await self._stop_modules()
-                finally:
-                    await self._close_resources()
-            raise
-        try:
             self.scheduler.tick()
             self._watch_sighup(install=True)
+            stack.callback(self._watch_sighup, install=False)
+            stack.push_async_callback(self._cancel_tasks)
             self._tasks = [
                 asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
                 asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
@@ -161,34 +161,35 @@ class Application:
                 asyncio.create_task(self._flush_credentials(), name="lockgate-credential-use"),
                 asyncio.create_task(self._flush_usage(), name="lockgate-api-key-usage"),
             ]
-        except BaseException:  # nothing half-started may outlive a failed start
-            await self.stop()
-            raise
+            self._stack = stack.pop_all()
         self.started = True
 
     async def stop(self) -> None:
         """Let in-flight calls finish (``shutdown_grace``), then end every worker process,
-        then close the resources and the secrets (whatever failed before them)."""
-        self._watch_sighup(install=False)
+        then close the resources and the secrets (each part whatever the one before raised).
+        A gateway never started still has its pools and resources closed."""
+        stack, self._stack = self._stack, None
+        try:
+            if stack is not None:
+                await stack.aclose()
+            else:
+                try:
+                    await self._close_pools()
+                finally:
+                    await self._close_resources()
+        finally:
+            self.started = False
+
+    async def _cancel_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        # Runs and Event invocations first (sharing one grace): they still need the pools,
-        # the modules and the event bus. Each part is stopped whatever the one before raised.
-        try:
-            await self._stop_work()
-        finally:
-            try:
-                await self._stop_modules()
-            finally:
-                try:
-                    await self.pool_manager.close(grace=self.settings.shutdown_grace)
-                finally:
-                    await self._close_resources()
-                    self.started = False
+
+    async def _close_pools(self) -> None:
+        await self.pool_manager.close(grace=self.settings.shutdown_grace)
 
     async def _stop_work(self) -> None:
         grace = self.settings.shutdown_grace
@@ -201,13 +202,17 @@ class Application:
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    async def _start_modules(self) -> None:
+    async def _start_modules(self, stack: contextlib.AsyncExitStack) -> None:
         """Bind ``lockgate.modules``, open the event store, make every module's services in
-        dependency order (their constructors may subscribe), then deliver events."""
+        dependency order (their constructors may subscribe), then deliver events; each
+        leaves its undo on ``stack``."""
         module_context.bind(self.modules, self.event_bus)
+        stack.callback(module_context.unbind, self.modules)
         if self.event_store is not None:
             await self.event_store.open()
+            stack.push_async_callback(self.event_store.close)
         self.modules.initialise()
+        stack.push_async_callback(self.event_bus.stop, grace=self.settings.shutdown_grace)
         await self.event_bus.start()
 
     async def _purge_events(self) -> None:
@@ -266,27 +271,21 @@ class Application:
         except Exception:
             logger.exception("closing the credential store failed")
 
-    async def _stop_modules(self) -> None:
-        try:
-            await self.event_bus.stop(grace=self.settings.shutdown_grace)
-        finally:
-            module_context.unbind(self.modules)
-            if self.event_store is not None:
-                await self.event_store.close()
-
     async def _close_resources(self) -> None:
+        """Close remote backends' clients and job runners, then the resources' pools."""
         try:
-            await self._close_credentials()
-            for close in self.closers:  # remote backends' clients, job runners
+            for close in self.closers:
                 try:
                     await close()
                 except Exception:
                     logger.exception("closing %r failed", close)
-            await self.resources.close()
         finally:
-            if self._secrets is not None:
-                secrets, self._secrets = self._secrets, None
-                await secrets.close()
+            await self.resources.close()
+
+    async def _close_secrets(self) -> None:
+        if self._secrets is not None:
+            secrets, self._secrets = self._secrets, None
+            await secrets.close()
 
     # -- workflows (the seed's gateway API) ----------------------------------------------------
 
