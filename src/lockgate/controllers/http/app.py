@@ -227,7 +227,8 @@ def create_app(application: Application) -> GatewayApp:
             await application.stop()
 
     api = FastAPI(
-        title="Lockgate",
+        title=application.title,
+        description=application.description,
         lifespan=lifespan,
         docs_url="/_lockgate/docs",
         swagger_ui_oauth2_redirect_url="/_lockgate/docs/oauth2-redirect",

@@ -20,7 +20,7 @@ from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import NO_KEY, MasterKey
 from lockgate.use_cases.secrets.redaction import REVEALED, RevealedSecrets
 
-__all__ = ["OpenSecrets", "RevealingBackend", "SecretBackend", "open_secrets"]
+__all__ = ["OpenSecrets", "RevealingBackend", "SecretBackend", "check_key", "open_secrets"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ async def open_secrets(
                 )
             await store.close()
             return OpenSecrets(None, None, "off")
-        _check_key(key, await store.key_state())
+        check_key(key, await store.key_state())
     except BaseException:
         await store.close()
         raise
@@ -150,7 +150,7 @@ async def open_secrets(
     return OpenSecrets(manager, store, "database")
 
 
-def _check_key(key: MasterKey, state: SecretKeyState) -> None:
+def check_key(key: MasterKey, state: SecretKeyState) -> None:
     """Refuses a key that cannot open every stored secret; warns when it opens them only
     through the wrappings a rotation kept (the gateway then reads but cannot write).
 
