@@ -42,7 +42,7 @@ from lockgate.gateways.aws.sigv4 import BotocoreSigV4Signer
 from lockgate.gateways.stores.secrets.memory import InMemorySecretStore
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
-from lockgate.models.security.config import SecurityConfig
+from lockgate.models.security.config import ClientLimits, SecurityConfig
 from lockgate.models.security.sigv4 import AwsCredential, SignedRequest
 from lockgate.use_cases.auth.sigv4_parsing import parse_authorization, request_time
 from lockgate.use_cases.secrets.manager import SecretManager
@@ -123,7 +123,11 @@ async def main(batches: int, size: int) -> None:
     credential = AwsCredential("ci", KEY, "ci_aws_secret", ("*",))
     config = GatewayConfig(
         functions={"echo": FunctionEntity(name="echo", handler="handlers:echo")},
-        security=SecurityConfig(aws_credentials=(credential,)),
+        # [limits] far above the loop's pace, as in the functions benchmark: the check runs,
+        # the limit never answers 429.
+        security=SecurityConfig(
+            aws_credentials=(credential,), limits=ClientLimits(rate=1e9, burst=10**9)
+        ),
     )
     application = build(
         Settings(run_store="memory://", admin_token=ADMIN), config, secret_manager=secrets

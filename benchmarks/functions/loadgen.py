@@ -27,10 +27,12 @@ _WRK_TIMEOUT = "10s"
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """What every request of a run is: a GET of ``url``, or a POST of ``body`` to it."""
+    """What every request of a run is: a GET of ``url``, or a POST of ``body`` to it, with
+    ``headers`` besides the load generator's own (a bearer token, a SigV4 signature)."""
 
     url: str
     body: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,10 @@ def _run_wrk(
         request.url,
     ]
     env = dict(
-        os.environ, WRK_BODY=request.body or "", WRK_LATENCY_HEADER="1" if latency_header else ""
+        os.environ,
+        WRK_BODY=request.body or "",
+        WRK_HEADERS="".join(f"{name}\t{value}\n" for name, value in request.headers),
+        WRK_LATENCY_HEADER="1" if latency_header else "",
     )
     done = subprocess.run(
         argv, capture_output=True, text=True, env=env, timeout=duration + 30, check=False
@@ -162,6 +167,7 @@ def _raw_request(request: Request) -> tuple[str, int, bytes]:
     body = (request.body or "").encode()
     if request.body is not None:
         lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in request.headers]
     return host, port, ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 

@@ -20,8 +20,10 @@ from benchmarks.functions.loadgen import Request, percentile
 __all__ = [
     "ColdStart",
     "HeaderProbe",
+    "PairedProbe",
     "cold_starts",
     "header_latency",
+    "paired_added_us",
     "spawn_python_ms",
     "untouched",
 ]
@@ -53,12 +55,12 @@ class ColdStart:
 
 
 def _send(client: httpx.Client, request: Request) -> httpx.Response:
+    headers = dict(request.headers)
     if request.body is None:
-        response = client.get(request.url)
+        response = client.get(request.url, headers=headers)
     else:
-        response = client.post(
-            request.url, content=request.body, headers={"content-type": "application/json"}
-        )
+        headers["content-type"] = "application/json"
+        response = client.post(request.url, content=request.body, headers=headers)
     if response.status_code != 200 or response.headers.get("x-amz-function-error"):
         raise RuntimeError(
             f"{request.url} answered {response.status_code}: {response.text[:300]!r}"
@@ -91,6 +93,38 @@ def header_latency(request: Request, samples: int, warmup: int) -> HeaderProbe:
         added_p99_ms=percentile(added, 99),
         client_p50_ms=percentile(seen, 50),
         client_p99_ms=percentile(seen, 99),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PairedProbe:
+    """What one request shape adds over another, sent in turns at concurrency 1."""
+
+    pairs: int
+    first_p50_us: float  # X-Lockgate-Latency of the first shape
+    second_p50_us: float
+    added_us: float  # the median of each pair's difference, second minus first
+
+
+def paired_added_us(first: Request, second: Request, pairs: int, warmup: int) -> PairedProbe:
+    """``X-Lockgate-Latency`` of ``second`` over ``first``: one of each in turn, each on its
+    own keep-alive connection, ``pairs`` times after ``warmup`` unmeasured pairs. Both see
+    the same moments of a shared machine, so its drift and its neighbours' bursts weigh on
+    both alike; the median of the differences keeps the rest out."""
+    firsts: list[float] = []
+    seconds: list[float] = []
+    with httpx.Client(timeout=10.0) as one, httpx.Client(timeout=10.0) as other:
+        for index in range(warmup + pairs):
+            a = _added_ms(_send(one, first)) * 1000
+            b = _added_ms(_send(other, second)) * 1000
+            if index >= warmup:
+                firsts.append(a)
+                seconds.append(b)
+    return PairedProbe(
+        pairs=pairs,
+        first_p50_us=statistics.median(firsts),
+        second_p50_us=statistics.median(seconds),
+        added_us=statistics.median(b - a for a, b in zip(firsts, seconds, strict=True)),
     )
 
 

@@ -11,6 +11,7 @@ from benchmarks.functions.loadgen import LoadResult
 from benchmarks.functions.probes import ColdStart, HeaderProbe
 from benchmarks.tables import Section, markdown_table, print_sections
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["LEGEND", "Results", "Setup", "print_report", "sections", "to_markdown"]
 
@@ -67,6 +68,8 @@ class Results:
     hop_post: Setup
     route: Setup
     invoke: Setup
+    jwt_route: Setup  # the route behind a JWT authorizer, same gateway
+    sigv4_invoke: Setup  # the Invoke API signed with SigV4, same gateway
     cold: ColdStart
     spawn_ms: list[float]
     gateway_rss_ready_mib: float
@@ -107,9 +110,11 @@ def _rows(results: Results) -> list[_Row]:
         _Row(results.bare_get, results.bare_get, None),
         _Row(results.hop_get, results.bare_get, results.hop_get),
         _Row(results.route, results.bare_get, results.hop_get),
+        _Row(results.jwt_route, results.bare_get, results.hop_get),
         _Row(results.bare_post, results.bare_post, None),
         _Row(results.hop_post, results.bare_post, results.hop_post),
         _Row(results.invoke, results.bare_post, results.hop_post),
+        _Row(results.sigv4_invoke, results.bare_post, results.hop_post),
     ]
 
 
@@ -309,9 +314,9 @@ def print_report(
     """The tables, then how to read them (dimmed), then the run's notes."""
     print_sections(tables, console)
     for line in legend:
-        console.print(f"[dim]- {line}[/]")
+        console.print(f"[dim]- {escape(line)}[/]")  # [aws_credentials] is not markup
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def to_markdown(

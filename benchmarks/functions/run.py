@@ -2,8 +2,8 @@
 
 Run from the repository root with the project's interpreter::
 
-    .venv/bin/python benchmarks/functions/run.py [--duration 10] [--only runtimes|listener]
-                                                 [--rounds N]
+    .venv/bin/python benchmarks/functions/run.py [--duration 10]
+                                                 [--only runtimes|listener|auth] [--rounds N]
 
 In one run it measures, one server at a time, on loopback only:
 
@@ -13,7 +13,9 @@ In one run it measures, one server at a time, on loopback only:
 (a') the same app forwarding every request to one of 8 warm worker processes over pipes
      (``hop_app.py``): the limit of one warm process per in-flight invocation on this stack;
 (b) Lockgate routing ``GET /echo/{name}`` (payload format 2.0) to a warm echo pool of 8;
+(b-jwt) the same behind a JWT authorizer, in the same gateway (``auth_setups.py``);
 (c) Lockgate's Invoke API on the same function;
+(c-sigv4) the same signed with AWS SigV4 against an ``[aws_credentials]`` key;
 (d) the Invoke API on the same handler run by 8 warm awslambdaric workers (``runtime =
     "provided"``, in the same gateway), beside (c) with the ratios (``runtimes.py``);
 
@@ -25,7 +27,10 @@ the cold start of never-called functions (native and awslambdaric) beside spawni
 with rich, the verdict on each target (against the bare app, with the ratio against (a')
 beside it), and writes them to ``results.md`` beside it. ``--only runtimes`` measures (c),
 (d) and the cold starts alone, in a few minutes, and writes ``results-runtimes.md``;
-``--only listener`` measures (a) and (a-h) alone and writes ``results-listener.md``.
+``--only listener`` measures (a) and (a-h) alone and writes ``results-listener.md``;
+``--only auth`` measures (b), (b-jwt), (c) and (c-sigv4) alone, ``--rounds N`` times in one
+gateway (the open and the authenticated setup of each pair in turns), and writes
+``results-auth.md``.
 Every process it starts is stopped on the way out, also on Ctrl-C, SIGTERM or failure.
 """
 
@@ -35,6 +40,7 @@ import argparse
 import contextlib
 import importlib.metadata
 import json
+import os
 import shlex
 import signal
 import statistics
@@ -49,6 +55,17 @@ from types import FrameType
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
 
 import httpx
+from benchmarks.functions.auth_setups import (
+    AUTH_LEGEND,
+    SECURE_ROUTE,
+    AuthComparison,
+    IdentityProvider,
+    auth_sections,
+    auth_tables,
+    identity_provider,
+    sigv4_request,
+    store_secret_key,
+)
 from benchmarks.functions.cpu import CpuUse, cpu_during
 from benchmarks.functions.listener_cost import (
     LISTENER_LEGEND,
@@ -63,8 +80,10 @@ from benchmarks.functions.machine import busy_percent, describe
 from benchmarks.functions.probes import (
     ColdStart,
     HeaderProbe,
+    PairedProbe,
     cold_starts,
     header_latency,
+    paired_added_us,
     spawn_python_ms,
     untouched,
 )
@@ -111,6 +130,7 @@ class Options:
     output: Path
     only_runtimes: bool
     only_listener: bool
+    only_auth: bool
     rounds: int
 
 
@@ -118,9 +138,10 @@ class Options:
 class _LockgateRun:
     route: Setup | None  # None with --only runtimes
     invoke: Setup
-    ric: Setup
-    cold: ColdStart
-    ric_cold: ColdStart
+    ric: Setup | None  # None with --only auth
+    cold: ColdStart | None
+    ric_cold: ColdStart | None
+    auth: list[AuthComparison]  # a round each; none with --only runtimes
     gateway_rss_ready_mib: float
     gateway_rss_loaded_mib: float
     worker_rss_mib: list[float]
@@ -165,16 +186,18 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["runtimes", "listener"],
+        choices=["runtimes", "listener", "auth"],
         help="runtimes: only (c), (d) and the cold starts, native beside awslambdaric; "
-        "listener: only the bare app on the stock and the hardened listener",
+        "listener: only the bare app on the stock and the hardened listener; "
+        "auth: only (b), (b-jwt), (c) and (c-sigv4)",
     )
     parser.add_argument(
         "--rounds",
         type=int,
         default=None,
-        help="rounds of the bare app on the stock, then the hardened listener (default 1, "
-        "or 3 with --only listener)",
+        help="rounds of the bare app on the stock, then the hardened listener, or with "
+        "--only auth of the open and authenticated setups (default 1, or 3 with --only "
+        "listener or --only auth)",
     )
     parser.add_argument(
         "--output",
@@ -189,9 +212,13 @@ def _options(args: argparse.Namespace) -> Options:
     use_wrk = not args.python_loadgen and wrk_path() is not None
     only_runtimes = args.only == "runtimes"
     only_listener = args.only == "listener"
-    default = HERE / {"runtimes": "results-runtimes.md", "listener": "results-listener.md"}.get(
-        args.only, "results.md"
-    )
+    only_auth = args.only == "auth"
+    outputs = {
+        "runtimes": "results-runtimes.md",
+        "listener": "results-listener.md",
+        "auth": "results-auth.md",
+    }
+    default = HERE / outputs.get(args.only, "results.md")
     return Options(
         duration=args.duration,
         warmup=args.warmup,
@@ -201,7 +228,8 @@ def _options(args: argparse.Namespace) -> Options:
         output=args.output or default,
         only_runtimes=only_runtimes,
         only_listener=only_listener,
-        rounds=args.rounds or (3 if only_listener else 1),
+        only_auth=only_auth,
+        rounds=args.rounds or (3 if only_listener or only_auth else 1),
     )
 
 
@@ -415,62 +443,160 @@ def _cold_functions() -> list[str]:
 def _lockgate(options: Options, logs: Path) -> _LockgateRun:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [
-        sys.executable,
-        "-m",
-        "lockgate",
-        "serve",
-        "--config",
-        str(write_config(CONFIG, logs)),  # lockgate.toml + the ric_* functions
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with (
-        Server("lockgate", argv, f"{base}/readyz", logs / "lockgate.log") as gateway,
-        _log_on_failure(gateway),
-    ):
-        for kind, marker in (("warm", "lockgate.worker"), ("awslambdaric", RIC_MARKER)):
-            found = len(_worker_pids(gateway.pid, marker))
-            if found != WARM_WORKERS:
-                raise RuntimeError(f"expected {WARM_WORKERS} {kind} workers, found {found}")
-        _check_echo(base)
-        _check_invoke(base, RIC_FUNCTION)
-        rss_ready = _rss(gateway.pid)
-        route = None
-        if not options.only_runtimes:
-            console.rule("(b) Lockgate: GET /echo/{name} → echo (payload 2.0, warm pool of 8)")
-            route = _measure(
-                "Lockgate route",
-                Request(f"{base}/echo/bench"),
-                options,
-                header=True,
-                server=gateway.pid,
-                workers=_worker_pids(gateway.pid),
+    with identity_provider() as idp:
+        # lockgate.toml + the ric_* functions + the authorizer, its route and the AWS key.
+        config = write_config(CONFIG, logs, auth_tables(idp, WARM_FUNCTION))
+        env = {
+            "LOCKGATE_CONFIG": str(config),
+            "LOCKGATE_MASTER_KEY_FILE": str(logs / "master.key"),
+        }
+        store_secret_key(env)
+        argv = [
+            sys.executable,
+            "-m",
+            "lockgate",
+            "serve",
+            "--config",
+            str(config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        log = logs / "lockgate.log"
+        with (
+            Server("lockgate", argv, f"{base}/readyz", log, env={**os.environ, **env}) as gateway,
+            _log_on_failure(gateway),
+        ):
+            return _measure_lockgate(base, options, gateway.pid, idp)
+
+
+def _measure_lockgate(
+    base: str, options: Options, gateway: int, idp: IdentityProvider
+) -> _LockgateRun:
+    for kind, marker in (("warm", "lockgate.worker"), ("awslambdaric", RIC_MARKER)):
+        found = len(_worker_pids(gateway, marker))
+        if found != WARM_WORKERS:
+            raise RuntimeError(f"expected {WARM_WORKERS} {kind} workers, found {found}")
+    _check_echo(base)
+    _check_invoke(base, RIC_FUNCTION)
+    _check_auth(base, idp)
+    rss_ready = _rss(gateway)
+    if options.only_auth:
+        rounds = [
+            _auth_round(base, options, gateway, idp, index) for index in range(options.rounds)
+        ]
+        first = rounds[0]
+        rss = _rss(gateway)
+        workers = [_rss(pid) for pid in _worker_pids(gateway)]
+        return _LockgateRun(
+            first.route, first.invoke, None, None, None, rounds, rss_ready, rss, workers, []
+        )
+    auth = []
+    route = None
+    if not options.only_runtimes:
+        route, jwt_route = _route_pair(base, options, gateway, idp, auth_first=False)
+    invoke = _native_invoke(base, options, gateway)
+    if route is not None:
+        sigv4 = _sigv4_invoke(base, options, gateway)
+        jwt_added, sigv4_added = _paired(base, options, idp)
+        auth = [
+            AuthComparison(
+                route, jwt_route, invoke, sigv4, jwt_added, sigv4_added, len(idp.fetches)
             )
-        invoke, ric = _invokes(base, options, gateway.pid)
-        # Idle again, and still the warm pools only.
-        worker_rss = [_rss(pid) for pid in _worker_pids(gateway.pid)]
-        ric_worker_rss = [_rss(pid) for pid in _worker_pids(gateway.pid, RIC_MARKER)]
-        rss_loaded = _rss(gateway.pid)
-        console.rule("Lockgate: cold starts (native, then awslambdaric)")
-        names = _cold_functions()
-        ric_names = [f"{RIC_PREFIX}{name}" for name in names]
-        untouched(base, [*names, *ric_names])
-        cold = cold_starts(base, names, EVENT)
-        console.print(f"  native: {', '.join(f'{ms:.1f}' for ms in cold.client_ms)} ms")
-        ric_cold = cold_starts(base, ric_names, EVENT)
-        console.print(f"  awslambdaric: {', '.join(f'{ms:.1f}' for ms in ric_cold.client_ms)} ms")
+        ]
+    ric = _ric_invoke(base, options, gateway, invoke)
+    # Idle again, and still the warm pools only.
+    worker_rss = [_rss(pid) for pid in _worker_pids(gateway)]
+    ric_worker_rss = [_rss(pid) for pid in _worker_pids(gateway, RIC_MARKER)]
+    rss_loaded = _rss(gateway)
+    console.rule("Lockgate: cold starts (native, then awslambdaric)")
+    names = _cold_functions()
+    ric_names = [f"{RIC_PREFIX}{name}" for name in names]
+    untouched(base, [*names, *ric_names])
+    cold = cold_starts(base, names, EVENT)
+    console.print(f"  native: {', '.join(f'{ms:.1f}' for ms in cold.client_ms)} ms")
+    ric_cold = cold_starts(base, ric_names, EVENT)
+    console.print(f"  awslambdaric: {', '.join(f'{ms:.1f}' for ms in ric_cold.client_ms)} ms")
     return _LockgateRun(
-        route, invoke, ric, cold, ric_cold, rss_ready, rss_loaded, worker_rss, ric_worker_rss
+        route,
+        invoke,
+        ric,
+        cold,
+        ric_cold,
+        auth,
+        rss_ready,
+        rss_loaded,
+        worker_rss,
+        ric_worker_rss,
     )
 
 
-def _invokes(base: str, options: Options, gateway: int) -> tuple[Setup, Setup]:
-    """(c) the Invoke API on the native pool, then (d) on the awslambdaric pool."""
+def _check_auth(base: str, idp: IdentityProvider) -> None:
+    """The authenticated setups admit what they should and refuse the rest, before timing."""
+    secure = base + SECURE_ROUTE.replace("{name}", "bench")
+    bearer = {"authorization": f"Bearer {idp.token}"}
+    answers = {
+        "the JWT route without a token": (httpx.get(secure, timeout=10.0), 401),
+        "the JWT route with the token": (httpx.get(secure, headers=bearer, timeout=10.0), 200),
+    }
+    invoke = f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations"
+    signed = sigv4_request(invoke, EVENT)
+    forged = dict(signed.headers)
+    forged["Authorization"] = forged["Authorization"][:-4] + "0000"
+    answers["a signed Invoke"] = (httpx.post(invoke, content=EVENT, headers=signed.headers), 200)
+    answers["an Invoke with a forged signature"] = (
+        httpx.post(invoke, content=EVENT, headers=forged),
+        403,
+    )
+    for what, (response, expected) in answers.items():
+        if response.status_code != expected:
+            raise RuntimeError(
+                f"{what} answered {response.status_code}, not {expected}: {response.text[:300]!r}"
+            )
+
+
+def _jwt_request(base: str, idp: IdentityProvider) -> Request:
+    url = base + SECURE_ROUTE.replace("{name}", "bench")
+    return Request(url, headers=(("Authorization", f"Bearer {idp.token}"),))
+
+
+def _route_pair(
+    base: str, options: Options, gateway: int, idp: IdentityProvider, *, auth_first: bool
+) -> tuple[Setup, Setup]:
+    """(b) and (b-jwt), one right after the other."""
+
+    def route() -> Setup:
+        console.rule("(b) Lockgate: GET /echo/{name} → echo (payload 2.0, warm pool of 8)")
+        return _measure(
+            "Lockgate route",
+            Request(f"{base}/echo/bench"),
+            options,
+            header=True,
+            server=gateway,
+            workers=_worker_pids(gateway),
+        )
+
+    def jwt_route() -> Setup:
+        console.rule(f"(b-jwt) Lockgate: GET {SECURE_ROUTE} → echo, JWT authorizer")
+        return _measure(
+            "Lockgate route, JWT authorizer",
+            _jwt_request(base, idp),
+            options,
+            header=True,
+            server=gateway,
+            workers=_worker_pids(gateway),
+        )
+
+    if auth_first:
+        secured = jwt_route()
+        return route(), secured
+    return route(), jwt_route()
+
+
+def _native_invoke(base: str, options: Options, gateway: int) -> Setup:
     console.rule("(c) Lockgate: Invoke API → echo")
-    invoke = _measure(
+    return _measure(
         "Lockgate Invoke API",
         Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
         options,
@@ -478,6 +604,58 @@ def _invokes(base: str, options: Options, gateway: int) -> tuple[Setup, Setup]:
         server=gateway,
         workers=_worker_pids(gateway),
     )
+
+
+def _sigv4_invoke(base: str, options: Options, gateway: int) -> Setup:
+    console.rule("(c-sigv4) Lockgate: Invoke API → echo, signed with SigV4")
+    url = f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations"
+    return _measure(
+        "Lockgate Invoke API, SigV4",
+        sigv4_request(url, EVENT),  # signed now: the measurement is well inside 5 minutes
+        options,
+        header=True,
+        server=gateway,
+        workers=_worker_pids(gateway),
+    )
+
+
+def _auth_round(
+    base: str, options: Options, gateway: int, idp: IdentityProvider, index: int
+) -> AuthComparison:
+    """One round of --only auth: the open setup first in even rounds, the authenticated one
+    in odd rounds, so a drift in the machine's load weighs on both alike."""
+    auth_first = index % 2 == 1
+    route, jwt_route = _route_pair(base, options, gateway, idp, auth_first=auth_first)
+    if auth_first:
+        sigv4 = _sigv4_invoke(base, options, gateway)
+        invoke = _native_invoke(base, options, gateway)
+    else:
+        invoke = _native_invoke(base, options, gateway)
+        sigv4 = _sigv4_invoke(base, options, gateway)
+    jwt_added, sigv4_added = _paired(base, options, idp)
+    return AuthComparison(route, jwt_route, invoke, sigv4, jwt_added, sigv4_added, len(idp.fetches))
+
+
+def _paired(base: str, options: Options, idp: IdentityProvider) -> tuple[PairedProbe, PairedProbe]:
+    """What the JWT authorizer and the SigV4 check add at c=1, each in turns with its twin."""
+    console.rule("added gateway time at c=1: open and authenticated requests in turns")
+    warmup = min(500, options.samples)
+    route = Request(f"{base}/echo/bench")
+    jwt_added = paired_added_us(route, _jwt_request(base, idp), options.samples, warmup)
+    url = f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations"
+    sigv4_added = paired_added_us(
+        Request(url, EVENT), sigv4_request(url, EVENT), options.samples, warmup
+    )
+    for name, probe in (("JWT route", jwt_added), ("SigV4 Invoke", sigv4_added)):
+        console.print(
+            f"  {name}: {probe.added_us:.0f} µs added (p50 {probe.first_p50_us:.0f} µs open, "
+            f"{probe.second_p50_us:.0f} µs authenticated, {probe.pairs} pairs)"
+        )
+    return jwt_added, sigv4_added
+
+
+def _ric_invoke(base: str, options: Options, gateway: int, native: Setup) -> Setup:
+    """(d) the Invoke API on the awslambdaric pool, with its ratios to (c) ``native``."""
     console.rule(f"(d) Lockgate: Invoke API → {RIC_FUNCTION} (awslambdaric, warm pool of 8)")
     ric = _measure(
         "Lockgate Invoke API, awslambdaric",
@@ -487,8 +665,8 @@ def _invokes(base: str, options: Options, gateway: int) -> tuple[Setup, Setup]:
         server=gateway,
         workers=_worker_pids(gateway, RIC_MARKER),
     )
-    console.print(f"  {ratio_line(invoke, ric)}")
-    return invoke, ric
+    console.print(f"  {ratio_line(native, ric)}")
+    return ric
 
 
 def _run(options: Options, notes: list[str]) -> _Report:
@@ -505,6 +683,8 @@ def _run(options: Options, notes: list[str]) -> _Report:
     micro: MicroResult | None = None
     with tempfile.TemporaryDirectory(prefix="lockgate-bench-") as tmp:
         logs = Path(tmp)
+        if options.only_auth:
+            return _auth_report(options, logs, busy, notes)
         if not options.only_runtimes:
             rounds = _listener_rounds(options, logs)
             micro = _listener_micro()
@@ -524,6 +704,9 @@ def _run(options: Options, notes: list[str]) -> _Report:
             # The first round's stock bare app is the reference the other setups are read by.
             references = [rounds[0].stock_get, rounds[0].stock_post, *_hop(options, logs)]
         lockgate = _lockgate(options, logs)
+    assert lockgate.cold is not None
+    assert lockgate.ric_cold is not None
+    assert lockgate.ric is not None
     console.rule("physical limit of a cold start: python -c pass")
     spawn = spawn_python_ms(len(lockgate.cold.client_ms))
     console.print(f"  median {statistics.median(spawn):.1f} ms")
@@ -543,6 +726,7 @@ def _run(options: Options, notes: list[str]) -> _Report:
         ric_worker_rss_mib=lockgate.ric_worker_rss_mib,
     )
     measured = [*references, *([lockgate.route] if lockgate.route else []), lockgate.invoke]
+    measured += [s for a in lockgate.auth for s in (a.jwt_route, a.sigv4_invoke)]
     notes = notes + _error_notes([*measured, lockgate.ric])
     if lockgate.route is None:
         return _Report(machine, [runtime_section(comparison)], RUNTIME_LEGEND, notes)
@@ -555,6 +739,8 @@ def _run(options: Options, notes: list[str]) -> _Report:
         hop_post=hop_post,
         route=lockgate.route,
         invoke=lockgate.invoke,
+        jwt_route=lockgate.auth[0].jwt_route,
+        sigv4_invoke=lockgate.auth[0].sigv4_invoke,
         cold=lockgate.cold,
         spawn_ms=spawn,
         gateway_rss_ready_mib=lockgate.gateway_rss_ready_mib,
@@ -564,8 +750,28 @@ def _run(options: Options, notes: list[str]) -> _Report:
     )
     assert micro is not None  # measured in every run that measures the route
     listener = ListenerComparison(rounds, micro, route=lockgate.route)
-    tables = [*sections(results), *listener_sections(listener), runtime_section(comparison)]
-    return _Report(machine, tables, [*LEGEND, *LISTENER_LEGEND, *RUNTIME_LEGEND], notes)
+    tables = [
+        *sections(results),
+        *auth_sections(lockgate.auth, setups=False),
+        *listener_sections(listener),
+        runtime_section(comparison),
+    ]
+    legend = [*LEGEND, *AUTH_LEGEND, *LISTENER_LEGEND, *RUNTIME_LEGEND]
+    return _Report(machine, tables, legend, notes)
+
+
+def _auth_report(options: Options, logs: Path, busy: float, notes: list[str]) -> _Report:
+    """--only auth: the open and authenticated setups, ``options.rounds`` times."""
+    lockgate = _lockgate(options, logs)
+    machine = {
+        **describe(options.use_wrk, options.threads, busy),
+        "duration": f"{options.duration:g} s per measurement, {options.warmup:g} s warm-up "
+        f"per setup, {options.samples} sequential requests per header probe, "
+        f"{options.rounds} round(s)",
+    }
+    setups = [s for a in lockgate.auth for s in (a.route, a.jwt_route, a.invoke, a.sigv4_invoke)]
+    tables = auth_sections(lockgate.auth, setups=True)
+    return _Report(machine, tables, AUTH_LEGEND, notes + _error_notes(setups))
 
 
 def _error_notes(setups: list[Setup]) -> list[str]:

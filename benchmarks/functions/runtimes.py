@@ -90,14 +90,21 @@ def _toml(table: dict[str, Any], path: tuple[str, ...] = ()) -> list[str]:
     return lines
 
 
-def write_config(source: Path, folder: Path) -> Path:
+def write_config(source: Path, folder: Path, add: dict[str, Any] | None = None) -> Path:
     """``source`` plus an awslambdaric twin of each of its functions, as ``folder``/lockgate.toml.
 
     Every function keeps its code in ``source``'s folder (``code_dir``), so ``handlers``
-    imports from there, and the gateway's own state goes to ``folder``.
+    imports from there, and the gateway's own state goes to ``folder``. ``add`` holds tables
+    known only at run time (the authenticated setups'): its lists extend ``source``'s
+    (``routes``), its tables are added beside ``source``'s.
     """
     with source.open("rb") as file:
         config = tomllib.load(file)
+    for key, value in (add or {}).items():
+        if isinstance(value, list):
+            config[key] = [*config.get(key, []), *value]
+        else:
+            config[key] = {**config.get(key, {}), **value}
     functions: dict[str, dict[str, Any]] = config["functions"]
     code_dir = str(source.parent.resolve())
     twins = {

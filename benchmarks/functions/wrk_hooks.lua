@@ -1,5 +1,7 @@
 -- wrk hooks for benchmarks/functions/run.py.
 --   WRK_BODY set: every request is a POST of that JSON body (the Invoke API's shape).
+--   WRK_HEADERS: more request headers, one "name<TAB>value" per line (a bearer token, a
+--     SigV4 signature: the same on every request of a run).
 --   WRK_LATENCY_HEADER=1: collect every response's X-Lockgate-Latency (costs the client a
 --     header table per response, so only the concurrency-1 Lockgate runs ask for it).
 --   done(): one JSON line, prefixed "LOCKGATE_BENCH ", that run.py parses; latencies in µs,
@@ -10,6 +12,13 @@ if body ~= nil and body ~= "" then
   wrk.method = "POST"
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
+end
+
+local extra = os.getenv("WRK_HEADERS")
+if extra ~= nil then
+  for name, value in string.gmatch(extra, "([^\t\n]+)\t([^\n]*)\n") do
+    wrk.headers[name] = value
+  end
 end
 
 added = {} -- global: done() reads each thread's copy with thread:get("added")

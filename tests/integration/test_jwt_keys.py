@@ -13,7 +13,9 @@ import pytest
 from lockgate.errors import AuthorizerUnavailableError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
 from lockgate.models.security.authorizers import JwtAuthorizer
+from lockgate.use_cases.auth.authorizers import jwt_verifier
 from lockgate.use_cases.auth.authorizers.jwt_verifier import (
+    LEEWAY,
     JwtRejectedError,
     JwtVerifier,
 )
@@ -178,6 +180,62 @@ async def test_a_failed_refresh_keeps_the_keys_held(
     clock.now += 20  # fresh again: no fetch
     assert await verifier.verify(good)
     assert idp.hits["/jwks.json"] == 4
+
+
+async def test_a_remembered_token_is_checked_again_once_the_keys_it_was_checked_with_go(
+    idp: IdentityProvider, fetcher: HttpxKeySetFetcher
+) -> None:
+    clock = Clock()
+    verifier = verifier_for(idp, fetcher, clock)
+    good = idp.token()
+    assert await verifier.verify(good)
+    idp.keys = [SigningKey.make("key-2")]  # the issuer withdraws key-1
+    assert await verifier.verify(good)  # the keys held are the ones it was checked with
+    clock.now += 4000  # the keys are old: a refresh starts in the background
+    assert await verifier.verify(good)
+    await verifier.keys.settle()
+    assert idp.hits["/jwks.json"] == 2
+    # The keys held changed: the token is checked again, and key-1 is gone.
+    assert "kid" in await reason(verifier, good)
+
+
+async def test_a_remembered_token_past_its_exp_is_not_taken_unchecked(
+    idp: IdentityProvider, fetcher: HttpxKeySetFetcher
+) -> None:
+    now = time.time()
+    unix = Clock()
+    unix.now = now
+    authorizer = JwtAuthorizer(
+        "users", issuer=idp.issuer, audience=(AUDIENCE,), jwks_url=idp.jwks_url
+    )
+    verifier = JwtVerifier(authorizer, SigningKeys(authorizer, fetcher, clock=Clock()), clock=unix)
+    token = idp.token(exp=int(now) + 60)
+    assert await verifier.verify(token)
+    remembered = verifier._remembered[token]
+    unix.now = now + 60 + LEEWAY - 1
+    assert await verifier.verify(token)
+    assert verifier._remembered[token] is remembered  # taken from memory
+    unix.now = now + 60 + LEEWAY + 1  # past exp, as the verifier's clock tells it
+    # Checked again (PyJWT's clock, the real one, still finds it valid) and remembered anew.
+    assert await verifier.verify(token)
+    assert verifier._remembered[token] is not remembered
+
+
+async def test_the_memory_of_verified_tokens_is_bounded(
+    idp: IdentityProvider, fetcher: HttpxKeySetFetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jwt_verifier, "REMEMBERED_TOKENS", 3)
+    verifier = verifier_for(idp, fetcher, Clock())
+    tokens = [idp.token(sub=f"user-{n}") for n in range(5)]
+    for token in tokens:
+        assert await verifier.verify(token)
+    assert list(verifier._remembered) == tokens[2:]  # the oldest forgotten first
+    long = idp.token(padding="x" * jwt_verifier.REMEMBERED_BYTES)
+    assert await verifier.verify(long)
+    assert long not in verifier._remembered
+    # Refused tokens are never remembered.
+    await reason(verifier, idp.token(aud="someone-else"))
+    assert len(verifier._remembered) == 3
 
 
 async def test_no_keys_ever_is_the_gateways_failure_not_the_tokens(

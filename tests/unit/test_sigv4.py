@@ -161,6 +161,26 @@ async def test_a_date_header_stands_in_for_x_amz_date() -> None:
     assert principal.name == "aws:ci"
 
 
+async def test_one_verifier_keeps_signing_keys_per_scope_and_follows_a_rotated_secret() -> None:
+    environ = dict(ENVIRON)
+    clock = Clock()
+    checker = authenticator(clock, EnvironmentSecrets(environ))
+    for region in ("us-east-1", "eu-west-1", "us-east-1"):  # a scope each, the first again
+        authorization, request = sign(region=region)
+        clock.now = signed_at(request)
+        assert (await checker.principal(authorization, request)).name == "aws:ci"
+    # The same scope signed with another secret is refused, kept key or not.
+    authorization, request = sign(secret=OTHER_SECRET)
+    with pytest.raises(UnauthorizedError, match="does not match"):
+        await checker.principal(authorization, request)
+    # The stored secret is rotated: the new one's signatures pass, the old one's no longer.
+    environ["LOCKGATE_SECRET_CI_AWS_SECRET"] = OTHER_SECRET
+    assert (await checker.principal(authorization, request)).name == "aws:ci"
+    authorization, request = sign()
+    with pytest.raises(UnauthorizedError, match="does not match"):
+        await checker.principal(authorization, request)
+
+
 # -- what AWS refuses, in AWS's words ------------------------------------------------------
 
 

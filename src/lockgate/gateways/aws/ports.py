@@ -33,8 +33,9 @@ class ISigV4Signer(Protocol):
             Lower-case hex, as the ``Signature=`` of an ``Authorization`` header.
 
         Note:
-            The payload hash is the SHA-256 of ``request.body``, unless the signed headers
-            include ``x-amz-content-sha256``, whose value is then taken as it stands: the
-            caller must have checked it against the body.
+            The payload hash is always the SHA-256 of ``request.body`` (a signed
+            ``x-amz-content-sha256`` is never taken in its place; checking that it matches,
+            to answer with AWS's own message, is the caller's business). Pure computation:
+            no external call.
         """
         ...

@@ -96,9 +96,11 @@ class SigV4Authenticator:
         self._credentials = credentials
         self._secrets = secrets
         self._signer = signer
+        self._made_signer: ISigV4Signer | None = None  # made on first use, then kept
         self._clock = clock
         self._indexed: Sequence[AwsCredential] = ()
         self._by_key: dict[str, AwsCredential] = {}
+        self._principals: dict[str, Principal] = {}  # what each key proves, made once
 
     @property
     def configured(self) -> bool:
@@ -128,15 +130,18 @@ class SigV4Authenticator:
         _check_clock(timestamp, signed_at, self._clock())
         _check_covered(parsed, request)
         secret_key = await self._secret_key(credential)
-        expected = self._signer().signature(request, parsed, timestamp, secret_key)
+        if self._made_signer is None:
+            self._made_signer = self._signer()
+        expected = self._made_signer.signature(request, parsed, timestamp, secret_key)
         if not hmac.compare_digest(expected.encode(), parsed.signature.encode("latin-1")):
             raise signature_error(INVALID_SIGNATURE, _MISMATCH)
-        return credential.principal()
+        return self._principals[credential.access_key_id]
 
     def _credential(self, access_key_id: str) -> AwsCredential:
         declared = self._credentials()
         if declared is not self._indexed:  # rebuilt once per reload, not per request
             self._by_key = {c.access_key_id: c for c in declared}
+            self._principals = {c.access_key_id: c.principal() for c in declared}
             self._indexed = declared
         found = self._by_key.get(access_key_id)
         if found is None:

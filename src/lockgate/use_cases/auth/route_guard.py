@@ -128,5 +128,7 @@ class RouteGuard:
             authorized = await authorizer.authorize(context, match)
             if isinstance(authorized, HttpResponse):
                 return authorized
+            if not route.api_key_required:
+                return authorized
             identity = authorized._replace(api_key=identity.api_key, api_key_id=identity.api_key_id)
         return identity

@@ -10,7 +10,7 @@ from lockgate.errors import AuthorizerUnavailableError
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.routing import RouteMatch
 from lockgate.models.security.route_identity import RouteIdentity
-from lockgate.use_cases.auth.authorizers.identity import bearer_token, event_claims
+from lockgate.use_cases.auth.authorizers.identity import bearer_token
 from lockgate.use_cases.auth.authorizers.jwt_verifier import JwtRejectedError, JwtVerifier
 from lockgate.use_cases.auth.authorizers.responses import (
     FORBIDDEN,
@@ -78,6 +78,6 @@ class JwtRouteAuthorizer:
         # As API Gateway: the token's own scopes (all of them) when the route asks for
         # scopes, null when it does not.
         return RouteIdentity(
-            jwt_claims=event_claims(verified.claims),
+            jwt_claims=verified.event_claims,  # the event builder copies it into each event
             jwt_scopes=verified.scopes if route.scopes else None,
         )

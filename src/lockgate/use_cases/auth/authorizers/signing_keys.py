@@ -93,6 +93,19 @@ class SigningKeys:
             )
         return self._keys.key(kid, algorithm)
 
+    def current(self) -> KeySet | None:
+        """The keys held now (a new object after each fetch), starting a background fetch
+        when they are older than ``max_age``: what a token verified earlier was checked
+        against must still be what is held for it to be taken again unchecked."""
+        now = self._clock()
+        if (
+            self._keys is not None
+            and now - self._fetched_at >= self._max_age
+            and self._may_fetch(now)
+        ):
+            self._start_refresh(now)
+        return self._keys
+
     async def settle(self) -> None:
         """Wait for a fetch in progress, if any (a stale key set is refreshed in the
         background while the held keys go on working)."""
