@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from lockgate.application import Application
@@ -361,7 +362,9 @@ def _module_parts(
 ) -> _ModuleParts:
     """The module registry (loaded: user code imported, declarations checked), the event
     bus and, for durable events, the event store beside the runs."""
-    declarations = {**config.modules, **modules_from_dict(extra or {})}
+    # The seed's dict names services modules as the user's own imports: from the folder the
+    # program runs in (a script run from elsewhere does not have it on sys.path).
+    declarations = {**config.modules, **modules_from_dict(extra or {}, code_dir=Path.cwd())}
     registry = ModuleRegistry(declarations, import_services)
     registry.load()
     metrics.watch_module_calls(registry.call_counts)
