@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lockgate.application import Application
 from lockgate.config.locations import config_dir as _config_dir
@@ -37,10 +37,10 @@ from lockgate.gateways.interfaces import (
 )
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.gateways.metrics.prometheus import PrometheusMetrics
-from lockgate.gateways.resources.cache.resolver import CacheResolver
-from lockgate.gateways.resources.database.resolver import DatabaseResolver
+from lockgate.gateways.resources.cache.resolver import RedisOrMemoryCacheResolver
+from lockgate.gateways.resources.database.resolver import PostgresOrSQLiteDatabaseResolver
 from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver
-from lockgate.gateways.resources.egress.guard import EgressGuard
+from lockgate.gateways.resources.egress.guard import DnsEgressGuard
 from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
 from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
 from lockgate.gateways.stores.credentials.memory import InMemoryCredentialStore
@@ -50,7 +50,7 @@ from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
 from lockgate.gateways.stores.runs.memory import InMemoryRunStore
 from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
-from lockgate.gateways.workers.launcher import RuntimeWorkerLauncher
+from lockgate.gateways.workers.launcher import ProcessOrRuntimeApiWorkerLauncher
 from lockgate.gateways.workers.process import ProcessWorkerLauncher
 from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
 from lockgate.models.gateway_config import GatewayConfig
@@ -92,10 +92,6 @@ from lockgate.use_cases.workflows.service import WorkflowService
 
 if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
     from lockgate.gateways.aws.lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend
-
-
-class _ClosableRunner(IJobRunner, Protocol):
-    async def close(self) -> None: ...
 
 
 __all__ = [
@@ -156,7 +152,7 @@ def build(
     metrics = PrometheusMetrics()
     pool_manager = PoolManager(
         launcher
-        or RuntimeWorkerLauncher(
+        or ProcessOrRuntimeApiWorkerLauncher(
             native=ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
             provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
         ),
@@ -176,7 +172,7 @@ def build(
     )
     routes = RouteTable(config.routes)
     store = run_store or _run_store(settings)
-    egress = EgressGuard(EgressPolicy.from_entries(settings.inline_allowed_hosts))
+    egress = DnsEgressGuard(EgressPolicy.from_entries(settings.inline_allowed_hosts))
     resources = resource_registry or ResourceRegistry(
         idle_ttl=settings.resource_idle_ttl,
         health_timeout=settings.resource_health_timeout,
@@ -418,13 +414,13 @@ def _aws_lambda_backend(settings: Settings, registry: FunctionRegistry) -> AWSLa
     )
 
 
-def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, _ClosableRunner]:
+def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, IJobRunner]:
     """Local processes always; AWS Batch when a job is declared for it (boto3 imported then).
 
     Raises:
         ConfigError: An ``aws-batch`` job is declared and boto3 is not installed.
     """
-    runners: dict[str, _ClosableRunner] = {"local": LocalProcessJobRunner(node_id=settings.node_id)}
+    runners: dict[str, IJobRunner] = {"local": LocalProcessJobRunner(node_id=settings.node_id)}
     batch_jobs = [j.name for j in config.jobs.values() if j.runner == "aws-batch"]
     if batch_jobs:
         try:
@@ -482,11 +478,11 @@ def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
     config's folder: a request must not open the run store or other files by path."""
     forbidden = (_sqlite_path(settings),) if _store_kind(settings) == "sqlite" else ()
     return {
-        "database": DatabaseResolver(
+        "database": PostgresOrSQLiteDatabaseResolver(
             sqlite=SQLiteDatabaseResolver(base_dir=_config_dir(settings), forbidden=forbidden)
         ),
         "http_client": HttpxHttpClientResolver(),
-        "cache": CacheResolver(),
+        "cache": RedisOrMemoryCacheResolver(),
         "message_queue": NatsQueueResolver(),
     }
 

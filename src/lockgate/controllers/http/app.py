@@ -241,7 +241,7 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(module_router(application))
     api.include_router(lambda_functions_router(application.registry))
     api.include_router(invocations_router(application))
-    api.include_router(jobs_router(application))
+    api.include_router(jobs_router(application.jobs))
     api.include_router(tokens_router(application))
     api.include_router(api_keys_router(application))
     install_error_handlers(api)

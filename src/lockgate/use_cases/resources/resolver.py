@@ -21,12 +21,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lockgate.errors import ResourceConfigError, SecretNotFoundError
-from lockgate.gateways.interfaces import IEgressGuard, IInlineResourceResolver
+from lockgate.gateways.interfaces import IEgressGuard, IInlineResourceResolver, ISecretReader
 from lockgate.models.resource import ResourceReference
-from lockgate.models.secret import SecretValue
 
 if TYPE_CHECKING:  # the registry holds its resolver: named for the type only
     from lockgate.use_cases.resources.registry import ResourceRegistry
@@ -39,10 +38,8 @@ ResolverFunction = Callable[[Mapping[str, Any], Any], Awaitable[Any]]
 """A type's resolver as the seed writes one: ``async (config, credentials) -> resource``."""
 
 
-class SecretReader(Protocol):
-    """Where credentials come from: the ``SecretManager`` or the environment backend."""
-
-    async def get_secret(self, name: str) -> SecretValue: ...
+SecretReader = ISecretReader
+"""The name before ports were ``I``-named (``lockgate.gateways.interfaces.ISecretReader``)."""
 
 
 class _Read:
@@ -64,7 +61,7 @@ class ResourceResolver:
     """
 
     def __init__(
-        self, resource_registry: ResourceRegistry, secret_manager: SecretReader | None = None
+        self, resource_registry: ResourceRegistry, secret_manager: ISecretReader | None = None
     ) -> None:
         self.resource_registry = resource_registry
         self._secret_manager = secret_manager
@@ -74,7 +71,7 @@ class ResourceResolver:
         return f"{type(self).__name__}(types={sorted(self._resolvers)})"
 
     @property
-    def secret_manager(self) -> SecretReader | None:
+    def secret_manager(self) -> ISecretReader | None:
         """The secrets credentials are read from: the one given, else the registry's."""
         return self._secret_manager or self.resource_registry.secrets
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from lockgate.errors import ConfigError, MasterKeyError
-from lockgate.gateways.interfaces import ISecretStore
+from lockgate.gateways.interfaces import ISecretBackend, ISecretStore
 from lockgate.models.secret import SecretKeyState, SecretMetadata, SecretValue
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import NO_KEY, MasterKey
@@ -25,19 +25,8 @@ __all__ = ["OpenSecrets", "RevealingBackend", "SecretBackend", "check_key", "ope
 logger = logging.getLogger(__name__)
 
 
-class SecretBackend(Protocol):
-    """What the gateway asks of its secrets: the ``SecretManager`` or the read-only
-    environment backend."""
-
-    async def get_secret(self, name: str) -> SecretValue: ...
-
-    async def store_secret(
-        self, name: str, value: Any, *, encrypt: bool = True
-    ) -> SecretMetadata: ...
-
-    async def delete_secret(self, name: str) -> None: ...
-
-    async def list_secrets(self) -> list[SecretMetadata]: ...
+SecretBackend = ISecretBackend
+"""The name before ports were ``I``-named (``lockgate.gateways.interfaces.ISecretBackend``)."""
 
 
 class RevealingBackend:

@@ -19,10 +19,10 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from types import FunctionType
-from typing import Any, Protocol
+from typing import Any
 
 from lockgate import json_codec
-from lockgate.gateways.interfaces import IWorkflowMetrics, StepWrite
+from lockgate.gateways.interfaces import IFunctionCaller, IWorkflowMetrics, StepWrite
 from lockgate.models.run import RunRecord, StepRecord, StepStatus
 from lockgate.models.workflow import StepKind, StepSpec, Workflow
 from lockgate.use_cases.secrets.redaction import REVEALED, run_redactor
@@ -41,16 +41,8 @@ logger = logging.getLogger("lockgate.gateway")
 _LOGGED_BYTES = 4096  # of one step's inputs or output in a debug line
 
 
-class FunctionCaller(Protocol):
-    async def __call__(self, name: str, payload: Any) -> Any:
-        """Invoke Lockgate function ``name`` with ``payload``; its return value, decoded.
-
-        Raises:
-            TimeoutError: The function timed out.
-            ConnectionError: It could not run (throttled, crashed before the handler).
-            RuntimeError: The handler raised or the invocation failed; the message says why.
-        """
-        ...
+FunctionCaller = IFunctionCaller
+"""The name before ports were ``I``-named (``lockgate.gateways.interfaces.IFunctionCaller``)."""
 
 
 class _StepFailedError(Exception):
@@ -84,7 +76,7 @@ class StepRunner:
 
     def __init__(
         self,
-        call_function: FunctionCaller,
+        call_function: IFunctionCaller,
         *,
         metrics: IWorkflowMetrics | None = None,
         max_output_bytes: int = 4 * 1024 * 1024,
