@@ -95,7 +95,9 @@ class IResourceResolver(Protocol):
             resource: What ``create`` returned.
 
         Raises:
-            Nothing: closing is best effort (the registry logs what fails, and goes on).
+            TypeError: ``resource`` is not one this resolver makes (a patched or custom
+                maker's); the registry then closes it as any object (``aclose``/``close``).
+                Other failures are logged by the registry, which goes on closing the rest.
 
         Side Effects:
             Its connections are closed; a pool waits a bounded time for acquired ones.

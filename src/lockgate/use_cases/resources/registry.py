@@ -778,9 +778,12 @@ class ResourceRegistry:
 
     async def _close_entry(self, entry: _Entry, instance: Any) -> None:
         try:
-            if entry.resolver is not None:
+            if entry.resolver is None:
+                await _close_object(instance)
+                return
+            try:
                 await entry.resolver.close(instance)
-            else:
+            except TypeError:  # not the type's own object: a patched or custom resolve's
                 await _close_object(instance)
         except Exception as exc:  # closing is best effort; the rest must still close
             logger.warning("closing resource %s failed: %s", entry.label, entry.scrub(str(exc)))
