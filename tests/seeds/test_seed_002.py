@@ -690,6 +690,54 @@ async def test_002_17_a_secret_manager_with_defaults_and_the_cached_pipeline(
     assert hit.result["process"] == {"processed": {"computed_for": "k1"}}
 
 
+async def test_002_17_a_secret_manager_fails_closed_without_a_key(
+    seed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lockgate.errors import MasterKeyError  # noqa: PLC0415
+    from lockgate.use_cases.secrets import manager as strict  # noqa: PLC0415
+
+    monkeypatch.delenv("LOCKGATE_MASTER_KEY")
+    secret_manager = seed["SecretManager"](cache_ttl=300)
+    with pytest.raises(MasterKeyError, match="create one with `lockgate secrets init-key`"):
+        await secret_manager.store_secret("db_creds", {"password": "x"})
+    # The use-case class stays strict: it takes a store and a key, and looks nothing up.
+    with pytest.raises(TypeError, match="store"):
+        strict.SecretManager()  # type: ignore[call-arg]
+    # Without durability nothing persists: a key made for the process keeps them.
+    memory = seed["SecretManager"](settings=Settings(run_store="memory://"))
+    await memory.store_secret("token", {"api_key": "sk-memory-only"})
+    assert (await memory.get_secret("token")).reveal() == {"api_key": "sk-memory-only"}
+
+
+async def test_002_2_the_first_uses_start_the_gateway_once(
+    seed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = seed["gateway"]
+    starts = []
+    original = gateway.application.start
+
+    async def counted() -> None:
+        starts.append(1)
+        await original()
+
+    monkeypatch.setattr(gateway.application, "start", counted)
+    gateway.register_workflow(
+        "noop", AsyncWorkflowBuilder("noop").add_async_code("noop", "result = 1").build()
+    )
+    responses = await asyncio.gather(
+        gateway.execute_workflow("noop"),
+        gateway.execute_workflow("noop"),
+        gateway.health_check(),
+        gateway.list_runs(),
+    )
+    assert starts == [1]
+    assert responses[0].status == responses[1].status == "completed"
+    await gateway.aclose()
+    assert not gateway.started
+    assert (await gateway.get_run(responses[0].run_id)).status == "completed"  # restarted
+    assert starts == [1, 1]
+
+
 async def test_002_18_a_batch_on_an_operator_registered_shared_db(
     seed: dict[str, Any], users_schema: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
