@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
     from lockgate.bootstrap import Application, build
     from lockgate.config.settings import Settings
-    from lockgate.errors import SecretNotFoundError
+    from lockgate.embedded import EnhancedDurableAPIGateway, SecretManager
+    from lockgate.errors import SecretNotFoundError, WorkflowNotFoundError
+    from lockgate.gateways.resources.database.pool_factory import DatabasePoolFactory
     from lockgate.models.function import FunctionEntity, ScalingConfig
     from lockgate.models.invocation import InvocationResult
     from lockgate.models.resource import ResourceReference
@@ -24,17 +26,20 @@ if TYPE_CHECKING:
     from lockgate.models.run import WorkflowRequest, WorkflowResponse
     from lockgate.models.workflow import RetryPolicy, Workflow
     from lockgate.use_cases.resources.registry import ResourceRegistry
-    from lockgate.use_cases.secrets.manager import SecretManager
+    from lockgate.use_cases.resources.resolver import ResourceResolver
     from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
     from lockgate.use_cases.workflows.run_context import get_current_context, get_resource
 
 __all__ = [
     "Application",
     "AsyncWorkflowBuilder",
+    "DatabasePoolFactory",
+    "EnhancedDurableAPIGateway",
     "FunctionEntity",
     "InvocationResult",
     "ResourceReference",
     "ResourceRegistry",
+    "ResourceResolver",
     "RetryPolicy",
     "Route",
     "RouteTable",
@@ -43,6 +48,7 @@ __all__ = [
     "SecretNotFoundError",
     "Settings",
     "Workflow",
+    "WorkflowNotFoundError",
     "WorkflowRequest",
     "WorkflowResponse",
     "build",
@@ -68,8 +74,13 @@ _LOCATIONS = {
     "get_resource": "lockgate.use_cases.workflows.run_context",
     "ResourceReference": "lockgate.models.resource",
     "ResourceRegistry": "lockgate.use_cases.resources.registry",
-    "SecretManager": "lockgate.use_cases.secrets.manager",
+    "ResourceResolver": "lockgate.use_cases.resources.resolver",
+    "DatabasePoolFactory": "lockgate.gateways.resources.database.pool_factory",
+    # The seed's gateway and a SecretManager that finds its store and key (embedded/).
+    "EnhancedDurableAPIGateway": "lockgate.embedded",
+    "SecretManager": "lockgate.embedded",
     "SecretNotFoundError": "lockgate.errors",
+    "WorkflowNotFoundError": "lockgate.errors",
 }
 
 

@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -62,7 +62,11 @@ async def _no_secrets() -> OpenSecrets:
 
 @dataclass(eq=False)
 class Application:
-    """Everything a running gateway is made of."""
+    """Everything a running gateway is made of.
+
+    ``title`` and ``description`` name the gateway in its OpenAPI document and ``health()``
+    (the seed's ``EnhancedDurableAPIGateway(title=..., description=...)``).
+    """
 
     settings: Settings
     registry: FunctionRegistry
@@ -89,6 +93,8 @@ class Application:
     authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
+    title: str = "Lockgate"
+    description: str = ""
     open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
     _secrets: OpenSecrets | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -295,9 +301,12 @@ class Application:
         workflow: Workflow,
         required_resources: Iterable[str] = (),
         description: str = "",
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Make ``workflow`` runnable as ``workflow_id`` (see ``WorkflowService``)."""
-        self.workflows.register_workflow(workflow_id, workflow, required_resources, description)
+        self.workflows.register_workflow(
+            workflow_id, workflow, required_resources, description, metadata
+        )
 
     async def execute_workflow(
         self, workflow_id: str, request: WorkflowRequest | None = None, *, wait: bool = True
@@ -432,6 +441,7 @@ class Application:
     def health(self) -> dict[str, Any]:
         """Functions and workflows only, without I/O (``health_check`` adds resources)."""
         health = gateway_health(self.registry, self.pool_manager, self.invoker)
+        health["gateway"] = {"title": self.title, "description": self.description}
         health["workflows"] = {
             "registered": len(self.workflows.workflows()),
             "active_runs": self.workflows.active_runs,

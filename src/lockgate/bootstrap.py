@@ -10,7 +10,8 @@ import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lockgate.application import Application
 from lockgate.config.locations import config_dir as _config_dir
@@ -31,15 +32,15 @@ from lockgate.gateways.interfaces import (
 )
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.gateways.metrics.prometheus import PrometheusMetrics
-from lockgate.gateways.resources.cache.resolver import CacheResolver
-from lockgate.gateways.resources.database.resolver import DatabaseResolver
+from lockgate.gateways.resources.cache.resolver import RedisOrMemoryCacheResolver
+from lockgate.gateways.resources.database.resolver import PostgresOrSQLiteDatabaseResolver
 from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver
-from lockgate.gateways.resources.egress.guard import EgressGuard
+from lockgate.gateways.resources.egress.guard import DnsEgressGuard
 from lockgate.gateways.resources.http.resolver import HttpxHttpClientResolver
 from lockgate.gateways.resources.queue.resolver import NatsQueueResolver
 from lockgate.gateways.stores.factory import StoreFactory
 from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
-from lockgate.gateways.workers.launcher import RuntimeWorkerLauncher
+from lockgate.gateways.workers.launcher import ProcessOrRuntimeApiWorkerLauncher
 from lockgate.gateways.workers.process import ProcessWorkerLauncher
 from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
 from lockgate.models.gateway_config import GatewayConfig
@@ -81,10 +82,6 @@ from lockgate.use_cases.workflows.service import WorkflowService
 
 if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
     from lockgate.gateways.aws.lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend
-
-
-class _ClosableRunner(IJobRunner, Protocol):
-    async def close(self) -> None: ...
 
 
 __all__ = [
@@ -145,7 +142,7 @@ def build(
     metrics = PrometheusMetrics()
     pool_manager = PoolManager(
         launcher
-        or RuntimeWorkerLauncher(
+        or ProcessOrRuntimeApiWorkerLauncher(
             native=ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
             provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
         ),
@@ -166,7 +163,7 @@ def build(
     routes = RouteTable(config.routes)
     stores = StoreFactory(settings)
     store = run_store or stores.runs()
-    egress = EgressGuard(EgressPolicy.from_entries(settings.inline_allowed_hosts))
+    egress = DnsEgressGuard(EgressPolicy.from_entries(settings.inline_allowed_hosts))
     resources = resource_registry or ResourceRegistry(
         idle_ttl=settings.resource_idle_ttl,
         health_timeout=settings.resource_health_timeout,
@@ -334,7 +331,9 @@ def _module_parts(
 ) -> _ModuleParts:
     """The module registry (loaded: user code imported, declarations checked), the event
     bus and, for durable events, the event store beside the runs."""
-    declarations = {**config.modules, **modules_from_dict(extra or {})}
+    # The seed's dict names services modules as the user's own imports: from the folder the
+    # program runs in (a script run from elsewhere does not have it on sys.path).
+    declarations = {**config.modules, **modules_from_dict(extra or {}, code_dir=Path.cwd())}
     registry = ModuleRegistry(declarations, import_services)
     registry.load()
     metrics.watch_module_calls(registry.call_counts)
@@ -373,13 +372,13 @@ def _aws_lambda_backend(settings: Settings, registry: FunctionRegistry) -> AWSLa
     )
 
 
-def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, _ClosableRunner]:
+def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, IJobRunner]:
     """Local processes always; AWS Batch when a job is declared for it (boto3 imported then).
 
     Raises:
         ConfigError: An ``aws-batch`` job is declared and boto3 is not installed.
     """
-    runners: dict[str, _ClosableRunner] = {"local": LocalProcessJobRunner(node_id=settings.node_id)}
+    runners: dict[str, IJobRunner] = {"local": LocalProcessJobRunner(node_id=settings.node_id)}
     batch_jobs = [j.name for j in config.jobs.values() if j.runner == "aws-batch"]
     if batch_jobs:
         try:
@@ -404,11 +403,11 @@ def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
     path = StoreFactory(settings).sqlite_path
     forbidden = (path,) if path is not None else ()
     return {
-        "database": DatabaseResolver(
+        "database": PostgresOrSQLiteDatabaseResolver(
             sqlite=SQLiteDatabaseResolver(base_dir=_config_dir(settings), forbidden=forbidden)
         ),
         "http_client": HttpxHttpClientResolver(),
-        "cache": CacheResolver(),
+        "cache": RedisOrMemoryCacheResolver(),
         "message_queue": NatsQueueResolver(),
     }
 

@@ -188,15 +188,22 @@ async def test_an_unreachable_host_fails_the_step_within_its_connect_timeout(
     )
     started = asyncio.get_running_loop().time()
     run = await gateway.execute_workflow(
-        "query", WorkflowRequest(parameters={"n": 1}, resources={"db": reference})
+        "query",
+        WorkflowRequest(parameters={"n": 1}, resources={"db": reference}, principal="tenant"),
     )
     elapsed = asyncio.get_running_loop().time() - started
     assert run.status is RunStatus.FAILED
     assert run.error is not None
-    # An inline reference's host is the caller's choice: however it fails to answer, the
-    # caller reads one text (no port scanning through the gateway).
+    # A caller's inline reference names a host of its choice: however it fails to answer,
+    # the caller reads one text (no port scanning through the gateway).
     assert f"Resource 'db' (database): {UNREACHABLE}" in run.error
     assert elapsed < 10  # generous: "no hang", not a timing claim
+    # In-process, the reference is the operator's own, and the operator is told why.
+    own = await gateway.execute_workflow(
+        "query", WorkflowRequest(parameters={"n": 1}, resources={"db": reference})
+    )
+    assert own.error is not None
+    assert f"127.0.0.1:{silent_port} did not answer within connect_timeout=0.5s" in own.error
 
 
 async def test_runs_after_the_server_drops_every_connection_reconnect(

@@ -10,7 +10,6 @@ import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +70,6 @@ class ServedApp:
         assert not self._thread.is_alive(), "the server did not stop"
 
 
-@dataclass
-class Gateway:
-    settings: Settings
-    jobs: JobService | None
-
-
 def jobs_gateway() -> FastAPI:
     """The jobs API as a gateway serves it; the lifespan starts the service and, once it
     stopped, closes the runner (killing what still runs)."""
@@ -93,8 +86,7 @@ def jobs_gateway() -> FastAPI:
             await runner.close()
 
     app = FastAPI(lifespan=lifespan)
-    settings = Settings(run_store="memory://")
-    app.include_router(jobs_router(Gateway(settings, service)))
+    app.include_router(jobs_router(service))
     install_error_handlers(app)
     return app
 

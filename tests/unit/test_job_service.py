@@ -89,6 +89,9 @@ class FailingRunner:
             raise self.cancel_error
         await self.real.cancel_run(run, reason)
 
+    async def close(self) -> None:
+        await self.real.close()
+
 
 @pytest.fixture
 async def runner() -> AsyncIterator[LocalProcessJobRunner]:

@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from lockgate.config.settings import Settings
 from lockgate.controllers.http.jobs_api import JobRunList, JobRunModel, jobs_router
 from lockgate.controllers.http.workflow_api import ErrorBody, install_error_handlers
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
@@ -31,21 +29,12 @@ SECRET = "hunter2-do-not-echo"
 UNFINISHED = ("QUEUED", "RUNNING")
 
 
-@dataclass
-class Gateway:
-    """What the router reads of ``Application``."""
-
-    settings: Settings
-    jobs: JobService | None
-
-
 @asynccontextmanager
 async def api(*, jobs: bool = True) -> AsyncIterator[FastAPI]:
     runner = LocalProcessJobRunner()
     service = JobService(InMemoryJobStore(), {"local": runner}, JOBS) if jobs else None
-    settings = Settings(run_store="memory://")
     app = FastAPI()
-    app.include_router(jobs_router(Gateway(settings, service)))
+    app.include_router(jobs_router(service))
     install_error_handlers(app)
     if service is not None:
         await service.start()

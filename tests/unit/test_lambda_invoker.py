@@ -153,7 +153,7 @@ async def test_a_backend_bug_is_contained_and_counted() -> None:
     result = await invoker.invoke_function("fn", b"{}")
     assert not result.success
     assert result.status_code == 500
-    assert result.error is not None
-    assert "RuntimeError" in result.error.message
+    assert result.failure is not None
+    assert "RuntimeError" in result.failure.message
     await invoker.invoke_function("fn", b"{}")
     assert invoker.breaker_state("fn") is BreakerState.OPEN

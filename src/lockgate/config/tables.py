@@ -82,6 +82,9 @@ class _FunctionTable(BaseModel):
         Field(pattern=LAMBDA_ARN_PATTERN.pattern),
         Expect("an AWS Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"),
     ] = None
+    image: Annotated[
+        str | None, Field(min_length=1), Expect("a container image reference (recorded, not run)")
+    ] = None
     aliases: list[
         Annotated[
             str,
@@ -113,7 +116,18 @@ class _FunctionTable(BaseModel):
             found.append(("command", "expected no command unless runtime = 'provided'"))
         handler = self.handler
         if handler is None:
-            found.append(("handler", "missing: expected 'module:attribute' (e.g. 'handlers:echo')"))
+            packaged = (
+                " (an image is recorded, not run: workers are processes, so the handler says "
+                "what runs)"
+                if self.image
+                else ""
+            )
+            found.append(
+                (
+                    "handler",
+                    f"missing: expected 'module:attribute' (e.g. 'handlers:echo'){packaged}",
+                )
+            )
         elif not re.match(_PYTHON_HANDLER, handler):
             found.append(
                 ("handler", f"expected 'module:attribute' (e.g. 'handlers:echo'), got {handler!r}")
@@ -184,6 +198,7 @@ def build_function(
             aliases=tuple(table.aliases),
             backend=table.backend,
             aws_arn=table.arn,
+            image=table.image,
         )
     except ValueError as exc:  # a domain rule the table above does not mirror yet
         problems.add(prefix, str(exc))

@@ -8,21 +8,25 @@ reader finds every Protocol here and use cases import them from here alone:
 - ``stores/events/ports.py``: ``IEventStore``
 - ``stores/invocations/ports.py``: ``IAsyncInvocationStore``
 - ``stores/jobs/ports.py``: ``IJobStore``
-- ``stores/secrets/ports.py``: ``ISecretStore``
+- ``stores/secrets/ports.py``: ``ISecretStore``, ``ISecretReader``, ``ISecretBackend``
 - ``stores/credentials/ports.py``: ``ICredentialStore``, ``UsageKey``
 - ``resources/ports.py``: ``IResourceResolver``, ``IInlineResourceResolver``, ``IEgressGuard``
-- ``workers/ports.py``: ``IWorker``, ``IWorkerLauncher``, ``IInvocationBackend``
+- ``workers/ports.py``: ``IWorker``, ``IWorkerLauncher``, ``IInvocationBackend``,
+  ``IFunctionCaller``
 - ``job_runners/ports.py``: ``IJobRunner``
 - ``metrics/ports.py``: ``IInvocationMetrics``, ``IAsyncInvocationMetrics``, ``IWorkflowMetrics``
-- ``auth/ports.py``: ``IKeySetFetcher``
+- ``auth/ports.py``: ``IKeySetFetcher``, ``IBearerVerifier``
 - ``aws/ports.py``: ``ISigV4Signer``
 
-Each Protocol is ``@runtime_checkable`` so the composition root can assert what it wires.
+Each Protocol is ``@runtime_checkable`` so the composition root can assert what it wires,
+and each method's docstring has the sections seed 000 asks for: Args, Returns, Raises, Side
+Effects, and a Note naming the external calls its implementations make
+(``tests/seeds/test_seed_000.py`` checks them).
 """
 
 from __future__ import annotations
 
-from lockgate.gateways.auth.ports import IKeySetFetcher
+from lockgate.gateways.auth.ports import IBearerVerifier, IKeySetFetcher
 from lockgate.gateways.aws.ports import ISigV4Signer
 from lockgate.gateways.job_runners.ports import IJobRunner
 from lockgate.gateways.metrics.ports import (
@@ -40,15 +44,22 @@ from lockgate.gateways.stores.events.ports import IEventStore
 from lockgate.gateways.stores.invocations.ports import IAsyncInvocationStore
 from lockgate.gateways.stores.jobs.ports import IJobStore
 from lockgate.gateways.stores.runs.ports import IRunStore, StepWrite
-from lockgate.gateways.stores.secrets.ports import ISecretStore
-from lockgate.gateways.workers.ports import IInvocationBackend, IWorker, IWorkerLauncher
+from lockgate.gateways.stores.secrets.ports import ISecretBackend, ISecretReader, ISecretStore
+from lockgate.gateways.workers.ports import (
+    IFunctionCaller,
+    IInvocationBackend,
+    IWorker,
+    IWorkerLauncher,
+)
 
 __all__ = [
     "IAsyncInvocationMetrics",
     "IAsyncInvocationStore",
+    "IBearerVerifier",
     "ICredentialStore",
     "IEgressGuard",
     "IEventStore",
+    "IFunctionCaller",
     "IInlineResourceResolver",
     "IInvocationBackend",
     "IInvocationMetrics",
@@ -57,6 +68,8 @@ __all__ = [
     "IKeySetFetcher",
     "IResourceResolver",
     "IRunStore",
+    "ISecretBackend",
+    "ISecretReader",
     "ISecretStore",
     "ISigV4Signer",
     "IWorker",

@@ -87,6 +87,10 @@ class FunctionEntity:
         aliases: Qualifiers accepted besides ``$LATEST``; each runs this same code.
         backend: ``local`` or ``aws-lambda`` (see ``BACKENDS``).
         aws_arn: The AWS Lambda function an ``aws-lambda`` function is invoked as.
+        image: A container image the function is packaged as (seed 004's ``.image``).
+            Recorded and reported (``PackageType: Image`` in ``GetFunction``), not pulled:
+            workers are processes on this machine, so ``handler`` (or ``command``) still
+            says what runs.
     """
 
     name: str
@@ -101,6 +105,7 @@ class FunctionEntity:
     aliases: tuple[str, ...] = ()
     backend: str = "local"
     aws_arn: str | None = None
+    image: str | None = None
     _config_hash: str = field(init=False, repr=False, compare=False, default="")
     _arn: str = field(init=False, repr=False, compare=False, default="")
 
@@ -147,6 +152,10 @@ class FunctionEntity:
     def _check_code(self) -> None:
         """What runs the function must be fully and only described for its backend."""
         prefix = f"function {self.name!r}"
+        if self.image is not None and (not isinstance(self.image, str) or not self.image.strip()):
+            raise ValueError(
+                f"{prefix}: image must be a non-empty image reference, got {self.image!r}"
+            )
         if self.backend not in BACKENDS:
             raise ValueError(f"{prefix}: backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.backend == "aws-lambda":
@@ -170,9 +179,15 @@ class FunctionEntity:
         if self.command:
             raise ValueError(f"{prefix}: command is only for runtime 'provided'")
         if not _HANDLER_PATTERN.match(self.handler):
+            packaged = (
+                f"; its image {self.image!r} is recorded, not run (workers are processes), "
+                "so the handler says what runs"
+                if self.image
+                else ""
+            )
             raise ValueError(
                 f"{prefix}: handler {self.handler!r} must look like "
-                "'module:attribute' (e.g. 'handlers:echo')"
+                f"'module:attribute' (e.g. 'handlers:echo'){packaged}"
             )
 
     @property
@@ -204,5 +219,7 @@ class FunctionEntity:
             "backend": self.backend,
             "aws_arn": self.aws_arn,
         }
+        if self.image is not None:  # only when set: other functions keep their hashes
+            data["image"] = self.image
         encoded = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(encoded).hexdigest()[:16]

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-if TYPE_CHECKING:
-    from lockgate.errors import LockgateError
+from lockgate.errors import InvocationError, LockgateError
 
 __all__ = ["HandlerError", "InvocationResult", "WorkerInvocation", "WorkerReply"]
 
@@ -77,14 +76,17 @@ class InvocationResult(NamedTuple):
 
     ``success`` is True only when the handler returned normally. A handler exception is
     ``success=False`` with ``function_error="Unhandled"`` and the error object as payload, as
-    Lambda reports it; an infrastructure failure carries ``error`` instead.
+    Lambda reports it; an infrastructure failure carries ``error`` instead. The gateway's
+    own failures are ``LockgateError``s; ``error`` takes any exception, as seed 004 writes
+    the type (a test's or a backend's ``ConnectionError``), and ``failure`` reads it as a
+    ``LockgateError`` either way.
     """
 
     success: bool
     status_code: int
     payload: bytes | None
     headers: Mapping[str, str] = _NO_HEADERS
-    error: LockgateError | None = None
+    error: Exception | None = None
     function_error: str | None = None
     logs: bytes = b""
     handler_ms: float = 0.0
@@ -92,5 +94,33 @@ class InvocationResult(NamedTuple):
 
     @property
     def is_retryable(self) -> bool:
-        """True only when the failure provably happened before the handler ran."""
-        return self.error is not None and self.error.retryable
+        """Seed 004's rule, "502/503/ConnectionError", kept safe: True for a failure that
+        provably did not run the handler, so trying again cannot run it twice.
+
+        * a ``LockgateError`` says so itself (``retryable``): a worker that died before the
+          request was written (502), an open circuit (503), a throttle (429) are; a worker
+          that crashed *in* the handler is not, although it is a 502 too;
+        * a ``ConnectionError`` never reached anything, so it is;
+        * without an error object, a 502 or 503 is an upstream's own answer that no handler
+          of ours produced, so it is; a handler's own failure (``function_error``) is not.
+        """
+        error = self.error
+        if error is None:
+            return self.function_error is None and self.status_code in (502, 503)
+        retryable = getattr(error, "retryable", None)
+        if isinstance(retryable, bool):  # a LockgateError knows whether the handler ran
+            return retryable
+        return isinstance(error, ConnectionError)
+
+    @property
+    def failure(self) -> LockgateError | None:
+        """``error`` as a ``LockgateError``: another exception becomes an
+        ``InvocationError`` naming its type (retryable when it is a ``ConnectionError``)."""
+        error = self.error
+        if error is None:
+            return None
+        if isinstance(error, LockgateError):
+            return error
+        wrapped = InvocationError(f"the invocation failed: {type(error).__name__}: {error}")
+        wrapped.retryable = isinstance(error, ConnectionError)
+        return wrapped

@@ -227,7 +227,8 @@ def create_app(application: Application) -> GatewayApp:
             await application.stop()
 
     api = FastAPI(
-        title="Lockgate",
+        title=application.title,
+        description=application.description,
         lifespan=lifespan,
         docs_url="/_lockgate/docs",
         swagger_ui_oauth2_redirect_url="/_lockgate/docs/oauth2-redirect",
@@ -240,7 +241,7 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(module_router(application))
     api.include_router(lambda_functions_router(application.registry))
     api.include_router(invocations_router(application))
-    api.include_router(jobs_router(application))
+    api.include_router(jobs_router(application.jobs))
     api.include_router(tokens_router(application))
     api.include_router(api_keys_router(application))
     install_error_handlers(api)

@@ -8,13 +8,12 @@ error shape; validation messages name the field, never its value.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from lockgate.config.settings import Settings
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
@@ -26,7 +25,6 @@ __all__ = [
     "CancelJobRequest",
     "JobRunList",
     "JobRunModel",
-    "JobsApplication",
     "SubmitJobRequest",
     "job_run_view",
     "jobs_router",
@@ -51,16 +49,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         503: "The job store is unavailable, or jobs are off on this gateway",
     }.items()
 }
-
-
-class JobsApplication(Protocol):
-    """What the router needs of the gateway (``lockgate.application.Application``)."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def jobs(self) -> JobService | None: ...
 
 
 class _Model(BaseModel):
@@ -151,13 +139,14 @@ async def _body(request: Request, model: type[M]) -> M | Response:
         return error_response(422, _VALIDATION, _problems(exc.errors()))
 
 
-def jobs_router(application: JobsApplication) -> APIRouter:
+def jobs_router(jobs: JobService | None) -> APIRouter:
+    """The jobs API over ``jobs`` (None: jobs are off, and every endpoint says so)."""
     router = APIRouter(tags=["Jobs"])
 
     def service() -> JobService | Response:
-        if application.jobs is None:
+        if jobs is None:
             return error_response(503, "JobsOff", "jobs are not enabled on this gateway")
-        return application.jobs
+        return jobs
 
     @router.post(
         "/jobs",

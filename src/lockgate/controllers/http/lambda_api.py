@@ -205,7 +205,7 @@ def _to_response(result: InvocationResult, request_id: str, tail: bool) -> HttpR
         headers.append(
             ("x-amz-log-result", base64.b64encode(result.logs[-_LOG_TAIL_BYTES:]).decode())
         )
-    error = result.error
+    error = result.failure
     if error is None:
         if result.function_error is not None:
             headers.append(("x-amz-function-error", result.function_error))

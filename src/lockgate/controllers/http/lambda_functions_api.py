@@ -1,6 +1,11 @@
 """AWS Lambda's ``ListFunctions`` and ``GetFunction``, so ``boto3``'s ``list_functions``,
 ``get_function`` (and the AWS CLI, SAM-style tooling) see the declared functions.
 
+A function declared with an ``image`` is reported as AWS reports image functions
+(``PackageType: Image``, no ``Runtime``, ``Code.ImageUri``; its handler as the image's
+``Command``). Lockgate records the image and does not pull it: its workers are processes
+on this machine, which the description says.
+
 Environment variables are left out of every configuration: their values may be secrets,
 and these endpoints answer every caller with ``functions:invoke``. A caller whose scope is
 narrowed to some functions (``functions:invoke:reports-*``) is listed only those.
@@ -29,7 +34,7 @@ from lockgate.models.ids import new_request_id
 from lockgate.models.security.principals import FUNCTIONS_INVOKE
 from lockgate.use_cases.functions.registry import FunctionRegistry
 
-__all__ = ["function_configuration", "lambda_functions_router"]
+__all__ = ["function_code", "function_configuration", "lambda_functions_router"]
 
 _ROLE = "arn:aws:iam::000000000000:role/lockgate"
 # AWS-shaped errors (``x-amzn-errortype`` names the exception), as boto3 expects them.
@@ -54,7 +59,7 @@ def function_configuration(
         "Role": _ROLE,
         "Handler": function.handler,
         "CodeSize": 0,
-        "Description": f"{function.backend} function served by Lockgate",
+        "Description": _description(function),
         "Timeout": math.ceil(function.timeout_seconds),
         "MemorySize": function.memory_size_mb,
         "LastModified": declared_at,
@@ -68,9 +73,30 @@ def function_configuration(
         "Architectures": [_ARCHITECTURE],
         "EphemeralStorage": {"Size": 512},
     }
-    if function.backend == "local":
+    if function.image is not None:  # as AWS: no Runtime nor Handler; the handler is Command
+        configuration["PackageType"] = "Image"
+        del configuration["Handler"]
+        command = list(function.command) or [function.handler]
+        configuration["ImageConfigResponse"] = {"ImageConfig": {"Command": command}}
+    elif function.backend == "local":
         configuration["Runtime"] = _RUNTIMES[function.runtime]
     return configuration
+
+
+def function_code(function: FunctionEntity) -> dict[str, Any]:
+    """``GetFunction``'s ``Code``: the image a function is packaged as, if it has one."""
+    if function.image is not None:
+        return {"RepositoryType": "Lockgate", "ImageUri": function.image}
+    return {"RepositoryType": "Lockgate"}
+
+
+def _description(function: FunctionEntity) -> str:
+    if function.image is not None:
+        return (
+            f"{function.backend} function served by Lockgate; image {function.image} is "
+            "recorded, not pulled: it runs as a worker process"
+        )
+    return f"{function.backend} function served by Lockgate"
 
 
 def _aws_response(error: LockgateError) -> Response:
@@ -130,7 +156,7 @@ def lambda_functions_router(registry: FunctionRegistry) -> APIRouter:
         return _json(
             {
                 "Configuration": function_configuration(function, declared_at, given),
-                "Code": {"RepositoryType": "Lockgate"},
+                "Code": function_code(function),
                 "Tags": {},
             }
         )

@@ -16,7 +16,9 @@ __all__ = ["gateway_openapi"]
 def gateway_openapi(api: FastAPI) -> dict[str, Any]:
     """The schema ``api`` serves at ``/_lockgate/openapi.json`` (made once, then kept)."""
     if api.openapi_schema is None:
-        schema = get_openapi(title=api.title, version=api.version, routes=api.routes)
+        schema = get_openapi(
+            title=api.title, version=api.version, description=api.description, routes=api.routes
+        )
         schema["paths"].update(_INVOKE_OPENAPI)
         _document_refusals(schema)
         api.openapi_schema = schema

@@ -32,10 +32,17 @@ class ISigV4Signer(Protocol):
         Returns:
             Lower-case hex, as the ``Signature=`` of an ``Authorization`` header.
 
+        Raises:
+            Nothing: a request that cannot be canonicalised yields a signature that does
+                not match, which is the caller's refusal to make.
+
+        Side Effects:
+            None.
+
         Note:
             The payload hash is always the SHA-256 of ``request.body`` (a signed
             ``x-amz-content-sha256`` is never taken in its place; checking that it matches,
             to answer with AWS's own message, is the caller's business). Pure computation:
-            no external call.
+            no external call (botocore's ``SigV4Auth`` canonicalises and signs in memory).
         """
         ...

@@ -14,9 +14,10 @@ import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import stamina
+from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -42,12 +43,8 @@ __all__ = [
 ]
 
 
-class _Client(Protocol):
-    def close(self) -> None: ...
-
-
 T = TypeVar("T")
-C = TypeVar("C", bound=_Client)
+C = TypeVar("C", bound=BaseClient)
 
 # AWS's own list (botocore's standard retry mode) of codes that mean "slow down".
 THROTTLING_CODES = frozenset(

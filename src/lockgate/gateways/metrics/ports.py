@@ -7,6 +7,9 @@ from typing import Protocol, runtime_checkable
 
 __all__ = ["IAsyncInvocationMetrics", "IInvocationMetrics", "IWorkflowMetrics"]
 
+# Every method here is called on a hot path, so each only updates memory: the Prometheus
+# implementation's counters are read when /metrics is scraped, never pushed.
+
 
 @runtime_checkable
 class IInvocationMetrics(Protocol):
@@ -20,11 +23,34 @@ class IInvocationMetrics(Protocol):
             outcome: ``success``, ``handler_error``, ``timeout``, ``crash``, ``init_error``,
                 ``throttled``, ``circuit_open`` or ``error``.
             duration_s: Wall time the gateway spent on it.
+
+        Raises:
+            Nothing: a metric must never fail an invocation.
+
+        Side Effects:
+            Counts it, and observes its duration.
+
+        Note:
+            No external call: ``prometheus_client`` counters in memory, read at scrape time.
         """
         ...
 
     def cold_start(self, function: str, duration_s: float) -> None:
-        """Record one worker start that succeeded."""
+        """Record one worker start that succeeded.
+
+        Args:
+            function: The function's name.
+            duration_s: From the launch to the handler being imported.
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            Counts it, and observes its duration.
+
+        Note:
+            No external call: ``prometheus_client`` counters in memory.
+        """
         ...
 
 
@@ -40,6 +66,15 @@ class IAsyncInvocationMetrics(Protocol):
             outcome: ``succeeded``, ``retried`` (a function error, to be tried again),
                 ``dead`` (no attempt left, or too old) or ``deferred`` (refused before it
                 ran: throttled, breaker open; tried again without counting).
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            Counts it.
+
+        Note:
+            No external call: a ``prometheus_client`` counter in memory.
         """
         ...
 
@@ -55,9 +90,34 @@ class IWorkflowMetrics(Protocol):
             workflow: The id the workflow is registered under.
             status: ``completed``, ``failed`` or ``cancelled``.
             duration_s: From the run's creation to its end (restarts included).
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            Counts it, and observes its duration.
+
+        Note:
+            No external call: ``prometheus_client`` counters in memory.
         """
         ...
 
     def step_finished(self, workflow: str, step: str, status: str, duration_s: float) -> None:
-        """Record one step's end (``completed`` or ``failed``), retries included."""
+        """Record one step's end, retries included.
+
+        Args:
+            workflow: The id the workflow is registered under.
+            step: The step's name.
+            status: ``completed`` or ``failed``.
+            duration_s: From its first attempt's start to its end.
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            Counts it, and observes its duration.
+
+        Note:
+            No external call: ``prometheus_client`` counters in memory.
+        """
         ...

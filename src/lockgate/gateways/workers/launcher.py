@@ -6,10 +6,10 @@ from __future__ import annotations
 from lockgate.gateways.workers.ports import IWorker, IWorkerLauncher
 from lockgate.models.function import FunctionEntity
 
-__all__ = ["RuntimeWorkerLauncher"]
+__all__ = ["ProcessOrRuntimeApiWorkerLauncher", "RuntimeWorkerLauncher"]
 
 
-class RuntimeWorkerLauncher:
+class ProcessOrRuntimeApiWorkerLauncher:
     """Starts workers through ``native`` for ``runtime = "python"`` and through ``provided``
     for ``runtime = "provided"`` (custom runtimes on the Runtime API); see
     ``IWorkerLauncher``.
@@ -45,3 +45,8 @@ class RuntimeWorkerLauncher:
         if function.runtime == "python":
             return await self._native.launch(function)
         raise ValueError(f"function {function.name!r}: unknown runtime {function.runtime!r}")
+
+
+# The name before implementations were named by technology (seed 000):
+# it starts native process workers or Runtime API ones.
+RuntimeWorkerLauncher = ProcessOrRuntimeApiWorkerLauncher

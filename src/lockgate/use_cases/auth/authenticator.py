@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 
 from lockgate.errors import UnauthorizedError
+from lockgate.gateways.interfaces import IBearerVerifier
 from lockgate.models.security.principals import ADMIN, CredentialKind, Principal
 from lockgate.models.security.sigv4 import SignedRequest
 from lockgate.use_cases.auth.aws_signatures import SigV4Authenticator
@@ -27,22 +27,8 @@ __all__ = ["AWS_SIGV4", "Authenticator", "BearerVerifier", "StaticToken"]
 AWS_SIGV4 = "AWS4-HMAC-SHA256"
 
 
-class BearerVerifier(Protocol):
-    """Recognises bearer tokens of its own kind (a JWT authorizer): the principal, or
-    None when the token is not of its kind; raises ``UnauthorizedError`` when it is of its
-    kind but invalid (expired, badly signed, wrong audience)."""
-
-    def claims(self, token: str) -> bool:
-        """Whether ``token`` looks like one of this verifier's (cheap, no I/O)."""
-        ...
-
-    async def principal(self, token: str) -> Principal:
-        """The caller ``token`` proves.
-
-        Raises:
-            UnauthorizedError: It does not prove one.
-        """
-        ...
+BearerVerifier = IBearerVerifier
+"""The name before ports were ``I``-named (``lockgate.gateways.interfaces.IBearerVerifier``)."""
 
 
 class StaticToken:
@@ -81,7 +67,7 @@ class Authenticator:
         credentials: CredentialService | None,
         *,
         static: Iterable[StaticToken] = (),
-        verifiers: Sequence[BearerVerifier] = (),
+        verifiers: Sequence[IBearerVerifier] = (),
         signatures: SigV4Authenticator | None = None,
     ) -> None:
         self.credentials = credentials

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Protocol
 
 from lockgate.gateways.interfaces import IKeySetFetcher
 from lockgate.models.context import HttpResponse, InputContext
@@ -32,10 +31,7 @@ __all__ = ["RouteGuard"]
 logger = logging.getLogger(__name__)
 
 
-class _RouteAuthorizer(Protocol):
-    async def authorize(
-        self, context: InputContext, match: RouteMatch
-    ) -> RouteIdentity | HttpResponse: ...
+_RouteAuthorizer = JwtRouteAuthorizer | LambdaRouteAuthorizer
 
 
 class RouteGuard:

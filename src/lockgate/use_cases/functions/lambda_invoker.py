@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from lockgate.errors import (
     CircuitOpenError,
@@ -40,6 +41,19 @@ logger = logging.getLogger(__name__)
 
 _MAX_ATTEMPTS = 3
 _RETRY_BACKOFF_S = 0.01
+
+_Reply = tuple[WorkerReply, bool]
+"""A worker's reply and whether the call started the worker (a cold start)."""
+
+
+class _Call(NamedTuple):
+    """One admitted call: seed 004's ``WorkerInfo``, which here names the function and the
+    invocation rather than a worker (the backend picks the worker)."""
+
+    function: FunctionEntity
+    invocation: WorkerInvocation
+    deadline: float  # monotonic seconds: the function's timeout, counted from arrival
+    breaker: CircuitBreaker
 
 
 class LambdaInvoker:
@@ -78,7 +92,9 @@ class LambdaInvoker:
         client_context: str | None = None,
         qualifier: str | None = None,
     ) -> InvocationResult:
-        """Run function ``name`` once with ``payload`` (JSON bytes).
+        """Run function ``name`` once with ``payload`` (JSON bytes): admit the call
+        (``_acquire_worker``), run it (``_execute_request``), read the reply
+        (``_validate_response``), as seed 004's refactoring plan lays it out.
 
         ``qualifier`` is the one the caller named, if any; as on AWS, it shows in
         ``context.invoked_function_arn``.
@@ -88,7 +104,31 @@ class LambdaInvoker:
             ``FunctionNotFoundError`` for an unknown name.
         """
         started = time.monotonic()
+        call = self._acquire_worker(name, payload, request_id, client_context, qualifier)
+        if isinstance(call, InvocationResult):  # the circuit is open: nothing ran
+            return self._finish(name, started, call, "circuit_open")
+        reply = await self._execute_request(call)
+        result, outcome = self._validate_response(reply)
+        return self._finish(name, started, result, outcome)
+
+    def _acquire_worker(
+        self,
+        name: str,
+        payload: bytes,
+        request_id: str | None,
+        client_context: str | None,
+        qualifier: str | None,
+    ) -> _Call | InvocationResult:
+        """Seed 004's ``_acquire_worker``: what a worker is asked to run, under which
+        deadline, once the breaker admits the call (else the circuit-open result). The
+        backend checks the worker out itself, inside the deadline; nothing here waits, so
+        this is no coroutine (one frame fewer on every call).
+
+        Raises:
+            FunctionNotFoundError: No function by that name.
+        """
         function = self._registry.get(name)
+        started = time.monotonic()
         invocation = WorkerInvocation(
             request_id=request_id or new_request_id(),
             payload=payload,
@@ -98,46 +138,43 @@ class LambdaInvoker:
         )
         breaker = self._breaker(name)
         if not breaker.try_acquire():
-            error = CircuitOpenError(
-                f"function {name!r} is failing to run; calls are paused",
-                retry_after=breaker.retry_after(),
-                function=name,
-            )
-            return self._finish(name, started, self._failure(error), "circuit_open")
-        deadline = started + function.timeout_seconds
-        result, outcome = await self._invoke_guarded(function, invocation, deadline, breaker)
-        return self._finish(name, started, result, outcome)
+            return self._failure(_circuit_open(name, breaker))
+        return _Call(function, invocation, started + function.timeout_seconds, breaker)
 
-    async def _invoke_guarded(
-        self,
-        function: FunctionEntity,
-        invocation: WorkerInvocation,
-        deadline: float,
-        breaker: CircuitBreaker,
-    ) -> tuple[InvocationResult, str]:
-        """Run with retries, tell the breaker what happened, and name the outcome."""
+    async def _execute_request(self, call: _Call) -> _Reply | LockgateError:
+        """Seed 004's ``_execute_request``: run the invocation on the backend, retrying
+        only failures that provably did not reach the handler, and tell the breaker how
+        the fleet fared. Returns the worker's reply (and whether it was a cold start) or
+        the failure."""
+        function, invocation, deadline, breaker = call
         try:
             try:  # the first attempt awaited here: one coroutine frame fewer per call
-                reply, cold = await self._backend.invoke(function, invocation, deadline)
+                reply = await self._backend.invoke(function, invocation, deadline)
             except InvocationError as first:
-                reply, cold = await self._retry(function, invocation, deadline, first)
+                reply = await self._retry(function, invocation, deadline, first)
         except LockgateError as error:
             self._tell_breaker(breaker, error)
-            return self._failure(error), _outcome(error)
+            return error
         except Exception as exc:  # a backend bug: the caller gets a 500, the breaker a failure
             logger.exception("invoking function %s failed unexpectedly", function.name)
             breaker.record_failure()
-            internal = InvocationError(
+            return InvocationError(
                 f"invoking function {function.name!r} failed: internal error "
                 f"({type(exc).__name__})",
                 function=function.name,
             )
-            return self._failure(internal), "error"
         except BaseException:
             breaker.release()
             raise
         breaker.record_success()
-        result = self._to_result(reply, cold)
+        return reply
+
+    def _validate_response(self, reply: _Reply | LockgateError) -> tuple[InvocationResult, str]:
+        """Seed 004's ``_validate_response``: the result a reply (or a failure) makes, and
+        the outcome the metrics count it under."""
+        if isinstance(reply, LockgateError):
+            return self._failure(reply), _outcome(reply)
+        result = self._to_result(*reply)
         return result, "success" if result.success else "handler_error"
 
     async def _retry(
@@ -213,6 +250,14 @@ class LambdaInvoker:
         if breaker is None:
             breaker = self._breakers[name] = self._breaker_factory()
         return breaker
+
+
+def _circuit_open(name: str, breaker: CircuitBreaker) -> CircuitOpenError:
+    return CircuitOpenError(
+        f"function {name!r} is failing to run; calls are paused",
+        retry_after=breaker.retry_after(),
+        function=name,
+    )
 
 
 def _outcome(error: LockgateError) -> str:

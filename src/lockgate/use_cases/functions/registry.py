@@ -32,6 +32,15 @@ class FunctionRegistry:
         except KeyError:
             raise FunctionNotFoundError(f"Function not found: {name}", function=name) from None
 
+    def get_function_config(self, name: str) -> FunctionEntity:
+        """Seed 004's name for ``get``: the ``FunctionEntity`` declared as ``name``, read by
+        attribute (``.image``, ``.scaling``, ``.timeout_seconds``).
+
+        Raises:
+            FunctionNotFoundError: No function by that name.
+        """
+        return self.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._functions
 

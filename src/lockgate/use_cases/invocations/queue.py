@@ -319,7 +319,7 @@ class AsyncInvocationQueue:
             self._count(invocation, "succeeded")
             await self._guard(self._store.succeed(invocation.request_id, self._clock()))
             return
-        error = result.error
+        error = result.failure
         if isinstance(error, TooManyRequestsError | CircuitOpenError | PoolClosedError):
             delay = max(float(error.fields.get("retry_after", 0)), _MIN_REFUSED_DELAY_S)
             await self._record(invocation, error.message, self._due_in(invocation, delay), False)

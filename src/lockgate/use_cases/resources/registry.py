@@ -5,17 +5,26 @@ Two kinds of resource:
 - **Shared** ones the operator registers (``register``, ``register_factory``,
   ``register_reference``, or ``[resources.NAME]`` in ``lockgate.toml``). A run names them
   ``"@name"``; a step may also ask for one by its own name when its run does not name it.
-- **Inline** ``ResourceReference``s a request carries (off unless ``allow_inline``). Equal
-  references (type, config, credentials) share one pooled instance, created once however many
-  runs ask at the same time, so 1,000 runs on one database reference hold at most its
-  ``max_size`` connections. An inline reference is visible only to the run that carries it:
-  it is never registered by name. Its caller chose where it connects, so it is created with
-  ``create_inline`` and the ``egress`` guard (``inline_allowed_hosts``), which refuses
-  loopback, private, link-local and the gateway's own addresses unless listed; a type whose
-  resolver cannot apply the guard is refused inline unless registered with ``inline=True``.
+- **Inline** ``ResourceReference``s a request carries. Equal references (type, config,
+  credentials) share one pooled instance, created once however many runs ask at the same
+  time, so 1,000 runs on one database reference hold at most its ``max_size`` connections.
+  A caller's later requests may name one it declared as ``"@name"`` (``DeclaredResources``:
+  its own, never another caller's; an operator's shared name always wins).
 
-Credentials are read from the secrets when an instance is created, never stored here. An
-instance no run has used for ``idle_ttl`` seconds is closed by ``sweep``; ``close`` closes all.
+Who asks decides what an inline reference may do. Requests made in-process through the
+Python API (``trusted``) are the operator's own: their references connect where their config
+says, as shared resources do, and may name any secret. A caller over HTTP chose where its
+reference connects, so it is refused unless ``allow_inline``, may name only the secrets
+``inline_credentials`` lists, and is created through the ``egress`` guard
+(``inline_allowed_hosts``), which refuses loopback, private, link-local and the gateway's
+own addresses unless listed; a type whose resolver cannot apply the guard is refused unless
+registered with ``inline=True``. The operator's pools and the callers' are kept apart.
+
+Every instance is made by ``resolver.resolve`` (``ResourceResolver``, the one path;
+``use_resolver`` installs a subclass). Credentials are read from the secrets when an
+instance is created, never stored here. An instance no run has used for ``idle_ttl``
+seconds is closed by ``sweep``; ``close`` closes all. What happens is logged at DEBUG on
+``lockgate.resources``: names, types and secrets' names, never a config value.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from lockgate.errors import (
     ConfigError,
@@ -44,21 +53,15 @@ from lockgate.gateways.interfaces import (
     IResourceResolver,
 )
 from lockgate.models.resource import RESOURCE_NAME, ResourceReference, parse_resource
-from lockgate.models.secret import SecretValue
+from lockgate.use_cases.resources.declared import DeclaredResources
+from lockgate.use_cases.resources.resolver import ResolverFunction, ResourceResolver, SecretReader
 
 __all__ = ["ResourceRegistry", "RunResources", "SecretReader"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("lockgate.resources")
 
 HealthCheck = Callable[[Any], Awaitable[Any]]
-ResolverFunction = Callable[[Mapping[str, Any], Any], Awaitable[Any]]
-"""A custom type's resolver as the seed writes one: ``async (config, credentials) -> resource``."""
-
-
-class SecretReader(Protocol):
-    """Where credentials come from: the ``SecretManager`` or the environment backend."""
-
-    async def get_secret(self, name: str) -> SecretValue: ...
+_OPERATOR = b"operator\x00"  # prefixes the pool keys of trusted (in-process) references
 
 
 class _FunctionResolver:
@@ -142,17 +145,19 @@ class _Entry:
 @dataclass(eq=False)
 class RunResources:
     """``get_resource`` for one run: what it resolves stays with it; ``release`` (when the
-    run stops) tells the registry the run no longer holds its instances."""
+    run stops) tells the registry the run no longer holds its instances. ``trusted``: the
+    run was started in-process (its inline references are the operator's own)."""
 
     registry: ResourceRegistry
     references: Mapping[str, Any]
+    trusted: bool = False
     _resolved: dict[str, Any] = field(default_factory=dict)
     _held: list[_Entry] = field(default_factory=list)
 
     async def __call__(self, name: str) -> Any:
         if name in self._resolved:
             return self._resolved[name]
-        entry = self.registry.entry_for(name, self.references)
+        entry = self.registry.entry_for(name, self.references, trusted=self.trusted)
         held = entry in self._held
         if not held:  # counted before waiting: eviction and sweeps leave it alone meanwhile
             entry.users += 1
@@ -233,7 +238,9 @@ class ResourceRegistry:
         self._resolvers: dict[str, IResourceResolver] = {}
         self._shared: dict[str, _Entry] = {}
         self._pooled: dict[bytes, _Entry] = {}
+        self._declared = DeclaredResources()
         self._closed = False
+        self.resolver = ResourceResolver(self)
 
     # -- registration ----------------------------------------------------------------------
 
@@ -258,6 +265,7 @@ class ResourceRegistry:
         if not isinstance(resolver, IResourceResolver):
             resolver = _FunctionResolver(resolver)
         self._resolvers[type_name] = resolver
+        self.resolver.register(type_name, resolver.create)
         if inline:
             self._unguarded_inline.add(type_name)
         else:
@@ -265,7 +273,41 @@ class ResourceRegistry:
 
     def resolver_types(self) -> list[str]:
         """The reference types this registry resolves."""
-        return sorted(self._resolvers)
+        return sorted(set(self._resolvers) | set(self.resolver.types()))
+
+    def resolver_for(self, type_name: str) -> IResourceResolver | None:
+        """The resolver registered for ``type_name`` (None: unknown)."""
+        return self._resolvers.get(type_name)
+
+    def resolver_functions(self) -> dict[str, ResolverFunction]:
+        """Type name → the function that makes it: each resolver's ``create``."""
+        return {type_name: r.create for type_name, r in self._resolvers.items()}
+
+    def connects_nowhere(self, type_name: str) -> bool:
+        """True for a type registered with ``inline=True``: its resources open no
+        connection a caller could aim, so no egress policy applies to them."""
+        return type_name in self._unguarded_inline
+
+    def use_resolver(self, resolver: ResourceResolver) -> None:
+        """Make every resource with ``resolver`` from now on (a ``ResourceResolver``
+        subclass with types of its own, as seed 002's ``CustomResourceResolver``).
+
+        A type it makes with a function of its own (not a registered resolver's ``create``)
+        is registered here as that function: no config check, health from its ``ping()``,
+        closed with ``aclose()``/``close()``, and refused inline from callers over HTTP
+        (it cannot apply the egress policy). The types it does not name keep their
+        registered resolvers.
+        """
+        for type_name, registered in self._resolvers.items():
+            if type_name not in resolver.types():
+                resolver.register(type_name, registered.create)
+        for type_name, make in resolver.types().items():
+            known = self._resolvers.get(type_name)
+            if known is None or make != known.create:
+                self._resolvers[type_name] = _FunctionResolver(make)
+                self._unguarded_inline.discard(type_name)
+        self.resolver = resolver
+        logger.debug("resources are made by %r", resolver)
 
     def register(
         self, name: str, resource: Any, *, health_check: HealthCheck | None = None
@@ -306,7 +348,7 @@ class ResourceRegistry:
         """
         resolver = self._checked_resolver(name, reference)
         entry = self._add_shared(name, reference.type, resolver, None, None)
-        entry.create = self._creator(entry, resolver, reference)
+        entry.create = self._creator(entry, reference)
 
     def _add_shared(
         self,
@@ -352,36 +394,77 @@ class ResourceRegistry:
             if name not in references and name not in self._shared
         ]
 
-    def checked_request(self, resources: Mapping[str, Any]) -> dict[str, Any]:
+    def checked_request(
+        self,
+        resources: Mapping[str, Any],
+        *,
+        principal: str | None = None,
+        trusted: bool = False,
+    ) -> dict[str, Any]:
         """A request's ``resources`` checked without I/O and in their JSON form.
+
+        ``"@name"`` is an operator's shared resource, else an inline reference the same
+        caller declared as ``name`` earlier: its reference is recorded in the run in its
+        place. The inline references of this request are remembered for the caller's
+        later ones.
+
+        Args:
+            principal: Who asks (a token's name, ``jwt:<sub>``); None in-process.
+            trusted: The request was made in-process through the Python API: its inline
+                references are the operator's (no ``allow_inline``, ``inline_credentials``
+                nor egress policy applies to them).
 
         Raises:
             ResourceConfigError: An entry is malformed, its type unknown or its config
-                invalid; the message names the entry.
-            ResourceNotFoundError: An ``"@name"`` is not registered.
+                invalid, or (not ``trusted``) it may not be passed inline; the message
+                names the entry.
+            ResourceNotFoundError: An ``"@name"`` is neither shared nor the caller's own.
         """
         if not isinstance(resources, Mapping):
             raise ResourceConfigError(
                 f"resources must be an object of name to reference, got {type(resources).__name__}",
                 key="resources",
             )
+        owner = _owner(principal, trusted)
         checked: dict[str, Any] = {}
+        declared: dict[str, ResourceReference] = {}
         for name, value in resources.items():
             spec = parse_resource(name, value)
             if isinstance(spec, str):
-                self._shared_entry(name, spec)
-                checked[name] = spec
+                if spec[1:] in self._shared:
+                    checked[name] = spec
+                    continue
+                spec = self._declared_reference(name, spec, owner)
             else:
-                self._checked_inline(name, spec)
-                _pool_key(name, spec)  # refuses non-JSON config values now
-                checked[name] = spec.to_dict()
+                declared[name] = spec
+            self._checked_for(name, spec, trusted=trusted)
+            _pool_key(name, spec)  # refuses non-JSON config values now
+            checked[name] = spec.to_dict()
+        if owner is not None:
+            self._declared.remember(owner, declared)
         return checked
 
-    def lookup(self, references: Mapping[str, Any]) -> RunResources:
-        """``get_resource`` for a run carrying ``references`` (their JSON form)."""
-        return RunResources(self, references)
+    def _declared_reference(self, name: str, spec: str, owner: str | None) -> ResourceReference:
+        """What ``owner`` declared inline as ``spec``'s name.
 
-    def entry_for(self, name: str, references: Mapping[str, Any]) -> _Entry:
+        Raises:
+            ResourceNotFoundError: Nothing; the message lists the shared names only.
+        """
+        reference = self._declared.find(owner, spec[1:]) if owner is not None else None
+        if reference is None:
+            self._shared_entry(name, spec)  # raises, naming the shared resources alone
+            raise AssertionError("unreachable: the name is not shared")
+        logger.debug("resource %r: %r is the caller's own earlier inline reference", name, spec)
+        return reference
+
+    def lookup(self, references: Mapping[str, Any], *, trusted: bool = False) -> RunResources:
+        """``get_resource`` for a run carrying ``references`` (their JSON form);
+        ``trusted``: the run was started in-process (see ``checked_request``)."""
+        return RunResources(self, references, trusted)
+
+    def entry_for(
+        self, name: str, references: Mapping[str, Any], *, trusted: bool = False
+    ) -> _Entry:
         """The instance slot ``name`` resolves to for a run carrying ``references``.
 
         Raises:
@@ -402,16 +485,25 @@ class ResourceRegistry:
         spec = parse_resource(name, value)
         if isinstance(spec, str):
             return self._shared_entry(name, spec)
-        key = _pool_key(name, spec)
+        # The operator's pools and the callers' never mix: an HTTP caller's equal reference
+        # must not get an instance made without the egress policy.
+        key = (_OPERATOR if trusted else b"") + _pool_key(name, spec)
         entry = self._pooled.get(key)
         if entry is None:
-            resolver = self._checked_inline(name, spec)
+            resolver = self._checked_for(name, spec, trusted=trusted)
             if len(self._pooled) >= self._max_inline:
                 self._evict_one(name)
             label = f"{spec.type}#{hashlib.sha256(key).hexdigest()[:10]}"
             entry = _Entry(label, spec.type, False, resolver, None, key=key)
-            entry.create = self._creator(entry, resolver, spec, inline=True)
+            entry.create = self._creator(entry, spec, guarded=not trusted)
             self._pooled[key] = entry
+            logger.debug(
+                "resource %r: a new %s pool %s (%s)",
+                name,
+                spec.type,
+                label,
+                "in-process" if trusted else "a caller's inline reference",
+            )
         return entry
 
     def _evict_one(self, name: str) -> None:
@@ -470,6 +562,14 @@ class ResourceRegistry:
             )
         return entry
 
+    def _checked_for(
+        self, name: str, reference: ResourceReference, *, trusted: bool
+    ) -> IResourceResolver:
+        """The resolver of an inline reference, checked as its origin requires."""
+        if trusted:
+            return self._checked_resolver(name, reference)
+        return self._checked_inline(name, reference)
+
     def _checked_inline(self, name: str, reference: ResourceReference) -> IResourceResolver:
         """``_checked_resolver``, and the reference's credentials may be used inline."""
         secret = reference.credentials_ref
@@ -507,6 +607,9 @@ class ResourceRegistry:
 
     def _checked_resolver(self, name: str, reference: ResourceReference) -> IResourceResolver:
         resolver = self._resolvers.get(reference.type)
+        made = self.resolver.types().get(reference.type)
+        if resolver is None and made is not None:  # a type the resolver's table gained since
+            resolver = self._resolvers[reference.type] = _FunctionResolver(made)
         if resolver is None:
             raise ResourceConfigError(
                 f"Resource {name!r}: unknown resource type {reference.type!r} "
@@ -517,42 +620,26 @@ class ResourceRegistry:
         return resolver
 
     def _creator(
-        self,
-        entry: _Entry,
-        resolver: IResourceResolver,
-        reference: ResourceReference,
-        *,
-        inline: bool = False,
+        self, entry: _Entry, reference: ResourceReference, *, guarded: bool = False
     ) -> Callable[[], Awaitable[Any]]:
+        """How ``entry``'s instance is made: through ``self.resolver`` (looked up when it
+        is made, so an installed or patched resolver is used), with ``guarded`` callers'
+        references connecting through the egress policy."""
+
         async def create() -> Any:
-            credentials = None
-            if reference.credentials_ref is not None:
-                credentials = await self._credentials(reference.credentials_ref)
+            credentials = await self.resolver.credentials(reference)
+            if credentials is not None:
                 entry.secret_values = _secret_strings(credentials)
-            if inline and isinstance(resolver, IInlineResourceResolver):
-                assert self.egress is not None  # _checked_inline refused the reference else
-                return await resolver.create_inline(reference.config, credentials, self.egress)
-            return await resolver.create(reference.config, credentials)
+            if guarded and self.egress is None and reference.type not in self._unguarded_inline:
+                raise ResourceConfigError(
+                    "inline references need an egress policy, and this registry has none "
+                    "(bootstrap.build gives it inline_allowed_hosts)",
+                    key="type",
+                )
+            egress = self.egress if guarded else None
+            return await self.resolver.resolve(reference, credentials=credentials, egress=egress)
 
         return create
-
-    async def _credentials(self, secret: str) -> Any:
-        if self.secrets is None:
-            raise ResourceConfigError(
-                f"its credentials_ref names secret {secret!r}, but this gateway has no "
-                "secrets configured (set LOCKGATE_MASTER_KEY or a key file; see lockgate "
-                "secrets init-key)",
-                key="credentials_ref",
-            )
-        try:
-            value = await self.secrets.get_secret(secret)
-        except SecretNotFoundError:
-            raise SecretNotFoundError(
-                f"its credentials_ref names secret {secret!r}, which does not exist "
-                "(lockgate secrets set)",
-                secret=secret,
-            ) from None
-        return value.reveal()
 
     async def _build(self, entry: _Entry) -> Any:
         assert entry.create is not None  # only ready objects lack one
@@ -691,9 +778,12 @@ class ResourceRegistry:
 
     async def _close_entry(self, entry: _Entry, instance: Any) -> None:
         try:
-            if entry.resolver is not None:
+            if entry.resolver is None:
+                await _close_object(instance)
+                return
+            try:
                 await entry.resolver.close(instance)
-            else:
+            except TypeError:  # not the type's own object: a patched or custom resolve's
                 await _close_object(instance)
         except Exception as exc:  # closing is best effort; the rest must still close
             logger.warning("closing resource %s failed: %s", entry.label, entry.scrub(str(exc)))
@@ -714,6 +804,17 @@ def _pool_key(name: str, reference: ResourceReference) -> bytes:
         return reference.pool_key
     except ResourceConfigError as exc:
         raise ResourceConfigError(f"Resource {name!r}: {exc.message}", key=name) from None
+
+
+def _owner(principal: str | None, trusted: bool) -> str | None:
+    """Whose declarations a request's ``"@name"`` may find: the operator's (in-process),
+    the principal's, or nobody's (an untrusted request without a principal)."""
+    if trusted:
+        return _OPERATOR_OWNER
+    return principal
+
+
+_OPERATOR_OWNER = "\x00operator"  # no principal's name: they are printable
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -52,7 +52,8 @@ class GatewayRequestProcessor:
     Args:
         invoker: Runs the function.
         event_builder: Builds the API Gateway proxy event.
-        routes: The route table.
+        routes: The route table; none (every path 404) until one is set, so seed 004's
+            ``GatewayRequestProcessor(invoker, event_builder)`` makes one too.
         max_body_bytes: Requests with a larger body are refused with 413.
         cors: ``[cors]``, for routes without their own.
         guard: Runs routes' authorizers and API key checks; a route that needs one is
@@ -63,7 +64,7 @@ class GatewayRequestProcessor:
         self,
         invoker: LambdaInvoker,
         event_builder: EventBuilder,
-        routes: RouteTable,
+        routes: RouteTable | None = None,
         *,
         max_body_bytes: int = 6 * 1024 * 1024,
         cors: CorsConfig | None = None,
@@ -71,7 +72,8 @@ class GatewayRequestProcessor:
     ) -> None:
         self._invoker = invoker
         self._events = event_builder
-        self.routes = routes  # replaced whole on reload, never mutated
+        # Replaced whole on reload, never mutated.
+        self.routes = routes if routes is not None else RouteTable()
         self.max_body_bytes = max_body_bytes
         self.cors = cors
         self.guard = guard
@@ -141,8 +143,8 @@ class GatewayRequestProcessor:
     def _to_http(
         result: InvocationResult, payload_format: PayloadFormat, function: str
     ) -> HttpResponse:
-        if result.error is not None:
-            return _error_response(result.error, result.status_code, function)
+        if (failure := result.failure) is not None:
+            return _error_response(failure, result.status_code, function)
         if result.function_error is not None or result.payload is None:
             logger.warning("function %s raised; answering 502", function)
             return json_response(502, {"message": "Internal server error"})

@@ -11,33 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from lockgate.errors import ConfigError, MasterKeyError
-from lockgate.gateways.interfaces import ISecretStore
+from lockgate.gateways.interfaces import ISecretBackend, ISecretStore
 from lockgate.models.secret import SecretKeyState, SecretMetadata, SecretValue
 from lockgate.use_cases.secrets.manager import SecretManager
 from lockgate.use_cases.secrets.master_key import NO_KEY, MasterKey
 from lockgate.use_cases.secrets.redaction import REVEALED, RevealedSecrets
 
-__all__ = ["OpenSecrets", "RevealingBackend", "SecretBackend", "open_secrets"]
+__all__ = ["OpenSecrets", "RevealingBackend", "SecretBackend", "check_key", "open_secrets"]
 
 logger = logging.getLogger(__name__)
 
 
-class SecretBackend(Protocol):
-    """What the gateway asks of its secrets: the ``SecretManager`` or the read-only
-    environment backend."""
-
-    async def get_secret(self, name: str) -> SecretValue: ...
-
-    async def store_secret(
-        self, name: str, value: Any, *, encrypt: bool = True
-    ) -> SecretMetadata: ...
-
-    async def delete_secret(self, name: str) -> None: ...
-
-    async def list_secrets(self) -> list[SecretMetadata]: ...
+SecretBackend = ISecretBackend
+"""The name before ports were ``I``-named (``lockgate.gateways.interfaces.ISecretBackend``)."""
 
 
 class RevealingBackend:
@@ -141,7 +130,7 @@ async def open_secrets(
                 )
             await store.close()
             return OpenSecrets(None, None, "off")
-        _check_key(key, await store.key_state())
+        check_key(key, await store.key_state())
     except BaseException:
         await store.close()
         raise
@@ -150,7 +139,7 @@ async def open_secrets(
     return OpenSecrets(manager, store, "database")
 
 
-def _check_key(key: MasterKey, state: SecretKeyState) -> None:
+def check_key(key: MasterKey, state: SecretKeyState) -> None:
     """Refuses a key that cannot open every stored secret; warns when it opens them only
     through the wrappings a rotation kept (the gateway then reads but cannot write).
 

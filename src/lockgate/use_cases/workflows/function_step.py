@@ -23,7 +23,7 @@ class FunctionStepCaller:
         result = await self._invoker.invoke_function(name, json_codec.dumps(payload))
         if result.success:
             return json_codec.loads(result.payload) if result.payload else None
-        error = result.error
+        error = result.failure
         if isinstance(error, InvocationTimeoutError):
             raise TimeoutError(f"function {name!r} timed out")
         if error is not None:

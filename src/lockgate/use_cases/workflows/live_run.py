@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from lockgate.models.run import RunRecord, RunStatus, StepRecord
 
@@ -17,7 +19,8 @@ class LiveRun:
     ``steps`` holds a record for every step that started (running ones included);
     ``cancel_requested`` turns the next cancellation of the run's task into a cancelled run
     rather than a shutdown (after which the run resumes on restart); ``finishing`` is the
-    commit of the outcome once it has begun.
+    commit of the outcome once it has begun; ``metadata`` is its registered workflow's
+    (read as each step runs: ``debug`` turned on meanwhile applies to the next step).
     """
 
     run: RunRecord
@@ -27,6 +30,7 @@ class LiveRun:
     error: str | None = None
     finished_at: float | None = None
     finishing: asyncio.Future[RunStatus] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def snapshot(self) -> RunRecord:
         """The run as it stands now."""

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from lockgate.errors import ResourceNotFoundError
+from lockgate.errors import LockgateError, ResourceNotFoundError
 
 __all__ = ["ExecutionContext", "get_current_context", "get_resource"]
 
@@ -81,6 +81,9 @@ async def get_resource(name: str) -> Any:
 
     Raises:
         ResourceNotFoundError: The run was not given a resource by that name.
+        SecretNotFoundError: The secret its ``credentials_ref`` names does not exist (the
+            message names the secret).
+        ResourceUnavailableError, ResourceConfigError: It could not be created.
         RuntimeError: Called outside a workflow step.
     """
     context = current_context.get()
@@ -88,7 +91,7 @@ async def get_resource(name: str) -> Any:
         raise RuntimeError("get_resource() is only available inside a workflow step")
     try:
         return await context.get_resource(name)
-    except ResourceNotFoundError:
+    except LockgateError:  # ours name what is missing (a secret, a shared resource) already
         raise
     except LookupError as exc:
         raise ResourceNotFoundError(f"resource {name!r} is not available", name=name) from exc

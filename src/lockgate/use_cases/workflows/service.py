@@ -14,8 +14,8 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lockgate import json_codec
@@ -46,7 +46,9 @@ from lockgate.use_cases.workflows.parameters import checked_parameters
 
 __all__ = ["RegisteredWorkflow", "WorkflowService"]
 
-logger = logging.getLogger(__name__)
+# The seed's name for what the gateway does with runs ("lockgate.gateway" at DEBUG shows each
+# run and step; names and ids only, never values).
+logger = logging.getLogger("lockgate.gateway")
 
 _PURGE_BATCH = 500
 _PURGE_BATCHES = 20
@@ -54,10 +56,20 @@ _PURGE_BATCHES = 20
 
 @dataclass(frozen=True, slots=True)
 class RegisteredWorkflow:
+    """A workflow as registered.
+
+    Attributes:
+        metadata: The operator's notes on it, read by every run it starts. The seed's
+            ``gateway.workflows["pipeline"].metadata["debug"] = True`` makes its runs log
+            each step's inputs and output (secrets redacted) at DEBUG on
+            ``lockgate.gateway``. Kept in this process; not part of ``describe()``.
+    """
+
     workflow_id: str
     workflow: Workflow
     required_resources: tuple[str, ...]
     description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -132,8 +144,10 @@ class WorkflowService:
         workflow: Workflow,
         required_resources: Iterable[str] = (),
         description: str = "",
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        """Make ``workflow`` runnable as ``workflow_id``.
+        """Make ``workflow`` runnable as ``workflow_id``; ``metadata`` starts its
+        ``RegisteredWorkflow.metadata`` (``{"debug": True}``).
 
         Raises:
             WorkflowAlreadyRegisteredError: ``workflow_id`` is taken.
@@ -158,7 +172,9 @@ class WorkflowService:
                     step=step.name,
                 )
         required = dict.fromkeys((*workflow.required_resources, *required_resources))
-        registered = RegisteredWorkflow(workflow_id, workflow, tuple(required), description)
+        registered = RegisteredWorkflow(
+            workflow_id, workflow, tuple(required), description, dict(metadata or {})
+        )
         self._workflows[workflow_id] = registered
         if self.started:
             for run in self._orphans.pop(workflow_id, []):
@@ -166,6 +182,18 @@ class WorkflowService:
 
     def workflows(self) -> list[RegisteredWorkflow]:
         return list(self._workflows.values())
+
+    # The seed reads registered workflows as a mapping: gateway.workflows["pipeline"].metadata.
+    def __getitem__(self, workflow_id: str) -> RegisteredWorkflow:
+        """``get_workflow``: ``WorkflowNotFoundError`` (a ``LookupError``) naming the
+        registered ones when there is none by that id."""
+        return self.get_workflow(workflow_id)
+
+    def __contains__(self, workflow_id: object) -> bool:
+        return workflow_id in self._workflows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._workflows))
 
     def get_workflow(self, workflow_id: str) -> RegisteredWorkflow:
         try:
@@ -206,7 +234,10 @@ class WorkflowService:
         request = request or WorkflowRequest()
         self._check_capacity(request.principal)
         parameters = checked_parameters(registered.workflow, request.parameters)
-        resources = self._resources.checked_request(request.resources)
+        # In-process requests carry no principal: they are the operator's own.
+        resources = self._resources.checked_request(
+            request.resources, principal=request.principal, trusted=request.principal is None
+        )
         try:
             fingerprint = json_codec.dumps(
                 [workflow_id, parameters, resources, request.context], sort_keys=True
@@ -473,8 +504,14 @@ class WorkflowService:
             )
 
     def _launch(self, registered: RegisteredWorkflow, run: RunRecord) -> _ActiveRun:
-        live = LiveRun(run)
-        lookup = self._resources.lookup(run.resources)
+        live = LiveRun(run, metadata=registered.metadata)
+        logger.debug(
+            "run %s of workflow %r %s",
+            run.run_id,
+            run.workflow_id,
+            f"resumes after {len(run.steps)} recorded step(s)" if run.steps else "starts",
+        )
+        lookup = self._resources.lookup(run.resources, trusted=run.principal is None)
         task = asyncio.create_task(
             self._executor.execute(registered.workflow, live, lookup),
             name=f"lockgate-run-{run.run_id}",
@@ -489,6 +526,7 @@ class WorkflowService:
     def _done(self, run_id: str, task: asyncio.Task[RunStatus]) -> None:
         active = self._active.get(run_id)
         if active is not None and active.task is task:  # not a later launch of the same run
+            logger.debug("run %s ended %s", run_id, active.live.status.value)
             del self._active[run_id]
             active.lookup.release()
             principal = active.live.run.principal

@@ -4,23 +4,28 @@ context) and returns its record and JSON output; failures are values, never rais
 What a step returns or raises is scrubbed of the secret values its run used (the
 credentials behind the resources it resolved) before anything else sees it: the record
 kept in memory, the run store and every response carry ``***`` instead.
+
+At DEBUG on ``lockgate.gateway`` each step's start and end are logged (names, attempts,
+status); a workflow whose metadata says ``debug`` also has each step's inputs and output
+logged, scrubbed of its run's secrets and of every value this process decrypted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
 from types import FunctionType
-from typing import Any, Protocol
+from typing import Any
 
 from lockgate import json_codec
-from lockgate.gateways.interfaces import IWorkflowMetrics, StepWrite
+from lockgate.gateways.interfaces import IFunctionCaller, IWorkflowMetrics, StepWrite
 from lockgate.models.run import RunRecord, StepRecord, StepStatus
 from lockgate.models.workflow import StepKind, StepSpec, Workflow
-from lockgate.use_cases.secrets.redaction import run_redactor
+from lockgate.use_cases.secrets.redaction import REVEALED, run_redactor
 from lockgate.use_cases.workflows.live_run import LiveRun
 from lockgate.use_cases.workflows.run_context import (
     ExecutionContext,
@@ -32,17 +37,12 @@ from lockgate.use_cases.workflows.run_context import (
 
 __all__ = ["FunctionCaller", "StepRunner"]
 
+logger = logging.getLogger("lockgate.gateway")
+_LOGGED_BYTES = 4096  # of one step's inputs or output in a debug line
 
-class FunctionCaller(Protocol):
-    async def __call__(self, name: str, payload: Any) -> Any:
-        """Invoke Lockgate function ``name`` with ``payload``; its return value, decoded.
 
-        Raises:
-            TimeoutError: The function timed out.
-            ConnectionError: It could not run (throttled, crashed before the handler).
-            RuntimeError: The handler raised or the invocation failed; the message says why.
-        """
-        ...
+FunctionCaller = IFunctionCaller
+"""The name before ports were ``I``-named (``lockgate.gateways.interfaces.IFunctionCaller``)."""
 
 
 class _StepFailedError(Exception):
@@ -76,7 +76,7 @@ class StepRunner:
 
     def __init__(
         self,
-        call_function: FunctionCaller,
+        call_function: IFunctionCaller,
         *,
         metrics: IWorkflowMetrics | None = None,
         max_output_bytes: int = 4 * 1024 * 1024,
@@ -100,8 +100,11 @@ class StepRunner:
         run = live.run
         started = self._clock()
         attempt = 0
+        debug = bool(live.metadata.get("debug")) and logger.isEnabledFor(logging.DEBUG)
         try:
             inputs = self._inputs(step, outputs)
+            if debug:
+                _debug(run, name, "inputs", {**run.parameters, **inputs}, lookup)
             while True:
                 attempt += 1
                 live.steps[name] = StepRecord(
@@ -120,11 +123,13 @@ class StepRunner:
                     delay = step.retry.delay(attempt)
                     await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311
             try:
-                output_json = json_codec.dumps(value)
+                output_json, converted = json_codec.dumps_converted(value)
             except TypeError as exc:
                 raise _StepFailedError(
                     f"step {name!r} returned a result that is not JSON-serialisable: {exc}"
                 ) from None
+            if converted:  # rows became objects: keep what a resumed run will read back
+                value = json_codec.loads(output_json)
             # Asked now, not before the step: it may have resolved resources as it ran.
             value, output_json = run_redactor(lookup).output(value, output_json)
             if len(output_json) > self._max_output_bytes:
@@ -143,6 +148,8 @@ class StepRunner:
             )
             live.steps[name] = record
             self._step_finished(run, record)
+            if debug:
+                _debug(run, name, "output", output_json.decode(), lookup)
             return record, output_json
         except _StepFailedError as failure:
             record = StepRecord(
@@ -155,9 +162,18 @@ class StepRunner:
             )
             live.steps[name] = record
             self._step_finished(run, record)
+            if debug:
+                _debug(run, name, "error", record.error or "", lookup)
             return record, None
 
     def _step_finished(self, run: RunRecord, record: StepRecord) -> None:
+        logger.debug(
+            "run %s: step %r %s after %d attempt(s)",
+            run.run_id,
+            record.name,
+            record.status.value,
+            record.attempts,
+        )
         if self._metrics is not None:
             self._metrics.step_finished(
                 run.workflow_id, record.name, record.status.value, (record.duration_ms or 0) / 1000
@@ -221,6 +237,8 @@ class StepRunner:
                 "__builtins__": _BUILTINS,
                 "get_resource": get_resource,
                 "get_current_context": get_current_context,
+                # As the seeds' step code uses it: the workflow's own logger.
+                "logger": logging.getLogger(f"lockgate.workflows.{run.workflow_id}"),
                 **run.parameters,
                 **inputs,
             }
@@ -250,3 +268,20 @@ class StepRunner:
         return f"step {step.name!r} failed: {type(exc).__name__}" + (
             f": {detail}" if detail else ""
         )
+
+
+def _debug(run: RunRecord, step: str, what: str, value: Any, lookup: ResourceLookup) -> None:
+    """Log a step's inputs or output (``value``, or its JSON text) for a ``debug``
+    workflow: scrubbed of the run's secrets and of every value this process decrypted
+    (the log filter is not installed where Lockgate is embedded), cut to a bounded size."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json_codec.dumps(value).decode()
+        except TypeError:  # a parameter only the step's own code could read
+            text = repr(value)
+    text = REVEALED.redactor.text(run_redactor(lookup).text(text))
+    if len(text) > _LOGGED_BYTES:
+        text = f"{text[:_LOGGED_BYTES]}... ({len(text):,} characters)"
+    logger.debug("run %s: step %r %s: %s", run.run_id, step, what, text)

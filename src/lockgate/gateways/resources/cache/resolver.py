@@ -1,4 +1,4 @@
-"""``CacheResolver``: the ``cache`` resource type, on Redis or in memory.
+"""``RedisOrMemoryCacheResolver``: the ``cache`` resource type, on Redis or in memory.
 
 A reference that names a Redis server (``host`` or ``port``) gets a Redis client; one that
 names none gets the embedded ``InMemoryCache``, so a workflow written against the seed's
@@ -19,7 +19,7 @@ from lockgate.gateways.resources.cache.redis import RedisCacheResolver, RedisSet
 from lockgate.gateways.resources.config import ConfigReader
 from lockgate.gateways.resources.ports import IEgressGuard
 
-__all__ = ["CacheResolver"]
+__all__ = ["CacheResolver", "RedisOrMemoryCacheResolver"]
 
 _BACKENDS = ("memory", "redis")
 
@@ -30,7 +30,7 @@ class _MemorySettings:
     max_entries: int
 
 
-class CacheResolver:
+class RedisOrMemoryCacheResolver:
     """Creates caches: a ``RedisCache`` (the ``redis.asyncio.Redis`` client, with a ``setex``
     that does not warn) or an ``InMemoryCache`` with the same async API.
 
@@ -137,3 +137,8 @@ class CacheResolver:
             await self._redis.close(resource)
         elif isinstance(resource, InMemoryCache):
             await resource.aclose()
+
+
+# The name before implementations were named by technology (seed 000):
+# it dispatches to Redis or to the in-memory cache.
+CacheResolver = RedisOrMemoryCacheResolver

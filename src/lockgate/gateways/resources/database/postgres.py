@@ -121,7 +121,8 @@ class PostgresDatabaseResolver:
     ``driver`` is ``postgresql``.
 
     Config keys:
-        driver (str, ``"postgresql"``): Selects this resolver (see ``DatabaseResolver``).
+        driver (str, ``"postgresql"``): Selects this resolver
+            (see ``PostgresOrSQLiteDatabaseResolver``).
         host (str, ``"127.0.0.1"``): Server host name, IP address, or Unix socket directory.
         port (int, ``5432``): Server port, 1-65535.
         database (str, required): Database name. Required so that a forgotten key is an

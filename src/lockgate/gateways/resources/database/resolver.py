@@ -18,12 +18,12 @@ from lockgate.gateways.resources.database.sqlite import SQLiteDatabaseResolver
 from lockgate.gateways.resources.database.sqlite_pool import SQLiteDatabase
 from lockgate.gateways.resources.ports import IEgressGuard
 
-__all__ = ["DatabaseResolver"]
+__all__ = ["DatabaseResolver", "PostgresOrSQLiteDatabaseResolver"]
 
 _DRIVERS = ("postgresql", "sqlite")
 
 
-class DatabaseResolver:
+class PostgresOrSQLiteDatabaseResolver:
     """Resolves ``database`` references: ``driver`` ``"postgresql"`` (the default) gives an
     ``asyncpg.Pool``, ``"sqlite"`` a ``SQLiteDatabase`` with the same query API.
 
@@ -125,3 +125,8 @@ class DatabaseResolver:
     async def close(self, resource: Any) -> None:
         """Close the pool by the driver that made it. Idempotent."""
         await self._for_resource(resource).close(resource)
+
+
+# The name before implementations were named by technology (seed 000):
+# it dispatches to PostgreSQL or SQLite.
+DatabaseResolver = PostgresOrSQLiteDatabaseResolver

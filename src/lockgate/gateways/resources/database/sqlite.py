@@ -68,7 +68,8 @@ class SQLiteDatabaseResolver:
     ``sqlite``. It takes no credentials.
 
     Config keys:
-        driver (str, required ``"sqlite"``): Selects this resolver (see ``DatabaseResolver``).
+        driver (str, required ``"sqlite"``): Selects this resolver
+            (see ``PostgresOrSQLiteDatabaseResolver``).
         path (str, required): The database file, created if missing (its directory must
             exist). A relative path is relative to the gateway's working directory (or
             ``base_dir``). ``":memory:"`` is a private in-memory database that lives as long

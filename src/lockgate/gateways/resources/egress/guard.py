@@ -1,4 +1,4 @@
-"""``EgressGuard``: the egress policy applied at the moment an inline resource connects.
+"""``DnsEgressGuard``: the egress policy applied at the moment an inline resource connects.
 
 A check on a host *name* followed by a driver's own DNS lookup leaves a window: the name can
 resolve to a public address for the check and to 127.0.0.1 for the connection (DNS
@@ -35,7 +35,7 @@ from lockgate.models.security.egress import (
     parse_address,
 )
 
-__all__ = ["EgressGuard", "Resolve", "is_own_address", "system_resolve"]
+__all__ = ["DnsEgressGuard", "EgressGuard", "Resolve", "is_own_address", "system_resolve"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def is_own_address(address: IPAddress) -> bool:
     return True
 
 
-class EgressGuard:
+class DnsEgressGuard:
     """Resolves and checks inline resources' hosts; an ``IEgressGuard``.
 
     Args:
@@ -187,3 +187,8 @@ class EgressGuard:
 
     def __repr__(self) -> str:
         return f"EgressGuard({self.policy!r})"
+
+
+# The name before implementations were named by technology (seed 000):
+# it resolves names itself and pins the addresses.
+EgressGuard = DnsEgressGuard

@@ -15,6 +15,9 @@ class IEventStore(Protocol):
     """Durable events between modules (an outbox): the event and one delivery row per
     subscriber, written together; deliveries claimed with a lease, completed, retried, or
     left dead. Kept beside the runs, in the same database, in tables of its own.
+
+    The notes name the calls by backend: none in memory, ``sqlite3`` on the store's writer
+    thread for SQLite, an ``asyncpg`` pool for PostgreSQL.
     """
 
     async def open(self) -> None:
@@ -22,11 +25,27 @@ class IEventStore(Protocol):
 
         Raises:
             RunStoreError: The database cannot be opened or is newer than this code.
+
+        Side Effects:
+            Creates the events' and deliveries' tables if missing; applies migrations.
+
+        Note:
+            ``sqlite3.connect``, or ``asyncpg.create_pool``; migrations under a lock.
         """
         ...
 
     async def close(self) -> None:
-        """Disconnect. Idempotent."""
+        """Disconnect. Idempotent.
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            Later calls fail until ``open``.
+
+        Note:
+            Closes the SQLite connection, or the ``asyncpg`` pool.
+        """
         ...
 
     async def record(
@@ -52,26 +71,54 @@ class IEventStore(Protocol):
 
         Side Effects:
             One committed transaction, or a part of the caller's.
+
+        Note:
+            ``INSERT``s of the event and one delivery per subscriber (``executemany``).
         """
         ...
 
     async def claim_due(
         self, owner: str, now: float, lease_seconds: float, limit: int
     ) -> list[Delivery]:
-        """Pending deliveries due by ``now`` that nobody holds (or whose lease lapsed),
-        oldest first, now leased to ``owner`` until ``now + lease_seconds``; each claim
-        counts as an attempt.
+        """Claim the deliveries that are due.
+
+        Args:
+            owner: The node claiming (its lease).
+            now: Unix seconds: pending deliveries due by then, and leases lapsed by then.
+            lease_seconds: How long the claim lasts.
+            limit: Deliveries at most.
+
+        Returns:
+            The claimed deliveries (with their events), oldest first, each attempt counted.
 
         Raises:
             RunStoreError: The store failed.
+
+        Side Effects:
+            Leases them to ``owner`` until ``now + lease_seconds``.
+
+        Note:
+            One ``UPDATE ... RETURNING`` over the due rows (``FOR UPDATE SKIP LOCKED`` on
+            PostgreSQL, so concurrent claimers never take the same delivery).
         """
         ...
 
     async def complete(self, event_id: str, subscriber: str, now: float) -> None:
         """Mark a delivery completed (a no-op when it already is).
 
+        Args:
+            event_id: The event.
+            subscriber: The subscriber it was delivered to.
+            now: Unix seconds it completed.
+
         Raises:
             RunStoreError: The write failed.
+
+        Side Effects:
+            One committed write; the lease is released.
+
+        Note:
+            One ``UPDATE`` by event and subscriber.
         """
         ...
 
@@ -81,26 +128,65 @@ class IEventStore(Protocol):
         """Record a failed attempt: pending again from ``retry_at``, or dead when it is
         None; the lease is released either way.
 
+        Args:
+            event_id: The event.
+            subscriber: The subscriber it failed for.
+            error: Why (the handler's exception, as text).
+            retry_at: Unix seconds of the next attempt; None leaves it dead.
+
         Raises:
             RunStoreError: The write failed.
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            One ``UPDATE`` by event and subscriber.
         """
         ...
 
     async def deliveries(
         self, status: DeliveryStatus | None = None, limit: int = 100
     ) -> list[Delivery]:
-        """Deliveries (oldest first), optionally only those in ``status``.
+        """Deliveries, oldest first.
+
+        Args:
+            status: Only those in this status.
+            limit: Deliveries at most.
+
+        Returns:
+            The deliveries, with their events.
 
         Raises:
             RunStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            One ``SELECT`` joining deliveries to their events.
         """
         ...
 
     async def purge_completed(self, before: float, limit: int = 1000) -> int:
         """Delete completed deliveries finished before ``before``, and events left with no
-        delivery; returns how many deliveries went.
+        delivery.
+
+        Args:
+            before: Unix seconds.
+            limit: Deliveries at most in this call (the caller loops).
+
+        Returns:
+            How many deliveries were deleted.
 
         Raises:
             RunStoreError: The write failed.
+
+        Side Effects:
+            Deletes rows; events' payloads (often personal data) go with their last
+            delivery.
+
+        Note:
+            Two ``DELETE``s in one transaction: the deliveries, then the orphaned events.
         """
         ...

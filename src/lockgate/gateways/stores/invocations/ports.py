@@ -16,6 +16,9 @@ class IAsyncInvocationStore(Protocol):
     """Durable ``Event`` invocations: accepted, claimed under a lease, succeeded, retried,
     or left dead with their error and re-driven. Kept beside the runs, in the same
     database, in a table of its own.
+
+    The notes name the calls by backend: none in memory, ``sqlite3`` on the store's writer
+    thread for SQLite, an ``asyncpg`` pool for PostgreSQL.
     """
 
     async def open(self) -> None:
@@ -23,17 +26,37 @@ class IAsyncInvocationStore(Protocol):
 
         Raises:
             RunStoreError: The database cannot be opened or is newer than this code.
+
+        Side Effects:
+            Creates the invocations' table if missing; applies pending migrations.
+
+        Note:
+            ``sqlite3.connect``, or ``asyncpg.create_pool``; migrations under a lock.
         """
         ...
 
     async def close(self) -> None:
-        """Disconnect. Idempotent."""
+        """Disconnect. Idempotent.
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            Later calls fail until ``open``.
+
+        Note:
+            Closes the SQLite connection, or the ``asyncpg`` pool.
+        """
         ...
 
     async def enqueue(self, invocation: AsyncInvocation, *, max_queued: int | None = None) -> bool:
         """Store a new invocation (``queued``, no attempts yet, due at its
         ``next_attempt_at``), committed before this returns, unless its function already
         has ``max_queued`` queued invocations.
+
+        Args:
+            invocation: The new invocation (its payload as bytes).
+            max_queued: The most queued invocations its function may have; None: no cap.
 
         Returns:
             True when it was stored; False when the function's queue was full (nothing was
@@ -52,7 +75,8 @@ class IAsyncInvocationStore(Protocol):
         Note:
             The count and the insert are one transaction; on PostgreSQL, nodes accepting
             at the same instant may each see the count below the cap, so a queue may end
-            a few over ``max_queued`` (at most one per concurrent enqueue).
+            a few over ``max_queued`` (at most one per concurrent enqueue). A ``SELECT
+            count(*)`` and one ``INSERT``.
         """
         ...
 
@@ -70,9 +94,25 @@ class IAsyncInvocationStore(Protocol):
         oldest due first, now leased to ``owner`` until ``now + lease_seconds``; each claim
         counts as an attempt (the returned records show it counted).
 
+        Args:
+            owner: The node claiming.
+            now: Unix seconds.
+            lease_seconds: How long the claim lasts.
+            limit: Invocations at most.
+            skip_functions: Functions the caller cannot run more of now.
+
+        Returns:
+            The claimed invocations.
+
         Raises:
             ValueError: ``lease_seconds`` is not > 0 or ``limit`` not a whole number >= 0.
             RunStoreError: The store failed.
+
+        Side Effects:
+            Leases them to ``owner`` and counts the attempts.
+
+        Note:
+            One ``UPDATE ... RETURNING`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
         """
         ...
 
@@ -80,11 +120,21 @@ class IAsyncInvocationStore(Protocol):
         """Make every queued invocation ``owner`` holds due at ``now`` and unheld (its
         attempt was cut short: the node restarted or stopped); the claims stay counted.
 
+        Args:
+            owner: The node letting go.
+            now: Unix seconds: they are due again from then.
+
         Returns:
             How many were released.
 
         Raises:
             RunStoreError: The write failed.
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            One ``UPDATE ... WHERE owner = ?``.
         """
         ...
 
@@ -92,8 +142,18 @@ class IAsyncInvocationStore(Protocol):
         """Mark an invocation succeeded and release its lease (a no-op when it is not
         queued).
 
+        Args:
+            request_id: The invocation.
+            now: Unix seconds it finished.
+
         Raises:
             RunStoreError: The write failed.
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            One ``UPDATE`` by request id.
         """
         ...
 
@@ -111,19 +171,41 @@ class IAsyncInvocationStore(Protocol):
         keeps the last one: an attempt put off, not failed).
 
         Args:
+            request_id: The invocation.
+            error: Why it failed (None: it was put off, not failed).
+            now: Unix seconds.
+            retry_at: Unix seconds of the next attempt; None leaves it dead.
             counted: False when the attempt never reached the function (throttled): its
                 claim is not counted against the attempts allowed.
 
         Raises:
             RunStoreError: The write failed.
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            One ``UPDATE`` by request id.
         """
         ...
 
     async def get(self, request_id: str) -> AsyncInvocation | None:
-        """One invocation, or None.
+        """One invocation.
+
+        Args:
+            request_id: Its id (``x-amzn-RequestId`` when it was accepted).
+
+        Returns:
+            The invocation, or None.
 
         Raises:
             RunStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            One ``SELECT`` by request id.
         """
         ...
 
@@ -133,12 +215,25 @@ class IAsyncInvocationStore(Protocol):
         function: str | None = None,
         limit: int = 100,
     ) -> list[AsyncInvocation]:
-        """Invocations, oldest accepted first, optionally only those in ``status`` and of
-        ``function``.
+        """Invocations, oldest accepted first.
+
+        Args:
+            status: Only those in this status.
+            function: Only this function's.
+            limit: Invocations at most.
+
+        Returns:
+            The invocations (payloads included).
 
         Raises:
             ValueError: ``limit`` is not a whole number >= 0.
             RunStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            One ``SELECT ... ORDER BY accepted_at LIMIT``.
         """
         ...
 
@@ -150,19 +245,43 @@ class IAsyncInvocationStore(Protocol):
         given; with both, only those of the ids that are of ``function``). Ids that are
         unknown or not dead are left alone.
 
+        Args:
+            now: Unix seconds: they are due from then.
+            request_ids: Only these.
+            function: Only this function's.
+
         Returns:
             The ids re-queued.
 
         Raises:
             TypeError: ``request_ids`` is a single string or holds a non-string.
             RunStoreError: The write failed.
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            One ``UPDATE ... WHERE status = 'dead' ... RETURNING request_id``.
         """
         ...
 
     async def purge_succeeded(self, before: float, limit: int = 1000) -> int:
-        """Delete succeeded invocations finished before ``before``; returns how many.
+        """Delete succeeded invocations finished before ``before``.
+
+        Args:
+            before: Unix seconds.
+            limit: Invocations at most in this call.
+
+        Returns:
+            How many were deleted.
 
         Raises:
             RunStoreError: The write failed.
+
+        Side Effects:
+            Deletes rows (their payloads with them).
+
+        Note:
+            One ``DELETE`` of the oldest succeeded rows.
         """
         ...

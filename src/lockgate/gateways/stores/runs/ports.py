@@ -1,4 +1,9 @@
-"""``IRunStore``: where workflow runs and their step checkpoints are kept, durably."""
+"""``IRunStore``: where workflow runs and their step checkpoints are kept, durably.
+
+The notes name each method's calls by backend: the in-memory store makes none; the SQLite
+one runs statements on its own writer thread (``sqlite3``, WAL, group commit); the
+PostgreSQL one through an ``asyncpg`` pool.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +35,26 @@ class IRunStore(Protocol):
 
         Side Effects:
             Creates the database (file or tables) and applies pending migrations.
+
+        Note:
+            ``sqlite3.connect`` (WAL, ``synchronous=FULL``) on the writer thread, or
+            ``asyncpg.create_pool``; migrations run under a lock (``BEGIN IMMEDIATE``, an
+            advisory lock) so two nodes never apply one twice.
         """
         ...
 
     async def close(self) -> None:
-        """Flush pending writes and disconnect. Idempotent."""
+        """Flush pending writes and disconnect. Idempotent.
+
+        Raises:
+            Nothing: a store that failed to open closes quietly.
+
+        Side Effects:
+            Waits for queued writes to commit; later calls fail until ``open``.
+
+        Note:
+            Ends the SQLite writer thread and its connection, or closes the ``asyncpg`` pool.
+        """
         ...
 
     async def create_run(
@@ -56,14 +76,33 @@ class IRunStore(Protocol):
 
         Raises:
             RunStoreError: The write failed; nothing was recorded.
+
+        Side Effects:
+            One committed write (the run and its idempotency key), shared with concurrent
+            writers' commit.
+
+        Note:
+            An ``INSERT`` of the run and, with a key, ``INSERT ... ON CONFLICT DO NOTHING``
+            of the key then a read of the run that holds it.
         """
         ...
 
     async def save_step(self, run_id: str, step: StepWrite) -> None:
         """Commit one step's checkpoint (a completed step's output, or a failure).
 
+        Args:
+            run_id: The run.
+            step: The step's record and its output JSON.
+
+        Raises:
+            RunStoreError: The write failed (the run stays unfinished, and is resumed).
+
+        Side Effects:
+            One committed write, shared with concurrent writers' commit.
+
         Note:
-            One write, no read. Saving a step twice keeps the later record.
+            One write, no read (``INSERT ... ON CONFLICT DO UPDATE``). Saving a step twice
+            keeps the later record.
         """
         ...
 
@@ -77,14 +116,47 @@ class IRunStore(Protocol):
     ) -> bool:
         """Commit the run's final status with its last step records, in one transaction.
 
+        Args:
+            run_id: The run.
+            status: ``completed``, ``failed`` or ``cancelled``.
+            error: Why it failed or was cancelled.
+            steps: Step records not saved yet (the last step's, interrupted ones').
+            at: Unix seconds it finished.
+
         Returns:
             False (and nothing written) when the run had already finished (for instance
             cancelled by another node).
+
+        Raises:
+            RunStoreError: The write failed (the run stays unfinished, and is resumed).
+
+        Side Effects:
+            One committed transaction: the steps, the status, the lease released.
+
+        Note:
+            An ``UPDATE ... WHERE status = 'running'`` (its row count is the answer) and the
+            steps' ``INSERT``s.
         """
         ...
 
     async def get_run(self, run_id: str) -> RunRecord | None:
-        """The run with every recorded step, or None."""
+        """A run by id.
+
+        Args:
+            run_id: The run.
+
+        Returns:
+            The run with every recorded step, or None.
+
+        Raises:
+            RunStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            Two ``SELECT``s: the run, and its steps.
+        """
         ...
 
     async def list_runs(
@@ -96,11 +168,27 @@ class IRunStore(Protocol):
         cursor: str | None = None,
         principal: str | None = None,
     ) -> RunPage:
-        """Runs newest first, filtered (``principal``: only the runs it started), one page
-        at a time (without their step outputs).
+        """Runs newest first, filtered, one page at a time (without their step outputs).
+
+        Args:
+            workflow_id: Only this workflow's runs.
+            status: Only runs in this status.
+            limit: Runs at most on the page.
+            cursor: Where the previous page ended (its ``next_cursor``).
+            principal: Only the runs it started.
+
+        Returns:
+            The page, and the cursor of the next one (None: the last).
 
         Raises:
             ValueError: ``cursor`` is not one this store returned.
+            RunStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            One ``SELECT ... ORDER BY created_at DESC, run_id DESC LIMIT`` (keyset paging).
         """
         ...
 
@@ -111,20 +199,47 @@ class IRunStore(Protocol):
         ownerless ones and any whose lease expired (their node died), each with its
         recorded steps.
 
+        Args:
+            owner: The node claiming.
+            lease_seconds: How long its claim lasts without renewal.
+            now: Unix seconds: leases ending before it have expired.
+            own: Take ``owner``'s own unfinished runs too (at start-up).
+
+        Returns:
+            The claimed runs, each with its recorded steps (read once, here).
+
+        Raises:
+            RunStoreError: The claim failed; nothing was taken.
+
         Side Effects:
             Sets the claimed runs' owner and lease.
 
         Note:
-            On PostgreSQL concurrent claimers never take the same run (``SKIP LOCKED``).
+            An ``UPDATE ... RETURNING`` of the claimable runs and a read of their steps; on
+            PostgreSQL concurrent claimers never take the same run (``SKIP LOCKED``).
         """
         ...
 
     async def renew_leases(self, owner: str, lease_seconds: float, now: float) -> list[str]:
         """Extend the lease of every unfinished run ``owner`` holds (its heartbeat).
 
+        Args:
+            owner: The node.
+            lease_seconds: The new lease, from ``now``.
+            now: Unix seconds.
+
         Returns:
             The ids of those runs: one ``owner`` executes but is missing here was taken
             over or ended by another node.
+
+        Raises:
+            RunStoreError: The write failed (the heartbeat tries again).
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            One ``UPDATE ... WHERE owner = ? AND status = 'running' RETURNING run_id``.
         """
         ...
 
@@ -132,10 +247,21 @@ class IRunStore(Protocol):
         """Delete up to ``limit`` runs that finished before ``finished_before``, oldest
         first, with their steps and idempotency keys (a key is free again afterwards).
 
+        Args:
+            finished_before: Unix seconds.
+            limit: Runs at most in this call (the caller loops in bounded batches).
+
         Returns:
             How many runs were deleted (``limit`` means more may be left).
 
+        Raises:
+            RunStoreError: The write failed; nothing was deleted.
+
         Side Effects:
             Deletes; never touches a running run.
+
+        Note:
+            ``DELETE``s of the oldest finished runs' steps, keys and rows, in one
+            transaction.
         """
         ...

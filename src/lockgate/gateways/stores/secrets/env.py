@@ -17,7 +17,7 @@ from lockgate import json_codec
 from lockgate.errors import InvalidRequestError, SecretNotFoundError, SecretsReadOnlyError
 from lockgate.models.secret import SECRET_NAME, SecretMetadata, SecretValue
 
-__all__ = ["ENV_SECRET_PREFIX", "EnvironmentSecrets"]
+__all__ = ["ENV_SECRET_PREFIX", "EnvironmentSecretBackend", "EnvironmentSecrets"]
 
 ENV_SECRET_PREFIX = "LOCKGATE_SECRET_"  # noqa: S105  # a variable-name prefix, not a secret
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
@@ -28,8 +28,9 @@ def env_name(name: str) -> str:
     return ENV_SECRET_PREFIX + _NOT_ALNUM.sub("_", name).upper()
 
 
-class EnvironmentSecrets:
-    """Secrets read from the environment; ``store_secret`` and ``delete_secret`` refuse.
+class EnvironmentSecretBackend:
+    """An ``ISecretBackend`` over environment variables: secrets read from the
+    environment; ``store_secret`` and ``delete_secret`` refuse.
 
     Args:
         environ: The variables to read (``os.environ`` by default).
@@ -39,7 +40,7 @@ class EnvironmentSecrets:
         self._environ = os.environ if environ is None else environ
 
     def __repr__(self) -> str:
-        return "EnvironmentSecrets()"
+        return "EnvironmentSecretBackend()"
 
     async def get_secret(self, name: str) -> SecretValue:
         """The value of ``LOCKGATE_SECRET_<NAME>``.
@@ -95,3 +96,7 @@ class EnvironmentSecrets:
             f"cannot delete secret {name!r}: the environment secrets backend is read-only",
             secret=name,
         )
+
+
+EnvironmentSecrets = EnvironmentSecretBackend
+"""The name before implementations were named by technology and purpose."""

@@ -1,8 +1,15 @@
-"""``ISecretStore``: where secrets' envelopes are kept; values are sealed before they get here."""
+"""``ISecretStore`` (where secrets' envelopes are kept; values are sealed before they get
+here), and ``ISecretReader``/``ISecretBackend`` (what the gateway asks of its secrets: the
+encrypted ``SecretManager`` or the read-only environment backend).
+
+The stores' notes name their calls by backend: the in-memory store makes none, the SQLite
+one runs statements on its own writer thread (``sqlite3``), the PostgreSQL one through an
+``asyncpg`` pool.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from lockgate.models.secret import (
     RewrapDataKey,
@@ -10,9 +17,10 @@ from lockgate.models.secret import (
     SecretEnvelope,
     SecretKeyState,
     SecretMetadata,
+    SecretValue,
 )
 
-__all__ = ["ISecretStore"]
+__all__ = ["ISecretBackend", "ISecretReader", "ISecretStore"]
 
 
 @runtime_checkable
@@ -34,11 +42,25 @@ class ISecretStore(Protocol):
 
         Side Effects:
             Creates the secrets table (and its version table) if missing.
+
+        Note:
+            SQLite: ``sqlite3.connect`` and the migrations; PostgreSQL:
+            ``asyncpg.create_pool`` and the migrations under an advisory lock.
         """
         ...
 
     async def close(self) -> None:
-        """Disconnect. Idempotent."""
+        """Disconnect. Idempotent.
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            Later calls fail until ``open`` is called again.
+
+        Note:
+            Closes the SQLite connection, or the ``asyncpg`` pool.
+        """
         ...
 
     async def put(self, name: str, seal: SealSecret) -> SecretEnvelope:
@@ -68,41 +90,85 @@ class ISecretStore(Protocol):
         Side Effects:
             One committed write; the first write to an empty store records its key as
             the current one.
+
+        Note:
+            SQLite: ``BEGIN IMMEDIATE``, a read of the current key, one ``INSERT ... ON
+            CONFLICT``; PostgreSQL: the same in one transaction holding ``SELECT ... FOR
+            UPDATE`` on the keyring row.
         """
         ...
 
     async def get(self, name: str) -> SecretEnvelope | None:
-        """The envelope stored under ``name``, or None.
+        """The envelope stored under ``name``.
+
+        Args:
+            name: The secret's name.
+
+        Returns:
+            The envelope, or None when there is no such secret.
 
         Raises:
             SecretStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            One ``SELECT`` by name.
         """
         ...
 
     async def delete(self, name: str) -> bool:
         """Remove the secret ``name``.
 
+        Args:
+            name: The secret's name.
+
         Returns:
             True if it existed.
 
         Raises:
             SecretStoreError: The write failed.
+
+        Side Effects:
+            One committed ``DELETE`` (SQLite overwrites the deleted bytes: ``secure_delete``).
+
+        Note:
+            One ``DELETE`` by name.
         """
         ...
 
     async def list(self) -> list[SecretMetadata]:
         """Every secret's metadata, by name; never a value or a key.
 
+        Returns:
+            Name, version, key id and times of each secret, sorted by name.
+
         Raises:
             SecretStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            One ``SELECT`` of the metadata columns (never the ciphertexts).
         """
         ...
 
     async def key_state(self) -> SecretKeyState:
         """The current master key id and how many secrets each key wraps.
 
+        Returns:
+            The recorded current key id (None before the first write) and the counts.
+
         Raises:
             SecretStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            Two ``SELECT``s: the keyring row, and the counts grouped by key id.
         """
         ...
 
@@ -130,5 +196,104 @@ class ISecretStore(Protocol):
 
         Side Effects:
             One committed transaction.
+
+        Note:
+            A ``SELECT`` of every envelope and one ``UPDATE`` each, in the transaction that
+            holds the keyring's lock (``BEGIN IMMEDIATE`` / ``FOR UPDATE``).
+        """
+        ...
+
+
+@runtime_checkable
+class ISecretReader(Protocol):
+    """Where resources' credentials are read from (the read half of ``ISecretBackend``)."""
+
+    async def get_secret(self, name: str) -> SecretValue:
+        """The decrypted value of secret ``name``.
+
+        Args:
+            name: The secret's name (a ``credentials_ref``).
+
+        Returns:
+            Its value, wrapped so that its repr and str never show it.
+
+        Raises:
+            SecretNotFoundError: No secret by that name.
+            SecretDecryptionError, MasterKeyRotatedError: It cannot be decrypted.
+            SecretStoreError: The store failed.
+
+        Side Effects:
+            The value is remembered for log redaction (and cached for ``cache_ttl``).
+
+        Note:
+            ``SecretManager``: ``ISecretStore.get`` then AES-GCM in memory; the
+            environment backend reads ``os.environ``.
+        """
+        ...
+
+
+@runtime_checkable
+class ISecretBackend(ISecretReader, Protocol):
+    """What the gateway asks of its secrets: the encrypted ``SecretManager``, or the
+    read-only environment backend (``secrets = "env"``)."""
+
+    async def store_secret(self, name: str, value: Any, *, encrypt: bool = True) -> SecretMetadata:
+        """Encrypt and store ``value`` (a JSON value) under ``name``, replacing any.
+
+        Args:
+            name: The secret's name.
+            value: A JSON value (usually an object: ``{"user": ..., "password": ...}``).
+            encrypt: Must be True: values are always encrypted at rest.
+
+        Returns:
+            The stored secret's metadata (never its value).
+
+        Raises:
+            InvalidRequestError: A bad name, a value that is not JSON, ``encrypt=False``.
+            SecretsReadOnlyError: The backend cannot write (the environment).
+            MasterKeyRotatedError, SecretStoreError: As ``ISecretStore.put``.
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            ``SecretManager``: AES-GCM in memory, then ``ISecretStore.put``.
+        """
+        ...
+
+    async def delete_secret(self, name: str) -> None:
+        """Remove the secret ``name``.
+
+        Args:
+            name: The secret's name.
+
+        Raises:
+            SecretNotFoundError: No secret by that name.
+            SecretsReadOnlyError: The backend cannot write.
+            SecretStoreError: The store failed.
+
+        Side Effects:
+            One committed delete; the cached value is dropped.
+
+        Note:
+            ``SecretManager``: ``ISecretStore.delete``.
+        """
+        ...
+
+    async def list_secrets(self) -> list[SecretMetadata]:
+        """Every secret's name and metadata, by name; never a value.
+
+        Returns:
+            The metadata, sorted by name.
+
+        Raises:
+            SecretStoreError: The store failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            ``SecretManager``: ``ISecretStore.list``; the environment backend scans
+            ``os.environ`` for its prefix.
         """
         ...

@@ -108,8 +108,8 @@ class LambdaRouteAuthorizer:
         route_key = match.route.route_key
         event = authorizer_event(self._events, context, match, identity, authorizer.payload_format)
         result = await self._invoker.invoke_function(authorizer.function, orjson.dumps(event))
-        if result.error is not None:
-            why = result.error.message
+        if (failure := result.failure) is not None:
+            why = failure.message
         elif result.function_error is not None or result.payload is None:
             if _says_unauthorized(result.payload):
                 # REST APIs' convention: an authorizer that fails with exactly
