@@ -26,6 +26,7 @@ from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
 from lockgate.models.security.config import SecurityConfig
+from lockgate.models.security.sigv4 import AwsCredential
 from lockgate.models.workflow import Workflow
 from lockgate.use_cases.auth.authenticator import Authenticator
 from lockgate.use_cases.auth.credentials import CredentialService
@@ -40,7 +41,6 @@ from lockgate.use_cases.functions.warm_pool import Janitor, Scheduler
 from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 from lockgate.use_cases.jobs.service import JobService
 from lockgate.use_cases.modules import context as module_context
-from lockgate.use_cases.modules.loader import import_services
 from lockgate.use_cases.modules.registry import ModuleRegistry
 from lockgate.use_cases.resources.registry import ResourceRegistry
 from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
@@ -51,18 +51,23 @@ from lockgate.use_cases.workflows.service import WorkflowService
 if TYPE_CHECKING:  # named for the type only: bootstrap makes it
     from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 
-__all__ = ["Application"]
+__all__ = ["Application", "SecretsOpener"]
 
 logger = logging.getLogger(__name__)
 
 
-async def _no_secrets() -> OpenSecrets:
-    return OpenSecrets(None, None, "off")
+SecretsOpener = Callable[
+    [Mapping[str, ResourceReference], tuple[AwsCredential, ...]], Awaitable[OpenSecrets]
+]
+"""Opens the secrets at start, given the shared resources and ``[aws_credentials]`` in force
+(those naming credentials need secrets)."""
 
 
 @dataclass(eq=False)
 class Application:
-    """Everything a running gateway is made of.
+    """Everything a running gateway is made of: ``lockgate.bootstrap.build`` makes every
+    part and hands it here; this class only runs them (``start``/``stop``) and puts a
+    configuration in force (``apply``, at build and on every reload).
 
     ``title`` and ``description`` name the gateway in its OpenAPI document and ``health()``
     (the seed's ``EnhancedDurableAPIGateway(title=..., description=...)``).
@@ -78,24 +83,23 @@ class Application:
     metrics: PrometheusMetrics
     workflows: WorkflowService
     resources: ResourceRegistry
-    shared_resources: dict[str, ResourceReference] = field(default_factory=dict)
-    modules: ModuleRegistry = field(default_factory=lambda: ModuleRegistry({}, import_services))
-    event_bus: EventBus = field(default_factory=EventBus)
+    modules: ModuleRegistry
+    event_bus: EventBus
+    limiter: ClientRateLimiter
+    auth_failures: ClientRateLimiter
+    authenticator: Authenticator
+    open_secrets: SecretsOpener
     event_store: IEventStore | None = None
     async_invocations: AsyncInvocationQueue | None = None
     jobs: JobService | None = None
-    security: SecurityConfig = field(default_factory=SecurityConfig)
-    limiter: ClientRateLimiter = field(default_factory=lambda: ClientRateLimiter(1000.0, 2000))
-    auth_failures: ClientRateLimiter = field(
-        default_factory=lambda: ClientRateLimiter(1000.0, 2000)
-    )
     credentials: CredentialService | None = None
-    authenticator: Authenticator = field(default_factory=lambda: Authenticator(None))
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    started: bool = False
     title: str = "Lockgate"
     description: str = ""
-    open_secrets: Callable[[], Awaitable[OpenSecrets]] = _no_secrets
+    # What ``apply`` put in force: the config's security and its shared resources.
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    shared_resources: dict[str, ResourceReference] = field(default_factory=dict)
+    started: bool = False
     _secrets: OpenSecrets | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack | None = None  # what start opened, to close in reverse
@@ -141,7 +145,9 @@ class Application:
             if self.credentials is not None:
                 await self.credentials.store.open()
                 stack.push_async_callback(self._close_credentials)
-            self._secrets = await self.open_secrets()
+            self._secrets = await self.open_secrets(
+                self.shared_resources, self.security.aws_credentials
+            )
             stack.push_async_callback(self._close_secrets)
             self.resources.open(self._secrets.backend)
             stack.push_async_callback(self._close_resources)
@@ -339,7 +345,8 @@ class Application:
             self.pool_manager.pool_for(function).ensure_min_warm()
 
     def apply(self, config: GatewayConfig) -> None:
-        """Serve ``config`` from now on: changed functions get new pools (the old ones drain),
+        """Serve ``config`` from now on (``build`` calls this for the first config, as every
+        reload does for the next): changed functions get new pools (the old ones drain),
         removed ones drain and go, the route table is replaced whole, and new workflows are
         registered (a registered workflow keeps its definition: its runs depend on it), as
         are new shared resources (a registered one keeps its pool: runs hold it).

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lockgate.application import Application
+from lockgate.application import Application, SecretsOpener
 from lockgate.config.locations import config_dir as _config_dir
 from lockgate.config.locations import local_admin_token_path
 from lockgate.config.settings import Settings, listen_address
@@ -45,7 +45,7 @@ from lockgate.gateways.workers.process import ProcessWorkerLauncher
 from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
-from lockgate.models.routing import RouteTable
+from lockgate.models.security.config import SecurityConfig
 from lockgate.models.security.egress import EgressPolicy
 from lockgate.models.security.principals import CredentialKind
 from lockgate.models.security.sigv4 import AwsCredential
@@ -77,7 +77,6 @@ from lockgate.use_cases.secrets.master_key import MASTER_KEY_ENV, load_master_ke
 from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend, open_secrets
 from lockgate.use_cases.workflows.executor import WorkflowExecutor
 from lockgate.use_cases.workflows.function_step import FunctionStepCaller
-from lockgate.use_cases.workflows.loader import load_workflow
 from lockgate.use_cases.workflows.service import WorkflowService
 
 if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
@@ -131,14 +130,17 @@ def build(
         local_admin_token: The token ``lockgate serve`` keeps in its local file, accepted
             with the ``admin`` scope.
 
+    The config is put in force by ``Application.apply``, the same path every SIGHUP
+    reload takes, so start-up and reload cannot disagree on what a config means.
+
     Raises:
-        ConfigError: A declared workflow's builder cannot be loaded.
-        ResourceConfigError: A declared shared resource has an unknown type or bad config.
-        ConfigError: A module's declaration is invalid (unknown dependency, cycle), its
-            services module does not import, or it does not make what it provides.
+        ConfigError: A declared workflow's builder cannot be loaded, a declared shared
+            resource has an unknown type or bad config (the message names the key), or a
+            module's declaration is invalid (unknown dependency, cycle), its services
+            module does not import, or it does not make what it provides.
     """
     config = config or GatewayConfig()
-    registry = FunctionRegistry(config.functions.values())
+    registry = FunctionRegistry()
     metrics = PrometheusMetrics()
     pool_manager = PoolManager(
         launcher
@@ -151,7 +153,7 @@ def build(
     )
     backends: dict[str, IInvocationBackend] = {"local": PoolInvocationBackend(pool_manager)}
     closers: list[Callable[[], Awaitable[None]]] = []
-    if any(f.backend == "aws-lambda" for f in registry.all()):
+    if any(f.backend == "aws-lambda" for f in config.functions.values()):
         aws_lambda = _aws_lambda_backend(settings, registry)
         backends["aws-lambda"] = aws_lambda
         closers.append(aws_lambda.close)
@@ -160,7 +162,6 @@ def build(
         pool_manager.stats,
         lambda: [(f.name, invoker.breaker_state(f.name)) for f in registry.all()],
     )
-    routes = RouteTable(config.routes)
     stores = StoreFactory(settings)
     store = run_store or stores.runs()
     egress = DnsEgressGuard(EgressPolicy.from_entries(settings.inline_allowed_hosts))
@@ -182,8 +183,6 @@ def build(
     for type_name, resolver in _builtin_resolvers(settings).items():
         if type_name not in resources.resolver_types():  # the caller's own resolvers win
             resources.register_resolver(type_name, resolver)
-    for name, reference in config.resources.items():
-        resources.register_reference(name, reference)
     workflows = WorkflowService(
         store,
         WorkflowExecutor(
@@ -197,7 +196,6 @@ def build(
         lease_seconds=settings.run_lease,
         retention=settings.run_retention,
         function_exists=registry.__contains__,
-        max_runs_per_principal=config.security.limits.max_runs_per_principal,
     )
     credentials = CredentialService(
         credential_store(settings), cache_ttl=config.security.auth.token_cache_ttl
@@ -209,7 +207,6 @@ def build(
         HttpxKeySetFetcher(),
         ApiKeyGate(credentials, UsageMeter(credentials.store)),
     )
-    guard.configure(config.security)
     closers.append(guard.close)
     parts = _module_parts(settings, config, modules, metrics)
     runners = _job_runners(settings, config)
@@ -227,18 +224,14 @@ def build(
         for runner in runners.values():
             await runner.close()
 
+    limits = SecurityConfig().limits  # the defaults, until ``apply`` sets the config's
     application = Application(
         settings=settings,
         registry=registry,
         pool_manager=pool_manager,
         invoker=invoker,
         processor=GatewayRequestProcessor(
-            invoker,
-            events,
-            routes,
-            max_body_bytes=settings.max_body_bytes,
-            cors=config.security.cors,
-            guard=guard,
+            invoker, events, max_body_bytes=settings.max_body_bytes, guard=guard
         ),
         janitor=Janitor(pool_manager, interval=settings.janitor_interval),
         scheduler=Scheduler(
@@ -247,10 +240,7 @@ def build(
         metrics=metrics,
         workflows=workflows,
         resources=resources,
-        shared_resources=dict(config.resources),
-        open_secrets=_secrets_opener(
-            settings, config.resources, secret_manager, config.security.aws_credentials
-        ),
+        open_secrets=_secrets_opener(settings, secret_manager),
         modules=parts.modules,
         event_bus=parts.event_bus,
         event_store=parts.event_store,
@@ -269,9 +259,8 @@ def build(
             max_queued=settings.async_max_queued,
             metrics=metrics,
         ),
-        security=config.security,
-        limiter=ClientRateLimiter(config.security.limits.rate, config.security.limits.burst),
-        auth_failures=ClientRateLimiter(config.security.limits.rate, config.security.limits.burst),
+        limiter=ClientRateLimiter(limits.rate, limits.burst),
+        auth_failures=ClientRateLimiter(limits.rate, limits.burst),
         credentials=credentials,
         authenticator=Authenticator(
             credentials,
@@ -280,13 +269,7 @@ def build(
             signatures=signatures,
         ),
     )
-    for declaration in config.workflows.values():
-        application.register_workflow(
-            declaration.name,
-            load_workflow(declaration),
-            declaration.required_resources,
-            declaration.description,
-        )
+    application.apply(config)  # start-up puts the config in force as every reload does
     return application
 
 
@@ -412,17 +395,15 @@ def _builtin_resolvers(settings: Settings) -> dict[str, IResourceResolver]:
     }
 
 
-def _secrets_opener(
-    settings: Settings,
-    shared: Mapping[str, ResourceReference],
-    given: SecretBackend | None,
-    aws_credentials: tuple[AwsCredential, ...],
-) -> Callable[[], Awaitable[OpenSecrets]]:
-    """What ``Application.start`` calls to open its secrets: the caller's manager as
-    given, or the backend the settings choose; either way, every ``[aws_credentials]``
-    key's secret must be readable (else ``ConfigError``, and nothing stays open)."""
+def _secrets_opener(settings: Settings, given: SecretBackend | None) -> SecretsOpener:
+    """What ``Application.start`` calls to open its secrets, with the shared resources and
+    ``[aws_credentials]`` in force: the caller's manager as given, or the backend the
+    settings choose; either way, every ``[aws_credentials]`` key's secret must be readable
+    (else ``ConfigError``, and nothing stays open)."""
 
-    async def opened() -> OpenSecrets:
+    async def opened(
+        shared: Mapping[str, ResourceReference], aws_credentials: tuple[AwsCredential, ...]
+    ) -> OpenSecrets:
         secrets = (
             OpenSecrets(given, None, "given")
             if given is not None
