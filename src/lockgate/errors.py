@@ -417,60 +417,64 @@ class MasterKeyRotatedError(LockgateError):
 
 
 # The one table from errors to HTTP status codes; the most specific class listed wins.
-_HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
-    (ConfigError, 500),
-    (FunctionNotFoundError, 404),
-    (RouteNotFoundError, 404),
-    (InvalidRequestError, 400),
-    (RequestTooLargeError, 413),
-    (TooManyRequestsError, 429),
-    (InvocationTimeoutError, 504),
-    (WorkerCrashedError, 502),
-    (FunctionInitError, 502),
-    (HandlerResponseError, 502),
-    (RemoteInvocationError, 502),
-    (AsyncInvocationNotFoundError, 404),
-    (JobNotFoundError, 404),
-    (JobRunnerError, 502),
-    (CircuitOpenError, 503),
-    (PoolClosedError, 503),
-    (WorkflowDefinitionError, 422),
-    (WorkflowNotFoundError, 404),
-    (WorkflowAlreadyRegisteredError, 409),
-    (InvalidParametersError, 422),
-    (RunNotFoundError, 404),
-    (IdempotencyConflictError, 409),
-    (RunFinishedError, 409),
-    (UnauthorizedError, 401),
-    (ForbiddenError, 403),
-    (AuthorizerUnavailableError, 503),
-    (CredentialExistsError, 409),
-    (CredentialNotFoundError, 404),
-    (ResourceNotFoundError, 422),
-    (ResourceConfigError, 422),
-    (ResourceTimeoutError, 504),
-    (ResourceUnavailableError, 503),
-    (RunStoreError, 503),
-    (SecretNotFoundError, 404),
+# Looked up by class hierarchy: an error takes the status of its nearest listed class, so
+# a subclass listed anywhere here wins over its base, whatever the order.
+_HTTP_STATUS: Mapping[type[LockgateError], int] = {
+    ConfigError: 500,
+    FunctionNotFoundError: 404,
+    RouteNotFoundError: 404,
+    InvalidRequestError: 400,
+    RequestTooLargeError: 413,
+    TooManyRequestsError: 429,
+    InvocationTimeoutError: 504,
+    WorkerCrashedError: 502,
+    FunctionInitError: 502,
+    HandlerResponseError: 502,
+    RemoteInvocationError: 502,
+    AsyncInvocationNotFoundError: 404,
+    JobNotFoundError: 404,
+    JobRunnerError: 502,
+    CircuitOpenError: 503,
+    PoolClosedError: 503,
+    WorkflowDefinitionError: 422,
+    WorkflowNotFoundError: 404,
+    WorkflowAlreadyRegisteredError: 409,
+    InvalidParametersError: 422,
+    RunNotFoundError: 404,
+    IdempotencyConflictError: 409,
+    RunFinishedError: 409,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
+    AuthorizerUnavailableError: 503,
+    CredentialExistsError: 409,
+    CredentialNotFoundError: 404,
+    ResourceNotFoundError: 422,
+    ResourceConfigError: 422,
+    ResourceTimeoutError: 504,
+    ResourceUnavailableError: 503,
+    RunStoreError: 503,
+    SecretNotFoundError: 404,
     # Never a 500: these are states of the stored secrets or of the gateway's key, not bugs.
     # A key the store moved past and a stored secret no held key opens conflict with the
     # store's state (409: a restart with the new key, or replacing the secret, resolves it).
-    (MasterKeyRotatedError, 409),
-    (SecretDecryptionError, 409),
-    (SecretStoreError, 503),
-    (SecretsReadOnlyError, 409),
-    (ModuleDependencyError, 403),
-    (ModuleCallError, 404),
-    (ServiceUnavailableError, 503),
+    MasterKeyRotatedError: 409,
+    SecretDecryptionError: 409,
+    SecretStoreError: 503,
+    SecretsReadOnlyError: 409,
+    ModuleDependencyError: 403,
+    ModuleCallError: 404,
+    ServiceUnavailableError: 503,
     # The gateway's own key is unusable (its key file re-read as malformed or not private):
     # the service cannot do secrets until an operator acts.
-    (MasterKeyError, 503),
-)
+    MasterKeyError: 503,
+}
 
 
 def http_status(error: LockgateError) -> int:
-    """The HTTP status code that reports ``error``; 500 for anything unlisted."""
-    for error_type, status in _HTTP_STATUS:
-        if isinstance(error, error_type):
+    """The HTTP status code that reports ``error``: its nearest class's in the table (walking
+    its class hierarchy from the most specific); 500 for anything unlisted."""
+    for error_type in type(error).__mro__:
+        status = _HTTP_STATUS.get(error_type)
+        if status is not None:
             return status
     return 500

@@ -24,7 +24,8 @@ from lockgate.controllers.cli.local_admin_token import (
 )
 from lockgate.controllers.cli.token import resolve_token
 from lockgate.controllers.http.app import create_app
-from lockgate.controllers.http.auth.access import classify
+from lockgate.controllers.http.auth.access import PROBES, classify
+from lockgate.controllers.http.openapi import gateway_openapi
 from lockgate.errors import (
     ConfigError,
     CredentialExistsError,
@@ -272,7 +273,36 @@ def test_every_endpoint_the_app_serves_needs_what_the_table_says() -> None:
     assert (invoke.scope, invoke.target, invoke.aws) == (FUNCTIONS_INVOKE, "echo", True)
 
 
-@pytest.mark.parametrize("path", ["/secrets/a/b", "/api-keys", "/tokens/x/y", "/jobs/", "/events"])
+def test_the_schema_says_what_the_table_guards_every_operation_with() -> None:
+    """The OpenAPI schema's security requirements come from the same table: a client
+    generated from it knows each operation's scope, and the probes ask for none."""
+    app = create_app(build(Settings(run_store="memory://")))
+    schema = gateway_openapi(app.api)
+    for template, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {template}"
+            if template in PROBES:
+                assert "security" not in operation, where
+                continue
+            scope = EXPECTED.get(template, FUNCTIONS_INVOKE)  # Invoke is not FastAPI's
+            assert operation["security"][0] == {"bearer": [scope]}, where
+            assert scope in operation["responses"]["401"]["description"], where
+            assert scope in operation["responses"]["403"]["description"], where
+    assert set(schema["components"]["securitySchemes"]) == {"bearer", "sigv4"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/secrets/a/b",
+        "/api-keys",
+        "/tokens/x/y",
+        "/jobs/",
+        "/events",
+        "/events/deliveries/x/redrive",
+        "/events/deliveries/redrive",
+    ],
+)
 def test_an_unknown_reserved_path_needs_admin(path: str) -> None:
     endpoint = classify(path)
     assert (endpoint.surface, endpoint.scope) == (None, ADMIN)

@@ -23,8 +23,8 @@ from lockgate.bootstrap import build
 from lockgate.config.settings import Settings
 from lockgate.controllers.cli.jobs import jobs_app
 from lockgate.controllers.http.app import create_app
+from lockgate.controllers.http.error_handlers import install_error_handlers
 from lockgate.controllers.http.jobs_api import jobs_router
-from lockgate.controllers.http.workflow_api import install_error_handlers
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
 from lockgate.models.gateway_config import GatewayConfig

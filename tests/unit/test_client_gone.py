@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.types import Message, Scope
 
 from lockgate.controllers.http.asgi import read_body, serve_request
-from lockgate.controllers.http.workflow_api import install_error_handlers
+from lockgate.controllers.http.error_handlers import install_error_handlers
 from lockgate.models.context import HttpResponse
 
 SCOPE: Scope = {

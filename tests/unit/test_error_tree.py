@@ -46,9 +46,24 @@ def test_the_docstring_draws_every_error_under_its_parent() -> None:
 
 @pytest.mark.parametrize("error", DEFINED, ids=lambda error: error.__name__)
 def test_every_error_has_a_planned_status(error: type[errors.LockgateError]) -> None:
-    listed = {error_type for error_type, _ in errors._HTTP_STATUS}
+    listed = set(errors._HTTP_STATUS)
     if error in (errors.LockgateError, errors.InvocationError):
         return  # the gateway's own fault (a backend it was built without): a 500 by design
     assert any(
         ancestor in listed for ancestor in error.__mro__ if ancestor is not errors.LockgateError
     ), f"{error.__name__} has no entry in the HTTP table"
+
+
+def test_a_subclass_takes_its_own_status_wherever_the_table_lists_it() -> None:
+    """The lookup walks the class hierarchy, not the table's order: a subclass listed after
+    its base still answers with its own status, and an unlisted subclass with its base's."""
+
+    class LateTimeout(errors.ResourceTimeoutError):
+        pass
+
+    assert errors.http_status(errors.ResourceUnavailableError("down")) == 503
+    assert errors.http_status(errors.ResourceTimeoutError("slow")) == 504
+    assert errors.http_status(LateTimeout("slow")) == 504
+    assert errors.http_status(errors.ModuleDependencyError("undeclared")) == 403
+    assert errors.http_status(errors.ModuleCallError("no such module")) == 404
+    assert errors.http_status(errors.InvocationError("no backend")) == 500

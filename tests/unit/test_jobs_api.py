@@ -14,8 +14,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from lockgate.controllers.http.error_handlers import install_error_handlers
 from lockgate.controllers.http.jobs_api import JobRunList, JobRunModel, jobs_router
-from lockgate.controllers.http.workflow_api import ErrorBody, install_error_handlers
+from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
 from lockgate.gateways.stores.jobs.memory import InMemoryJobStore
 from lockgate.use_cases.jobs.service import JobService

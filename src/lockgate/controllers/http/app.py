@@ -30,6 +30,7 @@ from lockgate.controllers.http.auth.refusals import (
     throttled,
 )
 from lockgate.controllers.http.auth.tokens_api import tokens_router
+from lockgate.controllers.http.error_handlers import install_error_handlers
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.invocations_api import invocations_router
 from lockgate.controllers.http.jobs_api import jobs_router
@@ -41,7 +42,7 @@ from lockgate.controllers.http.module_api import module_router
 from lockgate.controllers.http.openapi import gateway_openapi
 from lockgate.controllers.http.secrets_api import secrets_router
 from lockgate.controllers.http.system import system_router
-from lockgate.controllers.http.workflow_api import install_error_handlers, workflow_router
+from lockgate.controllers.http.workflow_api import workflow_router
 from lockgate.controllers.log_setup import request_id_var
 from lockgate.errors import LockgateError
 from lockgate.models.context import HttpResponse

@@ -27,8 +27,6 @@ __all__ = ["invocation_view", "invocations_router"]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
-        401: "admin_token is set and was not presented",
-        403: "Not a loopback client, and no admin_token set",
         404: "No such invocation",
         422: "A malformed query or body",
         503: "The store is unavailable, or Event invocations are off",

@@ -39,8 +39,6 @@ M = TypeVar("M", bound=BaseModel)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
-        401: "admin_token is set and was not presented",
-        403: "Not a loopback client, and no admin_token set",
         404: "No such job or job run",
         409: "The run already finished (it cannot be cancelled)",
         413: "The request body is over 1 MiB",

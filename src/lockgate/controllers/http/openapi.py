@@ -1,14 +1,16 @@
 """The gateway's OpenAPI schema: FastAPI's, plus the Invoke operation (served outside
-FastAPI, on the hot path) and the refusals every gated endpoint can answer."""
+FastAPI, on the hot path) and, for every gated endpoint, the scope it needs and the
+refusals it can answer, read from the access table that guards it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from lockgate.controllers.http.auth.access import PROBES
+from lockgate.controllers.http.auth.access import classify
 
 __all__ = ["gateway_openapi"]
 
@@ -26,23 +28,51 @@ def gateway_openapi(api: FastAPI) -> dict[str, Any]:
 
 
 # What the gateway answers before an endpoint runs: a Host it does not go by, no or a bad
-# credential, a credential without the scope, a page on another origin.
-_REFUSALS = {
-    "400": "A Host the gateway does not answer to (InvalidHost), or a malformed request",
-    "401": "No credential, or one the gateway does not accept (Unauthorized)",
-    "403": "The credential lacks the scope, or a page on another origin (CrossOriginRefused)",
+# credential, a credential without the scope, a page on another origin. The scope comes from
+# the access table (``classify``), the one place that guards every endpoint.
+_SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token (`lockgate tokens create`) or a JWT an [auth] issuer signed",
+    },
+    "sigv4": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "AWS Signature Version 4, with a key declared in [aws_credentials]",
+    },
 }
 
 
 def _document_refusals(schema: dict[str, Any]) -> None:
-    """Add the gate's refusals to every operation but the probes'."""
+    """Give every operation but the probes' the scope it needs (as its security requirement)
+    and the gate's refusals, both read from the access table."""
+    schema.setdefault("components", {})["securitySchemes"] = _SECURITY_SCHEMES
     for path, operations in schema["paths"].items():
-        if path in PROBES:
+        endpoint = classify(re.sub(r"\{[^}]+\}", "x", path))
+        if endpoint.scope is None:
             continue
         for operation in operations.values():
+            operation["security"] = [{"bearer": [endpoint.scope]}] + (
+                [{"sigv4": []}] if endpoint.aws else []
+            )
             responses = operation.setdefault("responses", {})
-            for status, text in _REFUSALS.items():
-                responses.setdefault(status, {"description": text})
+            responses["400"] = responses.get("400") or {
+                "description": "A Host the gateway does not answer to (InvalidHost), or a "
+                "malformed request"
+            }
+            responses["401"] = {
+                **responses.get("401", {}),
+                "description": "No credential, or one the gateway does not accept "
+                f"(Unauthorized); this endpoint needs scope {endpoint.scope}",
+            }
+            own = responses.get("403", {}).get("description")
+            responses["403"] = {
+                **responses.get("403", {}),
+                "description": f"The credential lacks scope {endpoint.scope}, or a page on "
+                "another origin (CrossOriginRefused)" + (f"; or: {own}" if own else ""),
+            }
 
 
 # The Invoke operation is served outside FastAPI (it is a hot path), so it is described here.

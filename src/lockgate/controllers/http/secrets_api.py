@@ -48,8 +48,7 @@ class SecretWrite(BaseModel):
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
-        401: "admin_token is set and was not presented",
-        403: "Not a loopback client (and no admin_token set), or reading values is off",
+        403: "Reading values is off (the gateway's read_values setting)",
         404: "No such secret",
         409: "MasterKeyRotated: the secrets were rotated to a master key this gateway does "
         "not hold (writes are refused until it is restarted with it; nothing was written), "

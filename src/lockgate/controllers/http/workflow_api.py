@@ -4,38 +4,28 @@ Every response body is the models' own ``to_dict()``/``describe()`` (the pydanti
 below describe them in the OpenAPI schema and the e2e tests hold the two together), so the
 client SDK parses exactly what the service produces.
 
-Every error, ours or a malformed request's, has one shape::
-
-    {"error": {"code": "<LockgateError.code or ValidationError>", "message": "..."}}
-
-with the status from ``lockgate.errors.http_status``. Messages name fields, never values:
-a request's resources and context may hold secrets.
+Errors take the one shape ``error_handlers`` gives every endpoint. Messages name fields,
+never values: a request's resources and context may hold secrets.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
-from lockgate.controllers.http.asgi import ClientGoneError, log_client_gone, read_body
+from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.auth.access import principal_of
+from lockgate.controllers.http.error_handlers import VALIDATION, validation_message
 from lockgate.controllers.http.responses import error_response as _error
 from lockgate.controllers.http.responses import json_response as _json
 from lockgate.errors import (
     LockgateError,
     RequestTooLargeError,
     RunNotFoundError,
-    TooManyRequestsError,
-    http_status,
 )
 from lockgate.models.run import RunRecord, RunStatus, WorkflowRequest, WorkflowResponse
 from lockgate.models.security.principals import RUNS_READ, WORKFLOWS_RUN, Principal
@@ -48,11 +38,9 @@ __all__ = [
     "RunSummary",
     "WorkflowDescription",
     "WorkflowList",
-    "install_error_handlers",
     "workflow_router",
 ]
 
-_VALIDATION = "ValidationError"
 _MAX_KEY = 255
 
 # -- the schema ----------------------------------------------------------------------------
@@ -218,102 +206,12 @@ def _summary(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def _where(loc: Iterable[str | int]) -> str:
-    """``("body", "parameters")`` -> ``body.parameters``; list indexes in brackets."""
-    where = ""
-    for part in loc:
-        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else part)
-    return where
-
-
-def _validation_message(errors: Iterable[Mapping[str, Any]]) -> str:
-    """Each problem as ``where: what was expected``; the offending values are left out."""
-    problems: list[str] = []
-    for error in errors:
-        loc = tuple(error.get("loc", ()))
-        if error.get("type") == "json_invalid":
-            position = next((p for p in loc if isinstance(p, int)), None)
-            detail = (error.get("ctx") or {}).get("error", "")
-            at = f" at character {position}" if position is not None else ""
-            problems.append(f"body: not valid JSON{at}" + (f" ({detail})" if detail else ""))
-        else:
-            problems.append(f"{_where(loc) or 'request'}: {error.get('msg', 'invalid')}")
-    return "; ".join(dict.fromkeys(problems)) or "the request is invalid"
-
-
-async def _on_lockgate_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LockgateError)
-    headers = (
-        {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequestsError) else None
-    )
-    return _error(http_status(exc), exc.code, exc.message, headers)
-
-
 def _visible(principal: Principal, run: WorkflowResponse) -> WorkflowResponse:
     """``run`` when ``principal`` may read it; a caller with ``runs:read:own`` only is told
     another's run does not exist, as it would be for a made-up id."""
     if principal.allows(RUNS_READ) or run.principal == principal.name:
         return run
     raise RunNotFoundError(f"no run {run.run_id!r}", run_id=run.run_id)
-
-
-async def _on_validation_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    return _error(422, _VALIDATION, _validation_message(exc.errors()))
-
-
-async def _on_http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if isinstance(exc.__cause__, ClientDisconnect):  # FastAPI's 400 for a body cut short
-        return await _on_client_gone(request, exc)
-    codes = {404: "RouteNotFound", 405: "MethodNotAllowed"}
-    message = {
-        404: f"no endpoint {request.url.path}",
-        405: f"{request.method} is not allowed on {request.url.path}",
-    }.get(exc.status_code, str(exc.detail))
-    headers = exc.headers
-    if exc.status_code == 405:
-        # Starlette names the methods of the first route that matched the path only.
-        headers = {"Allow": ", ".join(_allowed_methods(request.app, request.url.path))}
-    return _error(exc.status_code, codes.get(exc.status_code, "HTTPError"), message, headers)
-
-
-def _allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method the schema documents for a path template matching ``path``."""
-    templates: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
-        app.state, "lockgate_templates", None
-    )
-    if templates is None:
-        templates = [
-            (
-                re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"),
-                [method.upper() for method in operations],
-            )
-            for template, operations in app.openapi()["paths"].items()
-        ]
-        app.state.lockgate_templates = templates
-    return sorted({m for pattern, methods in templates if pattern.match(path) for m in methods})
-
-
-async def _on_client_gone(request: Request, _exc: Exception) -> Response:
-    log_client_gone(request.scope)
-    # Never sent (the server drops a response to a closed connection); 499 as nginx logs it.
-    return Response(status_code=499)
-
-
-async def _on_unexpected(_: Request, _exc: Exception) -> Response:
-    # Starlette re-raises the exception after this response is sent, so the server logs it.
-    return _error(500, "InternalError", "the gateway failed to serve the request; see its log")
-
-
-def install_error_handlers(api: FastAPI) -> None:
-    """Give every error FastAPI serves the one error shape (see the module docstring)."""
-    api.add_exception_handler(LockgateError, _on_lockgate_error)
-    api.add_exception_handler(RequestValidationError, _on_validation_error)
-    api.add_exception_handler(HTTPException, _on_http_error)
-    api.add_exception_handler(ClientGoneError, _on_client_gone)
-    api.add_exception_handler(ClientDisconnect, _on_client_gone)
-    api.add_exception_handler(Exception, _on_unexpected)
 
 
 # -- routes --------------------------------------------------------------------------------
@@ -382,11 +280,11 @@ def workflow_router(application: Application) -> APIRouter:
             body = RunRequest.model_validate_json(raw) if raw.strip() else RunRequest()
         except ValidationError as exc:
             errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-            return _error(422, _VALIDATION, _validation_message(errors))
+            return _error(422, VALIDATION, validation_message(errors))
         if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
             return _error(
                 422,
-                _VALIDATION,
+                VALIDATION,
                 "body.idempotency_key and the Idempotency-Key header differ; send one of them",
             )
         run = await service.execute_workflow(
@@ -426,7 +324,7 @@ def workflow_router(application: Application) -> APIRouter:
         except LockgateError:
             raise
         except ValueError:  # the store's word for a cursor it did not hand out
-            return _error(422, _VALIDATION, "query.cursor: not a cursor this gateway returned")
+            return _error(422, VALIDATION, "query.cursor: not a cursor this gateway returned")
         return _json(
             {"runs": [_summary(run) for run in page.runs], "next_cursor": page.next_cursor}
         )
