@@ -1,4 +1,5 @@
-"""A built workflow: steps, the connections between them, parameters and policies.
+"""A built workflow: steps, the connections between them, parameters and policies; and
+``DagFrontier``, where one run of its graph stands.
 
 Built by :class:`lockgate.use_cases.workflows.builder.AsyncWorkflowBuilder`, which validates the
 graph; these objects are immutable afterwards and shared by every run of the workflow.
@@ -7,13 +8,17 @@ graph; these objects are immutable afterwards and shared by every run of the wor
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+import graphlib
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import CodeType, MappingProxyType
 from typing import Any
 
+from lockgate.models.run import RunStatus
+
 __all__ = [
     "REQUIRED",
+    "DagFrontier",
     "InputSource",
     "ParameterSpec",
     "RetryPolicy",
@@ -201,3 +206,107 @@ class Workflow:
                 for s in self.steps.values()
             ],
         }
+
+
+class DagFrontier:
+    """Where one run of a DAG stands: which steps may start, which never will, and whether
+    the run is over and how. Pure: the executor says what happened, this says what next.
+
+    The rules (the executor's, kept here so they can be tested on their own):
+
+    - A step is ready once every step it depends on completed; restored steps (committed
+      by an earlier attempt of the run) count as completed and never start again.
+    - Ready steps come out in the order they became ready, those ready at the start in the
+      order ``dependencies`` lists them (a workflow's topological order).
+    - Fail fast: after the first failure no step starts; steps already running finish and
+      are recorded, and every step not started is blocked for good.
+    - The run is over when nothing runs and nothing more will start: completed when every
+      step completed, failed otherwise.
+
+    Args:
+        dependencies: Step name -> the steps it depends on.
+        restored: Steps already completed (names not in ``dependencies`` are ignored).
+
+    Raises:
+        ValueError: A step depends on a step that does not exist (or, ``CycleError``, the
+            steps depend on each other in a cycle): the run could never end.
+    """
+
+    __slots__ = ("_failed", "_remaining", "_running", "_sorter", "_started")
+
+    def __init__(
+        self, dependencies: Mapping[str, Collection[str]], restored: Collection[str] = ()
+    ) -> None:
+        # graphlib keeps the counts of unfinished dependencies and the ready queue; this
+        # class adds what a run needs on top: restored steps, failures, the end.
+        self._sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+        self._remaining = {name for name in dependencies if name not in restored}
+        for name, needs in dependencies.items():
+            if name not in self._remaining:
+                continue
+            unknown = sorted(d for d in needs if d not in dependencies)
+            if unknown:
+                raise ValueError(f"step {name!r} depends on unknown step(s) {unknown}")
+            self._sorter.add(name, *(d for d in needs if d in self._remaining))
+        self._sorter.prepare()
+        self._started: set[str] = set()
+        self._running: set[str] = set()
+        self._failed: list[str] = []
+
+    @classmethod
+    def of(cls, workflow: Workflow, restored: Collection[str] = ()) -> DagFrontier:
+        """The frontier of a run of ``workflow`` that has ``restored`` steps committed."""
+        return cls({name: step.depends_on for name, step in workflow.steps.items()}, restored)
+
+    def start_ready(self) -> tuple[str, ...]:
+        """The steps to start now (none once a step failed), counted as running from now."""
+        if self._failed:
+            return ()
+        ready: tuple[str, ...] = self._sorter.get_ready()
+        self._started.update(ready)
+        self._running.update(ready)
+        return ready
+
+    def completed(self, name: str) -> None:
+        """``name``, started earlier, completed: the steps waiting only for it are ready."""
+        self._running.remove(name)
+        self._remaining.remove(name)
+        self._sorter.done(name)
+
+    def failed(self, name: str) -> None:
+        """``name``, started earlier, failed: no step starts from now on."""
+        self._running.remove(name)
+        self._failed.append(name)
+
+    def is_last(self, name: str) -> bool:
+        """Whether ``name`` is the one step of the run not completed yet."""
+        return self._remaining == {name}
+
+    @property
+    def running(self) -> frozenset[str]:
+        """Steps started and not finished."""
+        return frozenset(self._running)
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """The steps that failed, in the order they did."""
+        return tuple(self._failed)
+
+    @property
+    def blocked(self) -> frozenset[str]:
+        """Steps not started that never will (all of them once a step failed)."""
+        if not self._failed:
+            return frozenset()
+        return frozenset(self._remaining - self._started)
+
+    @property
+    def finished(self) -> bool:
+        """Nothing runs and nothing more will start."""
+        return not self._running and (bool(self._failed) or not self._sorter.is_active())
+
+    @property
+    def outcome(self) -> RunStatus | None:
+        """COMPLETED or FAILED once ``finished``; None before."""
+        if not self.finished:
+            return None
+        return RunStatus.FAILED if self._failed else RunStatus.COMPLETED

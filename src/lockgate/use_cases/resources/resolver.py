@@ -23,14 +23,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from lockgate.errors import ResourceConfigError, SecretNotFoundError
+from lockgate.errors import ResourceConfigError, ResourceUnavailableError, SecretNotFoundError
 from lockgate.gateways.interfaces import IEgressGuard, IInlineResourceResolver, ISecretReader
 from lockgate.models.resource import ResourceReference
+from lockgate.use_cases.resources.instances import close_object, maybe_await
 
 if TYPE_CHECKING:  # the registry holds its resolver: named for the type only
     from lockgate.use_cases.resources.registry import ResourceRegistry
 
-__all__ = ["ResolverFunction", "ResourceResolver", "SecretReader"]
+__all__ = ["FunctionResolver", "ResolverFunction", "ResourceResolver", "SecretReader"]
 
 logger = logging.getLogger("lockgate.resources")
 
@@ -40,6 +41,31 @@ ResolverFunction = Callable[[Mapping[str, Any], Any], Awaitable[Any]]
 
 SecretReader = ISecretReader
 """The name before ports were ``I``-named (``lockgate.gateways.interfaces.ISecretReader``)."""
+
+
+class FunctionResolver:
+    """A resolver function wrapped as an ``IResourceResolver``: health is the resource's
+    own ``ping()`` when it has one, closing its ``aclose()``/``close()``."""
+
+    def __init__(self, create: ResolverFunction) -> None:
+        self._create = create
+
+    # A resolver function checks its own config when it is called.
+    def validate(self, config: Mapping[str, Any]) -> None:  # noqa: ARG002
+        return None
+
+    async def create(self, config: Mapping[str, Any], credentials: Any) -> Any:
+        return await self._create(config, credentials)
+
+    async def health_check(self, resource: Any) -> None:
+        ping = getattr(resource, "ping", None)
+        if callable(ping):
+            healthy = await maybe_await(ping())
+            if healthy is False:
+                raise ResourceUnavailableError("its ping() returned False")
+
+    async def close(self, resource: Any) -> None:
+        await close_object(resource)
 
 
 class _Read:

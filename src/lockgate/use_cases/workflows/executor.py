@@ -5,6 +5,10 @@ after a crash a resumed run (given its committed steps) never runs a committed s
 Independent steps run concurrently; with one ready step and nothing else in flight, the step
 runs inline (no task), and a run's last step is committed together with its final status,
 so a chain of N steps costs N commits.
+
+Which steps may start, and when the run is over, is ``DagFrontier``'s answer
+(``lockgate.models.workflow``, pure and tested on its own); ``execute`` is the loop around
+it: start what is ready, wait for a step to finish, record it, again.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate import json_codec
 from lockgate.gateways.interfaces import IRunStore, IWorkflowMetrics, StepWrite
-from lockgate.models.run import RunStatus, StepRecord, StepStatus
-from lockgate.models.workflow import Workflow
+from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
+from lockgate.models.workflow import DagFrontier, Workflow
 from lockgate.use_cases.workflows.live_run import LiveRun
 from lockgate.use_cases.workflows.run_context import ResourceLookup
 from lockgate.use_cases.workflows.step_runner import FunctionCaller, StepRunner
@@ -54,9 +59,7 @@ class WorkflowExecutor:
             call_function, metrics=metrics, max_output_bytes=max_output_bytes, clock=clock
         )
 
-    async def execute(  # noqa: PLR0912, PLR0915 (one scheduling loop reads best whole)
-        self, workflow: Workflow, live: LiveRun, lookup: ResourceLookup
-    ) -> RunStatus:
+    async def execute(self, workflow: Workflow, live: LiveRun, lookup: ResourceLookup) -> RunStatus:
         """Run ``live.run`` from its committed steps to its end and commit the outcome.
 
         Returns:
@@ -66,108 +69,65 @@ class WorkflowExecutor:
             CancelledError: The task was cancelled without ``cancel_requested`` (the gateway
                 is stopping): nothing is marked, and the run resumes on restart.
         """
-        run = live.run
-        outputs = {
-            name: record.output
-            for name, record in run.steps.items()
-            if record.status is StepStatus.COMPLETED and name in workflow.steps
-        }
-        live.steps.update({name: run.steps[name] for name in outputs})
-        waiting = {
-            name: sum(1 for d in step.depends_on if d not in outputs)
-            for name, step in workflow.steps.items()
-            if name not in outputs
-        }
-        ready = [name for name, count in waiting.items() if count == 0]
-        running: dict[asyncio.Task[StepWrite], str] = {}
-        failures: list[StepWrite] = []
-        final: list[StepWrite] = []
-        loop = asyncio.get_running_loop()
-        # Steps that ran as tasks report here; one wake-up future per wait, rather than
-        # asyncio.wait() re-registering on every running task each time one finishes.
-        finished: list[asyncio.Task[StepWrite]] = []
-        wakeup: list[asyncio.Future[None]] = []
-
-        def on_done(task: asyncio.Task[StepWrite]) -> None:
-            finished.append(task)
-            if wakeup and not wakeup[0].done():
-                wakeup[0].set_result(None)
-
-        def completed(name: str, output_json: bytes) -> None:
-            outputs[name] = json_codec.loads(output_json)
-            del waiting[name]
-            for dependent in workflow.dependents[name]:
-                waiting[dependent] -= 1
-                if waiting[dependent] == 0:
-                    ready.append(dependent)
-
-        deadline = None
-        if run.deadline is not None:
-            deadline = loop.time() + (run.deadline - self._clock())
+        restored = _restored(workflow, live)
+        dag = DagFrontier.of(workflow, restored)
+        ledger = _Ledger(dag, {name: record.output for name, record in restored.items()})
+        tasks = _StepTasks()
         try:
-            if deadline is not None and deadline <= loop.time():
-                # Resumed past its deadline: timeout_at would only fire at the first await,
-                # after a step had started.
-                raise TimeoutError
-            async with asyncio.timeout_at(deadline) if deadline else contextlib.nullcontext():
-                while ready or running:
-                    if ready and not failures:
-                        if len(ready) == 1 and not running:
-                            name = ready.pop()
-                            write = await self._steps.run(workflow, live, name, outputs, lookup)
-                            record, output_json = write
-                            if record.status is not StepStatus.COMPLETED:
-                                failures.append(write)
-                            elif len(waiting) == 1:
-                                # The last step: committed with the run's status below.
-                                final.append(write)
-                                completed(name, output_json or b"null")
-                            else:
-                                await self._store.save_step(run.run_id, write)
-                                completed(name, output_json or b"null")
-                            continue
-                        for name in ready:
-                            task = asyncio.create_task(
-                                self._step_task(workflow, live, name, outputs, lookup)
-                            )
-                            task.add_done_callback(on_done)
-                            running[task] = name
-                        ready.clear()
-                    if not running:
-                        break
-                    if not finished:
-                        wakeup.append(loop.create_future())
-                        try:
-                            await wakeup[0]
-                        finally:
-                            wakeup.clear()
-                    for task in finished:
-                        name = running.pop(task)
-                        write = task.result()
-                        if write[0].status is StepStatus.COMPLETED:
-                            completed(name, write[1] or b"null")
-                        else:
-                            failures.append(write)
-                    finished.clear()
-        except TimeoutError:
-            await self._cancel(running)
-            timeout_error = f"workflow {workflow.name!r} timed out after {workflow.timeout} s"
-            failures.extend(self._interrupted(live, timeout_error))
-            return await self._finish(live, RunStatus.FAILED, timeout_error, failures)
-        except asyncio.CancelledError:
-            await self._cancel(running)
-            if not live.cancel_requested:
-                raise
-            failures.extend(self._interrupted(live, "the run was cancelled"))
-            return await self._finish(live, RunStatus.CANCELLED, "the run was cancelled", failures)
-        except Exception:
-            # The store failed: no step of this run may go on once the run can be claimed
-            # (and relaunched) again.
-            await self._cancel(running)
-            raise
-        if failures:
-            return await self._finish(live, RunStatus.FAILED, failures[0][0].error, failures)
-        return await self._finish(live, RunStatus.COMPLETED, None, final)
+            async with self._time_limit(live.run):
+                while not dag.finished:
+                    ready = dag.start_ready()
+                    if len(ready) == 1 and not tasks:  # alone: run inline, no task to make
+                        await self._run_inline(workflow, live, ready[0], ledger, lookup)
+                        continue
+                    for name in ready:
+                        step = self._step_task(workflow, live, name, ledger.outputs, lookup)
+                        tasks.start(name, step)
+                    for name, write in await tasks.finished():
+                        ledger.record(name, write)
+        except (Exception, asyncio.CancelledError) as exc:
+            await tasks.cancel()
+            if (ending := _interruption(workflow, live, exc)) is None:
+                raise  # the store failed, or the gateway is stopping
+            status, reason = ending
+            writes = ledger.failures + self._interrupted(live, reason)
+            return await self._finish(live, status, reason, writes)
+        if ledger.failures:
+            return await self._finish(live, RunStatus.FAILED, ledger.error, ledger.failures)
+        return await self._finish(live, RunStatus.COMPLETED, None, ledger.final)
+
+    async def _run_inline(
+        self,
+        workflow: Workflow,
+        live: LiveRun,
+        name: str,
+        ledger: _Ledger,
+        lookup: ResourceLookup,
+    ) -> None:
+        """Run the one startable step in the run's own task (nothing else runs, so a task
+        would only cost); the run's last step is committed with its final status."""
+        write = await self._steps.run(workflow, live, name, ledger.outputs, lookup)
+        if write[0].status is StepStatus.COMPLETED:
+            if ledger.dag.is_last(name):
+                ledger.final.append(write)
+            else:
+                await self._store.save_step(live.run.run_id, write)
+        ledger.record(name, write)
+
+    def _time_limit(self, run: RunRecord) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The run's deadline (across restarts) as a timeout on the loop's clock.
+
+        Raises:
+            TimeoutError: The run resumed past its deadline (``timeout_at`` would only fire
+                at the first await, after a step had started).
+        """
+        if run.deadline is None:
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (run.deadline - self._clock())
+        if deadline <= loop.time():
+            raise TimeoutError
+        return asyncio.timeout_at(deadline)
 
     async def _finish(
         self, live: LiveRun, status: RunStatus, error: str | None, writes: list[StepWrite]
@@ -217,14 +177,6 @@ class WorkflowExecutor:
                 writes.append((ended, None))
         return writes
 
-    @staticmethod
-    async def _cancel(running: Mapping[asyncio.Task[StepWrite], str]) -> None:
-        for task in running:
-            task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
     async def _step_task(
         self,
         workflow: Workflow,
@@ -237,3 +189,103 @@ class WorkflowExecutor:
         if write[0].status is StepStatus.COMPLETED:
             await self._store.save_step(live.run.run_id, write)
         return write
+
+
+def _restored(workflow: Workflow, live: LiveRun) -> dict[str, StepRecord]:
+    """The run's committed steps that its workflow still has, put back on ``live``."""
+    restored = {
+        name: record
+        for name, record in live.run.steps.items()
+        if record.status is StepStatus.COMPLETED and name in workflow.steps
+    }
+    live.steps.update(restored)
+    return restored
+
+
+def _interruption(
+    workflow: Workflow, live: LiveRun, exc: BaseException
+) -> tuple[RunStatus, str] | None:
+    """How ``exc`` ends the run: failed past its timeout, cancelled when a cancel was
+    requested; None when it must propagate (a store failure: no step of the run may go on
+    once it can be claimed and relaunched again; or the gateway stopping)."""
+    if isinstance(exc, TimeoutError):
+        return RunStatus.FAILED, f"workflow {workflow.name!r} timed out after {workflow.timeout} s"
+    if isinstance(exc, asyncio.CancelledError) and live.cancel_requested:
+        return RunStatus.CANCELLED, "the run was cancelled"
+    return None
+
+
+@dataclass(slots=True)
+class _Ledger:
+    """What a run has produced, told to its ``dag`` as it comes: the outputs later steps
+    read (as a resumed run would read them back: from JSON), the failed steps' records,
+    and the write committed together with the run's final status (its last step, when
+    that ran inline)."""
+
+    dag: DagFrontier
+    outputs: dict[str, Any]
+    failures: list[StepWrite] = field(default_factory=list)
+    final: list[StepWrite] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        """The run's error: its first failed step's."""
+        return self.failures[0][0].error
+
+    def record(self, name: str, write: StepWrite) -> None:
+        record, output_json = write
+        if record.status is StepStatus.COMPLETED:
+            self.outputs[name] = json_codec.loads(output_json or b"null")
+            self.dag.completed(name)
+        else:
+            self.failures.append(write)
+            self.dag.failed(name)
+
+
+class _StepTasks:
+    """The steps running as tasks, and those that finished since the last ``finished()``.
+
+    Finished tasks report through a done callback to one wake-up future per wait, rather
+    than ``asyncio.wait()`` registering on every running task each time one finishes.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[asyncio.Task[StepWrite], str] = {}
+        self._finished: list[asyncio.Task[StepWrite]] = []
+        self._wakeup: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def start(self, name: str, step: Coroutine[Any, Any, StepWrite]) -> None:
+        task = asyncio.create_task(step)
+        task.add_done_callback(self._on_done)
+        self._names[task] = name
+
+    def _on_done(self, task: asyncio.Task[StepWrite]) -> None:
+        self._finished.append(task)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def finished(self) -> list[tuple[str, StepWrite]]:
+        """The steps that finished (waiting for one if none has), in the order they did.
+
+        Raises:
+            Exception: A task's store commit failed (the tasks not yet reported stay).
+        """
+        if not self._finished:
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+        done, self._finished = self._finished, []
+        return [(self._names.pop(task), task.result()) for task in done]
+
+    async def cancel(self) -> None:
+        """Cancel every step still running, and wait until each has stopped."""
+        for task in self._names:
+            task.cancel()
+        for task in self._names:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
