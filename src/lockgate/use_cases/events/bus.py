@@ -75,6 +75,8 @@ class EventBus:
         known_modules: The declared modules' names; subscribing or publishing as another
             module is refused.
         clock: Unix seconds, for event times, claims and retries.
+        retention: Seconds a completed delivery (and its event, with its last one) is
+            kept before the dispatcher purges it, hourly (durable); None keeps them.
 
     Raises:
         ValueError: A number is out of range or ``node_id`` is empty (the message names it).
@@ -95,6 +97,7 @@ class EventBus:
         max_in_flight: int = 256,
         known_modules: Callable[[], Collection[str]] | None = None,
         clock: Callable[[], float] = time.time,
+        retention: float | None = None,
     ) -> None:
         _require_name("node_id", node_id)
         self._policy = RetryPolicy(max_attempts, backoff, max_backoff, delivery_timeout)
@@ -112,13 +115,13 @@ class EventBus:
         self._max_in_flight = max_in_flight
         self._known_modules = known_modules
         self._clock = clock
+        self._retention = retention
         self._lock = threading.Lock()  # subscribe and publish may come from any thread
         self._subscriptions: dict[str, Subscription] = {}
         self._by_event: dict[str, tuple[Subscription, ...]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._outbox: OutboxDispatcher | None = None
-        self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dead_letters: deque[Delivery] = deque(maxlen=_DEAD_LETTERS)
         self._published = 0
@@ -283,11 +286,11 @@ class EventBus:
                 max_in_flight=self._max_in_flight,
                 counts=self._counts,
                 subscription=self._subscriptions.get,
-                spawn=self._spawn,
                 executor=self._executor,
                 clock=self._clock,
+                retention=self._retention,
             )
-            self._poller = self._loop.create_task(self._outbox.run(), name="lockgate-events")
+            await self._outbox.start()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new publications, stop claiming, wait up to ``grace`` seconds for the
@@ -297,11 +300,12 @@ class EventBus:
         loop, self._loop = self._loop, None
         if loop is None:
             return
-        poller, self._poller, self._outbox = self._poller, None, None
-        if poller is not None:
-            poller.cancel()
-            await asyncio.wait({poller})
+        outbox, self._outbox = self._outbox, None
         deadline = loop.time() + max(grace, 0.0)
+        if outbox is not None and (cut_short := await outbox.stop(grace)):
+            logger.warning(
+                "stopping with %d event deliveries unfinished: delivered again later", cut_short
+            )
         current = asyncio.current_task()
         while tasks := self._tasks - {current}:
             _, pending = await asyncio.wait(tasks, timeout=max(deadline - loop.time(), 0))
