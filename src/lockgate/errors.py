@@ -18,6 +18,7 @@ The tree::
         ├── HandlerResponseError    the handler's output cannot be mapped to a response
         └── RemoteInvocationError   a remote backend (AWS Lambda) failed or refused the call
     ├── AsyncInvocationNotFoundError  no Event invocation by that request id
+    ├── DeliveryNotFoundError       no event delivery by that id (event_id:subscriber)
     ├── JobNotFoundError            no job definition or job run by that name or id
     ├── JobRunnerError              a job runner (local processes, AWS Batch) failed
     ├── WorkflowDefinitionError     a workflow being built is invalid (names the step)
@@ -63,6 +64,7 @@ __all__ = [
     "ConfigError",
     "CredentialExistsError",
     "CredentialNotFoundError",
+    "DeliveryNotFoundError",
     "ForbiddenError",
     "FunctionInitError",
     "FunctionNotFoundError",
@@ -244,6 +246,10 @@ class RemoteInvocationError(InvocationError):
 
 class AsyncInvocationNotFoundError(LockgateError, LookupError):
     code = "AsyncInvocationNotFound"
+
+
+class DeliveryNotFoundError(LockgateError, LookupError):
+    code = "DeliveryNotFound"
 
 
 class JobNotFoundError(LockgateError, LookupError):
@@ -430,6 +436,7 @@ _HTTP_STATUS: tuple[tuple[type[LockgateError], int], ...] = (
     (HandlerResponseError, 502),
     (RemoteInvocationError, 502),
     (AsyncInvocationNotFoundError, 404),
+    (DeliveryNotFoundError, 404),
     (JobNotFoundError, 404),
     (JobRunnerError, 502),
     (CircuitOpenError, 503),

@@ -31,10 +31,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any
 
-from lockgate.errors import ModuleCallError
+from lockgate.errors import DeliveryNotFoundError, ModuleCallError
 from lockgate.gateways.interfaces import IEventStore
 from lockgate.json_codec import dumps, loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
@@ -327,10 +327,14 @@ class EventBus:
         return list(self._dead_letters)
 
     async def deliveries(
-        self, status: DeliveryStatus | None = None, limit: int = 100
+        self,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+        *,
+        subscriber: str | None = None,
     ) -> list[Delivery]:
-        """Deliveries oldest first: from the store when durable; in memory, the dead
-        letters only.
+        """Deliveries oldest first (of ``subscriber``, when given): from the store when
+        durable; in memory, the dead letters only.
 
         Raises:
             ValueError: ``limit`` is below 1.
@@ -339,10 +343,50 @@ class EventBus:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if self._store is not None:
-            return await self._store.deliveries(status, limit)
+            return await self._store.deliveries(status, limit, subscriber=subscriber)
         if status not in (None, DeliveryStatus.DEAD):
             return []
-        return list(itertools.islice(self._dead_letters, limit))
+        letters = (d for d in self._dead_letters if subscriber in (None, d.subscriber))
+        return list(itertools.islice(letters, limit))
+
+    @property
+    def durable(self) -> bool:
+        """Whether deliveries are kept in a store (and so can be shown and re-driven)."""
+        return self._store is not None
+
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        """One durable delivery by its id (``event_id:subscriber``).
+
+        Raises:
+            DeliveryNotFoundError: None by that id (or it completed and was purged), or
+                the bus keeps deliveries in memory.
+            RunStoreError: The store failed.
+        """
+        found = None if self._store is None else await self._store.get_delivery(delivery_id)
+        if found is None:
+            raise DeliveryNotFoundError(
+                f"no event delivery {delivery_id!r} (unknown, or completed and purged)",
+                delivery_id=delivery_id,
+            )
+        return found
+
+    async def redrive(
+        self, delivery_ids: Sequence[str] | None = None, subscriber: str | None = None
+    ) -> list[str]:
+        """Make dead deliveries pending again (those named, else all dead ones of
+        ``subscriber``, else all dead ones), their attempts counted afresh; returns their
+        ids. In memory there is nothing to re-drive: dead letters are kept for reading.
+
+        Raises:
+            TypeError: ``delivery_ids`` is a single string or holds a non-string.
+            RunStoreError: The store failed.
+        """
+        if self._store is None:
+            return []
+        ids = await self._store.redrive(self._clock(), delivery_ids, subscriber)
+        if ids and self._outbox is not None:
+            self._outbox.kick()
+        return ids
 
     def stats(self) -> dict[str, int]:
         """Counters since construction: ``published``, ``delivered``, ``failed_attempts``,

@@ -108,6 +108,8 @@ def classify(path: str) -> Endpoint:
         return _lambda_endpoint(path)
     if path == "/workflows" or path.startswith(("/workflows/", "/runs/")) or path == "/runs":
         return _workflow_endpoint(path)
+    if path.startswith("/events/deliveries/"):  # one delivery's data, re-drives
+        return _ADMIN
     if path in ("/health", "/metrics", "/modules") or path.startswith(_OPERATIONS_PREFIXES):
         return _OPERATIONS
     return _ADMIN  # secrets, jobs, Event invocations, tokens, and anything added later
