@@ -11,7 +11,6 @@ import contextlib
 import logging
 import signal
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -169,7 +168,6 @@ class Application:
                 asyncio.create_task(self.scheduler.run(), name="lockgate-scheduler"),
                 asyncio.create_task(self.janitor.run(), name="lockgate-janitor"),
                 asyncio.create_task(self.resources.run_sweeps(), name="lockgate-resource-sweeps"),
-                asyncio.create_task(self._purge_events(), name="lockgate-event-purge"),
                 asyncio.create_task(self._flush_credentials(), name="lockgate-credential-use"),
                 asyncio.create_task(self._flush_usage(), name="lockgate-api-key-usage"),
             ]
@@ -226,20 +224,6 @@ class Application:
         self.modules.initialise()
         stack.push_async_callback(self.event_bus.stop, grace=self.settings.shutdown_grace)
         await self.event_bus.start()
-
-    async def _purge_events(self) -> None:
-        """Delete completed event deliveries (and their events) older than
-        ``event_retention``, hourly: payloads often hold personal data."""
-        if self.event_store is None:
-            return
-        while True:
-            try:
-                cutoff = time.time() - self.settings.event_retention
-                while await self.event_store.purge_completed(cutoff) >= 1000:
-                    pass
-            except Exception:  # a failed purge is retried at the next hour
-                logger.exception("purging completed events failed")
-            await asyncio.sleep(3600)
 
     async def _flush_credentials(self) -> None:
         """Write tokens' last-use times once a minute (never on the request path)."""

@@ -329,6 +329,7 @@ def _module_parts(
         lease_seconds=settings.event_delivery_timeout + 5.0,
         max_attempts=settings.event_max_attempts,
         known_modules=declarations.keys,
+        retention=settings.event_retention,
     )
     return _ModuleParts(registry, bus, store)
 

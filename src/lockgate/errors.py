@@ -18,6 +18,7 @@ The tree::
         ├── HandlerResponseError    the handler's output cannot be mapped to a response
         └── RemoteInvocationError   a remote backend (AWS Lambda) failed or refused the call
     ├── AsyncInvocationNotFoundError  no Event invocation by that request id
+    ├── DeliveryNotFoundError       no event delivery by that id (event_id:subscriber)
     ├── JobNotFoundError            no job definition or job run by that name or id
     ├── JobRunnerError              a job runner (local processes, AWS Batch) failed
     ├── WorkflowDefinitionError     a workflow being built is invalid (names the step)
@@ -63,6 +64,7 @@ __all__ = [
     "ConfigError",
     "CredentialExistsError",
     "CredentialNotFoundError",
+    "DeliveryNotFoundError",
     "ForbiddenError",
     "FunctionInitError",
     "FunctionNotFoundError",
@@ -246,6 +248,10 @@ class AsyncInvocationNotFoundError(LockgateError, LookupError):
     code = "AsyncInvocationNotFound"
 
 
+class DeliveryNotFoundError(LockgateError, LookupError):
+    code = "DeliveryNotFound"
+
+
 class JobNotFoundError(LockgateError, LookupError):
     code = "JobNotFound"
 
@@ -416,7 +422,7 @@ class MasterKeyRotatedError(LockgateError):
     code = "MasterKeyRotated"
 
 
-# The one table from errors to HTTP status codes; the most specific class listed wins.
+# The one table from errors to HTTP status codes.
 # Looked up by class hierarchy: an error takes the status of its nearest listed class, so
 # a subclass listed anywhere here wins over its base, whatever the order.
 _HTTP_STATUS: Mapping[type[LockgateError], int] = {
@@ -432,6 +438,7 @@ _HTTP_STATUS: Mapping[type[LockgateError], int] = {
     HandlerResponseError: 502,
     RemoteInvocationError: 502,
     AsyncInvocationNotFoundError: 404,
+    DeliveryNotFoundError: 404,
     JobNotFoundError: 404,
     JobRunnerError: 502,
     CircuitOpenError: 503,

@@ -20,7 +20,13 @@ from lockgate.errors import ModuleCallError, RunStoreError
 from lockgate.gateways.stores.events.memory import InMemoryEventStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.use_cases.events.bus import EventBus, current_event
-from lockgate.use_cases.events.delivery import HandlerNotStartedError, Subscription, call_handler
+from lockgate.use_cases.events.delivery import (
+    HandlerNotStartedError,
+    RetryPolicy,
+    Subscription,
+    call_handler,
+)
+from lockgate.use_cases.work_queue.backoff import Backoff
 from tests.support import ManualClock, eventually
 
 EVENT = "therapy_session.scheduled"
@@ -57,17 +63,19 @@ async def dead(bus: EventBus, count: int = 1) -> list[Delivery]:
 
 
 class CountingStore(InMemoryEventStore):
-    """Counts the bus's polls, so a test that nothing happened waits for polls, not time."""
+    """Counts the bus's polls (claims from its queue), so a test that nothing happened
+    waits for polls, not time."""
 
     def __init__(self) -> None:
         super().__init__()
         self.polls = 0
+        claim = self.queue.claim_due
 
-    async def claim_due(
-        self, owner: str, now: float, lease_seconds: float, limit: int
-    ) -> list[Delivery]:
-        self.polls += 1
-        return await super().claim_due(owner, now, lease_seconds, limit)
+        async def counted(*args: Any, **kwargs: Any) -> list[Delivery]:
+            self.polls += 1
+            return await claim(*args, **kwargs)
+
+        self.queue.claim_due = counted  # type: ignore[method-assign]
 
 
 async def polled(store: CountingStore, times: int = 3) -> None:
@@ -686,3 +694,32 @@ async def test_a_connection_is_refused_by_the_memory_store(make_bus: Any) -> Non
     with pytest.raises(ValueError, match=r"only the PostgreSQL event store.*InMemoryEventStore"):
         await publication
     assert await store.deliveries() == []
+
+
+async def test_the_dispatcher_purges_completed_deliveries_past_their_retention(
+    make_bus: Any, clock: ManualClock
+) -> None:
+    store = CountingStore()
+    for event_id, subscriber in (("e-old", "a"), ("e-new", "a"), ("e-old", "b")):
+        await store.record(EventRecord(event_id, EVENT, DATA, "m", clock()), [subscriber])
+    await store.claim_due("other-node", clock(), 60.0, 10)
+    await store.complete("e-old", "a", clock())
+    clock.advance(100.0)
+    await store.complete("e-new", "a", clock())
+    await store.fail("e-old", "b", "gave up", None)
+
+    await make_bus(store, clock=clock, retention=50.0)
+    await polled(store, 1)  # the purge runs before the first claim
+
+    assert [(d.id, d.status) for d in await store.deliveries()] == [
+        ("e-new:a", DeliveryStatus.COMPLETED),
+        ("e-old:b", DeliveryStatus.DEAD),
+    ]
+
+
+def test_the_backoff_doubles_up_to_its_cap() -> None:
+    waits = RetryPolicy(5, backoff=0.5, max_backoff=3.0, timeout=1.0).waits
+    assert [waits.delay(n) for n in (1, 2, 3, 4, 10_000)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert Backoff(1.0).delay(3) == 4.0  # no cap
+    with pytest.raises(ValueError, match="max_backoff must be zero or more seconds"):
+        Backoff(1.0, -1.0)

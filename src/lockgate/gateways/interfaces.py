@@ -7,6 +7,7 @@ reader finds every Protocol here and use cases import them from here alone:
 - ``stores/runs/ports.py``: ``IRunStore``, ``StepWrite``
 - ``stores/events/ports.py``: ``IEventStore``
 - ``stores/invocations/ports.py``: ``IAsyncInvocationStore``
+- ``stores/work_queue/ports.py``: ``IWorkQueueStore``
 - ``stores/jobs/ports.py``: ``IJobStore``
 - ``stores/secrets/ports.py``: ``ISecretStore``, ``ISecretReader``, ``ISecretBackend``
 - ``stores/credentials/ports.py``: ``ICredentialStore``, ``UsageKey``
@@ -45,6 +46,7 @@ from lockgate.gateways.stores.invocations.ports import IAsyncInvocationStore
 from lockgate.gateways.stores.jobs.ports import IJobStore
 from lockgate.gateways.stores.runs.ports import IRunStore, StepWrite
 from lockgate.gateways.stores.secrets.ports import ISecretBackend, ISecretReader, ISecretStore
+from lockgate.gateways.stores.work_queue.ports import IWorkQueueStore
 from lockgate.gateways.workers.ports import (
     IFunctionCaller,
     IInvocationBackend,
@@ -72,6 +74,7 @@ __all__ = [
     "ISecretReader",
     "ISecretStore",
     "ISigV4Signer",
+    "IWorkQueueStore",
     "IWorker",
     "IWorkerLauncher",
     "IWorkflowMetrics",

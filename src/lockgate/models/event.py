@@ -52,3 +52,9 @@ class Delivery:
     attempts: int
     next_attempt_at: float
     error: str | None = None
+
+    @property
+    def id(self) -> str:
+        """``event_id:subscriber``: the delivery's id in the operator's API (event ids
+        never hold a colon)."""
+        return f"{self.event.event_id}:{self.subscriber}"

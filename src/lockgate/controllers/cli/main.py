@@ -7,6 +7,7 @@ import typer
 from lockgate.controllers.cli.check import check
 from lockgate.controllers.cli.credentials.api_keys import api_keys_app
 from lockgate.controllers.cli.credentials.tokens import tokens_app
+from lockgate.controllers.cli.events import events_app
 from lockgate.controllers.cli.invocations import invocations_app
 from lockgate.controllers.cli.jobs import jobs_app
 from lockgate.controllers.cli.runs import run, runs_app
@@ -32,6 +33,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(invocations_app, name="invocations")
+app.add_typer(events_app, name="events")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(api_keys_app, name="api-keys")
 

@@ -31,6 +31,7 @@ from lockgate.controllers.http.auth.refusals import (
 )
 from lockgate.controllers.http.auth.tokens_api import tokens_router
 from lockgate.controllers.http.error_handlers import install_error_handlers
+from lockgate.controllers.http.events_api import events_router
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.invocations_api import invocations_router
 from lockgate.controllers.http.jobs_api import jobs_router
@@ -240,6 +241,7 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(workflow_router(application))
     api.include_router(secrets_router(application))
     api.include_router(module_router(application))
+    api.include_router(events_router(application))
     api.include_router(lambda_functions_router(application.registry))
     api.include_router(invocations_router(application))
     api.include_router(jobs_router(application.jobs))

@@ -1,39 +1,24 @@
-"""The modules API: every module's health, one module's health, and the durable event
-deliveries (pending, completed, dead) for operators."""
+"""The modules API: every module's health and one module's health (their events'
+deliveries are ``events_api``'s)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from lockgate.application import Application
 from lockgate.controllers.http.responses import json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
-from lockgate.models.event import Delivery, DeliveryStatus
 
 __all__ = ["module_router"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such module"},
     422: {"model": ErrorBody, "description": "A malformed query"},
-    503: {"model": ErrorBody, "description": "The event store is unavailable"},
+    503: {"model": ErrorBody, "description": "A store or a module's service is unavailable"},
 }
-
-
-def _delivery(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "event_id": delivery.event.event_id,
-        "event": delivery.event.name,
-        "source_module": delivery.event.source_module,
-        "subscriber": delivery.subscriber,
-        "status": delivery.status.value,
-        "attempts": delivery.attempts,
-        "next_attempt_at": delivery.next_attempt_at,
-        "error": delivery.error,
-        "created_at": delivery.event.created_at,
-    }
 
 
 def module_router(application: Application) -> APIRouter:
@@ -52,15 +37,5 @@ def module_router(application: Application) -> APIRouter:
     async def module_health(name: str) -> Response:
         """One module: ``status``, ``services``, ``dependencies`` and ``message``."""
         return json_response(await application.modules.check_module_health(name, timeout))
-
-    @router.get("/events/deliveries", responses=_ERRORS)
-    async def deliveries(
-        status: Annotated[DeliveryStatus | None, Query()] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> Response:
-        """Event deliveries, oldest first (``?status=dead`` for those that ran out of
-        attempts, with their last error). Payloads are not shown: they may be personal."""
-        found = await application.event_bus.deliveries(status, limit)
-        return json_response({"deliveries": [_delivery(d) for d in found]})
 
     return router

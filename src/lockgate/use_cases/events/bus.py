@@ -31,10 +31,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any
 
-from lockgate.errors import ModuleCallError
+from lockgate.errors import DeliveryNotFoundError, ModuleCallError
 from lockgate.gateways.interfaces import IEventStore
 from lockgate.json_codec import dumps, loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
@@ -75,6 +75,8 @@ class EventBus:
         known_modules: The declared modules' names; subscribing or publishing as another
             module is refused.
         clock: Unix seconds, for event times, claims and retries.
+        retention: Seconds a completed delivery (and its event, with its last one) is
+            kept before the dispatcher purges it, hourly (durable); None keeps them.
 
     Raises:
         ValueError: A number is out of range or ``node_id`` is empty (the message names it).
@@ -95,6 +97,7 @@ class EventBus:
         max_in_flight: int = 256,
         known_modules: Callable[[], Collection[str]] | None = None,
         clock: Callable[[], float] = time.time,
+        retention: float | None = None,
     ) -> None:
         _require_name("node_id", node_id)
         self._policy = RetryPolicy(max_attempts, backoff, max_backoff, delivery_timeout)
@@ -112,13 +115,13 @@ class EventBus:
         self._max_in_flight = max_in_flight
         self._known_modules = known_modules
         self._clock = clock
+        self._retention = retention
         self._lock = threading.Lock()  # subscribe and publish may come from any thread
         self._subscriptions: dict[str, Subscription] = {}
         self._by_event: dict[str, tuple[Subscription, ...]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._outbox: OutboxDispatcher | None = None
-        self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._dead_letters: deque[Delivery] = deque(maxlen=_DEAD_LETTERS)
         self._published = 0
@@ -283,11 +286,11 @@ class EventBus:
                 max_in_flight=self._max_in_flight,
                 counts=self._counts,
                 subscription=self._subscriptions.get,
-                spawn=self._spawn,
                 executor=self._executor,
                 clock=self._clock,
+                retention=self._retention,
             )
-            self._poller = self._loop.create_task(self._outbox.run(), name="lockgate-events")
+            await self._outbox.start()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Refuse new publications, stop claiming, wait up to ``grace`` seconds for the
@@ -297,11 +300,12 @@ class EventBus:
         loop, self._loop = self._loop, None
         if loop is None:
             return
-        poller, self._poller, self._outbox = self._poller, None, None
-        if poller is not None:
-            poller.cancel()
-            await asyncio.wait({poller})
+        outbox, self._outbox = self._outbox, None
         deadline = loop.time() + max(grace, 0.0)
+        if outbox is not None and (cut_short := await outbox.stop(grace)):
+            logger.warning(
+                "stopping with %d event deliveries unfinished: delivered again later", cut_short
+            )
         current = asyncio.current_task()
         while tasks := self._tasks - {current}:
             _, pending = await asyncio.wait(tasks, timeout=max(deadline - loop.time(), 0))
@@ -323,10 +327,14 @@ class EventBus:
         return list(self._dead_letters)
 
     async def deliveries(
-        self, status: DeliveryStatus | None = None, limit: int = 100
+        self,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+        *,
+        subscriber: str | None = None,
     ) -> list[Delivery]:
-        """Deliveries oldest first: from the store when durable; in memory, the dead
-        letters only.
+        """Deliveries oldest first (of ``subscriber``, when given): from the store when
+        durable; in memory, the dead letters only.
 
         Raises:
             ValueError: ``limit`` is below 1.
@@ -335,10 +343,50 @@ class EventBus:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         if self._store is not None:
-            return await self._store.deliveries(status, limit)
+            return await self._store.deliveries(status, limit, subscriber=subscriber)
         if status not in (None, DeliveryStatus.DEAD):
             return []
-        return list(itertools.islice(self._dead_letters, limit))
+        letters = (d for d in self._dead_letters if subscriber in (None, d.subscriber))
+        return list(itertools.islice(letters, limit))
+
+    @property
+    def durable(self) -> bool:
+        """Whether deliveries are kept in a store (and so can be shown and re-driven)."""
+        return self._store is not None
+
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        """One durable delivery by its id (``event_id:subscriber``).
+
+        Raises:
+            DeliveryNotFoundError: None by that id (or it completed and was purged), or
+                the bus keeps deliveries in memory.
+            RunStoreError: The store failed.
+        """
+        found = None if self._store is None else await self._store.get_delivery(delivery_id)
+        if found is None:
+            raise DeliveryNotFoundError(
+                f"no event delivery {delivery_id!r} (unknown, or completed and purged)",
+                delivery_id=delivery_id,
+            )
+        return found
+
+    async def redrive(
+        self, delivery_ids: Sequence[str] | None = None, subscriber: str | None = None
+    ) -> list[str]:
+        """Make dead deliveries pending again (those named, else all dead ones of
+        ``subscriber``, else all dead ones), their attempts counted afresh; returns their
+        ids. In memory there is nothing to re-drive: dead letters are kept for reading.
+
+        Raises:
+            TypeError: ``delivery_ids`` is a single string or holds a non-string.
+            RunStoreError: The store failed.
+        """
+        if self._store is None:
+            return []
+        ids = await self._store.redrive(self._clock(), delivery_ids, subscriber)
+        if ids and self._outbox is not None:
+            self._outbox.kick()
+        return ids
 
     def stats(self) -> dict[str, int]:
         """Counters since construction: ``published``, ``delivered``, ``failed_attempts``,

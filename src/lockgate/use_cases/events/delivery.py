@@ -20,6 +20,7 @@ from typing import Any
 
 from lockgate.json_codec import loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
+from lockgate.use_cases.work_queue.backoff import Backoff
 
 __all__ = [
     "DeliveryCounts",
@@ -81,15 +82,18 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        for name, value in (("backoff", self.backoff), ("max_backoff", self.max_backoff)):
-            if not value >= 0:
-                raise ValueError(f"{name} must be zero or more seconds, got {value}")
+        self.waits  # noqa: B018 - checks backoff and max_backoff
         if not self.timeout > 0:
             raise ValueError(f"delivery_timeout must be more than zero seconds, got {self.timeout}")
 
+    @property
+    def waits(self) -> Backoff:
+        """The backoff between attempts (the one every queue uses)."""
+        return Backoff(self.backoff, self.max_backoff)
+
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return min(self.backoff * 2.0 ** min(attempt - 1, 60), self.max_backoff)
+        return self.waits.delay(attempt)
 
 
 @dataclass(slots=True)

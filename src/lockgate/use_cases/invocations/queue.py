@@ -11,12 +11,10 @@ at-least-once: a gateway that dies mid-attempt leaves it to be run again).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from lockgate.errors import (
     AsyncInvocationNotFoundError,
@@ -31,6 +29,8 @@ from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.work_queue.backoff import Backoff
+from lockgate.use_cases.work_queue.dispatcher import Outcome, QueueDispatcher, QueueItem
 
 __all__ = ["AsyncInvocationQueue"]
 
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 # Beyond the longest function timeout: a lease must outlast the attempt it covers.
 _LEASE_MARGIN_S = 30.0
-_PURGE_EVERY_S = 3600.0
 # Refused before running (throttled, breaker open, pool closing): wait at least this long.
 _MIN_REFUSED_DELAY_S = 1.0
 
@@ -94,16 +93,35 @@ class AsyncInvocationQueue:
         self._max_queued = max_queued
         self._poll_interval = poll_interval
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._running: dict[asyncio.Task[None], AsyncInvocation] = {}
         self._per_function: dict[str, int] = {}
-        self._dispatcher: asyncio.Task[None] | None = None
+        self._dispatcher = self._new_dispatcher()
         self._opened = False
+
+    def _new_dispatcher(self) -> QueueDispatcher[AsyncInvocation]:
+        return QueueDispatcher(
+            self._store.queue,
+            what="Event invocations",
+            node_id=self._node_id,
+            read=_item,
+            run=self._attempt,
+            settled=self._settled,
+            max_attempts=self._max_retries + 1,
+            backoff=Backoff(self._retry_delay),
+            lease_seconds=self._lease_seconds,
+            poll_interval=self._poll_interval,
+            capacity=self._concurrency,
+            clock=self._clock,
+            max_age=self._max_event_age,
+            saturated=self._saturated,
+            admit=self._admit,
+            retention=self._retention,
+            hand_back=True,
+        )
 
     @property
     def in_flight(self) -> int:
         """Attempts running on this gateway now."""
-        return len(self._running)
+        return self._dispatcher.in_flight
 
     async def start(self) -> None:
         """Open the store, take back what this node held when it last stopped, and start
@@ -114,31 +132,17 @@ class AsyncInvocationQueue:
         """
         await self._store.open()
         self._opened = True
-        # A previous life of this node may have died holding leases: they are due now.
-        await self._store.release(self._node_id, self._clock())
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="lockgate-async-invocations")
+        self._per_function = {}  # attempts a stop cancelled before they began left counts
+        self._dispatcher = self._new_dispatcher()  # a restart claims at once
+        await self._dispatcher.start()
 
     async def stop(self, grace: float) -> None:
         """Stop claiming, give running attempts ``grace`` seconds, cancel the rest (their
-        invocations run again later: at-least-once), then close the store."""
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
-            self._dispatcher = None
-        if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=grace)
-            cut_short = [self._running[task] for task in pending]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-            await self._give_back(cut_short)
+        invocations run again later, their attempts not counted: at-least-once), then
+        close the store."""
         if self._opened:
             self._opened = False
-            # Cancelled attempts are due again at once, here or on another node.
-            with contextlib.suppress(Exception):
-                await self._store.release(self._node_id, self._clock())
+            await self._dispatcher.stop(grace)
             await self._store.close()
 
     async def submit(
@@ -181,7 +185,7 @@ class AsyncInvocationQueue:
                 reason="EventQueueFull",
                 function=function,
             )
-        self._wake.set()
+        self._dispatcher.kick()
         return request_id
 
     async def get(self, request_id: str) -> AsyncInvocation:
@@ -216,76 +220,19 @@ class AsyncInvocationQueue:
         single attempt."""
         ids = await self._store.redrive(self._clock(), request_ids, function)
         if ids:
-            self._wake.set()
+            self._dispatcher.kick()
         return ids
 
-    async def _give_back(self, invocations: list[AsyncInvocation]) -> None:
-        """Make claimed invocations due again at once, their claims not counted: those a
-        stop cut short (most were still waiting for a worker, and a stop must not use up an
-        event's retries; one that was running may run twice: delivery is at-least-once),
-        and those claimed beyond what their function can run now."""
-        now = self._clock()
-        for invocation in invocations:
-            await self._guard(
-                self._store.fail(invocation.request_id, None, now, now, counted=False)
-            )
+    # -- what the dispatcher asks ------------------------------------------------------------
 
-    # -- the dispatcher ---------------------------------------------------------------------
-
-    async def _dispatch(self) -> None:
-        next_purge = 0.0
-        while True:
-            try:
-                now = self._clock()
-                if now >= next_purge:
-                    next_purge = now + _PURGE_EVERY_S
-                    await self._store.purge_succeeded(now - self._retention)
-                free = self._concurrency - len(self._running)
-                claimed = (
-                    await self._store.claim_due(
-                        self._node_id,
-                        now,
-                        self._lease_seconds(),
-                        free,
-                        skip_functions=self._saturated(),
-                    )
-                    if free > 0
-                    else []
-                )
-            except Exception:  # the store failed: try again at the next poll
-                logger.exception("claiming Event invocations failed")
-                claimed = []
-            over = [invocation for invocation in claimed if not self._launch(invocation)]
-            if over:  # one claim can take more of a function than it has workers
-                await self._give_back(over)
-            if claimed and len(claimed) == free:
-                continue  # there may be more due: look again as soon as a slot frees
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_interval):
-                    await self._wake.wait()
-
-    def _launch(self, invocation: AsyncInvocation) -> bool:
+    def _admit(self, item: QueueItem[AsyncInvocation]) -> bool:
         """Start an attempt, unless its function already runs as many as it has workers."""
-        name = invocation.function
+        name = item.group
         running = self._per_function.get(name, 0)
         if name in self._registry and running >= self._registry.get(name).scaling.max_capacity:
             return False
-        task = asyncio.create_task(self._attempt(invocation))
-        self._running[task] = invocation
         self._per_function[name] = running + 1
-        task.add_done_callback(self._finished)
         return True
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        invocation = self._running.pop(task, None)
-        if invocation is not None:
-            left = self._per_function[invocation.function] - 1
-            if left:
-                self._per_function[invocation.function] = left
-            else:
-                del self._per_function[invocation.function]
-        self._wake.set()  # a slot is free
 
     def _saturated(self) -> list[str]:
         """Functions with as many attempts running here as they have workers: claiming
@@ -300,8 +247,18 @@ class AsyncInvocationQueue:
         longest = max((f.timeout_seconds for f in self._registry.all()), default=0.0)
         return longest + _LEASE_MARGIN_S
 
-    async def _attempt(self, invocation: AsyncInvocation) -> None:
-        """Run one attempt and record its outcome; never raises (but for cancellation)."""
+    async def _attempt(self, invocation: AsyncInvocation) -> Outcome:
+        """Run one attempt; how it ended."""
+        try:
+            return await self._run_once(invocation)
+        finally:
+            left = self._per_function[invocation.function] - 1
+            if left:
+                self._per_function[invocation.function] = left
+            else:
+                del self._per_function[invocation.function]
+
+    async def _run_once(self, invocation: AsyncInvocation) -> Outcome:
         try:
             result = await self._invoker.invoke_function(
                 invocation.function,
@@ -310,67 +267,42 @@ class AsyncInvocationQueue:
                 qualifier=invocation.qualifier,
             )
         except FunctionNotFoundError as exc:
-            await self._record(invocation, exc.message, retry_at=None)
-            return
-        await self._settle(invocation, result)
+            return Outcome.failure(exc.message, final=True)
+        return _outcome(result)
 
-    async def _settle(self, invocation: AsyncInvocation, result: InvocationResult) -> None:
-        if result.success:
-            self._count(invocation, "succeeded")
-            await self._guard(self._store.succeed(invocation.request_id, self._clock()))
-            return
-        error = result.failure
-        if isinstance(error, TooManyRequestsError | CircuitOpenError | PoolClosedError):
-            delay = max(float(error.fields.get("retry_after", 0)), _MIN_REFUSED_DELAY_S)
-            await self._record(invocation, error.message, self._due_in(invocation, delay), False)
-            return
-        if error is None:  # the handler raised: its error object is the payload
-            message = (result.payload or b"").decode(errors="replace")
-        else:
-            message = json.dumps({"errorType": error.code, "errorMessage": error.message})
-        retry_at = None
-        if invocation.attempts <= self._max_retries:
-            delay = self._retry_delay * 2 ** (invocation.attempts - 1)
-            retry_at = self._due_in(invocation, delay)
-        await self._record(invocation, message, retry_at)
-
-    def _due_in(self, invocation: AsyncInvocation, delay: float) -> float | None:
-        """When to try again, or None when that would be past the event's maximum age."""
-        retry_at = self._clock() + delay
-        if retry_at - invocation.created_at > self._max_event_age:
-            return None
-        self._wake_at(delay)
-        return retry_at
-
-    def _wake_at(self, delay: float) -> None:
-        # Retries are usually due before the next poll; look for them when they are.
-        if delay < self._poll_interval:
-            asyncio.get_running_loop().call_later(delay, self._wake.set)
-
-    def _count(self, invocation: AsyncInvocation, outcome: str) -> None:
-        if self._metrics is not None:
-            self._metrics.async_attempt_finished(invocation.function, outcome)
-
-    async def _record(
-        self, invocation: AsyncInvocation, error: str, retry_at: float | None, counted: bool = True
+    def _settled(
+        self, item: QueueItem[AsyncInvocation], _outcome: Outcome, fate: str, _: float | None
     ) -> None:
-        outcome = "dead" if retry_at is None else "retried" if counted else "deferred"
-        self._count(invocation, outcome)
-        if retry_at is None:
+        if self._metrics is not None:
+            self._metrics.async_attempt_finished(item.group, fate)
+        if fate == "dead":
             logger.warning(
                 "Event invocation %s of %s is dead after %d attempts",
-                invocation.request_id,
-                invocation.function,
-                invocation.attempts,
+                item.key,
+                item.group,
+                item.value.attempts,
             )
-        await self._guard(
-            self._store.fail(invocation.request_id, error, self._clock(), retry_at, counted=counted)
-        )
 
-    @staticmethod
-    async def _guard(write: Awaitable[None]) -> None:
-        """Record an outcome; a store failure leaves the lease to lapse (run again)."""
-        try:
-            await write
-        except Exception:
-            logger.exception("recording an Event invocation's outcome failed")
+
+def _item(invocation: AsyncInvocation) -> QueueItem[AsyncInvocation]:
+    return QueueItem(
+        invocation.request_id,
+        invocation.function,
+        invocation.attempts,
+        invocation.created_at,
+        invocation,
+    )
+
+
+def _outcome(result: InvocationResult) -> Outcome:
+    """A finished attempt's outcome: refused before running (throttled, breaker open, pool
+    closing) is put off uncounted; a function error is a failure with its error object."""
+    if result.success:
+        return Outcome.success()
+    error = result.failure
+    if isinstance(error, TooManyRequestsError | CircuitOpenError | PoolClosedError):
+        delay = max(float(error.fields.get("retry_after", 0)), _MIN_REFUSED_DELAY_S)
+        return Outcome.put_off(error.message, delay)
+    if error is None:  # the handler raised: its error object is the payload
+        return Outcome.failure((result.payload or b"").decode(errors="replace"))
+    return Outcome.failure(json.dumps({"errorType": error.code, "errorMessage": error.message}))

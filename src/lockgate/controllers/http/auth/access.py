@@ -108,7 +108,9 @@ def classify(path: str) -> Endpoint:
         return _lambda_endpoint(path)
     if path == "/workflows" or path.startswith(("/workflows/", "/runs/")) or path == "/runs":
         return _workflow_endpoint(path)
-    if path.endswith("/redrive"):  # re-driving changes state: never with a read scope
+    # One delivery's data, and re-driving anything (which changes state), never with a
+    # read scope, whatever the prefix.
+    if path.endswith("/redrive") or path.startswith("/events/deliveries/"):
         return _ADMIN
     if path in ("/health", "/metrics", "/modules") or path.startswith(_OPERATIONS_PREFIXES):
         return _OPERATIONS

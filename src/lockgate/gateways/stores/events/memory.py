@@ -1,38 +1,26 @@
 """``InMemoryEventStore``: the event store in dicts, for tests and throwaway gateways.
 
-Behaves like the durable stores (leases, ordering, JSON round trips, checks) but keeps
-nothing across a restart.
+Behaves like the durable stores (leases, ordering, JSON round trips, checks: the memory
+work queue's) but keeps nothing across a restart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from lockgate import json_codec
-from lockgate.gateways.stores.arguments import check_claim, check_limit
-from lockgate.gateways.stores.events.schema import (
-    checked_record,
-)
+from lockgate.gateways.stores.events.schema import checked_record
+from lockgate.gateways.stores.events.view import DeliveryQueueView
+from lockgate.gateways.stores.work_queue.memory import InMemoryWorkQueue, QueueRow
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = ["InMemoryEventStore"]
 
-
-@dataclass(slots=True)
-class _Row:
-    """One delivery's columns, as the durable stores keep them."""
-
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: float
-    lease_owner: str | None = None
-    lease_until: float | None = None
-    error: str | None = None
-    finished_at: float | None = None
+PENDING = DeliveryStatus.PENDING.value
 
 
-class InMemoryEventStore:
+class InMemoryEventStore(DeliveryQueueView):
     """Events and deliveries in memory; lost when the process ends.
 
     An event recorded with no subscribers is not stored (nothing would ever read it), as in
@@ -42,10 +30,17 @@ class InMemoryEventStore:
     def __init__(self) -> None:
         # The event with its data as JSON text: decoded afresh for every delivery.
         self._events: dict[str, tuple[EventRecord, bytes]] = {}
-        self._rows: dict[tuple[str, str], _Row] = {}
+        self.queue = self._queue = InMemoryWorkQueue(
+            self._delivery,
+            waiting=PENDING,
+            done=DeliveryStatus.COMPLETED.value,
+            what="delivery ids",
+            late_success_revives_dead=True,
+            purged=self._drop_orphans,
+        )
 
     def __repr__(self) -> str:
-        return f"InMemoryEventStore({len(self._events)} events, {len(self._rows)} deliveries)"
+        return f"InMemoryEventStore({len(self._events)} events, {len(self._queue.rows)} deliveries)"
 
     async def open(self) -> None:
         return None
@@ -68,82 +63,32 @@ class InMemoryEventStore:
         # A repeated record (same event id) keeps what is stored, as ON CONFLICT DO NOTHING.
         self._events.setdefault(event.event_id, (event, data))
         for subscriber in distinct:
-            self._rows.setdefault(
-                (event.event_id, subscriber),
-                _Row(DeliveryStatus.PENDING, 0, event.created_at),
+            key = f"{event.event_id}:{subscriber}"
+            self._queue.rows.setdefault(
+                key,
+                QueueRow(
+                    key=key,
+                    group=subscriber,
+                    order=(event.event_id, subscriber),
+                    status=PENDING,
+                    created_at=self._events[event.event_id][0].created_at,
+                    next_attempt_at=event.created_at,
+                    item=event.event_id,
+                ),
             )
 
-    async def claim_due(
-        self, owner: str, now: float, lease_seconds: float, limit: int
-    ) -> list[Delivery]:
-        check_claim(lease_seconds, limit)
-        due = sorted(
-            (row.next_attempt_at, key)
-            for key, row in self._rows.items()
-            if row.status is DeliveryStatus.PENDING and row.next_attempt_at <= now
-        )[:limit]
-        until = now + lease_seconds
-        claimed: list[Delivery] = []
-        for _, key in due:
-            row = self._rows[key]
-            row.attempts += 1
-            row.lease_owner, row.lease_until, row.next_attempt_at = owner, until, until
-            claimed.append(self._delivery(key, row))
-        return claimed
+    def _drop_orphans(self, purged: list[QueueRow]) -> None:
+        left = {row.item for row in self._queue.rows.values()}
+        for row in purged:
+            if row.item not in left:
+                self._events.pop(row.item, None)
 
-    async def complete(self, event_id: str, subscriber: str, now: float) -> None:
-        row = self._rows.get((event_id, subscriber))
-        if row is None or row.status is DeliveryStatus.COMPLETED:
-            return
-        row.status, row.finished_at = DeliveryStatus.COMPLETED, now
-        row.lease_owner = row.lease_until = None
-
-    async def fail(
-        self, event_id: str, subscriber: str, error: str, retry_at: float | None
-    ) -> None:
-        row = self._rows.get((event_id, subscriber))
-        if row is None or row.status is not DeliveryStatus.PENDING:
-            return  # finished meanwhile (by another node whose claim outlived ours)
-        row.error = error
-        row.lease_owner = row.lease_until = None
-        if retry_at is None:
-            row.status = DeliveryStatus.DEAD
-        else:
-            row.next_attempt_at = retry_at
-
-    async def deliveries(
-        self, status: DeliveryStatus | None = None, limit: int = 100
-    ) -> list[Delivery]:
-        check_limit(limit)
-        keys = sorted(
-            (key for key, row in self._rows.items() if status is None or row.status == status),
-            key=lambda key: (self._events[key[0]][0].created_at, key),
-        )[:limit]
-        return [self._delivery(key, self._rows[key]) for key in keys]
-
-    async def purge_completed(self, before: float, limit: int = 1000) -> int:
-        check_limit(limit)
-        finished = sorted(
-            (row.finished_at, key)
-            for key, row in self._rows.items()
-            if row.status is DeliveryStatus.COMPLETED
-            and row.finished_at is not None
-            and row.finished_at < before
-        )[:limit]
-        for _, key in finished:
-            del self._rows[key]
-        left = {event_id for event_id, _ in self._rows}
-        for _, (event_id, _) in finished:
-            if event_id not in left:
-                self._events.pop(event_id, None)
-        return len(finished)
-
-    def _delivery(self, key: tuple[str, str], row: _Row) -> Delivery:
-        event, data = self._events[key[0]]
+    def _delivery(self, row: QueueRow) -> Delivery:
+        event, data = self._events[row.item]
         return Delivery(
             event=replace(event, data=json_codec.loads(data)),
-            subscriber=key[1],
-            status=row.status,
+            subscriber=row.group,
+            status=DeliveryStatus(row.status),
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at,
             error=row.error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from lockgate.gateways.stores.work_queue.ports import IWorkQueueStore
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = ["IEventStore"]
@@ -16,9 +17,13 @@ class IEventStore(Protocol):
     subscriber, written together; deliveries claimed with a lease, completed, retried, or
     left dead. Kept beside the runs, in the same database, in tables of its own.
 
+    The deliveries are a work queue (``queue``, ids ``event_id:subscriber``, grouped by
+    subscriber); the methods below that claim, finish or list them are thin views of it.
     The notes name the calls by backend: none in memory, ``sqlite3`` on the store's writer
     thread for SQLite, an ``asyncpg`` pool for PostgreSQL.
     """
+
+    queue: IWorkQueueStore[Delivery]
 
     async def open(self) -> None:
         """Connect and bring the events' schema up to date.
@@ -146,13 +151,18 @@ class IEventStore(Protocol):
         ...
 
     async def deliveries(
-        self, status: DeliveryStatus | None = None, limit: int = 100
+        self,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+        *,
+        subscriber: str | None = None,
     ) -> list[Delivery]:
         """Deliveries, oldest first.
 
         Args:
             status: Only those in this status.
             limit: Deliveries at most.
+            subscriber: Only this subscriber's.
 
         Returns:
             The deliveries, with their events.
@@ -165,6 +175,56 @@ class IEventStore(Protocol):
 
         Note:
             One ``SELECT`` joining deliveries to their events.
+        """
+        ...
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """One delivery.
+
+        Args:
+            delivery_id: ``event_id:subscriber`` (``Delivery.id``).
+
+        Returns:
+            The delivery with its event, or None.
+
+        Raises:
+            RunStoreError: The read failed.
+
+        Side Effects:
+            None.
+
+        Note:
+            One ``SELECT`` by id (the deliveries' id index).
+        """
+        ...
+
+    async def redrive(
+        self,
+        now: float,
+        delivery_ids: Sequence[str] | None = None,
+        subscriber: str | None = None,
+    ) -> list[str]:
+        """Make dead deliveries pending again, due at ``now`` with no attempts and no
+        error: those of ``delivery_ids`` (when given), else every dead one (of
+        ``subscriber``, when given). Ids unknown or not dead are left alone.
+
+        Args:
+            now: Unix seconds: they are due from then.
+            delivery_ids: Only these.
+            subscriber: Only this subscriber's.
+
+        Returns:
+            The ids re-queued, oldest event first.
+
+        Raises:
+            TypeError: ``delivery_ids`` is a single string or holds a non-string.
+            RunStoreError: The write failed.
+
+        Side Effects:
+            One committed write.
+
+        Note:
+            One ``UPDATE ... WHERE status = 'dead'`` (one per id on SQLite).
         """
         ...
 

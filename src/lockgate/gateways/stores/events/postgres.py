@@ -8,7 +8,8 @@ is one statement or one transaction on a small pool.
 It is also a transactional outbox: ``record(..., connection=conn)`` writes the event on a
 publisher's own asyncpg connection, inside its open transaction, so the event commits or
 rolls back with the publisher's business writes. Every statement names the store's schema,
-since a publisher's connection has its own search_path.
+since a publisher's connection has its own search_path. The deliveries' queue statements
+are ``work_queue.postgres``'s; recording is this store's.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from lockgate.errors import LockgateError, RunStoreError
-from lockgate.gateways.stores.arguments import check_claim, check_limit
 from lockgate.gateways.stores.events.schema import (
-    DELIVERY_COLUMNS,
+    DELIVERY_QUEUE,
     POSTGRES_EVENT_MIGRATIONS,
     check_subscribers,
-    delivery,
     encode_data,
 )
+from lockgate.gateways.stores.events.view import DeliveryQueueView
 from lockgate.gateways.stores.postgres_base import DRIVER_ERRORS, SchemaPool, SchemaPoolStore
-from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
+from lockgate.gateways.stores.work_queue.postgres import PostgresWorkQueue
+from lockgate.models.event import EventRecord
 
 __all__ = ["PostgresEventStore"]
 
@@ -55,54 +56,9 @@ _RECORD = (
     "WHERE current_database() = $7 ON CONFLICT (event_id, subscriber) DO NOTHING) "
     "SELECT current_database()"
 )
-# Rows another node is claiming (or completing, failing) are skipped, not waited for. A row
-# another node claimed since our snapshot is re-checked once locked: its next_attempt_at has
-# moved to its lease's end, so it is no longer due. The claim order is kept in due_at.
-_CLAIM = (
-    "WITH due AS (SELECT event_id, subscriber, next_attempt_at AS due_at "  # noqa: S608
-    "FROM {s}lockgate_event_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 "
-    "ORDER BY next_attempt_at, event_id, subscriber LIMIT $2 FOR UPDATE SKIP LOCKED), "
-    "claimed AS (UPDATE {s}lockgate_event_deliveries d SET attempts = d.attempts + 1, "
-    "lease_owner = $3, lease_until = $4, next_attempt_at = $4 FROM due "
-    "WHERE d.event_id = due.event_id AND d.subscriber = due.subscriber "
-    "RETURNING d.*, due.due_at) "
-    f"SELECT {DELIVERY_COLUMNS} FROM claimed d JOIN {{s}}lockgate_events e USING (event_id) "
-    "ORDER BY d.due_at, d.event_id, d.subscriber"
-)
-# A dead delivery that a holder whose lease had lapsed finally delivered becomes completed.
-_COMPLETE = (
-    "UPDATE {s}lockgate_event_deliveries SET status = 'completed', finished_at = $3, "
-    "lease_owner = NULL, lease_until = NULL "
-    "WHERE event_id = $1 AND subscriber = $2 AND status <> 'completed'"
-)
-# Only a pending delivery can fail: one finished meanwhile (by a node whose claim outlived
-# ours) stays as it is. A None retry_at makes it dead and leaves next_attempt_at alone.
-_FAIL = (
-    "UPDATE {s}lockgate_event_deliveries SET error = $3, "
-    "status = CASE WHEN $4::float8 IS NULL THEN 'dead' ELSE 'pending' END, "
-    "next_attempt_at = coalesce($4::float8, next_attempt_at), "
-    "lease_owner = NULL, lease_until = NULL "
-    "WHERE event_id = $1 AND subscriber = $2 AND status = 'pending'"
-)
-_LIST = (
-    f"SELECT {DELIVERY_COLUMNS} FROM {{s}}lockgate_event_deliveries d "  # noqa: S608
-    "JOIN {s}lockgate_events e USING (event_id) WHERE $1::text IS NULL OR d.status = $1 "
-    "ORDER BY e.created_at, d.event_id, d.subscriber LIMIT $2"
-)
-_PURGE = (
-    "DELETE FROM {s}lockgate_event_deliveries WHERE (event_id, subscriber) IN ("
-    "SELECT event_id, subscriber FROM {s}lockgate_event_deliveries WHERE status = 'completed' "
-    "AND finished_at < $1 ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
-    "RETURNING event_id"
-)
-# A second statement: within the first, the deleted deliveries would still be visible.
-_ORPHANS = (
-    "DELETE FROM {s}lockgate_events e WHERE e.event_id = ANY($1::text[]) AND NOT EXISTS "
-    "(SELECT 1 FROM {s}lockgate_event_deliveries d WHERE d.event_id = e.event_id)"
-)
 
 
-class PostgresEventStore(SchemaPoolStore):
+class PostgresEventStore(DeliveryQueueView, SchemaPoolStore):
     """Events and deliveries in ``{schema}.lockgate_events`` and
     ``{schema}.lockgate_event_deliveries``.
 
@@ -139,12 +95,7 @@ class PostgresEventStore(SchemaPoolStore):
         self._database = ""  # the database the pool is connected to, learnt at open
         prefix = f'"{schema}".'
         self._record_sql = _RECORD.format(s=prefix)
-        self._claim_sql = _CLAIM.format(s=prefix)
-        self._complete_sql = _COMPLETE.format(s=prefix)
-        self._fail_sql = _FAIL.format(s=prefix)
-        self._list_sql = _LIST.format(s=prefix)
-        self._purge_sql = _PURGE.format(s=prefix)
-        self._orphans_sql = _ORPHANS.format(s=prefix)
+        self.queue = PostgresWorkQueue(self._tables, DELIVERY_QUEUE)
 
     def _error(self, action: str, exc: BaseException) -> LockgateError:
         return self._tables.fail(action, exc)
@@ -212,46 +163,6 @@ class PostgresEventStore(SchemaPoolStore):
                 f"to database {database!r}, not to the event store's {self._database!r} "
                 f"({self._redactor.where}); nothing was written"
             )
-
-    async def claim_due(
-        self, owner: str, now: float, lease_seconds: float, limit: int
-    ) -> list[Delivery]:
-        check_claim(lease_seconds, limit)
-        rows = await self._tables.fetch(
-            "cannot claim deliveries", self._claim_sql, now, limit, owner, now + lease_seconds
-        )
-        return [delivery(tuple(row)) for row in rows]
-
-    async def complete(self, event_id: str, subscriber: str, now: float) -> None:
-        action = f"cannot complete {event_id}/{subscriber}"
-        await self._tables.execute(action, self._complete_sql, event_id, subscriber, now)
-
-    async def fail(
-        self, event_id: str, subscriber: str, error: str, retry_at: float | None
-    ) -> None:
-        action = f"cannot record the failure of {event_id}/{subscriber}"
-        await self._tables.execute(action, self._fail_sql, event_id, subscriber, error, retry_at)
-
-    async def deliveries(
-        self, status: DeliveryStatus | None = None, limit: int = 100
-    ) -> list[Delivery]:
-        check_limit(limit)
-        value = None if status is None else DeliveryStatus(status).value
-        rows = await self._tables.fetch("cannot list deliveries", self._list_sql, value, limit)
-        return [delivery(tuple(row)) for row in rows]
-
-    async def purge_completed(self, before: float, limit: int = 1000) -> int:
-        check_limit(limit)
-        pool = self._ready()
-        try:
-            async with pool.acquire() as connection, connection.transaction():
-                rows = await connection.fetch(self._purge_sql, before, limit)
-                event_ids = sorted({row[0] for row in rows})
-                if event_ids:
-                    await connection.execute(self._orphans_sql, event_ids)
-        except DRIVER_ERRORS as exc:
-            raise self._error("cannot purge deliveries", exc) from exc
-        return len(rows)
 
 
 def _joinable(connection: object, event: EventRecord) -> _Connection:

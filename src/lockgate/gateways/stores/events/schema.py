@@ -3,9 +3,9 @@
 and what the three event stores share: argument checks, JSON encoding and row decoding.
 Never edit a released script: append a new one.
 
-A claimed delivery stays ``pending`` with ``next_attempt_at`` moved to the end of its lease:
-"due" is then one indexed range (``status = 'pending' AND next_attempt_at <= now``), so a
-claim never wades through deliveries that other nodes hold.
+The deliveries' table is a work queue (``work_queue``): ``DELIVERY_QUEUE`` says how the
+queue's statements read it (a delivery's id is ``event_id:subscriber``, its group its
+subscriber).
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from lockgate import json_codec
+from lockgate.gateways.stores.work_queue.table import QueueTable
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 
 __all__ = [
     "DELIVERY_COLUMNS",
+    "DELIVERY_QUEUE",
     "POSTGRES_EVENT_MIGRATIONS",
     "SQLITE_EVENT_MIGRATIONS",
     "check_subscribers",
@@ -52,6 +54,35 @@ def delivery(row: Sequence[Any]) -> Delivery:
         next_attempt_at=row[8],
         error=row[9],
     )
+
+
+# The id as the expression the unique index of migration 2 holds (so lookups by id use it).
+_DELIVERY_ID = "(d.event_id || ':' || d.subscriber)"
+DELIVERY_QUEUE: QueueTable[Delivery] = QueueTable(
+    table="lockgate_event_deliveries",
+    ids="delivery ids",
+    key=_DELIVERY_ID,
+    order="d.event_id, d.subscriber",
+    group="d.subscriber",
+    created="e.created_at",
+    joins="JOIN {s}lockgate_events e USING (event_id)",
+    columns=DELIVERY_COLUMNS,
+    decode=delivery,
+    waiting=DeliveryStatus.PENDING.value,
+    done=DeliveryStatus.COMPLETED.value,
+    # A dead delivery that a holder whose lease had lapsed finally delivered is completed.
+    late_success_revives_dead=True,
+    # An event goes with its last delivery (its payload is often personal data).
+    cleanup_column="event_id",
+    sqlite_cleanup=(
+        "DELETE FROM lockgate_events WHERE event_id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM lockgate_event_deliveries d WHERE d.event_id = lockgate_events.event_id)"
+    ),
+    postgres_cleanup=(
+        "DELETE FROM {s}lockgate_events e WHERE e.event_id = ANY($1::text[]) AND NOT EXISTS "
+        "(SELECT 1 FROM {s}lockgate_event_deliveries d WHERE d.event_id = e.event_id)"
+    ),
+)
 
 
 def encode_data(event: EventRecord) -> bytes:
@@ -147,6 +178,14 @@ SQLITE_EVENT_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX lockgate_event_deliveries_finished ON lockgate_event_deliveries "
         "(finished_at) WHERE status = 'completed'",
     ),
+    # 2: the work queue's delivery ids (event_id:subscriber) looked up and re-driven by
+    # id, and the dead ones listed by subscriber; the rows are as they were.
+    (
+        "CREATE UNIQUE INDEX lockgate_event_deliveries_id ON lockgate_event_deliveries "
+        "((event_id || ':' || subscriber))",
+        "CREATE INDEX lockgate_event_deliveries_dead ON lockgate_event_deliveries "
+        "(subscriber, event_id) WHERE status = 'dead'",
+    ),
 )
 
 POSTGRES_EVENT_MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -181,5 +220,12 @@ POSTGRES_EVENT_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "(next_attempt_at, event_id, subscriber) WHERE status = 'pending'",
         "CREATE INDEX lockgate_event_deliveries_finished ON {schema}.lockgate_event_deliveries "
         "(finished_at) WHERE status = 'completed'",
+    ),
+    # 2: as SQLite's 2.
+    (
+        "CREATE UNIQUE INDEX lockgate_event_deliveries_id ON {schema}.lockgate_event_deliveries "
+        "((event_id || ':' || subscriber))",
+        "CREATE INDEX lockgate_event_deliveries_dead ON {schema}.lockgate_event_deliveries "
+        "(subscriber, event_id) WHERE status = 'dead'",
     ),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
 
+from lockgate.gateways.stores.work_queue.ports import IWorkQueueStore
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 
 __all__ = ["IAsyncInvocationStore"]
@@ -17,9 +18,13 @@ class IAsyncInvocationStore(Protocol):
     or left dead with their error and re-driven. Kept beside the runs, in the same
     database, in a table of its own.
 
-    The notes name the calls by backend: none in memory, ``sqlite3`` on the store's writer
+    The invocations are a work queue (``queue``, ids the request ids, grouped by function);
+    the methods below that claim, finish, list or re-drive them are thin views of it. The
+    notes name the calls by backend: none in memory, ``sqlite3`` on the store's writer
     thread for SQLite, an ``asyncpg`` pool for PostgreSQL.
     """
+
+    queue: IWorkQueueStore[AsyncInvocation]
 
     async def open(self) -> None:
         """Connect and bring the table up to date.

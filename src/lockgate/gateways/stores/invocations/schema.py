@@ -3,25 +3,23 @@
 database, and what its memory, SQLite and PostgreSQL implementations share: argument checks
 and row encoding/decoding. Never edit a released script: append a new one.
 
-A claimed invocation stays ``queued`` with ``next_attempt_at`` moved to the end of its
-lease (as the event store's deliveries do): "due" is then one indexed range
-(``status = 'queued' AND next_attempt_at <= now``), so a claim never wades through
-invocations that other nodes hold.
+The table is a work queue (``work_queue``): ``INVOCATION_QUEUE`` says how the queue's
+statements read it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
+from lockgate.gateways.stores.work_queue.table import QueueTable
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 
 __all__ = [
     "ASYNC_INVOCATION_VERSIONS",
     "INVOCATION_COLUMNS",
+    "INVOCATION_QUEUE",
     "POSTGRES_ASYNC_INVOCATION_MIGRATIONS",
     "SQLITE_ASYNC_INVOCATION_MIGRATIONS",
-    "check_request_ids",
     "invocation",
     "new_invocation_row",
 ]
@@ -48,6 +46,23 @@ def invocation(row: Any) -> AsyncInvocation:
         error=row[8],
         finished_at=row[9],
     )
+
+
+# The work queue's view of the table (``work_queue.table``): an invocation's id is its
+# request id, its group its function.
+INVOCATION_QUEUE: QueueTable[AsyncInvocation] = QueueTable(
+    table="lockgate_async_invocations",
+    ids="request ids",
+    key="d.request_id",
+    order="d.request_id",
+    group="d.function_name",
+    created="d.created_at",
+    joins="",
+    columns=", ".join(f"d.{column}" for column in INVOCATION_COLUMNS.split(", ")),
+    decode=invocation,
+    waiting=AsyncInvocationStatus.QUEUED.value,
+    done=AsyncInvocationStatus.SUCCEEDED.value,
+)
 
 
 def new_invocation_row(value: AsyncInvocation) -> tuple[Any, ...]:
@@ -86,23 +101,6 @@ def new_invocation_row(value: AsyncInvocation) -> tuple[Any, ...]:
         None,
         None,
     )
-
-
-def check_request_ids(request_ids: Sequence[str] | None) -> list[str] | None:
-    """``redrive``'s ids, distinct and in order (None: every dead one).
-
-    Raises:
-        TypeError: ``request_ids`` is a single string (which would re-drive one id per
-            character) or holds something that is not a string.
-    """
-    if request_ids is None:
-        return None
-    if isinstance(request_ids, str):
-        raise TypeError(f"request_ids must be a sequence of ids, not the string {request_ids!r}")
-    for request_id in request_ids:
-        if not isinstance(request_id, str):
-            raise TypeError(f"request ids must be strings, got {request_id!r}")
-    return list(dict.fromkeys(request_ids))
 
 
 # Rowid tables, not WITHOUT ROWID: payloads (up to Lambda's 256 KiB) are large rows.
