@@ -122,7 +122,16 @@ def list_items(
         for item in found
     ]
     # Oldest first, so no creation time (show and --json have it): room for the error.
-    console.print(table(headers, rows, console.width, right=("tries",), flexible=(api.group,)))
+    console.print(
+        table(
+            headers,
+            rows,
+            console.width,
+            right=("tries",),
+            flexible=(api.group,),
+            folding=(headers[0],),
+        )
+    )
     if len(found) == limit:
         stderr().print(f"[dim]{len(found)} {api.noun}s shown; more with a larger --limit[/]")
 

@@ -90,9 +90,11 @@ def table(
     *,
     right: Sequence[str] = (),
     flexible: Sequence[str] = (),
+    folding: Sequence[str] = (),
 ) -> Table:
     """One line per row, every column whole but the last, cut with an ellipsis to what
-    ``width`` leaves; when even that is not enough, the ``flexible`` ones are cut too."""
+    ``width`` leaves; when even that is not enough, the ``flexible`` ones are cut too and the
+    ``folding`` ones (ids to copy: never cut) wrap onto more lines."""
     widths = [
         max(len(header), *(len(row[i].plain) for row in rows)) if rows else len(header)
         for i, header in enumerate(headers[:-1])
@@ -105,8 +107,10 @@ def table(
     )
     for header, size in zip(headers[:-1], widths, strict=True):
         justify: JustifyMethod = "right" if header in right else "left"
-        if fits or header not in flexible:
+        if fits or header not in (*flexible, *folding):
             grid.add_column(header, no_wrap=True, min_width=size, justify=justify)
+        elif header in folding:
+            grid.add_column(header, overflow="fold", min_width=_MIN_FLEXIBLE, justify=justify)
         else:  # rich shrinks the columns that may wrap: only these
             grid.add_column(
                 header,
