@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+import stamina
+
 from lockgate.errors import LockgateError
 
-__all__ = ["SQLiteStore", "SQLiteWorker", "migrate", "sqlite_pragmas"]
+__all__ = ["SQLiteStore", "SQLiteWorker", "migrate", "sqlite_pragmas", "use_wal"]
 
 T = TypeVar("T")
 
@@ -126,9 +128,9 @@ class SQLiteWorker:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA busy_timeout = 10000")
+            use_wal(connection)
+            connection.execute("PRAGMA synchronous = FULL")
             for pragma in self._pragmas:
                 connection.execute(pragma)
             _transaction(
@@ -144,6 +146,21 @@ class SQLiteWorker:
             connection.close()
             raise
         return connection
+
+
+def use_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode. Connections switching a new file at the same moment (two
+    gateways starting, a store's writers opening) can deadlock on the switch, and SQLite then
+    answers one "database is locked" at once, without its busy timeout: try again, briefly."""
+    for attempt in stamina.retry_context(
+        on=_locked, attempts=None, timeout=10.0, wait_initial=0.005, wait_max=0.1, wait_jitter=0.01
+    ):
+        with attempt:
+            connection.execute("PRAGMA journal_mode = WAL")
+
+
+def _locked(error: Exception) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
 class SQLiteStore:

@@ -26,7 +26,7 @@ from lockgate.gateways.stores.runs.schema import (
     step_row,
 )
 from lockgate.gateways.stores.runs.sqlite_group_commit import SQLiteGroupCommit
-from lockgate.gateways.stores.sqlite_base import migrate
+from lockgate.gateways.stores.sqlite_base import migrate, use_wal
 from lockgate.models.run import RunPage, RunRecord, RunStatus, StepRecord, StepStatus
 
 __all__ = ["SQLiteRunStore"]
@@ -146,9 +146,9 @@ class SQLiteRunStore:
     def _connect(self, *, migrate: bool) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute(f"PRAGMA synchronous = {self._synchronous}")
         connection.execute("PRAGMA busy_timeout = 10000")
+        use_wal(connection)
+        connection.execute(f"PRAGMA synchronous = {self._synchronous}")
         if migrate:
             self._migrate(connection)
         return connection
