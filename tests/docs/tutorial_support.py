@@ -10,9 +10,10 @@ A page's fenced blocks are read with their language and the prose just before th
   ``python -m lockgate`` and ``python`` this interpreter. ``lockgate serve`` starts a real
   gateway in the background (stopping the one before, as Ctrl+C would) on a free loopback
   port that stands in for the page's 8000; ``kill -9 $!`` kills it as the page says;
-  ``export`` sets the environment of the commands after it; ``aws`` runs the AWS CLI v2 as
-  written, or where only v1 is installed (the dev dependency), v1 without the one v2-only
-  flag, ``--cli-binary-format raw-in-base64-out`` (v1 sends a raw payload as it is).
+  ``export`` and ``NAME=$(command)`` set the environment of the commands after them. ``aws``
+  runs the AWS CLI v2 as written, or where only v1 is installed (the dev dependency), v1
+  without the one v2-only flag, ``--cli-binary-format raw-in-base64-out`` (v1 sends a raw
+  payload as it is).
 * A ``text`` block right after an ``sh`` or ``python`` block is what that block prints: the
   output must match it, ``...`` standing for any text (ids, timings, paths).
 * ``<!-- not-run: reason -->`` before a block keeps it out of all this.
@@ -218,6 +219,9 @@ class Tutorial:
             assert matches(expected, output), f"{where} printed:\n{output}\nnot:\n{expected}"
 
     def _command(self, where: str, line: str, expected: str | None) -> str:
+        if assigned := re.fullmatch(r"(\w+)=\$\((.*)\)", line):  # NAME=$(command)
+            self.env[assigned[1]] = self._command(where, assigned[2], None).strip()
+            return ""
         argv = shlex.split(line)
         if argv[:2] == ["lockgate", "serve"]:
             return self.serve([arg for arg in argv[2:] if arg != "&"]).output()
