@@ -14,8 +14,9 @@ A page's fenced blocks are read with their language and the prose just before th
   runs the AWS CLI v2 as written, or where only v1 is installed (the dev dependency), v1
   without the one v2-only flag, ``--cli-binary-format raw-in-base64-out`` (v1 sends a raw
   payload as it is).
-* A ``text`` block right after an ``sh`` or ``python`` block is what that block prints: the
-  output must match it, ``...`` standing for any text (ids, timings, paths).
+* A ``text`` block right after an ``sh`` or ``python`` block is what that block prints (for
+  ``lockgate`` commands, stderr too, as a terminal shows it): the output must match it,
+  ``...`` standing for any text (ids, timings, paths).
 * ``<!-- not-run: reason -->`` before a block keeps it out of all this.
 
 ``Tutorial.follow`` returns how many blocks it ran, so a page's test can hold it to the
@@ -167,6 +168,7 @@ class Tutorial:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_EC2_METADATA_DISABLED": "true",
+            "PYTHONUNBUFFERED": "1",  # stdout and stderr in the order a terminal shows them
             **self.env,
         }
 
@@ -218,9 +220,14 @@ class Tutorial:
             expected = self.local(expected)
             assert matches(expected, output), f"{where} printed:\n{output}\nnot:\n{expected}"
 
-    def _command(self, where: str, line: str, expected: str | None) -> str:
+    def _command(
+        self, where: str, line: str, expected: str | None, *, terminal: bool = True
+    ) -> str:
+        """Run one command line; what it prints (with stderr, as a terminal shows it, unless
+        ``terminal`` is False, as in ``$(...)``)."""
         if assigned := re.fullmatch(r"(\w+)=\$\((.*)\)", line):  # NAME=$(command)
-            self.env[assigned[1]] = self._command(where, assigned[2], None).strip()
+            value = self._command(where, assigned[2], None, terminal=False)
+            self.env[assigned[1]] = value.strip()
             return ""
         argv = shlex.split(line)
         if argv[:2] == ["lockgate", "serve"]:
@@ -242,8 +249,12 @@ class Tutorial:
         else:
             line = self.local(line)
 
+        # A terminal shows what lockgate writes to stderr (progress, notes) with its stdout;
+        # curl writes a progress meter there that a terminal never shows.
+        merged = terminal and "lockgate" in argv
+
         def attempt() -> subprocess.CompletedProcess[str]:
-            return self._shell(["bash", "-c", line])
+            return self._shell(["bash", "-c", line], merged=merged)
 
         if page_line in self.eventually:
             done = wait_for(
@@ -256,11 +267,14 @@ class Tutorial:
         assert done.returncode == 0, f"{where}: {line}: {done.stderr}{done.stdout}"
         return done.stdout
 
-    def _shell(self, argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def _shell(
+        self, argv: list[str], stdin: str | None = None, *, merged: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             argv,
             input=stdin,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merged else subprocess.PIPE,
             text=True,
             cwd=self.folder,
             env=self.env,
