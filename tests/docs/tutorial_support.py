@@ -17,7 +17,7 @@ A page's fenced blocks are read with their language and the prose just before th
 * A ``text`` block right after an ``sh`` or ``python`` block is what that block prints (for
   ``lockgate`` commands, stderr too, as a terminal shows it): the output must match it,
   ``...`` standing for any text (ids, timings, paths).
-* ``<!-- not-run: reason -->`` before a block keeps it out of all this.
+* ``<!-- not-run: reason -->`` on the line before a block's fence keeps it out of all this.
 
 ``Tutorial.follow`` returns how many blocks it ran, so a page's test can hold it to the
 number of runnable blocks on the page.
@@ -47,7 +47,7 @@ __all__ = ["Block", "Tutorial", "blocks", "matches", "runnable"]
 DOCS = Path(__file__).parents[2] / "docs"
 _FENCE = re.compile(r"^```(\w+)\n(.*?)^```[ \t]*$", re.S | re.M)
 _SAVE = re.compile(r"(Save|Add) this (?:as|to) `([^`]+)`[^`\n]*:\s*$")
-_NOT_RUN = re.compile(r"<!--\s*not-run:")
+_NOT_RUN = re.compile(r"<!-- not-run: .+? -->\n$")  # on the line before the fence
 RUNNABLE = frozenset({"toml", "python", "sh"})
 PAGE_PORT = "8000"  # the port every page's examples use
 V2_ONLY = ("--cli-binary-format", "raw-in-base64-out")
