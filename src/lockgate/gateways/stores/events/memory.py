@@ -64,8 +64,7 @@ class InMemoryEventStore(DeliveryQueueView):
         self._events.setdefault(event.event_id, (event, data))
         for subscriber in distinct:
             key = f"{event.event_id}:{subscriber}"
-            self._queue.rows.setdefault(
-                key,
+            self._queue.add(
                 QueueRow(
                     key=key,
                     group=subscriber,

@@ -58,20 +58,21 @@ class InMemoryAsyncInvocationStore(InvocationQueueView):
         name, function, payload, qualifier, _, _, created_at, due, _, _ = new_invocation_row(
             invocation
         )
-        rows = self._queue.rows
-        if name in rows:
+        if name in self._queue.rows:
             raise ValueError(f"async invocation {name} is already stored")
         if max_queued is not None:
-            queued = sum(r.item[0] == function and r.status == QUEUED for r in rows.values())
+            queued = sum(r.item[0] == function for r in self._queue.waiting.values())
             if queued >= max_queued:
                 return False
-        rows[name] = QueueRow(
-            key=name,
-            group=function,
-            order=(name,),
-            status=QUEUED.value,
-            created_at=created_at,
-            next_attempt_at=due,
-            item=(function, payload, qualifier),
+        self._queue.add(
+            QueueRow(
+                key=name,
+                group=function,
+                order=(name,),
+                status=QUEUED.value,
+                created_at=created_at,
+                next_attempt_at=due,
+                item=(function, payload, qualifier),
+            )
         )
         return True

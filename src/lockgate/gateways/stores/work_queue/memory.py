@@ -6,6 +6,7 @@ nothing across a restart. Its family's memory store adds the rows and decodes th
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -61,10 +62,21 @@ class InMemoryWorkQueue(Generic[T]):
         purged: Callable[[list[QueueRow]], None] | None = None,
     ) -> None:
         self.rows: dict[str, QueueRow] = {}
+        # The rows not yet done, by key: what claims look through (done rows stay in ``rows``
+        # until purged, and a busy queue holds many more of them than waiting ones).
+        self.waiting: dict[str, QueueRow] = {}
         self._decode = decode
         self._waiting, self._done, self._what = waiting, done, what
         self._revives = late_success_revives_dead
         self._purged = purged
+
+    def add(self, row: QueueRow) -> QueueRow:
+        """Keep ``row`` unless one with its key is kept already (as ``ON CONFLICT DO
+        NOTHING``); returns the row kept."""
+        kept = self.rows.setdefault(row.key, row)
+        if kept is row and row.status == self._waiting:
+            self.waiting[row.key] = row
+        return kept
 
     async def claim_due(
         self,
@@ -77,13 +89,15 @@ class InMemoryWorkQueue(Generic[T]):
     ) -> list[T]:
         check_claim(lease_seconds, limit)
         skipped = frozenset(skip_groups)
-        due = sorted(
-            (row.next_attempt_at, row.order, row)
-            for row in self.rows.values()
-            if row.status == self._waiting
-            and row.next_attempt_at <= now
-            and row.group not in skipped
-        )[:limit]
+        # The ``limit`` first due without sorting the rest: a burst leaves many waiting.
+        due = heapq.nsmallest(
+            limit,
+            (
+                (row.next_attempt_at, row.order, row)
+                for row in self.waiting.values()
+                if row.next_attempt_at <= now and row.group not in skipped
+            ),
+        )
         until = now + lease_seconds
         for _, _, row in due:
             row.attempts += 1
@@ -93,11 +107,8 @@ class InMemoryWorkQueue(Generic[T]):
     async def release(self, owner: str, now: float) -> int:
         held = [
             row
-            for row in self.rows.values()
-            if row.status == self._waiting
-            and row.lease_owner == owner
-            and row.lease_until is not None
-            and row.lease_until > now
+            for row in self.waiting.values()
+            if row.lease_owner == owner and row.lease_until is not None and row.lease_until > now
         ]
         for row in held:
             row.next_attempt_at = now
@@ -112,6 +123,7 @@ class InMemoryWorkQueue(Generic[T]):
             return
         row.status, row.finished_at = self._done, now
         row.lease_owner = row.lease_until = None
+        self.waiting.pop(key, None)
 
     async def fail(
         self,
@@ -132,6 +144,7 @@ class InMemoryWorkQueue(Generic[T]):
             row.attempts = max(row.attempts - 1, 0)
         if retry_at is None:
             row.status, row.finished_at = DEAD, now
+            del self.waiting[key]
         else:
             row.next_attempt_at = retry_at
 
@@ -170,6 +183,7 @@ class InMemoryWorkQueue(Generic[T]):
         for row in dead:
             row.status, row.attempts, row.next_attempt_at = self._waiting, 0, now
             row.error = row.finished_at = None
+            self.waiting[row.key] = row
         return [row.key for row in dead]
 
     async def purge(self, before: float, limit: int = 1000) -> int:
