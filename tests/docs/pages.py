@@ -32,6 +32,7 @@ LANGUAGES = RUNNABLE | {"text", "json", "yaml"}
 
 # page (from the repository's root) -> the test module that runs its runnable blocks.
 PAGES: dict[str, str] = {
+    "README.md": "tests.docs.test_readme",
     "docs/index.md": "tests.docs.test_pages",
     "docs/security.md": "tests.e2e.test_docs_security",
     "docs/python-api.md": "tests.seeds.test_python_api_page",
