@@ -30,10 +30,12 @@ from typer.testing import CliRunner
 from lockgate.bootstrap import build
 from lockgate.config import route_auth, security, tables
 from lockgate.config import settings as settings_module
+from lockgate.config.problems import Expect
 from lockgate.config.settings import Settings
 from lockgate.controllers.cli.main import app as cli_app
 from lockgate.controllers.http.app import create_app
 from lockgate.controllers.http.auth.access import classify
+from lockgate.models.security.principals import RUNS_READ, RUNS_READ_OWN
 
 __all__ = [
     "OTHER_VARIABLES",
@@ -267,7 +269,9 @@ def _type_name(annotation: Any) -> str:
         named = [_type_name(a) for a in args if a is not type(None)]
         return " or ".join(named)
     if origin is list:
-        return f"list of {_type_name(args[0])}"
+        inner = _type_name(args[0])
+        plural = "s" if inner in ("string", "integer", "number") else ""
+        return f"list of {inner}{plural}"
     if origin is dict:
         return "table"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -279,6 +283,18 @@ def _type_name(annotation: Any) -> str:
         bool: "boolean",
         Path: "path",
     }.get(annotation, str(annotation))
+
+
+def _kind(info: FieldInfo) -> str:
+    """A field's type, its bounds, and what its ``Expect`` marker says it takes."""
+    kind = _type_name(info.annotation)
+    if bounds := _bounds(info):
+        kind += f", {bounds}"
+    markers = list(info.metadata)
+    if typing.get_origin(info.annotation) is list:  # a list's items say what each takes
+        markers += getattr(typing.get_args(info.annotation)[0], "__metadata__", ())
+    expected = [item.text for item in markers if isinstance(item, Expect)]
+    return f"{kind}: {expected[0]}" if expected else kind
 
 
 def _default(info: FieldInfo) -> str:
@@ -338,9 +354,7 @@ def configuration_page() -> str:
         "|---|---|---|---|---|",
     ]
     for name, info in Settings.model_fields.items():
-        kind = _type_name(info.annotation)
-        if bounds := _bounds(info):
-            kind += f", {bounds}"
+        kind = _kind(info)
         key = f"`{name}`" if name in in_file else f"`{name}` (not in the file)"
         lines.append(
             f"| {key} | `LOCKGATE_{name.upper()}` | {_cell(kind)} | {_cell(_default(info))} "
@@ -360,9 +374,7 @@ def configuration_page() -> str:
             current = heading
             lines += ["", f"## `{heading}`", "", "| key | type | default | description |"]
             lines.append("|---|---|---|---|")
-        kind = _type_name(info.annotation)
-        if bounds := _bounds(info):
-            kind += f", {bounds}"
+        kind = _kind(info)
         short = key.removeprefix("authorizers.jwt.").removeprefix("authorizers.function.")
         short = short.split(".", 1)[1] if short == key else short
         lines.append(
@@ -380,10 +392,15 @@ def _schema() -> dict[str, Any]:
 def _auth(path: str) -> str:
     endpoint = classify(path.replace("{", "").replace("}", ""))
     if endpoint.scope is None:
-        return "none"
-    surface = endpoint.surface.value if endpoint.surface is not None else None
-    anonymous = f"; anonymous on loopback (`{surface}`)" if surface else "; loopback too"
-    return f"`{endpoint.scope}`{anonymous}"
+        return "none (a probe)"
+    scope = f"`{endpoint.scope}`"
+    if endpoint.scope == RUNS_READ_OWN:
+        scope = f"`{RUNS_READ}`, or `{RUNS_READ_OWN}` for the caller's own runs"
+    elif endpoint.target is not None:
+        scope += f" (or `{endpoint.scope}:NAME` for this name)"
+    if endpoint.surface is None:
+        return f"{scope}, on every listener, loopback included"
+    return f"{scope}; anonymous callers too on loopback (surface `{endpoint.surface.value}`)"
 
 
 def _text(operation: dict[str, Any]) -> str:
@@ -415,8 +432,9 @@ def http_api_page() -> str:
         "yours and are not listed. *Auth* is the scope a caller needs (`admin` holds every",
         "scope); on a loopback listener anonymous callers may use the Lambda API, the",
         "workflow API and operations unless `[auth] allow_anonymous` says otherwise (see",
-        '[Security](../security.md)). Errors are `{"error": {"code", "message"}}`',
-        "except on the Lambda API, which answers in AWS's shape.",
+        "[Security](../security.md)). The schema and `/_lockgate/docs` need `ops:read`.",
+        'Errors are `{"error": {"code", "message"}}` except on the Lambda API, which',
+        "answers in AWS's shape.",
     ]
     by_tag: dict[str, list[str]] = {}
     for path, operations in schema["paths"].items():
