@@ -5,7 +5,7 @@
   request carrying the same valid bearer token;
 - (c-sigv4) the Invoke API on the same function, signed with AWS Signature Version 4 by
   botocore exactly as boto3 signs (``host;x-amz-date``), against an ``[aws_credentials]`` key
-  whose secret is stored encrypted by ``lockgate secrets set``, as the README says.
+  whose secret is stored encrypted by ``lockgate secrets set``, as docs/security.md says.
 
 A loopback listener keeps the Lambda API open to anonymous callers, so the unsigned (c) and
 the signed (c-sigv4) run against one gateway, one pool, minutes apart. wrk replays one signed

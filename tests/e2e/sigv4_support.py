@@ -1,6 +1,6 @@
 """What the SigV4 end-to-end tests share: a gateway on 0.0.0.0 whose Lambda API only
 ``[aws_credentials]`` open, with their secret keys stored encrypted by ``lockgate secrets
-set`` (the README's steps), and boto3 clients signing with those keys."""
+set`` (docs/security.md's steps), and boto3 clients signing with those keys."""
 
 from __future__ import annotations
 

@@ -301,7 +301,8 @@ def test_events_queued_when_the_gateway_stops_all_run_after_it_restarts(
 
 
 def test_sdks_reach_the_gateway_through_aws_endpoint_url_lambda(gateway: GatewayProcess) -> None:
-    """What the README tells AWS tooling users: no code change, one environment variable."""
+    """What docs/how-to/aws-tools.md tells AWS tooling users: no code change, one
+    environment variable."""
     script = (
         "import boto3, json; c = boto3.client('lambda'); "
         "print(json.dumps([f['FunctionName'] for f in c.list_functions()['Functions']]))"

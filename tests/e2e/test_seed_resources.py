@@ -1,6 +1,7 @@
 """The seed's resource workflows, served from ``examples/resources`` by a real ``lockgate
 serve``, against this machine's PostgreSQL and Redis, with the database credentials stored
-encrypted by ``lockgate secrets set`` — the README's steps, run as a user would.
+encrypted by ``lockgate secrets set`` — the steps of ``examples/resources/README.md``, run
+as a user would.
 
 Also checks what must never happen: the secret's plaintext in the database file, the
 gateway's log or any response.

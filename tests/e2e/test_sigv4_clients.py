@@ -1,8 +1,9 @@
 """The other clients the Lambda API promises, signing with ``[aws_credentials]`` keys
 through a real ``lockgate serve``: the AWS CLI (v1, a dev dependency, reaching the gateway
-through ``AWS_ENDPOINT_URL_LAMBDA`` as the README says) and the AWS SDK for JavaScript v3
-(``@aws-sdk/client-lambda`` from the npm registry, run by the machine's Node.js). Each works
-unchanged with the right secret and raises AWS's InvalidSignatureException with a wrong one.
+through ``AWS_ENDPOINT_URL_LAMBDA`` as docs/how-to/aws-tools.md says) and the AWS SDK for
+JavaScript v3 (``@aws-sdk/client-lambda`` from the npm registry, run by the machine's
+Node.js). Each works unchanged with the right secret and raises AWS's
+InvalidSignatureException with a wrong one.
 """
 
 from __future__ import annotations

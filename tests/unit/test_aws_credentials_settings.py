@@ -93,9 +93,9 @@ def test_a_reload_carries_the_declared_keys(tmp_path: Path) -> None:
     assert application.authenticator.checks_signatures
 
 
-def test_the_readmes_example_parses(tmp_path: Path) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    blocks = [b.split("```")[0] for b in readme.split("```toml\n")[1:]]
+def test_the_security_pages_example_parses(tmp_path: Path) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "security.md").read_text()
+    blocks = [b.split("```")[0] for b in page.split("```toml\n")[1:]]
     [example] = [b for b in blocks if "[aws_credentials.ci]" in b]
     config, _ = load_config(write(tmp_path, example))
     [ci] = config.security.aws_credentials

@@ -1,5 +1,6 @@
 """The import paths users rely on keep working when modules move: every name the package
-exports lazily, and the old module paths the README shows (kept as thin re-exports)."""
+exports lazily, and the old module paths the docs and the README showed (kept as thin
+re-exports)."""
 
 from __future__ import annotations
 

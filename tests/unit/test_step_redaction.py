@@ -129,7 +129,7 @@ result = {
     assert call["echo"] == {"headers": {"Authorization": "Bearer ***"}}
     assert call["***"] == "a key"
     assert call["twice"] == "******"
-    # What the README says is not caught: a transformed value, a short one, a user name.
+    # What docs/how-to/secrets.md says is not caught: a transformed value, a short one, a user name.
     assert call["encoded"] == base64.b64encode(TOKEN.encode()).decode()
     assert call["short"] == SHORT
     assert call["user"] == "svc-account"

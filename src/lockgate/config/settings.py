@@ -123,13 +123,19 @@ class Settings(BaseSettings):
     """How the gateway runs (not what it serves: that is the :class:`GatewayConfig`).
 
     Attributes:
-        host, port: Where the HTTP server listens.
+        host: The address the HTTP server listens on (``0.0.0.0`` for every one; off
+            loopback, every surface served needs a credential).
+        port: The port the HTTP server listens on.
         config: The ``lockgate.toml`` the functions and routes came from, if any.
         max_body_bytes: Largest request body accepted; larger ones get 413.
         start_budget: Worker starts in flight at once, across all functions.
-        log_format, log_level: How and how much the gateway logs.
-        janitor_interval: Seconds between Janitor sweeps for idle workers.
-        log_capture_bytes: Captured handler output kept per invocation.
+        log_format: ``text``, or ``json``: one object per line, with the request id.
+        log_level: The lowest level logged (a logging level name); at ``DEBUG`` resource
+            resolution and each workflow run are logged too.
+        janitor_interval: Seconds between Janitor sweeps for idle workers (those idle past
+            their function's ``idle_ttl``).
+        log_capture_bytes: Captured handler output (stdout and stderr) kept per invocation,
+            its last bytes; ``LogType=Tail`` returns the last 4 KB of it.
         shutdown_grace: Seconds in-flight calls (and workflow runs) get to finish on SIGTERM.
         run_store: Where workflow runs are kept: ``sqlite:///relative/path`` or
             ``sqlite:////absolute/path`` (SQLAlchemy's spelling; the default is
