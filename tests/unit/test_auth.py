@@ -393,3 +393,12 @@ def test_the_cli_sends_the_local_token_to_loopback_only(
 
     forget_local_gateway(8123, token_file)
     assert noted_token_file(8123) is None
+
+
+def test_each_app_documents_its_refusals_once() -> None:
+    """Schemas made by several apps in one process do not add to each other's texts."""
+    first = gateway_openapi(create_app(build(Settings(run_store="memory://"))).api)
+    second = gateway_openapi(create_app(build(Settings(run_store="memory://"))).api)
+    invoke = "/2015-03-31/functions/{FunctionName}/invocations"
+    assert first["paths"][invoke] == second["paths"][invoke]
+    assert second["paths"][invoke]["post"]["responses"]["403"]["description"].count("lacks") == 1

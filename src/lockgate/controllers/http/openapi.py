@@ -4,6 +4,7 @@ refusals it can answer, read from the access table that guards it."""
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -21,7 +22,9 @@ def gateway_openapi(api: FastAPI) -> dict[str, Any]:
         schema = get_openapi(
             title=api.title, version=api.version, description=api.description, routes=api.routes
         )
-        schema["paths"].update(_INVOKE_OPENAPI)
+        # A copy: the refusals are written into each schema's operations, and every app's
+        # schema would otherwise share (and add to) these.
+        schema["paths"].update(copy.deepcopy(_INVOKE_OPENAPI))
         _document_refusals(schema)
         api.openapi_schema = schema
     return api.openapi_schema
