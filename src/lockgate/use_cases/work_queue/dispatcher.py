@@ -91,7 +91,9 @@ class QueueDispatcher(Generic[T]):
         run: One attempt; returns its ``Outcome`` (raising is a failure, logged).
         settled: Called with each attempt's item, outcome, fate (``succeeded``,
             ``retried``, ``deferred``, ``dead``) and seconds to its retry (None: none)
-            before it is stored: counts and logs.
+            once it is stored (so a count of delivered items means stored completions,
+            and an outcome the store lost is not counted: the item comes back): counts
+            and logs.
         max_attempts: Counted attempts before an item is dead.
         backoff: The wait after a failed attempt.
         lease_seconds: How long a claim lasts (asked at every claim).
@@ -289,8 +291,8 @@ class QueueDispatcher(Generic[T]):
     async def _settle(self, item: QueueItem[T], outcome: Outcome) -> None:
         now = self._clock()
         if outcome.succeeded:
-            self._settled(item, outcome, "succeeded", None)
             await self._queue.complete(item.key, now)
+            self._settled(item, outcome, "succeeded", None)
             return
         retry_at: float | None = None
         spent = outcome.counted and item.attempts >= self._max_attempts
@@ -304,8 +306,8 @@ class QueueDispatcher(Generic[T]):
             elif delay < self._poll_interval:  # due before the next poll: look then
                 asyncio.get_running_loop().call_later(delay, self.kick)
         fate = "dead" if retry_at is None else "retried" if outcome.counted else "deferred"
-        self._settled(item, outcome, fate, None if retry_at is None else retry_at - now)
         await self._queue.fail(item.key, outcome.error, now, retry_at, counted=outcome.counted)
+        self._settled(item, outcome, fate, None if retry_at is None else retry_at - now)
 
     async def _give_back(self, items: list[QueueItem[T]]) -> None:
         """Make claimed items due again at once, their claims not counted."""
