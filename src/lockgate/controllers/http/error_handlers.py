@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -25,9 +26,20 @@ from lockgate.controllers.http.asgi import ClientGoneError, log_client_gone
 from lockgate.controllers.http.responses import error_response as _error
 from lockgate.errors import LockgateError, TooManyRequestsError, http_status
 
-__all__ = ["VALIDATION", "install_error_handlers", "validation_message"]
+__all__ = ["VALIDATION", "install_error_handlers", "parse_body", "validation_message"]
 
 VALIDATION = "ValidationError"
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_body(model: type[M], raw: bytes) -> M | Response:
+    """``raw`` (empty: ``{}``) as ``model``, or the 422 naming what was wrong where, never
+    the values sent (a body may hold secrets)."""
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}")
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        return _error(422, VALIDATION, validation_message(errors))
 
 
 def _where(loc: Iterable[str | int]) -> str:

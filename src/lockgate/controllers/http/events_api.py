@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from lockgate.application import Application
 from lockgate.controllers.http.asgi import read_body
+from lockgate.controllers.http.error_handlers import parse_body
 from lockgate.controllers.http.responses import error_response, json_response
 from lockgate.controllers.http.workflow_api import ErrorBody
 from lockgate.errors import RequestTooLargeError
@@ -120,10 +121,8 @@ def events_router(application: Application) -> APIRouter:
             raise RequestTooLargeError(
                 f"the request body is over the limit of {_BODY_LIMIT} bytes", limit=_BODY_LIMIT
             )
-        try:
-            body = RedriveRequest.model_validate_json(raw or b"{}")
-        except ValueError as exc:
-            return error_response(422, "ValidationError", f"body: {exc}")
+        if isinstance(body := parse_body(RedriveRequest, raw), Response):
+            return body
         return json_response({"redriven": await bus.redrive(body.delivery_ids, body.subscriber)})
 
     @router.post("/events/deliveries/{delivery_id}/redrive", responses=_ERRORS)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from lockgate.bootstrap import Application
 from lockgate.controllers.http.asgi import read_body
 from lockgate.controllers.http.auth.access import principal_of
-from lockgate.controllers.http.error_handlers import VALIDATION, validation_message
+from lockgate.controllers.http.error_handlers import VALIDATION, parse_body
 from lockgate.controllers.http.responses import error_response as _error
 from lockgate.controllers.http.responses import json_response as _json
 from lockgate.errors import (
@@ -276,11 +276,8 @@ def workflow_router(application: Application) -> APIRouter:
             raise RequestTooLargeError(
                 f"the request body is over the limit of {max_body} bytes", limit=max_body
             )
-        try:
-            body = RunRequest.model_validate_json(raw) if raw.strip() else RunRequest()
-        except ValidationError as exc:
-            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-            return _error(422, VALIDATION, validation_message(errors))
+        if isinstance(body := parse_body(RunRequest, raw), Response):
+            return body
         if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
             return _error(
                 422,
