@@ -43,6 +43,10 @@ class SQLiteWorkQueue(Generic[T]):
             f"lease_until = ?, next_attempt_at = ? WHERE {t.key} = ?"
         )
         self._get = f"SELECT {t.columns} FROM {source} WHERE {t.key} = ?"  # noqa: S608
+        self._get_many = (
+            f"SELECT {t.key}, {t.columns} FROM {source} "  # noqa: S608
+            f"WHERE {t.key} IN (SELECT value FROM json_each(?))"
+        )
         # A held row's next_attempt_at is its lease's end: the condition on it lets the due
         # index narrow the search to rows due later (held, or waiting for a retry).
         self._release = (
@@ -108,11 +112,15 @@ class SQLiteWorkQueue(Generic[T]):
 
         def claim(connection: sqlite3.Connection) -> list[T]:
             keys = [row[0] for row in connection.execute(self._due, (now, skipped, limit))]
+            if not keys:
+                return []
             connection.executemany(self._lease, [(owner, until, until, key) for key in keys])
-            # As stored now: one more attempt, due again when the lease lapses.
-            return [
-                self._table.decode(connection.execute(self._get, (k,)).fetchone()) for k in keys
-            ]
+            # As stored now (one more attempt, due again when the lease lapses), read back
+            # in one statement, in the order claimed.
+            rows = {
+                row[0]: row[1:] for row in connection.execute(self._get_many, (json.dumps(keys),))
+            }
+            return [self._table.decode(rows[key]) for key in keys]
 
         return await self._worker.run("claim", claim)
 
