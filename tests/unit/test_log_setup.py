@@ -31,6 +31,28 @@ def test_json_logs_carry_the_request_id_and_extra_fields(
     assert entry["function"] == "echo"
 
 
+def test_json_logs_leave_out_uvicorns_terminal_colours(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """uvicorn logs each line twice, plain and as ``color_message`` with ANSI escapes: a JSON
+    line keeps the plain one only."""
+    configure_logging("json", "INFO")
+    try:
+        logging.getLogger("lockgate.test").info(
+            "Started server process [%d]",
+            7,
+            extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"},
+        )
+    finally:
+        logging.getLogger().handlers.clear()
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    entry = json.loads(line)
+    assert entry["message"] == "Started server process [7]"
+    assert "color_message" not in entry
+    assert "\x1b" not in line
+    assert "\\u001b" not in line
+
+
 def test_text_logs_name_the_request(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("text", "WARNING")
     try:

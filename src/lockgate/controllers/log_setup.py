@@ -64,6 +64,11 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
+# Extra fields meant for a terminal, not a log line: uvicorn's ``color_message`` repeats the
+# message with ANSI colour escapes.
+_TERMINAL_ONLY = frozenset({"color_message"})
+
+
 class JsonFormatter(logging.Formatter):
     """``{"time", "level", "logger", "message", ...extra fields}``, one line per record."""
 
@@ -76,7 +81,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+            if key not in _STANDARD_ATTRIBUTES and key not in _TERMINAL_ONLY and key[0] != "_":
                 entry[key] = value
         if record.exc_text:  # set (and scrubbed of secret values) by SecretRedactingFilter
             entry["exception"] = record.exc_text

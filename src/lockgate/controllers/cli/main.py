@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import sys
+from typing import Annotated
+
 import typer
 
 from lockgate.controllers.cli.check import check
@@ -21,8 +25,25 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        python = ".".join(map(str, sys.version_info[:3]))
+        typer.echo(f"lockgate {importlib.metadata.version('lockgate')} (Python {python})")
+        raise typer.Exit
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print Lockgate's version and exit.",
+        ),
+    ] = False,
+) -> None:
     """Lockgate's commands."""
 
 
