@@ -6,13 +6,18 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Delivery", "DeliveryStatus", "EventRecord"]
+__all__ = ["Delivery", "DeliveryStatus", "EventRecord", "delivery_id"]
 
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"  # not yet delivered, or failed and waiting for its next attempt
     COMPLETED = "completed"
     DEAD = "dead"  # failed on every attempt it was allowed
+
+
+def delivery_id(event_id: str, subscriber: str) -> str:
+    """A delivery's id: ``event_id:subscriber`` (event ids never hold a colon)."""
+    return f"{event_id}:{subscriber}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +62,4 @@ class Delivery:
     def id(self) -> str:
         """``event_id:subscriber``: the delivery's id in the operator's API (event ids
         never hold a colon)."""
-        return f"{self.event.event_id}:{self.subscriber}"
+        return delivery_id(self.event.event_id, self.subscriber)

@@ -13,7 +13,7 @@ from lockgate import json_codec
 from lockgate.gateways.stores.events.schema import checked_record
 from lockgate.gateways.stores.events.view import DeliveryQueueView
 from lockgate.gateways.stores.work_queue.memory import InMemoryWorkQueue, QueueRow
-from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
+from lockgate.models.event import Delivery, DeliveryStatus, EventRecord, delivery_id
 
 __all__ = ["InMemoryEventStore"]
 
@@ -63,7 +63,7 @@ class InMemoryEventStore(DeliveryQueueView):
         # A repeated record (same event id) keeps what is stored, as ON CONFLICT DO NOTHING.
         self._events.setdefault(event.event_id, (event, data))
         for subscriber in distinct:
-            key = f"{event.event_id}:{subscriber}"
+            key = delivery_id(event.event_id, subscriber)
             self._queue.add(
                 QueueRow(
                     key=key,

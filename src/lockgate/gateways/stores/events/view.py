@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 
 from lockgate.gateways.stores.work_queue.ports import IWorkQueueStore
-from lockgate.models.event import Delivery, DeliveryStatus
+from lockgate.models.event import Delivery, DeliveryStatus, delivery_id
 
 __all__ = ["DeliveryQueueView"]
 
@@ -23,13 +23,13 @@ class DeliveryQueueView:
         return await self.queue.claim_due(owner, now, lease_seconds, limit)
 
     async def complete(self, event_id: str, subscriber: str, now: float) -> None:
-        await self.queue.complete(f"{event_id}:{subscriber}", now)
+        await self.queue.complete(delivery_id(event_id, subscriber), now)
 
     async def fail(
         self, event_id: str, subscriber: str, error: str, retry_at: float | None
     ) -> None:
         # The dispatcher passes its own clock to the queue; this view stamps a death now.
-        await self.queue.fail(f"{event_id}:{subscriber}", error, time.time(), retry_at)
+        await self.queue.fail(delivery_id(event_id, subscriber), error, time.time(), retry_at)
 
     async def deliveries(
         self,
