@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from lockgate.config.settings import Settings, load_config
 from lockgate.errors import ConfigError, ResourceConfigError
-from lockgate.gateways.interfaces import IEventStore
+from lockgate.gateways.interfaces import IEventStore, ILogLines
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
@@ -34,6 +34,7 @@ from lockgate.use_cases.auth.usage.meter import FLUSH_INTERVAL
 from lockgate.use_cases.events.bus import EventBus
 from lockgate.use_cases.functions.health import gateway_health
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.log_buffer import FunctionLogBuffer
 from lockgate.use_cases.functions.pool_manager import PoolManager
 from lockgate.use_cases.functions.registry import FunctionRegistry
 from lockgate.use_cases.functions.warm_pool import Janitor, Scheduler
@@ -92,6 +93,10 @@ class Application:
     async_invocations: AsyncInvocationQueue | None = None
     jobs: JobService | None = None
     credentials: CredentialService | None = None
+    # Every function's latest output lines, for ``lockgate logs``.
+    function_logs: FunctionLogBuffer = field(default_factory=FunctionLogBuffer)
+    # One line per request, when ``access_log`` is on.
+    access_log: ILogLines | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     title: str = "Lockgate"
     description: str = ""

@@ -31,6 +31,7 @@ from lockgate.gateways.interfaces import (
     IWorkerLauncher,
 )
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
+from lockgate.gateways.logs.stream import StreamLogLines
 from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 from lockgate.gateways.resources.cache.resolver import RedisOrMemoryCacheResolver
 from lockgate.gateways.resources.database.resolver import PostgresOrSQLiteDatabaseResolver
@@ -62,6 +63,8 @@ from lockgate.use_cases.auth.usage.meter import UsageMeter
 from lockgate.use_cases.events.bus import EventBus
 from lockgate.use_cases.functions.backend_router import BackendRouter
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
+from lockgate.use_cases.functions.log_buffer import FunctionLogBuffer
+from lockgate.use_cases.functions.output import FunctionOutput
 from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.functions.pool_manager import PoolManager
 from lockgate.use_cases.functions.registry import FunctionRegistry
@@ -142,10 +145,18 @@ def build(
     config = config or GatewayConfig()
     registry = FunctionRegistry()
     metrics = PrometheusMetrics()
+    log_lines = StreamLogLines(settings.log_format, settings.log_level)
+    output = FunctionOutput(
+        FunctionLogBuffer(settings.function_log_lines),
+        log_lines if settings.function_logs else None,
+        rate=settings.function_log_rate,
+    )
     pool_manager = PoolManager(
         launcher
         or ProcessOrRuntimeApiWorkerLauncher(
-            native=ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
+            native=ProcessWorkerLauncher(
+                log_capture_bytes=settings.log_capture_bytes, output=output.record
+            ),
             provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
         ),
         start_budget=settings.start_budget,
@@ -157,7 +168,7 @@ def build(
         aws_lambda = _aws_lambda_backend(settings, registry)
         backends["aws-lambda"] = aws_lambda
         closers.append(aws_lambda.close)
-    invoker = LambdaInvoker(registry, BackendRouter(backends), metrics)
+    invoker = LambdaInvoker(registry, BackendRouter(backends), metrics, output=output)
     metrics.watch(
         pool_manager.stats,
         lambda: [(f.name, invoker.breaker_state(f.name)) for f in registry.all()],
@@ -261,6 +272,8 @@ def build(
         ),
         limiter=ClientRateLimiter(limits.rate, limits.burst),
         auth_failures=ClientRateLimiter(limits.rate, limits.burst),
+        function_logs=output.buffer,
+        access_log=log_lines if settings.access_log else None,
         credentials=credentials,
         authenticator=Authenticator(
             credentials,

@@ -227,6 +227,8 @@ EXPECTED = {
     "/events/deliveries": OPS_READ,
     "/events/deliveries/redrive": ADMIN,
     "/events/deliveries/{delivery_id}": ADMIN,
+    "/functions/logs": ADMIN,
+    "/functions/{name}/logs": ADMIN,
     "/events/deliveries/{delivery_id}/redrive": ADMIN,
     "/_lockgate/openapi.json": OPS_READ,
     "/_lockgate/docs": OPS_READ,

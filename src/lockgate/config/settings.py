@@ -69,6 +69,7 @@ RESERVED_PREFIXES = (
     "/jobs/",
     "/tokens/",
     "/api-keys/",
+    "/functions/",
 )
 RESERVED_PATHS = frozenset(
     {
@@ -234,6 +235,16 @@ class Settings(BaseSettings):
             to the hard one).
         max_connections_per_client: Connections one client address holds open at once;
             more are closed at once (503), so one client cannot take every slot.
+        access_log: One line per request in the log: method, path, status, the
+            milliseconds the gateway added and the total, and the request id.
+        function_logs: Whether what functions print (stdout and stderr, with Lambda's
+            START/END/REPORT lines) goes to the gateway's log, tagged with the function and
+            the request id; ``lockgate logs`` has it either way.
+        function_log_rate: Lines of one function's output the log takes per second; past
+            it, lines are left out of the log (not out of ``lockgate logs``) and a line
+            says how many.
+        function_log_lines: Lines of output kept per function for ``lockgate logs`` and
+            ``GET /functions/{name}/logs`` (in memory, the latest).
     """
 
     model_config = SettingsConfigDict(
@@ -311,6 +322,10 @@ class Settings(BaseSettings):
     max_headers: Annotated[int, Field(ge=8, le=10_000)] = 100
     max_connections: Annotated[int, Field(ge=1)] = 4096
     max_connections_per_client: Annotated[int, Field(ge=1)] = 256
+    access_log: bool = True
+    function_logs: bool = True
+    function_log_rate: Annotated[int, Field(ge=1)] = 200
+    function_log_lines: Annotated[int, Field(ge=10, le=1_000_000)] = 2000
 
 
 _STRICT = STRICT
@@ -357,6 +372,10 @@ _FILE_SETTINGS = (
     "max_headers",
     "max_connections",
     "max_connections_per_client",
+    "access_log",
+    "function_logs",
+    "function_log_rate",
+    "function_log_lines",
 )
 # Built from Settings' own fields so the file and the environment share one set of limits.
 _GatewayTable = create_model(  # type: ignore[call-overload]

@@ -18,6 +18,7 @@ reader finds every Protocol here and use cases import them from here alone:
 - ``metrics/ports.py``: ``IInvocationMetrics``, ``IAsyncInvocationMetrics``, ``IWorkflowMetrics``
 - ``auth/ports.py``: ``IKeySetFetcher``, ``IBearerVerifier``
 - ``aws/ports.py``: ``ISigV4Signer``
+- ``logs/ports.py``: ``ILogLines``
 
 Each Protocol is ``@runtime_checkable`` so the composition root can assert what it wires,
 and each method's docstring has the sections seed 000 asks for: Args, Returns, Raises, Side
@@ -30,6 +31,7 @@ from __future__ import annotations
 from lockgate.gateways.auth.ports import IBearerVerifier, IKeySetFetcher
 from lockgate.gateways.aws.ports import ISigV4Signer
 from lockgate.gateways.job_runners.ports import IJobRunner
+from lockgate.gateways.logs.ports import ILogLines
 from lockgate.gateways.metrics.ports import (
     IAsyncInvocationMetrics,
     IInvocationMetrics,
@@ -68,6 +70,7 @@ __all__ = [
     "IJobRunner",
     "IJobStore",
     "IKeySetFetcher",
+    "ILogLines",
     "IResourceResolver",
     "IRunStore",
     "ISecretBackend",

@@ -62,6 +62,9 @@ class WorkerReply(NamedTuple):
         logs: The tail of what the invocation wrote to stdout/stderr, bounded.
         logs_dropped: Bytes of earlier output left out of ``logs``.
         duration_ms: Time spent in the handler, measured in the worker.
+        log_streams: ``[stream, length, ...]`` over ``logs[logs_live:]`` (see
+            ``models.function_log.output_lines``); empty when the backend cannot tell.
+        logs_live: Bytes at the start of ``logs`` already handed on while the handler ran.
     """
 
     payload: bytes
@@ -69,6 +72,8 @@ class WorkerReply(NamedTuple):
     logs: bytes
     logs_dropped: int
     duration_ms: float
+    log_streams: tuple[int, ...] = ()
+    logs_live: int = 0
 
 
 class InvocationResult(NamedTuple):

@@ -8,10 +8,11 @@ import os
 import resource
 import signal
 import sys
+import threading
 import time
 
 from lockgate.worker import fastjson
-from lockgate.worker.capture import OutputCapture
+from lockgate.worker.capture import PLATFORM, OutputCapture
 from lockgate.worker.context import ClientContext, LambdaContext
 from lockgate.worker.protocol import FrameReader, encode_frame
 
@@ -28,12 +29,12 @@ __all__ = ["serve"]
 
 def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
     _die_with_parent(env.get("LOCKGATE_PARENT_PID"))
-    capture = OutputCapture(int(env.get("LOCKGATE_LOG_LIMIT", "65536")))
-    runtime = _Runtime(control_out, capture, env)
+    runtime = _Runtime(control_out, env)
+    capture = runtime.capture
     try:
         handler = _load_handler(env["LOCKGATE_HANDLER"], env.get("LOCKGATE_CODE_DIR", "."))
     except BaseException as exc:
-        logs, _ = capture.collect()
+        logs, _, _, _ = capture.collect()
         runtime.send(
             {"type": "init_error", "error": _error_dict(exc, _init_error_type(exc))}, logs=logs
         )
@@ -48,9 +49,12 @@ def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
 
 
 class _Runtime:
-    def __init__(self, control_out: int, capture: OutputCapture, env: Mapping[str, str]) -> None:
+    def __init__(self, control_out: int, env: Mapping[str, str]) -> None:
         self._out = control_out
-        self._capture = capture
+        # The capture's drain thread sends output frames of long invocations while the main
+        # thread may send a result: one frame at a time goes down the pipe.
+        self._send_lock = threading.Lock()
+        self.capture = OutputCapture(int(env.get("LOCKGATE_LOG_LIMIT", "65536")), self._live)
         self._loop: Any = None  # an asyncio loop, made on the first async handler call
         self._peak_memory = _PeakMemory()
         self._function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "function")
@@ -61,9 +65,13 @@ class _Runtime:
 
     def send(self, meta: dict[str, Any], body: bytes = b"", logs: bytes = b"") -> None:
         frame = memoryview(encode_frame(meta, body, logs))
-        while frame:
-            written = os.write(self._out, frame)
-            frame = frame[written:]
+        with self._send_lock:
+            while frame:
+                written = os.write(self._out, frame)
+                frame = frame[written:]
+
+    def _live(self, output: bytes, runs: list[int]) -> None:
+        self.send({"type": "log", "streams": runs}, logs=output)
 
     def invoke(self, handler: Handler, meta: dict[str, Any], body: bytes) -> bool:
         """Run one invocation and reply; True when the worker must exit afterwards."""
@@ -79,23 +87,34 @@ class _Runtime:
             deadline_ms=int(meta["deadline_ms"]),
             client_context=ClientContext.decode(meta.get("client_context")),
         )
-        payload, error, must_exit, duration_ms = self._run(handler, body, context)
-        max_rss_mb = self._peak_memory.megabytes()
-        output, dropped = self._capture.collect()
         # Lambda's START/END/REPORT lines, added here rather than written to the pipe: two
         # fewer pipe writes and drain-thread wake-ups per invocation.
-        logs = b"".join(
-            (
-                f"START RequestId: {request_id} Version: {self._version}\n".encode(),
-                output,
-                f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
-                f"Duration: {duration_ms:.2f} ms\tBilled Duration: {math.ceil(duration_ms)} ms\t"
-                f"Memory Size: {self._memory} MB\t"
-                f"Max Memory Used: {max_rss_mb} MB\n".encode(),
-            )
-        )
+        start = f"START RequestId: {request_id} Version: {self._version}\n".encode()
+        capture = self.capture
+        capture.begin(start)
+        payload, error, must_exit, duration_ms = self._run(handler, body, context)
+        max_rss_mb = self._peak_memory.megabytes()
+        output, runs, dropped, went_live = capture.collect()
+        end = (
+            f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
+            f"Duration: {duration_ms:.2f} ms\tBilled Duration: {math.ceil(duration_ms)} ms\t"
+            f"Memory Size: {self._memory} MB\t"
+            f"Max Memory Used: {max_rss_mb} MB\n"
+        ).encode()
+        if went_live:  # the START line went first, with the output of a long invocation
+            logs = output + end
+            runs = [*runs, PLATFORM, len(end)]
+        else:
+            logs = b"".join((start, output, end))
+            runs = [PLATFORM, len(start), *runs, PLATFORM, len(end)]
         self.send(
-            {"type": "result", "error": error, "duration_ms": duration_ms, "logs_dropped": dropped},
+            {
+                "type": "result",
+                "error": error,
+                "duration_ms": duration_ms,
+                "logs_dropped": dropped,
+                "streams": runs,
+            },
             body=payload,
             logs=logs,
         )

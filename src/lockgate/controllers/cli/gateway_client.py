@@ -8,6 +8,7 @@ run, a refused token: 4xx), 3 the gateway is unreachable, 130 interrupted.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -163,8 +164,29 @@ class Gateway:
             data = response.json()
         except ValueError:
             data = None
-        if response.is_success and data is not None:
-            return data
+        if not response.is_success or data is None:
+            self._raise(response, method, path)
+        return data
+
+    def stream(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Each line of a streamed NDJSON answer, decoded, as it arrives (no read timeout:
+        a quiet stream is not a dead one)."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        timeout = httpx.Timeout(None, connect=_TIMEOUT.connect)
+        with self._http.stream("GET", path, params=query, timeout=timeout) as response:
+            if not response.is_success:
+                response.read()
+                self._raise(response, "GET", path)
+            for line in response.iter_lines():
+                if line.strip():
+                    yield json.loads(line)
+
+    @staticmethod
+    def _raise(response: httpx.Response, method: str, path: str) -> NoReturn:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             raise GatewayError(response.status_code, str(error.get("code")), error["message"])

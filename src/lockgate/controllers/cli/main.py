@@ -14,6 +14,7 @@ from lockgate.controllers.cli.credentials.tokens import tokens_app
 from lockgate.controllers.cli.events import events_app
 from lockgate.controllers.cli.invocations import invocations_app
 from lockgate.controllers.cli.jobs import jobs_app
+from lockgate.controllers.cli.logs import logs
 from lockgate.controllers.cli.runs import run, runs_app
 from lockgate.controllers.cli.secrets.commands import secrets_app
 from lockgate.controllers.cli.serve import serve
@@ -50,6 +51,7 @@ def _root(
 app.command("serve")(serve)
 app.command("run")(run)
 app.command("check")(check)
+app.command("logs")(logs)
 app.add_typer(runs_app, name="runs")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(jobs_app, name="jobs")

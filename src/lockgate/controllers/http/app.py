@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lockgate.bootstrap import Application
 from lockgate.config.settings import RESERVED_PATHS, RESERVED_PREFIXES
+from lockgate.controllers.http.access_log import Emit, log_access
 from lockgate.controllers.http.asgi import ARRIVED, arrival, header, serve_request
 from lockgate.controllers.http.auth.access import PROBES, classify, denial
 from lockgate.controllers.http.auth.api_keys_api import api_keys_router
@@ -32,6 +33,7 @@ from lockgate.controllers.http.auth.refusals import (
 from lockgate.controllers.http.auth.tokens_api import tokens_router
 from lockgate.controllers.http.error_handlers import install_error_handlers
 from lockgate.controllers.http.events_api import events_router
+from lockgate.controllers.http.function_logs_api import function_logs_router
 from lockgate.controllers.http.function_routes import FunctionRoutes
 from lockgate.controllers.http.invocations_api import invocations_router
 from lockgate.controllers.http.jobs_api import jobs_router
@@ -66,7 +68,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = arrival(scope)
-        token = request_id_var.set(new_request_id())
+        token = request_id_var.set(request_id_var.get() or new_request_id())
 
         async def send_with_latency(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -97,6 +99,7 @@ class GatewayApp:
         cors: Returns ``[cors]`` now (a reload may change it).
         limiter: ``[limits]`` per client, for every surface but the probes.
         failures: ``[limits]`` per address for refused credentials.
+        access_log: Writes the access log's lines (``ILogLines.emit``); None: no access log.
     """
 
     def __init__(
@@ -109,7 +112,9 @@ class GatewayApp:
         cors: Callable[[], CorsConfig | None],
         limiter: ClientRateLimiter,
         failures: ClientRateLimiter,
+        access_log: Emit | None = None,
     ) -> None:
+        self._access_log = access_log
         self.api = api
         self._api = RequestContextMiddleware(api)
         self._functions = functions
@@ -120,30 +125,45 @@ class GatewayApp:
         self._failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[ARRIVED] = time.perf_counter()
-            listener = pick_listener(self.listeners, scope)
-            path: str = scope["path"]
-            if needs_normalizing(path):  # rare: most paths hold neither "/." nor "//"
-                path = normalize_path(path)
-                scope = {**scope, "path": path, "raw_path": raw_path_for(path)}
-            host = header(scope, b"host")
-            # Probes are exempt: load balancers and orchestrators call them by address.
-            if host is not None and not listener.hosts.allows(host) and path not in PROBES:
-                await _answer(send, lambda _: bad_host(host))
-                return
-            if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
-                if not listener.routes:
-                    await _answer(send, lambda _: not_here(path))
-                    return
-                if wait := self._limiter.take(_address(scope)):
-                    await _answer(send, lambda _: route_throttled(wait))
-                    return
-                await self._functions(scope, receive, send)
-                return
-            await self._reserved(scope, receive, send, path, listener)
+        if scope["type"] != "http":
+            await self._api(scope, receive, send)
             return
-        await self._api(scope, receive, send)
+        scope[ARRIVED] = time.perf_counter()
+        # The request's id, made here once: the access log, every log line and the function
+        # (``context.aws_request_id``) all show the same one.
+        request_id = new_request_id()
+        token = request_id_var.set(request_id)
+        try:
+            if self._access_log is None:
+                await self._http(scope, receive, send)
+            else:
+                await log_access(
+                    self._access_log, scope, receive, send, self._http, request_id=request_id
+                )
+        finally:
+            request_id_var.reset(token)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        listener = pick_listener(self.listeners, scope)
+        path: str = scope["path"]
+        if needs_normalizing(path):  # rare: most paths hold neither "/." nor "//"
+            path = normalize_path(path)
+            scope = {**scope, "path": path, "raw_path": raw_path_for(path)}
+        host = header(scope, b"host")
+        # Probes are exempt: load balancers and orchestrators call them by address.
+        if host is not None and not listener.hosts.allows(host) and path not in PROBES:
+            await _answer(send, lambda _: bad_host(host))
+            return
+        if path not in RESERVED_PATHS and not path.startswith(RESERVED_PREFIXES):
+            if not listener.routes:
+                await _answer(send, lambda _: not_here(path))
+                return
+            if wait := self._limiter.take(_address(scope)):
+                await _answer(send, lambda _: route_throttled(wait))
+                return
+            await self._functions(scope, receive, send)
+            return
+        await self._reserved(scope, receive, send, path, listener)
 
     async def _reserved(
         self, scope: Scope, receive: Receive, send: Send, path: str, listener: Listener
@@ -243,6 +263,7 @@ def create_app(application: Application) -> GatewayApp:
     api.include_router(module_router(application))
     api.include_router(events_router(application))
     api.include_router(lambda_functions_router(application.registry))
+    api.include_router(function_logs_router(application))
     api.include_router(invocations_router(application))
     api.include_router(jobs_router(application.jobs))
     api.include_router(tokens_router(application))
@@ -265,4 +286,5 @@ def create_app(application: Application) -> GatewayApp:
         cors=lambda: application.security.cors,
         limiter=application.limiter,
         failures=application.auth_failures,
+        access_log=application.access_log.emit if application.access_log else None,
     )

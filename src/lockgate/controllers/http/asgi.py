@@ -140,7 +140,7 @@ async def serve_request(
     """
     if started is None:
         started = time.perf_counter()
-    request_id = new_request_id()
+    request_id = request_id_var.get() or new_request_id()
     token = request_id_var.set(request_id)
     try:
         response = await handle(request_id)

@@ -12,7 +12,7 @@ import itertools
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ __all__ = ["ProcessWorker", "ProcessWorkerLauncher", "lambda_environment"]
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
 _EARLY_STDERR_LIMIT = 8192
 _Frame = tuple[dict[str, Any], bytes, bytes]
+OutputListener = Callable[[str, str, bytes, Sequence[int]], None]
+"""Given a function's name, the request id, output and its runs (see ``output_lines``)."""
 _ids = itertools.count(1)
 
 
@@ -43,6 +45,8 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._waiter: asyncio.Future[_Frame] | None = None
+        # Output of a long invocation, sent while it runs: given (runs, data).
+        self.on_output: Callable[[list[int], bytes], None] | None = None
         self._early_stderr = bytearray()
         self.exited = asyncio.Event()
 
@@ -78,6 +82,10 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
         except orjson.JSONDecodeError:
             self._fail(_WorkerGoneError("garbled frame metadata"))
             return False
+        if meta.get("type") == "log":  # output while the handler runs; the reply comes later
+            if self.on_output is not None:
+                self.on_output(meta.get("streams") or [], frame[meta_end + body_len :])
+            return True
         waiter, self._waiter = self._waiter, None
         if waiter is None or waiter.done():
             self._fail(_WorkerGoneError("worker sent a frame nobody asked for"))
@@ -120,10 +128,17 @@ class ProcessWorker:
         transport: asyncio.SubprocessTransport,
         protocol: _WorkerProtocol,
         function: FunctionEntity,
+        output: OutputListener | None = None,
+        log_limit: int = 64 * 1024,
     ) -> None:
         self._transport = transport
         self._protocol = protocol
         self._function = function
+        self._output = output
+        self._log_limit = log_limit
+        self._request_id = ""
+        self._live_logs = bytearray()  # what went live during the current invocation
+        protocol.on_output = self._live_output
         self._pid: int = transport.get_pid()
         self._stdin = transport.get_pipe_transport(0)
         self._worker_id = f"{function.name}-{next(_ids)}"
@@ -159,6 +174,7 @@ class ProcessWorker:
                 "client_context": invocation.client_context,
             }
         )
+        self._request_id = invocation.request_id
         stdin.write(pack_frame(meta, invocation.payload))  # type: ignore[attr-defined]
         try:
             meta_in, body, logs = await reply
@@ -177,13 +193,27 @@ class ProcessWorker:
                 worker=self._worker_id,
             ) from None
         error = meta_in.get("error")
+        live = len(self._live_logs)
+        if live:  # the reply's logs are the rest: the whole tail is both, within the limit
+            logs = bytes(self._live_logs) + logs
+            self._live_logs.clear()
         return WorkerReply(
             payload=body,
             error=_handler_error(error) if error else None,
             logs=logs,
             logs_dropped=int(meta_in.get("logs_dropped", 0)),
             duration_ms=float(meta_in.get("duration_ms", 0.0)),
+            log_streams=tuple(meta_in.get("streams") or ()),
+            logs_live=live,
         )
+
+    def _live_output(self, runs: list[int], data: bytes) -> None:
+        if self._output is not None:
+            self._output(self._function.name, self._request_id, data, runs)
+        self._live_logs += data
+        excess = len(self._live_logs) - self._log_limit
+        if excess > 0:
+            del self._live_logs[:excess]
 
     def kill(self) -> None:
         if self._killed:
@@ -235,6 +265,8 @@ class ProcessWorkerLauncher:
         log_capture_bytes: Output kept per invocation (its tail).
         init_timeout: Seconds the handler's import may take, at least.
         python: The interpreter workers run; the gateway's own by default.
+        output: Given the output of a long invocation as it arrives (the rest comes with
+            the reply).
     """
 
     def __init__(
@@ -243,7 +275,9 @@ class ProcessWorkerLauncher:
         log_capture_bytes: int = 64 * 1024,
         init_timeout: float = 10.0,
         python: str = sys.executable,
+        output: OutputListener | None = None,
     ) -> None:
+        self._output = output
         self._log_capture_bytes = log_capture_bytes
         self._init_timeout = init_timeout
         self._python = python
@@ -269,7 +303,7 @@ class ProcessWorkerLauncher:
                 reached_handler=False,
                 function=function.name,
             ) from exc
-        worker = ProcessWorker(transport, protocol, function)
+        worker = ProcessWorker(transport, protocol, function, self._output, self._log_capture_bytes)
         try:
             async with asyncio.timeout(max(self._init_timeout, function.timeout_seconds)):
                 meta, _, logs = await protocol.expect_frame()

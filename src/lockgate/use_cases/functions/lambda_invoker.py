@@ -33,6 +33,7 @@ from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult, WorkerInvocation, WorkerReply
 from lockgate.models.pool import BreakerState
 from lockgate.use_cases.functions.circuit_breaker import CircuitBreaker
+from lockgate.use_cases.functions.output import FunctionOutput
 from lockgate.use_cases.functions.registry import FunctionRegistry
 
 __all__ = ["LambdaInvoker"]
@@ -64,6 +65,7 @@ class LambdaInvoker:
         backend: Where invocations run.
         metrics: Where outcomes are counted.
         breaker_factory: Makes each function's circuit breaker.
+        output: Where each invocation's output goes (the gateway's log, ``lockgate logs``).
     """
 
     def __init__(
@@ -73,7 +75,9 @@ class LambdaInvoker:
         metrics: IInvocationMetrics,
         *,
         breaker_factory: Callable[[], CircuitBreaker] = CircuitBreaker,
+        output: FunctionOutput | None = None,
     ) -> None:
+        self._output = output
         self._registry = registry
         self._backend = backend
         self._metrics = metrics
@@ -108,6 +112,8 @@ class LambdaInvoker:
         if isinstance(call, InvocationResult):  # the circuit is open: nothing ran
             return self._finish(name, started, call, "circuit_open")
         reply = await self._execute_request(call)
+        if self._output is not None:
+            _record_output(self._output, call, reply)
         result, outcome = self._validate_response(reply)
         return self._finish(name, started, result, outcome)
 
@@ -250,6 +256,24 @@ class LambdaInvoker:
         if breaker is None:
             breaker = self._breakers[name] = self._breaker_factory()
         return breaker
+
+
+def _record_output(output: FunctionOutput, call: _Call, reply: _Reply | LockgateError) -> None:
+    """Hand the invocation's output on: what did not already go while the handler ran."""
+    if isinstance(reply, LockgateError):
+        # A failed start's output is the pool's to report (once, not on every call).
+        logs = reply.fields.get("logs")
+        if logs and isinstance(logs, str) and not isinstance(reply, FunctionInitError):
+            output.record(call.function.name, call.invocation.request_id, logs.encode())
+        return
+    worker_reply = reply[0]
+    live = worker_reply.logs_live
+    output.record(
+        call.function.name,
+        call.invocation.request_id,
+        worker_reply.logs[live:] if live else worker_reply.logs,
+        worker_reply.log_streams,
+    )
 
 
 def _circuit_open(name: str, breaker: CircuitBreaker) -> CircuitOpenError:

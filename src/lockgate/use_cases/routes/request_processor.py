@@ -146,13 +146,24 @@ class GatewayRequestProcessor:
         if (failure := result.failure) is not None:
             return _error_response(failure, result.status_code, function)
         if result.function_error is not None or result.payload is None:
-            logger.warning("function %s raised; answering 502", function)
+            logger.warning("function %s %s; answering 502", function, _raised(result.payload))
             return json_response(502, {"message": "Internal server error"})
         try:
             return map_response(result.payload, payload_format)
         except HandlerResponseError as exc:
             logger.warning("function %s returned a malformed response: %s", function, exc.message)
             return json_response(502, {"message": "Internal server error"})
+
+
+def _raised(payload: bytes | None) -> str:
+    """``raised ValueError: boom`` from a handler's error object (its traceback is in the
+    function's own output, logged with it)."""
+    try:
+        error = json.loads(payload or b"")
+        text = f"raised {error['errorType']}: {error['errorMessage']}"
+    except (ValueError, TypeError, KeyError):
+        return "failed"
+    return text if len(text) <= 500 else text[:499] + "…"
 
 
 def _error_response(error: LockgateError, status: int, function: str) -> HttpResponse:

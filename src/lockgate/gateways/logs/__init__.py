@@ -1,0 +1,1 @@
+"""The gateway's own log lines written fast: function output and the access log."""

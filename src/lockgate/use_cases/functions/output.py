@@ -1,0 +1,127 @@
+"""``FunctionOutput``: what functions print, in the gateway's log and in ``lockgate logs``.
+
+Every invocation's output (and Lambda's START/END/REPORT lines) goes to the per-function
+buffer that ``lockgate logs`` reads, all of it, and to the gateway's log, at most ``rate``
+lines a second per function: under load the log stays readable, and a line says how many
+were left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lockgate.gateways.interfaces import ILogLines
+from lockgate.models.function_log import FunctionLogLine, output_lines
+from lockgate.use_cases.functions.log_buffer import FunctionLogBuffer
+
+__all__ = ["FunctionOutput"]
+
+_DROP_REPORT_S = 1.0
+
+
+@dataclass(slots=True)
+class _Allowance:
+    """A token bucket: ``rate`` lines a second, a second's worth at most in hand."""
+
+    tokens: float
+    refilled: float
+    dropped: int = 0
+    report_pending: bool = False
+
+
+class FunctionOutput:
+    """Takes each invocation's output; see the module docstring.
+
+    Args:
+        buffer: Where every line is kept for ``lockgate logs``.
+        log: The gateway's log, or None to keep output out of it.
+        rate: Lines per second per function written to the log.
+        clock: Seconds since the epoch (a test's clock).
+    """
+
+    def __init__(
+        self,
+        buffer: FunctionLogBuffer,
+        log: ILogLines | None,
+        *,
+        rate: int = 200,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.buffer = buffer
+        self._log = log
+        self._rate = rate
+        self._clock = clock
+        self._allowances: dict[str, _Allowance] = {}
+
+    def record(self, function: str, request_id: str, data: bytes, runs: Sequence[int] = ()) -> None:
+        """Take part of one invocation's output (all of it, or what arrived so far).
+
+        Args:
+            function: The function's name.
+            request_id: The invocation's request id.
+            data: The raw output.
+            runs: ``[stream, length, ...]`` over ``data`` (see ``output_lines``).
+        """
+        lines = output_lines(data, runs)
+        if not lines:
+            return
+        now = self._clock()
+        self.buffer.add(
+            function,
+            [FunctionLogLine(now, function, request_id, stream, text) for stream, text in lines],
+        )
+        log = self._log
+        if log is None:
+            return
+        admitted = self._admit(function, len(lines), now)
+        logger = f"function.{function}"
+        for stream, text in lines[:admitted]:
+            log.emit(
+                "INFO",
+                logger,
+                text,
+                {"function": function, "request_id": request_id, "stream": stream},
+            )
+
+    def _admit(self, function: str, wanted: int, now: float) -> int:
+        allowance = self._allowances.get(function)
+        if allowance is None:
+            allowance = self._allowances[function] = _Allowance(float(self._rate), now)
+        allowance.tokens = min(
+            float(self._rate), allowance.tokens + (now - allowance.refilled) * self._rate
+        )
+        allowance.refilled = now
+        admitted = min(wanted, int(allowance.tokens))
+        allowance.tokens -= admitted
+        if admitted < wanted:
+            allowance.dropped += wanted - admitted
+            if not allowance.report_pending:
+                allowance.report_pending = True
+                self._report_later(function)
+        return admitted
+
+    def _report_later(self, function: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._report_dropped(function)
+            return
+        loop.call_later(_DROP_REPORT_S, self._report_dropped, function)
+
+    def _report_dropped(self, function: str) -> None:
+        allowance = self._allowances.get(function)
+        if allowance is None or self._log is None:
+            return
+        dropped, allowance.dropped = allowance.dropped, 0
+        allowance.report_pending = False
+        if dropped:
+            self._log.emit(
+                "WARNING",
+                f"function.{function}",
+                f"{dropped} lines dropped from the log (over {self._rate} lines/s); "
+                f"`lockgate logs {function}` shows the latest",
+                {"function": function, "stream": "platform", "dropped": dropped},
+            )
