@@ -10,6 +10,7 @@ from typing import Literal
 import pytest
 
 from lockgate.controllers.log_setup import configure_logging, request_id_var
+from lockgate.models.log_context import run_id_var
 from lockgate.use_cases.secrets.redaction import REVEALED
 
 
@@ -99,3 +100,47 @@ def test_decrypted_secret_values_never_reach_a_log_line(
         entries = [json.loads(line) for line in lines if line.startswith("{")]
         assert entries[2]["detail"] == "x***x"
         assert "refused ***" in entries[3]["exception"]
+
+
+def test_lines_logged_during_a_workflow_run_name_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Inside a run (no request), text shows ``[run ID]`` and JSON a ``run_id`` field;
+    outside both, JSON carries neither id rather than a placeholder."""
+    configure_logging("json", "INFO")
+    token = run_id_var.set("run-7")
+    try:
+        logging.getLogger("lockgate.test").info("step done")
+    finally:
+        run_id_var.reset(token)
+    logging.getLogger("lockgate.test").info("idle")
+    configure_logging("text", "INFO")
+    token = run_id_var.set("run-7")
+    try:
+        logging.getLogger("lockgate.test").info("step done")
+    finally:
+        run_id_var.reset(token)
+        logging.getLogger().handlers.clear()
+    lines = capsys.readouterr().err.strip().splitlines()
+    in_run, idle = json.loads(lines[-3]), json.loads(lines[-2])
+    assert in_run["run_id"] == "run-7"
+    assert "request_id" not in in_run
+    assert "run_id" not in idle
+    assert "request_id" not in idle
+    assert lines[-1].endswith("lockgate.test [run run-7]: step done")
+
+
+def test_json_extra_fields_never_replace_the_lines_own(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("json", "INFO")
+    try:
+        logging.getLogger("lockgate.test").info("hello", extra={"time": "later", "level": 3})
+    finally:
+        logging.getLogger().handlers.clear()
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    entry = json.loads(line)
+    assert entry["level"] == "info"
+    assert entry["time"].endswith("Z")
+    assert entry["extra_time"] == "later"
+    assert entry["extra_level"] == 3

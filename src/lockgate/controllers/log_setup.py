@@ -7,22 +7,26 @@ import json
 import logging
 import sys
 import time
-from contextvars import ContextVar
 from typing import Literal
 
+from lockgate.models.log_context import request_id_var, run_id_var
 from lockgate.use_cases.secrets.redaction import REVEALED, RevealedSecrets
 
 __all__ = ["SecretRedactingFilter", "configure_logging", "request_id_var"]
-
-# The id of the request being served, set by the HTTP layer; every log record carries it.
-request_id_var: ContextVar[str | None] = ContextVar("lockgate_request_id", default=None)
 
 _STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 class RequestIdFilter(logging.Filter):
+    """Tags each record with the request and the workflow run in hand (``tag``: what the
+    text format shows between brackets)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get() or "-"
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        run_id = getattr(record, "run_id", None) or run_id_var.get()
+        record.request_id = request_id
+        record.run_id = run_id
+        record.tag = request_id or (f"run {run_id}" if run_id else "-")
         return True
 
 
@@ -65,8 +69,11 @@ class SecretRedactingFilter(logging.Filter):
 
 
 # Extra fields meant for a terminal, not a log line: uvicorn's ``color_message`` repeats the
-# message with ANSI colour escapes.
-_TERMINAL_ONLY = frozenset({"color_message"})
+# message with ANSI colour escapes; ``tag`` is the text format's bracket.
+_TERMINAL_ONLY = frozenset({"color_message", "tag"})
+
+
+_CONTEXT_FIELDS = frozenset({"request_id", "run_id"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -81,8 +88,12 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and key not in _TERMINAL_ONLY and key[0] != "_":
-                entry[key] = value
+            if key in _STANDARD_ATTRIBUTES or key in _TERMINAL_ONLY or key[0] == "_":
+                continue
+            if value is None and key in _CONTEXT_FIELDS:  # outside a request or a run
+                continue
+            # An extra field never replaces one of ours: each key appears once per line.
+            entry[f"extra_{key}" if key in entry else key] = value
         if record.exc_text:  # set (and scrubbed of secret values) by SecretRedactingFilter
             entry["exception"] = record.exc_text
         elif record.exc_info:
@@ -96,7 +107,7 @@ def configure_logging(log_format: Literal["text", "json"], level: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(tag)s]: %(message)s")
         )
     handler.addFilter(RequestIdFilter())
     handler.addFilter(SecretRedactingFilter())

@@ -22,6 +22,7 @@ from typing import Any
 
 from lockgate import json_codec
 from lockgate.gateways.interfaces import IRunStore, IWorkflowMetrics, StepWrite
+from lockgate.models.log_context import run_id_var
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from lockgate.models.workflow import DagFrontier, Workflow
 from lockgate.use_cases.workflows.live_run import LiveRun
@@ -69,6 +70,15 @@ class WorkflowExecutor:
             CancelledError: The task was cancelled without ``cancel_requested`` (the gateway
                 is stopping): nothing is marked, and the run resumes on restart.
         """
+        token = run_id_var.set(live.run.run_id)  # every line logged for this run names it
+        try:
+            return await self._execute(workflow, live, lookup)
+        finally:
+            run_id_var.reset(token)
+
+    async def _execute(
+        self, workflow: Workflow, live: LiveRun, lookup: ResourceLookup
+    ) -> RunStatus:
         restored = _restored(workflow, live)
         dag = DagFrontier.of(workflow, restored)
         ledger = _Ledger(dag, {name: record.output for name, record in restored.items()})
