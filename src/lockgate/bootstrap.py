@@ -30,7 +30,7 @@ from lockgate.gateways.interfaces import (
     ISigV4Signer,
     IWorkerLauncher,
 )
-from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
+from lockgate.gateways.job_runners.local_process import JobOutput, LocalProcessJobRunner
 from lockgate.gateways.logs.stream import StreamLogLines
 from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 from lockgate.gateways.resources.cache.resolver import RedisOrMemoryCacheResolver
@@ -220,7 +220,7 @@ def build(
     )
     closers.append(guard.close)
     parts = _module_parts(settings, config, modules, metrics)
-    runners = _job_runners(settings, config)
+    runners = _job_runners(settings, config, output.record_job)
     if config.security.aws_credentials:
         _sigv4_signer()  # fail now, not at the first signed request, without botocore
     # The lambdas read the application's config and secrets as they are at each request
@@ -369,13 +369,17 @@ def _aws_lambda_backend(settings: Settings, registry: FunctionRegistry) -> AWSLa
     )
 
 
-def _job_runners(settings: Settings, config: GatewayConfig) -> dict[str, IJobRunner]:
+def _job_runners(
+    settings: Settings, config: GatewayConfig, output: JobOutput
+) -> dict[str, IJobRunner]:
     """Local processes always; AWS Batch when a job is declared for it (boto3 imported then).
 
     Raises:
         ConfigError: An ``aws-batch`` job is declared and boto3 is not installed.
     """
-    runners: dict[str, IJobRunner] = {"local": LocalProcessJobRunner(node_id=settings.node_id)}
+    runners: dict[str, IJobRunner] = {
+        "local": LocalProcessJobRunner(node_id=settings.node_id, output=output)
+    }
     batch_jobs = [j.name for j in config.jobs.values() if j.runner == "aws-batch"]
     if batch_jobs:
         try:

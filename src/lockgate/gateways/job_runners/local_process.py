@@ -18,7 +18,7 @@ import re
 import signal
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from lockgate.errors import JobRunnerError
 from lockgate.models.job import JobDefinition, JobRun, JobStatus, JobStatusDetail
@@ -26,6 +26,8 @@ from lockgate.models.job import JobDefinition, JobRun, JobStatus, JobStatusDetai
 __all__ = ["LocalProcessJobRunner"]
 
 logger = logging.getLogger(__name__)
+
+JobOutput = Callable[[str, str, str, bytes], None]
 
 # Variables a job inherits from the gateway; everything else it sees is declared.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
@@ -84,6 +86,9 @@ class LocalProcessJobRunner:
         output_tail_bytes: Bytes of stdout and of stderr kept per run (the last ones).
         kill_grace: Seconds between SIGTERM and SIGKILL when a run is stopped.
         keep_finished: Finished runs remembered for ``describe_run`` (the oldest go first).
+        node_id: This gateway's node id, in every external id.
+        output: Given ``(job, run_id, stream, data)`` as a run writes whole lines, for the
+            gateway's log.
 
     Raises:
         ValueError: A limit is out of range.
@@ -96,7 +101,9 @@ class LocalProcessJobRunner:
         kill_grace: float = 5.0,
         keep_finished: int = 1000,
         node_id: str = "local",
+        output: JobOutput | None = None,
     ) -> None:
+        self._output = output
         if output_tail_bytes < 1 or kill_grace < 0 or keep_finished < 1:
             raise ValueError(
                 "output_tail_bytes and keep_finished must be at least 1 and kill_grace at "
@@ -263,8 +270,11 @@ class LocalProcessJobRunner:
         outcome, and reap everything."""
         process = record.process
         readers = [
-            asyncio.ensure_future(_pump(stream, tail))
-            for stream, tail in ((process.stdout, record.stdout), (process.stderr, record.stderr))
+            asyncio.ensure_future(_pump(stream, tail, self._lines(record, name)))
+            for name, stream, tail in (
+                ("stdout", process.stdout, record.stdout),
+                ("stderr", process.stderr, record.stderr),
+            )
             if stream is not None
         ]
         exited = asyncio.ensure_future(process.wait())
@@ -294,15 +304,36 @@ class LocalProcessJobRunner:
             logger.info("run %s ended %s", record.run_id, record.detail.status)
             self._forget_old()
 
+    def _lines(self, record: _Process, stream: str) -> Callable[[bytes], None] | None:
+        output = self._output
+        if output is None:
+            return None
+        return lambda data: output(record.job, record.run_id, stream, data)
+
     def _forget_old(self) -> None:
         finished = [key for key, record in self._runs.items() if record.detail is not None]
         for key in finished[: max(0, len(finished) - self._keep_finished)]:
             del self._runs[key]
 
 
-async def _pump(stream: asyncio.StreamReader, tail: _Tail) -> None:
+async def _pump(
+    stream: asyncio.StreamReader, tail: _Tail, lines: Callable[[bytes], None] | None
+) -> None:
+    pending = b""  # a line not yet ended: held for its end, so the log gets whole lines
     while chunk := await stream.read(_READ_CHUNK):
         tail.add(chunk)
+        if lines is None:
+            continue
+        pending += chunk
+        end = pending.rfind(b"\n")
+        if end >= 0:
+            lines(pending[: end + 1])
+            pending = pending[end + 1 :]
+        elif len(pending) > _READ_CHUNK:
+            lines(pending)
+            pending = b""
+    if lines is not None and pending:
+        lines(pending)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

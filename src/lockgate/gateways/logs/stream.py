@@ -68,11 +68,10 @@ class StreamLogLines:
             line = orjson.dumps(entry, default=str).decode()
         else:
             stream = fields.get("stream")
-            tag = f" {stream}" if stream == "stderr" else ""
-            line = (
-                f"{self._stamp(now)} {level} {logger} "
-                f"[{fields.get('request_id') or '-'}]{tag}: {message}"
-            )
+            suffix = f" {stream}" if stream == "stderr" else ""
+            run_id = fields.get("run_id")
+            tag = fields.get("request_id") or (f"run {run_id}" if run_id else "-")
+            line = f"{self._stamp(now)} {level} {logger} [{tag}]{suffix}: {message}"
         self._pending.append(line)
         if self._scheduled:
             return

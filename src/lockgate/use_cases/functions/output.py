@@ -76,9 +76,8 @@ class FunctionOutput:
         log = self._log
         if log is None:
             return
-        admitted = self._admit(function, len(lines), now)
         logger = f"function.{function}"
-        for stream, text in lines[:admitted]:
+        for stream, text in lines[: self._admit(logger, len(lines), now)]:
             log.emit(
                 "INFO",
                 logger,
@@ -86,10 +85,22 @@ class FunctionOutput:
                 {"function": function, "request_id": request_id, "stream": stream},
             )
 
-    def _admit(self, function: str, wanted: int, now: float) -> int:
-        allowance = self._allowances.get(function)
+    def record_job(self, job: str, run_id: str, stream: str, data: bytes) -> None:
+        """Take lines a job run wrote (``stream``: ``stdout`` or ``stderr``): to the log
+        only, under the same per-second allowance per job (``lockgate jobs show`` keeps
+        the run's own output tail)."""
+        log = self._log
+        if log is None:
+            return
+        lines = [text for _, text in output_lines(data)]
+        logger = f"job.{job}"
+        for text in lines[: self._admit(logger, len(lines), self._clock())]:
+            log.emit("INFO", logger, text, {"job": job, "run_id": run_id, "stream": stream})
+
+    def _admit(self, logger: str, wanted: int, now: float) -> int:
+        allowance = self._allowances.get(logger)
         if allowance is None:
-            allowance = self._allowances[function] = _Allowance(float(self._rate), now)
+            allowance = self._allowances[logger] = _Allowance(float(self._rate), now)
         allowance.tokens = min(
             float(self._rate), allowance.tokens + (now - allowance.refilled) * self._rate
         )
@@ -100,28 +111,31 @@ class FunctionOutput:
             allowance.dropped += wanted - admitted
             if not allowance.report_pending:
                 allowance.report_pending = True
-                self._report_later(function)
+                self._report_later(logger)
         return admitted
 
-    def _report_later(self, function: str) -> None:
+    def _report_later(self, logger: str) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._report_dropped(function)
+            self._report_dropped(logger)
             return
-        loop.call_later(_DROP_REPORT_S, self._report_dropped, function)
+        loop.call_later(_DROP_REPORT_S, self._report_dropped, logger)
 
-    def _report_dropped(self, function: str) -> None:
-        allowance = self._allowances.get(function)
+    def _report_dropped(self, logger: str) -> None:
+        allowance = self._allowances.get(logger)
         if allowance is None or self._log is None:
             return
         dropped, allowance.dropped = allowance.dropped, 0
         allowance.report_pending = False
-        if dropped:
-            self._log.emit(
-                "WARNING",
-                f"function.{function}",
-                f"{dropped} lines dropped from the log (over {self._rate} lines/s); "
-                f"`lockgate logs {function}` shows the latest",
-                {"function": function, "stream": "platform", "dropped": dropped},
-            )
+        if not dropped:
+            return
+        kind, _, name = logger.partition(".")
+        where = f"`lockgate logs {name}`" if kind == "function" else "`lockgate jobs show`"
+        self._log.emit(
+            "WARNING",
+            logger,
+            f"{dropped} lines dropped from the log (over {self._rate} lines/s); {where} "
+            "shows the latest",
+            {kind: name, "stream": "platform", "dropped": dropped},
+        )
