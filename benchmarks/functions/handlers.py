@@ -11,3 +11,9 @@ def echo(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     if parameters:
         return {"name": parameters["name"]}
     return event
+
+
+def echo_printing(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``echo`` that prints one line per call, as a handler that logs does."""
+    print(f"echo {context.aws_request_id}")
+    return echo(event, context)
