@@ -32,7 +32,7 @@ from benchmarks.functions.processes import Server, free_port
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results-observability.md"
-SETUPS = {
+SETUPS: dict[str, dict[str, object]] = {
     "off": {"function_logs": False, "access_log": False},
     "on": {"function_logs": True, "access_log": True},
     "on, no rate limit": {

@@ -38,7 +38,7 @@ class OutputTail:
             os.set_blocking(fd, False)
         self._readable: set[int] = set()  # registered with the loop, not yet at EOF
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[tuple[int, bytes]] = deque()  # (1 stdout or 2 stderr, bytes)
         self._size = 0
         self._dropped = 0
         self._stderr_tail = b""
@@ -57,11 +57,23 @@ class OutputTail:
     def take(self) -> tuple[bytes, int]:
         """Everything written since the last ``take``/``clear`` (its tail), and the bytes
         of it left out."""
+        data, _, dropped = self.take_runs()
+        return data, dropped
+
+    def take_runs(self) -> tuple[bytes, list[int], int]:
+        """``take``, with the runs saying which bytes came from which stream
+        (``[1 or 2, length, ...]``, as ``models.function_log.output_lines`` reads them)."""
         self._drain()
-        data = b"".join(self._chunks)
+        runs: list[int] = []
+        for stream, chunk in self._chunks:
+            if runs and runs[-2] == stream:
+                runs[-1] += len(chunk)
+            else:
+                runs += (stream, len(chunk))
+        data = b"".join(chunk for _, chunk in self._chunks)
         dropped = self._dropped
         self._reset()
-        return data, dropped
+        return data, runs, dropped
 
     def clear(self) -> None:
         """Forget what has been written so far."""
@@ -106,21 +118,21 @@ class OutputTail:
             if not chunk:  # every writer has closed it: the runtime (and its children) exited
                 self._stop_reading(fd)
                 return
-            self._keep(chunk)
+            self._keep(2 if fd == self._stderr_read else 1, chunk)
             if fd == self._stderr_read:
                 self._stderr_tail = (self._stderr_tail + chunk)[-_STDERR_TAIL:]
 
-    def _keep(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
+    def _keep(self, stream: int, chunk: bytes) -> None:
+        self._chunks.append((stream, chunk))
         self._size += len(chunk)
         while self._size > self._limit:
             excess = self._size - self._limit
-            first = self._chunks[0]
+            first_stream, first = self._chunks[0]
             cut = min(len(first), excess)
             if cut == len(first):
                 self._chunks.popleft()
             else:
-                self._chunks[0] = first[cut:]
+                self._chunks[0] = (first_stream, first[cut:])
             self._size -= cut
             self._dropped += cut
 

@@ -107,25 +107,23 @@ class RuntimeApiWorker:
             reply = await self._server.submit(invocation)
         except RuntimeGoneError:
             raise self._crashed() from None
-        output, dropped = self._output.take()
+        output, runs, dropped = self._output.take_runs()
         request_id = invocation.request_id
-        logs = b"".join(
-            (
-                f"START RequestId: {request_id} Version: $LATEST\n".encode(),
-                output,
-                f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
-                f"Duration: {reply.duration_ms:.2f} ms\t"
-                f"Billed Duration: {math.ceil(reply.duration_ms)} ms\t"
-                f"Memory Size: {self._function.memory_size_mb} MB\t"
-                f"Max Memory Used: {_peak_memory_mb(self._pid)} MB\n".encode(),
-            )
-        )
+        start = f"START RequestId: {request_id} Version: $LATEST\n".encode()
+        end = (
+            f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
+            f"Duration: {reply.duration_ms:.2f} ms\t"
+            f"Billed Duration: {math.ceil(reply.duration_ms)} ms\t"
+            f"Memory Size: {self._function.memory_size_mb} MB\t"
+            f"Max Memory Used: {_peak_memory_mb(self._pid)} MB\n"
+        ).encode()
         return WorkerReply(
             payload=reply.payload,
             error=reply.error,
-            logs=logs,
+            logs=b"".join((start, output, end)),
             logs_dropped=dropped,
             duration_ms=reply.duration_ms,
+            log_streams=(0, len(start), *runs, 0, len(end)),
         )
 
     def _crashed(self) -> WorkerCrashedError:
