@@ -29,4 +29,5 @@ def test_the_functions_tutorial_runs_as_written(tmp_path: Path) -> None:
     made = {path.name for path in folder.iterdir()} - {"__pycache__"}
     assert made == {".lockgate", "handlers.py", "invoke.py", "lockgate.toml", "response.json"}
     # What the page says the gateway logs when a handler raises behind a route.
-    assert "function fail raised; answering 502" in log
+    assert "function fail raised ValueError: no such order; answering 502" in log
+    assert "stderr: ValueError: no such order" in log  # the traceback, from its output
