@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from lockgate.models.function_log import FunctionLogLine
+from lockgate.models.function_log import FunctionLogLine, output_lines
 
 __all__ = ["FunctionLogBuffer", "LogFollower", "LogQuery"]
 
@@ -75,6 +76,21 @@ class LogFollower:
         return await self._queue.get()
 
 
+class _Output(NamedTuple):
+    """Part of one invocation's output as it came, cut into lines only when read: the hot
+    path keeps bytes and does no parsing."""
+
+    time: float
+    request_id: str
+    data: bytes
+    runs: Sequence[int]
+    size: int  # the lines it counts for against the bound (its line breaks)
+
+
+def _size_of(entry: FunctionLogLine | _Output) -> int:
+    return entry.size if isinstance(entry, _Output) else 1
+
+
 class FunctionLogBuffer:
     """The latest ``lines_per_function`` lines of each function.
 
@@ -84,18 +100,41 @@ class FunctionLogBuffer:
 
     def __init__(self, lines_per_function: int = 2000) -> None:
         self._size = lines_per_function
-        self._lines: dict[str, deque[FunctionLogLine]] = {}
+        self._entries: dict[str, deque[FunctionLogLine | _Output]] = {}
+        self._counts: dict[str, int] = {}
         self._followers: set[LogFollower] = set()
 
     def add(self, function: str, lines: Iterable[FunctionLogLine]) -> None:
-        kept = self._lines.get(function)
-        if kept is None:
-            kept = self._lines[function] = deque(maxlen=self._size)
-        if not self._followers:
-            kept.extend(lines)
-            return
+        """Keep lines already cut."""
         lines = tuple(lines)
-        kept.extend(lines)
+        for line in lines:
+            self._keep(function, line, 1)
+        if self._followers:
+            self._offer(lines)
+
+    def add_output(
+        self, function: str, time: float, request_id: str, data: bytes, runs: Sequence[int] = ()
+    ) -> None:
+        """Keep raw output (see ``models.function_log.output_lines`` for ``runs``)."""
+        if not data:
+            return
+        entry = _Output(time, request_id, data, runs, data.count(b"\n") or 1)
+        self._keep(function, entry, entry.size)
+        if self._followers:
+            self._offer(_lines_of(function, entry))
+
+    def _keep(self, function: str, entry: FunctionLogLine | _Output, size: int) -> None:
+        kept = self._entries.get(function)
+        if kept is None:
+            kept = self._entries[function] = deque()
+            self._counts[function] = 0
+        kept.append(entry)
+        count = self._counts[function] + size
+        while count > self._size and len(kept) > 1:
+            count -= _size_of(kept.popleft())
+        self._counts[function] = count
+
+    def _offer(self, lines: Sequence[FunctionLogLine]) -> None:
         for follower in tuple(self._followers):
             for line in lines:
                 if follower.query.matches(line):
@@ -103,21 +142,34 @@ class FunctionLogBuffer:
 
     def forget(self, function: str) -> None:
         """Drop a removed function's lines."""
-        self._lines.pop(function, None)
+        self._entries.pop(function, None)
+        self._counts.pop(function, None)
 
     def read(self, query: LogQuery) -> list[FunctionLogLine]:
         """The latest ``query.limit`` matching lines, oldest first."""
-        if query.function is not None:
-            sources: Iterable[deque[FunctionLogLine]] = (
-                [self._lines[query.function]] if query.function in self._lines else []
-            )
-        else:
-            sources = self._lines.values()
-        found = [line for kept in sources for line in kept if query.matches(line)]
+        functions = list(self._entries) if query.function is None else [query.function]
+        found: list[FunctionLogLine] = []
+        for function in functions:
+            for entry in self._entries.get(function, ()):
+                if isinstance(entry, _Output):
+                    if (query.since is not None and entry.time < query.since) or (
+                        query.request_id is not None and entry.request_id != query.request_id
+                    ):
+                        continue
+                    found += _lines_of(function, entry)
+                elif query.matches(entry):
+                    found.append(entry)
         if query.function is None:
-            found.sort(key=lambda line: line.time)
+            found.sort(key=lambda line: line.time)  # stable: a call's lines keep their order
         return found[-query.limit :] if query.limit > 0 else []
 
     def follow(self, query: LogQuery) -> LogFollower:
         """Lines matching ``query`` from now on; ``close`` the follower when done."""
         return LogFollower(query, self._followers)
+
+
+def _lines_of(function: str, entry: _Output) -> list[FunctionLogLine]:
+    return [
+        FunctionLogLine(entry.time, function, entry.request_id, stream, text)
+        for stream, text in output_lines(entry.data, entry.runs)
+    ]

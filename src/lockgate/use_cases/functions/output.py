@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lockgate.gateways.interfaces import ILogLines
-from lockgate.models.function_log import FunctionLogLine, output_lines
+from lockgate.models.function_log import output_lines
 from lockgate.use_cases.functions.log_buffer import FunctionLogBuffer
 
 __all__ = ["FunctionOutput"]
@@ -65,19 +65,20 @@ class FunctionOutput:
             data: The raw output.
             runs: ``[stream, length, ...]`` over ``data`` (see ``output_lines``).
         """
-        lines = output_lines(data, runs)
-        if not lines:
+        if not data:
             return
         now = self._clock()
-        self.buffer.add(
-            function,
-            [FunctionLogLine(now, function, request_id, stream, text) for stream, text in lines],
-        )
+        self.buffer.add_output(function, now, request_id, data, runs)
         log = self._log
         if log is None:
             return
         logger = f"function.{function}"
-        for stream, text in lines[: self._admit(logger, len(lines), now)]:
+        allowance = self._allowance(logger, now)
+        if allowance.tokens < 1:  # the usual case under load: nothing to cut into lines
+            self._drop(logger, allowance, data.count(b"\n") or 1)
+            return
+        lines = output_lines(data, runs)
+        for stream, text in lines[: self._take(logger, allowance, len(lines))]:
             log.emit(
                 "INFO",
                 logger,
@@ -94,25 +95,35 @@ class FunctionOutput:
             return
         lines = [text for _, text in output_lines(data)]
         logger = f"job.{job}"
-        for text in lines[: self._admit(logger, len(lines), self._clock())]:
+        allowance = self._allowance(logger, self._clock())
+        for text in lines[: self._take(logger, allowance, len(lines))]:
             log.emit("INFO", logger, text, {"job": job, "run_id": run_id, "stream": stream})
 
-    def _admit(self, logger: str, wanted: int, now: float) -> int:
+    def _allowance(self, logger: str, now: float) -> _Allowance:
+        """``logger``'s bucket, refilled for the time since it was last used."""
         allowance = self._allowances.get(logger)
         if allowance is None:
             allowance = self._allowances[logger] = _Allowance(float(self._rate), now)
-        allowance.tokens = min(
-            float(self._rate), allowance.tokens + (now - allowance.refilled) * self._rate
-        )
-        allowance.refilled = now
+        elif now > allowance.refilled:
+            allowance.tokens = min(
+                float(self._rate), allowance.tokens + (now - allowance.refilled) * self._rate
+            )
+            allowance.refilled = now
+        return allowance
+
+    def _take(self, logger: str, allowance: _Allowance, wanted: int) -> int:
+        """How many of ``wanted`` lines the log takes; the rest are counted as dropped."""
         admitted = min(wanted, int(allowance.tokens))
         allowance.tokens -= admitted
         if admitted < wanted:
-            allowance.dropped += wanted - admitted
-            if not allowance.report_pending:
-                allowance.report_pending = True
-                self._report_later(logger)
+            self._drop(logger, allowance, wanted - admitted)
         return admitted
+
+    def _drop(self, logger: str, allowance: _Allowance, count: int) -> None:
+        allowance.dropped += count
+        if not allowance.report_pending:
+            allowance.report_pending = True
+            self._report_later(logger)
 
     def _report_later(self, logger: str) -> None:
         try:
