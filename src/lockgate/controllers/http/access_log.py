@@ -47,7 +47,7 @@ async def log_access(
         await app(scope, receive, send_noting)
     finally:
         total_ms = (time.perf_counter() - started) * 1000
-        method, path = scope.get("method", "?"), scope.get("path", "?")
+        method, path = scope.get("method", "?"), _printable(scope.get("path", "?"))
         client = scope.get("client")
         fields: dict[str, object] = {
             "request_id": request_id,
@@ -67,3 +67,9 @@ async def log_access(
             + (f" (gateway {added} ms)" if added else ""),
             fields,
         )
+
+
+def _printable(path: str) -> str:
+    """The path as the client sent it, but a decoded ``%0A`` (or any other control
+    character) escaped: a line break in it would forge a log line of the client's making."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")

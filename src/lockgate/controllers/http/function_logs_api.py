@@ -8,10 +8,11 @@ memory on this gateway, the latest ``function_log_lines`` per function.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -51,9 +52,12 @@ def parse_since(text: str, now: float) -> float:
     if match := _AGO.match(value):
         return now - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     try:
-        return float(value)
+        epoch = float(value)
     except ValueError:
         pass
+    else:
+        if math.isfinite(epoch):  # "nan" and "inf" parse as floats and match nothing
+            return epoch
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -61,8 +65,8 @@ def parse_since(text: str, now: float) -> float:
             f"since {text!r} is not a duration (10m, 2h, 30s, 1d), an ISO 8601 time or "
             "seconds since the epoch"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.now().astimezone().tzinfo)
+    if moment.tzinfo is None:  # the gateway's own zone is not the caller's: UTC, as documented
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

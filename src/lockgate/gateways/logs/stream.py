@@ -2,7 +2,8 @@
 
 The format is the gateway's own (``log_format``): in text, ``logging``'s default time stamp,
 level, logger and request id; in JSON, the fields ``JsonFormatter`` writes plus the line's own.
-Secret values the gateway has decrypted are masked here too, on the whole batch at once.
+Secret values the gateway has decrypted are masked here too: in text on the whole batch at
+once, in JSON in each line's fields before they are encoded (escaping would hide them).
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class StreamLogLines:
                 "message": message,
             }
             entry.update(fields)
+            redactor = self._revealed.redactor
+            if redactor:  # before encoding: a value with a quote or backslash is escaped after
+                entry = redactor.value(entry)
             line = orjson.dumps(entry, default=str).decode()
         else:
             stream = fields.get("stream")
@@ -91,7 +95,7 @@ class StreamLogLines:
         text = "\n".join(self._pending) + "\n"
         self._pending.clear()
         redactor = self._revealed.redactor
-        if redactor:
+        if redactor and not self._json:  # JSON lines were masked before they were encoded
             text = redactor.text(text)
         stream = self._stream or sys.stderr
         try:
