@@ -34,6 +34,7 @@ LANGUAGES = RUNNABLE | {"text", "json", "yaml"}
 PAGES: dict[str, str] = {
     "README.md": "tests.docs.test_readme",
     "docs/index.md": "tests.docs.test_pages",
+    "docs/tutorials/first-project.md": "tests.docs.test_first_project",
     "docs/tutorials/functions.md": "tests.docs.test_functions",
     "docs/tutorials/workflows.md": "tests.docs.test_workflows",
     "docs/tutorials/modules.md": "tests.docs.test_modules",

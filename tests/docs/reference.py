@@ -24,7 +24,6 @@ import typer.main
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
-from typer import rich_utils
 from typer.testing import CliRunner
 
 from lockgate.bootstrap import build
@@ -461,14 +460,17 @@ def http_api_page() -> str:
 
 
 def _commands(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    """Every command's path, depth first (typer's groups hold ``commands``)."""
+    """Every command's path, depth first (a group lists its commands and loads each, the
+    lazy ones of ``lockgate`` included)."""
     yield path
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from _commands(sub, (*path, name))
+    if hasattr(command, "list_commands"):
+        context = typer.Context(command)
+        for name in command.list_commands(context):
+            yield from _commands(command.get_command(context, name), (*path, name))
 
 
 def cli_page() -> str:
-    """``docs/reference/cli.md``: every command's ``--help``, as a terminal 100 wide shows it."""
+    """``docs/reference/cli.md``: every command's ``--help``, as a terminal shows it."""
     lines = [
         _NOTICE,
         "# CLI reference",
@@ -476,18 +478,12 @@ def cli_page() -> str:
         "Every `lockgate` command, as its own `--help` prints it.",
     ]
     runner = CliRunner()
-    # typer reads these from the environment once, at import: set them for this rendering
-    # (100 columns, never a terminal's colours, whatever the machine or CI says).
-    saved = (rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL, rich_utils.COLOR_SYSTEM)
-    rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL, rich_utils.COLOR_SYSTEM = 100, False, None
-    try:
-        for path in _commands(typer.main.get_command(cli_app), ()):
-            shown = runner.invoke(cli_app, [*path, "--help"], prog_name="lockgate")
-            text = "\n".join(line.rstrip() for line in shown.output.strip("\n").splitlines())
-            title = " ".join(("lockgate", *path))
-            lines += ["", f"{'#' * (len(path) + 2)} `{title}`", "", "```text", text, "```"]
-    finally:
-        rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL, rich_utils.COLOR_SYSTEM = saved
+    for path in _commands(typer.main.get_command(cli_app), ()):
+        # A terminal's width, whatever the machine's (click wraps help at 80 columns).
+        shown = runner.invoke(cli_app, [*path, "--help"], prog_name="lockgate", terminal_width=100)
+        text = "\n".join(line.rstrip() for line in shown.output.strip("\n").splitlines())
+        title = " ".join(("lockgate", *path))
+        lines += ["", f"{'#' * (len(path) + 2)} `{title}`", "", "```text", text, "```"]
     return "\n".join(lines) + "\n"
 
 

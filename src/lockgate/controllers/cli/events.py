@@ -32,11 +32,14 @@ from lockgate.controllers.cli.gateway_client import (
 
 __all__ = ["events_app"]
 
-events_app = typer.Typer(help="Durable events between modules.", no_args_is_help=True)
+events_app = typer.Typer(
+    help="Durable events between modules.", no_args_is_help=True, rich_markup_mode=None
+)
 deliveries_app = typer.Typer(
     help="List, show and re-drive event deliveries (dead ones: those that failed on every "
     "attempt).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 events_app.add_typer(deliveries_app, name="deliveries")
 

@@ -39,6 +39,7 @@ __all__ = [
     "ago",
     "fail",
     "gateway",
+    "raise_for_error",
     "table",
     "when",
 ]
@@ -164,9 +165,16 @@ class Gateway:
             data = response.json()
         except ValueError:
             data = None
-        if not response.is_success or data is None:
-            self._raise(response, method, path)
-        return data
+        if response.is_success and data is not None:
+            return data
+        raise _error(response, data, f"{method} {path}")
+
+    def send(
+        self, method: str, path: str, *, content: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """The gateway's response to a raw request, success or not (the Lambda Invoke API
+        answers a payload that need not be JSON, and its metadata in headers)."""
+        return self._http.request(method, path, content=content, headers=headers)
 
     def stream(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Each line of a streamed NDJSON answer, decoded, as it arrives (no read timeout:
@@ -176,36 +184,56 @@ class Gateway:
         with self._http.stream("GET", path, params=query, timeout=timeout) as response:
             if not response.is_success:
                 response.read()
-                self._raise(response, "GET", path)
+                raise_for_error(response, f"GET {path}")
             for line in response.iter_lines():
                 if line.strip():
                     yield json.loads(line)
 
-    @staticmethod
-    def _raise(response: httpx.Response, method: str, path: str) -> NoReturn:
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        error = data.get("error") if isinstance(data, dict) else None
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            raise GatewayError(response.status_code, str(error.get("code")), error["message"])
-        text = response.text.strip()[:200] or "no body"
-        raise GatewayError(
-            response.status_code,
-            "HTTPError",
-            f"the gateway answered {response.status_code} to {method} {path} ({text})",
-        )
+
+def _error(response: httpx.Response, data: Any, request: str) -> GatewayError:
+    """Lockgate's ``{"error": {"code", "message"}}``, or AWS's ``x-amzn-errortype`` and
+    ``{"message"}`` (the Lambda API's), or the status and the start of the body."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return GatewayError(response.status_code, str(error.get("code")), error["message"])
+    aws_type = response.headers.get("x-amzn-errortype")
+    if aws_type and isinstance(data, dict):
+        message = data.get("message", data.get("Message"))
+        if isinstance(message, str):
+            return GatewayError(response.status_code, aws_type, f"{aws_type}: {message}")
+    text = response.text.strip()[:200] or "no body"
+    return GatewayError(
+        response.status_code,
+        "HTTPError",
+        f"the gateway answered {response.status_code} to {request} ({text})",
+    )
+
+
+def raise_for_error(response: httpx.Response, request: str) -> None:
+    """Raise the ``GatewayError`` a failed ``response`` (to ``request``) describes."""
+    if response.is_success:
+        return
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    raise _error(response, data, request)
 
 
 @contextmanager
-def gateway(url: str, token: str | None, *, conflict: int = EXIT_FAILED) -> Iterator[Gateway]:
+def gateway(
+    url: str,
+    token: str | None,
+    *,
+    conflict: int = EXIT_FAILED,
+    timeout: httpx.Timeout = _TIMEOUT,
+) -> Iterator[Gateway]:
     """A ``Gateway`` at ``url``; its errors become a message and an exit code (``conflict``
     for a 409)."""
     token = resolve_token(token, url)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(base_url=url, headers=headers, timeout=_TIMEOUT) as http:
+        with httpx.Client(base_url=url, headers=headers, timeout=timeout) as http:
             yield Gateway(http)
     except httpx.InvalidURL as exc:
         fail(f"--url {url!r} is not a URL: {exc}", EXIT_BAD_INPUT)

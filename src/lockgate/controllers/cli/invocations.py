@@ -38,6 +38,7 @@ invocations_app = typer.Typer(
     help="List, show and re-drive Event invocations (dead ones: those that failed on every "
     "attempt).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

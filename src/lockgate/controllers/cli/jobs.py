@@ -57,6 +57,7 @@ _FIRST_POLL, _MAX_POLL = 0.2, 2.0
 jobs_app = typer.Typer(
     help="Start, watch, list and cancel runs of the jobs declared in lockgate.toml (jobs.NAME).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

@@ -56,7 +56,9 @@ UrlOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON (for scripts).")]
 
-runs_app = typer.Typer(help="List, show and cancel workflow runs.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="List, show and cancel workflow runs.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 # -- errors --------------------------------------------------------------------------------

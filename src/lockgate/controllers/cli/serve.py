@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -31,7 +32,12 @@ logger = logging.getLogger("lockgate")
 
 
 def serve(
-    config: Annotated[Path | None, typer.Option(help="The lockgate.toml to serve.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="The lockgate.toml to serve (or LOCKGATE_CONFIG); ./lockgate.toml by default."
+        ),
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
@@ -59,6 +65,7 @@ def serve(
     from lockgate.controllers.server_options import server_config  # noqa: PLC0415
     from lockgate.errors import LockgateError  # noqa: PLC0415
 
+    config = config or _default_config()
     try:
         settings, gateway_config = load_settings(
             config, host=host, port=port, log_format=log_format, log_level=log_level
@@ -103,6 +110,24 @@ def serve(
     finally:
         for _, listen_port in addresses:
             forget_local_gateway(listen_port, token_file)
+
+
+def _default_config() -> Path | None:
+    """``LOCKGATE_CONFIG`` (None: ``load_settings`` reads it) or ./lockgate.toml; with
+    neither, the command stops: an empty gateway is never what someone meant to serve."""
+    if os.environ.get("LOCKGATE_CONFIG"):
+        return None
+    here = Path("lockgate.toml")
+    if here.is_file():
+        return here
+    typer.secho(
+        f"lockgate: nothing to serve: no lockgate.toml in {Path.cwd()}, no --config and no "
+        "LOCKGATE_CONFIG. Make a project with `lockgate init DIR`, then serve it from DIR, "
+        "or pass --config PATH/lockgate.toml",
+        fg=typer.colors.RED,
+        err=True,
+    )
+    raise typer.Exit(2)
 
 
 def _addresses(settings: Settings) -> list[tuple[str, int]]:

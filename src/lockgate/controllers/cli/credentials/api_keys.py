@@ -30,6 +30,7 @@ ConfigOption = Annotated[Path | None, config_option("keys and declares the usage
 api_keys_app = typer.Typer(
     help="Manage the API keys routes with api_key_required take (stored hashed; shown once).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

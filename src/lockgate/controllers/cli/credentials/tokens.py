@@ -27,6 +27,7 @@ ConfigOption = Annotated[Path | None, config_option("tokens")]
 tokens_app = typer.Typer(
     help="Manage the bearer tokens callers present (stored hashed; shown once).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

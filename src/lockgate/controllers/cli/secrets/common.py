@@ -54,6 +54,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON (for s
 secrets_app = typer.Typer(
     help="Manage the secrets functions read: values are encrypted at rest and never printed.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

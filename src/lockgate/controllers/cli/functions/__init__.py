@@ -1,0 +1,2 @@
+"""The function commands: ``lockgate invoke``, ``lockgate functions`` and
+``lockgate generate-event``."""

@@ -1,0 +1,1 @@
+"""``lockgate init`` and the project it makes (``template/``)."""
