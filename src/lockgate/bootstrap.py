@@ -333,6 +333,7 @@ def _module_parts(
         known_modules=declarations.keys,
         retention=settings.event_retention,
     )
+    metrics.watch_events(bus.stats)
     return _ModuleParts(registry, bus, store)
 
 
