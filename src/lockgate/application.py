@@ -21,6 +21,7 @@ from lockgate.errors import ConfigError, ResourceConfigError
 from lockgate.gateways.interfaces import IEventStore, ILogLines
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
+from lockgate.models.readiness import NotReady, Readiness
 from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import RouteTable
 from lockgate.models.run import RunPage, RunStatus, WorkflowRequest, WorkflowResponse
@@ -47,6 +48,7 @@ from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
 from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend
 from lockgate.use_cases.workflows.loader import load_workflow
 from lockgate.use_cases.workflows.service import WorkflowService
+from lockgate.use_cases.workflows.store_probe import RunStoreProbe
 
 if TYPE_CHECKING:  # named for the type only: bootstrap makes it
     from lockgate.gateways.metrics.prometheus import PrometheusMetrics
@@ -97,6 +99,7 @@ class Application:
     function_logs: FunctionLogBuffer = field(default_factory=FunctionLogBuffer)
     # One line per request, when ``access_log`` is on.
     access_log: ILogLines | None = None
+    run_store_probe: RunStoreProbe | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     title: str = "Lockgate"
     description: str = ""
@@ -104,6 +107,7 @@ class Application:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     shared_resources: dict[str, ResourceReference] = field(default_factory=dict)
     started: bool = False
+    draining: bool = False  # stopping (from SIGTERM on): /readyz sends traffic elsewhere
     _secrets: OpenSecrets | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack | None = None  # what start opened, to close in reverse
@@ -145,6 +149,7 @@ class Application:
             MasterKeyError: Secrets are configured but no (or the wrong) master key is.
             RunStoreError, SecretStoreError: A store cannot be opened.
         """
+        self.draining = False
         async with contextlib.AsyncExitStack() as stack:
             if self.credentials is not None:
                 await self.credentials.store.open()
@@ -176,6 +181,10 @@ class Application:
                 asyncio.create_task(self._flush_credentials(), name="lockgate-credential-use"),
                 asyncio.create_task(self._flush_usage(), name="lockgate-api-key-usage"),
             ]
+            if self.run_store_probe is not None:
+                self._tasks.append(
+                    asyncio.create_task(self.run_store_probe.run(), name="lockgate-run-store-probe")
+                )
             self._stack = stack.pop_all()
         self.started = True
 
@@ -183,6 +192,7 @@ class Application:
         """Let in-flight calls finish (``shutdown_grace``), then end every worker process,
         then close the resources and the secrets (each part whatever the one before raised).
         A gateway never started still has its pools and resources closed."""
+        self.draining = True
         stack, self._stack = self._stack, None
         try:
             if stack is not None:
@@ -431,8 +441,32 @@ class Application:
         else:
             loop.remove_signal_handler(signal.SIGHUP)
 
+    def begin_draining(self) -> None:
+        """Stopping soon: ``/readyz`` answers 503 ``draining`` from now on, while every
+        other endpoint still serves (``stop`` does this too)."""
+        self.draining = True
+
     def ready(self) -> bool:
-        return self.started and self.scheduler.ready()
+        return self.readiness().ready
+
+    def readiness(self) -> Readiness:
+        """Whether to send this gateway traffic: not while it starts or drains, while a
+        ``min_warm`` function cannot start its workers, or while the run store does not
+        answer (every new run would fail). Reads remembered state only: no I/O."""
+        reasons: list[NotReady] = []
+        if self.draining:
+            reasons.append(NotReady.DRAINING)
+        elif not self.started:
+            reasons.append(NotReady.STARTING)
+        short = self.scheduler.short() if self.started else {}
+        if any(error is None for error in short.values()):
+            reasons.append(NotReady.STARTING)
+        if any(error is not None for error in short.values()):
+            reasons.append(NotReady.FUNCTION_CANNOT_START)
+        store_error = self.run_store_probe.error if self.run_store_probe is not None else None
+        if store_error is not None and self.started:
+            reasons.append(NotReady.RUN_STORE_UNREACHABLE)
+        return Readiness(tuple(reasons), short, store_error if self.started else None)
 
     def health(self) -> dict[str, Any]:
         """Functions and workflows only, without I/O (``health_check`` adds resources)."""
@@ -448,8 +482,9 @@ class Application:
         """The seed's ``gateway.health_check()``: ``status`` (``healthy``, or ``degraded``
         when a function or shared resource is not), ``functions``, ``workflows``,
         ``resources`` (each shared resource, probed: ``SELECT 1``, ``PING`` ...),
-        ``inline_resources`` (live inline pools, counted by type, not probed) and
-        ``secrets`` (the backend in use)."""
+        ``inline_resources`` (live inline pools, counted by type, not probed),
+        ``secrets`` (the backend in use), ``run_store`` (its last ping) and ``readiness``
+        (``/readyz``'s verdict, with the functions short of ``min_warm`` by name)."""
         health = self.health()
         resources = await self.resources.health()
         health["resources"] = resources
@@ -457,7 +492,18 @@ class Application:
         health["secrets"] = {"backend": self._secrets.kind if self._secrets else "off"}
         modules = await self.modules.check_modules(self.settings.resource_health_timeout)
         health["modules"] = modules
+        readiness = self.readiness()
+        health["readiness"] = {
+            "ready": readiness.ready,
+            "reasons": [reason.value for reason in readiness.reasons],
+            "functions": dict(readiness.functions),
+        }
+        if self.run_store_probe is not None:
+            health["run_store"] = {
+                "status": "unhealthy" if readiness.run_store_error else "healthy",
+                "error": readiness.run_store_error,
+            }
         unhealthy = (*resources.values(), *modules.values())
-        if any(r["status"] != "healthy" for r in unhealthy):
+        if any(r["status"] != "healthy" for r in unhealthy) or readiness.run_store_error:
             health["status"] = "degraded"
         return health

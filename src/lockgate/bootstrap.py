@@ -81,6 +81,7 @@ from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend, open_se
 from lockgate.use_cases.workflows.executor import WorkflowExecutor
 from lockgate.use_cases.workflows.function_step import FunctionStepCaller
 from lockgate.use_cases.workflows.service import WorkflowService
+from lockgate.use_cases.workflows.store_probe import RunStoreProbe
 
 if TYPE_CHECKING:  # boto3 is an extra: imported for the type only
     from lockgate.gateways.aws.lambda_backend import AWSLambdaInvocationBackend as AWSLambdaBackend
@@ -250,6 +251,7 @@ def build(
         ),
         metrics=metrics,
         workflows=workflows,
+        run_store_probe=RunStoreProbe(store, timeout=settings.resource_health_timeout),
         resources=resources,
         open_secrets=_secrets_opener(settings, secret_manager),
         modules=parts.modules,
@@ -344,6 +346,7 @@ def _module_parts(
         known_modules=declarations.keys,
         retention=settings.event_retention,
     )
+    metrics.watch_events(bus.stats)
     return _ModuleParts(registry, bus, store)
 
 

@@ -25,6 +25,7 @@ from lockgate.gateways.stores.runs.sqlite import SQLiteRunStore
 from lockgate.models.ids import new_run_id
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from tests.contract.backends import PG_DSN, Backend, Makers
+from tests.tcp_proxy import TcpProxy
 
 NOW = 1_700_000_000.0
 LEASE = 30.0
@@ -545,6 +546,39 @@ async def test_postgres_writer_replaces_a_lost_connection(pg_schema_name: str) -
         assert stored.steps["b"].output == 2
     finally:
         await store.close()
+
+
+async def test_ping_answers_while_the_store_is_open(store: IRunStore) -> None:
+    await store.ping()
+    await create(store, make_run())
+    await store.ping()
+
+
+async def test_ping_fails_on_a_closed_store(durable: Backend[IRunStore]) -> None:
+    store = await durable.open()
+    await store.close()
+    with pytest.raises(RunStoreError, match="not open"):
+        await store.ping()
+
+
+async def test_postgres_ping_fails_while_the_database_is_unreachable(pg_schema_name: str) -> None:
+    proxy = TcpProxy(5432)
+    await proxy.start()
+    dsn = f"postgresql://postgres:hunter2@127.0.0.1:{proxy.port}/test"
+    store = PostgresRunStore(dsn, schema=pg_schema_name)
+    try:
+        await store.open()
+        await store.ping()
+        await proxy.cut()
+        for _ in range(2):  # the lost connection, then the refused reconnect
+            with pytest.raises(RunStoreError) as caught:
+                await store.ping()
+            assert "hunter2" not in str(caught.value)
+        await proxy.start()
+        await store.ping()  # the writer reconnected: reachable again
+    finally:
+        await store.close()
+        await proxy.cut()
 
 
 async def test_sqlite_store_that_cannot_be_created_says_where(tmp_path: Path) -> None:

@@ -48,7 +48,11 @@ def alive(pid: int) -> bool:
 
 
 class GatewayProcess:
-    """``with GatewayProcess(config) as gateway:`` starts, waits until ready, and stops it."""
+    """``with GatewayProcess(config) as gateway:`` starts, waits until ready, and stops it.
+
+    ``wait_for`` is the probe that must answer 200 first: ``/healthz`` for a test of a
+    gateway that is up but not ready.
+    """
 
     def __init__(
         self,
@@ -58,8 +62,10 @@ class GatewayProcess:
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         preexec_fn: Callable[[], None] | None = None,
+        wait_for: str = "/readyz",
     ) -> None:
         self.config = config
+        self._wait_for = wait_for
         self._files = tempfile.TemporaryDirectory()  # removed by stop()
         # Runs are kept in memory unless a test names a store: nothing lands in the repo;
         # the local admin token goes to a file of the test's own.
@@ -120,7 +126,7 @@ class GatewayProcess:
             if self.process.poll() is not None:
                 return self.read_output()
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self._wait_for}", timeout=1).status_code == 200:
                     return None
             except httpx.TransportError:
                 pass

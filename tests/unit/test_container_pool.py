@@ -4,6 +4,7 @@ reaping as a state transition, draining and closing."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from lockgate.errors import FunctionInitError, PoolClosedError, TooManyRequestsError
 from lockgate.gateways.workers.memory import InMemoryWorkerLauncher
 from lockgate.use_cases.functions.container_pool import ContainerPool
+from lockgate.use_cases.functions.init_failures import InitFailures
 from tests.support import ManualClock, eventually, make_function
 
 
@@ -188,6 +190,61 @@ async def test_an_init_error_reaches_the_waiter_at_once_and_is_remembered() -> N
     assert pool.stats().last_init_error is None
     pool.release(worker)
     await pool.close()
+
+
+async def test_an_init_error_is_logged_once_until_a_worker_starts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    launcher = InMemoryWorkerLauncher(_instant)
+    launcher.init_error = "No module named 'handlers'"
+    pool, _ = make_pool(launcher)
+    caplog.set_level(logging.WARNING, logger="lockgate.use_cases.functions.init_failures")
+    for _ in range(3):  # every caller's start fails the same way: one line, not three
+        with pytest.raises(FunctionInitError):
+            await pool.acquire(far())
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "function fn cannot start a worker: No module named 'handlers'"
+    ]
+    launcher.init_error = "No module named 'other'"  # a different error is news
+    with pytest.raises(FunctionInitError):
+        await pool.acquire(far())
+    launcher.init_error = None
+    worker, _ = await pool.acquire(far())
+    pool.release(worker)
+    launcher.init_error = "No module named 'other'"  # and so is the same one after a start
+    pool.reap_idle(now=time.monotonic() + 10_000)
+    with pytest.raises(FunctionInitError):
+        await pool.acquire(far())
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors[1:] == ["function fn cannot start a worker: No module named 'other'"] * 2
+    assert "fn starts workers again" in caplog.text
+    await pool.close()
+
+
+def test_an_init_error_is_logged_with_the_handlers_traceback_and_output(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failures = InitFailures("orders")
+    error = FunctionInitError(
+        "function 'orders' failed to initialise: Runtime.ImportModuleError: boom",
+        error_type="Runtime.ImportModuleError",
+        error_message="boom",
+        stack_trace=('  File "handler.py", line 3, in <module>\n    import missing\n',),
+        logs="loading settings\n",
+    )
+    with caplog.at_level(logging.ERROR):
+        failures.failed(error)
+    assert caplog.messages == [
+        "function orders cannot start a worker: function 'orders' failed to initialise: "
+        "Runtime.ImportModuleError: boom\n"
+        "Traceback (most recent call last):\n"
+        '  File "handler.py", line 3, in <module>\n'
+        "    import missing\n"
+        "Runtime.ImportModuleError: boom\n"
+        "Output while initialising:\n"
+        "loading settings"
+    ]
+    assert failures.last == error.message
 
 
 async def test_an_unusable_worker_is_replaced_for_the_waiters() -> None:

@@ -57,3 +57,17 @@ def test_workflow_runs_and_steps_are_counted_and_timed() -> None:
         'lockgate_workflow_step_duration_seconds_bucket{le="0.005",step="extract",workflow="etl"}'
         " 1.0" in text
     )
+
+
+def test_the_event_buss_counters_are_read_at_each_scrape() -> None:
+    metrics = PrometheusMetrics()
+    stats = {"published": 5, "delivered": 3, "failed_attempts": 2, "dead": 1, "in_flight": 1}
+    metrics.watch_events(lambda: stats)
+    text = metrics.render().decode()
+    assert "lockgate_events_published_total 5.0" in text
+    assert 'lockgate_event_deliveries_total{outcome="delivered"} 3.0' in text
+    assert 'lockgate_event_deliveries_total{outcome="failed"} 2.0' in text
+    assert 'lockgate_event_deliveries_total{outcome="dead"} 1.0' in text
+    assert "lockgate_event_deliveries_in_flight 1.0" in text
+    stats["delivered"] = 4
+    assert 'lockgate_event_deliveries_total{outcome="delivered"} 4.0' in metrics.render().decode()

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
         log_capture_bytes: Captured handler output (stdout and stderr) kept per invocation,
             its last bytes; ``LogType=Tail`` returns the last 4 KB of it.
         shutdown_grace: Seconds in-flight calls (and workflow runs) get to finish on SIGTERM.
+        drain_seconds: Seconds the gateway keeps serving after SIGTERM, with ``/readyz`` at
+            503 ``draining``, before it stops accepting connections: set it to how long a
+            load balancer takes to notice (its probe interval times its failure threshold).
+            A second SIGTERM or Ctrl-C skips the rest of it.
         run_store: Where workflow runs are kept: ``sqlite:///relative/path`` or
             ``sqlite:////absolute/path`` (SQLAlchemy's spelling; the default is
             ``.lockgate/runs.sqlite3`` beside the config file), ``postgresql://...`` or
@@ -266,6 +270,7 @@ class Settings(BaseSettings):
     # Below 4 KiB a traceback would be cut before it says anything useful.
     log_capture_bytes: Annotated[int, Field(ge=4096)] = 64 * 1024
     shutdown_grace: Annotated[float, Field(ge=0)] = 10.0
+    drain_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.0
     run_store: Annotated[
         str | None,
         Field(pattern=r"^(sqlite:///.+|postgres(ql)?://.*|memory://)$"),
@@ -337,6 +342,7 @@ _FILE_SETTINGS = (
     "janitor_interval",
     "log_capture_bytes",
     "shutdown_grace",
+    "drain_seconds",
     "run_store",
     "sqlite_synchronous",
     "node_id",

@@ -35,9 +35,7 @@ def serve(control_in: int, control_out: int, env: Mapping[str, str]) -> int:
         handler = _load_handler(env["LOCKGATE_HANDLER"], env.get("LOCKGATE_CODE_DIR", "."))
     except BaseException as exc:
         logs, _, _, _ = capture.collect()
-        runtime.send(
-            {"type": "init_error", "error": _error_dict(exc, _init_error_type(exc))}, logs=logs
-        )
+        runtime.send({"type": "init_error", "error": _init_error_dict(exc)}, logs=logs)
         return 1
     runtime.send({"type": "ready"})
     fastjson.upgrade_in_background()
@@ -252,6 +250,24 @@ def _error_dict(exc: BaseException, error_type: str, skip_frames: int = 0) -> di
         "errorType": error_type,
         "stackTrace": traceback.format_list(frames),
     }
+
+
+def _init_error_dict(exc: BaseException) -> dict[str, Any]:
+    """Lambda's error object for a failed init; its stack trace is the handler module's own
+    (the cause of our re-raise), without the import machinery's frames."""
+    import traceback  # noqa: PLC0415 - loaded on the first error, not at start-up
+
+    error = _error_dict(exc, _init_error_type(exc))
+    origin = exc.__cause__ or exc
+    machinery = (__file__, importlib.__file__)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(origin.__traceback__)
+        if frame.filename not in machinery and not frame.filename.startswith("<frozen importlib")
+    ]
+    if origin is not exc:
+        error["stackTrace"] = traceback.format_list(frames)
+    return error
 
 
 def _die_with_parent(parent_pid: str | None) -> None:

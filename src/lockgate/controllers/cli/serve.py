@@ -45,8 +45,6 @@ def serve(
 ) -> None:
     """Serve the functions, routes and workflows declared in a lockgate.toml."""
     # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
-    import uvicorn  # noqa: PLC0415
-
     from lockgate.bootstrap import (  # noqa: PLC0415
         build,
         check_access,
@@ -60,6 +58,7 @@ def serve(
         forget_local_gateway,
         note_local_gateway,
     )
+    from lockgate.controllers.draining import DrainingServer  # noqa: PLC0415
     from lockgate.controllers.http.app import create_app  # noqa: PLC0415
     from lockgate.controllers.log_setup import configure_logging  # noqa: PLC0415
     from lockgate.controllers.server_options import server_config  # noqa: PLC0415
@@ -95,13 +94,15 @@ def serve(
         f", operations on http://{settings.admin_listen}" if settings.admin_listen else "",
         token_file,
     )
-    server = uvicorn.Server(
+    server = DrainingServer(
         server_config(
             create_app(application),
             limits=limits,
             lifespan="on",
             timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
-        )
+        ),
+        on_drain=application.begin_draining,
+        drain_seconds=settings.drain_seconds,
     )
     for _, listen_port in addresses:
         note_local_gateway(listen_port, token_file)

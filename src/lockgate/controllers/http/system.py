@@ -22,15 +22,23 @@ def system_router(application: Application) -> APIRouter:
 
     @router.get("/readyz", response_model=None)
     async def readyz() -> JSONResponse:
-        """The pools are started and every function has its ``min_warm`` workers."""
-        if application.ready():
+        """200 when the gateway should get traffic; 503 while it starts or drains, while a
+        ``min_warm`` function cannot start, or while the run store does not answer.
+
+        The 503 names only the kinds of reason (``starting``, ``function_cannot_start``,
+        ``run_store_unreachable``, ``draining``): anyone may ask, so which function fails
+        and why are on the authenticated ``/health``."""
+        readiness = application.readiness()
+        if readiness.ready:
             return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "starting"}, status_code=503)
+        reasons = [reason.value for reason in readiness.reasons]
+        return JSONResponse({"status": "unavailable", "reasons": reasons}, status_code=503)
 
     @router.get("/health")
     async def health() -> dict[str, Any]:
         """Per function: warm, busy, starting, queued, breaker, last init error; per resource:
-        its probe (SELECT 1, PING ...); overall: healthy or degraded."""
+        its probe (SELECT 1, PING ...); the run store's last ping; readiness with its
+        reasons in full; overall: healthy or degraded."""
         return await application.health_check()
 
     @router.get("/metrics", response_model=None)

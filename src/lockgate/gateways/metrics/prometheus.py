@@ -82,6 +82,11 @@ class PrometheusMetrics:
         each scrape: the call path itself only bumps a dict entry."""
         self.registry.register(_ModuleCallCollector(counts))
 
+    def watch_events(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        """Report the event bus's counters (``EventBus.stats``: published, delivered,
+        failed_attempts, dead, in_flight), read at each scrape."""
+        self.registry.register(_EventCollector(stats))
+
     def invocation_finished(self, function: str, outcome: str, duration_s: float) -> None:
         key = (function, outcome)
         self._invocations[key] = self._invocations.get(key, 0) + 1
@@ -209,6 +214,37 @@ class _ModuleCallCollector(Collector):
         for key, count in self._counts().items():
             calls.add_metric(key, count)
         yield calls
+
+
+class _EventCollector(Collector):
+    def __init__(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        self._stats = stats
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        yield CounterMetricFamily(
+            "lockgate_events_published",
+            "Events published on this node.",
+            value=stats["published"],
+        )
+        deliveries = CounterMetricFamily(
+            "lockgate_event_deliveries",
+            "Event delivery attempts to subscribers on this node by outcome: delivered, "
+            "failed (an attempt that will be retried or end dead) or dead (no attempt left).",
+            labels=("outcome",),
+        )
+        deliveries.add_metric(("delivered",), stats["delivered"])
+        deliveries.add_metric(("failed",), stats["failed_attempts"])
+        deliveries.add_metric(("dead",), stats["dead"])
+        yield deliveries
+        yield GaugeMetricFamily(
+            "lockgate_event_deliveries_in_flight",
+            "Deliveries under way on this node, retries waiting included.",
+            value=stats["in_flight"],
+        )
 
 
 class _InvocationCollector(Collector):

@@ -335,6 +335,7 @@ class ProcessWorkerLauncher:
                 error_message=error.error_message,
                 function=function.name,
                 logs=logs.decode(errors="replace")[-4096:],
+                stack_trace=error.stack_trace,
             )
         return worker
 

@@ -34,6 +34,7 @@ from lockgate.errors import (
 from lockgate.gateways.interfaces import IInvocationMetrics, IWorker, IWorkerLauncher
 from lockgate.models.function import FunctionEntity
 from lockgate.models.pool import PoolStats
+from lockgate.use_cases.functions.init_failures import InitFailures
 
 __all__ = ["ContainerPool"]
 
@@ -82,7 +83,7 @@ class ContainerPool:
         self._cold_starts = 0
         self._start_failures = 0
         self._last_start_failure = -math.inf
-        self.last_init_error: str | None = None
+        self._init_failures = InitFailures(function.name)
         self._service_s = 0.05  # moving average of how long a checkout lasts
         self._start_s = 0.1  # moving average of how long a start takes
 
@@ -264,7 +265,7 @@ class ContainerPool:
         self._start_s += _EWMA_WEIGHT * (elapsed - self._start_s)
         self._cold_starts += 1
         self._start_failures = 0
-        self.last_init_error = None
+        self._init_failures.started()
         if self._metrics is not None:
             self._metrics.cold_start(self.function.name, elapsed)
         if self._closed:  # the pool closed while the worker was starting
@@ -278,7 +279,7 @@ class ContainerPool:
     def _start_failed(self, exc: LockgateError) -> None:
         self._start_failures += 1
         self._last_start_failure = self._clock()
-        self.last_init_error = exc.message
+        self._init_failures.failed(exc)
         # The oldest waiter learns why at once rather than at its deadline; a start is
         # retried for the waiters behind it, each of which triggered one of its own.
         while self._waiters:
@@ -362,6 +363,11 @@ class ContainerPool:
 
     # -- observation ------------------------------------------------------------------------
 
+    @property
+    def last_init_error(self) -> str | None:
+        """Why the last worker start failed; None once one has started since."""
+        return self._init_failures.last
+
     def stats(self) -> PoolStats:
         return PoolStats(
             function=self.function.name,
@@ -372,7 +378,7 @@ class ContainerPool:
             queued=len(self._waiters),
             max_capacity=self.function.scaling.max_capacity,
             cold_starts=self._cold_starts,
-            last_init_error=self.last_init_error,
+            last_init_error=self._init_failures.last,
             draining=self._draining,
         )
 

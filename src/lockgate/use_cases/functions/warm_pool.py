@@ -74,15 +74,15 @@ class Scheduler:
             self._manager.pool_for(function).ensure_min_warm() for function in self._functions()
         )
 
-    def ready(self) -> bool:
-        """True once every function has its ``min_warm`` workers (or has failed to start)."""
+    def short(self) -> dict[str, str | None]:
+        """The functions short of their ``min_warm`` workers: each one's last start error,
+        or None while its workers are still starting."""
+        short: dict[str, str | None] = {}
         for function in self._functions():
             stats = self._manager.pool_for(function).stats()
-            if stats.last_init_error is not None:
-                continue
             if stats.warm + stats.busy < function.scaling.min_warm:
-                return False
-        return True
+                short[function.name] = stats.last_init_error
+        return short
 
     async def run(self) -> None:
         while True:

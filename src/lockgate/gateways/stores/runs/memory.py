@@ -34,6 +34,9 @@ class InMemoryRunStore:
     async def close(self) -> None:
         return None
 
+    async def ping(self) -> None:
+        return None
+
     async def create_run(
         self, run: RunRecord, *, owner: str, lease_seconds: float, wait: bool = True
     ) -> RunRecord:

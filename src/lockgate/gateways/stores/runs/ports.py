@@ -57,6 +57,22 @@ class IRunStore(Protocol):
         """
         ...
 
+    async def ping(self) -> None:
+        """Prove the store answers now, as cheaply as it can (for readiness probes).
+
+        Raises:
+            RunStoreError: The store is not open or cannot be reached; the message says why
+                (without a password).
+
+        Side Effects:
+            None; a PostgreSQL store reconnects its writer if the connection was lost.
+
+        Note:
+            None in memory; one ``SELECT`` on the SQLite reader thread; a ``SELECT 1``
+            through the PostgreSQL writer's queue, the path every checkpoint takes.
+        """
+        ...
+
     async def create_run(
         self, run: RunRecord, *, owner: str, lease_seconds: float, wait: bool = True
     ) -> RunRecord:

@@ -261,6 +261,14 @@ class PostgresRunStore:
 
     # -- IRunStore -----------------------------------------------------------------------------
 
+    async def ping(self) -> None:
+        # Through the writer, not the read pool: checkpoints fail when the writer cannot
+        # reach the database, whatever the pool's idle connections say.
+        async def select(connection: _Connection) -> None:
+            await connection.fetchval("SELECT 1")
+
+        await self._write(select)
+
     async def create_run(
         self, run: RunRecord, *, owner: str, lease_seconds: float, wait: bool = True
     ) -> RunRecord:

@@ -186,6 +186,13 @@ class SQLiteRunStore:
 
     # -- IRunStore -----------------------------------------------------------------------------
 
+    async def ping(self) -> None:
+        # Reads the schema table, so a file that vanished or went unreadable is noticed.
+        def select(connection: sqlite3.Connection) -> None:
+            connection.execute("SELECT 1 FROM lockgate_schema LIMIT 1").fetchall()
+
+        await self._read(select)
+
     async def create_run(
         self, run: RunRecord, *, owner: str, lease_seconds: float, wait: bool = True
     ) -> RunRecord:

@@ -252,6 +252,7 @@ class RuntimeApiWorkerLauncher:
                 error_message=init_error.error_message,
                 function=name,
                 logs=logs,
+                stack_trace=init_error.stack_trace,
             )
         output.clear()  # what initialisation wrote belongs to no invocation
         return worker
