@@ -458,7 +458,8 @@ class Application:
             reasons.append(NotReady.DRAINING)
         elif not self.started:
             reasons.append(NotReady.STARTING)
-        short = self.scheduler.short() if self.started else {}
+        # Not while stopping: the pools are closing, and draining already says enough.
+        short = self.scheduler.short() if self.started and not self.draining else {}
         if any(error is None for error in short.values()):
             reasons.append(NotReady.STARTING)
         if any(error is not None for error in short.values()):
