@@ -388,6 +388,7 @@ class Application:
             if function.name not in config.functions:
                 self.registry.remove(function.name)
                 self.pool_manager.remove(function.name)
+                self.function_logs.forget(function.name)
         for function in config.functions.values():
             self.register_function(function)
         self.processor.routes = RouteTable(config.routes)

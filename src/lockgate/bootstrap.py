@@ -31,7 +31,7 @@ from lockgate.gateways.interfaces import (
     IWorkerLauncher,
 )
 from lockgate.gateways.job_runners.local_process import JobOutput, LocalProcessJobRunner
-from lockgate.gateways.logs.stream import StreamLogLines
+from lockgate.gateways.logs.stream import TextStreamLogLines
 from lockgate.gateways.metrics.prometheus import PrometheusMetrics
 from lockgate.gateways.resources.cache.resolver import RedisOrMemoryCacheResolver
 from lockgate.gateways.resources.database.resolver import PostgresOrSQLiteDatabaseResolver
@@ -146,7 +146,7 @@ def build(
     config = config or GatewayConfig()
     registry = FunctionRegistry()
     metrics = PrometheusMetrics()
-    log_lines = StreamLogLines(settings.log_format, settings.log_level)
+    log_lines = TextStreamLogLines(settings.log_format, settings.log_level)
     output = FunctionOutput(
         FunctionLogBuffer(settings.function_log_lines),
         log_lines if settings.function_logs else None,

@@ -43,6 +43,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_schema_holds(case: schemathesis.Case[Any], served: GatewayProcess) -> None:
+    if case.path.endswith("/logs") and case.query:
+        # follow=true streams until the client leaves (tests/e2e/test_function_logs.py
+        # follows one); a fuzzer reading the whole answer would wait forever.
+        case.query.pop("follow", None)
     case.call_and_validate(
         base_url=served.url,
         headers=served.admin_headers,

@@ -1,4 +1,4 @@
-"""``StreamLogLines``: hot-path lines in the gateway's text or JSON format, written once
+"""``TextStreamLogLines``: hot-path lines in the gateway's text or JSON format, written once
 per event-loop turn, secret values masked."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 import pytest
 
 from lockgate.gateways.interfaces import ILogLines
-from lockgate.gateways.logs.stream import StreamLogLines
+from lockgate.gateways.logs.stream import TextStreamLogLines
 from lockgate.use_cases.secrets.redaction import RevealedSecrets
 
 FIELDS = {"function": "fail", "request_id": "r-42", "stream": "stderr"}
@@ -35,19 +35,19 @@ def lines_of(stream: io.StringIO) -> list[str]:
 
 
 def test_it_is_an_ilog_lines() -> None:
-    assert isinstance(StreamLogLines("text", "INFO", stream=io.StringIO()), ILogLines)
+    assert isinstance(TextStreamLogLines("text", "INFO", stream=io.StringIO()), ILogLines)
 
 
 def test_text_has_time_level_logger_request_id_and_stderr_tag() -> None:
     out = io.StringIO()
-    StreamLogLines("text", "INFO", stream=out).emit("INFO", "function.fail", "it broke", FIELDS)
+    TextStreamLogLines("text", "INFO", stream=out).emit("INFO", "function.fail", "it broke", FIELDS)
     [written] = lines_of(out)
     assert TEXT_LINE.match(written), written
 
 
 def test_text_tags_only_stderr_and_shows_a_dash_without_a_request_id() -> None:
     out = io.StringIO()
-    log = StreamLogLines("text", "INFO", stream=out)
+    log = TextStreamLogLines("text", "INFO", stream=out)
     log.emit("INFO", "function.ok", "fine", {"request_id": "r-1", "stream": "stdout"})
     log.emit("WARNING", "function.ok", "dropped", {"stream": "platform"})
     first, second = lines_of(out)
@@ -57,7 +57,7 @@ def test_text_tags_only_stderr_and_shows_a_dash_without_a_request_id() -> None:
 
 def test_json_lines_parse_and_carry_every_field() -> None:
     out = io.StringIO()
-    StreamLogLines("json", "INFO", stream=out).emit("INFO", "function.fail", "it broke", FIELDS)
+    TextStreamLogLines("json", "INFO", stream=out).emit("INFO", "function.fail", "it broke", FIELDS)
     [written] = lines_of(out)
     entry = json.loads(written)
     assert entry == {
@@ -75,7 +75,7 @@ def test_json_lines_parse_and_carry_every_field() -> None:
 def test_json_has_no_raw_control_characters_or_ansi_escapes() -> None:
     out = io.StringIO()
     message = "\x1b[31mred\x1b[0m and a\ttab"
-    StreamLogLines("json", "INFO", stream=out).emit("INFO", "function.x", message, FIELDS)
+    TextStreamLogLines("json", "INFO", stream=out).emit("INFO", "function.x", message, FIELDS)
     [written] = lines_of(out)
     assert "\x1b" not in written
     assert "\t" not in written
@@ -84,7 +84,7 @@ def test_json_has_no_raw_control_characters_or_ansi_escapes() -> None:
 
 def test_lines_below_the_level_are_left_out() -> None:
     out = io.StringIO()
-    log = StreamLogLines("text", "warning", stream=out)
+    log = TextStreamLogLines("text", "warning", stream=out)
     log.emit("INFO", "function.x", "quiet", {})
     log.emit("WARNING", "function.x", "loud", {})
     log.emit("ERROR", "function.x", "louder", {})
@@ -101,7 +101,7 @@ def test_revealed_secret_values_are_masked(log_format: str, secret: str) -> None
     revealed = RevealedSecrets()
     revealed.add(secret)
     out = io.StringIO()
-    log = StreamLogLines(log_format, "INFO", stream=out, revealed=revealed)  # type: ignore[arg-type]
+    log = TextStreamLogLines(log_format, "INFO", stream=out, revealed=revealed)  # type: ignore[arg-type]
     log.emit("INFO", "function.x", f"the password is {secret}!", {"request_id": "r-1"})
     written = out.getvalue()
     assert "***" in written
@@ -114,7 +114,7 @@ def test_revealed_secret_values_are_masked(log_format: str, secret: str) -> None
 
 async def test_lines_of_one_loop_turn_are_written_at_once() -> None:
     out = CountingStream()
-    log = StreamLogLines("text", "INFO", stream=out)
+    log = TextStreamLogLines("text", "INFO", stream=out)
     for n in range(50):
         log.emit("INFO", "function.x", f"line {n}", {})
     assert out.getvalue() == ""  # buffered until the loop turns
@@ -130,7 +130,7 @@ async def test_lines_of_one_loop_turn_are_written_at_once() -> None:
 
 async def test_flush_writes_what_is_pending_now() -> None:
     out = io.StringIO()
-    log = StreamLogLines("text", "INFO", stream=out)
+    log = TextStreamLogLines("text", "INFO", stream=out)
     log.emit("INFO", "function.x", "now", {})
     log.flush()
     assert lines_of(out)[0].endswith(": now")
@@ -139,4 +139,4 @@ async def test_flush_writes_what_is_pending_now() -> None:
 def test_a_closed_stream_loses_lines_without_raising() -> None:
     out = io.StringIO()
     out.close()
-    StreamLogLines("text", "INFO", stream=out).emit("INFO", "function.x", "lost", {})
+    TextStreamLogLines("text", "INFO", stream=out).emit("INFO", "function.x", "lost", {})

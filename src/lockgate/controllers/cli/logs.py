@@ -51,7 +51,7 @@ def logs(
 ) -> None:
     """Print what functions wrote (stdout, stderr, and Lambda's START/END/REPORT lines)."""
     path = f"/functions/{quote(function, safe='')}/logs" if function else "/functions/logs"
-    params = {"since": since, "request_id": request_id, "limit": limit}
+    params = {"since": _local(since), "request_id": request_id, "limit": limit}
     with gateway(url, token) as client:
         if not follow:
             for line in client.call("GET", path, params=params)["lines"]:
@@ -62,6 +62,18 @@ def logs(
                 _print(line, json_output, show_function=function is None)
         except KeyboardInterrupt:
             raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _local(since: str | None) -> str | None:
+    """A time without an offset is the user's local time: the gateway, which may sit in
+    another zone, is sent it with the offset spelled out."""
+    if since is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        return since  # a duration (10m) or epoch seconds: the gateway reads those itself
+    return moment.astimezone().isoformat() if moment.tzinfo is None else since
 
 
 def _print(line: dict[str, Any], json_output: bool, *, show_function: bool) -> None:

@@ -1,4 +1,4 @@
-"""``StreamLogLines``: hot-path log lines formatted by hand and written once per loop turn.
+"""``TextStreamLogLines``: hot-path log lines formatted by hand and written once per loop turn.
 
 The format is the gateway's own (``log_format``): in text, ``logging``'s default time stamp,
 level, logger and request id; in JSON, the fields ``JsonFormatter`` writes plus the line's own.
@@ -19,12 +19,12 @@ import orjson
 
 from lockgate.use_cases.secrets.redaction import REVEALED, RevealedSecrets
 
-__all__ = ["StreamLogLines"]
+__all__ = ["TextStreamLogLines"]
 
 _LEVELS = logging.getLevelNamesMapping()
 
 
-class StreamLogLines:
+class TextStreamLogLines:
     """See ``ILogLines``.
 
     Args:
