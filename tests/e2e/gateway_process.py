@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -58,8 +58,10 @@ class GatewayProcess:
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
         preexec_fn: Callable[[], None] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.config = config
+        self.args = tuple(args)  # more options for ``lockgate serve`` (``--reload``)
         self._files = tempfile.TemporaryDirectory()  # removed by stop()
         # Runs are kept in memory unless a test names a store: nothing lands in the repo;
         # the local admin token goes to a file of the test's own.
@@ -108,6 +110,7 @@ class GatewayProcess:
                 self.host,
                 "--port",
                 str(self.port),
+                *self.args,
             ],
             # A file, not a pipe: a pipe nobody reads would block a chatty gateway.
             stdout=self._log,

@@ -56,6 +56,7 @@ TECHNOLOGIES = (
     "Redis",
     "RuntimeApi",
     "SQLite",
+    "Watchfiles",
 )
 SECTIONS = ("Args", "Returns", "Raises", "Side Effects", "Note")
 

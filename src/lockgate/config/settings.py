@@ -234,6 +234,10 @@ class Settings(BaseSettings):
             to the hard one).
         max_connections_per_client: Connections one client address holds open at once;
             more are closed at once (503), so one client cannot take every slot.
+        reload: For development: watch the config file, the functions' code folders and
+            the workflows' modules, and replace what changed within a second (changed
+            functions get new workers, calls in flight finish on the old ones; a changed
+            workflow is registered as its next version for new runs). Off by default.
     """
 
     model_config = SettingsConfigDict(
@@ -311,6 +315,7 @@ class Settings(BaseSettings):
     max_headers: Annotated[int, Field(ge=8, le=10_000)] = 100
     max_connections: Annotated[int, Field(ge=1)] = 4096
     max_connections_per_client: Annotated[int, Field(ge=1)] = 256
+    reload: bool = False
 
 
 _STRICT = STRICT
