@@ -43,6 +43,7 @@ from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 from lockgate.use_cases.jobs.service import JobService
 from lockgate.use_cases.modules import context as module_context
 from lockgate.use_cases.modules.registry import ModuleRegistry
+from lockgate.use_cases.reload.reloader import CodeReloader
 from lockgate.use_cases.resources.registry import ResourceRegistry
 from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
 from lockgate.use_cases.secrets.setup import OpenSecrets, SecretBackend
@@ -100,10 +101,12 @@ class Application:
     # One line per request, when ``access_log`` is on.
     access_log: ILogLines | None = None
     run_store_probe: RunStoreProbe | None = None
+    reloader: CodeReloader | None = None  # ``lockgate serve --reload``
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     title: str = "Lockgate"
     description: str = ""
-    # What ``apply`` put in force: the config's security and its shared resources.
+    # What ``apply`` put in force: the config, its security and its shared resources.
+    config: GatewayConfig = field(default_factory=GatewayConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     shared_resources: dict[str, ResourceReference] = field(default_factory=dict)
     started: bool = False
@@ -185,6 +188,8 @@ class Application:
                 self._tasks.append(
                     asyncio.create_task(self.run_store_probe.run(), name="lockgate-run-store-probe")
                 )
+            if self.reloader is not None:
+                self._tasks.append(asyncio.create_task(self.reloader.run(), name="lockgate-reload"))
             self._stack = stack.pop_all()
         self.started = True
 
@@ -392,6 +397,7 @@ class Application:
         for function in config.functions.values():
             self.register_function(function)
         self.processor.routes = RouteTable(config.routes)
+        self.config = config
         self.security = config.security
         self.processor.cors = config.security.cors
         for limiter in (self.limiter, self.auth_failures):
@@ -411,23 +417,29 @@ class Application:
                 declaration.description,
             )
 
-    def reload(self) -> None:
-        """Re-read the config file (on SIGHUP); a bad file is logged and changes nothing."""
+    def reload(self) -> GatewayConfig | None:
+        """Re-read the config file (on SIGHUP, and on a change with ``--reload``); a bad
+        file is logged and changes nothing.
+
+        Returns:
+            The configuration now in force; None when there was no file or it was refused.
+        """
         if self.settings.config is None:
             logger.warning("reload asked for, but the gateway was started without a config file")
-            return
+            return None
         try:
             config, _ = load_config(self.settings.config)
             self.apply(config)
         except ConfigError as exc:
             logger.error("reload refused, still serving the previous configuration: %s", exc)
-            return
+            return None
         logger.info(
             "reloaded %s: %d functions, %d routes",
             self.settings.config,
             len(config.functions),
             len(config.routes),
         )
+        return config
 
     def _watch_sighup(self, *, install: bool) -> None:
         # Only the main thread may own signal handlers; an embedding host may reload by hand.

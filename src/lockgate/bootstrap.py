@@ -74,6 +74,7 @@ from lockgate.use_cases.jobs.service import JobService
 from lockgate.use_cases.modules.declarations import modules_from_dict
 from lockgate.use_cases.modules.loader import import_services
 from lockgate.use_cases.modules.registry import ModuleRegistry
+from lockgate.use_cases.reload.reloader import CodeReloader
 from lockgate.use_cases.resources.registry import ResourceRegistry
 from lockgate.use_cases.routes.request_processor import GatewayRequestProcessor
 from lockgate.use_cases.secrets.master_key import MASTER_KEY_ENV, load_master_key
@@ -285,7 +286,23 @@ def build(
         ),
     )
     application.apply(config)  # start-up puts the config in force as every reload does
+    if settings.reload:
+        application.reloader = _reloader(application)
     return application
+
+
+def _reloader(application: Application) -> CodeReloader:
+    """``--reload``: watches through watchfiles (imported only when asked for)."""
+    from lockgate.gateways.watch.watchfiles import WatchfilesWatcher  # noqa: PLC0415
+
+    return CodeReloader(
+        WatchfilesWatcher(),
+        config_file=application.settings.config,
+        config=lambda: application.config,
+        apply_file=application.reload,
+        pools=application.pool_manager,
+        workflows=application.workflows,
+    )
 
 
 @functools.cache

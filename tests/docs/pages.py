@@ -50,6 +50,7 @@ PAGES: dict[str, str] = {
     "docs/how-to/deployment.md": "tests.docs.test_deployment",
     "docs/how-to/logs.md": "tests.docs.test_logs",
     "docs/how-to/monitoring.md": "tests.docs.test_monitoring",
+    "docs/how-to/reload.md": "tests.docs.test_reload",
     "docs/reference/configuration.md": "tests.docs.test_reference",
     "docs/reference/http-api.md": "tests.docs.test_reference",
     "docs/reference/cli.md": "tests.docs.test_reference",

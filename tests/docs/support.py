@@ -178,7 +178,8 @@ class PageRun:
         # The store a reader's gateway (and CLI) uses by default: .lockgate/ beside the config.
         path = self.folder / config
         env.setdefault("LOCKGATE_RUN_STORE", f"sqlite:///{path.parent / '.lockgate/runs.sqlite3'}")
-        self.gateway = GatewayProcess(path, env=env)
+        # The flags a page's serve command adds that the runner does not set itself.
+        self.gateway = GatewayProcess(path, env=env, args=[w for w in words if w == "--reload"])
         self.gateway.__enter__()
         # The CLI's default gateway is the reader's http://127.0.0.1:8000: here, this one.
         self.env["LOCKGATE_URL"] = self.gateway.url

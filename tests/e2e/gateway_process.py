@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -63,9 +63,11 @@ class GatewayProcess:
         host: str = "127.0.0.1",
         preexec_fn: Callable[[], None] | None = None,
         wait_for: str = "/readyz",
+        args: Sequence[str] = (),
     ) -> None:
         self.config = config
         self._wait_for = wait_for
+        self.args = tuple(args)  # more options for ``lockgate serve`` (``--reload``)
         self._files = tempfile.TemporaryDirectory()  # removed by stop()
         # Runs are kept in memory unless a test names a store: nothing lands in the repo;
         # the local admin token goes to a file of the test's own.
@@ -114,6 +116,7 @@ class GatewayProcess:
                 self.host,
                 "--port",
                 str(self.port),
+                *self.args,
             ],
             # A file, not a pipe: a pipe nobody reads would block a chatty gateway.
             stdout=self._log,

@@ -57,6 +57,7 @@ TECHNOLOGIES = (
     "RuntimeApi",
     "SQLite",
     "TextStream",
+    "Watchfiles",
 )
 SECTIONS = ("Args", "Returns", "Raises", "Side Effects", "Note")
 

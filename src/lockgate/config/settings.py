@@ -249,6 +249,10 @@ class Settings(BaseSettings):
             says how many.
         function_log_lines: Lines of output kept per function for ``lockgate logs`` and
             ``GET /functions/{name}/logs`` (in memory, the latest).
+        reload: For development: watch the config file, the functions' code folders and
+            the workflows' modules, and replace what changed within a second (changed
+            functions get new workers, calls in flight finish on the old ones; a changed
+            workflow is registered as its next version for new runs). Off by default.
     """
 
     model_config = SettingsConfigDict(
@@ -331,6 +335,7 @@ class Settings(BaseSettings):
     function_logs: bool = True
     function_log_rate: Annotated[int, Field(ge=1)] = 200
     function_log_lines: Annotated[int, Field(ge=10, le=1_000_000)] = 2000
+    reload: bool = False
 
 
 _STRICT = STRICT

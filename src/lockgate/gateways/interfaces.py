@@ -19,6 +19,7 @@ reader finds every Protocol here and use cases import them from here alone:
 - ``auth/ports.py``: ``IKeySetFetcher``, ``IBearerVerifier``
 - ``aws/ports.py``: ``ISigV4Signer``
 - ``logs/ports.py``: ``ILogLines``
+- ``watch/ports.py``: ``IFileWatcher``
 
 Each Protocol is ``@runtime_checkable`` so the composition root can assert what it wires,
 and each method's docstring has the sections seed 000 asks for: Args, Returns, Raises, Side
@@ -49,6 +50,7 @@ from lockgate.gateways.stores.jobs.ports import IJobStore
 from lockgate.gateways.stores.runs.ports import IRunStore, StepWrite
 from lockgate.gateways.stores.secrets.ports import ISecretBackend, ISecretReader, ISecretStore
 from lockgate.gateways.stores.work_queue.ports import IWorkQueueStore
+from lockgate.gateways.watch.ports import IFileWatcher
 from lockgate.gateways.workers.ports import (
     IFunctionCaller,
     IInvocationBackend,
@@ -63,6 +65,7 @@ __all__ = [
     "ICredentialStore",
     "IEgressGuard",
     "IEventStore",
+    "IFileWatcher",
     "IFunctionCaller",
     "IInlineResourceResolver",
     "IInvocationBackend",

@@ -32,6 +32,7 @@ logger = logging.getLogger("lockgate")
 
 
 def serve(
+    *,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -42,6 +43,15 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING ...")] = None,
+    reload: Annotated[
+        bool | None,
+        typer.Option(
+            "--reload",
+            help="Development: replace changed handlers, workflows and lockgate.toml as "
+            "they are saved.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the functions, routes and workflows declared in a lockgate.toml."""
     # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
@@ -67,7 +77,12 @@ def serve(
     config = config or _default_config()
     try:
         settings, gateway_config = load_settings(
-            config, host=host, port=port, log_format=log_format, log_level=log_level
+            config,
+            host=host,
+            port=port,
+            log_format=log_format,
+            log_level=log_level,
+            reload=reload,
         )
         configure_logging(settings.log_format, settings.log_level)
         addresses = _addresses(settings)

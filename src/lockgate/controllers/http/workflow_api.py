@@ -165,6 +165,9 @@ class WorkflowDescription(_Model):
     required_resources: list[str]
     parameters: dict[str, ParameterDescription]
     steps: list[StepDescription]
+    version: int = Field(
+        description="1 when registered, one more each time a reload replaces its code"
+    )
 
 
 class WorkflowList(_Model):

@@ -65,6 +65,16 @@ class PoolManager:
             self._retire(pool)
         return new_pool
 
+    def renew(self, name: str) -> bool:
+        """Give ``name`` a new pool on its next call although its configuration is the same
+        (its code changed): the current pool drains, its in-flight calls finishing on the
+        workers that started them. False when the function has no pool yet."""
+        pool = self._pools.pop(name, None)
+        if pool is None:
+            return False
+        self._retire(pool)
+        return True
+
     def remove(self, name: str) -> None:
         """Forget a function: its pool drains and closes in the background."""
         pool = self._pools.pop(name, None)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 
 from lockgate.errors import ConfigError
 from lockgate.models.gateway_config import WorkflowDeclaration
 from lockgate.models.workflow import Workflow
 from lockgate.use_cases.workflows.builder import AsyncWorkflowBuilder
 
-__all__ = ["load_workflow"]
+__all__ = ["forget_modules", "load_workflow"]
 
 
 def load_workflow(declaration: WorkflowDeclaration) -> Workflow:
@@ -53,3 +55,38 @@ def load_workflow(declaration: WorkflowDeclaration) -> Workflow:
             key=key,
         )
     return built
+
+
+def forget_modules(
+    declarations: Iterable[WorkflowDeclaration], changed: Iterable[Path] = ()
+) -> list[str]:
+    """Drop from ``sys.modules`` the package of each declaration's builder module and every
+    module loaded from a ``changed`` file, so that ``load_workflow`` imports them afresh.
+
+    Not ``importlib.reload``: it rewrites a module in place, under the step functions of
+    the runs in flight; a fresh import leaves those runs the old module objects (their
+    functions' globals), so they finish on the code they started with.
+
+    Returns:
+        The names of the modules dropped.
+
+    Side Effects:
+        Changes ``sys.modules``; calls ``importlib.invalidate_caches()`` so new files are
+        found.
+    """
+    packages = {d.builder.partition(":")[0].partition(".")[0] for d in declarations}
+    files = {path.resolve() for path in changed}
+    dropped = [
+        name
+        for name, module in list(sys.modules.items())
+        if name.partition(".")[0] in packages or (files and _file_of(module) in files)
+    ]
+    for name in dropped:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return dropped
+
+
+def _file_of(module: object) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve() if isinstance(file, str) else None

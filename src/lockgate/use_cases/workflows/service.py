@@ -63,6 +63,8 @@ class RegisteredWorkflow:
             ``gateway.workflows["pipeline"].metadata["debug"] = True`` makes its runs log
             each step's inputs and output (secrets redacted) at DEBUG on
             ``lockgate.gateway``. Kept in this process; not part of ``describe()``.
+        version: 1 when registered, one more each time its code is replaced (a reload):
+            new runs use the newest version, runs in flight finish on theirs.
     """
 
     workflow_id: str
@@ -70,6 +72,7 @@ class RegisteredWorkflow:
     required_resources: tuple[str, ...]
     description: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -77,6 +80,7 @@ class RegisteredWorkflow:
             "id": self.workflow_id,
             "description": self.description,
             "required_resources": list(self.required_resources),
+            "version": self.version,
         }
 
 
@@ -157,6 +161,44 @@ class WorkflowService:
             raise WorkflowAlreadyRegisteredError(
                 f"workflow {workflow_id!r} is already registered", workflow=workflow_id
             )
+        registered = self._checked(workflow_id, workflow, required_resources, description)
+        registered = replace(registered, metadata=dict(metadata or {}))
+        self._workflows[workflow_id] = registered
+        if self.started:
+            for run in self._orphans.pop(workflow_id, []):
+                self._launch(registered, run)
+
+    def replace_workflow(
+        self,
+        workflow_id: str,
+        workflow: Workflow,
+        required_resources: Iterable[str] = (),
+        description: str = "",
+    ) -> RegisteredWorkflow:
+        """Register new code for ``workflow_id`` as its next version (its metadata kept):
+        new runs use it; runs in flight keep the definition they started with, so they
+        finish on the old code.
+
+        Raises:
+            WorkflowNotFoundError: ``workflow_id`` is not registered.
+            WorkflowDefinitionError: As ``register_workflow``; the old version stays.
+        """
+        current = self.get_workflow(workflow_id)
+        registered = replace(
+            self._checked(workflow_id, workflow, required_resources, description),
+            metadata=current.metadata,
+            version=current.version + 1,
+        )
+        self._workflows[workflow_id] = registered
+        return registered
+
+    def _checked(
+        self,
+        workflow_id: str,
+        workflow: Workflow,
+        required_resources: Iterable[str],
+        description: str,
+    ) -> RegisteredWorkflow:
         if not isinstance(workflow, Workflow):
             raise WorkflowDefinitionError(
                 f"workflow {workflow_id!r}: expected a built workflow "
@@ -172,13 +214,7 @@ class WorkflowService:
                     step=step.name,
                 )
         required = dict.fromkeys((*workflow.required_resources, *required_resources))
-        registered = RegisteredWorkflow(
-            workflow_id, workflow, tuple(required), description, dict(metadata or {})
-        )
-        self._workflows[workflow_id] = registered
-        if self.started:
-            for run in self._orphans.pop(workflow_id, []):
-                self._launch(registered, run)
+        return RegisteredWorkflow(workflow_id, workflow, tuple(required), description)
 
     def workflows(self) -> list[RegisteredWorkflow]:
         return list(self._workflows.values())

@@ -1,0 +1,1 @@
+"""`lockgate serve --reload`: what changed files replace, and replacing it."""
