@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from lockgate.application import Application, SecretsOpener
 from lockgate.config.locations import config_dir as _config_dir
 from lockgate.config.locations import local_admin_token_path
+from lockgate.config.problems import Problem, dotted
 from lockgate.config.settings import Settings, listen_address
 from lockgate.errors import ConfigError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
@@ -61,6 +62,7 @@ from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
 from lockgate.use_cases.auth.usage.meter import UsageMeter
 from lockgate.use_cases.events.bus import EventBus
 from lockgate.use_cases.functions.backend_router import BackendRouter
+from lockgate.use_cases.functions.handler_check import check_handlers
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.functions.pool_manager import PoolManager
@@ -87,6 +89,7 @@ __all__ = [
     "Application",
     "build",
     "check_access",
+    "check_functions",
     "check_run_store",
     "check_secrets",
     "credential_store",
@@ -143,11 +146,7 @@ def build(
     registry = FunctionRegistry()
     metrics = PrometheusMetrics()
     pool_manager = PoolManager(
-        launcher
-        or ProcessOrRuntimeApiWorkerLauncher(
-            native=ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
-            provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
-        ),
+        launcher or _worker_launcher(settings),
         start_budget=settings.start_budget,
         metrics=metrics,
     )
@@ -271,6 +270,27 @@ def build(
     )
     application.apply(config)  # start-up puts the config in force as every reload does
     return application
+
+
+def _worker_launcher(settings: Settings) -> IWorkerLauncher:
+    """Worker processes: ``python -m lockgate.worker``, or a custom runtime's command."""
+    return ProcessOrRuntimeApiWorkerLauncher(
+        native=ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
+        provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
+    )
+
+
+async def check_functions(settings: Settings, config: GatewayConfig) -> list[Problem]:
+    """Each local function's handler, loaded in a throwaway worker as a call would load it
+    (never in this process); a problem at ``functions.NAME.handler`` for each that fails.
+
+    Side Effects:
+        Starts and kills one worker process per local function.
+    """
+    found = await check_handlers(
+        config.functions.values(), _worker_launcher(settings), concurrency=settings.start_budget
+    )
+    return [Problem(dotted(("functions", p.function, p.key)), p.message) for p in found]
 
 
 @functools.cache

@@ -1,7 +1,8 @@
 """``lockgate serve``: check everything a gateway needs, then serve it on its listeners.
 
-Before it listens it checks the config, the run store, the secrets and that no surface is
-open to other machines without a credential; any problem is one line and exit code 2. It
+Before it listens it checks the config (every problem at once, the handlers loaded in
+throwaway workers), the run store, the secrets and that no surface is open to other machines
+without a credential; any problem means exit code 2. It
 serves on one uvicorn server and event loop, on the main address and, with
 ``admin_listen``, a second one for the operations endpoints.
 """
@@ -31,13 +32,21 @@ logger = logging.getLogger("lockgate")
 
 
 def serve(
-    config: Annotated[Path | None, typer.Option(help="The lockgate.toml to serve.")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="The lockgate.toml to serve (or LOCKGATE_CONFIG, or ./lockgate.toml)."),
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING ...")] = None,
 ) -> None:
-    """Serve the functions, routes and workflows declared in a lockgate.toml."""
+    """Serve the functions, routes and workflows declared in a lockgate.toml.
+
+    The config is --config, else LOCKGATE_CONFIG, else ./lockgate.toml when there is one.
+    Every problem with it (and, unless check_handlers is off, each function whose handler
+    does not load) is listed before anything starts; then the exit code is 2.
+    """
     # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
     import uvicorn  # noqa: PLC0415
 
@@ -48,7 +57,7 @@ def serve(
         check_secrets,
         local_admin_token_path,
     )
-    from lockgate.config.settings import load_settings  # noqa: PLC0415
+    from lockgate.controllers.cli.config_problems import find_problems  # noqa: PLC0415
     from lockgate.controllers.cli.local_admin_token import (  # noqa: PLC0415
         ensure_local_admin_token,
         forget_local_gateway,
@@ -60,9 +69,12 @@ def serve(
     from lockgate.errors import LockgateError  # noqa: PLC0415
 
     try:
-        settings, gateway_config = load_settings(
+        inspection, error = find_problems(
             config, host=host, port=port, log_format=log_format, log_level=log_level
         )
+        if error is not None or inspection.settings is None:
+            raise error or inspection.error()
+        settings, gateway_config = inspection.settings, inspection.config
         configure_logging(settings.log_format, settings.log_level)
         addresses = _addresses(settings)
         limits = _listener_limits(settings)
