@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from lockgate.application import Application, SecretsOpener
 from lockgate.config.locations import config_dir as _config_dir
 from lockgate.config.locations import local_admin_token_path
+from lockgate.config.problems import Problem, dotted
 from lockgate.config.settings import Settings, listen_address
 from lockgate.errors import ConfigError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
@@ -62,6 +63,7 @@ from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
 from lockgate.use_cases.auth.usage.meter import UsageMeter
 from lockgate.use_cases.events.bus import EventBus
 from lockgate.use_cases.functions.backend_router import BackendRouter
+from lockgate.use_cases.functions.handler_check import check_handlers
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.log_buffer import FunctionLogBuffer
 from lockgate.use_cases.functions.output import FunctionOutput
@@ -92,6 +94,7 @@ __all__ = [
     "Application",
     "build",
     "check_access",
+    "check_functions",
     "check_run_store",
     "check_secrets",
     "credential_store",
@@ -154,13 +157,7 @@ def build(
         rate=settings.function_log_rate,
     )
     pool_manager = PoolManager(
-        launcher
-        or ProcessOrRuntimeApiWorkerLauncher(
-            native=ProcessWorkerLauncher(
-                log_capture_bytes=settings.log_capture_bytes, output=output.record
-            ),
-            provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
-        ),
+        launcher or _worker_launcher(settings, output),
         start_budget=settings.start_budget,
         metrics=metrics,
     )
@@ -303,6 +300,31 @@ def _reloader(application: Application) -> CodeReloader:
         pools=application.pool_manager,
         workflows=application.workflows,
     )
+
+
+def _worker_launcher(settings: Settings, output: FunctionOutput | None = None) -> IWorkerLauncher:
+    """Worker processes: ``python -m lockgate.worker``, or a custom runtime's command;
+    ``output`` takes what a long invocation prints as it runs."""
+    return ProcessOrRuntimeApiWorkerLauncher(
+        native=ProcessWorkerLauncher(
+            log_capture_bytes=settings.log_capture_bytes,
+            output=output.record if output is not None else None,
+        ),
+        provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
+    )
+
+
+async def check_functions(settings: Settings, config: GatewayConfig) -> list[Problem]:
+    """Each local function's handler, loaded in a throwaway worker as a call would load it
+    (never in this process); a problem at ``functions.NAME.handler`` for each that fails.
+
+    Side Effects:
+        Starts and kills one worker process per local function.
+    """
+    found = await check_handlers(
+        config.functions.values(), _worker_launcher(settings), concurrency=settings.start_budget
+    )
+    return [Problem(dotted(("functions", p.function, p.key)), p.message) for p in found]
 
 
 @functools.cache

@@ -87,9 +87,10 @@ def test_a_clean_project_exits_0(project: Path) -> None:
     result = lockgate("check", "--config", str(project))
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert result.stderr.strip() == (
-        "no boundary violations in 4 modules (users, mentalhealth, notifications, billing)"
-    )
+    assert result.stderr.splitlines() == [
+        f"{project}: no config problems",
+        "no boundary violations in 4 modules (users, mentalhealth, notifications, billing)",
+    ]
 
 
 def test_violations_are_printed_with_file_and_line_and_exit_1(project: Path) -> None:
@@ -110,7 +111,7 @@ def test_violations_are_printed_with_file_and_line_and_exit_1(project: Path) -> 
         "src/app/users/typed.py:3: users -> billing: billing is not a declared dependency of "
         "users (allowed: none, users declares no dependencies) (in an `if TYPE_CHECKING:` block)",
     ]
-    assert result.stderr.strip() == (
+    assert result.stderr.splitlines()[-1] == (
         "3 boundary violations in 3 files of 4 modules "
         "(users, mentalhealth, notifications, billing)"
     )
@@ -130,6 +131,7 @@ def test_json_output(project: Path) -> None:
     assert result.exit_code == 1, result.output
     assert json.loads(result.stdout) == {
         "ok": False,
+        "problems": [],
         "modules": ["users", "mentalhealth", "notifications", "billing"],
         "violations": [
             {
@@ -196,4 +198,101 @@ def test_a_missing_config_exits_2(tmp_path: Path) -> None:
 def test_no_config_at_all_exits_2() -> None:
     result = lockgate("check")
     assert result.exit_code == 2, result.output
-    assert "give --config PATH or set LOCKGATE_CONFIG" in result.stderr
+    assert "give --config PATH, set LOCKGATE_CONFIG or add ./lockgate.toml" in result.stderr
+
+
+BAD_CONFIG = """\
+[gateway]
+prot = 9000
+
+[functions.hello]
+handler = "handlers:hello"
+timout = 3
+
+[functions.typo]
+handler = "handlers:helo"
+
+[functions.gone]
+handler = "handlerz:hello"
+
+[functions.broken]
+handler = "handlers:hello"
+memory_size = = 256
+
+[[routes]]
+method = "GET"
+path = "/hello"
+function = "helo"
+"""
+
+
+def test_a_bad_config_lists_every_problem_at_once_and_exits_2(tmp_path: Path) -> None:
+    """Syntax, unknown keys, a reference between tables and handlers that do not load (each
+    loaded in a throwaway worker), all in one run, each with its key and a hint."""
+    (tmp_path / "handlers.py").write_text(
+        "def hello(event, context):\n    return 'hi'\n", encoding="utf-8"
+    )
+    config = tmp_path / "lockgate.toml"
+    config.write_text(BAD_CONFIG, encoding="utf-8")
+    result = lockgate("check", "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert f"lockgate: {config}: 6 problems:" in result.stderr
+    for line in [
+        "functions.broken.memory_size (line 16, column 15): TOML syntax error: ",
+        "gateway.prot: unknown key; did you mean 'port'?",
+        "functions.hello.timout: unknown key; did you mean 'timeout'?",
+        "routes[0].function: expected a declared function (broken, gone, hello, typo), got "
+        "'helo'; did you mean 'hello'?",
+        "functions.typo.handler: cannot be loaded: Runtime.HandlerNotFound: Handler 'helo' "
+        "missing on module 'handlers'; did you mean 'hello'?",
+        "functions.gone.handler: cannot be loaded: Runtime.ImportModuleError: Unable to import "
+        "module 'handlerz': No module named 'handlerz'; did you mean 'handlers'?",
+    ]:
+        assert f"\n  - {line}" in result.stderr
+    listed = lockgate("check", "--config", str(config), "--json")
+    assert listed.exit_code == 2, listed.output
+    report = json.loads(listed.stdout)
+    assert report["ok"] is False
+    assert [problem["key"] for problem in report["problems"]] == [
+        "functions.broken.memory_size",
+        "gateway.prot",
+        "functions.hello.timout",
+        "routes[0].function",
+        "functions.typo.handler",
+        "functions.gone.handler",
+    ]
+    assert report["problems"][0]["line"] == 16
+
+
+def test_a_good_config_with_functions_loads_each_handler(tmp_path: Path) -> None:
+    (tmp_path / "handlers.py").write_text(
+        "def hello(event, context):\n    return 'hi'\n", encoding="utf-8"
+    )
+    config = tmp_path / "lockgate.toml"
+    config.write_text('[functions.hello]\nhandler = "handlers:hello"\n', encoding="utf-8")
+    result = lockgate("check", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert f"{config}: no config problems" in result.stderr
+
+
+def test_the_handler_check_never_imports_user_code_here(tmp_path: Path) -> None:
+    """The handler runs its import in a worker: a module that would kill the process it is
+    imported in leaves the check standing, and reports what the worker said."""
+    (tmp_path / "fatal.py").write_text(
+        "import os\nos._exit(3)\ndef hello(event, context): ...\n", encoding="utf-8"
+    )
+    config = tmp_path / "lockgate.toml"
+    config.write_text('[functions.fatal]\nhandler = "fatal:hello"\n', encoding="utf-8")
+    result = lockgate("check", "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert "functions.fatal.handler: cannot be loaded: " in result.stderr
+
+
+def test_settings_from_the_environment_are_checked_too(tmp_path: Path) -> None:
+    config = tmp_path / "lockgate.toml"
+    config.write_text("[gateway]\nstart_budget = 0\n", encoding="utf-8")
+    result = lockgate("check", "--config", str(config), env={"LOCKGATE_PORT": "eighty"})
+    assert result.exit_code == 2, result.output
+    assert "gateway.start_budget: expected an integer ≥ 1, got 0" in result.stderr
+    assert "port (from environment variable LOCKGATE_PORT): " in result.stderr

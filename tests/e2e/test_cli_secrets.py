@@ -269,3 +269,53 @@ def test_rotating_to_the_same_key_is_refused(config: Path, key_file: Path) -> No
     result = secrets("rotate", "--new-key-file", str(key_file), config=config, key=key_file)
     assert result.exit_code == 2
     assert "nothing to rotate" in result.output
+
+
+# -- which store: the config lockgate serve would find, and said --------------------------------
+
+
+def test_set_finds_the_config_as_serve_does_and_says_where_it_wrote(
+    tmp_path: Path, config: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --config: LOCKGATE_CONFIG, else ./lockgate.toml, as ``lockgate serve``; the
+    message names the database and the config, so a write never goes astray silently."""
+    monkeypatch.chdir(tmp_path)
+    found_here = lockgate("secrets", "set", "here", "--key-file", str(key_file), stdin=VALUE)
+    assert found_here.exit_code == 0, found_here.output
+    db = db_of(config).absolute()
+    assert f"in the SQLite file {db} (the config lockgate.toml)" in found_here.stdout
+    assert read_secret(db, key_file, "here") == VALUE
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    from_env = lockgate(
+        "secrets",
+        "set",
+        "via_env",
+        "--key-file",
+        str(key_file),
+        stdin=VALUE,
+        env={"LOCKGATE_CONFIG": str(config)},
+    )
+    assert from_env.exit_code == 0, from_env.output
+    assert f"in the SQLite file {db} (the config {config})" in from_env.stdout
+    assert read_secret(db, key_file, "via_env") == VALUE
+    assert not (elsewhere / ".lockgate").exists()
+
+
+def test_set_without_any_config_says_so(
+    tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    monkeypatch.chdir(bare)
+    result = lockgate("secrets", "set", "loose", "--key-file", str(key_file), stdin=VALUE)
+    assert result.exit_code == 0, result.output
+    db = (bare / ".lockgate" / "runs.sqlite3").absolute()
+    assert f"in the SQLite file {db} (no config: no --config, LOCKGATE_CONFIG or " in (
+        result.stdout
+    )
+    deleted = lockgate("secrets", "delete", "loose", "--key-file", str(key_file))
+    assert deleted.exit_code == 0, deleted.output
+    assert f"deleted secret loose from the SQLite file {db}" in deleted.stdout

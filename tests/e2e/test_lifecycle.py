@@ -36,11 +36,59 @@ def test_an_invalid_config_stops_start_up_naming_the_key(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
 
 
+def test_a_handler_that_does_not_load_stops_start_up_naming_it(tmp_path: Path) -> None:
+    """Every function's handler is loaded in a throwaway worker before the gateway listens,
+    min_warm or not, so a typo fails the start, not the first call; all are listed with the
+    config's other problems."""
+    (tmp_path / "handlers.py").write_text("def echo(event, context):\n    return event\n")
+    config = tmp_path / "lockgate.toml"
+    config.write_text(
+        '[functions.echo]\nhandler = "handlers:echo"\n'
+        '[functions.typo]\nhandler = "handlers:ecoh"\n'
+        '[functions.gone]\nhandler = "nowhere:echo"\n'
+        '[[routes]]\nmethod = "GET"\npath = "/e"\nfunction = "eho"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "lockgate", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "LOCKGATE_RUN_STORE": "memory://"},
+    )
+    assert done.returncode == 2
+    assert f"lockgate: {config}: 3 problems:" in done.stderr
+    assert "routes[0].function: expected a declared function" in done.stderr
+    assert (
+        "functions.typo.handler: cannot be loaded: Runtime.HandlerNotFound: Handler 'ecoh' "
+        "missing on module 'handlers'; did you mean 'echo'?"
+    ) in done.stderr
+    assert "functions.gone.handler: cannot be loaded: Runtime.ImportModuleError: " in done.stderr
+    assert "functions.echo" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_check_handlers_off_leaves_a_broken_handler_to_its_calls(tmp_path: Path) -> None:
+    config = tmp_path / "lockgate.toml"
+    config.write_text(
+        '[gateway]\ncheck_handlers = false\n[functions.gone]\nhandler = "nowhere:echo"\n'
+    )
+    with GatewayProcess(config=config) as gateway:
+        response = httpx.post(
+            f"{gateway.url}/2015-03-31/functions/gone/invocations",
+            content=b"{}",
+            headers=gateway.admin_headers,
+        )
+    assert response.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert response.json()["errorType"] == "Runtime.ImportModuleError"
+
+
 def test_a_run_store_that_cannot_be_opened_stops_start_up_without_its_password(
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "lockgate.toml"
     config.write_text('[functions.echo]\nhandler = "handlers:echo"\n')
+    (tmp_path / "handlers.py").write_text("def echo(event, context):\n    return event\n")
     # Nothing listens on port 1 of loopback: the connection is refused at once.
     store = "postgresql://lockgate:hunter2@127.0.0.1:1/runs"
     done = subprocess.run(

@@ -78,7 +78,7 @@ def test_a_file_without_resources_declares_none(tmp_path: Path) -> None:
         (
             '[resources.main_db]\ntype = "database"\nconifg = {}\n',
             "resources.main_db.conifg",
-            "unknown key (expected one of: type, config, credentials_ref)",
+            "unknown key; did you mean 'config'?",
         ),
         (
             '[resources."bad name"]\ntype = "database"\n',
@@ -146,13 +146,9 @@ def test_the_defaults() -> None:
     assert settings.resource_health_timeout == 5.0
 
 
-def test_master_key_file_is_not_read_from_the_file(tmp_path: Path) -> None:
-    """Where the key lives is the deployment's business (environment or flag), kept apart
-    from the config that the secrets it unlocks are declared in."""
-    key_file = tmp_path / "master.key"
-    with pytest.raises(ConfigError, match="LOCKGATE_MASTER_KEY_FILE") as raised:
-        load_config(write(tmp_path, f"[gateway]\nmaster_key_file = {str(key_file)!r}\n"))
-    assert raised.value.fields["key"] == "gateway.master_key_file"
+def test_master_key_file_in_the_file_is_relative_to_its_folder(tmp_path: Path) -> None:
+    _, gateway = load_config(write(tmp_path, '[gateway]\nmaster_key_file = "keys/master.key"\n'))
+    assert gateway["master_key_file"] == tmp_path / "keys" / "master.key"
 
 
 @pytest.mark.parametrize(
@@ -173,11 +169,33 @@ def test_a_bad_gateway_value_names_its_key(
     assert fragment in error.message
 
 
-def test_the_admin_token_is_not_read_from_the_file(tmp_path: Path) -> None:
-    error = config_error(tmp_path, f'[gateway]\nadmin_token = "{TOKEN}"\n')
-    assert "gateway.admin_token: unknown key" in error.message
-    assert TOKEN not in error.message
-    assert TOKEN not in repr(error.fields)
+def test_the_admin_token_is_read_from_a_private_file(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[gateway]\nadmin_token = "{TOKEN}"\n')
+    path.chmod(0o600)
+    settings, _ = load_settings(path)
+    assert settings.admin_token == TOKEN
+
+
+def test_the_admin_token_is_refused_in_a_file_others_can_read(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[gateway]\nadmin_token = "{TOKEN}"\n')
+    path.chmod(0o644)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "gateway.admin_token: " in caught.value.message
+    assert "chmod 600" in caught.value.message
+    assert TOKEN not in caught.value.message
+    assert TOKEN not in repr(caught.value.fields)
+
+
+def test_a_short_admin_token_in_the_file_is_refused_without_showing_it(tmp_path: Path) -> None:
+    path = write(tmp_path, '[gateway]\nadmin_token = "short-secret"\n')
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "gateway.admin_token: expected a string of at least 16 characters" in (
+        caught.value.message
+    )
+    assert "short-secret" not in caught.value.message
 
 
 def test_the_environment_sets_the_new_settings(

@@ -180,7 +180,7 @@ BAD_VALUES = [
     ("timeout = nan", "functions.echo.timeout", "got nan"),
     ("memory_size = 64", "functions.echo.memory_size", "≥ 128 and ≤ 10240, got 64"),
     ("memory_size = 256.0", "functions.echo.memory_size", "expected an integer"),
-    ("timout = 3", "functions.echo.timout", "unknown key (expected one of: handler, timeout"),
+    ("timout = 3", "functions.echo.timout", "unknown key; did you mean 'timeout'?"),
     ('code_dir = "missing"', "functions.echo.code_dir", "does not exist"),
     ('code_dir = "lockgate.toml"', "functions.echo.code_dir", "is not a folder"),
     ("code_dir = 3", "functions.echo.code_dir", "expected a string, got 3"),
@@ -291,9 +291,11 @@ def test_routes_with_different_methods_on_one_path_are_not_duplicates(tmp_path: 
         ("log_capture_bytes = 100", "gateway.log_capture_bytes", "≥ 4096, got 100"),
         ("shutdown_grace = -1", "gateway.shutdown_grace", "≥ 0, got -1"),
         ("max_body_bytes = true", "gateway.max_body_bytes", "got true"),
-        ("port = 9000", "gateway.port", "LOCKGATE_PORT"),
-        ('host = "0.0.0.0"', "gateway.host", "--host"),
-        ("workers = 3", "gateway.workers", "unknown key (expected one of: max_body_bytes"),
+        ("port = 0", "gateway.port", "expected an integer ≥ 1 and ≤ 65535, got 0"),
+        ('config = "other.toml"', "gateway.config", "use --config or LOCKGATE_CONFIG"),
+        ("workers = 3", "gateway.workers", "unknown key (expected one of: host, port"),
+        ("prot = 9000", "gateway.prot", "unknown key; did you mean 'port'?"),
+        ('log_format = "jsno"', "gateway.log_format", "got 'jsno'; did you mean 'json'?"),
     ],
 )
 def test_a_bad_gateway_value_names_its_key(
@@ -394,12 +396,12 @@ def test_a_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_a_toml_syntax_error_gives_line_column_and_key(tmp_path: Path) -> None:
-    text = MINIMAL + ROUTE + "[[routes]]\nmethod = GET\n"
+    text = MINIMAL + ROUTE + '[[routes]]\nmethod = GET\npath = "/b"\nfunction = "echo"\n'
     error = config_error(tmp_path, text)
     assert error.fields["line"] == 9
     assert error.fields["column"] == 10
     assert error.fields["key"] == "routes[1].method"
-    assert ":9:10: TOML syntax error at routes[1].method" in error.message
+    assert ":9:10: routes[1].method: TOML syntax error: " in error.message
 
 
 # --- settings and precedence ------------------------------------------------------------------

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from lockgate.config.settings import Settings
 
-__all__ = ["config_dir", "local_admin_token_path", "sqlite_path", "store_kind", "store_url"]
+__all__ = [
+    "config_dir",
+    "describe_store",
+    "local_admin_token_path",
+    "sqlite_path",
+    "store_kind",
+    "store_url",
+]
 
 
 def config_dir(settings: Settings) -> Path:
@@ -48,3 +56,19 @@ def local_admin_token_path(settings: Settings) -> Path:
     if store_kind(settings) == "sqlite":
         return sqlite_path(settings).parent / "admin.token"
     return config_dir(settings) / ".lockgate" / "admin.token"
+
+
+def describe_store(settings: Settings) -> str:
+    """Which database the stores are on, for people: the SQLite file's absolute path, or the
+    PostgreSQL server and database (never the user's password)."""
+    kind = store_kind(settings)
+    if kind == "memory":
+        return "memory:// (nothing is kept)"
+    if kind == "sqlite":
+        return f"the SQLite file {sqlite_path(settings).absolute()}"
+    parts = urlsplit(store_url(settings))
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed port: still say which server
+        port = ""
+    return f"PostgreSQL {parts.hostname or 'localhost'}{port}{parts.path or '/'}"

@@ -2,19 +2,19 @@
 
 A loader keeps going after a bad value so the user sees every problem at once: each becomes a
 :class:`Problem` (a dotted key such as ``functions.echo.scaling.max_capacity`` or
-``routes[2].function`` and a message like ``expected an integer ≥ 1, got 0``), and :func:`fail`
-turns them all into one :class:`ConfigError`. :func:`check` re-words pydantic's validation
-errors, :func:`settings_error` also says where each bad setting came from, and
-:func:`read_toml` reports unreadable files and TOML syntax errors with their line, column and
-best-guess key. Values under ``functions.<name>.environment`` may be secrets: messages give
-their kind, never their value.
+``routes[2].function`` and a message like ``expected an integer ≥ 1, got 0``), and
+:func:`report` turns them all into one :class:`ConfigError`. :func:`check` re-words pydantic's
+validation errors, :func:`settings_problems` also says where each bad setting came from, and
+:func:`did_you_mean` hints at the name a near miss was meant to be. Values under
+``functions.<name>.environment`` (and the admin token) may be secrets: messages give their
+kind, never their value.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-import tomllib
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +26,18 @@ from pydantic import BaseModel, ValidationError
 
 from lockgate.errors import ConfigError
 
-__all__ = ["Expect", "Loc", "Problem", "Problems", "check", "fail", "read_toml", "settings_error"]
+__all__ = [
+    "Expect",
+    "Loc",
+    "Problem",
+    "Problems",
+    "check",
+    "did_you_mean",
+    "dotted",
+    "fail",
+    "report",
+    "settings_problems",
+]
 
 Loc = tuple[str | int, ...]
 _M = TypeVar("_M", bound=BaseModel)
@@ -40,15 +51,24 @@ class Expect:
 
 
 class Problem(NamedTuple):
+    """One thing wrong: the dotted key it is about, what is wrong, and (for TOML syntax
+    errors) where in the file."""
+
     key: str
     message: str
+    line: int | None = None
+    column: int | None = None
+
+    def text(self) -> str:
+        where = f" (line {self.line}, column {self.column})" if self.line is not None else ""
+        return f"{self.key}{where}: {self.message}"
 
 
 class Problems(list[Problem]):
     """Every problem found so far; loading goes on after one so the user sees them all."""
 
     def add(self, loc: Loc, message: str) -> None:
-        self.append(Problem(_dotted(loc), message))
+        self.append(Problem(dotted(loc), message))
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -60,7 +80,19 @@ _BOUNDS = (
 )
 
 
-def _dotted(loc: Iterable[str | int]) -> str:
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """``"; did you mean 'hello'?"`` when ``name`` is a near miss of one of ``choices``."""
+    if not isinstance(name, str):
+        return ""
+    names = [str(choice) for choice in choices]
+    close = (
+        difflib.get_close_matches(name, names, n=1)
+        or [c for c in names if c.lower() == name.lower()][:1]
+    )
+    return f"; did you mean {close[0]!r}?" if close and close[0] != name else ""
+
+
+def dotted(loc: Iterable[str | int]) -> str:
     """``("routes", 2, "function")`` -> ``routes[2].function``, quoting keys TOML would."""
     key = ""
     for part in loc:
@@ -135,7 +167,7 @@ def _translate(
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         full = prefix + loc
-        key = _dotted(full)
+        key = dotted(full)
         secret = (full[:1] == ("functions",) and full[2:3] == ("environment",)) or full[-1:] == (
             "admin_token",
         )
@@ -152,8 +184,12 @@ def _translate(
             else:  # a dict value or list item: its type is the container's last argument
                 annotation, metadata = get_args(annotation)[-1], []
         if error["type"] == "extra_forbidden":
-            allowed = ", ".join(owner.model_fields) if owner else "none"
-            message = (hints or {}).get(key, f"unknown key (expected one of: {allowed})")
+            known = list(owner.model_fields) if owner else []
+            near = did_you_mean(loc[-1], known)
+            allowed = ", ".join(known) or "none"
+            # A near miss says enough; otherwise the list shows what the table takes.
+            listed = near or f" (expected one of: {allowed})"
+            message = (hints or {}).get(key, f"unknown key{listed}")
         elif error["type"] == "missing":
             message = f"missing (expected {_describe(annotation, metadata)})"
         else:
@@ -161,6 +197,8 @@ def _translate(
             message = f"expected {expected}, got {_found(error['input'], secret=secret)}"
             if detail := str(error.get("ctx", {}).get("error", "")):  # our validators' reasons
                 message += f" ({detail})"
+            if error["type"] == "literal_error" and not secret:
+                message += did_you_mean(error["input"], get_args(annotation))
             if secret and expected == "a string":
                 message += " (environment values must be strings: quote the value)"
         problems.append(Problem(key, message))
@@ -183,18 +221,40 @@ def check(
         return None
 
 
+# What settings_problems adds to a key: where the value came from.
+_SOURCE = re.compile(r" \((?:given explicitly|from [^()]*)\)$")
+
+
+def report(path: Path | None, problems: list[Problem], **fields: Any) -> ConfigError:
+    """One :class:`ConfigError` listing every problem (with ``path``, the file's)."""
+    where = str(path) if path is not None else "invalid settings"
+    if len(problems) == 1:
+        only = problems[0]
+        at = f"{only.line}:{only.column}:" if only.line is not None else ""
+        message = f"{where}:{at} {only.key}: {only.message}"
+    else:
+        lines = "".join(f"\n  - {p.text()}" for p in problems)
+        message = f"{where}: {len(problems)} problems:{lines}"
+    keys = tuple(_SOURCE.sub("", p.key) for p in problems)
+    located = next((p for p in problems if p.line is not None), None)
+    if located is not None:
+        fields.setdefault("line", located.line)
+        fields.setdefault("column", located.column)
+    if path is not None:
+        fields.setdefault("file", str(path))
+    listed = tuple(
+        {"key": key, "message": p.message, "line": p.line, "column": p.column}
+        for key, p in zip(keys, problems, strict=True)
+    )
+    return ConfigError(message, key=keys[0], keys=keys, problems=listed, **fields)
+
+
 def fail(path: Path, problems: list[Problem], **fields: Any) -> NoReturn:
     """Raise one :class:`ConfigError` listing every problem with ``path``."""
-    if len(problems) == 1:
-        message = f"{path}: {problems[0].key}: {problems[0].message}"
-    else:
-        lines = "".join(f"\n  - {p.key}: {p.message}" for p in problems)
-        message = f"{path}: {len(problems)} problems:{lines}"
-    keys = tuple(p.key for p in problems)
-    raise ConfigError(message, key=keys[0], keys=keys, file=str(path), **fields)
+    raise report(path, problems, **fields)
 
 
-def settings_error(
+def settings_problems(
     exc: ValidationError,
     model: type[BaseModel],
     *,
@@ -202,8 +262,9 @@ def settings_error(
     from_env: Mapping[str, Any],
     path: Path | None,
     env_prefix: str,
-) -> ConfigError:
-    """One :class:`ConfigError` for invalid settings, saying where each bad value came from.
+) -> tuple[list[Problem], list[str | None]]:
+    """Invalid settings as problems saying where each bad value came from, and the
+    environment variable each came from (None for the others).
 
     Args:
         exc, model: The failed validation and the settings model it ran on.
@@ -223,78 +284,4 @@ def settings_error(
             source = f"from gateway.{problem.key} in {path}"
         problems.append(Problem(f"{problem.key} ({source})", problem.message))
         envs.append(env)
-    lines = "".join(f"\n  - {p.key}: {p.message}" for p in problems)
-    keys = tuple(p.key.partition(" ")[0] for p in problems)
-    return ConfigError(f"invalid settings:{lines}", key=keys[0], keys=keys, env=envs[0])
-
-
-_TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column (\d+)|at end of document)\)$")
-_HEADER = re.compile(r"^\s*(\[\[?)([^\]]+)\]")
-_ASSIGN = re.compile(
-    r"^\s*((?:[\w-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[\w-]+|\"[^\"]*\"|'[^']*'))*)\s*="
-)
-_KEY_PART = re.compile(r"\"([^\"]*)\"|'([^']*)'|([\w-]+)")
-
-
-def _key_parts(text: str) -> list[str | int]:
-    return [next(g for g in m.groups() if g is not None) for m in _KEY_PART.finditer(text)]
-
-
-def _key_at(text: str, line: int) -> str | None:
-    """Best guess at the dotted key on ``line``, so a syntax error names a key too."""
-    table: list[str | int] = []
-    arrays: dict[str, int] = {}
-    for number, content in enumerate(text.split("\n")[:line], start=1):
-        if header := _HEADER.match(content):
-            table = _key_parts(header[2])
-            if header[1] == "[[":  # each [[routes]] is the next item of the array
-                arrays[header[2]] = arrays.get(header[2], -1) + 1
-                table.append(arrays[header[2]])
-        elif number == line and (assign := _ASSIGN.match(content)):
-            return _dotted([*table, *_key_parts(assign[1])])
-    return _dotted(table) or None
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """The parsed file; a missing, unreadable, non-UTF-8 or malformed one raises ConfigError."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: config file not found (looked for {path.absolute()})",
-            key="config",
-            file=str(path),
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read the config file: {exc.strerror or exc}",
-            key="config",
-            file=str(path),
-        ) from exc
-    try:
-        text = data.decode()
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not valid UTF-8 (byte {exc.start}); TOML files must be UTF-8",
-            key="config",
-            file=str(path),
-            line=line,
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # Python 3.11's error carries its position only in the message.
-        position = _TOML_POSITION.search(str(exc))
-        reason = _TOML_POSITION.sub("", str(exc))
-        line = int(position[1]) if position and position[1] else text.count("\n") + 1
-        column = int(position[2]) if position and position[2] else 1
-        key = _key_at(text, line) or "config"
-        # The line itself is not quoted: it may hold a secret environment value.
-        raise ConfigError(
-            f"{path}:{line}:{column}: TOML syntax error at {key}: {reason}",
-            key=key,
-            file=str(path),
-            line=line,
-            column=column,
-        ) from None
+    return problems, envs

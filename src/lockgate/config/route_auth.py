@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from lockgate.config.problems import Expect, Loc, Problems, check
+from lockgate.config.problems import Expect, Loc, Problems, check, did_you_mean
 from lockgate.config.tables import STRICT
 from lockgate.models.function import FUNCTION_NAME_PATTERN
 from lockgate.models.routing import Route
@@ -217,14 +217,14 @@ def check_route_auth(
             problems.add(
                 ("authorizers", name, "function"),
                 f"expected a declared function ({', '.join(sorted(declared)) or 'none'}), "
-                f"got {authorizer.function!r}",
+                f"got {authorizer.function!r}{did_you_mean(authorizer.function, declared)}",
             )
     jwts = sorted(n for n, a in authorizers.items() if isinstance(a, JwtAuthorizer))
     if auth_authorizer is not None and auth_authorizer not in jwts:
         problems.add(
             ("auth", "authorizer"),
             f"expected a declared jwt authorizer ({', '.join(jwts) or 'none declared'}), "
-            f"got {auth_authorizer!r}",
+            f"got {auth_authorizer!r}{did_you_mean(auth_authorizer, jwts)}",
         )
     for index, route in routes:
         prefix: Loc = ("routes", index)
@@ -232,7 +232,8 @@ def check_route_auth(
         if route.authorizer is not None and chosen is None:
             problems.add(
                 (*prefix, "authorizer"),
-                f"expected a declared authorizer ({listed}), got {route.authorizer!r}",
+                f"expected a declared authorizer ({listed}), got {route.authorizer!r}"
+                f"{did_you_mean(route.authorizer, authorizers)}",
             )
         if route.scopes and not isinstance(chosen, JwtAuthorizer) and chosen is not None:
             problems.add(

@@ -205,24 +205,51 @@ def _json_default(value: object) -> object:
 
 
 def _load_handler(spec: str, code_dir: str) -> Handler:
+    """The handler ``module:attribute`` names, imported from ``code_dir``; ``lockgate check``
+    and ``lockgate serve`` start a worker to run this too, so they and a call agree."""
     module_name, _, attribute = spec.partition(":")
     sys.path.insert(0, os.path.abspath(code_dir))
     try:
         module = importlib.import_module(module_name)
     except (ImportError, SyntaxError) as exc:
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name == module_name.partition(".")[0]:
+            hint = _did_you_mean(exc.name, _top_level_modules(code_dir))
         # Lambda's wording, which users grep their logs for.
-        raise _ImportModuleError(f"Unable to import module '{module_name}': {exc}") from exc
+        raise _ImportModuleError(f"Unable to import module '{module_name}': {exc}{hint}") from exc
     try:
         handler = getattr(module, attribute)
     except AttributeError:
+        names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
         raise _HandlerNotFoundError(
             f"Handler '{attribute}' missing on module '{module_name}'"
+            f"{_did_you_mean(attribute, names)}"
         ) from None
     if not callable(handler):
         raise _HandlerNotFoundError(
             f"Handler '{attribute}' on module '{module_name}' is not callable"
         )
     return handler  # type: ignore[no-any-return]
+
+
+def _top_level_modules(code_dir: str) -> list[str]:
+    """The modules and packages directly in ``code_dir`` (only asked after an import failed)."""
+    try:
+        entries = os.listdir(code_dir)
+    except OSError:
+        return []
+    return [
+        name.removesuffix(".py")
+        for name in entries
+        if name.endswith(".py") or os.path.isfile(os.path.join(code_dir, name, "__init__.py"))
+    ]
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    import difflib  # noqa: PLC0415 - only a handler that fails to load pays for it
+
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 class _HandlerNotFoundError(Exception):

@@ -1,7 +1,8 @@
 """``lockgate serve``: check everything a gateway needs, then serve it on its listeners.
 
-Before it listens it checks the config, the run store, the secrets and that no surface is
-open to other machines without a credential; any problem is one line and exit code 2. It
+Before it listens it checks the config (every problem at once, the handlers loaded in
+throwaway workers), the run store, the secrets and that no surface is open to other machines
+without a credential; any problem means exit code 2. It
 serves on one uvicorn server and event loop, on the main address and, with
 ``admin_listen``, a second one for the operations endpoints.
 """
@@ -53,7 +54,12 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the functions, routes and workflows declared in a lockgate.toml."""
+    """Serve the functions, routes and workflows declared in a lockgate.toml.
+
+    The config is --config, else LOCKGATE_CONFIG, else ./lockgate.toml when there is one.
+    Every problem with it (and, unless check_handlers is off, each function whose handler
+    does not load) is listed before anything starts; then the exit code is 2.
+    """
     # Imported here: the client commands (run, runs) should not pay ~2 s for the server.
     from lockgate.bootstrap import (  # noqa: PLC0415
         build,
@@ -62,7 +68,7 @@ def serve(
         check_secrets,
         local_admin_token_path,
     )
-    from lockgate.config.settings import load_settings  # noqa: PLC0415
+    from lockgate.controllers.cli.config_problems import find_problems  # noqa: PLC0415
     from lockgate.controllers.cli.local_admin_token import (  # noqa: PLC0415
         ensure_local_admin_token,
         forget_local_gateway,
@@ -76,14 +82,17 @@ def serve(
 
     config = config or _default_config()
     try:
-        settings, gateway_config = load_settings(
+        inspection, error = find_problems(
             config,
             host=host,
             port=port,
             log_format=log_format,
             log_level=log_level,
-            reload=reload,
+            reload=reload or None,  # without --reload, the environment and file decide
         )
+        if error is not None or inspection.settings is None:
+            raise error or inspection.error()
+        settings, gateway_config = inspection.settings, inspection.config
         configure_logging(settings.log_format, settings.log_level)
         addresses = _addresses(settings)
         limits = _listener_limits(settings)

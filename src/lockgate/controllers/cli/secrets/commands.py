@@ -1,7 +1,9 @@
 """``lockgate secrets``: create a master key, store, list, delete, re-key secrets, retire keys.
 
 Secrets live on the run store's database (the SQLite file, or the PostgreSQL DSN, that
-``--config`` / ``LOCKGATE_RUN_STORE`` name), encrypted by the master key from ``--key-file``
+the config names: ``--config``, else ``LOCKGATE_CONFIG``, else ``./lockgate.toml``, as
+``lockgate serve`` finds it; ``LOCKGATE_RUN_STORE`` overrides); a write says which store it
+went to. They are encrypted by the master key from ``--key-file``
 / ``LOCKGATE_MASTER_KEY_FILE`` (a mode 0600 file) or ``LOCKGATE_MASTER_KEY`` (base64).
 
 ``rotate`` keeps each secret's wrapping by the old key (so gateways still running with it keep
@@ -29,6 +31,7 @@ from lockgate.controllers.cli.secrets.common import (
     check_key,
     fail,
     master_key,
+    run_on_store,
     run_with_manager,
     secrets_app,
 )
@@ -96,8 +99,10 @@ def set_secret(
     async def work(manager: SecretManager) -> Any:
         return await manager.store_secret(name, value)
 
-    meta = run_with_manager(config, work, key)
-    typer.echo(f"stored secret {meta.name} (version {meta.version}, master key {meta.key_id})")
+    meta, store = run_on_store(config, work, key)
+    typer.echo(
+        f"stored secret {meta.name} (version {meta.version}, master key {meta.key_id}) in {store}"
+    )
 
 
 # -- list ----------------------------------------------------------------------------------
@@ -193,8 +198,8 @@ def delete_secret(
         check_key(manager, metas, f"secret {name!r}")
         await manager.delete_secret(name)
 
-    run_with_manager(config, work, key)
-    typer.echo(f"deleted secret {name}")
+    _, store = run_on_store(config, work, key)
+    typer.echo(f"deleted secret {name} from {store}")
 
 
 secrets_app.command("rotate")(rotate)

@@ -24,6 +24,7 @@ __all__ = [
     "check_key",
     "fail",
     "master_key",
+    "run_on_store",
     "run_with_manager",
     "secrets_app",
 ]
@@ -38,7 +39,8 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="The lockgate.toml whose run store holds the secrets (or LOCKGATE_CONFIG).",
+        help="The lockgate.toml whose run store holds the secrets (or LOCKGATE_CONFIG, or "
+        "./lockgate.toml, as lockgate serve finds it).",
     ),
 ]
 KeyFileOption = Annotated[
@@ -67,21 +69,42 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 def run_with_manager(
     config: Path | None, work: Callable[[SecretManager], Awaitable[T]], key: MasterKey
 ) -> T:
-    """Opens the secret store ``config`` names, runs ``work`` with a manager holding
-    ``key``, closes the store; lockgate's errors become a message and an exit code."""
+    """``run_on_store``'s result alone (for commands that only read)."""
+    return run_on_store(config, work, key)[0]
+
+
+def run_on_store(
+    config: Path | None, work: Callable[[SecretManager], Awaitable[T]], key: MasterKey
+) -> tuple[T, str]:
+    """Opens the secret store of the config ``lockgate serve`` would find (``config``, else
+    ``LOCKGATE_CONFIG``, else ``./lockgate.toml``), runs ``work`` with a manager holding
+    ``key``, closes the store; lockgate's errors become a message and an exit code.
+
+    Returns:
+        What ``work`` returned, and where the store is, for people: the database and the
+        config it came from (or that none was found), so a write never goes astray silently.
+    """
     from lockgate.bootstrap import secret_store  # noqa: PLC0415
+    from lockgate.config.locations import describe_store  # noqa: PLC0415
     from lockgate.config.settings import load_settings  # noqa: PLC0415
     from lockgate.errors import LockgateError, SecretStoreError  # noqa: PLC0415
     from lockgate.use_cases.secrets.manager import SecretManager  # noqa: PLC0415
 
-    async def main() -> T:
+    async def main() -> tuple[T, str]:
         settings, _ = load_settings(config)
         store = secret_store(settings)
         await store.open()
         try:
-            return await work(SecretManager(store, key, cache_ttl=0))
+            done = await work(SecretManager(store, key, cache_ttl=0))
         finally:
             await store.close()
+        if settings.config is not None:
+            source = f"the config {settings.config}"
+        else:
+            source = "no config: no --config, LOCKGATE_CONFIG or ./lockgate.toml"
+            if settings.run_store is None:
+                source += "; the store a gateway served from this folder without one uses"
+        return done, f"{describe_store(settings)} ({source})"
 
     try:
         return asyncio.run(main())

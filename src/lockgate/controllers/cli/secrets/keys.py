@@ -8,7 +8,6 @@ on ``secrets_app`` by ``commands``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,7 +19,7 @@ from lockgate.controllers.cli.secrets.common import (
     KeyFileOption,
     fail,
     master_key,
-    run_with_manager,
+    run_on_store,
 )
 
 if TYPE_CHECKING:
@@ -51,9 +50,9 @@ def init_key(
     from lockgate.use_cases.secrets.master_key import create_key_file  # noqa: PLC0415
 
     if key_file is None:
-        config_path = config
-        if config_path is None and (env_config := os.environ.get("LOCKGATE_CONFIG")):
-            config_path = Path(env_config)
+        from lockgate.config.settings import discover_config  # noqa: PLC0415
+
+        config_path = discover_config(config)  # as lockgate serve finds it
         base = config_path.parent if config_path is not None else Path.cwd()
         key_file = base / ".lockgate" / "master.key"
     try:
@@ -119,8 +118,11 @@ def rotate(
             )
         return await manager.rotate_master_key(new_key, retire_old=retire)
 
-    count = run_with_manager(config, work, old_key)
-    typer.echo(f"rewrapped {count} secret(s) from master key {old_key.key_id} to {new_key.key_id}")
+    count, store = run_on_store(config, work, old_key)
+    typer.echo(
+        f"rewrapped {count} secret(s) from master key {old_key.key_id} to {new_key.key_id} "
+        f"in {store}"
+    )
     place = f"copy {new_key_file} over the key file each gateway reads, or set LOCKGATE_MASTER_KEY"
     if retire:
         typer.echo(
@@ -156,6 +158,6 @@ def retire_key(
         old = (await manager.key_state()).previous_key_ids
         return old, await manager.retire_previous_keys()
 
-    old, count = run_with_manager(config, work, key)
+    (old, count), store = run_on_store(config, work, key)
     retired = f"retired master key(s) {', '.join(old)}" if old else "no older wrappings were kept"
-    typer.echo(f"{retired}: {count} secret(s) are wrapped by {key.key_id} only")
+    typer.echo(f"{retired}: {count} secret(s) are wrapped by {key.key_id} only, in {store}")
