@@ -20,6 +20,7 @@ from lockgate.config.settings import Settings, listen_address
 from lockgate.errors import ConfigError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
 from lockgate.gateways.interfaces import (
+    NO_TRACER,
     ICredentialStore,
     IEventStore,
     IInvocationBackend,
@@ -28,6 +29,7 @@ from lockgate.gateways.interfaces import (
     IRunStore,
     ISecretStore,
     ISigV4Signer,
+    ITracer,
     IWorkerLauncher,
 )
 from lockgate.gateways.job_runners.local_process import LocalProcessJobRunner
@@ -65,6 +67,7 @@ from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.functions.pool_manager import PoolManager
 from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.functions.traced_invoker import TracedLambdaInvoker
 from lockgate.use_cases.functions.warm_pool import Janitor, Scheduler
 from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 from lockgate.use_cases.jobs.service import JobService
@@ -109,6 +112,7 @@ def build(
     resource_registry: ResourceRegistry | None = None,
     modules: Mapping[str, Mapping[str, Any]] | None = None,
     local_admin_token: str | None = None,
+    tracer: ITracer | None = None,
 ) -> Application:
     """Wire a gateway.
 
@@ -129,6 +133,9 @@ def build(
             those of ``config``; their services modules import from the working directory.
         local_admin_token: The token ``lockgate serve`` keeps in its local file, accepted
             with the ``admin`` scope.
+        tracer: Where spans go; by default the one ``config.tracing`` describes (none when
+            tracing is off, and then OpenTelemetry is not imported). Tests pass one with an
+            in-memory exporter.
 
     The config is put in force by ``Application.apply``, the same path every SIGHUP
     reload takes, so start-up and reload cannot disagree on what a config means.
@@ -140,6 +147,7 @@ def build(
             module does not import, or it does not make what it provides.
     """
     config = config or GatewayConfig()
+    tracer = tracer or _tracer(config)
     registry = FunctionRegistry()
     metrics = PrometheusMetrics()
     pool_manager = PoolManager(
@@ -151,13 +159,19 @@ def build(
         start_budget=settings.start_budget,
         metrics=metrics,
     )
-    backends: dict[str, IInvocationBackend] = {"local": PoolInvocationBackend(pool_manager)}
+    backends: dict[str, IInvocationBackend] = {
+        "local": PoolInvocationBackend(pool_manager, tracer=tracer)
+    }
     closers: list[Callable[[], Awaitable[None]]] = []
     if any(f.backend == "aws-lambda" for f in config.functions.values()):
         aws_lambda = _aws_lambda_backend(settings, registry)
         backends["aws-lambda"] = aws_lambda
         closers.append(aws_lambda.close)
-    invoker = LambdaInvoker(registry, BackendRouter(backends), metrics)
+    invoker = (
+        TracedLambdaInvoker(registry, BackendRouter(backends), metrics, tracer=tracer)
+        if tracer.enabled
+        else LambdaInvoker(registry, BackendRouter(backends), metrics)
+    )
     metrics.watch(
         pool_manager.stats,
         lambda: [(f.name, invoker.breaker_state(f.name)) for f in registry.all()],
@@ -175,6 +189,7 @@ def build(
     )
     if resources.egress is None:  # a caller's registry: its inline references obey ours
         resources.egress = egress
+    resources.pools.tracer = tracer
     if settings.allow_inline_resources:  # where callers can make this gateway connect
         logger.info(
             "inline resources are on; inline_allowed_hosts: %s",
@@ -190,6 +205,7 @@ def build(
             FunctionStepCaller(invoker),
             metrics=metrics,
             max_output_bytes=settings.max_step_output_bytes,
+            tracer=tracer,
         ),
         resources,
         node_id=settings.node_id,
@@ -208,7 +224,7 @@ def build(
         ApiKeyGate(credentials, UsageMeter(credentials.store)),
     )
     closers.append(guard.close)
-    parts = _module_parts(settings, config, modules, metrics)
+    parts = _module_parts(settings, config, modules, metrics, tracer)
     runners = _job_runners(settings, config)
     if config.security.aws_credentials:
         _sigv4_signer()  # fail now, not at the first signed request, without botocore
@@ -231,7 +247,7 @@ def build(
         pool_manager=pool_manager,
         invoker=invoker,
         processor=GatewayRequestProcessor(
-            invoker, events, max_body_bytes=settings.max_body_bytes, guard=guard
+            invoker, events, max_body_bytes=settings.max_body_bytes, guard=guard, tracer=tracer
         ),
         janitor=Janitor(pool_manager, interval=settings.janitor_interval),
         scheduler=Scheduler(
@@ -244,7 +260,8 @@ def build(
         modules=parts.modules,
         event_bus=parts.event_bus,
         event_store=parts.event_store,
-        closers=closers,
+        closers=[*closers, tracer.flush],
+        tracer=tracer,
         jobs=JobService(stores.jobs(), runners, config.jobs, close_runners=close_runners),
         async_invocations=AsyncInvocationQueue(
             stores.invocations(),
@@ -271,6 +288,27 @@ def build(
     )
     application.apply(config)  # start-up puts the config in force as every reload does
     return application
+
+
+def _tracer(config: GatewayConfig) -> ITracer:
+    """The tracer ``[tracing]`` asks for; OpenTelemetry is imported only when it is on.
+
+    Raises:
+        ConfigError: Tracing is on and OpenTelemetry is not installed (the ``otel`` extra).
+    """
+    if not config.tracing.enabled:
+        return NO_TRACER
+    try:
+        from lockgate.gateways.tracing.otel import (  # noqa: PLC0415
+            OpenTelemetryTracer,
+            tracer_provider,
+        )
+    except ImportError as exc:
+        raise ConfigError(
+            f"[tracing] is enabled, which needs OpenTelemetry: install lockgate[otel] ({exc})",
+            key="tracing.enabled",
+        ) from None
+    return OpenTelemetryTracer(tracer_provider(config.tracing))
 
 
 @functools.cache
@@ -311,6 +349,7 @@ def _module_parts(
     config: GatewayConfig,
     extra: Mapping[str, Mapping[str, Any]] | None,
     metrics: PrometheusMetrics,
+    tracer: ITracer,
 ) -> _ModuleParts:
     """The module registry (loaded: user code imported, declarations checked), the event
     bus and, for durable events, the event store beside the runs."""
@@ -330,6 +369,7 @@ def _module_parts(
         max_attempts=settings.event_max_attempts,
         known_modules=declarations.keys,
         retention=settings.event_retention,
+        tracer=tracer,
     )
     return _ModuleParts(registry, bus, store)
 

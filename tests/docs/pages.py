@@ -47,6 +47,7 @@ PAGES: dict[str, str] = {
     "docs/how-to/resources.md": "tests.docs.test_resources",
     "docs/how-to/secrets.md": "tests.docs.test_secrets",
     "docs/how-to/deployment.md": "tests.docs.test_deployment",
+    "docs/how-to/tracing.md": "tests.docs.test_tracing",
     "docs/reference/configuration.md": "tests.docs.test_reference",
     "docs/reference/http-api.md": "tests.docs.test_reference",
     "docs/reference/cli.md": "tests.docs.test_reference",

@@ -36,6 +36,7 @@ from lockgate.config.problems import (
 from lockgate.config.route_auth import check_route_auth
 from lockgate.config.security import CorsTable, build_security, cors_config
 from lockgate.config.tables import STRICT, build_function, build_jobs, code_dir
+from lockgate.config.tracing import build_tracing
 from lockgate.models.function import FUNCTION_NAME_PATTERN, FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig, WorkflowDeclaration
 from lockgate.models.module import ModuleDeclaration
@@ -454,6 +455,7 @@ class _FileTable(BaseModel):
     authorizers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     usage_plans: dict[str, dict[str, Any]] = Field(default_factory=dict)
     aws_credentials: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tracing: dict[str, Any] = Field(default_factory=dict)
 
 
 # Settings the file may not set: said instead of "unknown key".
@@ -630,6 +632,7 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
     raw_jobs = data.get("jobs", {})
     jobs = build_jobs(raw_jobs if isinstance(raw_jobs, dict) else {}, base, problems)
     security = build_security(data, problems)
+    tracing = build_tracing(data, problems)
     check_route_auth(
         routes,
         authorizers=security.authorizers,
@@ -649,6 +652,7 @@ def load_config(path: Path) -> tuple[GatewayConfig, dict[str, Any]]:
             modules=modules,
             jobs=jobs,
             security=security,
+            tracing=tracing,
         )
         return config, gateway
     except ValueError as exc:

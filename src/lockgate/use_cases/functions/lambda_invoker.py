@@ -32,6 +32,7 @@ from lockgate.models.function import FunctionEntity
 from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult, WorkerInvocation, WorkerReply
 from lockgate.models.pool import BreakerState
+from lockgate.models.trace import TraceContext
 from lockgate.use_cases.functions.circuit_breaker import CircuitBreaker
 from lockgate.use_cases.functions.registry import FunctionRegistry
 
@@ -91,38 +92,40 @@ class LambdaInvoker:
         request_id: str | None = None,
         client_context: str | None = None,
         qualifier: str | None = None,
+        trace: TraceContext | None = None,
+        trigger: str = "other",  # noqa: ARG002 - read by TracedLambdaInvoker
     ) -> InvocationResult:
         """Run function ``name`` once with ``payload`` (JSON bytes): admit the call
         (``_acquire_worker``), run it (``_execute_request``), read the reply
         (``_validate_response``), as seed 004's refactoring plan lays it out.
 
-        ``qualifier`` is the one the caller named, if any; as on AWS, it shows in
-        ``context.invoked_function_arn``.
+        ``qualifier`` (the caller's, if any) shows in ``context.invoked_function_arn``, as on
+        AWS; ``trace`` (a caller's ``traceparent``) is handed to the handler.
 
         Returns:
             The result; failures are values (``error`` set), never exceptions, except
             ``FunctionNotFoundError`` for an unknown name.
         """
         started = time.monotonic()
-        call = self._acquire_worker(name, payload, request_id, client_context, qualifier)
+        call = self._acquire_worker(name, payload, request_id, client_context, qualifier, trace)
         if isinstance(call, InvocationResult):  # the circuit is open: nothing ran
             return self._finish(name, started, call, "circuit_open")
         reply = await self._execute_request(call)
         result, outcome = self._validate_response(reply)
         return self._finish(name, started, result, outcome)
 
-    def _acquire_worker(
+    def _acquire_worker(  # noqa: PLR0917 - seed 004's arguments, and the caller's trace
         self,
         name: str,
         payload: bytes,
         request_id: str | None,
         client_context: str | None,
         qualifier: str | None,
+        trace: TraceContext | None,
     ) -> _Call | InvocationResult:
         """Seed 004's ``_acquire_worker``: what a worker is asked to run, under which
-        deadline, once the breaker admits the call (else the circuit-open result). The
-        backend checks the worker out itself, inside the deadline; nothing here waits, so
-        this is no coroutine (one frame fewer on every call).
+        deadline, once the breaker admits the call (else the circuit-open result). No
+        coroutine: nothing here waits (the backend checks the worker out, in the deadline).
 
         Raises:
             FunctionNotFoundError: No function by that name.
@@ -135,6 +138,7 @@ class LambdaInvoker:
             deadline_epoch_ms=int((time.time() + function.timeout_seconds) * 1000),
             invoked_function_arn=f"{function.arn}:{qualifier}" if qualifier else function.arn,
             client_context=client_context,
+            trace=trace,
         )
         breaker = self._breaker(name)
         if not breaker.try_acquire():
