@@ -299,16 +299,13 @@ def _tracer(config: GatewayConfig) -> ITracer:
     if not config.tracing.enabled:
         return NO_TRACER
     try:
-        from lockgate.gateways.tracing.otel import (  # noqa: PLC0415
-            OpenTelemetryTracer,
-            tracer_provider,
-        )
+        from lockgate.gateways.tracing.otel import open_tracer  # noqa: PLC0415
     except ImportError as exc:
         raise ConfigError(
             f"[tracing] is enabled, which needs OpenTelemetry: install lockgate[otel] ({exc})",
             key="tracing.enabled",
         ) from None
-    return OpenTelemetryTracer(tracer_provider(config.tracing))
+    return open_tracer(config.tracing)
 
 
 @functools.cache

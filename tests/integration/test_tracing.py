@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.propagators.aws.aws_xray_propagator import AwsXRayPropagator
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode, get_current_span
@@ -39,9 +39,7 @@ def exporter() -> InMemorySpanExporter:
 
 
 def _tracer(exporter: InMemorySpanExporter) -> OpenTelemetryTracer:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return OpenTelemetryTracer(provider)
+    return OpenTelemetryTracer(SimpleSpanProcessor(exporter))
 
 
 @pytest.fixture

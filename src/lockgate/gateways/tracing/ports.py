@@ -139,8 +139,9 @@ class ITracer(Protocol):
         headers: Mapping[str, str] | None = None,
         parent: TraceContext | None = None,
     ) -> AbstractContextManager[ISpan]:
-        """A span, current while the ``with`` block runs; a child of the current span,
-        unless ``headers`` or ``parent`` name another parent.
+        """A span, current while the ``with`` block runs: a request's (``headers`` given)
+        is a child of the caller's ``traceparent`` or starts a trace; any other is a child
+        of the current span, or of ``parent`` when none is current.
 
         Args:
             name: The span's name (``GET /hello/{name}``, ``invoke hello``).
@@ -148,7 +149,8 @@ class ITracer(Protocol):
             attributes: Its first attributes.
             headers: An incoming request's headers (lower-case names): a valid W3C
                 ``traceparent`` among them is the parent.
-            parent: A parent carried by other means (a stored event, a resumed run).
+            parent: A parent carried by other means (a caller's ``traceparent`` when no
+                span is current).
 
         Returns:
             A context manager yielding the span; an exception leaving the block marks the

@@ -80,7 +80,9 @@ def with_trace_headers(context: InputContext, trace: TraceContext) -> InputConte
     Gateway replaces ``X-Amzn-Trace-Id`` with its own segment's); a caller's ``tracestate``
     is left as it came."""
     added = (("traceparent", trace.traceparent), ("x-amzn-trace-id", trace.amzn_trace_id))
-    headers = {k: v for k, v in context.headers.items() if k not in _TRACE_HEADERS}
+    headers = dict(context.headers)
+    headers.pop("x-amzn-trace-id", None)  # replaced, but after the others, as raw_headers
+    headers.pop("traceparent", None)
     headers.update(added)
     raw = context.raw_headers
     if raw:

@@ -56,14 +56,13 @@ class TracedLambdaInvoker(LambdaInvoker):
         when no span is current (a caller's ``traceparent``, tracing off upstream)."""
         self._registry.get(name)  # FunctionNotFoundError, before any span
         request_id = request_id or new_request_id()
-        parent = trace if self._tracer.current().context() is None else None
         attributes: dict[str, str | bool | int | float] = {
             "faas.invoked_name": name,
             "faas.trigger": trigger,
             "faas.invocation_id": request_id,
         }
         with self._tracer.span(
-            f"invoke {name}", kind=SpanKind.CLIENT, attributes=attributes, parent=parent
+            f"invoke {name}", kind=SpanKind.CLIENT, attributes=attributes, parent=trace
         ) as span:
             started = time.monotonic()
             call = self._acquire_worker(
