@@ -13,7 +13,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from lockgate.config.settings import load_config
 from lockgate.errors import ConfigError
 from lockgate.gateways.interfaces import NO_TRACER
+from lockgate.gateways.workers.runtime_api.codec import event_headers
 from lockgate.models.context import InputContext
+from lockgate.models.invocation import WorkerInvocation
 from lockgate.models.trace import TraceContext, TracingConfig
 from lockgate.use_cases.apigw.events import with_trace_headers
 
@@ -138,3 +140,15 @@ def test_a_bad_tracing_value_names_its_key(tmp_path: Path, text: str, key: str) 
 
     assert caught.value.fields["key"] == key
     assert "secret" not in caught.value.message
+
+
+def test_a_custom_runtime_is_handed_the_invocations_trace() -> None:
+    trace = TraceContext(TRACE, SPAN, True)
+    invocation = WorkerInvocation("r", b"{}", 0, "arn:aws:lambda:eu-west-1:0:function:f")
+
+    traced = dict(event_headers(invocation._replace(trace=trace)))
+    untraced = dict(event_headers(invocation))
+
+    assert traced[b"lambda-runtime-trace-id"] == trace.amzn_trace_id.encode()
+    # Without one, a fresh unsampled id, as Lambda sends with every event.
+    assert untraced[b"lambda-runtime-trace-id"].endswith(b";Sampled=0")
