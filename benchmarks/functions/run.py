@@ -3,7 +3,8 @@
 Run from the repository root with the project's interpreter::
 
     .venv/bin/python benchmarks/functions/run.py [--duration 10]
-                                                 [--only runtimes|listener|auth] [--rounds N]
+                                                 [--only runtimes|listener|auth|tracing]
+                                                 [--rounds N]
 
 In one run it measures, one server at a time, on loopback only:
 
@@ -30,7 +31,9 @@ beside it), and writes them to ``results.md`` beside it. ``--only runtimes`` mea
 ``--only listener`` measures (a) and (a-h) alone and writes ``results-listener.md``;
 ``--only auth`` measures (b), (b-jwt), (c) and (c-sigv4) alone, ``--rounds N`` times in one
 gateway (the open and the authenticated setup of each pair in turns), and writes
-``results-auth.md``.
+``results-auth.md``; ``--only tracing`` measures (b) and (c) on a gateway with ``[tracing]``
+on (spans exported to an in-process no-op exporter) beside one with it off, ``--rounds N``
+times (``tracing_cost.py``), and writes ``results-tracing.md``.
 Every process it starts is stopped on the way out, also on Ctrl-C, SIGTERM or failure.
 """
 
@@ -105,6 +108,12 @@ from benchmarks.functions.runtimes import (
     runtime_section,
     write_config,
 )
+from benchmarks.functions.tracing_cost import (
+    TRACING_LEGEND,
+    TracingRound,
+    tracing_config,
+    tracing_sections,
+)
 from benchmarks.tables import Section
 from rich.console import Console
 
@@ -131,6 +140,7 @@ class Options:
     only_runtimes: bool
     only_listener: bool
     only_auth: bool
+    only_tracing: bool
     rounds: int
 
 
@@ -186,18 +196,19 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["runtimes", "listener", "auth"],
+        choices=["runtimes", "listener", "auth", "tracing"],
         help="runtimes: only (c), (d) and the cold starts, native beside awslambdaric; "
         "listener: only the bare app on the stock and the hardened listener; "
-        "auth: only (b), (b-jwt), (c) and (c-sigv4)",
+        "auth: only (b), (b-jwt), (c) and (c-sigv4); "
+        "tracing: only (b) and (c), with [tracing] on beside off",
     )
     parser.add_argument(
         "--rounds",
         type=int,
         default=None,
         help="rounds of the bare app on the stock, then the hardened listener, or with "
-        "--only auth of the open and authenticated setups (default 1, or 3 with --only "
-        "listener or --only auth)",
+        "--only auth of the open and authenticated setups, or with --only tracing of tracing "
+        "off and on (default 1, or 3 with --only listener, auth or tracing)",
     )
     parser.add_argument(
         "--output",
@@ -213,10 +224,12 @@ def _options(args: argparse.Namespace) -> Options:
     only_runtimes = args.only == "runtimes"
     only_listener = args.only == "listener"
     only_auth = args.only == "auth"
+    only_tracing = args.only == "tracing"
     outputs = {
         "runtimes": "results-runtimes.md",
         "listener": "results-listener.md",
         "auth": "results-auth.md",
+        "tracing": "results-tracing.md",
     }
     default = HERE / outputs.get(args.only, "results.md")
     return Options(
@@ -229,7 +242,8 @@ def _options(args: argparse.Namespace) -> Options:
         only_runtimes=only_runtimes,
         only_listener=only_listener,
         only_auth=only_auth,
-        rounds=args.rounds or (3 if only_listener or only_auth else 1),
+        only_tracing=only_tracing,
+        rounds=args.rounds or (3 if only_listener or only_auth or only_tracing else 1),
     )
 
 
@@ -685,6 +699,8 @@ def _run(options: Options, notes: list[str]) -> _Report:
         logs = Path(tmp)
         if options.only_auth:
             return _auth_report(options, logs, busy, notes)
+        if options.only_tracing:
+            return _tracing_report(options, logs, busy, notes)
         if not options.only_runtimes:
             rounds = _listener_rounds(options, logs)
             micro = _listener_micro()
@@ -772,6 +788,60 @@ def _auth_report(options: Options, logs: Path, busy: float, notes: list[str]) ->
     setups = [s for a in lockgate.auth for s in (a.route, a.jwt_route, a.invoke, a.sigv4_invoke)]
     tables = auth_sections(lockgate.auth, setups=True)
     return _Report(machine, tables, AUTH_LEGEND, notes + _error_notes(setups))
+
+
+def _tracing_report(options: Options, logs: Path, busy: float, notes: list[str]) -> _Report:
+    """--only tracing: the route and the Invoke API with tracing off and on, in turns."""
+    rounds = []
+    for index in range(options.rounds):
+        order = (False, True) if index % 2 == 0 else (True, False)
+        measured = {traced: _traced_gateway(options, logs, traced) for traced in order}
+        (route_off, invoke_off), (route_on, invoke_on) = measured[False], measured[True]
+        rounds.append(TracingRound(route_off, route_on, invoke_off, invoke_on))
+    machine = {
+        **describe(options.use_wrk, options.threads, busy),
+        "duration": f"{options.duration:g} s per measurement, {options.warmup:g} s warm-up "
+        f"per setup, {options.samples} sequential requests per header probe, "
+        f"{options.rounds} round(s)",
+    }
+    setups = [s for r in rounds for s in (r.route_off, r.route_on, r.invoke_off, r.invoke_on)]
+    return _Report(machine, tracing_sections(rounds), TRACING_LEGEND, notes + _error_notes(setups))
+
+
+def _traced_gateway(options: Options, logs: Path, traced: bool) -> tuple[Setup, Setup]:
+    """(b) and (c) on a gateway serving lockgate.toml, with ``[tracing]`` on or off."""
+    name = "tracing on" if traced else "tracing off"
+    config = tracing_config(CONFIG, logs / name.replace(" ", "-"), traced=traced)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "lockgate", "serve", "--config", str(config)]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    log = logs / f"lockgate-{name.replace(' ', '-')}.log"
+    with (
+        Server(f"lockgate, {name}", argv, f"{base}/readyz", log, env=dict(os.environ)) as gateway,
+        _log_on_failure(gateway),
+    ):
+        _check_echo(base)
+        workers = _worker_pids(gateway.pid)
+        console.rule(f"(b) Lockgate route, {name}")
+        route = _measure(
+            f"Lockgate route, {name}",
+            Request(f"{base}/echo/bench"),
+            options,
+            header=True,
+            server=gateway.pid,
+            workers=workers,
+        )
+        console.rule(f"(c) Lockgate Invoke API, {name}")
+        invoke = _measure(
+            f"Lockgate Invoke API, {name}",
+            Request(f"{base}/2015-03-31/functions/{WARM_FUNCTION}/invocations", EVENT),
+            options,
+            header=True,
+            server=gateway.pid,
+            workers=workers,
+        )
+        return route, invoke
 
 
 def _error_notes(setups: list[Setup]) -> list[str]:

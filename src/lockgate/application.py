@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from lockgate.config.settings import Settings, load_config
 from lockgate.errors import ConfigError, ResourceConfigError
-from lockgate.gateways.interfaces import IEventStore, ILogLines
+from lockgate.gateways.interfaces import NO_TRACER, IEventStore, ILogLines, ITracer
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.readiness import NotReady, Readiness
@@ -103,6 +103,8 @@ class Application:
     run_store_probe: RunStoreProbe | None = None
     reloader: CodeReloader | None = None  # ``lockgate serve --reload``
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Spans of requests and of what they run; the HTTP app opens each request's own.
+    tracer: ITracer = NO_TRACER
     title: str = "Lockgate"
     description: str = ""
     # What ``apply`` put in force: the config, its security and its shared resources.

@@ -21,6 +21,7 @@ from lockgate.config.settings import Settings, listen_address
 from lockgate.errors import ConfigError
 from lockgate.gateways.auth.httpx_key_fetcher import HttpxKeySetFetcher
 from lockgate.gateways.interfaces import (
+    NO_TRACER,
     ICredentialStore,
     IEventStore,
     IInvocationBackend,
@@ -29,6 +30,7 @@ from lockgate.gateways.interfaces import (
     IRunStore,
     ISecretStore,
     ISigV4Signer,
+    ITracer,
     IWorkerLauncher,
 )
 from lockgate.gateways.job_runners.local_process import JobOutput, LocalProcessJobRunner
@@ -70,6 +72,7 @@ from lockgate.use_cases.functions.output import FunctionOutput
 from lockgate.use_cases.functions.pool_backend import PoolInvocationBackend
 from lockgate.use_cases.functions.pool_manager import PoolManager
 from lockgate.use_cases.functions.registry import FunctionRegistry
+from lockgate.use_cases.functions.traced_invoker import TracedLambdaInvoker
 from lockgate.use_cases.functions.warm_pool import Janitor, Scheduler
 from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
 from lockgate.use_cases.jobs.service import JobService
@@ -117,6 +120,7 @@ def build(
     resource_registry: ResourceRegistry | None = None,
     modules: Mapping[str, Mapping[str, Any]] | None = None,
     local_admin_token: str | None = None,
+    tracer: ITracer | None = None,
 ) -> Application:
     """Wire a gateway.
 
@@ -137,6 +141,9 @@ def build(
             those of ``config``; their services modules import from the working directory.
         local_admin_token: The token ``lockgate serve`` keeps in its local file, accepted
             with the ``admin`` scope.
+        tracer: Where spans go; by default the one ``config.tracing`` describes (none when
+            tracing is off, and then OpenTelemetry is not imported). Tests pass one with an
+            in-memory exporter.
 
     The config is put in force by ``Application.apply``, the same path every SIGHUP
     reload takes, so start-up and reload cannot disagree on what a config means.
@@ -148,6 +155,7 @@ def build(
             module does not import, or it does not make what it provides.
     """
     config = config or GatewayConfig()
+    tracer = tracer or _tracer(config)
     registry = FunctionRegistry()
     metrics = PrometheusMetrics()
     log_lines = TextStreamLogLines(settings.log_format, settings.log_level)
@@ -161,13 +169,21 @@ def build(
         start_budget=settings.start_budget,
         metrics=metrics,
     )
-    backends: dict[str, IInvocationBackend] = {"local": PoolInvocationBackend(pool_manager)}
+    backends: dict[str, IInvocationBackend] = {
+        "local": PoolInvocationBackend(pool_manager, tracer=tracer)
+    }
     closers: list[Callable[[], Awaitable[None]]] = []
     if any(f.backend == "aws-lambda" for f in config.functions.values()):
         aws_lambda = _aws_lambda_backend(settings, registry)
         backends["aws-lambda"] = aws_lambda
         closers.append(aws_lambda.close)
-    invoker = LambdaInvoker(registry, BackendRouter(backends), metrics, output=output)
+    invoker = (
+        TracedLambdaInvoker(
+            registry, BackendRouter(backends), metrics, tracer=tracer, output=output
+        )
+        if tracer.enabled
+        else LambdaInvoker(registry, BackendRouter(backends), metrics, output=output)
+    )
     metrics.watch(
         pool_manager.stats,
         lambda: [(f.name, invoker.breaker_state(f.name)) for f in registry.all()],
@@ -185,6 +201,7 @@ def build(
     )
     if resources.egress is None:  # a caller's registry: its inline references obey ours
         resources.egress = egress
+    resources.pools.tracer = tracer
     if settings.allow_inline_resources:  # where callers can make this gateway connect
         logger.info(
             "inline resources are on; inline_allowed_hosts: %s",
@@ -200,6 +217,7 @@ def build(
             FunctionStepCaller(invoker),
             metrics=metrics,
             max_output_bytes=settings.max_step_output_bytes,
+            tracer=tracer,
         ),
         resources,
         node_id=settings.node_id,
@@ -218,7 +236,7 @@ def build(
         ApiKeyGate(credentials, UsageMeter(credentials.store)),
     )
     closers.append(guard.close)
-    parts = _module_parts(settings, config, modules, metrics)
+    parts = _module_parts(settings, config, modules, metrics, tracer)
     runners = _job_runners(settings, config, output.record_job)
     if config.security.aws_credentials:
         _sigv4_signer()  # fail now, not at the first signed request, without botocore
@@ -241,7 +259,7 @@ def build(
         pool_manager=pool_manager,
         invoker=invoker,
         processor=GatewayRequestProcessor(
-            invoker, events, max_body_bytes=settings.max_body_bytes, guard=guard
+            invoker, events, max_body_bytes=settings.max_body_bytes, guard=guard, tracer=tracer
         ),
         janitor=Janitor(pool_manager, interval=settings.janitor_interval),
         scheduler=Scheduler(
@@ -255,7 +273,8 @@ def build(
         modules=parts.modules,
         event_bus=parts.event_bus,
         event_store=parts.event_store,
-        closers=closers,
+        closers=[*closers, tracer.flush],
+        tracer=tracer,
         jobs=JobService(stores.jobs(), runners, config.jobs, close_runners=close_runners),
         async_invocations=AsyncInvocationQueue(
             stores.invocations(),
@@ -327,6 +346,24 @@ async def check_functions(settings: Settings, config: GatewayConfig) -> list[Pro
     return [Problem(dotted(("functions", p.function, p.key)), p.message) for p in found]
 
 
+def _tracer(config: GatewayConfig) -> ITracer:
+    """The tracer ``[tracing]`` asks for; OpenTelemetry is imported only when it is on.
+
+    Raises:
+        ConfigError: Tracing is on and OpenTelemetry is not installed (the ``otel`` extra).
+    """
+    if not config.tracing.enabled:
+        return NO_TRACER
+    try:
+        from lockgate.gateways.tracing.otel import open_tracer  # noqa: PLC0415
+    except ImportError as exc:
+        raise ConfigError(
+            f"[tracing] is enabled, which needs OpenTelemetry: install lockgate[otel] ({exc})",
+            key="tracing.enabled",
+        ) from None
+    return open_tracer(config.tracing)
+
+
 @functools.cache
 def _sigv4_signer() -> ISigV4Signer:
     """The SigV4 signer; botocore is imported only when a gateway checks signatures.
@@ -365,6 +402,7 @@ def _module_parts(
     config: GatewayConfig,
     extra: Mapping[str, Mapping[str, Any]] | None,
     metrics: PrometheusMetrics,
+    tracer: ITracer,
 ) -> _ModuleParts:
     """The module registry (loaded: user code imported, declarations checked), the event
     bus and, for durable events, the event store beside the runs."""
@@ -384,6 +422,7 @@ def _module_parts(
         max_attempts=settings.event_max_attempts,
         known_modules=declarations.keys,
         retention=settings.event_retention,
+        tracer=tracer,
     )
     metrics.watch_events(bus.stats)
     return _ModuleParts(registry, bus, store)

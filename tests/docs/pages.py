@@ -51,6 +51,7 @@ PAGES: dict[str, str] = {
     "docs/how-to/logs.md": "tests.docs.test_logs",
     "docs/how-to/monitoring.md": "tests.docs.test_monitoring",
     "docs/how-to/reload.md": "tests.docs.test_reload",
+    "docs/how-to/tracing.md": "tests.docs.test_tracing",
     "docs/reference/configuration.md": "tests.docs.test_reference",
     "docs/reference/http-api.md": "tests.docs.test_reference",
     "docs/reference/cli.md": "tests.docs.test_reference",

@@ -27,7 +27,7 @@ from pydantic_core import PydanticUndefined
 from typer.testing import CliRunner
 
 from lockgate.bootstrap import build
-from lockgate.config import declarations, route_auth, security, tables
+from lockgate.config import declarations, route_auth, security, tables, tracing
 from lockgate.config.gateway_settings import GATEWAY_TABLE, PATH_SETTINGS
 from lockgate.config.problems import Expect
 from lockgate.config.settings import Settings
@@ -72,6 +72,7 @@ TABLES: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ),
     ("usage_plans", "[usage_plans.NAME]", route_auth._UsagePlanTable),
     ("aws_credentials", "[aws_credentials.NAME]", security._AwsCredentialTable),
+    ("tracing", "[tracing]", tracing._TracingTable),
 )
 # Tables a key of another table holds, documented as dotted keys beneath it.
 _NESTED: dict[str, type[BaseModel]] = {
@@ -183,6 +184,18 @@ TABLE_KEYS: dict[str, str] = {
     "aws_credentials.secret_ref": "The secret holding the secret access key.",
     "aws_credentials.allow_functions": 'Functions the key may call (names or globs; `["*"]`: '
     "every one).",
+    "tracing.enabled": "OpenTelemetry spans for requests, invocations, runs, steps, resource "
+    "acquisitions and event deliveries (needs the `otel` extra); off, OpenTelemetry is not "
+    "imported.",
+    "tracing.service_name": "The spans' `service.name`; none: `OTEL_SERVICE_NAME`, else "
+    "`lockgate`.",
+    "tracing.exporter": "`otlp` (OTLP/HTTP, protobuf), `console` (standard output) or `none` "
+    "(made and dropped: what tracing costs).",
+    "tracing.endpoint": "The OTLP/HTTP traces URL; none: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, "
+    "`OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318/v1/traces`. A collector's "
+    "token goes in `OTEL_EXPORTER_OTLP_HEADERS`.",
+    "tracing.sample_ratio": "Share of new traces recorded (a caller's sampled flag is "
+    "followed); none: the SDK's `OTEL_TRACES_SAMPLER`, every trace by default.",
 }
 
 # LOCKGATE_* variables that are not settings: (name, who sets it, what it is).

@@ -50,6 +50,7 @@ TECHNOLOGIES = (
     "InMemory",
     "LocalProcess",
     "Nats",
+    "OpenTelemetry",
     "Postgres",
     "Process",
     "Prometheus",

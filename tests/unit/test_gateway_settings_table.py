@@ -71,6 +71,12 @@ SAMPLES: dict[str, tuple[str, str, Any]] = {
     "max_headers": ("50", "50", 50),
     "max_connections": ("100", "100", 100),
     "max_connections_per_client": ("10", "10", 10),
+    "drain_seconds": ("5", "5", 5.0),
+    "access_log": ("false", "false", False),
+    "function_logs": ("false", "false", False),
+    "function_log_rate": ("20", "20", 20),
+    "function_log_lines": ("500", "500", 500),
+    "reload": ("true", "true", True),
     "check_handlers": ("false", "false", False),
 }
 

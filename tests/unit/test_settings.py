@@ -216,7 +216,8 @@ def test_a_bad_function_value_names_its_key(
             "extras = 1",
             "extras",
             "unknown key (expected one of: gateway, functions, routes, workflows, resources, "
-            "modules, jobs, auth, limits, cors, authorizers, usage_plans, aws_credentials)",
+            "modules, jobs, auth, limits, cors, authorizers, usage_plans, aws_credentials, "
+            "tracing)",
         ),
     ],
 )

@@ -168,6 +168,7 @@ class FileTable(BaseModel):
     authorizers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     usage_plans: dict[str, dict[str, Any]] = Field(default_factory=dict)
     aws_credentials: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tracing: dict[str, Any] = Field(default_factory=dict)
 
 
 def build_workflows(

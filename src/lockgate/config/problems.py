@@ -168,8 +168,11 @@ def _translate(
         loc = tuple(error["loc"])
         full = prefix + loc
         key = dotted(full)
-        secret = (full[:1] == ("functions",) and full[2:3] == ("environment",)) or full[-1:] == (
-            "admin_token",
+        # A collector's URL may carry credentials (user:password@, a token in its query).
+        secret = (
+            (full[:1] == ("functions",) and full[2:3] == ("environment",))
+            or full[-1:] == ("admin_token",)
+            or full == ("tracing", "endpoint")
         )
         # Walk the models along the error's location to the field it is about.
         owner: type[BaseModel] | None = None

@@ -49,6 +49,7 @@ from lockgate.config.route_auth import check_route_auth
 from lockgate.config.security import build_security
 from lockgate.config.tables import build_function, build_jobs
 from lockgate.config.toml_file import parse_toml
+from lockgate.config.tracing import build_tracing
 from lockgate.errors import ConfigError
 from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
@@ -173,6 +174,7 @@ def inspect_config(path: Path) -> tuple[GatewayConfig, dict[str, Any], Problems]
     modules = build_modules(table("modules", {}), base, problems)
     jobs = build_jobs(table("jobs", {}), base, problems)
     security = build_security(data, problems)
+    tracing = build_tracing(data, problems)
     check_route_auth(
         routes,
         authorizers=security.authorizers,
@@ -193,6 +195,7 @@ def inspect_config(path: Path) -> tuple[GatewayConfig, dict[str, Any], Problems]
             modules=modules,
             jobs=jobs,
             security=security,
+            tracing=tracing,
         )
     except ValueError as exc:
         if not problems:  # otherwise it is one of theirs, said better

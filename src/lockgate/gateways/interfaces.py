@@ -20,6 +20,7 @@ reader finds every Protocol here and use cases import them from here alone:
 - ``aws/ports.py``: ``ISigV4Signer``
 - ``logs/ports.py``: ``ILogLines``
 - ``watch/ports.py``: ``IFileWatcher``
+- ``tracing/ports.py``: ``ITracer``, ``ISpan`` (and ``NO_TRACER``, the default: tracing off)
 
 Each Protocol is ``@runtime_checkable`` so the composition root can assert what it wires,
 and each method's docstring has the sections seed 000 asks for: Args, Returns, Raises, Side
@@ -50,6 +51,7 @@ from lockgate.gateways.stores.jobs.ports import IJobStore
 from lockgate.gateways.stores.runs.ports import IRunStore, StepWrite
 from lockgate.gateways.stores.secrets.ports import ISecretBackend, ISecretReader, ISecretStore
 from lockgate.gateways.stores.work_queue.ports import IWorkQueueStore
+from lockgate.gateways.tracing.ports import NO_TRACER, ISpan, ITracer
 from lockgate.gateways.watch.ports import IFileWatcher
 from lockgate.gateways.workers.ports import (
     IFunctionCaller,
@@ -59,6 +61,7 @@ from lockgate.gateways.workers.ports import (
 )
 
 __all__ = [
+    "NO_TRACER",
     "IAsyncInvocationMetrics",
     "IAsyncInvocationStore",
     "IBearerVerifier",
@@ -80,6 +83,8 @@ __all__ = [
     "ISecretReader",
     "ISecretStore",
     "ISigV4Signer",
+    "ISpan",
+    "ITracer",
     "IWorkQueueStore",
     "IWorker",
     "IWorkerLauncher",

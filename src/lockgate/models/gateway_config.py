@@ -14,6 +14,7 @@ from lockgate.models.resource import ResourceReference
 from lockgate.models.routing import Route
 from lockgate.models.security.authorizers import FunctionAuthorizer
 from lockgate.models.security.config import SecurityConfig
+from lockgate.models.trace import TracingConfig
 
 __all__ = ["GatewayConfig", "WorkflowDeclaration"]
 
@@ -34,7 +35,8 @@ class WorkflowDeclaration:
 class GatewayConfig:
     """Functions by name, the route table's routes (each names a declared function),
     workflows by name, shared resources (``"@name"``) by name, the modular monolith's
-    modules by key, the jobs users may start by name, and who may call what."""
+    modules by key, the jobs users may start by name, who may call what, and where traces
+    go (read at start-up: a reload does not change it)."""
 
     functions: Mapping[str, FunctionEntity] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
@@ -43,6 +45,7 @@ class GatewayConfig:
     modules: Mapping[str, ModuleDeclaration] = field(default_factory=dict)
     jobs: Mapping[str, JobDefinition] = field(default_factory=dict)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
 
     def __post_init__(self) -> None:
         for name, function in self.functions.items():

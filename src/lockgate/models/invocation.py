@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from lockgate.errors import InvocationError, LockgateError
+from lockgate.models.trace import TraceContext
 
 __all__ = ["HandlerError", "InvocationResult", "WorkerInvocation", "WorkerReply"]
 
@@ -28,6 +29,8 @@ class WorkerInvocation(NamedTuple):
         deadline_epoch_ms: Wall-clock deadline, for ``get_remaining_time_in_millis()``.
         invoked_function_arn: ``context.invoked_function_arn``.
         client_context: Base64 JSON from ``X-Amz-Client-Context``, if any.
+        trace: The span the handler's own spans are children of (the worker sets
+            ``_X_AMZN_TRACE_ID`` from it, as Lambda does), if any.
     """
 
     request_id: str
@@ -35,6 +38,7 @@ class WorkerInvocation(NamedTuple):
     deadline_epoch_ms: int
     invoked_function_arn: str
     client_context: str | None = None
+    trace: TraceContext | None = None
 
 
 @dataclass(frozen=True, slots=True)

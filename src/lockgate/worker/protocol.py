@@ -4,7 +4,9 @@ A frame is a 12-byte header (three big-endian unsigned 32-bit lengths), then a J
 ``meta`` object, then a raw ``body`` (the event or the handler's JSON result), then raw
 ``logs``. Keeping payloads out of the JSON means they are never re-encoded.
 
-Gateway → worker: ``{"type": "invoke", "request_id", "deadline_ms", "arn", "client_context"}``.
+Gateway → worker: ``{"type": "invoke", "request_id", "deadline_ms", "arn", "client_context"}``,
+and ``"trace_id"`` (X-Ray's spelling) and ``"traceparent"`` (W3C's) when the invocation is
+traced.
 Worker → gateway: ``{"type": "ready"}``, ``{"type": "init_error", "error": {...}}`` or
 ``{"type": "result", "error": {...} | null, "duration_ms", "logs_dropped"}``.
 """

@@ -74,6 +74,7 @@ class _Runtime:
     def invoke(self, handler: Handler, meta: dict[str, Any], body: bytes) -> bool:
         """Run one invocation and reply; True when the worker must exit afterwards."""
         request_id = str(meta["request_id"])
+        _set_trace(meta.get("trace_id"), meta.get("traceparent"))
         context = LambdaContext(
             aws_request_id=request_id,
             function_name=self._function_name,
@@ -186,6 +187,19 @@ class _PeakMemory:
         resident = int(os.pread(self._fd, 128, 0).split()[1])
         self._peak_pages = max(self._peak_pages, resident)
         return round(self._peak_pages * self._page_mb)
+
+
+def _set_trace(amzn_trace_id: Any, traceparent: Any) -> None:
+    """Lambda sets ``_X_AMZN_TRACE_ID`` per invocation (X-Ray's SDK, Powertools and AWS's
+    OpenTelemetry propagator read it); ``TRACEPARENT`` is OpenTelemetry's own environment
+    carrier for the same span. An untraced invocation must not see the last one's."""
+    environ = os.environ
+    if amzn_trace_id:
+        environ["_X_AMZN_TRACE_ID"] = str(amzn_trace_id)
+        environ["TRACEPARENT"] = str(traceparent)
+    elif "_X_AMZN_TRACE_ID" in environ:
+        del environ["_X_AMZN_TRACE_ID"]
+        environ.pop("TRACEPARENT", None)
 
 
 def _since(started: float) -> float:

@@ -44,8 +44,7 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "check": LazyCommand(
         f"{_CLI}.check:check",
-        "Check that each module imports only the modules it declares, and only their "
-        "services modules (never their internals).",
+        "Check a config: every problem at once, then the modules' import boundaries.",
     ),
     "logs": LazyCommand(
         f"{_CLI}.logs:logs",

@@ -52,6 +52,7 @@ from lockgate.models.context import HttpResponse
 from lockgate.models.ids import new_request_id
 from lockgate.models.security.config import CorsConfig
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
+from lockgate.use_cases.routes.server_spans import ServerSpans
 
 __all__ = ["RESERVED_PATHS", "RESERVED_PREFIXES", "GatewayApp", "create_app"]
 
@@ -276,15 +277,38 @@ def create_app(application: Application) -> GatewayApp:
         max_body_bytes=application.settings.max_body_bytes,
         queue=application.async_invocations,
     )
+    functions = FunctionRoutes(application.processor)
+    listeners = listeners_for(
+        application.settings, application.authenticator, lambda: application.security.auth
+    )
+
+    def cors() -> CorsConfig | None:
+        return application.security.cors
+
+    limiter, failures = application.limiter, application.auth_failures
+    access_log = application.access_log.emit if application.access_log else None
+    if application.tracer.enabled:
+        # Imported here: it subclasses GatewayApp, so app.py cannot import it at the top.
+        from lockgate.controllers.http.tracing import TracedGatewayApp  # noqa: PLC0415
+
+        return TracedGatewayApp(
+            api,
+            functions,
+            invoke,
+            listeners,
+            cors=cors,
+            limiter=limiter,
+            failures=failures,
+            access_log=access_log,
+            spans=ServerSpans(application.tracer),
+        )
     return GatewayApp(
         api,
-        FunctionRoutes(application.processor),
+        functions,
         invoke,
-        listeners_for(
-            application.settings, application.authenticator, lambda: application.security.auth
-        ),
-        cors=lambda: application.security.cors,
-        limiter=application.limiter,
-        failures=application.auth_failures,
-        access_log=application.access_log.emit if application.access_log else None,
+        listeners,
+        cors=cors,
+        limiter=limiter,
+        failures=failures,
+        access_log=access_log,
     )

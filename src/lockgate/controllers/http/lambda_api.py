@@ -31,6 +31,7 @@ from lockgate.errors import (
 from lockgate.models.context import HttpResponse
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import InvocationResult
+from lockgate.models.trace import TraceContext
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.registry import FunctionRegistry
 from lockgate.use_cases.invocations.queue import AsyncInvocationQueue
@@ -100,6 +101,8 @@ class InvokeApi:
             request_id=request_id,
             client_context=client_context,
             qualifier=qualifier,
+            # Used when no span is current (tracing off): the handler joins the caller's trace.
+            trace=TraceContext.from_traceparent(header(scope, b"traceparent")),
         )
         tail = header(scope, b"x-amz-log-type") == "Tail"
         return _to_response(result, request_id, tail)

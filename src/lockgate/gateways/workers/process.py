@@ -165,15 +165,17 @@ class ProcessWorker:
                 function=self._function.name,
             )
         reply = self._protocol.expect_frame()
-        meta = orjson.dumps(
-            {
-                "type": "invoke",
-                "request_id": invocation.request_id,
-                "deadline_ms": invocation.deadline_epoch_ms,
-                "arn": invocation.invoked_function_arn,
-                "client_context": invocation.client_context,
-            }
-        )
+        fields = {
+            "type": "invoke",
+            "request_id": invocation.request_id,
+            "deadline_ms": invocation.deadline_epoch_ms,
+            "arn": invocation.invoked_function_arn,
+            "client_context": invocation.client_context,
+        }
+        if invocation.trace is not None:  # the worker puts them in its environment
+            fields["trace_id"] = invocation.trace.amzn_trace_id
+            fields["traceparent"] = invocation.trace.traceparent
+        meta = orjson.dumps(fields)
         self._request_id = invocation.request_id
         stdin.write(pack_frame(meta, invocation.payload))  # type: ignore[attr-defined]
         try:

@@ -25,9 +25,16 @@ import orjson
 from lockgate.models.context import InputContext
 from lockgate.models.routing import Route, RouteMatch
 from lockgate.models.security.route_identity import RouteIdentity
+from lockgate.models.trace import TraceContext
 from lockgate.use_cases.apigw.identity import add_identity_v1, add_identity_v2
 
-__all__ = ["BINARY_CONTENT_TYPES", "EventBuilder", "encode_body", "format_request_time"]
+__all__ = [
+    "BINARY_CONTENT_TYPES",
+    "EventBuilder",
+    "encode_body",
+    "format_request_time",
+    "with_trace_headers",
+]
 
 # Content types whose bodies go base64 even when they happen to decode as UTF-8: a PNG or a
 # gzip stream that is valid UTF-8 by accident must still reach the handler byte for byte.
@@ -62,6 +69,25 @@ def format_request_time(epoch_seconds: float) -> str:
         f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
     )
+
+
+_TRACE_HEADERS = frozenset({"traceparent", "x-amzn-trace-id"})
+
+
+def with_trace_headers(context: InputContext, trace: TraceContext) -> InputContext:
+    """``context`` with ``traceparent`` and ``X-Amzn-Trace-Id`` naming ``trace``, so a
+    handler's own spans join the request's trace whichever header its tracer reads (as API
+    Gateway replaces ``X-Amzn-Trace-Id`` with its own segment's); a caller's ``tracestate``
+    is left as it came."""
+    added = (("traceparent", trace.traceparent), ("x-amzn-trace-id", trace.amzn_trace_id))
+    headers = dict(context.headers)
+    headers.pop("x-amzn-trace-id", None)  # replaced, but after the others, as raw_headers
+    headers.pop("traceparent", None)
+    headers.update(added)
+    raw = context.raw_headers
+    if raw:
+        raw = (*(pair for pair in raw if pair[0] not in _TRACE_HEADERS), *added)
+    return context._replace(headers=headers, raw_headers=raw)
 
 
 def _is_binary_content_type(content_type: str | None) -> bool:

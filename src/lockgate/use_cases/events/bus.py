@@ -35,7 +35,7 @@ from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any
 
 from lockgate.errors import DeliveryNotFoundError, ModuleCallError
-from lockgate.gateways.interfaces import IEventStore
+from lockgate.gateways.interfaces import NO_TRACER, IEventStore, ITracer
 from lockgate.json_codec import dumps, loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
 from lockgate.models.ids import new_run_id
@@ -77,6 +77,8 @@ class EventBus:
         clock: Unix seconds, for event times, claims and retries.
         retention: Seconds a completed delivery (and its event, with its last one) is
             kept before the dispatcher purges it, hourly (durable); None keeps them.
+        tracer: Makes a span for each delivery attempt (``deliver NAME``); an in-memory
+            delivery's is a child of the span that published the event.
 
     Raises:
         ValueError: A number is out of range or ``node_id`` is empty (the message names it).
@@ -98,8 +100,10 @@ class EventBus:
         known_modules: Callable[[], Collection[str]] | None = None,
         clock: Callable[[], float] = time.time,
         retention: float | None = None,
+        tracer: ITracer = NO_TRACER,
     ) -> None:
         _require_name("node_id", node_id)
+        self._tracer = tracer
         self._policy = RetryPolicy(max_attempts, backoff, max_backoff, delivery_timeout)
         for name, value in (("lease_seconds", lease_seconds), ("poll_interval", poll_interval)):
             if not value > 0:
@@ -289,6 +293,7 @@ class EventBus:
                 executor=self._executor,
                 clock=self._clock,
                 retention=self._retention,
+                tracer=self._tracer,
             )
             await self._outbox.start()
 
@@ -461,6 +466,7 @@ class EventBus:
                     dead_letters=self._dead_letters.append,
                     clock=self._clock,
                     executor=self._pool(),
+                    tracer=self._tracer,
                 )
             )
 

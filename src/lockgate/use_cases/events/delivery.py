@@ -18,8 +18,10 @@ from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lockgate.gateways.interfaces import NO_TRACER, ITracer
 from lockgate.json_codec import loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
+from lockgate.models.trace import SpanKind
 from lockgate.use_cases.work_queue.backoff import Backoff
 
 __all__ = [
@@ -114,8 +116,10 @@ async def call_handler(
     subscription: Subscription,
     time_limit: float,
     executor: concurrent.futures.Executor,
+    tracer: ITracer = NO_TRACER,
 ) -> Failure | None:
-    """Call the handler once with ``event.data`` within ``time_limit`` seconds.
+    """Call the handler once with ``event.data`` within ``time_limit`` seconds, inside a
+    ``deliver NAME`` span when tracing is on (its handler's own spans are its children).
 
     A sync handler runs in ``executor``; its time limit starts when a thread picks it up,
     so time spent queued behind other handlers is not counted.
@@ -130,6 +134,30 @@ async def call_handler(
         On a timeout the bus stops waiting for a sync handler, but its thread cannot be
         killed and runs on (holding one of the pool's threads).
     """
+    if not tracer.enabled:
+        return await _call_handler(event, subscription, time_limit, executor)
+    attributes = {
+        "messaging.system": "lockgate",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": event.name,
+        "messaging.message.id": event.event_id,
+        "lockgate.subscriber": subscription.id,
+    }
+    with tracer.span(
+        f"deliver {event.name}", kind=SpanKind.CONSUMER, attributes=attributes
+    ) as span:
+        failure = await _call_handler(event, subscription, time_limit, executor)
+        if failure is not None:
+            span.fail("timeout" if failure[1] is None else type(failure[1]).__name__)
+        return failure
+
+
+async def _call_handler(
+    event: EventRecord,
+    subscription: Subscription,
+    time_limit: float,
+    executor: concurrent.futures.Executor,
+) -> Failure | None:
     token = _current.set(event)  # copied into the worker thread: sync handlers see it too
     deadline: asyncio.Timeout | None = None
     try:
@@ -204,6 +232,7 @@ async def deliver_in_memory(
     dead_letters: Callable[[Delivery], None],
     clock: Callable[[], float],
     executor: concurrent.futures.Executor,
+    tracer: ITracer = NO_TRACER,
 ) -> None:
     """Deliver ``record`` (its data as JSON ``text``) to one subscriber, retrying with
     backoff; a delivery that exhausts its attempts goes to ``dead_letters``; sync handlers
@@ -214,7 +243,7 @@ async def deliver_in_memory(
             # A fresh copy each time: no subscriber or failed attempt sees another's edits.
             event = replace(record, data=loads(text))
             try:
-                failure = await call_handler(event, subscription, policy.timeout, executor)
+                failure = await call_handler(event, subscription, policy.timeout, executor, tracer)
             except HandlerNotStartedError:
                 logger.warning(
                     "event %s (%s) for %s was not delivered: the event bus stopped",

@@ -8,7 +8,7 @@ import concurrent.futures
 import logging
 from collections.abc import Callable
 
-from lockgate.gateways.interfaces import IEventStore
+from lockgate.gateways.interfaces import NO_TRACER, IEventStore, ITracer
 from lockgate.models.event import Delivery
 from lockgate.use_cases.events.delivery import (
     DeliveryCounts,
@@ -47,6 +47,7 @@ class OutboxDispatcher:
         clock: Unix seconds.
         retention: Seconds a completed delivery (and its event, with its last one) is
             kept; None keeps them.
+        tracer: Makes a span for each delivery attempt.
     """
 
     def __init__(
@@ -63,7 +64,9 @@ class OutboxDispatcher:
         executor: concurrent.futures.Executor,
         clock: Callable[[], float],
         retention: float | None = None,
+        tracer: ITracer = NO_TRACER,
     ) -> None:
+        self._tracer = tracer
         self._lease_seconds = lease_seconds
         self._policy = policy
         self._executor = executor
@@ -118,7 +121,9 @@ class OutboxDispatcher:
                 return Outcome.failure(_NO_SUBSCRIBER, retry_in=self._lease_seconds)
             policy = self._policy
             try:
-                failure = await call_handler(event, subscription, policy.timeout, self._executor)
+                failure = await call_handler(
+                    event, subscription, policy.timeout, self._executor, self._tracer
+                )
             except HandlerNotStartedError:  # the bus is stopping: not an attempt
                 return Outcome.put_off(None, self._lease_seconds)
             if failure is None:

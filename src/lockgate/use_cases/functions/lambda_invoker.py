@@ -32,6 +32,7 @@ from lockgate.models.function import FunctionEntity
 from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult, WorkerInvocation, WorkerReply
 from lockgate.models.pool import BreakerState
+from lockgate.models.trace import TraceContext
 from lockgate.use_cases.functions.circuit_breaker import CircuitBreaker
 from lockgate.use_cases.functions.output import FunctionOutput
 from lockgate.use_cases.functions.registry import FunctionRegistry
@@ -95,40 +96,61 @@ class LambdaInvoker:
         request_id: str | None = None,
         client_context: str | None = None,
         qualifier: str | None = None,
+        trace: TraceContext | None = None,
+        trigger: str = "other",  # noqa: ARG002 - read by TracedLambdaInvoker
     ) -> InvocationResult:
         """Run function ``name`` once with ``payload`` (JSON bytes): admit the call
         (``_acquire_worker``), run it (``_execute_request``), read the reply
         (``_validate_response``), as seed 004's refactoring plan lays it out.
 
-        ``qualifier`` is the one the caller named, if any; as on AWS, it shows in
-        ``context.invoked_function_arn``.
+        ``qualifier`` (the caller's, if any) shows in ``context.invoked_function_arn``, as on
+        AWS; ``trace`` (a caller's ``traceparent``) is handed to the handler.
 
         Returns:
             The result; failures are values (``error`` set), never exceptions, except
             ``FunctionNotFoundError`` for an unknown name.
         """
         started = time.monotonic()
-        call = self._acquire_worker(name, payload, request_id, client_context, qualifier)
+        call = self._acquire_worker(name, payload, request_id, client_context, qualifier, trace)
         if isinstance(call, InvocationResult):  # the circuit is open: nothing ran
             return self._finish(name, started, call, "circuit_open")
         reply = await self._execute_request(call)
-        if self._output is not None:
-            _record_output(self._output, call, reply)
+        self._record_output(call, reply)
         result, outcome = self._validate_response(reply)
         return self._finish(name, started, result, outcome)
 
-    def _acquire_worker(
+    def _record_output(self, call: _Call, reply: _Reply | LockgateError) -> None:
+        """Hand the invocation's output on: what did not already go while the handler ran."""
+        output = self._output
+        if output is None:
+            return
+        if isinstance(reply, LockgateError):
+            # A failed start's output is the pool's to report (once, not on every call).
+            logs = reply.fields.get("logs")
+            if logs and isinstance(logs, str) and not isinstance(reply, FunctionInitError):
+                output.record(call.function.name, call.invocation.request_id, logs.encode())
+            return
+        worker_reply = reply[0]
+        live = worker_reply.logs_live
+        output.record(
+            call.function.name,
+            call.invocation.request_id,
+            worker_reply.logs[live:] if live else worker_reply.logs,
+            worker_reply.log_streams,
+        )
+
+    def _acquire_worker(  # noqa: PLR0917 - seed 004's arguments, and the caller's trace
         self,
         name: str,
         payload: bytes,
         request_id: str | None,
         client_context: str | None,
         qualifier: str | None,
+        trace: TraceContext | None,
     ) -> _Call | InvocationResult:
         """Seed 004's ``_acquire_worker``: what a worker is asked to run, under which
-        deadline, once the breaker admits the call (else the circuit-open result). The
-        backend checks the worker out itself, inside the deadline; nothing here waits, so
-        this is no coroutine (one frame fewer on every call).
+        deadline, once the breaker admits the call (else the circuit-open result). No
+        coroutine: nothing here waits (the backend checks the worker out, in the deadline).
 
         Raises:
             FunctionNotFoundError: No function by that name.
@@ -141,6 +163,7 @@ class LambdaInvoker:
             deadline_epoch_ms=int((time.time() + function.timeout_seconds) * 1000),
             invoked_function_arn=f"{function.arn}:{qualifier}" if qualifier else function.arn,
             client_context=client_context,
+            trace=trace,
         )
         breaker = self._breaker(name)
         if not breaker.try_acquire():
@@ -256,24 +279,6 @@ class LambdaInvoker:
         if breaker is None:
             breaker = self._breakers[name] = self._breaker_factory()
         return breaker
-
-
-def _record_output(output: FunctionOutput, call: _Call, reply: _Reply | LockgateError) -> None:
-    """Hand the invocation's output on: what did not already go while the handler ran."""
-    if isinstance(reply, LockgateError):
-        # A failed start's output is the pool's to report (once, not on every call).
-        logs = reply.fields.get("logs")
-        if logs and isinstance(logs, str) and not isinstance(reply, FunctionInitError):
-            output.record(call.function.name, call.invocation.request_id, logs.encode())
-        return
-    worker_reply = reply[0]
-    live = worker_reply.logs_live
-    output.record(
-        call.function.name,
-        call.invocation.request_id,
-        worker_reply.logs[live:] if live else worker_reply.logs,
-        worker_reply.log_streams,
-    )
 
 
 def _circuit_open(name: str, breaker: CircuitBreaker) -> CircuitOpenError:

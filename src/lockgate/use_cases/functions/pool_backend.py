@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from lockgate.errors import InvocationTimeoutError
-from lockgate.gateways.interfaces import IWorker
+from lockgate.gateways.interfaces import NO_TRACER, ITracer, IWorker
 from lockgate.models.function import FunctionEntity
 from lockgate.models.invocation import WorkerInvocation, WorkerReply
 from lockgate.use_cases.functions.container_pool import ContainerPool
@@ -24,8 +24,9 @@ class PoolInvocationBackend:
     and the protocol stream is mid-frame.
     """
 
-    def __init__(self, manager: PoolManager) -> None:
+    def __init__(self, manager: PoolManager, *, tracer: ITracer = NO_TRACER) -> None:
         self._manager = manager
+        self._tracer = tracer
 
     async def invoke(
         self, function: FunctionEntity, invocation: WorkerInvocation, deadline: float
@@ -46,7 +47,16 @@ class PoolInvocationBackend:
         worker: IWorker | None = None
         reusable = False
         try:
+            waited = time.perf_counter()
             worker, cold = await pool.acquire(deadline, own_timer=False)
+            if self._tracer.enabled:  # the invocation's span: how long the worker took to get
+                self._tracer.current().add_event(
+                    "worker acquired",
+                    {
+                        "faas.coldstart": cold,
+                        "lockgate.queue_wait_ms": (time.perf_counter() - waited) * 1000,
+                    },
+                )
             reply = await worker.invoke(invocation)
             reusable = True
             return reply, cold

@@ -26,7 +26,7 @@ from lockgate.errors import (
     ResourceUnavailableError,
     SecretNotFoundError,
 )
-from lockgate.gateways.interfaces import IResourceResolver
+from lockgate.gateways.interfaces import NO_TRACER, IResourceResolver, ITracer
 
 __all__ = ["HealthCheck", "InstancePools", "ResourceSlot", "close_object", "maybe_await"]
 
@@ -94,6 +94,10 @@ class InstancePools:
         health_timeout: Seconds one resource's health check may take.
         max_inline: Distinct inline slots kept at once (see ``add``).
         clock: Monotonic seconds.
+
+    Attributes:
+        tracer: Makes a span for each acquisition (``acquire resource NAME``); set by the
+            composition root, also on a registry a caller made.
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class InstancePools:
         self._pooled: dict[bytes, ResourceSlot] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self.closed = False
+        self.tracer: ITracer = NO_TRACER
 
     def pooled(self, key: bytes) -> ResourceSlot | None:
         """The inline slot kept under ``key``, if there is one."""
@@ -153,6 +158,17 @@ class InstancePools:
                 connect timeout); the message names ``name`` and never a credential.
             ResourceConfigError, SecretNotFoundError: Its config or credentials are wrong.
         """
+        if not self.tracer.enabled:
+            return await self._instance(name, slot)
+        attributes: dict[str, str | bool | int | float] = {
+            "lockgate.resource": name,
+            "lockgate.resource.shared": slot.shared,
+        }
+        with self.tracer.span(f"acquire resource {name}", attributes=attributes) as span:
+            span.set_attribute("lockgate.resource.reused", slot.created)
+            return await self._instance(name, slot)
+
+    async def _instance(self, name: str, slot: ResourceSlot) -> Any:
         if slot.created:
             slot.last_used = self.clock()
             return slot.instance

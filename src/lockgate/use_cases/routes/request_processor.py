@@ -16,12 +16,14 @@ from lockgate.errors import (
     LockgateError,
     TooManyRequestsError,
 )
+from lockgate.gateways.interfaces import NO_TRACER, ITracer
 from lockgate.models.context import HttpResponse, InputContext
 from lockgate.models.invocation import InvocationResult
 from lockgate.models.routing import PayloadFormat, RouteMatch, RouteTable
 from lockgate.models.security.config import CorsConfig
 from lockgate.models.security.route_identity import RouteIdentity
-from lockgate.use_cases.apigw.events import EventBuilder
+from lockgate.models.trace import TraceContext
+from lockgate.use_cases.apigw.events import EventBuilder, with_trace_headers
 from lockgate.use_cases.apigw.responses import map_response
 from lockgate.use_cases.auth.authorizers.responses import INTERNAL_ERROR
 from lockgate.use_cases.auth.route_guard import RouteGuard
@@ -58,6 +60,9 @@ class GatewayRequestProcessor:
         cors: ``[cors]``, for routes without their own.
         guard: Runs routes' authorizers and API key checks; a route that needs one is
             refused (500) without it.
+        tracer: Names each request's server span by its route; the handler's event then
+            carries that span as ``traceparent`` and ``X-Amzn-Trace-Id`` (with tracing
+            off, a caller's ``traceparent`` is handed on as it came).
     """
 
     def __init__(
@@ -69,8 +74,10 @@ class GatewayRequestProcessor:
         max_body_bytes: int = 6 * 1024 * 1024,
         cors: CorsConfig | None = None,
         guard: RouteGuard | None = None,
+        tracer: ITracer = NO_TRACER,
     ) -> None:
         self._invoker = invoker
+        self._tracer = tracer
         self._events = event_builder
         # Replaced whole on reload, never mutated.
         self.routes = routes if routes is not None else RouteTable()
@@ -90,6 +97,13 @@ class GatewayRequestProcessor:
         if match is None:
             return json_response(404, {"message": "Not Found"})
         route = match.route
+        trace = None
+        if self._tracer.enabled:
+            trace = self._name_span(context, route.path)
+        elif "traceparent" in context.headers:  # untraced, but the caller's trace goes on
+            trace = TraceContext.from_traceparent(context.headers["traceparent"])
+        if trace is not None:
+            context = with_trace_headers(context, trace)
         # What a route without an authorizer or API key pays: two attribute reads.
         if route.authorizer is not None or route.api_key_required:
             admitted = await self._admit(context, match)
@@ -99,7 +113,7 @@ class GatewayRequestProcessor:
         else:
             event = self._events.build(context, match)
         result = await self._invoker.invoke_function(
-            route.function, event, request_id=context.request_id
+            route.function, event, request_id=context.request_id, trace=trace, trigger="http"
         )
         response = self._to_http(result, route.payload_format, route.function)
         headers = response.headers
@@ -107,6 +121,14 @@ class GatewayRequestProcessor:
             headers = without_cors_headers(headers) + cors_headers(cors, origin)
         # Built directly: dataclasses.replace() introspects the fields on every call.
         return HttpResponse(response.status_code, headers, response.body, result.handler_ms)
+
+    def _name_span(self, context: InputContext, route: str) -> TraceContext | None:
+        """Name the request's server span by its route (``GET /hello/{name}``); returns
+        the trace the handler joins: that span, or the caller's when there is none."""
+        span = self._tracer.current()
+        span.set_name(f"{context.method} {route}")
+        span.set_attribute("http.route", route)
+        return span.context() or TraceContext.from_traceparent(context.headers.get("traceparent"))
 
     def _refused(
         self, response: HttpResponse, origin: str | None, match: RouteMatch

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate import json_codec
-from lockgate.gateways.interfaces import IRunStore, IWorkflowMetrics, StepWrite
+from lockgate.gateways.interfaces import NO_TRACER, IRunStore, ITracer, IWorkflowMetrics, StepWrite
 from lockgate.models.log_context import run_id_var
 from lockgate.models.run import RunRecord, RunStatus, StepRecord, StepStatus
 from lockgate.models.workflow import DagFrontier, Workflow
@@ -42,6 +42,7 @@ class WorkflowExecutor:
         max_output_bytes: The largest step result kept (as JSON); a larger one fails the
             step rather than bloat every read of the run.
         clock: Unix time, for records (tests pass a fake).
+        tracer: Makes a span for each run (``run NAME``) and each step (``step NAME``).
     """
 
     def __init__(
@@ -52,12 +53,18 @@ class WorkflowExecutor:
         metrics: IWorkflowMetrics | None = None,
         max_output_bytes: int = 4 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
+        tracer: ITracer = NO_TRACER,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._clock = clock
+        self._tracer = tracer
         self._steps = StepRunner(
-            call_function, metrics=metrics, max_output_bytes=max_output_bytes, clock=clock
+            call_function,
+            metrics=metrics,
+            max_output_bytes=max_output_bytes,
+            clock=clock,
+            tracer=tracer,
         )
 
     async def execute(self, workflow: Workflow, live: LiveRun, lookup: ResourceLookup) -> RunStatus:
@@ -72,7 +79,16 @@ class WorkflowExecutor:
         """
         token = run_id_var.set(live.run.run_id)  # every line logged for this run names it
         try:
-            return await self._execute(workflow, live, lookup)
+            if not self._tracer.enabled:
+                return await self._execute(workflow, live, lookup)
+            run = live.run
+            attributes = {"lockgate.workflow": workflow.name, "lockgate.run_id": run.run_id}
+            with self._tracer.span(f"run {workflow.name}", attributes=attributes) as span:
+                status = await self._execute(workflow, live, lookup)
+                span.set_attribute("lockgate.run_status", status.value)
+                if status is not RunStatus.COMPLETED:
+                    span.fail(status.value)
+                return status
         finally:
             run_id_var.reset(token)
 

@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from lockgate.errors import LockgateError, ResourceNotFoundError
+from lockgate.models.trace import TraceContext
 
 __all__ = ["ExecutionContext", "get_current_context", "get_resource"]
 
@@ -23,9 +24,11 @@ class ExecutionContext:
     Attributes:
         run_id, workflow_id, step: Which run and step this is.
         attempt: 1 on the first try, then 2, 3 ... when the step's retry policy retries.
+        trace: The step's span when tracing is on (None when off): ``trace.traceparent``
+            is the header to send so that a service the step calls joins the run's trace.
     """
 
-    __slots__ = ("_lookup", "_variables", "attempt", "run_id", "step", "workflow_id")
+    __slots__ = ("_lookup", "_variables", "attempt", "run_id", "step", "trace", "workflow_id")
 
     def __init__(
         self,
@@ -36,8 +39,10 @@ class ExecutionContext:
         attempt: int,
         variables: Mapping[str, Any],
         lookup: ResourceLookup,
+        trace: TraceContext | None = None,
     ) -> None:
         self.run_id = run_id
+        self.trace = trace
         self.workflow_id = workflow_id
         self.step = step
         self.attempt = attempt

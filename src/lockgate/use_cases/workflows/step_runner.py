@@ -22,7 +22,13 @@ from types import FunctionType
 from typing import Any
 
 from lockgate import json_codec
-from lockgate.gateways.interfaces import IFunctionCaller, IWorkflowMetrics, StepWrite
+from lockgate.gateways.interfaces import (
+    NO_TRACER,
+    IFunctionCaller,
+    ITracer,
+    IWorkflowMetrics,
+    StepWrite,
+)
 from lockgate.models.run import RunRecord, StepRecord, StepStatus
 from lockgate.models.workflow import StepKind, StepSpec, Workflow
 from lockgate.use_cases.secrets.redaction import REVEALED, run_redactor
@@ -72,6 +78,8 @@ class StepRunner:
         max_output_bytes: The largest step result kept (as JSON); a larger one fails the
             step rather than bloat every read of the run.
         clock: Unix time, for records (tests pass a fake).
+        tracer: Makes each step's span (``step NAME``), current while the step runs: the
+            step's own spans (and the functions it calls) are its children.
     """
 
     def __init__(
@@ -81,7 +89,9 @@ class StepRunner:
         metrics: IWorkflowMetrics | None = None,
         max_output_bytes: int = 4 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
+        tracer: ITracer = NO_TRACER,
     ) -> None:
+        self._tracer = tracer
         self._call_function = call_function
         self._metrics = metrics
         self._max_output_bytes = max_output_bytes
@@ -96,6 +106,26 @@ class StepRunner:
         lookup: ResourceLookup,
     ) -> StepWrite:
         """Run one step with its retry policy; failures are returned, never raised."""
+        if not self._tracer.enabled:
+            return await self._run(workflow, live, name, outputs, lookup)
+        attributes = {"lockgate.step": name, "lockgate.run_id": live.run.run_id}
+        with self._tracer.span(f"step {name}", attributes=attributes) as span:
+            write = await self._run(workflow, live, name, outputs, lookup)
+            record = write[0]
+            span.set_attribute("lockgate.step_status", record.status.value)
+            span.set_attribute("lockgate.attempts", record.attempts)
+            if record.status is not StepStatus.COMPLETED:
+                span.fail(record.status.value)
+            return write
+
+    async def _run(
+        self,
+        workflow: Workflow,
+        live: LiveRun,
+        name: str,
+        outputs: Mapping[str, Any],
+        lookup: ResourceLookup,
+    ) -> StepWrite:
         step = workflow.steps[name]
         run = live.run
         started = self._clock()
@@ -216,6 +246,7 @@ class StepRunner:
             attempt=attempt,
             variables=run.context,
             lookup=lookup,
+            trace=self._tracer.current().context(),
         )
         token = current_context.set(context)
         try:

@@ -145,7 +145,8 @@ def _run_locally(function: str, body: bytes, config: Path | None) -> InvocationR
                 EXIT_BAD_INPUT,
             )
     try:
-        settings, declared = load_settings(config)
+        # Its output is printed once, as the log tail: not also as the gateway's log lines.
+        settings, declared = load_settings(config, function_logs=False, access_log=False)
         if function not in declared.functions:
             known = ", ".join(sorted(declared.functions)) or "none"
             fail(

@@ -23,7 +23,7 @@ def event_headers(invocation: WorkerInvocation) -> list[tuple[bytes, bytes]]:
         (b"lambda-runtime-aws-request-id", invocation.request_id.encode()),
         (b"lambda-runtime-deadline-ms", str(invocation.deadline_epoch_ms).encode()),
         (b"lambda-runtime-invoked-function-arn", invocation.invoked_function_arn.encode()),
-        (b"lambda-runtime-trace-id", _trace_id()),
+        (b"lambda-runtime-trace-id", _trace_id(invocation)),
     ]
     client_context = _client_context(invocation.client_context)
     if client_context is not None:
@@ -46,8 +46,11 @@ def _client_context(encoded: str | None) -> bytes | None:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _trace_id() -> bytes:
-    """An X-Ray trace header, as Lambda sends one with every event (never sampled here)."""
+def _trace_id(invocation: WorkerInvocation) -> bytes:
+    """The X-Ray trace header of the invocation's span (runtimes set ``_X_AMZN_TRACE_ID``
+    from it); without one, a fresh unsampled one, as Lambda sends one with every event."""
+    if invocation.trace is not None:
+        return invocation.trace.amzn_trace_id.encode()
     root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
     return f"Root={root};Parent={secrets.token_hex(8)};Sampled=0".encode()
 

@@ -1,0 +1,70 @@
+"""``TracedGatewayApp``: the gateway's ASGI app with a server span around every request.
+
+A subclass rather than a wrapper, made only when tracing is on: with it off, requests pay
+not even a frame for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from lockgate.controllers.http.app import GatewayApp
+from lockgate.controllers.http.lambda_api import INVOKE_PATH
+from lockgate.use_cases.routes.server_spans import ServerSpans
+
+__all__ = ["INVOKE_ROUTE", "TracedGatewayApp"]
+
+INVOKE_ROUTE = "/2015-03-31/functions/{FunctionName}/invocations"
+_PROTOCOLS = {"1.0": "1.0", "1.1": "1.1", "2": "2"}
+
+
+class TracedGatewayApp(GatewayApp):
+    """``GatewayApp`` whose requests each have a server span (``spans`` makes them); the
+    other arguments are ``GatewayApp``'s."""
+
+    def __init__(self, *args: Any, spans: ServerSpans, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spans = spans
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        method: str = scope["method"]
+        # Only the propagation headers and the user agent are read from the carrier.
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in (b"traceparent", b"tracestate", b"user-agent")
+        }
+        client = scope.get("client")
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with self.spans.request(
+            method,
+            scope["path"],
+            headers,
+            scheme=scope.get("scheme", "http"),
+            client=client[0] if client else None,
+            protocol=_PROTOCOLS.get(scope.get("http_version", "1.1"), "1.1"),
+        ) as span:
+            await super().__call__(scope, receive, send_status)
+            self.spans.finish(span, method, status, _route(scope))
+
+
+def _route(scope: Scope) -> str | None:
+    """The route template, where this layer can tell it: the Invoke API's, or a FastAPI
+    endpoint's; a declared route's span is named by the request processor, which matched it."""
+    if INVOKE_PATH.match(scope["path"]):
+        return INVOKE_ROUTE
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
