@@ -23,12 +23,13 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
 
 import httpx
 from benchmarks.functions.loadgen import Request, run_load, wrk_path
-from benchmarks.functions.processes import Server, free_port
+from benchmarks.functions.processes import Server, cpu_seconds, free_port
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results-observability.md"
@@ -69,19 +70,26 @@ def _config(folder: Path, gateway: dict[str, object]) -> Path:
     return path
 
 
-def _measure(base: str, duration: float) -> tuple[float, float]:
-    route = run_load(Request(f"{base}/echo/bench"), 64, duration, threads=2, use_wrk=True)
-    invoke = run_load(
+class _Figures(NamedTuple):
+    route_rps: float
+    invoke_rps: float
+    route_cpu_us: float  # the gateway process's CPU per request (its workers' not counted)
+    invoke_cpu_us: float
+
+
+def _measure(base: str, duration: float, pid: int) -> _Figures:
+    figures: list[float] = []
+    for request in (
+        Request(f"{base}/echo/bench"),
         Request(f"{base}/2015-03-31/functions/echo/invocations", body='{"a": 1}'),
-        64,
-        duration,
-        threads=2,
-        use_wrk=True,
-    )
-    for result in (route, invoke):
+    ):
+        before = cpu_seconds(pid) or 0.0
+        result = run_load(request, 64, duration, threads=2, use_wrk=True)
+        used = (cpu_seconds(pid) or 0.0) - before
         if result.errors:
             raise RuntimeError(f"{result.errors} errors in a run")
-    return route.requests_per_s, invoke.requests_per_s
+        figures += (result.requests_per_s, used / max(result.requests, 1) * 1e6)
+    return _Figures(figures[0], figures[2], figures[1], figures[3])
 
 
 def main() -> int:
@@ -92,7 +100,7 @@ def main() -> int:
     if wrk_path() is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
-    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in SETUPS}
+    figures: dict[str, list[_Figures]] = {name: [] for name in SETUPS}
     with tempfile.TemporaryDirectory(prefix="lockgate-observability-") as tmp:
         for round_index in range(args.rounds):
             for name, gateway in SETUPS.items():
@@ -103,31 +111,44 @@ def main() -> int:
                 base = f"http://127.0.0.1:{port}"
                 argv = [sys.executable, "-m", "lockgate", "serve", "--config", str(config)]
                 argv += ["--host", "127.0.0.1", "--port", str(port)]
-                with Server(name, argv, f"{base}/readyz", folder / "lockgate.log"):
+                with Server(name, argv, f"{base}/readyz", folder / "lockgate.log") as server:
                     httpx.get(f"{base}/echo/warm", timeout=30).raise_for_status()
-                    figures[name].append(_measure(base, args.duration))
-                route, invoke = figures[name][-1]
-                print(f"round {round_index + 1} {name:>18}: route {route:7.0f}/s", end="")
-                print(f"  invoke {invoke:7.0f}/s")
-    off_route = statistics.median(r for r, _ in figures["off"])
-    off_invoke = statistics.median(i for _, i in figures["off"])
+                    figures[name].append(_measure(base, args.duration, server.pid))
+                got = figures[name][-1]
+                print(
+                    f"round {round_index + 1} {name:>18}: route {got.route_rps:6.0f}/s "
+                    f"{got.route_cpu_us:4.0f} us  invoke {got.invoke_rps:6.0f}/s "
+                    f"{got.invoke_cpu_us:4.0f} us"
+                )
+
+    def median(name: str, field: str) -> float:
+        return float(statistics.median(getattr(f, field) for f in figures[name]))
+
     rows = [
-        "| setup | route req/s (median) | ratio | Invoke req/s (median) | ratio |",
-        "|---|---|---|---|---|",
+        "| setup | route req/s | ratio | route gateway CPU µs/req | ratio | Invoke req/s | ratio "
+        "| Invoke gateway CPU µs/req | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in SETUPS:
-        route = statistics.median(r for r, _ in figures[name])
-        invoke = statistics.median(i for _, i in figures[name])
-        rows.append(
-            f"| {name} | {route:,.0f} | {route / off_route:.2f}x | {invoke:,.0f} | "
-            f"{invoke / off_invoke:.2f}x |"
-        )
+        cells = [name]
+        for surface in ("route", "invoke"):
+            rps, cpu = median(name, f"{surface}_rps"), median(name, f"{surface}_cpu_us")
+            base_rps, base_cpu = median("off", f"{surface}_rps"), median("off", f"{surface}_cpu_us")
+            cells += [
+                f"{rps:,.0f}",
+                f"{rps / base_rps:.2f}x",
+                f"{cpu:.0f}",
+                f"{base_cpu / cpu:.2f}x",
+            ]
+        rows.append("| " + " | ".join(cells) + " |")
     text = "\n".join(
         [
             "# Observability cost (benchmarks/functions/observability.py)",
             "",
             f"{args.rounds} rounds of {args.duration:g} s per setup and surface, wrk at 64 "
-            "connections, a warm pool of 8 running a handler that prints one line per call.",
+            "connections, a warm pool of 8 running a handler that prints one line per call; "
+            "medians of the rounds. A CPU ratio is off's µs over the setup's: the throughput "
+            "a gateway bound by its own core keeps.",
             "",
             *rows,
             "",

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from lockgate.gateways.interfaces import ILogLines
-from lockgate.gateways.logs.stream import TextStreamLogLines
+from lockgate.gateways.logs.stream import FLUSH_DELAY_S, FLUSH_LINES, TextStreamLogLines
 from lockgate.use_cases.secrets.redaction import RevealedSecrets
 
 FIELDS = {"function": "fail", "request_id": "r-42", "stream": "stderr"}
@@ -112,20 +112,22 @@ def test_revealed_secret_values_are_masked(log_format: str, secret: str) -> None
         assert json.loads(written)["message"] == "the password is ***!"
 
 
-async def test_lines_of_one_loop_turn_are_written_at_once() -> None:
+async def test_lines_are_written_in_batches() -> None:
+    """Lines wait up to FLUSH_DELAY_S and go out in one write; a full batch goes at once."""
     out = CountingStream()
     log = TextStreamLogLines("text", "INFO", stream=out)
     for n in range(50):
         log.emit("INFO", "function.x", f"line {n}", {})
-    assert out.getvalue() == ""  # buffered until the loop turns
     await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    assert out.getvalue() == ""  # buffered for a moment, not written line by line
+    await asyncio.sleep(FLUSH_DELAY_S * 2)
     assert out.writes == 1
     assert [text.rsplit(": ", 1)[1] for text in lines_of(out)] == [f"line {n}" for n in range(50)]
-    log.emit("INFO", "function.x", "next turn", {})
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert out.writes == 2
+    for n in range(FLUSH_LINES):
+        log.emit("INFO", "function.x", f"burst {n}", {})
+    assert out.writes == 2  # a full batch does not wait
+    await asyncio.sleep(FLUSH_DELAY_S * 2)
+    assert out.writes == 2  # and leaves no empty write behind
 
 
 async def test_flush_writes_what_is_pending_now() -> None:
