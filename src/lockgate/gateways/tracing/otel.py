@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from lockgate.gateways.tracing.ports import Attributes, ISpan
+from lockgate.gateways.tracing.ports import Attributes, ISpan, NoSpan
 from lockgate.models.trace import SpanKind, TraceContext, TracingConfig
 
 __all__ = ["OpenTelemetrySpan", "OpenTelemetryTracer", "open_tracer"]
@@ -170,26 +170,14 @@ class OpenTelemetrySpan:
         )
 
 
-class _ForeignSpan:
+class _ForeignSpan(NoSpan):
     """A span the gateway did not make (a step's own, or a caller's remote one), when it
-    is the current one: readable, never written."""
+    is the current one: readable, never written (every writer is ``NoSpan``'s no-op)."""
 
     __slots__ = ("_span",)
 
     def __init__(self, span: trace.Span) -> None:
         self._span = span
-
-    def set_attribute(self, key: str, value: str | bool | int | float) -> None:  # noqa: ARG002
-        return None
-
-    def add_event(self, name: str, attributes: Attributes | None = None) -> None:  # noqa: ARG002
-        return None
-
-    def set_name(self, name: str) -> None:  # noqa: ARG002
-        return None
-
-    def fail(self, description: str) -> None:  # noqa: ARG002
-        return None
 
     def context(self) -> TraceContext | None:
         found = self._span.get_span_context()

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from lockgate.models.trace import SpanKind, TraceContext
 
-__all__ = ["NO_TRACER", "Attributes", "ISpan", "ITracer"]
+__all__ = ["NO_TRACER", "Attributes", "ISpan", "ITracer", "NoSpan"]
 
 Attributes = Mapping[str, str | bool | int | float]
 """Span attributes: never a secret, a payload or a query string (it may hold a token)."""
@@ -200,12 +200,12 @@ class ITracer(Protocol):
         ...
 
 
-class _NoSpan:
+class NoSpan:
     """The span of ``NO_TRACER``: its own context manager, so a span costs no allocation."""
 
     __slots__ = ()
 
-    def __enter__(self) -> _NoSpan:
+    def __enter__(self) -> NoSpan:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -227,7 +227,7 @@ class _NoSpan:
         return None
 
 
-_NO_SPAN = _NoSpan()
+_NO_SPAN = NoSpan()
 
 
 class _NoTracer:
