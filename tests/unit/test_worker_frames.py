@@ -1,61 +1,37 @@
-"""The gateway's side of the worker protocol: frames whole, split across reads, or garbled."""
+"""The gateway's side of the worker pipe: a frame that arrives before anyone asks for it (the
+worker's "ready", when the launcher is slow to resume on a busy machine) is kept for the
+first ``expect_frame``, not dropped (it was, and the launch then timed out)."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
+import orjson
 
-import pytest
-
-from lockgate.gateways.workers.process import _WorkerGoneError, _WorkerProtocol
-from lockgate.worker.protocol import HEADER, encode_frame
-
-FRAME = encode_frame({"type": "result", "error": None}, b'{"ok": true}', b"log\n")
+from lockgate.gateways.workers.process import _WorkerProtocol
+from lockgate.worker.protocol import pack_frame
 
 
-async def test_a_whole_frame_in_one_read_reaches_its_waiter() -> None:
+async def test_a_frame_before_the_first_ask_is_kept_for_it() -> None:
     protocol = _WorkerProtocol()
+    protocol.pipe_data_received(1, pack_frame(orjson.dumps({"type": "ready"})))
+    meta, body, logs = await protocol.expect_frame()
+    assert meta == {"type": "ready"}
+    assert (body, logs) == (b"", b"")
+
+
+async def test_the_next_frame_waits_for_its_own_ask() -> None:
+    protocol = _WorkerProtocol()
+    protocol.pipe_data_received(1, pack_frame(orjson.dumps({"type": "ready"})))
+    assert (await protocol.expect_frame())[0] == {"type": "ready"}
     waiter = protocol.expect_frame()
-    protocol.pipe_data_received(1, FRAME)
-    meta, body, logs = await waiter
-    assert meta == {"type": "result", "error": None}
-    assert body == b'{"ok": true}'
-    assert logs == b"log\n"
+    assert not waiter.done()
+    protocol.pipe_data_received(1, pack_frame(orjson.dumps({"type": "result"}), b"{}", b"x"))
+    assert await waiter == ({"type": "result"}, b"{}", b"x")
 
 
-@pytest.mark.parametrize("cuts", [(1,), (5, 13), (12, 20, 30), tuple(range(1, len(FRAME)))])
-async def test_a_frame_split_across_reads_is_put_back_together(cuts: tuple[int, ...]) -> None:
+async def test_a_second_frame_nobody_asked_for_is_not_queued() -> None:
     protocol = _WorkerProtocol()
+    frame = pack_frame(orjson.dumps({"type": "ready"}))
+    protocol.pipe_data_received(1, frame + frame)
+    assert (await protocol.expect_frame())[0] == {"type": "ready"}
     waiter = protocol.expect_frame()
-    bounds = (0, *cuts, len(FRAME))
-    for start, end in itertools.pairwise(bounds):
-        assert not waiter.done()
-        protocol.pipe_data_received(1, FRAME[start:end])
-    assert (await waiter)[1] == b'{"ok": true}'
-
-
-async def test_a_frame_and_the_start_of_the_next_are_kept_apart() -> None:
-    protocol = _WorkerProtocol()
-    first = protocol.expect_frame()
-    protocol.pipe_data_received(1, FRAME + FRAME[:7])
-    assert (await first)[2] == b"log\n"
-    second = protocol.expect_frame()
-    protocol.pipe_data_received(1, FRAME[7:])
-    assert (await second)[1] == b'{"ok": true}'
-
-
-async def test_a_garbled_frame_fails_the_waiter() -> None:
-    protocol = _WorkerProtocol()
-    waiter = protocol.expect_frame()
-    protocol.pipe_data_received(1, HEADER.pack(2**31, 0, 0) + b"junk")
-    with pytest.raises(_WorkerGoneError, match="garbled"):
-        await asyncio.wait_for(waiter, 1)
-
-
-async def test_a_frame_nobody_asked_for_is_a_protocol_error() -> None:
-    protocol = _WorkerProtocol()
-    protocol.pipe_data_received(1, FRAME)  # no waiter: nothing to hand it to, nothing raised
-    waiter = protocol.expect_frame()
-    protocol.process_exited()
-    with pytest.raises(_WorkerGoneError, match="exited"):
-        await waiter
+    assert not waiter.done()  # the second one was refused, not queued behind the first

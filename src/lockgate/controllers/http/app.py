@@ -9,6 +9,7 @@ may not claim them).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -285,30 +286,19 @@ def create_app(application: Application) -> GatewayApp:
     def cors() -> CorsConfig | None:
         return application.security.cors
 
-    limiter, failures = application.limiter, application.auth_failures
-    access_log = application.access_log.emit if application.access_log else None
+    make: Callable[..., GatewayApp] = GatewayApp
     if application.tracer.enabled:
         # Imported here: it subclasses GatewayApp, so app.py cannot import it at the top.
         from lockgate.controllers.http.tracing import TracedGatewayApp  # noqa: PLC0415
 
-        return TracedGatewayApp(
-            api,
-            functions,
-            invoke,
-            listeners,
-            cors=cors,
-            limiter=limiter,
-            failures=failures,
-            access_log=access_log,
-            spans=ServerSpans(application.tracer),
-        )
-    return GatewayApp(
+        make = functools.partial(TracedGatewayApp, spans=ServerSpans(application.tracer))
+    return make(
         api,
         functions,
         invoke,
         listeners,
         cors=cors,
-        limiter=limiter,
-        failures=failures,
-        access_log=access_log,
+        limiter=application.limiter,
+        failures=application.auth_failures,
+        access_log=application.access_log.emit if application.access_log else None,
     )

@@ -45,6 +45,7 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._waiter: asyncio.Future[_Frame] | None = None
+        self._early: _Frame | None = None  # a frame that came before anyone asked for it
         # Output of a long invocation, sent while it runs: given (runs, data).
         self.on_output: Callable[[list[int], bytes], None] | None = None
         self._early_stderr = bytearray()
@@ -86,13 +87,17 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
             if self.on_output is not None:
                 self.on_output(meta.get("streams") or [], frame[meta_end + body_len :])
             return True
+        parts = (meta, frame[meta_end : meta_end + body_len], frame[meta_end + body_len :])
         waiter, self._waiter = self._waiter, None
+        if waiter is None and self._early is None:
+            # The worker's "ready" can arrive before the launcher, slowed down on a busy
+            # machine, asks for it: kept for that first ``expect_frame``, not dropped.
+            self._early = parts
+            return True
         if waiter is None or waiter.done():
             self._fail(_WorkerGoneError("worker sent a frame nobody asked for"))
             return False
-        waiter.set_result(
-            (meta, frame[meta_end : meta_end + body_len], frame[meta_end + body_len :])
-        )
+        waiter.set_result(parts)
         return True
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:  # noqa: ARG002
@@ -110,6 +115,10 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
 
     def expect_frame(self) -> asyncio.Future[_Frame]:
         waiter: asyncio.Future[_Frame] = asyncio.get_running_loop().create_future()
+        if self._early is not None:
+            early, self._early = self._early, None
+            waiter.set_result(early)
+            return waiter
         if self.exited.is_set():
             waiter.set_exception(_WorkerGoneError("worker exited"))
         self._waiter = waiter
