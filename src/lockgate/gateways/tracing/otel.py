@@ -35,7 +35,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from lockgate.gateways.tracing.ports import Attributes, ISpan, NoSpan
+from lockgate.gateways.tracing.ports import Attributes, ISpan, _NoSpan
 from lockgate.models.trace import SpanKind, TraceContext, TracingConfig
 
 __all__ = ["OpenTelemetrySpan", "OpenTelemetryTracer", "open_tracer"]
@@ -170,9 +170,9 @@ class OpenTelemetrySpan:
         )
 
 
-class _ForeignSpan(NoSpan):
+class _ForeignSpan(_NoSpan):
     """A span the gateway did not make (a step's own, or a caller's remote one), when it
-    is the current one: readable, never written (every writer is ``NoSpan``'s no-op)."""
+    is the current one: readable, never written (every writer is ``_NoSpan``'s no-op)."""
 
     __slots__ = ("_span",)
 

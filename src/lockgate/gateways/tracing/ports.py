@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 from lockgate.models.trace import SpanKind, TraceContext
 
-__all__ = ["NO_TRACER", "Attributes", "ISpan", "ITracer", "NoSpan"]
+__all__ = ["NO_TRACER", "Attributes", "ISpan", "ITracer"]
 
 Attributes = Mapping[str, str | bool | int | float]
 """Span attributes: never a secret, a payload or a query string (it may hold a token)."""
@@ -200,12 +200,12 @@ class ITracer(Protocol):
         ...
 
 
-class NoSpan:
+class _NoSpan:
     """The span of ``NO_TRACER``: its own context manager, so a span costs no allocation."""
 
     __slots__ = ()
 
-    def __enter__(self) -> NoSpan:
+    def __enter__(self) -> _NoSpan:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -227,7 +227,7 @@ class NoSpan:
         return None
 
 
-_NO_SPAN = NoSpan()
+_NO_SPAN = _NoSpan()
 
 
 class _NoTracer:
