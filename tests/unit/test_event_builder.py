@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 
 from lockgate.models.context import InputContext
 from lockgate.models.routing import PayloadFormat, Route, RouteMatch
-from lockgate.use_cases.apigw.events import EventBuilder, encode_body, format_request_time
+from lockgate.models.trace import TraceContext
+from lockgate.use_cases.apigw.events import (
+    EventBuilder,
+    encode_body,
+    format_request_time,
+    with_trace_headers,
+)
 
 # 09/Apr/2015:12:34:56 UTC, the timestamp of AWS's own v1 example, plus 789 ms.
 RECEIVED_AT = 1428582896.789
@@ -523,3 +529,22 @@ def test_a_context_without_an_arrival_time_is_stamped_now() -> None:
     before = int(time.time() * 1000)
     event = EventBuilder().build_v2(make_context(received_at=None), make_match("2.0"))
     assert before <= event["requestContext"]["timeEpoch"] <= int(time.time() * 1000)
+
+
+@pytest.mark.parametrize("payload_format", ["1.0", "2.0"])
+def test_a_trace_given_to_build_puts_the_same_headers_as_a_traced_request(
+    payload_format: PayloadFormat,
+) -> None:
+    trace = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", True)
+    raw = (*RAW_HEADERS, ("traceparent", "00-old-old-01"), ("x-amzn-trace-id", "Root=old"))
+    context = make_context(raw_headers=raw, headers=joined(raw))
+    builder, match = EventBuilder(), make_match(payload_format)
+
+    in_event = json.loads(builder.build(context, match, trace=trace))
+    in_request = json.loads(builder.build(with_trace_headers(context, trace), match))
+
+    assert in_event["headers"] == in_request["headers"]
+    assert in_event["headers"]["traceparent"] == trace.traceparent
+    assert in_event["headers"]["x-amzn-trace-id"] == trace.amzn_trace_id
+    assert in_event.get("multiValueHeaders") == in_request.get("multiValueHeaders")
+    assert context.headers["traceparent"] == "00-old-old-01"  # the request's own, untouched

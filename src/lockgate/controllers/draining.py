@@ -30,13 +30,20 @@ class DrainingServer(uvicorn.Server):
         on_drain: Called (from the signal handler, on the event loop's thread) when the
             first stop signal arrives.
         drain_seconds: How long to keep serving after it; 0 stops at once.
+        on_started: Called once the application has started, before the first request.
     """
 
     def __init__(
-        self, config: uvicorn.Config, *, on_drain: Callable[[], None], drain_seconds: float
+        self,
+        config: uvicorn.Config,
+        *,
+        on_drain: Callable[[], None],
+        drain_seconds: float,
+        on_started: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(config)
         self._on_drain = on_drain
+        self._on_started = on_started
         self._drain_seconds = drain_seconds
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -45,6 +52,10 @@ class DrainingServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self._on_started()  # the lifespan has run and nothing has been served yet
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         loop, first = self._loop, not self._signalled

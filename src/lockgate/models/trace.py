@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = ["SpanKind", "TraceContext", "TracingConfig"]
 
@@ -21,19 +21,22 @@ _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f
 _INVALID_TRACE, _INVALID_SPAN = "0" * 32, "0" * 16
 
 
-class SpanKind(enum.Enum):
-    """OpenTelemetry's span kinds, without importing OpenTelemetry."""
+class SpanKind(enum.IntEnum):
+    """OpenTelemetry's span kinds, without importing OpenTelemetry: numbered as its
+    ``SpanKind`` (an int, so a span keeps its kind with no lookup on the request path)."""
 
-    INTERNAL = "internal"
-    SERVER = "server"
-    CLIENT = "client"
-    PRODUCER = "producer"
-    CONSUMER = "consumer"
+    INTERNAL = 0
+    SERVER = 1
+    CLIENT = 2
+    PRODUCER = 3
+    CONSUMER = 4
 
 
-@dataclass(frozen=True, slots=True)
-class TraceContext:
+class TraceContext(NamedTuple):
     """One span's identity, to hand on to a handler, a worker or a step.
+
+    A NamedTuple, as ``InputContext``: immutable, and made up to twice a traced request,
+    where a frozen dataclass costs three times as much to build.
 
     Attributes:
         trace_id: 32 lower-case hex digits.

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lockgate.controllers.heap import settle_heap
 from lockgate.controllers.http.listener.limits import (
     ListenerLimits,
     connection_budget,
@@ -127,6 +128,7 @@ def serve(
         ),
         on_drain=application.begin_draining,
         drain_seconds=settings.drain_seconds,
+        on_started=settle_heap,
     )
     for _, listen_port in addresses:
         note_local_gateway(listen_port, token_file)

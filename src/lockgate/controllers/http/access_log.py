@@ -12,12 +12,15 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.types import Message, Receive, Scope, Send
 
-__all__ = ["Emit", "log_access"]
+__all__ = ["RESPONSE_STATUS", "Emit", "log_access"]
 
 Emit = Callable[[str, str, str, Mapping[str, object]], None]
 """``ILogLines.emit``: level, logger, message, fields."""
 
 _LATENCY = b"x-lockgate-latency"
+RESPONSE_STATUS = "lockgate.status"
+"""The scope key the response's status is noted under (the request's server span reads it
+there rather than watching the response a second time)."""
 
 
 async def log_access(
@@ -37,7 +40,7 @@ async def log_access(
     async def send_noting(message: Message) -> None:
         nonlocal status, added
         if message["type"] == "http.response.start":
-            status = message["status"]
+            status = scope[RESPONSE_STATUS] = message["status"]
             for name, value in message.get("headers", ()):
                 if name == _LATENCY:
                     added = value.decode("latin-1")

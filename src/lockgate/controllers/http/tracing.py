@@ -6,10 +6,12 @@ not even a frame for it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
+from lockgate.controllers.http.access_log import RESPONSE_STATUS
 from lockgate.controllers.http.app import GatewayApp
 from lockgate.controllers.http.lambda_api import INVOKE_PATH
 from lockgate.use_cases.routes.server_spans import ServerSpans
@@ -27,6 +29,7 @@ class TracedGatewayApp(GatewayApp):
     def __init__(self, *args: Any, spans: ServerSpans, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spans = spans
+        self.notes_status = kwargs.get("access_log") is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,14 +43,6 @@ class TracedGatewayApp(GatewayApp):
             if name in (b"traceparent", b"tracestate", b"user-agent")
         }
         client = scope.get("client")
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         with self.spans.request(
             method,
             scope["path"],
@@ -56,8 +51,31 @@ class TracedGatewayApp(GatewayApp):
             client=client[0] if client else None,
             protocol=_PROTOCOLS.get(scope.get("http_version", "1.1"), "1.1"),
         ) as span:
-            await super().__call__(scope, receive, send_status)
+            if self.notes_status:  # the access log notes the status in the scope
+                await super().__call__(scope, receive, send)
+                status = scope.get(RESPONSE_STATUS, 0)
+            else:
+                status = await _serve_noting_status(super().__call__, scope, receive, send)
             self.spans.finish(span, method, status, _route(scope))
+
+
+async def _serve_noting_status(
+    app: Callable[[Scope, Receive, Send], Awaitable[None]],
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> int:
+    """Serve the request with ``app``; return the response's status (0: none started)."""
+    status = 0
+
+    async def send_noting(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    await app(scope, receive, send_noting)
+    return status
 
 
 def _route(scope: Scope) -> str | None:

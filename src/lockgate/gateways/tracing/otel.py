@@ -1,13 +1,15 @@
 """``OpenTelemetryTracer``: the tracing port on OpenTelemetry, exporting through the SDK's
-span processors (in batches, over OTLP/HTTP, to standard output, or nowhere). Imported only
-when tracing is on.
+exporters (in batches, over OTLP/HTTP, to standard output, or nowhere). Imported only when
+tracing is on.
 
-The gateway's own spans are recorded here and handed to the SDK finished, as the SDK's
-``ReadableSpan``: the SDK's live ``Span`` (locks, bounded attribute maps, a sampler call,
-per-span processor hooks) cost about 50 µs each on the request path, these under 10. Each
-is made current in OpenTelemetry's context too, so spans made with OpenTelemetry's API
-while it is open (a workflow step's, an event handler's) are its children, and they go to
-the same processor: the SDK ``TracerProvider`` set as the process's global one shares it.
+The gateway's own spans are recorded here, not by the SDK's live ``Span`` (locks, bounded
+attribute maps, a sampler call, per-span processor hooks: about 50 µs each on the request
+path): a span is a few fields while it is open, and a ``SpanRecord`` in ``SpanBatches``'
+queue once it ends, made into the SDK's ``ReadableSpan`` in the export thread. Each is made
+current in OpenTelemetry's context too where code may run inside it, so spans made with
+OpenTelemetry's API while it is open (a workflow step's, an event handler's) are its
+children, and they go to the same queue: the SDK ``TracerProvider`` set as the process's
+global one shares it.
 """
 
 from __future__ import annotations
@@ -16,67 +18,69 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.environment_variables import (
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE,
+    OTEL_BSP_SCHEDULE_DELAY,
+)
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from lockgate.gateways.tracing.batches import SpanBatches
 from lockgate.gateways.tracing.ports import Attributes, ISpan, _NoSpan
+from lockgate.gateways.tracing.records import ExportedSpan, SpanRecord
 from lockgate.models.trace import SpanKind, TraceContext, TracingConfig
 
 __all__ = ["OpenTelemetrySpan", "OpenTelemetryTracer", "open_tracer"]
 
-_KINDS = {
-    SpanKind.INTERNAL: trace.SpanKind.INTERNAL,
-    SpanKind.SERVER: trace.SpanKind.SERVER,
-    SpanKind.CLIENT: trace.SpanKind.CLIENT,
-    SpanKind.PRODUCER: trace.SpanKind.PRODUCER,
-    SpanKind.CONSUMER: trace.SpanKind.CONSUMER,
-}
 _SAMPLED, _NOT_SAMPLED = TraceFlags(TraceFlags.SAMPLED), TraceFlags(TraceFlags.DEFAULT)
-_UNSET = Status(StatusCode.UNSET)
 _FLUSH_TIMEOUT_MS = 5000
 _TRACE_ID_LIMIT = (1 << 64) - 1  # the low 64 bits decide a ratio, as the SDK's sampler does
+_Parent = tuple[int, int, bool, bool]  # trace id, span id, remote, sampled
 _current: ContextVar[OpenTelemetrySpan | None] = ContextVar("lockgate_span", default=None)
 
 
-def _lockgate_version() -> str:
+def lockgate_scope() -> InstrumentationScope:
+    """The gateway's spans' instrumentation scope: ``lockgate`` and its version."""
     try:
-        return version("lockgate")
+        return InstrumentationScope("lockgate", version("lockgate"))
     except PackageNotFoundError:  # run from a source tree that was never installed
-        return "0"
+        return InstrumentationScope("lockgate", "0")
 
 
 class OpenTelemetrySpan:
-    """One of the gateway's spans, open while its ``with`` block runs; handed to the span
-    processor, finished, when the block ends (if its trace is sampled)."""
+    """One of the gateway's spans, open while its ``with`` block runs; queued for export as
+    a ``SpanRecord`` when the block ends (if its trace is sampled)."""
 
     __slots__ = (
         "_attributes",
-        "_context",
         "_events",
+        "_failure",
         "_handed",
         "_kind",
         "_name",
         "_otel_token",
         "_parent",
+        "_sampled",
+        "_span_id",
         "_start",
-        "_status",
         "_token",
+        "_trace_id",
         "_tracer",
     )
 
@@ -85,21 +89,25 @@ class OpenTelemetrySpan:
         tracer: OpenTelemetryTracer,
         name: str,
         kind: SpanKind,
-        context: SpanContext,
-        parent: SpanContext | None,
+        trace_id: int,
+        span_id: int,
+        sampled: bool,
+        parent: tuple[int, bool] | None,
         attributes: Attributes | None,
     ) -> None:
         self._tracer = tracer
         self._name = name
         self._kind = kind
-        self._context = context
+        self._trace_id = trace_id
+        self._span_id = span_id
+        self._sampled = sampled
         self._parent = parent
         # The callers' attribute maps are fresh dicts: kept, not copied (the request path).
         self._attributes: dict[str, str | bool | int | float] = (
             attributes if type(attributes) is dict else dict(attributes or ())
         )
-        self._events: list[Event] | None = None
-        self._status = _UNSET
+        self._events: list[tuple[str, Attributes | None, int]] | None = None
+        self._failure: str | None = None
         self._start = time.time_ns()
         self._token: Token[OpenTelemetrySpan | None] | None = None
         self._otel_token: object = None
@@ -111,19 +119,18 @@ class OpenTelemetrySpan:
     def add_event(self, name: str, attributes: Attributes | None = None) -> None:
         if self._events is None:
             self._events = []
-        self._events.append(Event(name, attributes, time.time_ns()))
+        self._events.append((name, attributes, time.time_ns()))
 
     def set_name(self, name: str) -> None:
         self._name = name
 
     def fail(self, description: str) -> None:
-        self._status = Status(StatusCode.ERROR, description)
+        self._failure = description
 
     def context(self) -> TraceContext | None:
         if self._handed is None:  # asked for up to three times a request: made once
-            found = self._context
             self._handed = TraceContext(
-                f"{found.trace_id:032x}", f"{found.span_id:016x}", found.trace_flags.sampled
+                f"{self._trace_id:032x}", f"{self._span_id:016x}", self._sampled
             )
         return self._handed
 
@@ -133,8 +140,9 @@ class OpenTelemetrySpan:
         # own spans (steps, event handlers, resource factories): OpenTelemetry's context (a
         # dict copied each time) is set for them alone, not on every request's path.
         if self._kind is SpanKind.INTERNAL or self._kind is SpanKind.CONSUMER:
-            otel = trace.set_span_in_context(NonRecordingSpan(self._context))
-            self._otel_token = otel_context.attach(otel)
+            flags = _SAMPLED if self._sampled else _NOT_SAMPLED
+            own = SpanContext(self._trace_id, self._span_id, is_remote=False, trace_flags=flags)
+            self._otel_token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(own)))
         return self
 
     def __exit__(
@@ -145,29 +153,26 @@ class OpenTelemetrySpan:
     ) -> None:
         # Only the type: an exception's message may hold a secret.
         if exc_type is not None and exc_type is not GeneratorExit:
-            self._status = Status(StatusCode.ERROR, exc_type.__name__)
+            self._failure = exc_type.__name__
         if self._otel_token is not None:
             otel_context.detach(self._otel_token)  # type: ignore[arg-type]
         if self._token is not None:
             _current.reset(self._token)
-        if self._context.trace_flags.sampled:
-            self._tracer.finished(self._readable())
-
-    def _readable(self) -> ReadableSpan:
-        tracer = self._tracer
-        return ReadableSpan(
-            name=self._name,
-            context=self._context,
-            parent=self._parent,
-            resource=tracer.resource,
-            attributes=self._attributes,
-            events=self._events or (),
-            kind=_KINDS[self._kind],
-            status=self._status,
-            start_time=self._start,
-            end_time=time.time_ns(),
-            instrumentation_scope=tracer.scope,
-        )
+        if self._sampled:
+            self._tracer.hand(
+                (
+                    self._name,
+                    self._kind,
+                    self._trace_id,
+                    self._span_id,
+                    self._parent,
+                    self._attributes,
+                    tuple(self._events) if self._events else (),
+                    self._failure,
+                    self._start,
+                    time.time_ns(),
+                )
+            )
 
 
 class _ForeignSpan(_NoSpan):
@@ -195,6 +200,7 @@ class OpenTelemetryTracer:
         processor: Where finished spans go (``open_tracer`` gives a batch processor and an
             exporter; tests a simple one and the SDK's in-memory exporter).
         resource: The spans' resource (``service.name`` ...).
+        scope: Their instrumentation scope (by default ``lockgate`` and its version).
         ratio: The share of new traces recorded; a parent's sampled flag is followed
             (``parent_based``) or not.
         parent_based: Whether a parent's sampled flag decides (the SDK's default).
@@ -205,12 +211,19 @@ class OpenTelemetryTracer:
         processor: SpanProcessor,
         resource: Resource | None = None,
         *,
+        scope: InstrumentationScope | None = None,
         ratio: float = 1.0,
         parent_based: bool = True,
     ) -> None:
         self._processor = processor
         self.resource = resource or Resource.create({SERVICE_NAME: "lockgate"})
-        self.scope = InstrumentationScope("lockgate", _lockgate_version())
+        self.scope = scope or lockgate_scope()
+        # A queue of ours takes the gateway's spans with an append, and builds what its
+        # exporter reads in its own thread; any other processor (a test's) gets them built.
+        self.hand: Callable[[SpanRecord], None] = (
+            processor.add if isinstance(processor, SpanBatches) else self._readable
+        )
+        """Hands a finished span to the processor (a batch queue: no I/O here)."""
         self._bound = round(ratio * (_TRACE_ID_LIMIT + 1))
         self._parent_based = parent_based
         self._random = random.Random()  # noqa: S311 - ids, not secrets (the SDK's own way)
@@ -228,57 +241,51 @@ class OpenTelemetryTracer:
         headers: Mapping[str, str] | None = None,
         parent: TraceContext | None = None,
     ) -> OpenTelemetrySpan:
-        parent_context = self._parent(headers, parent)
+        if headers is not None:  # a request's: the caller's traceparent, else a new trace
+            value = headers.get("traceparent")
+            found = _remote(TraceContext.from_traceparent(value)) if value else None
+        else:
+            found = self._parent(parent)
         span_id = self._random.getrandbits(64) or 1
-        if parent_context is None:
+        if found is None:
             trace_id = self._random.getrandbits(128) or 1
             sampled = (trace_id & _TRACE_ID_LIMIT) < self._bound
-        else:
-            trace_id = parent_context.trace_id
-            sampled = (
-                parent_context.trace_flags.sampled
-                if self._parent_based
-                else (trace_id & _TRACE_ID_LIMIT) < self._bound
-            )
-        context = SpanContext(
-            trace_id, span_id, is_remote=False, trace_flags=_SAMPLED if sampled else _NOT_SAMPLED
+            return OpenTelemetrySpan(self, name, kind, trace_id, span_id, sampled, None, attributes)
+        trace_id, parent_id, remote, parent_sampled = found
+        sampled = (
+            parent_sampled if self._parent_based else (trace_id & _TRACE_ID_LIMIT) < self._bound
         )
-        return OpenTelemetrySpan(self, name, kind, context, parent_context, attributes)
+        up = (parent_id, remote)
+        return OpenTelemetrySpan(self, name, kind, trace_id, span_id, sampled, up, attributes)
 
     @staticmethod
-    def _parent(
-        headers: Mapping[str, str] | None, parent: TraceContext | None
-    ) -> SpanContext | None:
-        """A request's: the caller's ``traceparent``, if any (else a new trace); otherwise
-        the current span, else ``parent``."""
-        if headers is not None:
-            return _remote(TraceContext.from_traceparent(headers.get("traceparent")))
+    def _parent(parent: TraceContext | None) -> _Parent | None:
+        """Any span but a request's: the current span, else ``parent``."""
         ours = _current.get()
         if ours is not None:
-            return ours._context
+            return ours._trace_id, ours._span_id, False, ours._sampled
         found = trace.get_current_span().get_span_context()
-        return found if found.is_valid else _remote(parent)
+        if found.is_valid:
+            return found.trace_id, found.span_id, found.is_remote, found.trace_flags.sampled
+        return _remote(parent)
 
     def current(self) -> ISpan:
         ours = _current.get()
         return ours if ours is not None else _ForeignSpan(trace.get_current_span())
 
-    def finished(self, span: ReadableSpan) -> None:
-        """Hand a finished span to the processor (a batch queue: no I/O here)."""
-        self._processor.on_end(span)
+    def _readable(self, record: SpanRecord) -> None:
+        """A processor other than ours (a test's) gets each span as the SDK hands it."""
+        self._processor.on_end(ExportedSpan(self.resource, self.scope, record))
 
     async def flush(self) -> None:
         # The SDK flushes synchronously, from the calling thread: off the event loop.
         await asyncio.to_thread(self._processor.force_flush, _FLUSH_TIMEOUT_MS)
 
 
-def _remote(parent: TraceContext | None) -> SpanContext | None:
+def _remote(parent: TraceContext | None) -> _Parent | None:
     if parent is None:
         return None
-    flags = _SAMPLED if parent.sampled else _NOT_SAMPLED
-    return SpanContext(
-        int(parent.trace_id, 16), int(parent.span_id, 16), is_remote=True, trace_flags=flags
-    )
+    return int(parent.trace_id, 16), int(parent.span_id, 16), True, parent.sampled
 
 
 class _DroppingExporter(SpanExporter):
@@ -328,6 +335,29 @@ def _sampling(config: TracingConfig) -> tuple[float, bool]:
     return ratio, parent_based
 
 
+_BATCH_VARIABLES = (  # the SDK's own names and defaults
+    (OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+    (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+    (OTEL_BSP_SCHEDULE_DELAY, 5000),
+)
+
+
+def batch_limits() -> tuple[int, int, float]:
+    """(queue size, batch size, delay in seconds) from ``OTEL_BSP_MAX_QUEUE_SIZE``,
+    ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` and ``OTEL_BSP_SCHEDULE_DELAY`` (ms), as the SDK's
+    batch processor reads them; a value that is not a positive whole number is the
+    default, and a batch is never larger than the queue."""
+    values = []
+    for name, default in _BATCH_VARIABLES:
+        try:
+            value = int(os.environ.get(name, default))
+        except ValueError:
+            value = default
+        values.append(value if value > 0 else default)
+    queue, batch, delay_ms = values
+    return queue, min(batch, queue), delay_ms / 1000
+
+
 def open_tracer(config: TracingConfig) -> OpenTelemetryTracer:
     """The gateway's tracer for ``config``: its exporter behind a batch processor (spans
     leave in batches, from the processor's thread, never on a request's path). An SDK
@@ -336,7 +366,11 @@ def open_tracer(config: TracingConfig) -> OpenTelemetryTracer:
     traces and export."""
     service = config.service_name or os.environ.get("OTEL_SERVICE_NAME") or "lockgate"
     resource = Resource.create({SERVICE_NAME: service})
-    processor = BatchSpanProcessor(_exporter(config))
+    scope = lockgate_scope()
+    max_queue, batch, delay_s = batch_limits()
+    processor = SpanBatches(
+        _exporter(config), resource, scope, max_queue=max_queue, batch=batch, delay_s=delay_s
+    )
     ratio, parent_based = _sampling(config)
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         root = TraceIdRatioBased(ratio)
@@ -345,4 +379,6 @@ def open_tracer(config: TracingConfig) -> OpenTelemetryTracer:
         )
         provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
-    return OpenTelemetryTracer(processor, resource, ratio=ratio, parent_based=parent_based)
+    return OpenTelemetryTracer(
+        processor, resource, scope=scope, ratio=ratio, parent_based=parent_based
+    )

@@ -29,6 +29,9 @@ __all__ = ["ProcessWorker", "ProcessWorkerLauncher", "lambda_environment"]
 # Variables a worker inherits from the gateway; everything else it sees is declared.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
 _EARLY_STDERR_LIMIT = 8192
+# How long a worker's exit waits for its control pipe to be read to the end (its last frame,
+# an init error, may still be in it): a process the handler started may hold the pipe open.
+_EXIT_DRAIN_S = 0.5
 _Frame = tuple[dict[str, Any], bytes, bytes]
 OutputListener = Callable[[str, str, bytes, Sequence[int]], None]
 """Given a function's name, the request id, output and its runs (see ``output_lines``)."""
@@ -50,6 +53,8 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
         self.on_output: Callable[[list[int], bytes], None] | None = None
         self._early_stderr = bytearray()
         self.exited = asyncio.Event()
+        self._stdout_closed = False
+        self._gone: _WorkerGoneError | None = None  # set once no frame can come any more
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd == 2:  # only before the worker redirects fd 2 to its capture pipe
@@ -102,13 +107,26 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:  # noqa: ARG002
         if fd == 1:
-            self._fail(_WorkerGoneError("worker closed its control pipe"))
+            self._stdout_closed = True
+            self._end(_WorkerGoneError("worker closed its control pipe"))
 
     def process_exited(self) -> None:
-        self._fail(_WorkerGoneError("worker exited"))
         self.exited.set()
+        if self._stdout_closed:
+            self._end(_WorkerGoneError("worker exited"))
+            return
+        # The exit can be seen before the pipe's last bytes are read (a busy loop sees
+        # both at once): the frame in them, an init error say, is delivered first.
+        asyncio.get_running_loop().call_later(
+            _EXIT_DRAIN_S, self._end, _WorkerGoneError("worker exited")
+        )
 
-    def _fail(self, exc: Exception) -> None:
+    def _end(self, exc: _WorkerGoneError) -> None:
+        """No frame can come any more: the waiter, and every later one, gets ``exc``."""
+        self._gone = self._gone or exc
+        self._fail(exc)
+
+    def _fail(self, exc: _WorkerGoneError) -> None:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
@@ -119,8 +137,9 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
             early, self._early = self._early, None
             waiter.set_result(early)
             return waiter
-        if self.exited.is_set():
-            waiter.set_exception(_WorkerGoneError("worker exited"))
+        if self._gone is not None:
+            waiter.set_exception(self._gone)
+            return waiter
         self._waiter = waiter
         return waiter
 

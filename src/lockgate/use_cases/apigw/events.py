@@ -79,15 +79,34 @@ def with_trace_headers(context: InputContext, trace: TraceContext) -> InputConte
     handler's own spans join the request's trace whichever header its tracer reads (as API
     Gateway replaces ``X-Amzn-Trace-Id`` with its own segment's); a caller's ``tracestate``
     is left as it came."""
-    added = (("traceparent", trace.traceparent), ("x-amzn-trace-id", trace.amzn_trace_id))
+    added = _trace_pairs(trace)
     headers = dict(context.headers)
-    headers.pop("x-amzn-trace-id", None)  # replaced, but after the others, as raw_headers
-    headers.pop("traceparent", None)
-    headers.update(added)
+    _replace_trace_headers(headers, added)
     raw = context.raw_headers
     if raw:
-        raw = (*(pair for pair in raw if pair[0] not in _TRACE_HEADERS), *added)
+        raw = (*[pair for pair in raw if pair[0] not in _TRACE_HEADERS], *added)
     return context._replace(headers=headers, raw_headers=raw)
+
+
+def _trace_pairs(trace: TraceContext) -> tuple[tuple[str, str], tuple[str, str]]:
+    return ("traceparent", trace.traceparent), ("x-amzn-trace-id", trace.amzn_trace_id)
+
+
+def _replace_trace_headers(headers: dict[str, Any], added: Iterable[tuple[str, Any]]) -> None:
+    for name in _TRACE_HEADERS:  # replaced, and after the others, as in raw headers
+        headers.pop(name, None)
+    headers.update(added)
+
+
+def _put_trace_headers(event: dict[str, Any], trace: TraceContext) -> None:
+    """An event's headers as ``with_trace_headers`` makes a request's: v1's ``headers`` and
+    ``multiValueHeaders``, v2's ``headers`` (copied: v2 may share the request's own dict)."""
+    added = _trace_pairs(trace)
+    event["headers"] = headers = dict(event.get("headers") or ())
+    _replace_trace_headers(headers, added)
+    multi = event.get("multiValueHeaders")
+    if multi is not None:
+        _replace_trace_headers(multi, [(name, [value]) for name, value in added])
 
 
 def _is_binary_content_type(content_type: str | None) -> bool:
@@ -149,14 +168,23 @@ class EventBuilder:
         self._domains: dict[str, tuple[str, str]] = {}
 
     def build(
-        self, context: InputContext, match: RouteMatch, identity: RouteIdentity | None = None
+        self,
+        context: InputContext,
+        match: RouteMatch,
+        identity: RouteIdentity | None = None,
+        *,
+        trace: TraceContext | None = None,
     ) -> bytes:
         """The JSON event for ``match.route.payload_format``, compact and UTF-8 encoded;
-        ``identity`` is what the route's authorizer and API key established."""
+        ``identity`` is what the route's authorizer and API key established; ``trace``, if
+        any, is in its headers as ``with_trace_headers`` puts it (set in the event, not in a
+        copy of the request: the cheaper way on a traced request's path)."""
         if match.route.payload_format == "1.0":
             event = self.build_v1(context, match, identity)
         else:
             event = self.build_v2(context, match, identity)
+        if trace is not None:
+            _put_trace_headers(event, trace)
         return orjson.dumps(event)
 
     def build_v1(

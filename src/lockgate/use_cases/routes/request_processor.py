@@ -102,16 +102,16 @@ class GatewayRequestProcessor:
             trace = self._name_span(context, route.path)
         elif "traceparent" in context.headers:  # untraced, but the caller's trace goes on
             trace = TraceContext.from_traceparent(context.headers["traceparent"])
-        if trace is not None:
-            context = with_trace_headers(context, trace)
         # What a route without an authorizer or API key pays: two attribute reads.
         if route.authorizer is not None or route.api_key_required:
+            if trace is not None:  # the authorizer's event carries the trace too
+                context = with_trace_headers(context, trace)
             admitted = await self._admit(context, match)
             if isinstance(admitted, HttpResponse):
                 return self._refused(admitted, origin, match)
             event = self._events.build(context, match, admitted)
         else:
-            event = self._events.build(context, match)
+            event = self._events.build(context, match, trace=trace)
         result = await self._invoker.invoke_function(
             route.function, event, request_id=context.request_id, trace=trace, trigger="http"
         )

@@ -1,0 +1,152 @@
+"""The gateway's instructions per request, tracing and output logging on beside off: the
+repeatable reading of what they cost, where requests/s on a shared machine vary by ±15 %.
+
+Run from the repository root with the project's interpreter (needs ``valgrind`` and ``wrk``)::
+
+    .venv/bin/python benchmarks/functions/instructions.py [--duration 20] [--rounds 1]
+                                                          [--only tracing|logs]
+
+Each setup is one ``lockgate serve`` run under ``valgrind --tool=callgrind`` (the gateway
+process alone: its workers run natively, so the gateway is always the bottleneck), fed by
+``wrk`` at 16 connections: a warm-up with counting off, then ``--duration`` seconds with it on;
+the instructions counted (every thread of the process: the span export thread too) over the
+requests served. Setups: the benchmark's echo route (``GET /echo/{name}``) with tracing off
+and on (``exporter = "none"``), and a handler that prints one line per call with the output
+log off and on (the access log off in both, and the output log's allowance of lines per
+second scaled to the slowed gateway: the same share of lines written as natively). The
+ratio off/on is the throughput a gateway bound by its own core keeps. ``--only tracing`` or
+``--only logs`` counts one pair. Results go to ``results-instructions.md`` beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
+
+from benchmarks.functions.loadgen import Request, run_load, wrk_path
+from benchmarks.functions.observability import gateway_config
+from benchmarks.functions.processes import Server, free_port
+from benchmarks.functions.tracing_cost import tracing_config
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results-instructions.md"
+CONNECTIONS = 16
+# Under callgrind the gateway serves ≈ 200 requests/s, not ≈ 5,000: the output log's
+# allowance (lines per second) is scaled down alike, so the same share of calls has its
+# lines written as natively at the default 200 lines/s (≈ 1 %), and the access log is off.
+_SLOWED: dict[str, object] = {"access_log": False, "function_log_rate": 8}
+
+
+def _counted(config: Path, path: str, folder: Path, duration: float) -> float:
+    """Instructions per request of a gateway serving ``config`` under callgrind."""
+    port = free_port()
+    out = folder / f"callgrind-{port}.out"
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        "-m",
+        "lockgate",
+        "serve",
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    log = folder / f"gateway-{port}.log"
+    with Server(f"gateway on {port}", argv, f"{url}/readyz", log, ready_timeout=600) as server:
+        request = Request(url + path)
+        run_load(request, CONNECTIONS, 5, threads=1, use_wrk=True)  # warm-up, uncounted
+        _control(server.pid, "-i", "on")
+        served = run_load(request, CONNECTIONS, duration, threads=1, use_wrk=True)
+        _control(server.pid, "-i", "off")
+        _control(server.pid, "-d")
+        time.sleep(1)
+    dumps = sorted(folder.glob(f"callgrind-{port}.out.*"))
+    if not dumps or not served.requests:
+        raise RuntimeError(f"no count from {config} (see {log})")
+    return _total(dumps[-1]) / served.requests
+
+
+def _control(pid: int, *command: str) -> None:
+    subprocess.run(["callgrind_control", *command, str(pid)], capture_output=True, check=True)
+
+
+def _total(dump: Path) -> int:
+    """The dump's ``totals:`` line (its header's ``summary:`` may read 0)."""
+    totals = [line for line in dump.read_text().splitlines() if line.startswith("totals:")]
+    if not totals:
+        raise RuntimeError(f"{dump} holds no total")
+    return int(totals[-1].split()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds counted per setup")
+    parser.add_argument("--rounds", type=int, default=1, help="times each setup is counted")
+    parser.add_argument("--only", choices=["tracing", "logs"], help="count one pair alone")
+    args = parser.parse_args()
+    if wrk_path() is None or shutil.which("valgrind") is None:
+        sys.exit("valgrind and wrk are needed (apt-get install valgrind wrk)")
+    source = HERE / "lockgate.toml"
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lockgate-instructions-") as tmp:
+        folder = Path(tmp)
+        pairs = {
+            "tracing": (
+                "tracing (route GET /echo/{name})",
+                tracing_config(source, folder / "tracing-off", traced=False),
+                tracing_config(source, folder / "tracing-on", traced=True),
+                "/echo/bench",
+            ),
+            "logs": (
+                "output log (route, a handler printing one line a call)",
+                gateway_config(folder / "logs-off", {"function_logs": False, **_SLOWED}),
+                gateway_config(folder / "logs-on", {"function_logs": True, **_SLOWED}),
+                "/echo/bench",
+            ),
+        }
+        for key, (name, off, on, path) in pairs.items():
+            if args.only and key != args.only:
+                continue
+            counts_off, counts_on = [], []
+            for _ in range(args.rounds):
+                counts_off.append(_counted(off, path, folder, args.duration))
+                counts_on.append(_counted(on, path, folder, args.duration))
+                print(f"{name}: off {counts_off[-1]:,.0f}, on {counts_on[-1]:,.0f} per request")
+            off_median, on_median = statistics.median(counts_off), statistics.median(counts_on)
+            rows.append(
+                f"| {name} | {off_median:,.0f} | {on_median:,.0f} | {off_median / on_median:.3f}x |"
+            )
+    text = "\n".join(
+        [
+            "# Instructions per request (benchmarks/functions/instructions.py)",
+            "",
+            f"callgrind, the gateway process alone, wrk at {CONNECTIONS} connections, "
+            f"{args.duration:g} s counted per setup, {args.rounds} round(s), medians.",
+            "",
+            "| what | off | on | off / on |",
+            "|---|---:|---:|---:|",
+            *rows,
+            "",
+        ]
+    )
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
