@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` fro
 
 from benchmarks.functions.loadgen import Request, run_load, wrk_path
 from benchmarks.functions.observability import gateway_config
-from benchmarks.functions.processes import Server, free_port
+from benchmarks.functions.processes import Server, free_port, serve_argv
 from benchmarks.functions.tracing_cost import tracing_config
 
 HERE = Path(__file__).resolve().parent
@@ -54,16 +54,7 @@ def _counted(config: Path, path: str, folder: Path, duration: float) -> float:
         "--tool=callgrind",
         "--instr-atstart=no",
         f"--callgrind-out-file={out}",
-        sys.executable,
-        "-m",
-        "lockgate",
-        "serve",
-        "--config",
-        str(config),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+        *serve_argv(config, port),
     ]
     url = f"http://127.0.0.1:{port}"
     log = folder / f"gateway-{port}.log"

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` fro
 
 import httpx
 from benchmarks.functions.loadgen import Request, run_load, wrk_path
-from benchmarks.functions.processes import Server, cpu_seconds, free_port
+from benchmarks.functions.processes import Server, cpu_seconds, free_port, serve_argv
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results-observability.md"
@@ -115,8 +115,7 @@ def main() -> int:
                 config = gateway_config(folder, gateway)
                 port = free_port()
                 base = f"http://127.0.0.1:{port}"
-                argv = [sys.executable, "-m", "lockgate", "serve", "--config", str(config)]
-                argv += ["--host", "127.0.0.1", "--port", str(port)]
+                argv = serve_argv(config, port)
                 with Server(name, argv, f"{base}/readyz", folder / "lockgate.log") as server:
                     httpx.get(f"{base}/echo/warm", timeout=30).raise_for_status()
                     figures[name].append(_measure(base, args.duration, server.pid))

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +21,26 @@ from types import TracebackType
 
 import httpx
 
-__all__ = ["CLOCK_TICKS", "Server", "children", "cmdline", "cpu_seconds", "free_port", "vm_rss_mb"]
+__all__ = [
+    "CLOCK_TICKS",
+    "Server",
+    "children",
+    "cmdline",
+    "cpu_seconds",
+    "free_port",
+    "serve_argv",
+    "vm_rss_mb",
+]
 
 _STOP_GRACE = 20.0
 _POLL = 0.05
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc's CPU times
+
+
+def serve_argv(config: Path, port: int) -> list[str]:
+    """``lockgate serve`` of ``config`` on loopback at ``port``, with this interpreter."""
+    argv = [sys.executable, "-m", "lockgate", "serve", "--config", str(config)]
+    return [*argv, "--host", "127.0.0.1", "--port", str(port)]
 
 
 def free_port() -> int:

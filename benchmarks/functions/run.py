@@ -90,7 +90,14 @@ from benchmarks.functions.probes import (
     spawn_python_ms,
     untouched,
 )
-from benchmarks.functions.processes import Server, children, cmdline, free_port, vm_rss_mb
+from benchmarks.functions.processes import (
+    Server,
+    children,
+    cmdline,
+    free_port,
+    serve_argv,
+    vm_rss_mb,
+)
 from benchmarks.functions.report import (
     LEGEND,
     Results,
@@ -465,18 +472,7 @@ def _lockgate(options: Options, logs: Path) -> _LockgateRun:
             "LOCKGATE_MASTER_KEY_FILE": str(logs / "master.key"),
         }
         store_secret_key(env)
-        argv = [
-            sys.executable,
-            "-m",
-            "lockgate",
-            "serve",
-            "--config",
-            str(config),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        argv = serve_argv(config, port)
         log = logs / "lockgate.log"
         with (
             Server("lockgate", argv, f"{base}/readyz", log, env={**os.environ, **env}) as gateway,
@@ -814,8 +810,7 @@ def _traced_gateway(options: Options, logs: Path, traced: bool) -> tuple[Setup, 
     config = tracing_config(CONFIG, logs / name.replace(" ", "-"), traced=traced)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "lockgate", "serve", "--config", str(config)]
-    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    argv = serve_argv(config, port)
     log = logs / f"lockgate-{name.replace(' ', '-')}.log"
     with (
         Server(f"lockgate, {name}", argv, f"{base}/readyz", log, env=dict(os.environ)) as gateway,
