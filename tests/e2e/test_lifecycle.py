@@ -18,19 +18,27 @@ from tests.e2e.gateway_process import APP_DIR, GatewayProcess, alive, children_o
 from tests.support import wait_for, wait_until
 
 
+def _serve_once(
+    config: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``lockgate serve`` of ``config``, expected to refuse to start (it would not return)."""
+    return subprocess.run(
+        [sys.executable, "-m", "lockgate", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def test_an_invalid_config_stops_start_up_naming_the_key(tmp_path: Path) -> None:
     config = tmp_path / "lockgate.toml"
     config.write_text(
         '[functions.echo]\nhandler = "handlers:echo"\n[functions.echo.scaling]\n'
         'max_capacity = "eight"\n'
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "lockgate", "serve", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _serve_once(config)
     assert done.returncode == 2
     assert "functions.echo.scaling.max_capacity" in done.stderr
     assert "Traceback" not in done.stderr
@@ -48,14 +56,7 @@ def test_a_handler_that_does_not_load_stops_start_up_naming_it(tmp_path: Path) -
         '[functions.gone]\nhandler = "nowhere:echo"\n'
         '[[routes]]\nmethod = "GET"\npath = "/e"\nfunction = "eho"\n'
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "lockgate", "serve", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "LOCKGATE_RUN_STORE": "memory://"},
-    )
+    done = _serve_once(config, {"LOCKGATE_RUN_STORE": "memory://"})
     assert done.returncode == 2
     assert f"lockgate: {config}: 3 problems:" in done.stderr
     assert "routes[0].function: expected a declared function" in done.stderr
@@ -91,14 +92,7 @@ def test_a_run_store_that_cannot_be_opened_stops_start_up_without_its_password(
     (tmp_path / "handlers.py").write_text("def echo(event, context):\n    return event\n")
     # Nothing listens on port 1 of loopback: the connection is refused at once.
     store = "postgresql://lockgate:hunter2@127.0.0.1:1/runs"
-    done = subprocess.run(
-        [sys.executable, "-m", "lockgate", "serve", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "LOCKGATE_RUN_STORE": store},
-    )
+    done = _serve_once(config, {"LOCKGATE_RUN_STORE": store})
     assert done.returncode == 2
     assert "cannot open the run store (postgresql://lockgate@127.0.0.1:1/runs" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout

@@ -4,9 +4,11 @@ failure survived, and records that keep nothing of the request alive."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Sequence
 
 import pytest
@@ -198,3 +200,12 @@ def test_the_sdks_batch_variables_set_the_queue(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert batch_limits() == expected
+
+
+def test_a_queue_that_is_shut_down_and_dropped_is_not_kept_by_its_fork_hook() -> None:
+    queue = batches(InMemorySpanExporter(), delay_s=3600)
+    queue.shutdown()
+    gone = weakref.ref(queue)
+    del queue
+    gc.collect()
+    assert gone() is None

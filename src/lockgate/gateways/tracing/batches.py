@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections import deque
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
@@ -64,7 +65,10 @@ class SpanBatches(SpanProcessor):
         self._stopped = False
         self._dropped = 0
         self._start()
-        os.register_at_fork(after_in_child=self._start)  # a forked child needs its own thread
+        # A forked child needs its own thread (and queue); held weakly, so a queue that is
+        # dropped (a test's, a reloaded gateway's) is not kept, nor restarted, by the hook.
+        restart = weakref.WeakMethod(self._restart_after_fork)
+        os.register_at_fork(after_in_child=lambda: (method := restart()) and method())
 
     def _start(self) -> None:
         self._queue: deque[SpanRecord | ReadableSpan] = deque()
@@ -72,6 +76,10 @@ class SpanBatches(SpanProcessor):
         self._exporting = threading.Lock()  # one export at a time: the thread's or a flush's
         self._thread = threading.Thread(target=self._run, name="lockgate-spans", daemon=True)
         self._thread.start()
+
+    def _restart_after_fork(self) -> None:
+        if not self._stopped:
+            self._start()
 
     def add(self, span: SpanRecord | ReadableSpan) -> None:
         """Queue a finished, sampled span (the gateway's own, on the request path)."""
