@@ -165,7 +165,9 @@ async def test_corrupted_ciphertext_affects_only_that_secret(
 async def test_corrupted_wrapped_key(manager: SecretManager, store: CountingStore) -> None:
     await manager.store_secret("a", CREDS)
     envelope = store._secrets["a"]
-    store._secrets["a"] = replace(envelope, wrapped_key=envelope.wrapped_key[:-1] + b"\x00")
+    # The last byte flipped (set to 0 it was unchanged 1 time in 256: the test then failed).
+    corrupted = envelope.wrapped_key[:-1] + bytes([envelope.wrapped_key[-1] ^ 1])
+    store._secrets["a"] = replace(envelope, wrapped_key=corrupted)
     manager._cache.clear()
     with pytest.raises(SecretDecryptionError, match=r"'a'.*wrapped data key"):
         await manager.get_secret("a")
