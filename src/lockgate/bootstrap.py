@@ -324,12 +324,12 @@ def _reloader(application: Application) -> CodeReloader:
 def _worker_launcher(settings: Settings, output: FunctionOutput | None = None) -> IWorkerLauncher:
     """Worker processes: ``python -m lockgate.worker``, or a custom runtime's command;
     ``output`` takes what a long invocation prints as it runs."""
+    listener = output.record if output is not None else None
     return ProcessOrRuntimeApiWorkerLauncher(
-        native=ProcessWorkerLauncher(
-            log_capture_bytes=settings.log_capture_bytes,
-            output=output.record if output is not None else None,
+        native=ProcessWorkerLauncher(log_capture_bytes=settings.log_capture_bytes, output=listener),
+        provided=RuntimeApiWorkerLauncher(
+            log_capture_bytes=settings.log_capture_bytes, output=listener
         ),
-        provided=RuntimeApiWorkerLauncher(log_capture_bytes=settings.log_capture_bytes),
     )
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +237,73 @@ async def test_a_shell_bootstrap_loop_serves_events(gateway: Gateway) -> None:
     assert [payload(r)["event"] for r in results] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert len({payload(r)["pid"] for r in results}) == 1
     assert "bootstrap: handling" in results[0].logs.decode()
+
+
+async def test_a_custom_runtimes_output_is_handed_on_as_it_is_written(tmp_path: Path) -> None:
+    """Whole lines go to the output listener while the invocation runs (START first); the
+    reply's ``logs_live`` says how much of its logs went already, and its streams cover
+    the rest: every line reaches the listener or the reply's rest, once."""
+    seen: list[tuple[str, str, bytes, list[int]]] = []
+    launcher = RuntimeWorkerLauncher(
+        native=ProcessWorkerLauncher(),
+        provided=RuntimeApiWorkerLauncher(
+            output=lambda name, request_id, data, runs: seen.append(
+                (name, request_id, data, list(runs))
+            )
+        ),
+    )
+    registry = FunctionRegistry()
+    manager = PoolManager(launcher)
+    invoker = LambdaInvoker(registry, PoolInvocationBackend(manager), PrometheusMetrics())
+    go = tmp_path / "go"
+    function = shell("slow", environment={"GO_FILE": str(go)})
+    registry.register(function)
+    try:
+        call = asyncio.create_task(
+            invoker.invoke_function(function.name, b"{}", request_id="req-live")
+        )
+        await eventually(lambda: any(b"step one" in data for *_, data, _ in seen))
+        assert not call.done()
+        assert seen[0][:2] == ("sh-slow", "req-live")
+        assert seen[0][2].startswith(b"START RequestId: req-live")
+        assert seen[0][3] == [0, len(seen[0][2])]  # Lambda's own line
+        handed = b"".join(data for *_, data, _ in seen[1:])
+        assert handed.endswith(b"step one, whole\n")
+        assert [run[0] for *_, run in seen[1:]] == [1] * (len(seen) - 1)  # stdout
+        go.touch()
+        result = await call
+    finally:
+        await manager.close()
+    assert result.success, result
+    logs = result.logs
+    assert logs.startswith(b"START RequestId: req-live")
+    assert b"step two\n" in logs
+    assert b"no newline at the end" in logs
+
+
+async def test_a_custom_runtimes_reply_marks_what_went_live(gateway: Gateway) -> None:
+    """The same through the worker directly: ``logs_live`` and the streams of the rest."""
+    seen: list[bytes] = []
+    launcher = RuntimeApiWorkerLauncher(output=lambda _n, _r, data, _s: seen.append(data))
+    worker = await launcher.launch(shell("echo"))
+    try:
+        invocation = WorkerInvocation(
+            request_id="req-1",
+            payload=b'{"n": 1}',
+            deadline_epoch_ms=int((time.time() + 30) * 1000),
+            invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:sh-echo",
+        )
+        reply = await worker.invoke(invocation)
+    finally:
+        worker.kill()
+        await worker.wait_closed()
+    handed = b"".join(seen)
+    assert reply.logs.startswith(handed)
+    assert reply.logs_live == len(handed)
+    assert handed.endswith(b"bootstrap: handling req-1\n")
+    rest = reply.logs[reply.logs_live :]
+    assert rest.startswith(b"END RequestId: req-1\nREPORT RequestId: req-1\t")
+    assert list(reply.log_streams) == [0, len(rest)]
 
 
 async def test_a_shell_bootstrap_posts_a_function_error(gateway: Gateway) -> None:

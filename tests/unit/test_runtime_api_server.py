@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lockgate.gateways.workers.runtime_api.output import runs_after
 from lockgate.gateways.workers.runtime_api.server import (
     MAX_BODY_BYTES,
     RuntimeApiServer,
@@ -357,3 +358,20 @@ async def test_abort_fails_whoever_waits(server: RuntimeApiServer) -> None:
     with pytest.raises(Exception, match="exited"):
         await server.started
     assert not server.handed_out
+
+
+@pytest.mark.parametrize(
+    ("runs", "skipped", "left"),
+    [
+        ([1, 10, 2, 5], 0, [1, 10, 2, 5]),
+        ([1, 10, 2, 5], 4, [1, 6, 2, 5]),
+        ([1, 10, 2, 5], 10, [2, 5]),
+        ([1, 10, 2, 5], 12, [2, 3]),
+        ([1, 10, 2, 5], 15, []),
+        ([1, 10, 2, 5], 99, []),
+    ],
+)
+def test_runs_after_cuts_the_bytes_handed_on_already(
+    runs: list[int], skipped: int, left: list[int]
+) -> None:
+    assert runs_after(runs, skipped) == left

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from typing import cast
 
 from lockgate.errors import FunctionInitError, WorkerCrashedError
-from lockgate.gateways.workers.process import lambda_environment
-from lockgate.gateways.workers.runtime_api.output import OutputTail
+from lockgate.gateways.workers.process import OutputListener, lambda_environment
+from lockgate.gateways.workers.runtime_api.output import OutputTail, runs_after
 from lockgate.gateways.workers.runtime_api.server import (
     MAX_BODY_BYTES,
     RuntimeApiServer,
@@ -72,12 +72,15 @@ class RuntimeApiWorker:
         server: RuntimeApiServer,
         output: OutputTail,
         function: FunctionEntity,
+        *,
+        listener: OutputListener | None = None,
     ) -> None:
         self._transport = transport
         self._process = process
         self._server = server
         self._output = output
         self._function = function
+        self._listener = listener
         self._pid: int = transport.get_pid()
         self._worker_id = f"{function.name}-rt{next(_ids)}"
         self._killed = False
@@ -103,13 +106,20 @@ class RuntimeApiWorker:
                 reached_handler=False,
                 function=self._function.name,
             )
+        request_id = invocation.request_id
+        start = f"START RequestId: {request_id} Version: $LATEST\n".encode()
+        listener = self._listener
+        if listener is not None:  # the output goes on as it is written, START first
+            name = self._function.name
+            listener(name, request_id, start, (0, len(start)))
+            self._output.arm(lambda runs, data: listener(name, request_id, data, runs))
         try:
             reply = await self._server.submit(invocation)
         except RuntimeGoneError:
             raise self._crashed() from None
-        output, runs, dropped = self._output.take_runs()
-        request_id = invocation.request_id
-        start = f"START RequestId: {request_id} Version: $LATEST\n".encode()
+        finally:
+            self._output.arm(None)
+        output, runs, dropped, live = self._output.take_runs()
         end = (
             f"END RequestId: {request_id}\nREPORT RequestId: {request_id}\t"
             f"Duration: {reply.duration_ms:.2f} ms\t"
@@ -117,13 +127,18 @@ class RuntimeApiWorker:
             f"Memory Size: {self._function.memory_size_mb} MB\t"
             f"Max Memory Used: {_peak_memory_mb(self._pid)} MB\n"
         ).encode()
+        if listener is None:
+            logs_live, streams = 0, (0, len(start), *runs, 0, len(end))
+        else:  # the streams are over what did not go on already
+            logs_live, streams = len(start) + live, (*runs_after(runs, live), 0, len(end))
         return WorkerReply(
             payload=reply.payload,
             error=reply.error,
             logs=b"".join((start, output, end)),
             logs_dropped=dropped,
             duration_ms=reply.duration_ms,
-            log_streams=(0, len(start), *runs, 0, len(end)),
+            log_streams=streams,
+            logs_live=logs_live,
         )
 
     def _crashed(self) -> WorkerCrashedError:
@@ -189,6 +204,8 @@ class RuntimeApiWorkerLauncher:
         init_timeout: Seconds the runtime may take to poll for its first event, at least
             (the function's own timeout when that is longer, as for native workers).
         max_body_bytes: Largest body the runtime may post (a result or an error).
+        output: Given each invocation's output as it is written (the rest comes with the
+            reply), as ``ProcessWorkerLauncher``'s.
     """
 
     def __init__(
@@ -197,7 +214,9 @@ class RuntimeApiWorkerLauncher:
         log_capture_bytes: int = 64 * 1024,
         init_timeout: float = 10.0,
         max_body_bytes: int = MAX_BODY_BYTES,
+        output: OutputListener | None = None,
     ) -> None:
+        self._output = output
         self._log_capture_bytes = log_capture_bytes
         self._init_timeout = init_timeout
         self._max_body_bytes = max_body_bytes
@@ -287,7 +306,7 @@ class RuntimeApiWorkerLauncher:
                 ) from exc
             raise
         output.attach()
-        return RuntimeApiWorker(transport, process, server, output, function)
+        return RuntimeApiWorker(transport, process, server, output, function, listener=self._output)
 
     @staticmethod
     def _environment(function: FunctionEntity, address: str) -> dict[str, str]:
