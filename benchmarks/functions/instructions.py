@@ -4,7 +4,7 @@ repeatable reading of what they cost, where requests/s on a shared machine vary 
 Run from the repository root with the project's interpreter (needs ``valgrind`` and ``wrk``)::
 
     .venv/bin/python benchmarks/functions/instructions.py [--duration 20] [--rounds 1]
-                                                          [--only tracing|logs]
+                                                          [--only tracing|logs] [--keep DIR]
 
 Each setup is one ``lockgate serve`` run under ``valgrind --tool=callgrind`` (the gateway
 process alone: its workers run natively, so the gateway is always the bottleneck), fed by
@@ -43,6 +43,10 @@ CONNECTIONS = 16
 # allowance (lines per second) is scaled down alike, so the same share of calls has its
 # lines written as natively at the default 200 lines/s (≈ 1 %), and the access log is off.
 _SLOWED: dict[str, object] = {"access_log": False, "function_log_rate": 8}
+# The tracing pair keeps the access log (on by default, as in run.py's tracing rounds) but
+# scales the output log's allowance alike: at the slowed rate an unscaled allowance would
+# write START/END/REPORT for a third of the calls, and more of them in the slower setup.
+_SLOWED_TRACING: dict[str, object] = {"function_log_rate": 8}
 
 
 def _counted(config: Path, path: str, folder: Path, duration: float) -> float:
@@ -89,6 +93,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds counted per setup")
     parser.add_argument("--rounds", type=int, default=1, help="times each setup is counted")
     parser.add_argument("--only", choices=["tracing", "logs"], help="count one pair alone")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="copy the callgrind dumps here (read them with callgrind_annotate)",
+    )
     args = parser.parse_args()
     if wrk_path() is None or shutil.which("valgrind") is None:
         sys.exit("valgrind and wrk are needed (apt-get install valgrind wrk)")
@@ -99,8 +108,12 @@ def main() -> None:
         pairs = {
             "tracing": (
                 "tracing (route GET /echo/{name})",
-                tracing_config(source, folder / "tracing-off", traced=False),
-                tracing_config(source, folder / "tracing-on", traced=True),
+                tracing_config(
+                    source, folder / "tracing-off", traced=False, gateway=_SLOWED_TRACING
+                ),
+                tracing_config(
+                    source, folder / "tracing-on", traced=True, gateway=_SLOWED_TRACING
+                ),
                 "/echo/bench",
             ),
             "logs": (
@@ -118,6 +131,10 @@ def main() -> None:
                 counts_off.append(_counted(off, path, folder, args.duration))
                 counts_on.append(_counted(on, path, folder, args.duration))
                 print(f"{name}: off {counts_off[-1]:,.0f}, on {counts_on[-1]:,.0f} per request")
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for dump in folder.glob("callgrind-*.out.*"):
+                    shutil.copy(dump, args.keep / f"{key}-{dump.name}")
             off_median, on_median = statistics.median(counts_off), statistics.median(counts_on)
             rows.append(
                 f"| {name} | {off_median:,.0f} | {on_median:,.0f} | {off_median / on_median:.3f}x |"

@@ -12,9 +12,10 @@ the rounds' ratios. The issue's target: tracing on ≥ 0.85x of off, at c=64.
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,18 @@ class TracingRound:
     invoke_on: Setup
 
 
-def tracing_config(source: Path, folder: Path, *, traced: bool) -> Path:
+def tracing_config(
+    source: Path, folder: Path, *, traced: bool, gateway: Mapping[str, object] | None = None
+) -> Path:
     """``source`` (with its handlers beside it) in ``folder``, ``[tracing]`` added when
-    ``traced``: the two gateways differ by that table alone."""
+    ``traced`` (and ``gateway``'s settings as a ``[gateway]`` table): the two gateways
+    differ by that table alone."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(source.parent / "handlers.py", folder / "handlers.py")
     text = source.read_text()
+    if gateway:
+        settings = "".join(f"{key} = {json.dumps(value)}\n" for key, value in gateway.items())
+        text = f"[gateway]\n{settings}\n{text}"
     if traced:
         text += '\n[tracing]\nenabled = true\nexporter = "none"\n'
     path = folder / "lockgate.toml"

@@ -92,6 +92,42 @@ def test_a_full_batch_wakes_the_thread_without_waiting_for_the_delay() -> None:
     queue.shutdown()
 
 
+def test_gateway_spans_queue_themselves_as_add_does_waking_and_dropping_alike(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A gateway span appends its own record (``add``, inline): the same wake-up at a
+    full batch, the same newest-dropped-and-counted at a full queue."""
+    arrived = threading.Event()
+
+    class Signalling(InMemorySpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            arrived.set()
+            return super().export(spans)
+
+    exporter = Signalling()
+    woken = batches(exporter, batch=2, delay_s=3600)
+    tracer = OpenTelemetryTracer(woken, RESOURCE)
+    for name in ("first", "second"):
+        with tracer.span(name):
+            pass
+    assert arrived.wait(10), "a full batch of gateway spans stayed queued until the delay"
+    woken.shutdown()
+    assert [span.name for span in exporter.get_finished_spans()] == ["first", "second"]
+
+    exporter = InMemorySpanExporter()
+    full = batches(exporter, max_queue=3, batch=100, delay_s=3600)
+    tracer = OpenTelemetryTracer(full, RESOURCE)
+    for number in range(1, 6):
+        with tracer.span(f"span {number}"):
+            pass
+    with caplog.at_level(logging.WARNING, logger="lockgate.tracing"):
+        full.force_flush()
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert names == ["span 1", "span 2", "span 3"]
+    assert "2 spans dropped" in caplog.text
+    full.shutdown()
+
+
 def test_sampled_sdk_spans_join_the_same_queue_and_unsampled_ones_do_not() -> None:
     exporter = InMemorySpanExporter()
     queue = batches(exporter, delay_s=60)
@@ -163,8 +199,8 @@ def test_a_queued_gateway_span_is_a_record_of_plain_values() -> None:
     with tracer.span("GET /x", attributes={"http.request.method": "GET"}) as span:
         span.add_event("worker acquired", {"faas.coldstart": True})
 
-    (queued,) = list(queue._queue)
-    plain = (str, int, float, bool, type(None), dict, tuple)
+    (queued,) = list(queue.queue)
+    plain = (str, int, float, bool, type(None), dict, tuple, list)
     assert type(queued) is tuple
     assert all(isinstance(value, plain) for value in queued)  # no span, token or context
     queue.shutdown()

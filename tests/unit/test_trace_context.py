@@ -3,7 +3,9 @@ against OpenTelemetry's own propagators; the no-op tracer; the ``[tracing]`` tab
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from opentelemetry.propagators.aws.aws_xray_propagator import AwsXRayPropagator
@@ -18,6 +20,7 @@ from lockgate.models.context import InputContext
 from lockgate.models.invocation import WorkerInvocation
 from lockgate.models.trace import TraceContext, TracingConfig
 from lockgate.use_cases.apigw.events import with_trace_headers
+from lockgate.worker.runtime import _set_trace as set_trace
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -35,7 +38,18 @@ def test_both_spellings_are_what_opentelemetrys_propagators_write(sampled: bool)
 
     assert context.traceparent == carrier["traceparent"]
     assert context.amzn_trace_id == carrier["X-Amzn-Trace-Id"]
+    assert context.header_values() == (carrier["traceparent"], carrier["X-Amzn-Trace-Id"])
     assert TraceContext.from_traceparent(carrier["traceparent"]) == context
+
+    # The worker, sent the W3C spelling alone, sets both in the handler's environment.
+    environ = {"_X_AMZN_TRACE_ID": "stale", "TRACEPARENT": "stale"}
+    with patch.dict(os.environ, environ):
+        set_trace(carrier["traceparent"])
+        assert os.environ["_X_AMZN_TRACE_ID"] == carrier["X-Amzn-Trace-Id"]
+        assert os.environ["TRACEPARENT"] == carrier["traceparent"]
+        set_trace(None)  # an untraced invocation sees neither
+        assert "_X_AMZN_TRACE_ID" not in os.environ
+        assert "TRACEPARENT" not in os.environ
 
 
 def test_the_xray_root_carries_the_trace_ids_first_eight_digits_as_its_epoch_part() -> None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, NamedTuple
 
-__all__ = ["SpanKind", "TraceContext", "TracingConfig"]
+__all__ = ["SpanKind", "TraceContext", "TracingConfig", "make_trace_context"]
 
 # version 00; any later version is read by its first four fields, as the W3C spec asks.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
@@ -64,18 +66,33 @@ class TraceContext(NamedTuple):
             return None
         return cls(trace_id, span_id, bool(int(flags, 16) & 1))
 
+    # The fields unpacked, not looked up by name: each is made on a traced request's path.
     @property
     def traceparent(self) -> str:
         """The W3C ``traceparent`` header value."""
-        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
+        trace_id, span_id, sampled = self
+        return f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
 
     @property
     def amzn_trace_id(self) -> str:
         """AWS's ``X-Amzn-Trace-Id`` value, as Lambda sets ``_X_AMZN_TRACE_ID``."""
+        return self.header_values()[1]
+
+    def header_values(self) -> tuple[str, str]:
+        """``(traceparent, amzn_trace_id)`` in one call: an event's two trace headers."""
+        trace_id, span_id, sampled = self
         return (
-            f"Root=1-{self.trace_id[:8]}-{self.trace_id[8:]};Parent={self.span_id};"
-            f"Sampled={'1' if self.sampled else '0'}"
+            f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}",
+            f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};"
+            f"Sampled={'1' if sampled else '0'}",
         )
+
+
+make_trace_context: Callable[[tuple[str, str, bool]], TraceContext] = partial(
+    tuple.__new__, TraceContext
+)
+"""``TraceContext`` from its three fields as one tuple, unchecked: the spans' own way (half
+the cost of the named tuple's generated ``__new__``, on a traced request's path)."""
 
 
 @dataclass(frozen=True, slots=True)

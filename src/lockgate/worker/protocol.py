@@ -5,8 +5,8 @@ A frame is a 12-byte header (three big-endian unsigned 32-bit lengths), then a J
 ``logs``. Keeping payloads out of the JSON means they are never re-encoded.
 
 Gateway → worker: ``{"type": "invoke", "request_id", "deadline_ms", "arn", "client_context"}``,
-and ``"trace_id"`` (X-Ray's spelling) and ``"traceparent"`` (W3C's) when the invocation is
-traced.
+and ``"traceparent"`` (W3C's spelling; the worker makes X-Ray's from it) when the
+invocation is traced.
 Worker → gateway: ``{"type": "ready"}``, ``{"type": "init_error", "error": {...}}`` or
 ``{"type": "result", "error": {...} | null, "duration_ms", "logs_dropped"}``.
 """

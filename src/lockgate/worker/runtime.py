@@ -74,7 +74,7 @@ class _Runtime:
     def invoke(self, handler: Handler, meta: dict[str, Any], body: bytes) -> bool:
         """Run one invocation and reply; True when the worker must exit afterwards."""
         request_id = str(meta["request_id"])
-        _set_trace(meta.get("trace_id"), meta.get("traceparent"))
+        _set_trace(meta.get("traceparent"))
         context = LambdaContext(
             aws_request_id=request_id,
             function_name=self._function_name,
@@ -189,14 +189,22 @@ class _PeakMemory:
         return round(self._peak_pages * self._page_mb)
 
 
-def _set_trace(amzn_trace_id: Any, traceparent: Any) -> None:
+def _set_trace(traceparent: Any) -> None:
     """Lambda sets ``_X_AMZN_TRACE_ID`` per invocation (X-Ray's SDK, Powertools and AWS's
     OpenTelemetry propagator read it); ``TRACEPARENT`` is OpenTelemetry's own environment
-    carrier for the same span. An untraced invocation must not see the last one's."""
+    carrier for the same span. The gateway sends the W3C spelling alone (one field less
+    on its side of every traced call); AWS's is made here from it: the same ids, the
+    X-Ray root being ``1-`` + the trace id's first 8 hex digits + ``-`` + its other 24.
+    An untraced invocation must not see the last one's."""
     environ = os.environ
-    if amzn_trace_id:
-        environ["_X_AMZN_TRACE_ID"] = str(amzn_trace_id)
-        environ["TRACEPARENT"] = str(traceparent)
+    if traceparent:
+        traceparent = str(traceparent)
+        _, trace_id, span_id, flags = traceparent.split("-", 3)
+        sampled = int(flags[:2], 16) & 1
+        environ["_X_AMZN_TRACE_ID"] = (
+            f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
+        )
+        environ["TRACEPARENT"] = traceparent
     elif "_X_AMZN_TRACE_ID" in environ:
         del environ["_X_AMZN_TRACE_ID"]
         environ.pop("TRACEPARENT", None)

@@ -27,7 +27,12 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from lockgate.gateways.tracing.records import ExportedSpan, SpanRecord
+from lockgate.gateways.tracing.records import (
+    ExportedSpan,
+    SpanOrigin,
+    SpanRecord,
+    new_exported_span,
+)
 
 __all__ = ["SpanBatches"]
 
@@ -57,13 +62,12 @@ class SpanBatches(SpanProcessor):
         delay_s: float = 5.0,
     ) -> None:
         self._exporter = exporter
-        self._resource = resource
-        self._scope = scope
-        self._max_queue = max_queue
-        self._batch = batch
+        self._origin: SpanOrigin = (resource, scope)
+        self.max_queue = max_queue
+        self.batch = batch
         self._delay_s = delay_s
         self._stopped = False
-        self._dropped = 0
+        self.dropped = 0
         self._start()
         # A forked child needs its own thread (and queue); held weakly, so a queue that is
         # dropped (a test's, a reloaded gateway's) is not kept, nor restarted, by the hook.
@@ -71,8 +75,9 @@ class SpanBatches(SpanProcessor):
         os.register_at_fork(after_in_child=lambda: (method := restart()) and method())
 
     def _start(self) -> None:
-        self._queue: deque[SpanRecord | ReadableSpan] = deque()
-        self._wake = threading.Event()
+        # Public: a gateway span appends itself (``add``, inline), as ``add`` does.
+        self.queue: deque[SpanRecord | ReadableSpan] = deque()
+        self.wake = threading.Event()
         self._exporting = threading.Lock()  # one export at a time: the thread's or a flush's
         self._thread = threading.Thread(target=self._run, name="lockgate-spans", daemon=True)
         self._thread.start()
@@ -82,14 +87,14 @@ class SpanBatches(SpanProcessor):
             self._start()
 
     def add(self, span: SpanRecord | ReadableSpan) -> None:
-        """Queue a finished, sampled span (the gateway's own, on the request path)."""
-        queue = self._queue
-        if len(queue) >= self._max_queue:
-            self._dropped += 1  # a race with the thread's read may miscount one: a warning
+        """Queue a finished, sampled span (a gateway span does the same, inline)."""
+        queue = self.queue
+        if len(queue) >= self.max_queue:
+            self.dropped += 1  # a race with the thread's read may miscount one: a warning
             return
         queue.append(span)
-        if len(queue) == self._batch:
-            self._wake.set()
+        if len(queue) == self.batch:
+            self.wake.set()
 
     def on_end(self, span: ReadableSpan) -> None:
         """The SDK's spans, when they end: queued if sampled."""
@@ -107,41 +112,43 @@ class SpanBatches(SpanProcessor):
         if self._stopped:
             return
         self._stopped = True
-        self._wake.set()
+        self.wake.set()
         self._thread.join(self._delay_s)
         self._export()
         self._exporter.shutdown()
 
-    def _readable(self, span: SpanRecord | ReadableSpan) -> ReadableSpan:
-        if type(span) is tuple:
-            return ExportedSpan(self._resource, self._scope, span)
-        return span  # type: ignore[return-value]
-
     def _run(self) -> None:
         while not self._stopped:
-            self._wake.wait(self._delay_s)
-            self._wake.clear()
+            self.wake.wait(self._delay_s)
+            self.wake.clear()
             self._export()
 
     def _export(self) -> None:
         with self._exporting:
             token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
             try:
-                queue = self._queue
+                queue, origin = self.queue, self._origin
                 while queue:
-                    batch = [
-                        self._readable(queue.popleft()) for _ in range(min(self._batch, len(queue)))
-                    ]
+                    batch: list[ReadableSpan] = []
+                    for _ in range(min(self.batch, len(queue))):
+                        span = queue.popleft()
+                        if type(span) is tuple:  # a gateway span's record: made the SDK's span
+                            made = new_exported_span(ExportedSpan)  # as exported() does,
+                            made._origin = origin  # inline: thousands a second
+                            made._record = span
+                            batch.append(made)
+                        else:  # the SDK's own (a step's, a handler's) came in as such
+                            batch.append(span)  # type: ignore[arg-type]
                     try:
                         self._exporter.export(batch)
                     except Exception:  # an exporter's failure must not end the thread
                         _log.exception("exporting %d spans failed", len(batch))
             finally:
                 detach(token)
-            if self._dropped:
-                dropped, self._dropped = self._dropped, 0
+            if self.dropped:
+                dropped, self.dropped = self.dropped, 0
                 _log.warning(
                     "%d spans dropped: more finished than the exporter took (queue of %d)",
                     dropped,
-                    self._max_queue,
+                    self.max_queue,
                 )

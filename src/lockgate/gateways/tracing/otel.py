@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar, Token
 from importlib.metadata import PackageNotFoundError, version
+from time import time_ns
 from types import TracebackType
 
 from opentelemetry import context as otel_context
@@ -43,16 +43,19 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from lockgate.gateways.tracing.batches import SpanBatches
 from lockgate.gateways.tracing.ports import Attributes, ISpan, _NoSpan
-from lockgate.gateways.tracing.records import ExportedSpan, SpanRecord
-from lockgate.models.trace import SpanKind, TraceContext, TracingConfig
+from lockgate.gateways.tracing.records import SpanRecord, exported
+from lockgate.models.trace import SpanKind, TraceContext, TracingConfig, make_trace_context
 
 __all__ = ["OpenTelemetrySpan", "OpenTelemetryTracer", "open_tracer"]
 
 _SAMPLED, _NOT_SAMPLED = TraceFlags(TraceFlags.SAMPLED), TraceFlags(TraceFlags.DEFAULT)
 _FLUSH_TIMEOUT_MS = 5000
 _TRACE_ID_LIMIT = (1 << 64) - 1  # the low 64 bits decide a ratio, as the SDK's sampler does
-_Parent = tuple[int, int, bool, bool]  # trace id, span id, remote, sampled
+# trace id, span id, remote, sampled, and the trace id in hex when it is known already
+_Parent = tuple[int, int, bool, bool, str | None]
 _current: ContextVar[OpenTelemetrySpan | None] = ContextVar("lockgate_span", default=None)
+_new_span = object.__new__
+_RUNS_CODE = frozenset({SpanKind.INTERNAL, SpanKind.CONSUMER})
 
 
 def lockgate_scope() -> InstrumentationScope:
@@ -80,46 +83,39 @@ class OpenTelemetrySpan:
         "_span_id",
         "_start",
         "_token",
+        "_trace_hex",
         "_trace_id",
         "_tracer",
     )
 
-    def __init__(  # noqa: PLR0917 - made by OpenTelemetryTracer.span alone
-        self,
-        tracer: OpenTelemetryTracer,
-        name: str,
-        kind: SpanKind,
-        trace_id: int,
-        span_id: int,
-        sampled: bool,
-        parent: tuple[int, bool] | None,
-        attributes: Attributes | None,
-    ) -> None:
-        self._tracer = tracer
-        self._name = name
-        self._kind = kind
-        self._trace_id = trace_id
-        self._span_id = span_id
-        self._sampled = sampled
-        self._parent = parent
-        # The callers' attribute maps are fresh dicts: kept, not copied (the request path).
-        self._attributes: dict[str, str | bool | int | float] = (
-            attributes if type(attributes) is dict else dict(attributes or ())
-        )
-        self._events: list[tuple[str, Attributes | None, int]] | None = None
-        self._failure: str | None = None
-        self._start = time.time_ns()
-        self._token: Token[OpenTelemetrySpan | None] | None = None
-        self._otel_token: object = None
-        self._handed: TraceContext | None = None
+    # No ``__init__``: ``OpenTelemetryTracer.span`` sets every field of a new span itself,
+    # a Python frame fewer for each of a traced request's two spans.
+    _tracer: OpenTelemetryTracer
+    _name: str
+    _kind: SpanKind
+    _trace_id: int
+    _span_id: int
+    _sampled: bool
+    _parent: tuple[int, bool] | None  # the parent's span id and whether it is remote
+    _attributes: dict[str, str | bool | int | float]
+    _events: list[tuple[str, Attributes | None, int]] | None
+    _failure: str | None
+    _start: int
+    _token: Token[OpenTelemetrySpan | None] | None
+    _otel_token: object
+    _handed: TraceContext | None
+    _trace_hex: str | None  # a trace's spans share it: formatted once a trace
 
     def set_attribute(self, key: str, value: str | bool | int | float) -> None:
         self._attributes[key] = value
 
+    def set_attributes(self, attributes: Attributes) -> None:
+        self._attributes.update(attributes)
+
     def add_event(self, name: str, attributes: Attributes | None = None) -> None:
         if self._events is None:
             self._events = []
-        self._events.append((name, attributes, time.time_ns()))
+        self._events.append((name, attributes, time_ns()))
 
     def set_name(self, name: str) -> None:
         self._name = name
@@ -128,18 +124,22 @@ class OpenTelemetrySpan:
         self._failure = description
 
     def context(self) -> TraceContext | None:
-        if self._handed is None:  # asked for up to three times a request: made once
-            self._handed = TraceContext(
-                f"{self._trace_id:032x}", f"{self._span_id:016x}", self._sampled
+        handed = self._handed
+        if handed is None:  # asked for up to three times a request: made once
+            trace_hex = self._trace_hex
+            if trace_hex is None:
+                trace_hex = self._trace_hex = self._trace_id.to_bytes(16).hex()
+            handed = self._handed = make_trace_context(
+                (trace_hex, self._span_id.to_bytes(8).hex(), self._sampled)
             )
-        return self._handed
+        return handed
 
     def __enter__(self) -> OpenTelemetrySpan:
         self._token = _current.set(self)
         # Only runs, steps, resource acquisitions and deliveries run code that may make its
         # own spans (steps, event handlers, resource factories): OpenTelemetry's context (a
         # dict copied each time) is set for them alone, not on every request's path.
-        if self._kind is SpanKind.INTERNAL or self._kind is SpanKind.CONSUMER:
+        if self._kind in _RUNS_CODE:
             flags = _SAMPLED if self._sampled else _NOT_SAMPLED
             own = SpanContext(self._trace_id, self._span_id, is_remote=False, trace_flags=flags)
             self._otel_token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(own)))
@@ -156,23 +156,33 @@ class OpenTelemetrySpan:
             self._failure = exc_type.__name__
         if self._otel_token is not None:
             otel_context.detach(self._otel_token)  # type: ignore[arg-type]
-        if self._token is not None:
-            _current.reset(self._token)
-        if self._sampled:
-            self._tracer.hand(
-                (
-                    self._name,
-                    self._kind,
-                    self._trace_id,
-                    self._span_id,
-                    self._parent,
-                    self._attributes,
-                    tuple(self._events) if self._events else (),
-                    self._failure,
-                    self._start,
-                    time.time_ns(),
-                )
-            )
+        _current.reset(self._token)  # type: ignore[arg-type] # set by __enter__
+        if not self._sampled:
+            return
+        record: SpanRecord = (
+            self._name,
+            self._kind,
+            self._trace_id,
+            self._span_id,
+            self._parent,
+            self._attributes,
+            self._events or (),
+            self._failure,
+            self._start,
+            time_ns(),
+        )
+        batches = self._tracer.batches
+        if batches is None:  # another processor (a test's): handed the SDK's span
+            self._tracer.hand(record)
+            return
+        # ``SpanBatches.add``, inline: a frame fewer for each of a traced request's spans.
+        queue = batches.queue
+        if len(queue) >= batches.max_queue:
+            batches.dropped += 1
+            return
+        queue.append(record)
+        if len(queue) == batches.batch:
+            batches.wake.set()
 
 
 class _ForeignSpan(_NoSpan):
@@ -188,8 +198,12 @@ class _ForeignSpan(_NoSpan):
         found = self._span.get_span_context()
         if not found.is_valid:
             return None
-        return TraceContext(
-            f"{found.trace_id:032x}", f"{found.span_id:016x}", found.trace_flags.sampled
+        return make_trace_context(
+            (
+                found.trace_id.to_bytes(16).hex(),
+                found.span_id.to_bytes(8).hex(),
+                found.trace_flags.sampled,
+            )
         )
 
 
@@ -220,17 +234,14 @@ class OpenTelemetryTracer:
         self.scope = scope or lockgate_scope()
         # A queue of ours takes the gateway's spans with an append, and builds what its
         # exporter reads in its own thread; any other processor (a test's) gets them built.
-        self.hand: Callable[[SpanRecord], None] = (
-            processor.add if isinstance(processor, SpanBatches) else self._readable
-        )
-        """Hands a finished span to the processor (a batch queue: no I/O here)."""
+        self.batches = processor if isinstance(processor, SpanBatches) else None
+        """Our queue, which the spans append to themselves; None: another processor,
+        handed each span by ``hand`` (as the SDK's span)."""
         self._bound = round(ratio * (_TRACE_ID_LIMIT + 1))
         self._parent_based = parent_based
         self._random = random.Random()  # noqa: S311 - ids, not secrets (the SDK's own way)
 
-    @property
-    def enabled(self) -> bool:
-        return True
+    enabled = True  # an attribute, not a property: read on every traced request's path
 
     def span(
         self,
@@ -241,51 +252,62 @@ class OpenTelemetryTracer:
         headers: Mapping[str, str] | None = None,
         parent: TraceContext | None = None,
     ) -> OpenTelemetrySpan:
+        span: OpenTelemetrySpan = _new_span(OpenTelemetrySpan)
         if headers is not None:  # a request's: the caller's traceparent, else a new trace
             value = headers.get("traceparent")
             found = _remote(TraceContext.from_traceparent(value)) if value else None
+        elif (ours := _current.get()) is not None:  # the usual: a child of our current span
+            found = ours._trace_id, ours._span_id, False, ours._sampled, ours._trace_hex
         else:
-            found = self._parent(parent)
-        span_id = self._random.getrandbits(64) or 1
+            found = _outside_parent(parent)
         if found is None:
-            trace_id = self._random.getrandbits(128) or 1
-            sampled = (trace_id & _TRACE_ID_LIMIT) < self._bound
-            return OpenTelemetrySpan(self, name, kind, trace_id, span_id, sampled, None, attributes)
-        trace_id, parent_id, remote, parent_sampled = found
-        sampled = (
-            parent_sampled if self._parent_based else (trace_id & _TRACE_ID_LIMIT) < self._bound
-        )
-        up = (parent_id, remote)
-        return OpenTelemetrySpan(self, name, kind, trace_id, span_id, sampled, up, attributes)
-
-    @staticmethod
-    def _parent(parent: TraceContext | None) -> _Parent | None:
-        """Any span but a request's: the current span, else ``parent``."""
-        ours = _current.get()
-        if ours is not None:
-            return ours._trace_id, ours._span_id, False, ours._sampled
-        found = trace.get_current_span().get_span_context()
-        if found.is_valid:
-            return found.trace_id, found.span_id, found.is_remote, found.trace_flags.sampled
-        return _remote(parent)
+            trace_id = span._trace_id = self._random.getrandbits(128) or 1
+            span._sampled = (trace_id & _TRACE_ID_LIMIT) < self._bound
+            span._parent = span._trace_hex = None
+        else:
+            trace_id, parent_id, remote, parent_sampled, span._trace_hex = found
+            span._trace_id = trace_id
+            span._sampled = (
+                parent_sampled if self._parent_based else (trace_id & _TRACE_ID_LIMIT) < self._bound
+            )
+            span._parent = (parent_id, remote)
+        span._span_id = self._random.getrandbits(64) or 1
+        span._tracer = self
+        span._name = name
+        span._kind = kind
+        # The callers' attribute maps are fresh dicts: kept, not copied (the request path).
+        span._attributes = attributes if type(attributes) is dict else dict(attributes or ())
+        span._events = span._failure = span._token = span._otel_token = span._handed = None
+        span._start = time_ns()
+        return span
 
     def current(self) -> ISpan:
         ours = _current.get()
         return ours if ours is not None else _ForeignSpan(trace.get_current_span())
 
-    def _readable(self, record: SpanRecord) -> None:
+    def hand(self, record: SpanRecord) -> None:
         """A processor other than ours (a test's) gets each span as the SDK hands it."""
-        self._processor.on_end(ExportedSpan(self.resource, self.scope, record))
+        self._processor.on_end(exported((self.resource, self.scope), record))
 
     async def flush(self) -> None:
         # The SDK flushes synchronously, from the calling thread: off the event loop.
         await asyncio.to_thread(self._processor.force_flush, _FLUSH_TIMEOUT_MS)
 
 
+def _outside_parent(parent: TraceContext | None) -> _Parent | None:
+    """The parent of a span made while none of the gateway's is current: OpenTelemetry's
+    current span (a step's own, a handler's), else ``parent``."""
+    found = trace.get_current_span().get_span_context()
+    if found.is_valid:
+        return found.trace_id, found.span_id, found.is_remote, found.trace_flags.sampled, None
+    return _remote(parent)
+
+
 def _remote(parent: TraceContext | None) -> _Parent | None:
     if parent is None:
         return None
-    return int(parent.trace_id, 16), int(parent.span_id, 16), True, parent.sampled
+    trace_hex, span_hex, sampled = parent
+    return int(trace_hex, 16), int(span_hex, 16), True, sampled, trace_hex
 
 
 class _DroppingExporter(SpanExporter):

@@ -38,6 +38,23 @@ class ISpan(Protocol):
         """
         ...
 
+    def set_attributes(self, attributes: Attributes) -> None:
+        """Set several attributes at once (one call where a hot path sets a few).
+
+        Args:
+            attributes: Names and values, as ``set_attribute`` takes them.
+
+        Raises:
+            Nothing.
+
+        Side Effects:
+            The span carries them when exported.
+
+        Note:
+            No external call: memory only.
+        """
+        ...
+
     def add_event(self, name: str, attributes: Attributes | None = None) -> None:
         """Mark a moment in the span (a worker acquired, a handler returned).
 
@@ -214,6 +231,9 @@ class _NoSpan:
     def set_attribute(self, key: str, value: str | bool | int | float) -> None:  # noqa: ARG002
         return None
 
+    def set_attributes(self, attributes: Attributes) -> None:  # noqa: ARG002
+        return None
+
     def add_event(self, name: str, attributes: Attributes | None = None) -> None:  # noqa: ARG002
         return None
 
@@ -235,10 +255,7 @@ class _NoTracer:
     it is every use case's default, and use cases import ports alone."""
 
     __slots__ = ()
-
-    @property
-    def enabled(self) -> bool:
-        return False
+    enabled = False
 
     def span(
         self,

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 
-__all__ = ["ExportedSpan", "SpanRecord"]
+__all__ = ["ExportedSpan", "SpanOrigin", "SpanRecord", "exported", "new_exported_span"]
 
 Scalar = str | bool | int | float
 
@@ -30,7 +30,8 @@ SpanRecord = tuple[
     int,  # span id
     "tuple[int, bool] | None",  # parent: its span id and whether it is remote, or none
     dict[str, Scalar],  # attributes
-    "tuple[tuple[str, Mapping[str, Scalar] | None, int], ...]",  # events: name, attributes, ns
+    # events (name, attributes, ns), in the list the span kept them in, or () for none
+    "Sequence[tuple[str, Mapping[str, Scalar] | None, int]]",
     "str | None",  # the error's description, or None when the span did not fail
     int,  # start, ns since the epoch
     int,  # end
@@ -42,24 +43,23 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
 
 
+SpanOrigin = tuple[Resource, InstrumentationScope]
+"""What every span of one tracer shares: its resource and instrumentation scope."""
+
+
 class ExportedSpan(ReadableSpan):
     """A ``SpanRecord`` as an exporter reads a span: only the public face of
     ``ReadableSpan`` (every property an exporter uses), read from the record.
 
-    Args:
-        resource: The spans' resource (``service.name`` ...).
-        scope: The instrumentation scope (``lockgate`` and its version).
-        record: The finished span.
+    Made by ``exported(origin, record)``; ``SpanBatches`` sets the two fields itself, in
+    its export loop (no ``__init__`` frame for each of thousands of spans a second).
+    ``ReadableSpan.__init__`` is never called: its fields are not read.
     """
 
-    __slots__ = ("_record", "_scope", "_span_resource")
+    __slots__ = ("_origin", "_record")
 
-    def __init__(  # ReadableSpan.__init__ is not called: its fields are not read
-        self, resource: Resource, scope: InstrumentationScope, record: SpanRecord
-    ) -> None:
-        self._span_resource = resource
-        self._scope = scope
-        self._record = record
+    _origin: SpanOrigin
+    _record: SpanRecord
 
     @property
     def name(self) -> str:
@@ -124,11 +124,11 @@ class ExportedSpan(ReadableSpan):
 
     @property
     def resource(self) -> Resource:
-        return self._span_resource
+        return self._origin[0]
 
     @property
     def instrumentation_scope(self) -> InstrumentationScope:
-        return self._scope
+        return self._origin[1]
 
     def to_json(self, indent: int | None = 4) -> str:
         """The console exporter's form: a plain ``ReadableSpan``'s, built now."""
@@ -147,3 +147,14 @@ class ExportedSpan(ReadableSpan):
         )
         text: str = plain.to_json(indent)
         return text
+
+
+new_exported_span = object.__new__
+
+
+def exported(origin: SpanOrigin, record: SpanRecord) -> ExportedSpan:
+    """``record`` as the SDK's span, from the tracer whose ``origin`` it is."""
+    span: ExportedSpan = new_exported_span(ExportedSpan)
+    span._origin = origin
+    span._record = record
+    return span

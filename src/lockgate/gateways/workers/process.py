@@ -200,8 +200,7 @@ class ProcessWorker:
             "arn": invocation.invoked_function_arn,
             "client_context": invocation.client_context,
         }
-        if invocation.trace is not None:  # the worker puts them in its environment
-            fields["trace_id"] = invocation.trace.amzn_trace_id
+        if invocation.trace is not None:  # the worker spells it AWS's way too
             fields["traceparent"] = invocation.trace.traceparent
         meta = orjson.dumps(fields)
         self._request_id = invocation.request_id

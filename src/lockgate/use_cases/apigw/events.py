@@ -89,7 +89,8 @@ def with_trace_headers(context: InputContext, trace: TraceContext) -> InputConte
 
 
 def _trace_pairs(trace: TraceContext) -> tuple[tuple[str, str], tuple[str, str]]:
-    return ("traceparent", trace.traceparent), ("x-amzn-trace-id", trace.amzn_trace_id)
+    traceparent, amzn_trace_id = trace.header_values()
+    return ("traceparent", traceparent), ("x-amzn-trace-id", amzn_trace_id)
 
 
 def _replace_trace_headers(headers: dict[str, Any], added: Iterable[tuple[str, Any]]) -> None:
@@ -100,13 +101,22 @@ def _replace_trace_headers(headers: dict[str, Any], added: Iterable[tuple[str, A
 
 def _put_trace_headers(event: dict[str, Any], trace: TraceContext) -> None:
     """An event's headers as ``with_trace_headers`` makes a request's: v1's ``headers`` and
-    ``multiValueHeaders``, v2's ``headers`` (copied: v2 may share the request's own dict)."""
-    added = _trace_pairs(trace)
-    event["headers"] = headers = dict(event.get("headers") or ())
-    _replace_trace_headers(headers, added)
+    ``multiValueHeaders``, v2's ``headers`` (copied: v2 may share the request's own dict).
+    One frame, no helper: it runs on every traced route request."""
+    traceparent, amzn_trace_id = trace.header_values()
+    headers = event.get("headers") or {}
+    if "traceparent" in headers or "x-amzn-trace-id" in headers:  # a caller's: replaced
+        headers = {name: value for name, value in headers.items() if name not in _TRACE_HEADERS}
+    else:
+        headers = headers.copy()
+    headers["traceparent"] = traceparent
+    headers["x-amzn-trace-id"] = amzn_trace_id
+    event["headers"] = headers
     multi = event.get("multiValueHeaders")
     if multi is not None:
-        _replace_trace_headers(multi, [(name, [value]) for name, value in added])
+        _replace_trace_headers(
+            multi, (("traceparent", [traceparent]), ("x-amzn-trace-id", [amzn_trace_id]))
+        )
 
 
 def _is_binary_content_type(content_type: str | None) -> bool:

@@ -55,8 +55,8 @@ class TracedLambdaInvoker(LambdaInvoker):
         """``LambdaInvoker.invoke_function`` in a client span: ``faas.invoked_name``,
         ``faas.trigger``, ``faas.invocation_id``, then ``faas.coldstart`` and the outcome
         (a failure marks the span, by its outcome's name only). ``trace`` is the parent
-        when no span is current (a caller's ``traceparent``, tracing off upstream)."""
-        self._registry.get(name)  # FunctionNotFoundError, before any span
+        when no span is current (a caller's ``traceparent``, tracing off upstream). An
+        unknown ``name``'s span ends failed, with ``FunctionNotFoundError``."""
         request_id = request_id or new_request_id()
         attributes: dict[str, str | bool | int | float] = {
             "faas.invoked_name": name,
@@ -77,9 +77,13 @@ class TracedLambdaInvoker(LambdaInvoker):
                 self._record_output(call, reply)
                 result, outcome = self._validate_response(reply)
             self._finish(name, started, result, outcome)
-            span.set_attribute("faas.coldstart", result.cold_start)
-            span.set_attribute("lockgate.outcome", outcome)
-            span.set_attribute("lockgate.handler_ms", result.handler_ms)
+            span.set_attributes(
+                {
+                    "faas.coldstart": result.cold_start,
+                    "lockgate.outcome": outcome,
+                    "lockgate.handler_ms": result.handler_ms,
+                }
+            )
             if outcome != "success":
                 span.fail(outcome)
             return result

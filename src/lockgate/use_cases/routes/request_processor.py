@@ -99,7 +99,14 @@ class GatewayRequestProcessor:
         route = match.route
         trace = None
         if self._tracer.enabled:
-            trace = self._name_span(context, route.path)
+            # The request's server span is named by its route (``GET /hello/{name}``); the
+            # handler joins that span's trace, or the caller's when there is none.
+            span = self._tracer.current()
+            span.set_name(f"{context.method} {route.path}")
+            span.set_attribute("http.route", route.path)
+            trace = span.context() or TraceContext.from_traceparent(
+                context.headers.get("traceparent")
+            )
         elif "traceparent" in context.headers:  # untraced, but the caller's trace goes on
             trace = TraceContext.from_traceparent(context.headers["traceparent"])
         # What a route without an authorizer or API key pays: two attribute reads.
@@ -121,14 +128,6 @@ class GatewayRequestProcessor:
             headers = without_cors_headers(headers) + cors_headers(cors, origin)
         # Built directly: dataclasses.replace() introspects the fields on every call.
         return HttpResponse(response.status_code, headers, response.body, result.handler_ms)
-
-    def _name_span(self, context: InputContext, route: str) -> TraceContext | None:
-        """Name the request's server span by its route (``GET /hello/{name}``); returns
-        the trace the handler joins: that span, or the caller's when there is none."""
-        span = self._tracer.current()
-        span.set_name(f"{context.method} {route}")
-        span.set_attribute("http.route", route)
-        return span.context() or TraceContext.from_traceparent(context.headers.get("traceparent"))
 
     def _refused(
         self, response: HttpResponse, origin: str | None, match: RouteMatch

@@ -23,19 +23,18 @@ class ServerSpans:
     def __init__(self, tracer: ITracer) -> None:
         self._tracer = tracer
 
-    def request(
+    def request(  # noqa: PLR0917 - positional: called on every traced request
         self,
         method: str,
         path: str,
         headers: Mapping[str, str],
-        *,
         scheme: str,
         client: str | None,
         protocol: str,
     ) -> AbstractContextManager[ISpan]:
         """The request's span, a child of the caller's ``traceparent`` when one came; named
         by the method until its route is known. The query string is left out: it may hold
-        a token."""
+        a token. (Positional arguments: it is called on every traced request.)"""
         attributes: dict[str, str | bool | int | float] = {
             "http.request.method": method,
             "url.path": path,
@@ -52,7 +51,9 @@ class ServerSpans:
 
     @staticmethod
     def finish(span: ISpan, method: str, status: int, route: str | None) -> None:
-        """Record the response; a 5xx is the server's error, a 4xx the client's."""
+        """Record the response; a 5xx is the server's error, a 4xx the client's. (The
+        common case, a declared route's response below 500, is recorded by the caller
+        inline: ``http.response.status_code`` alone.)"""
         if route is not None:
             span.set_name(f"{method} {route}")
             span.set_attribute("http.route", route)
