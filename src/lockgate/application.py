@@ -33,6 +33,7 @@ from lockgate.use_cases.auth.credentials import CredentialService
 from lockgate.use_cases.auth.rate_limits import ClientRateLimiter
 from lockgate.use_cases.auth.usage.meter import FLUSH_INTERVAL
 from lockgate.use_cases.events.bus import EventBus
+from lockgate.use_cases.functions.handler_check import HandlerProblem
 from lockgate.use_cases.functions.health import gateway_health
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.log_buffer import FunctionLogBuffer
@@ -102,6 +103,11 @@ class Application:
     access_log: ILogLines | None = None
     run_store_probe: RunStoreProbe | None = None
     reloader: CodeReloader | None = None  # ``lockgate serve --reload``
+    # Loads handlers in throwaway workers (``check_handlers``): on SIGHUP, a file whose new
+    # or changed functions cannot load is refused, as at start-up. None: not checked.
+    check_handlers: Callable[[Iterable[FunctionEntity]], Awaitable[list[HandlerProblem]]] | None = (
+        None
+    )
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Spans of requests and of what they run; the HTTP app opens each request's own.
     tracer: ITracer = NO_TRACER
@@ -115,6 +121,8 @@ class Application:
     draining: bool = False  # stopping (from SIGTERM on): /readyz sends traffic elsewhere
     _secrets: OpenSecrets | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _sighup: asyncio.Task[None] | None = None  # the reload a SIGHUP started, while it runs
+    _sighup_again: bool = False  # another SIGHUP came meanwhile: read the file once more
     _stack: contextlib.AsyncExitStack | None = None  # what start opened, to close in reverse
 
     @property
@@ -420,17 +428,55 @@ class Application:
             )
 
     def reload(self) -> GatewayConfig | None:
-        """Re-read the config file (on SIGHUP, and on a change with ``--reload``); a bad
-        file is logged and changes nothing.
+        """Re-read the config file (on a change with ``--reload``); a bad file is logged
+        and changes nothing.
 
         Returns:
             The configuration now in force; None when there was no file or it was refused.
         """
+        config = self._read_config()
+        return None if config is None else self._put_in_force(config)
+
+    async def reload_checked(self) -> GatewayConfig | None:
+        """``reload``, as SIGHUP does it: the handlers of new and changed functions are
+        loaded first in throwaway workers, as at start-up (unless ``check_handlers`` is
+        off), and one that cannot load refuses the whole file: the previous configuration
+        keeps serving, and the log says what failed.
+
+        Returns:
+            The configuration now in force; None when there was no file or it was refused.
+        """
+        config = self._read_config()
+        if config is None:
+            return None
+        if self.check_handlers is not None:
+            changed = [
+                function
+                for name, function in config.functions.items()
+                if name not in self.registry or self.registry.get(name) != function
+            ]
+            problems = await self.check_handlers(changed) if changed else []
+            if problems:
+                logger.error(
+                    "reload refused, still serving the previous configuration: %s",
+                    "; ".join(f"functions.{p.function}.{p.key}: {p.message}" for p in problems),
+                )
+                return None
+        return self._put_in_force(config)
+
+    def _read_config(self) -> GatewayConfig | None:
         if self.settings.config is None:
             logger.warning("reload asked for, but the gateway was started without a config file")
             return None
         try:
             config, _ = load_config(self.settings.config)
+        except ConfigError as exc:
+            logger.error("reload refused, still serving the previous configuration: %s", exc)
+            return None
+        return config
+
+    def _put_in_force(self, config: GatewayConfig) -> GatewayConfig | None:
+        try:
             self.apply(config)
         except ConfigError as exc:
             logger.error("reload refused, still serving the previous configuration: %s", exc)
@@ -443,6 +489,22 @@ class Application:
         )
         return config
 
+    def _on_sighup(self) -> None:
+        """One checked reload at a time; SIGHUPs during it make one more afterwards."""
+        if self._sighup is not None and not self._sighup.done():
+            self._sighup_again = True
+            return
+        self._sighup = asyncio.get_running_loop().create_task(self._reload_on_sighup())
+
+    async def _reload_on_sighup(self) -> None:
+        self._sighup_again = True
+        while self._sighup_again:
+            self._sighup_again = False
+            try:
+                await self.reload_checked()
+            except Exception:  # a failed check must not end the gateway, nor later SIGHUPs
+                logger.exception("reload on SIGHUP failed, still serving the previous one")
+
     def _watch_sighup(self, *, install: bool) -> None:
         # Only the main thread may own signal handlers; an embedding host may reload by hand.
         if (
@@ -452,9 +514,11 @@ class Application:
             return
         loop = asyncio.get_running_loop()
         if install:
-            loop.add_signal_handler(signal.SIGHUP, self.reload)
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         else:
             loop.remove_signal_handler(signal.SIGHUP)
+            if self._sighup is not None:
+                self._sighup.cancel()
 
     def begin_draining(self) -> None:
         """Stopping soon: ``/readyz`` answers 503 ``draining`` from now on, while every

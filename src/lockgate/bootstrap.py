@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -47,6 +47,7 @@ from lockgate.gateways.stores.secrets.env import EnvironmentSecrets
 from lockgate.gateways.workers.launcher import ProcessOrRuntimeApiWorkerLauncher
 from lockgate.gateways.workers.process import ProcessWorkerLauncher
 from lockgate.gateways.workers.runtime_api.worker import RuntimeApiWorkerLauncher
+from lockgate.models.function import FunctionEntity
 from lockgate.models.gateway_config import GatewayConfig
 from lockgate.models.resource import ResourceReference
 from lockgate.models.security.config import SecurityConfig
@@ -65,7 +66,7 @@ from lockgate.use_cases.auth.usage.api_keys import ApiKeyGate
 from lockgate.use_cases.auth.usage.meter import UsageMeter
 from lockgate.use_cases.events.bus import EventBus
 from lockgate.use_cases.functions.backend_router import BackendRouter
-from lockgate.use_cases.functions.handler_check import check_handlers
+from lockgate.use_cases.functions.handler_check import HandlerProblem, check_handlers
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.log_buffer import FunctionLogBuffer
 from lockgate.use_cases.functions.output import FunctionOutput
@@ -276,6 +277,9 @@ def build(
         closers=[*closers, tracer.flush],
         tracer=tracer,
         jobs=JobService(stores.jobs(), runners, config.jobs, close_runners=close_runners),
+        check_handlers=(
+            functools.partial(_load_handlers, settings) if settings.check_handlers else None
+        ),
         async_invocations=AsyncInvocationQueue(
             stores.invocations(),
             invoker,
@@ -340,10 +344,17 @@ async def check_functions(settings: Settings, config: GatewayConfig) -> list[Pro
     Side Effects:
         Starts and kills one worker process per local function.
     """
-    found = await check_handlers(
-        config.functions.values(), _worker_launcher(settings), concurrency=settings.start_budget
-    )
+    found = await _load_handlers(settings, config.functions.values())
     return [Problem(dotted(("functions", p.function, p.key)), p.message) for p in found]
+
+
+async def _load_handlers(
+    settings: Settings, functions: Iterable[FunctionEntity]
+) -> list[HandlerProblem]:
+    """``functions``' handlers loaded in throwaway workers (start-up, SIGHUP)."""
+    return await check_handlers(
+        functions, _worker_launcher(settings), concurrency=settings.start_budget
+    )
 
 
 def _tracer(config: GatewayConfig) -> ITracer:

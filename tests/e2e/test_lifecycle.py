@@ -203,3 +203,40 @@ def test_sighup_reloads_the_config_and_replaces_changed_pools(tmp_path: Path) ->
         gateway.send_signal(signal.SIGHUP)
         wait_until(lambda: b"reload refused" in gateway.read_output(), what="the refusal")
         assert _greeting(client)[0] == "bonjour"  # a bad file changes nothing
+
+
+
+def test_sighup_refuses_a_file_whose_new_function_cannot_load(tmp_path: Path) -> None:
+    """As at start-up, a handler that cannot load refuses the file on SIGHUP (the handlers
+    of new and changed functions are loaded in throwaway workers first); the previous
+    configuration keeps serving, and the log says which function and why."""
+    (tmp_path / "handlers.py").write_text(
+        "def ok(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
+    )
+    config = tmp_path / "lockgate.toml"
+    text = (
+        '[functions.ok]\nhandler = "handlers:ok"\n'
+        '\n[[routes]]\nmethod = "GET"\npath = "/ok"\nfunction = "ok"\n'
+    )
+    config.write_text(text)
+    with (
+        GatewayProcess(config) as gateway,
+        httpx.Client(base_url=gateway.url, timeout=30) as client,
+    ):
+        assert client.get("/ok").text == "ok"
+        config.write_text(
+            text
+            + '\n[functions.unloadable]\nhandler = "handlers:nowhere"\n'
+            + '\n[[routes]]\nmethod = "GET"\npath = "/unloadable"\nfunction = "unloadable"\n'
+        )
+        gateway.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: b"functions.unloadable.handler: cannot be loaded" in gateway.read_output(),
+            what="the handler's refusal",
+        )
+        assert client.get("/unloadable").status_code == 404
+        assert client.get("/ok").text == "ok"
+
+        config.write_text(text.replace("/ok", "/fine"))  # a good file still goes in
+        gateway.send_signal(signal.SIGHUP)
+        wait_until(lambda: client.get("/fine").status_code == 200, what="the next reload")
