@@ -292,6 +292,7 @@ def build(
             retention=settings.async_retention,
             max_queued=settings.async_max_queued,
             metrics=metrics,
+            tracer=tracer,
         ),
         limiter=ClientRateLimiter(limits.rate, limits.burst),
         auth_failures=ClientRateLimiter(limits.rate, limits.burst),

@@ -61,6 +61,7 @@ def new(
     due: float | None = None,
     payload: bytes = PAYLOAD,
     qualifier: str | None = None,
+    trace: str | None = None,
 ) -> AsyncInvocation:
     return AsyncInvocation(
         request_id=request_id,
@@ -71,6 +72,7 @@ def new(
         attempts=0,
         created_at=at,
         next_attempt_at=at if due is None else due,
+        trace=trace,
     )
 
 
@@ -83,10 +85,13 @@ async def test_implements_the_protocol(store: Store) -> None:
 
 
 async def test_enqueue_then_get(store: Store) -> None:
-    await store.enqueue(new("r1", qualifier="live"))
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    await store.enqueue(new("r1", qualifier="live", trace=trace))
     await store.enqueue(new("r2", function="other", at=NOW + 1, due=NOW + 5))
 
-    assert await store.get("r1") == new("r1", qualifier="live")
+    assert await store.get("r1") == new("r1", qualifier="live", trace=trace)
+    claimed = await store.claim_due("node-1", NOW, LEASE, 1)
+    assert [c.trace for c in claimed] == [trace]  # the attempt joins it
     assert await store.get("r2") == new("r2", function="other", at=NOW + 1, due=NOW + 5)
     assert await store.get("unknown") is None
 

@@ -26,6 +26,7 @@ from lockgate.config.settings import load_settings
 from lockgate.controllers.http.app import create_app
 from lockgate.gateways.tracing.otel import OpenTelemetryTracer
 from lockgate.use_cases.events.bus import EventBus
+from tests.support import eventually
 
 APP = Path(__file__).parent / "tracing_app" / "lockgate.toml"
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -132,6 +133,27 @@ async def test_the_invoke_api_hands_its_span_to_a_handler_that_makes_its_own(
     trace_id, span_id = ids(invoke)
     # The parent the handler's own spans get, by AWS's propagator from _X_AMZN_TRACE_ID.
     assert answer.json() == {"trace_id": trace_id, "span_id": span_id, "sampled": True}
+
+
+async def test_an_event_invocations_attempt_joins_the_trace_it_was_accepted_in(
+    client: httpx.AsyncClient, exporter: InMemorySpanExporter
+) -> None:
+    """The invocation is stored with the request's span; its attempt, run later by the
+    queue (no span current), is that span's child, in the caller's trace."""
+    answer = await client.post(
+        "/2015-03-31/functions/joined/invocations",
+        content=b"{}",
+        headers={"traceparent": TRACEPARENT, "x-amz-invocation-type": "Event"},
+    )
+    assert answer.status_code == 202, answer.text
+
+    await eventually(lambda: "invoke joined" in by_name(exporter))
+    spans = by_name(exporter)
+    server = spans["POST /2015-03-31/functions/{FunctionName}/invocations"]
+    invoke = spans["invoke joined"]
+    assert ids(server)[0] == CALLER_TRACE
+    assert ids(invoke)[0] == CALLER_TRACE
+    assert parent_id(invoke) == ids(server)[1]
 
 
 async def test_a_run_its_steps_resources_and_function_calls_share_the_requests_trace(

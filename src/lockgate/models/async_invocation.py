@@ -30,6 +30,8 @@ class AsyncInvocation:
         next_attempt_at: Unix seconds when it is due (again).
         error: The last failure: the function's error object as JSON, or a message.
         finished_at: Unix seconds when it succeeded or died.
+        trace: The W3C ``traceparent`` of the span it was accepted in (the request's, or
+            the caller's), which every attempt's span joins; None when untraced.
     """
 
     request_id: str
@@ -42,3 +44,4 @@ class AsyncInvocation:
     next_attempt_at: float
     error: str | None = None
     finished_at: float | None = None
+    trace: str | None = None

@@ -121,7 +121,13 @@ class InvokeApi:
                 "Event (asynchronous) invocations are not enabled on this gateway"
             )
         body = await self._json_body(scope, receive, min(self._max_body_bytes, _EVENT_MAX_BYTES))
-        await self._queue.submit(function.name, body, qualifier, request_id=request_id)
+        await self._queue.submit(
+            function.name,
+            body,
+            qualifier,
+            request_id=request_id,
+            trace=TraceContext.from_traceparent(header(scope, b"traceparent")),
+        )
         return HttpResponse(202, (("x-amzn-requestid", request_id),), b"")
 
     async def _json_body(self, scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -23,10 +23,16 @@ from lockgate.errors import (
     PoolClosedError,
     TooManyRequestsError,
 )
-from lockgate.gateways.interfaces import IAsyncInvocationMetrics, IAsyncInvocationStore
+from lockgate.gateways.interfaces import (
+    NO_TRACER,
+    IAsyncInvocationMetrics,
+    IAsyncInvocationStore,
+    ITracer,
+)
 from lockgate.models.async_invocation import AsyncInvocation, AsyncInvocationStatus
 from lockgate.models.ids import new_request_id
 from lockgate.models.invocation import InvocationResult
+from lockgate.models.trace import TraceContext
 from lockgate.use_cases.functions.lambda_invoker import LambdaInvoker
 from lockgate.use_cases.functions.registry import FunctionRegistry
 from lockgate.use_cases.work_queue.backoff import Backoff
@@ -61,6 +67,8 @@ class AsyncInvocationQueue:
             an invocation accepted here is started at once.
         clock: Wall-clock seconds (the store's times).
         metrics: Where attempts' outcomes are counted.
+        tracer: Whose current span an accepted invocation is stored with, so that its
+            attempts' spans join the request's trace.
     """
 
     def __init__(
@@ -79,8 +87,10 @@ class AsyncInvocationQueue:
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         metrics: IAsyncInvocationMetrics | None = None,
+        tracer: ITracer = NO_TRACER,
     ) -> None:
         self._store = store
+        self._tracer = tracer
         self._metrics = metrics
         self._invoker = invoker
         self._registry = registry
@@ -152,9 +162,11 @@ class AsyncInvocationQueue:
         qualifier: str | None = None,
         *,
         request_id: str | None = None,
+        trace: TraceContext | None = None,
     ) -> str:
         """Accept an invocation of ``function``; returns its request id (``request_id``, or
-        a new one) once it is stored.
+        a new one) once it is stored. Its attempts' spans join the current span's trace
+        (the request's), else ``trace`` (a caller's ``traceparent``, tracing off here).
 
         Raises:
             FunctionNotFoundError: No function by that name.
@@ -164,6 +176,7 @@ class AsyncInvocationQueue:
         self._registry.get(function)
         now = self._clock()
         request_id = request_id or new_request_id()
+        trace = self._tracer.current().context() or trace
         stored = await self._store.enqueue(
             AsyncInvocation(
                 request_id=request_id,
@@ -174,6 +187,7 @@ class AsyncInvocationQueue:
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
+                trace=trace.traceparent if trace is not None else None,
             ),
             max_queued=self._max_queued,
         )
@@ -265,6 +279,7 @@ class AsyncInvocationQueue:
                 invocation.payload,
                 request_id=invocation.request_id,
                 qualifier=invocation.qualifier,
+                trace=TraceContext.from_traceparent(invocation.trace),
             )
         except FunctionNotFoundError as exc:
             return Outcome.failure(exc.message, final=True)

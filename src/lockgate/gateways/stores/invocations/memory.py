@@ -19,7 +19,7 @@ QUEUED = AsyncInvocationStatus.QUEUED
 
 def _invocation(row: QueueRow) -> AsyncInvocation:
     """The invocation a row holds now (its item: the function, payload and qualifier)."""
-    function, payload, qualifier = row.item
+    function, payload, qualifier, trace = row.item
     return AsyncInvocation(
         request_id=row.key,
         function=function,
@@ -31,6 +31,7 @@ def _invocation(row: QueueRow) -> AsyncInvocation:
         next_attempt_at=row.next_attempt_at,
         error=row.error,
         finished_at=row.finished_at,
+        trace=trace,
     )
 
 
@@ -55,7 +56,7 @@ class InMemoryAsyncInvocationStore(InvocationQueueView):
         return None
 
     async def enqueue(self, invocation: AsyncInvocation, *, max_queued: int | None = None) -> bool:
-        name, function, payload, qualifier, _, _, created_at, due, _, _ = new_invocation_row(
+        name, function, payload, qualifier, _, _, created_at, due, _, _, trace = new_invocation_row(
             invocation
         )
         if name in self._queue.rows:
@@ -72,7 +73,7 @@ class InMemoryAsyncInvocationStore(InvocationQueueView):
                 status=QUEUED.value,
                 created_at=created_at,
                 next_attempt_at=due,
-                item=(function, payload, qualifier),
+                item=(function, payload, qualifier, trace),
             )
         )
         return True

@@ -28,16 +28,16 @@ __all__ = ["PostgresAsyncInvocationStore"]
 _MIGRATION_LOCK = 0x4C6B4169  # with hashtext(schema): one advisory lock per schema
 _INSERT = (
     f"INSERT INTO lockgate_async_invocations ({INVOCATION_COLUMNS}) "  # noqa: S608
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (request_id) DO NOTHING"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (request_id) DO NOTHING"
 )
 # The count and the insert in one statement: nothing is written when the queue is full.
 _INSERT_UNLESS_FULL = (
     "WITH queued AS (SELECT count(*) AS n FROM lockgate_async_invocations "  # noqa: S608
     "WHERE function_name = $2 AND status = 'queued'), "
     f"inserted AS (INSERT INTO lockgate_async_invocations ({INVOCATION_COLUMNS}) "
-    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM queued WHERE queued.n < $11 "
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM queued WHERE queued.n < $12 "
     "ON CONFLICT (request_id) DO NOTHING RETURNING 1) "
-    "SELECT (SELECT n FROM queued) < $11 AS room, (SELECT count(*) FROM inserted) AS stored"
+    "SELECT (SELECT n FROM queued) < $12 AS room, (SELECT count(*) FROM inserted) AS stored"
 )
 
 

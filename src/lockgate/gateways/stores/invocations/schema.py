@@ -28,7 +28,7 @@ ASYNC_INVOCATION_VERSIONS = "lockgate_async_invocation_schema"
 # In AsyncInvocation's field order.
 INVOCATION_COLUMNS = (
     "request_id, function_name, payload, qualifier, status, attempts, created_at, "
-    "next_attempt_at, error, finished_at"
+    "next_attempt_at, error, finished_at, trace"
 )
 
 
@@ -45,6 +45,7 @@ def invocation(row: Any) -> AsyncInvocation:
         next_attempt_at=row[7],
         error=row[8],
         finished_at=row[9],
+        trace=row[10],
     )
 
 
@@ -100,6 +101,7 @@ def new_invocation_row(value: AsyncInvocation) -> tuple[Any, ...]:
         value.next_attempt_at,
         None,
         None,
+        value.trace,
     )
 
 
@@ -136,6 +138,8 @@ SQLITE_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX lockgate_async_invocations_queued ON lockgate_async_invocations "
         "(function_name) WHERE status = 'queued'",
     ),
+    # 3: the trace the invocation was accepted in (a traceparent), which its attempts join.
+    ("ALTER TABLE lockgate_async_invocations ADD COLUMN trace TEXT",),
 )
 
 # SQLite's layout in the store's schema (``{schema}``, quoted by the store). Payloads are
@@ -173,4 +177,6 @@ POSTGRES_ASYNC_INVOCATION_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX lockgate_async_invocations_queued ON {schema}.lockgate_async_invocations "
         "(function_name) WHERE status = 'queued'",
     ),
+    # 3: the trace the invocation was accepted in (a traceparent), which its attempts join.
+    ("ALTER TABLE {schema}.lockgate_async_invocations ADD COLUMN trace TEXT",),
 )

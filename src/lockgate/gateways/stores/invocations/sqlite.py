@@ -32,7 +32,7 @@ __all__ = ["SQLiteAsyncInvocationStore"]
 
 _TABLE = "lockgate_async_invocations"
 _INSERT = (
-    f"INSERT INTO {_TABLE} ({INVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+    f"INSERT INTO {_TABLE} ({INVOCATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
     "ON CONFLICT (request_id) DO NOTHING"
 )
 _QUEUED = f"SELECT count(*) FROM {_TABLE} WHERE function_name = ? AND status = 'queued'"  # noqa: S608
