@@ -37,13 +37,19 @@ PAYLOAD: dict[str, Any] = {
 PENDING, COMPLETED, DEAD = DeliveryStatus.PENDING, DeliveryStatus.COMPLETED, DeliveryStatus.DEAD
 
 
-def event(event_id: str = "e1", *, at: float = NOW, data: Any = None) -> EventRecord:
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def event(
+    event_id: str = "e1", *, at: float = NOW, data: Any = None, trace: str | None = TRACE
+) -> EventRecord:
     return EventRecord(
         event_id=event_id,
         name="therapy_session.scheduled",
         data=PAYLOAD if data is None else data,
         source_module="mentalhealth",
         created_at=at,
+        trace=trace,
     )
 
 
@@ -78,7 +84,7 @@ async def test_record_then_claim_gives_one_delivery_per_subscriber(store: IEvent
 
     assert keys(claimed) == [("e1", "audit:c"), ("e1", "billing:b"), ("e1", "notifications:a")]
     for delivery in claimed:
-        assert delivery.event == event()
+        assert delivery.event == event()  # its trace too: the deliveries join it
         assert delivery.status is PENDING
         assert delivery.attempts == 1
         assert delivery.next_attempt_at == NOW + LEASE  # due again when the lease lapses

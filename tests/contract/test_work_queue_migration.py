@@ -16,6 +16,10 @@ import pytest
 
 from lockgate.gateways.interfaces import IAsyncInvocationStore, IEventStore
 from lockgate.gateways.stores.events.postgres import PostgresEventStore
+from lockgate.gateways.stores.events.schema import (
+    POSTGRES_EVENT_MIGRATIONS,
+    SQLITE_EVENT_MIGRATIONS,
+)
 from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
 from lockgate.gateways.stores.invocations.postgres import PostgresAsyncInvocationStore
 from lockgate.gateways.stores.invocations.sqlite import SQLiteAsyncInvocationStore
@@ -74,6 +78,7 @@ async def test_event_deliveries_are_read_claimed_and_redriven(old_stores: Stores
         ("e2:fresh:e", DeliveryStatus.PENDING, 0),
     ]
     assert listed[0].event.data == {"n": 1}
+    assert listed[0].event.trace is None  # stored before events kept their trace
     # node-old's leases lapse at NOW + 60; what nobody held is due at once.
     assert [d.id for d in await events.claim_due("new", NOW + 10, LEASE, 10)] == ["e2:fresh:e"]
     assert await events.queue.release("node-old", NOW + 11) == 2
@@ -112,17 +117,19 @@ async def test_event_invocations_are_read_claimed_and_redriven(old_stores: Store
     ]
 
 
-async def test_the_event_schema_moved_to_version_2(old_stores: Stores, tmp_path: Path) -> None:
+async def test_the_event_schema_moved_to_its_latest_version(
+    old_stores: Stores, tmp_path: Path
+) -> None:
     events, _ = old_stores
     if isinstance(events, SQLiteEventStore):
         with closing(sqlite3.connect(tmp_path / "old.sqlite3")) as database:
             version = database.execute("SELECT max(version) FROM lockgate_event_schema")
-            assert version.fetchone()[0] == 2
+            assert version.fetchone()[0] == len(SQLITE_EVENT_MIGRATIONS)
         return
     assert isinstance(events, PostgresEventStore)
     connection = await asyncpg.connect(PG_DSN)
     try:
         query = f'SELECT max(version) FROM "{events.schema}".lockgate_event_schema'
-        assert await connection.fetchval(query) == 2
+        assert await connection.fetchval(query) == len(POSTGRES_EVENT_MIGRATIONS)
     finally:
         await connection.close()

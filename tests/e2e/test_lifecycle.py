@@ -205,7 +205,6 @@ def test_sighup_reloads_the_config_and_replaces_changed_pools(tmp_path: Path) ->
         assert _greeting(client)[0] == "bonjour"  # a bad file changes nothing
 
 
-
 def test_sighup_refuses_a_file_whose_new_function_cannot_load(tmp_path: Path) -> None:
     """As at start-up, a handler that cannot load refuses the file on SIGHUP (the handlers
     of new and changed functions are loaded in throwaway workers first); the previous

@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 from lockgate.bootstrap import Application, build
 from lockgate.config.settings import load_settings
 from lockgate.controllers.http.app import create_app
+from lockgate.gateways.stores.events.sqlite import SQLiteEventStore
 from lockgate.gateways.tracing.otel import OpenTelemetryTracer
 from lockgate.use_cases.events.bus import EventBus
 from tests.support import eventually
@@ -236,6 +237,37 @@ async def test_event_deliveries_are_children_of_the_span_that_published(
     assert deliver.attributes is not None
     assert deliver.attributes["messaging.destination.name"] == "order.placed"
     assert got == [({"id": 7}, deliver.context.span_id if deliver.context else 0)]
+
+
+async def test_a_stored_events_deliveries_join_the_trace_it_was_published_in(
+    exporter: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    """Delivered from the store by the outbox (no span current there), a durable event's
+    delivery is still the publisher's child: its traceparent is stored with the event."""
+    tracer = _tracer(exporter)
+    store = SQLiteEventStore(tmp_path / "events.sqlite3")
+    await store.open()
+    bus = EventBus(store, tracer=tracer)
+    delivered = asyncio.Event()
+
+    async def handler(_: Any) -> None:
+        delivered.set()
+
+    bus.subscribe("order.placed", handler, "billing")
+    await bus.start()
+    try:
+        with tracer.span("publish it") as publisher:
+            await bus.publish("order.placed", {"id": 7}, "orders")
+        await asyncio.wait_for(delivered.wait(), 10)
+    finally:
+        await bus.stop()
+        await store.close()
+
+    deliver = by_name(exporter)["deliver order.placed"]
+    context = publisher.context()
+    assert context is not None
+    assert ids(deliver)[0] == context.trace_id
+    assert parent_id(deliver) == context.span_id
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ class EventRecord:
         data: Its JSON payload.
         source_module: The module that published it.
         created_at: Unix seconds.
+        trace: The W3C ``traceparent`` of the span it was published in, which its
+            deliveries' spans join (stored with it when durable); None when untraced.
     """
 
     event_id: str
@@ -38,6 +40,7 @@ class EventRecord:
     data: Any
     source_module: str
     created_at: float
+    trace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

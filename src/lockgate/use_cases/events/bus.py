@@ -245,7 +245,17 @@ class EventBus:
         loop = self._loop
         if loop is None or loop.is_closed():
             raise RuntimeError(f"the event bus is not started: cannot publish {event!r}")
-        record = EventRecord(new_run_id(), event, loads(text), source_module, self._clock())
+        # The span it is published in, kept with it: its deliveries join that trace, even
+        # from the store, after a restart or on another node.
+        trace = self._tracer.current().context() if self._tracer.enabled else None
+        record = EventRecord(
+            new_run_id(),
+            event,
+            loads(text),
+            source_module,
+            self._clock(),
+            trace.traceparent if trace is not None else None,
+        )
         subscribers = self._by_event.get(event, ())  # a snapshot: the tuple is never changed
         with self._lock:
             self._published += 1

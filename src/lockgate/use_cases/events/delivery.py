@@ -21,7 +21,7 @@ from typing import Any
 from lockgate.gateways.interfaces import NO_TRACER, ITracer
 from lockgate.json_codec import loads
 from lockgate.models.event import Delivery, DeliveryStatus, EventRecord
-from lockgate.models.trace import SpanKind
+from lockgate.models.trace import SpanKind, TraceContext
 from lockgate.use_cases.work_queue.backoff import Backoff
 
 __all__ = [
@@ -143,8 +143,11 @@ async def call_handler(
         "messaging.message.id": event.event_id,
         "lockgate.subscriber": subscription.id,
     }
-    with tracer.span(
-        f"deliver {event.name}", kind=SpanKind.CONSUMER, attributes=attributes
+    with tracer.span(  # a child of the publisher's span (current, or stored with the event)
+        f"deliver {event.name}",
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+        parent=TraceContext.from_traceparent(event.trace),
     ) as span:
         failure = await _call_handler(event, subscription, time_limit, executor)
         if failure is not None:

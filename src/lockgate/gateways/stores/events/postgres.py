@@ -49,7 +49,7 @@ _MIGRATION_LOCK = 0x4C6B4576  # with hashtext(schema): one advisory lock per sch
 # same schema writes nothing there, and the database it answers tells the store so.
 _RECORD = (
     "WITH event AS (INSERT INTO {s}lockgate_events (event_id, name, data, source_module, "
-    "created_at) SELECT $1, $2, $3, $4, $5 WHERE current_database() = $7 "
+    "created_at, trace) SELECT $1, $2, $3, $4, $5, $8 WHERE current_database() = $7 "
     "ON CONFLICT (event_id) DO NOTHING), "
     "deliveries AS (INSERT INTO {s}lockgate_event_deliveries (event_id, subscriber, status, "
     "attempts, next_attempt_at) SELECT $1, s, 'pending', 0, $5 FROM unnest($6::text[]) AS s "
@@ -134,12 +134,14 @@ class PostgresEventStore(DeliveryQueueView, SchemaPoolStore):
         args = (event.event_id, event.name, data, event.source_module, event.created_at)
         if joined is None:
             try:
-                await pool.fetchval(self._record_sql, *args, distinct, self._database)
+                await pool.fetchval(self._record_sql, *args, distinct, self._database, event.trace)
             except DRIVER_ERRORS as exc:
                 raise self._error(f"cannot record event {event.event_id}", exc) from exc
             return
         try:
-            database = await joined.fetchval(self._record_sql, *args, distinct, self._database)
+            database = await joined.fetchval(
+                self._record_sql, *args, distinct, self._database, event.trace
+            )
         except asyncpg.InFailedSQLTransactionError:
             raise ValueError(
                 f"cannot record event {event.event_id} ({event.name}): the transaction on the "

@@ -32,7 +32,7 @@ __all__ = [
 # Selected from ``lockgate_event_deliveries d JOIN lockgate_events e``, in ``delivery``'s order.
 DELIVERY_COLUMNS = (
     "d.event_id, e.name, e.data, e.source_module, e.created_at, "
-    "d.subscriber, d.status, d.attempts, d.next_attempt_at, d.error"
+    "d.subscriber, d.status, d.attempts, d.next_attempt_at, d.error, e.trace"
 )
 
 
@@ -45,6 +45,7 @@ def delivery(row: Sequence[Any]) -> Delivery:
         data=json_codec.loads(bytes(row[2])),
         source_module=row[3],
         created_at=row[4],
+        trace=row[10],
     )
     return Delivery(
         event=event,
@@ -186,6 +187,8 @@ SQLITE_EVENT_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX lockgate_event_deliveries_dead ON lockgate_event_deliveries "
         "(subscriber, event_id) WHERE status = 'dead'",
     ),
+    # 3: the trace an event was published in (a traceparent), which its deliveries join.
+    ("ALTER TABLE lockgate_events ADD COLUMN trace TEXT",),
 )
 
 POSTGRES_EVENT_MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -228,4 +231,6 @@ POSTGRES_EVENT_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX lockgate_event_deliveries_dead ON {schema}.lockgate_event_deliveries "
         "(subscriber, event_id) WHERE status = 'dead'",
     ),
+    # 3: as SQLite's 3.
+    ("ALTER TABLE {schema}.lockgate_events ADD COLUMN trace text",),
 )

@@ -28,8 +28,8 @@ from lockgate.models.event import EventRecord
 __all__ = ["SQLiteEventStore"]
 
 _INSERT_EVENT = (
-    "INSERT INTO lockgate_events (event_id, name, data, source_module, created_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
+    "INSERT INTO lockgate_events (event_id, name, data, source_module, created_at, trace) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
 )
 _INSERT_DELIVERY = (
     "INSERT INTO lockgate_event_deliveries (event_id, subscriber, status, attempts, "
@@ -70,7 +70,14 @@ class SQLiteEventStore(DeliveryQueueView, SQLiteStore):
         distinct, data = checked_record(self, event, subscribers, connection)
         if not distinct:
             return
-        event_row = (event.event_id, event.name, data, event.source_module, event.created_at)
+        event_row = (
+            event.event_id,
+            event.name,
+            data,
+            event.source_module,
+            event.created_at,
+            event.trace,
+        )
         rows = [(event.event_id, subscriber, event.created_at) for subscriber in distinct]
 
         def write(connection: sqlite3.Connection) -> None:
