@@ -10,10 +10,11 @@ Each setup is one ``lockgate serve`` run under ``valgrind --tool=callgrind`` (th
 process alone: its workers run natively, so the gateway is always the bottleneck), fed by
 ``wrk`` at 16 connections: a warm-up with counting off, then ``--duration`` seconds with it on;
 the instructions counted (every thread of the process: the span export thread too) over the
-requests served. Setups: the benchmark's echo route (``GET /echo/{name}``) with tracing off
-and on (``exporter = "none"``), and a handler that prints one line per call with the output
-log off and on (the access log off in both, and the output log's allowance of lines per
-second scaled to the slowed gateway: the same share of lines written as natively). The
+requests served. Setups: the benchmark's echo route (``GET /echo/{name}``) and the Invoke
+API with tracing off and on (``exporter = "none"``), and a handler that prints one line per
+call with the output log off and on, on the route (the access log off in that pair, and in
+both the output log's allowance of lines per second scaled to the slowed gateway: the same
+share of lines written as natively). The
 ratio off/on is the throughput a gateway bound by its own core keeps. ``--only tracing`` or
 ``--only logs`` counts one pair. Results go to ``results-instructions.md`` beside this file.
 """
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` from any cwd
@@ -34,14 +36,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks` fro
 from benchmarks.functions.loadgen import Request, run_load, wrk_path
 from benchmarks.functions.observability import gateway_config
 from benchmarks.functions.processes import Server, free_port, serve_argv
+from benchmarks.functions.run import EVENT
 from benchmarks.functions.tracing_cost import tracing_config
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results-instructions.md"
 CONNECTIONS = 16
+
+
 # Under callgrind the gateway serves ≈ 200 requests/s, not ≈ 5,000: the output log's
 # allowance (lines per second) is scaled down alike, so the same share of calls has its
 # lines written as natively at the default 200 lines/s (≈ 1 %), and the access log is off.
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What each request of a count is: a GET of ``path``, or a POST of ``body`` to it."""
+
+    name: str
+    path: str
+    body: str | None = None
+
+
+ROUTE = _Call("route GET /echo/{name}", "/echo/bench")
+INVOKE = _Call("Invoke API", "/2015-03-31/functions/echo/invocations", EVENT)
 _SLOWED: dict[str, object] = {"access_log": False, "function_log_rate": 8}
 # The tracing pair keeps the access log (on by default, as in run.py's tracing rounds) but
 # scales the output log's allowance alike: at the slowed rate an unscaled allowance would
@@ -49,7 +65,7 @@ _SLOWED: dict[str, object] = {"access_log": False, "function_log_rate": 8}
 _SLOWED_TRACING: dict[str, object] = {"function_log_rate": 8}
 
 
-def _counted(config: Path, path: str, folder: Path, duration: float) -> float:
+def _counted(config: Path, call: _Call, folder: Path, duration: float) -> float:
     """Instructions per request of a gateway serving ``config`` under callgrind."""
     port = free_port()
     out = folder / f"callgrind-{port}.out"
@@ -63,7 +79,7 @@ def _counted(config: Path, path: str, folder: Path, duration: float) -> float:
     url = f"http://127.0.0.1:{port}"
     log = folder / f"gateway-{port}.log"
     with Server(f"gateway on {port}", argv, f"{url}/readyz", log, ready_timeout=600) as server:
-        request = Request(url + path)
+        request = Request(url + call.path, call.body)
         run_load(request, CONNECTIONS, 5, threads=1, use_wrk=True)  # warm-up, uncounted
         _control(server.pid, "-i", "on")
         served = run_load(request, CONNECTIONS, duration, threads=1, use_wrk=True)
@@ -74,6 +90,20 @@ def _counted(config: Path, path: str, folder: Path, duration: float) -> float:
     if not dumps or not served.requests:
         raise RuntimeError(f"no count from {config} (see {log})")
     return _total(dumps[-1]) / served.requests
+
+
+def _pair(
+    name: str, off: Path, on: Path, call: _Call, folder: Path, args: argparse.Namespace
+) -> str:
+    """Count ``call`` against the gateway of ``off`` and of ``on``, ``--rounds`` times; the
+    table row of the medians."""
+    counts_off, counts_on = [], []
+    for _ in range(args.rounds):
+        counts_off.append(_counted(off, call, folder, args.duration))
+        counts_on.append(_counted(on, call, folder, args.duration))
+        print(f"{name}: off {counts_off[-1]:,.0f}, on {counts_on[-1]:,.0f} per request")
+    off_median, on_median = statistics.median(counts_off), statistics.median(counts_on)
+    return f"| {name} | {off_median:,.0f} | {on_median:,.0f} | {off_median / on_median:.3f}x |"
 
 
 def _control(pid: int, *command: str) -> None:
@@ -107,38 +137,33 @@ def main() -> None:
         folder = Path(tmp)
         pairs = {
             "tracing": (
-                "tracing (route GET /echo/{name})",
+                "tracing",
                 tracing_config(
                     source, folder / "tracing-off", traced=False, gateway=_SLOWED_TRACING
                 ),
-                tracing_config(
-                    source, folder / "tracing-on", traced=True, gateway=_SLOWED_TRACING
-                ),
-                "/echo/bench",
+                tracing_config(source, folder / "tracing-on", traced=True, gateway=_SLOWED_TRACING),
+                (ROUTE, INVOKE),
             ),
             "logs": (
-                "output log (route, a handler printing one line a call)",
+                "output log (a handler printing one line a call)",
                 gateway_config(folder / "logs-off", {"function_logs": False, **_SLOWED}),
                 gateway_config(folder / "logs-on", {"function_logs": True, **_SLOWED}),
-                "/echo/bench",
+                (ROUTE,),
             ),
         }
-        for key, (name, off, on, path) in pairs.items():
+        for key, (what, off, on, calls) in pairs.items():
             if args.only and key != args.only:
                 continue
-            counts_off, counts_on = [], []
-            for _ in range(args.rounds):
-                counts_off.append(_counted(off, path, folder, args.duration))
-                counts_on.append(_counted(on, path, folder, args.duration))
-                print(f"{name}: off {counts_off[-1]:,.0f}, on {counts_on[-1]:,.0f} per request")
+            for call in calls:
+                rows.append(_pair(f"{what}, {call.name}", off, on, call, folder, args))
             if args.keep is not None:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for dump in folder.glob("callgrind-*.out.*"):
                     shutil.copy(dump, args.keep / f"{key}-{dump.name}")
-            off_median, on_median = statistics.median(counts_off), statistics.median(counts_on)
-            rows.append(
-                f"| {name} | {off_median:,.0f} | {on_median:,.0f} | {off_median / on_median:.3f}x |"
-            )
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for dump in folder.glob("callgrind-*.out.*"):
+                    shutil.copy(dump, args.keep / f"{key}-{dump.name}")
     text = "\n".join(
         [
             "# Instructions per request (benchmarks/functions/instructions.py)",

@@ -6,14 +6,18 @@ not even a frame for it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from lockgate.controllers.http.access_log import RESPONSE_STATUS
+from lockgate.controllers.http.access_log import RESPONSE_STATUS, log_access
 from lockgate.controllers.http.app import GatewayApp
+from lockgate.controllers.http.asgi import ARRIVED
 from lockgate.controllers.http.lambda_api import INVOKE_PATH
+from lockgate.controllers.log_setup import request_id_var
+from lockgate.models.ids import new_request_id
 from lockgate.use_cases.routes.server_spans import ServerSpans
 
 __all__ = ["INVOKE_ROUTE", "TracedGatewayApp"]
@@ -30,12 +34,12 @@ class TracedGatewayApp(GatewayApp):
     def __init__(self, *args: Any, spans: ServerSpans, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spans = spans
-        self.notes_status = kwargs.get("access_log") is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        scope[ARRIVED] = time.perf_counter()  # the span's making counts as the gateway's
         method: str = scope["method"]
         path: str = scope["path"]
         # Only the propagation headers and the user agent are read from the carrier (a
@@ -53,13 +57,20 @@ class TracedGatewayApp(GatewayApp):
             client[0] if client else None,
             _PROTOCOLS.get(scope.get("http_version", "1.1"), "1.1"),
         ) as span:
-            # GatewayApp's, named: cheaper than super()'s proxy, made on every request.
-            if self.notes_status:  # the access log notes the status in the scope
-                await GatewayApp.__call__(self, scope, receive, send)
-                status = scope.get(RESPONSE_STATUS, 0)
-            else:
-                serve = GatewayApp.__call__.__get__(self)
-                status = await _serve_noting_status(serve, scope, receive, send)
+            # GatewayApp.__call__'s work, done here rather than awaited: a coroutine fewer
+            # on every traced request.
+            request_id = new_request_id()
+            token = request_id_var.set(request_id)
+            try:
+                if self._access_log is None:
+                    status = await _serve_noting_status(self._http, scope, receive, send)
+                else:  # the access log notes the status in the scope
+                    await log_access(
+                        self._access_log, scope, receive, send, self._http, request_id=request_id
+                    )
+                    status = scope.get(RESPONSE_STATUS, 0)
+            finally:
+                request_id_var.reset(token)
             # The route template, where this layer can tell it: the Invoke API's, or a
             # FastAPI endpoint's; a declared route's span is named by the request
             # processor, which matched it.
