@@ -104,15 +104,15 @@ def test_gateway_spans_queue_themselves_as_add_does_waking_and_dropping_alike(
             arrived.set()
             return super().export(spans)
 
-    exporter = Signalling()
-    woken = batches(exporter, batch=2, delay_s=3600)
+    signalling = Signalling()
+    woken = batches(signalling, batch=2, delay_s=3600)
     tracer = OpenTelemetryTracer(woken, RESOURCE)
     for name in ("first", "second"):
         with tracer.span(name):
             pass
     assert arrived.wait(10), "a full batch of gateway spans stayed queued until the delay"
     woken.shutdown()
-    assert [span.name for span in exporter.get_finished_spans()] == ["first", "second"]
+    assert [span.name for span in signalling.get_finished_spans()] == ["first", "second"]
 
     exporter = InMemorySpanExporter()
     full = batches(exporter, max_queue=3, batch=100, delay_s=3600)
