@@ -89,7 +89,9 @@ TABLE_KEYS: dict[str, str] = {
     "`_HANDLER`.",
     "functions.timeout": "Seconds an invocation may run: the one source of truth for every "
     "deadline (a handler that overruns is killed with its worker).",
-    "functions.memory_size": "Reported to the handler as `context.memory_limit_in_mb`.",
+    "functions.memory_size": (
+        "Reported to the handler as `context.memory_limit_in_mb` (a string, as on AWS)."
+    ),
     "functions.environment": "Environment variables of the function's workers (their values "
     "are never logged).",
     "functions.code_dir": "The folder the handler is imported from, relative to the config "

@@ -136,7 +136,7 @@ def test_the_context_carries_the_function_and_the_request(lambda_client: LambdaC
     assert response["StatusCode"] == 200
     fields = payload_of(response)
     assert fields["function_name"] == "context"
-    assert fields["memory_limit_in_mb"] == 256
+    assert fields["memory_limit_in_mb"] == "256"  # a string, as awslambdaric gives it
     assert fields["invoked_function_arn"] == f"{ACCOUNT_ARN}:context"
     assert 0 < fields["remaining_ms"] <= 30_000
     assert fields["aws_request_id"] == request_id_of(response)

@@ -8,12 +8,13 @@ import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,79 @@ async def test_context_fields_reach_the_handler(gateway: Gateway) -> None:
     assert fields["execution_env"] is None  # as on Lambda's OS-only runtimes
     assert fields["task_root"] == str(APP_DIR)
     assert fields["declared"] == "yes"
+
+
+@pytest.mark.parametrize(
+    "client_context",
+    [
+        None,
+        {"custom": {"tenant": "acme"}, "env": {"locale": "fr"}},
+        {"client": {"app_title": "shop", "installation_id": "i-1"}, "custom": {"n": 1}},
+    ],
+    ids=["none", "no-client", "client"],
+)
+async def test_native_workers_give_the_context_and_environment_awslambdaric_gives(
+    gateway: Gateway, client_context: dict[str, Any] | None
+) -> None:
+    """One handler, run by awslambdaric and by the native worker: the same types, values
+    and environment (``memory_limit_in_mb`` a string, ``identity`` and ``client`` objects
+    with every attribute, AWS's log stream names, ``LANG``, ``_HANDLER`` ...)."""
+    encoded = (
+        None
+        if client_context is None
+        else base64.b64encode(json.dumps(client_context).encode()).decode()
+    )
+    shapes = []
+    for function in (
+        ric("handlers.context_shape", name="shape-ric", memory_size_mb=256),
+        replace(
+            ric("handlers.context_shape", name="shape-native", memory_size_mb=256),
+            runtime="python",
+            command=(),
+            handler="handlers:context_shape",
+        ),
+    ):
+        shape = payload(await gateway.invoke(function, {}, client_context=encoded))
+        # What differs by construction: the function's name and handler spelling.
+        for key in ("_HANDLER", "AWS_LAMBDA_FUNCTION_NAME"):
+            shape["env"].pop(key)
+        shape["log_group"] = shape["log_group"].rsplit("/", 1)[0]
+        shape["env"]["AWS_LAMBDA_LOG_GROUP_NAME"] = shape["log_group"]
+        assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", shape["log_stream"])
+        assert shape["env"].pop("AWS_LAMBDA_LOG_STREAM_NAME") == shape.pop("log_stream")
+        shapes.append(shape)
+    ric_shape, native_shape = shapes
+    assert native_shape == ric_shape
+    assert native_shape["memory"] == "256"
+    assert native_shape["identity"] == [None, None]
+    assert native_shape["env"]["LANG"] == "en_US.UTF-8"
+    assert native_shape["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert native_shape["has_runtime_dir"]
+
+
+async def test_a_failed_invocations_payload_is_awslambdarics_on_a_native_worker_too(
+    gateway: Gateway,
+) -> None:
+    """``errorMessage``, ``errorType``, ``requestId`` (the invocation's), ``stackTrace``, in
+    that order, whichever runtime ran the handler."""
+    bodies = []
+    for function in (
+        ric("handlers.fail", name="fail-ric"),
+        replace(
+            ric("handlers.fail", name="fail-native"),
+            runtime="python",
+            command=(),
+            handler="handlers:fail",
+        ),
+    ):
+        result = await gateway.invoke(function, {"why": "x"}, request_id=f"req-{function.name}")
+        assert result.function_error == "Unhandled"
+        body = payload(result)
+        assert list(body) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+        assert body["requestId"] == f"req-{function.name}"
+        assert (body["errorType"], body["errorMessage"]) == ("ValueError", "bad input: x")
+        bodies.append(body)
+    assert [len(b["stackTrace"]) for b in bodies] == [1, 1]  # the handler's frame alone
 
 
 async def test_undecodable_client_context_is_dropped(gateway: Gateway) -> None:

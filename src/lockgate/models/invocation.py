@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lockgate.errors import InvocationError, LockgateError
 from lockgate.models.trace import TraceContext
@@ -43,18 +43,48 @@ class WorkerInvocation(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class HandlerError:
-    """An exception raised by the handler, in the shape Lambda reports it."""
+    """An exception raised by the handler, in the shape Lambda reports it.
+
+    Attributes:
+        error_message: ``errorMessage``.
+        error_type: ``errorType``.
+        stack_trace: ``stackTrace``, a line each.
+        request_id: ``requestId``, as Lambda's Python runtime puts it in an invocation's
+            error (None: the runtime sent none, as a custom runtime may not).
+    """
 
     error_message: str
     error_type: str
     stack_trace: tuple[str, ...] = ()
+    request_id: str | None = None
+
+    @classmethod
+    def from_object(cls, data: Mapping[str, Any], *, default_type: str) -> HandlerError:
+        """The error a runtime reported as Lambda's JSON object (``errorMessage``,
+        ``errorType``, ``requestId``, ``stackTrace``), lenient about their types."""
+        trace = data.get("stackTrace")
+        if isinstance(trace, list):
+            stack = tuple(str(line) for line in trace)
+        else:
+            stack = (str(trace),) if trace else ()
+        message, request_id = data.get("errorMessage"), data.get("requestId")
+        return cls(
+            error_message="" if message is None else str(message),
+            error_type=str(data.get("errorType") or default_type),
+            stack_trace=stack,
+            request_id=None if request_id is None else str(request_id),
+        )
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        """The object an ``Invoke`` of a failed call answers with, in AWS's key order."""
+        body: dict[str, object] = {
             "errorMessage": self.error_message,
             "errorType": self.error_type,
-            "stackTrace": list(self.stack_trace),
         }
+        if self.request_id is not None:
+            body["requestId"] = self.request_id
+        body["stackTrace"] = list(self.stack_trace)
+        return body
 
 
 class WorkerReply(NamedTuple):

@@ -1,4 +1,7 @@
-"""The ``context`` object a handler receives, with the fields AWS Lambda's Python runtime has."""
+"""The ``context`` object a handler receives, with the fields AWS Lambda's Python runtime has,
+as its runtime interface client (``awslambdaric``) makes them: ``memory_limit_in_mb`` is
+the environment's string, ``client_context`` and its ``client`` and ``identity`` are objects
+whose every attribute exists (``None`` when the caller did not send it)."""
 
 from __future__ import annotations
 
@@ -11,16 +14,51 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ClientContext", "LambdaContext"]
+__all__ = ["Client", "ClientContext", "CognitoIdentity", "LambdaContext"]
 
 
-class ClientContext:
-    """``context.client_context``, decoded from the ``X-Amz-Client-Context`` header."""
+class _Fields:
+    """An object with a fixed set of attributes, each read from a dict (None if absent)."""
+
+    __slots__: tuple[str, ...] = ()
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self.client: Any = data.get("client")
-        self.custom: Any = data.get("custom")
-        self.env: Any = data.get("env")
+        for name in self.__slots__:
+            setattr(self, name, data.get(name))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Client(_Fields):
+    """``context.client_context.client``: the calling app, as the mobile SDKs send it."""
+
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
+
+
+class CognitoIdentity(_Fields):
+    """``context.identity``: the caller's Amazon Cognito identity; both ``None`` here, as on
+    Lambda for every caller that is not a mobile SDK signed in through Cognito."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+
+class ClientContext(_Fields):
+    """``context.client_context``, decoded from the ``X-Amz-Client-Context`` header."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        client = data.get("client")
+        self.client: Any = Client(client) if isinstance(client, dict) else None
 
     @classmethod
     def decode(cls, encoded: str | None) -> ClientContext | None:
@@ -40,7 +78,7 @@ class LambdaContext:
         aws_request_id: str,
         function_name: str,
         function_version: str,
-        memory_limit_in_mb: int,
+        memory_limit_in_mb: str,
         invoked_function_arn: str,
         log_group_name: str,
         log_stream_name: str,
@@ -55,7 +93,7 @@ class LambdaContext:
         self.log_group_name = log_group_name
         self.log_stream_name = log_stream_name
         self.client_context = client_context
-        self.identity: Any = None
+        self.identity = CognitoIdentity({})
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:

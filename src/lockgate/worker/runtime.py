@@ -57,7 +57,7 @@ class _Runtime:
         self._peak_memory = _PeakMemory()
         self._function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "function")
         self._version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self._memory = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self._memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")  # a string, as on AWS
         self._log_group = env.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{self._function_name}")
         self._log_stream = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "lockgate")
 
@@ -123,10 +123,12 @@ class _Runtime:
         self, handler: Handler, body: bytes, context: LambdaContext
     ) -> tuple[bytes, dict[str, Any] | None, bool, float]:
         """The JSON result or error, whether to exit, and the handler's own milliseconds."""
+        request_id = context.aws_request_id
         try:
             event = fastjson.loads(body) if body else {}
         except ValueError as exc:
-            return b"", _error_dict(exc, "Runtime.UnmarshalError"), False, 0.0
+            error = _error_dict(exc, "Runtime.UnmarshalError", request_id=request_id)
+            return b"", error, False, 0.0
         # Only the handler is timed: decoding and encoding count as the gateway's overhead.
         started = time.perf_counter()
         try:
@@ -135,7 +137,8 @@ class _Runtime:
                 result = self._event_loop().run_until_complete(_await(result))
         except SystemExit as exc:
             # sys.exit() in a handler ends the worker, as it ends a Lambda sandbox.
-            return b"", _error_dict(exc, "Runtime.ExitError"), True, _since(started)
+            error = _error_dict(exc, "Runtime.ExitError", request_id=request_id)
+            return b"", error, True, _since(started)
         except Exception as exc:
             duration_ms = _since(started)
             import traceback  # noqa: PLC0415 - loaded on the first error, not at start-up
@@ -144,14 +147,16 @@ class _Runtime:
             traceback.print_exception(
                 type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None
             )
-            return b"", _error_dict(exc, type(exc).__name__, skip_frames=1), False, duration_ms
+            error = _error_dict(exc, type(exc).__name__, 1, request_id)
+            return b"", error, False, duration_ms
         duration_ms = _since(started)
         try:
             encoded = fastjson.dumps_result(result, _json_default)
             return encoded, None, False, duration_ms
         except (TypeError, ValueError) as exc:
             marshal = TypeError(f"Unable to marshal response: {exc}")
-            return b"", _error_dict(marshal, "Runtime.MarshalError"), False, duration_ms
+            error = _error_dict(marshal, "Runtime.MarshalError", request_id=request_id)
+            return b"", error, False, duration_ms
 
     def _event_loop(self) -> Any:
         # One loop for the worker's life, so async handlers can keep clients across calls.
@@ -290,13 +295,18 @@ def _init_error_type(exc: BaseException) -> str:
     return "Runtime.InitError"
 
 
-def _error_dict(exc: BaseException, error_type: str, skip_frames: int = 0) -> dict[str, Any]:
+def _error_dict(
+    exc: BaseException, error_type: str, skip_frames: int = 0, request_id: str = ""
+) -> dict[str, Any]:
+    """Lambda's error object, as its Python runtime makes it: ``requestId`` is the
+    invocation's (empty for an init error)."""
     import traceback  # noqa: PLC0415 - loaded on the first error, not at start-up
 
     frames = traceback.extract_tb(exc.__traceback__)[skip_frames:]
     return {
         "errorMessage": str(exc),
         "errorType": error_type,
+        "requestId": request_id,
         "stackTrace": traceback.format_list(frames),
     }
 

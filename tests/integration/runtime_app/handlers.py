@@ -59,3 +59,45 @@ def rendezvous(event: Any, context: Any) -> dict[str, int]:
     while len(list(folder.iterdir())) < event["count"] and time.monotonic() < deadline:
         time.sleep(0.01)
     return {"pid": os.getpid(), "met": len(list(folder.iterdir()))}
+
+
+def context_shape(event: Any, context: Any) -> dict[str, Any]:
+    """What a handler can tell of its context and environment, as types and values: the
+    same handler under awslambdaric and the native worker must see the same shape."""
+    client_context = context.client_context
+    client = None if client_context is None else client_context.client
+    identity = context.identity
+    return {
+        "memory_type": type(context.memory_limit_in_mb).__name__,
+        "memory": context.memory_limit_in_mb,
+        "log_group": context.log_group_name,
+        "log_stream": context.log_stream_name,
+        "identity": [identity.cognito_identity_id, identity.cognito_identity_pool_id],
+        "client_context_type": type(client_context).__name__,
+        "client": None
+        if client is None
+        else [
+            client.installation_id,
+            client.app_title,
+            client.app_version_name,
+            client.app_version_code,
+            client.app_package_name,
+        ],
+        "custom": None if client_context is None else client_context.custom,
+        "env": {
+            name: os.environ.get(name)
+            for name in (
+                "LANG",
+                "TZ",
+                "_HANDLER",
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "AWS_LAMBDA_FUNCTION_VERSION",
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "LAMBDA_TASK_ROOT",
+            )
+        },
+        "has_runtime_dir": bool(os.environ.get("LAMBDA_RUNTIME_DIR")),
+    }

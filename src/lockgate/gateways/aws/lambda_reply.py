@@ -66,8 +66,8 @@ def _decode_logs(log_result: str | None) -> bytes:
 
 
 def _handler_error(payload: bytes) -> HandlerError:
-    """Lambda's error object (``errorMessage``, ``errorType``, ``stackTrace``); any other
-    payload becomes the message, bounded."""
+    """Lambda's error object (``errorMessage``, ``errorType``, ``requestId``,
+    ``stackTrace``); any other payload becomes the message, bounded."""
     try:
         data = json.loads(payload)
     except ValueError:
@@ -75,10 +75,4 @@ def _handler_error(payload: bytes) -> HandlerError:
     if not isinstance(data, dict):
         text = payload.decode(errors="replace")
         return HandlerError(error_message=text[:_ERROR_TEXT_LIMIT], error_type="Unhandled")
-    trace = data.get("stackTrace")
-    lines = trace if isinstance(trace, list) else []
-    return HandlerError(
-        error_message=str(data.get("errorMessage", "")),
-        error_type=str(data.get("errorType") or "Unhandled"),
-        stack_trace=tuple(str(line) for line in lines),
-    )
+    return HandlerError.from_object(data, default_type="Unhandled")

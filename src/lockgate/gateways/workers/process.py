@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import itertools
 import os
+import secrets
 import signal
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,10 @@ from lockgate.worker.protocol import HEADER, MAX_FRAME_PART, pack_frame
 __all__ = ["ProcessWorker", "ProcessWorkerLauncher", "lambda_environment"]
 
 # Variables a worker inherits from the gateway; everything else it sees is declared.
-_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
+# The host's locale is not inherited: Lambda sets LANG=en_US.UTF-8 alone (Python runs in
+# UTF-8 mode where that locale is not installed).
+_INHERITED = ("PATH", "HOME", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
+_NATIVE_RUNTIME_DIR = str(Path(lockgate.__file__).resolve().parent / "worker")
 _EARLY_STDERR_LIMIT = 8192
 # How long a worker's exit waits for its control pipe to be read to the end (its last frame,
 # an init error, may still be in it): a process the handler started may hold the pipe open.
@@ -279,12 +284,7 @@ async def _discard(worker: ProcessWorker) -> None:
 
 
 def _handler_error(error: Mapping[str, Any]) -> HandlerError:
-    trace = error.get("stackTrace") or []
-    return HandlerError(
-        error_message=str(error.get("errorMessage", "")),
-        error_type=str(error.get("errorType", "Error")),
-        stack_trace=tuple(str(line) for line in trace),
-    )
+    return HandlerError.from_object(error, default_type="Error")
 
 
 class ProcessWorkerLauncher:
@@ -388,14 +388,19 @@ class ProcessWorkerLauncher:
 
 def lambda_environment(function: FunctionEntity, *, execution_env: str | None) -> dict[str, str]:
     """The variables every worker process starts with, native or custom runtime: a few
-    inherited from the gateway, the ones Lambda itself sets, then the function's own.
+    inherited from the gateway, the ones Lambda itself sets (its documented runtime
+    environment), then the function's own. Each worker has a log stream of its own, named
+    as Lambda names an execution environment's (``2026/12/08/[$LATEST]`` and 32 hex
+    digits).
 
     ``execution_env`` is ``AWS_EXECUTION_ENV``; None leaves it unset, as Lambda does for
-    its OS-only (``provided``) runtimes.
+    its OS-only (``provided``) runtimes, whose ``LAMBDA_RUNTIME_DIR`` is their code's folder.
     """
     env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    day = time.strftime("%Y/%m/%d", time.gmtime())
     env.update(
         {
+            "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -403,9 +408,14 @@ def lambda_environment(function: FunctionEntity, *, execution_env: str | None) -
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size_mb),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(function.timeout_seconds)),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"lockgate/{function.config_hash}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{day}/[$LATEST]{secrets.token_hex(16)}",
+            "_HANDLER": function.handler,
             "LAMBDA_TASK_ROOT": str(function.code_dir),
+            "LAMBDA_RUNTIME_DIR": (
+                _NATIVE_RUNTIME_DIR if execution_env is not None else str(function.code_dir)
+            ),
         }
     )
     if execution_env is not None:

@@ -66,14 +66,4 @@ def posted_error(body: bytes, header_type: str | None) -> HandlerError:
             error_message=body.decode(errors="replace"),
             error_type=header_type or "Unhandled",
         )
-    trace = data.get("stackTrace")
-    if isinstance(trace, list):
-        stack = tuple(str(line) for line in trace)
-    else:
-        stack = (str(trace),) if trace else ()
-    message = data.get("errorMessage")
-    return HandlerError(
-        error_message="" if message is None else str(message),
-        error_type=str(data.get("errorType") or header_type or "Unhandled"),
-        stack_trace=stack,
-    )
+    return HandlerError.from_object(data, default_type=header_type or "Unhandled")
