@@ -306,8 +306,11 @@ async def test_with_tracing_off_a_callers_traceparent_still_reaches_the_handler(
         CALLER_SPAN,
         True,
     )
-    # An untraced invocation after a traced one on the same worker sees no stale trace.
-    assert plain.json()["amzn_trace_id"] is None
+    # An untraced invocation after a traced one on the same worker sees no stale trace:
+    # a fresh, unsampled root of its own, as on Lambda, and no TRACEPARENT.
+    root, _, sampled = xray_parent(plain.json()["amzn_trace_id"])
+    assert (root != CALLER_TRACE, sampled) == (True, False)
+    assert plain.json()["traceparent"] is None
     assert "x-amzn-trace-id" not in plain.json()["headers"]
 
 

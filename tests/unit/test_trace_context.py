@@ -4,6 +4,7 @@ against OpenTelemetry's own propagators; the no-op tracer; the ``[tracing]`` tab
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from unittest.mock import patch
 
@@ -47,8 +48,10 @@ def test_both_spellings_are_what_opentelemetrys_propagators_write(sampled: bool)
         set_trace(carrier["traceparent"])
         assert os.environ["_X_AMZN_TRACE_ID"] == carrier["X-Amzn-Trace-Id"]
         assert os.environ["TRACEPARENT"] == carrier["traceparent"]
-        set_trace(None)  # an untraced invocation sees neither
-        assert "_X_AMZN_TRACE_ID" not in os.environ
+        set_trace(None)  # an untraced invocation: a fresh, unsampled root, as on Lambda
+        fresh = os.environ["_X_AMZN_TRACE_ID"]
+        assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", fresh)
+        assert fresh.split(";")[0] != carrier["X-Amzn-Trace-Id"].split(";")[0]
         assert "TRACEPARENT" not in os.environ
 
 

@@ -195,12 +195,13 @@ class _PeakMemory:
 
 
 def _set_trace(traceparent: Any) -> None:
-    """Lambda sets ``_X_AMZN_TRACE_ID`` per invocation (X-Ray's SDK, Powertools and AWS's
-    OpenTelemetry propagator read it); ``TRACEPARENT`` is OpenTelemetry's own environment
-    carrier for the same span. The gateway sends the W3C spelling alone (one field less
-    on its side of every traced call); AWS's is made here from it: the same ids, the
-    X-Ray root being ``1-`` + the trace id's first 8 hex digits + ``-`` + its other 24.
-    An untraced invocation must not see the last one's."""
+    """Lambda sets ``_X_AMZN_TRACE_ID`` for every invocation (X-Ray's SDK, Powertools and
+    AWS's OpenTelemetry propagator read it); ``TRACEPARENT`` is OpenTelemetry's own
+    environment carrier for the same span. The gateway sends the W3C spelling alone (one
+    field less on its side of every traced call); AWS's is made here from it: the same ids,
+    the X-Ray root being ``1-`` + the trace id's first 8 hex digits + ``-`` + its other 24.
+    An untraced invocation gets a fresh, unsampled root of its own, as on Lambda, and no
+    ``TRACEPARENT``: it must not see the last invocation's."""
     environ = os.environ
     if traceparent:
         traceparent = str(traceparent)
@@ -210,9 +211,12 @@ def _set_trace(traceparent: Any) -> None:
             f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={span_id};Sampled={sampled}"
         )
         environ["TRACEPARENT"] = traceparent
-    elif "_X_AMZN_TRACE_ID" in environ:
-        del environ["_X_AMZN_TRACE_ID"]
-        environ.pop("TRACEPARENT", None)
+        return
+    environ["_X_AMZN_TRACE_ID"] = (
+        f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};"
+        f"Parent={os.urandom(8).hex()};Sampled=0"
+    )
+    environ.pop("TRACEPARENT", None)
 
 
 def _since(started: float) -> float:
