@@ -497,13 +497,14 @@ class Application:
         self._sighup = asyncio.get_running_loop().create_task(self._reload_on_sighup())
 
     async def _reload_on_sighup(self) -> None:
-        self._sighup_again = True
-        while self._sighup_again:
+        while True:
             self._sighup_again = False
             try:
                 await self.reload_checked()
             except Exception:  # a failed check must not end the gateway, nor later SIGHUPs
                 logger.exception("reload on SIGHUP failed, still serving the previous one")
+            if not self._sighup_again:
+                return
 
     def _watch_sighup(self, *, install: bool) -> None:
         # Only the main thread may own signal handlers; an embedding host may reload by hand.

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from lockgate.gateways.workers.runtime_api.output import runs_after
+from lockgate.gateways.workers.runtime_api.output import OutputTail, runs_after
 from lockgate.gateways.workers.runtime_api.server import (
     MAX_BODY_BYTES,
     RuntimeApiServer,
     RuntimeReply,
 )
 from lockgate.models.invocation import HandlerError, WorkerInvocation
+from tests.support import eventually
 
 LIMIT = 1024
 RUNTIME = "/2018-06-01/runtime"
@@ -375,3 +377,23 @@ def test_runs_after_cuts_the_bytes_handed_on_already(
     runs: list[int], skipped: int, left: list[int]
 ) -> None:
     assert runs_after(runs, skipped) == left
+
+
+async def test_live_output_without_line_breaks_goes_on_in_pieces_of_the_limit() -> None:
+    """A runtime writing with no line break (a progress bar) cannot make the gateway hold
+    its output without bound: past the tail's limit, what waits goes on as it is."""
+    tail = OutputTail(16)
+    stdout = os.dup(tail.stdout_fd)
+    handed: list[bytes] = []
+    try:
+        tail.attach()
+        tail.arm(lambda _runs, data: handed.append(data))
+        tail.clear()  # the event's handout
+        os.write(stdout, b"#" * 40)
+        await eventually(lambda: sum(map(len, handed)) >= 16)
+        assert all(b"\n" not in piece for piece in handed)
+        taken = tail.take_runs()
+        assert taken.live == len(taken.data) - (40 - sum(map(len, handed)))
+    finally:
+        os.close(stdout)
+        tail.close()

@@ -130,6 +130,8 @@ class GatewayApp:
         if scope["type"] != "http":
             await self._api(scope, receive, send)
             return
+        # TracedGatewayApp.__call__ does this same work inside the request's span (not
+        # awaiting this coroutine: a frame fewer on the traced path): change both alike.
         scope[ARRIVED] = time.perf_counter()
         # The request's id, made here once: the access log, every log line and the function
         # (``context.aws_request_id``) all show the same one.

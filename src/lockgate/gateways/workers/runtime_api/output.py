@@ -75,6 +75,7 @@ class OutputTail:
         self._armed: LiveOutput | None = None  # for the next handout
         self._live: LiveOutput | None = None  # handing on now
         self._pending: list[tuple[int, bytes]] = []  # read, not yet a whole line
+        self._pending_size = 0  # bounded by ``limit``: a line longer goes on in pieces
         self._written = 0  # bytes since the last take/clear
         self._handed = 0  # of which handed on
 
@@ -95,6 +96,7 @@ class OutputTail:
         if deliver is None:
             self._live = None
             self._pending.clear()
+            self._pending_size = 0
 
     def take(self) -> tuple[bytes, int]:
         """Everything written since the last ``take``/``clear`` (its tail), and the bytes
@@ -183,14 +185,18 @@ class OutputTail:
             self._dropped += cut
 
     def _hand_on(self, deliver: LiveOutput, stream: int, chunk: bytes) -> None:
-        """Hand on what was read up to a line's end: a pipe's read may end mid-line."""
+        """Hand on what was read up to a line's end: a pipe's read may end mid-line. What
+        waits for its line's end is bounded by the tail's ``limit`` (output with no line
+        break, a progress bar, goes on in pieces of that size)."""
         pending = self._pending
         pending.append((stream, chunk))
-        if not chunk.endswith(b"\n"):
+        self._pending_size += len(chunk)
+        if not chunk.endswith(b"\n") and self._pending_size < self._limit:
             return
         data = b"".join(part for _, part in pending)
         runs = _runs(pending)
         pending.clear()
+        self._pending_size = 0
         self._handed += len(data)
         try:
             deliver(runs, data)
